@@ -1,0 +1,49 @@
+"""``hub db``: the database schema."""
+
+from __future__ import annotations
+
+import click
+
+from hub.cli.app import App
+from hub.cli.output import info, json_option, print_json
+from hub.storage import migrate
+
+
+@click.group("db")
+def group() -> None:
+    """Create and upgrade the database schema (Alembic migrations)."""
+
+
+@group.command("upgrade")
+@click.argument("revision", default="head")
+@click.pass_obj
+def upgrade(app: App, revision: str) -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    db = app.database(migrate_fresh=False)
+    before = migrate.current_revision(db)
+    migrate.upgrade(db, revision)
+    after = migrate.current_revision(db)
+    info(f"database at revision {after}" + ("" if before == after else f" (was {before})"))
+
+
+@group.command("downgrade")
+@click.argument("revision")
+@click.pass_obj
+def downgrade(app: App, revision: str) -> None:
+    """Revert migrations down to REVISION ('base' drops every table)."""
+    db = app.database(migrate_fresh=False)
+    migrate.downgrade(db, revision)
+    info(f"database at revision {migrate.current_revision(db)}")
+
+
+@group.command("current")
+@json_option
+@click.pass_obj
+def current(app: App, as_json: bool) -> None:
+    """Show the database's revision and the newest one this hub knows."""
+    db = app.database(migrate_fresh=False)
+    data = {"current": migrate.current_revision(db), "head": migrate.head_revision(db)}
+    if as_json:
+        print_json(data)
+    else:
+        click.echo(f"current: {data['current'] or 'empty'}  head: {data['head']}")

@@ -1,0 +1,98 @@
+"""``hub shops``: the shops the hub syncs, and their credentials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from hub.cli.app import App
+from hub.cli.output import emit, info, json_option, print_table
+from hub.core.shops import add_shop, describe_shop, get_shop
+from hub.errors import ConfigError
+from hub.storage import tables as t
+
+
+@click.group("shops")
+def group() -> None:
+    """Configure shops (one per platform account).
+
+    Secrets may instead come from the environment: HUB_SHOP_<NAME>_APP_SECRET,
+    HUB_SHOP_<NAME>_ACCESS_TOKEN, HUB_SHOP_<NAME>_REFRESH_TOKEN."""
+
+
+def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects KEY=VALUE, got {pair!r}")
+        out[key.strip()] = value
+    return out
+
+
+@group.command("add")
+@click.argument("name")
+@click.option("--platform", "-p", required=True, help="Platform code (see `hub plugins list`).")
+@click.option("--app-key", required=True, help="The app key on the platform.")
+@click.option("--app-secret", help="The app secret (or HUB_SHOP_<NAME>_APP_SECRET).")
+@click.option("--access-token", help="The shop's access token / session.")
+@click.option("--refresh-token", help="The shop's refresh token, where the platform has one.")
+@click.option("--base-url", help="API gateway URL, e.g. a sandbox's; default: production.")
+@click.option("--set", "extra", multiple=True, metavar="KEY=VALUE",
+              help="A platform-specific setting (e.g. sign_method=md5); repeatable.")
+@json_option
+@click.pass_obj
+def add(app: App, name: str, platform: str, app_key: str, app_secret: str | None,
+        access_token: str | None, refresh_token: str | None, base_url: str | None,
+        extra: tuple[str, ...], as_json: bool) -> None:
+    """Add shop NAME. Settings are checked by the platform's plugin before anything is stored."""
+    values = {
+        **_parse_options(extra),
+        "app_key": app_key,
+        "app_secret": app_secret,
+        "access_token": access_token,
+        "refresh_token": refresh_token,
+        "base_url": base_url,
+    }
+    host = app.host
+
+    def write(session: Any) -> dict[str, Any]:
+        row = add_shop(session, host, name=name, platform=platform, values=values,
+                       now=app.clock.now())
+        return describe_shop(host, row)
+
+    described = app.db.run_sync(write)
+    emit(as_json, described, lambda: info(f"added shop {name} ({platform})"))
+
+
+@group.command("list")
+@json_option
+@click.pass_obj
+def list_(app: App, as_json: bool) -> None:
+    """List shops. Secrets are shown as **** (set) or blank (unset)."""
+    host = app.host
+    shops = app.db.run_sync(
+        lambda s: [describe_shop(host, row) for row in s.scalars(select(t.Shop).order_by(t.Shop.name))]
+    )
+    emit(as_json, shops, lambda: print_table(
+        ["name", "platform", "app key", "secret", "token", "expires", "base url"],
+        [(s["name"], s["platform"] + ("" if s["installed"] else " (not installed)"),
+          s["app_key"], s["app_secret"] or "unset", s["access_token"] or "unset",
+          s["token_expires_at"], s["base_url"]) for s in shops],
+        empty="no shops; add one with `hub shops add`",
+    ))
+
+
+@group.command("remove")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def remove(app: App, name: str, yes: bool) -> None:
+    """Remove shop NAME with its listings, orders and sync state."""
+    app.db.run_sync(lambda s: get_shop(s, name))  # fail before asking if it does not exist
+    if not yes:
+        click.confirm(f"Remove shop {name} with its listings and orders?", abort=True)
+    app.db.run_sync(lambda s: s.delete(get_shop(s, name)))
+    info(f"removed shop {name}")

@@ -1,0 +1,216 @@
+"""The hub's error hierarchy.
+
+Every error the hub raises derives from :class:`HubError`. Each class says whether
+the operation that raised it may be retried (``retryable``) and which exit code the
+CLI uses for it (``exit_code``: 1 = the run failed or partly failed, 2 = configuration
+or authentication needs a human). Platform clients classify their platform's error
+codes into these classes, so the engine decides retries from the class alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+class HubError(Exception):
+    """Root of every error the hub raises on purpose."""
+
+    retryable: ClassVar[bool] = False
+    exit_code: ClassVar[int] = 1
+
+
+# --- configuration and plugins ---------------------------------------------------------
+
+
+class ConfigError(HubError):
+    """Settings, credentials or arguments are missing or wrong; a human must fix them."""
+
+    exit_code = 2
+
+
+class UnknownPlatform(ConfigError):
+    """A shop names a platform no installed plugin registers."""
+
+    def __init__(self, platform: str, installed: Sequence[str]):
+        self.platform = platform
+        self.installed = list(installed)
+        names = ", ".join(sorted(installed)) or "none"
+        super().__init__(f"unknown platform {platform!r}; installed platforms: {names}")
+
+
+class UnknownShop(ConfigError):
+    """A command names a shop that is not configured."""
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(f"unknown shop {name!r}; see `hub shops list`")
+
+
+class PluginError(HubError):
+    """A plugin could not be loaded or does not do what was asked of it."""
+
+
+class PluginLoadError(PluginError):
+    """A plugin's entry point failed to import or register."""
+
+    def __init__(self, name: str, distribution: str | None, cause: BaseException):
+        self.name = name
+        self.distribution = distribution
+        self.cause = cause
+        dist = f" (from {distribution})" if distribution else ""
+        super().__init__(
+            f"plugin {name!r}{dist} failed to load: {type(cause).__name__}: {cause}"
+        )
+
+
+class CapabilityNotSupported(PluginError):
+    """The shop's platform plugin does not implement this operation."""
+
+    def __init__(self, platform: str, capability: str):
+        self.platform = platform
+        self.capability = capability
+        super().__init__(f"platform {platform!r} does not support {capability}")
+
+
+# --- platform calls --------------------------------------------------------------------
+
+
+class PlatformError(HubError):
+    """A call to a platform failed. Raised by platform clients, never with secrets in it.
+
+    ``code``/``sub_code`` are the platform's own codes; ``request_id`` is the platform's
+    trace id when it sent one, so a support ticket can quote it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        platform: str = "",
+        operation: str = "",
+        code: str | int | None = None,
+        sub_code: str | None = None,
+        request_id: str | None = None,
+    ):
+        self.message = message
+        self.platform = platform
+        self.operation = operation
+        self.code = code
+        self.sub_code = sub_code
+        self.request_id = request_id
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        where = ":".join(p for p in (self.platform, self.operation) if p)
+        codes = "/".join(str(c) for c in (self.code, self.sub_code) if c not in (None, ""))
+        parts = [f"[{where}]" if where else "", self.message]
+        if codes:
+            parts.append(f"(code {codes})")
+        if self.request_id:
+            parts.append(f"request_id={self.request_id}")
+        return " ".join(p for p in parts if p)
+
+
+class TransportError(PlatformError):
+    """The network failed after the request may have reached the platform."""
+
+    retryable = True
+
+
+class ConnectFailed(TransportError):
+    """The request never reached the platform, so even a non-idempotent call may be retried."""
+
+
+class RequestTimeout(TransportError):
+    """No answer in time; the platform may or may not have applied the call."""
+
+
+class MalformedResponse(PlatformError):
+    """The platform answered with a body we cannot read (often a proxy or gateway hiccup)."""
+
+    retryable = True
+
+
+class RateLimited(PlatformError):
+    """The platform throttled us; ``retry_after`` is its requested wait in seconds, if given."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object):
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class ServerError(PlatformError):
+    """The platform failed on its side (5xx, isp.*, "system busy"); retry later."""
+
+    retryable = True
+
+
+class AuthError(PlatformError):
+    """Credentials are wrong or expired. ``refreshable`` means a token refresh may cure it."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, refreshable: bool = False, **kw: object):
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.refreshable = refreshable
+
+
+class PermissionDenied(PlatformError):
+    """The app or shop lacks permission for this API."""
+
+    exit_code = 2
+
+
+class InvalidRequest(PlatformError):
+    """The platform rejected the request's content; ``parameter`` names the field if known."""
+
+    def __init__(self, message: str, *, parameter: str | None = None, **kw: object):
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.parameter = parameter
+
+
+class NotFound(PlatformError):
+    """The platform does not know the item, SKU or order."""
+
+
+# --- input, sync and storage --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with user input: where (e.g. a line number) and why."""
+
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+class InputError(HubError):
+    """User input (a file, an argument) is invalid; nothing was changed."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()):
+        self.problems = list(problems)
+        lines = [message, *(f"  {p}" for p in self.problems)]
+        super().__init__("\n".join(lines))
+
+
+class SyncError(HubError):
+    """A sync step failed in a way that is not a single platform call."""
+
+
+class LeaseHeld(SyncError):
+    """Another process holds the lease on this shop and stream; it is doing the work."""
+
+    retryable = True
+
+
+class StorageError(HubError):
+    """The database refused an operation."""

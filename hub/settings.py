@@ -1,0 +1,25 @@
+"""Hub-wide settings, from ``HUB_*`` environment variables (command-line flags win)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///hub.db"
+
+
+class HubSettings(BaseSettings):
+    """Every field can be set as ``HUB_<FIELD>`` (e.g. ``HUB_DATABASE_URL``)."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL, description="SQLAlchemy URL; a SQLite file by default"
+    )
+    safety_stock: int = Field(0, ge=0, description="units held back per SKU unless set per SKU")
+    price_change_limit: float = Field(
+        0.5, gt=0, description="largest price change (share of the current price) without --force"
+    )
+    lease_seconds: float = Field(300, gt=0, description="a crashed sync's lease expires after this")
+    http_timeout: float = Field(30, gt=0, description="seconds before a platform call times out")
+    actor: str | None = Field(None, description="who the audit log names (default: OS user)")

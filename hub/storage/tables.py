@@ -1,0 +1,344 @@
+"""The hub's tables. Alembic migrations in ``migrations/`` are the only way they change.
+
+Money columns are integer fen, datetime columns are UTC (see :class:`UTCDateTime`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hub.storage.base import Base
+
+Code = String(64)
+
+
+class Shop(Base):
+    """A shop on one platform, with its credentials. Secrets never leave through output."""
+
+    __tablename__ = "shops"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(Code, unique=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    app_key: Mapped[str] = mapped_column(String(128))
+    app_secret: Mapped[str] = mapped_column(Text)
+    access_token: Mapped[str | None] = mapped_column(Text)
+    refresh_token: Mapped[str | None] = mapped_column(Text)
+    token_expires_at: Mapped[datetime | None]
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+
+class Warehouse(Base):
+    __tablename__ = "warehouses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(Code, unique=True)
+    name: Mapped[str] = mapped_column(String(128), default="")
+
+
+class Sku(Base):
+    """A master SKU (商家编码). ``price`` is the regular price; ``safety_stock`` overrides
+    the global setting; ``partition_below`` switches the SKU to partitioned allocation
+    when its sellable quantity falls below it; ``partitioned`` forces it."""
+
+    __tablename__ = "skus"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(Code, unique=True)
+    title: Mapped[str] = mapped_column(String(256), default="")
+    price: Mapped[int] = mapped_column(BigInteger)
+    price_floor: Mapped[int | None] = mapped_column(BigInteger)
+    safety_stock: Mapped[int | None]
+    partition_below: Mapped[int | None]
+    partitioned: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (CheckConstraint("price >= 0", name="price_not_negative"),)
+
+
+class StockOnHand(Base):
+    """Units physically in a warehouse."""
+
+    __tablename__ = "stock_on_hand"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    quantity: Mapped[int]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("sku_id", "warehouse_id"),
+        CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+    )
+
+
+class AllocationRule(Base):
+    """How much of a SKU's sellable stock a shop may show. ``sku_id`` NULL is the shop's
+    default rule. ``share`` is a percentage, ``cap`` a maximum, ``floor`` the level under
+    which the shop shows 0, ``warehouses`` the warehouse codes that feed it (NULL: all)."""
+
+    __tablename__ = "allocation_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
+    share: Mapped[int] = mapped_column(default=100)
+    cap: Mapped[int | None]
+    floor: Mapped[int] = mapped_column(default=0)
+    warehouses: Mapped[list[Any] | None]
+
+    __table_args__ = (
+        UniqueConstraint("shop_id", "sku_id"),
+        CheckConstraint("share >= 0 AND share <= 100", name="share_percent"),
+    )
+
+
+class ShopPrice(Base):
+    """A shop-specific regular price for a SKU (otherwise the SKU's price applies)."""
+
+    __tablename__ = "shop_prices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    price: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (UniqueConstraint("sku_id", "shop_id"),)
+
+
+class Listing(Base):
+    """A platform SKU of a shop, linked to a master SKU by its 商家编码 (or by hand).
+
+    ``platform_quantity`` is the hub's model of what the platform shows: set when read
+    (``quantity_as_of``) or pushed, lowered as orders arrive. ``pushed_quantity`` is the
+    last target the platform acknowledged."""
+
+    __tablename__ = "listings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    platform_item_id: Mapped[str] = mapped_column(String(64))
+    platform_sku_id: Mapped[str] = mapped_column(String(64))
+    master_code: Mapped[str | None] = mapped_column(Code)
+    sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id", ondelete="SET NULL"))
+    mapped_manually: Mapped[bool] = mapped_column(Boolean, default=False)
+    title: Mapped[str] = mapped_column(String(256), default="")
+    price: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    platform_quantity: Mapped[int]
+    quantity_as_of: Mapped[datetime]
+    pushed_quantity: Mapped[int | None]
+    pushed_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("shop_id", "platform_sku_id"),
+        Index("ix_listings_sku_id", "sku_id"),
+    )
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    platform_order_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(24))
+    platform_status: Mapped[str] = mapped_column(String(48))
+    created_at_platform: Mapped[datetime]
+    modified_at_platform: Mapped[datetime]
+    paid_at: Mapped[datetime | None]
+    total: Mapped[int] = mapped_column(BigInteger)
+    stored_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.id"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("shop_id", "platform_order_id"),
+        Index("ix_orders_shop_status", "shop_id", "status"),
+        Index("ix_orders_modified", "modified_at_platform"),
+    )
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    line_id: Mapped[str] = mapped_column(String(64))
+    platform_item_id: Mapped[str] = mapped_column(String(64))
+    platform_sku_id: Mapped[str] = mapped_column(String(64))
+    master_code: Mapped[str | None] = mapped_column(Code)
+    sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(String(256), default="")
+    quantity: Mapped[int]
+    unit_price: Mapped[int] = mapped_column(BigInteger)
+    shipped: Mapped[bool] = mapped_column(Boolean, default=False)
+    refunded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+    __table_args__ = (UniqueConstraint("order_id", "line_id"),)
+
+
+class Reservation(Base):
+    """Units an open order holds. ``state``: held (paid, unshipped), released (cancelled
+    or refunded), consumed (shipped: on-hand was reduced)."""
+
+    __tablename__ = "reservations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_line_id: Mapped[int] = mapped_column(
+        ForeignKey("order_lines.id", ondelete="CASCADE"), unique=True
+    )
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
+    quantity: Mapped[int]
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_reservations_sku_state", "sku_id", "state"),)
+
+
+class Promotion(Base):
+    """A promotion across shops; ``params`` holds the kind's numbers (percent_off…)."""
+
+    __tablename__ = "promotions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(24))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    cancelled_at: Mapped[datetime | None]
+
+
+class PromotionTarget(Base):
+    """One SKU of a promotion on one shop, and how it was applied there."""
+
+    __tablename__ = "promotion_targets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    promotion_id: Mapped[int] = mapped_column(ForeignKey("promotions.id", ondelete="CASCADE"))
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
+    method: Mapped[str] = mapped_column(String(16))  # native | price
+    state: Mapped[str] = mapped_column(String(16))  # pending | active | ended | failed
+    promo_price: Mapped[int | None] = mapped_column(BigInteger)
+    platform_ref: Mapped[str | None] = mapped_column(String(128))
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("promotion_id", "shop_id", "sku_id"),)
+
+
+class SyncCursor(Base):
+    """How far a shop's stream has been read; advanced in the same transaction as the
+    records of the window it covers."""
+
+    __tablename__ = "sync_cursors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    stream: Mapped[str] = mapped_column(String(32))
+    position: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("shop_id", "stream"),)
+
+
+class OutboxEntry(Base):
+    """An outward write, recorded before it is sent.
+
+    ``state``: pending → sending → done | failed (permanent) | retry (transient; due at
+    ``next_attempt_at``) | superseded (a newer write replaced it)."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))
+    target: Mapped[str] = mapped_column(String(128))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    payload: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_outbox_state_due", "state", "next_attempt_at"),
+        Index("ix_outbox_shop_kind_target", "shop_id", "kind", "target"),
+    )
+
+
+class AuditEntry(Base):
+    """Who changed what, from where (a file and row, or a command)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    sku_code: Mapped[str | None] = mapped_column(Code)
+    shop: Mapped[str | None] = mapped_column(Code)
+    old: Mapped[str | None] = mapped_column(Text)
+    new: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(256), default="")
+
+    __table_args__ = (Index("ix_audit_log_sku_at", "sku_code", "at"),)
+
+
+class SyncRun(Base):
+    """One stream of one shop in one ``hub sync`` cycle, with its counts."""
+
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    stream: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16))
+    fetched: Mapped[int] = mapped_column(default=0)
+    stored: Mapped[int] = mapped_column(default=0)
+    pushed: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Lease(Base):
+    """A time-limited lock on a unit of work (e.g. ``shop:orders``) held by one process."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime]

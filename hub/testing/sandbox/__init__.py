@@ -1,0 +1,64 @@
+"""The sandbox toolkit: the platform-neutral parts of every platform sandbox.
+
+A platform sandbox is a :class:`SandboxApp` subclass that adds only its wire protocol
+(signature checks, envelopes, error codes, page and window rules) on top of:
+
+* :class:`ShopState` — items, SKUs, stock, prices, orders, promotions;
+* :class:`SandboxConfig` knobs — latency, per-app QPS limit, token lifetime, faults;
+* :class:`Faults` — 5xx, timeouts, lost responses, resets, malformed bodies, throttling;
+* :class:`Credentials` — app key/secret and issued tokens, with expiry;
+* :mod:`seed <hub.testing.sandbox.seed>` — one seed format every sandbox reads;
+* :class:`Buyers` — simulated buyers who decrement platform stock;
+* transports — :class:`SandboxTransport` (in-process), :func:`mount_respx`,
+  :func:`serve_in_thread` / :func:`asgi_app` (real HTTP).
+"""
+
+from hub.testing.sandbox.app import Credentials, QpsGate, SandboxApp, SandboxConfig
+from hub.testing.sandbox.buyers import Buyers
+from hub.testing.sandbox.faults import FAULT_KINDS, Faults
+from hub.testing.sandbox.seed import Seed, apply_seed, dump_seed, generate_seed, load_seed
+from hub.testing.sandbox.state import (
+    ItemState,
+    OrderLineState,
+    OrderState,
+    SandboxError,
+    ShopState,
+    SkuState,
+    SoldOut,
+    numeric_ids,
+)
+from hub.testing.sandbox.transport import (
+    SandboxTransport,
+    ServedSandbox,
+    asgi_app,
+    mount_respx,
+    serve_in_thread,
+)
+
+__all__ = [
+    "FAULT_KINDS",
+    "Buyers",
+    "Credentials",
+    "Faults",
+    "ItemState",
+    "OrderLineState",
+    "OrderState",
+    "QpsGate",
+    "SandboxApp",
+    "SandboxConfig",
+    "SandboxError",
+    "SandboxTransport",
+    "Seed",
+    "ServedSandbox",
+    "ShopState",
+    "SkuState",
+    "SoldOut",
+    "apply_seed",
+    "asgi_app",
+    "dump_seed",
+    "generate_seed",
+    "load_seed",
+    "mount_respx",
+    "numeric_ids",
+    "serve_in_thread",
+]

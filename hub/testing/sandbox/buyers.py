@@ -1,0 +1,69 @@
+"""Simulated buyers: paid orders on sandbox shops, refused when the platform shows 0.
+
+Buyers act on the platform's own idea of stock, as real buyers do, so they oversell
+exactly when the hub let the channels show more than the merchant has.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import anyio
+
+from hub.testing.sandbox.app import SandboxApp
+from hub.testing.sandbox.state import SandboxError
+
+
+@dataclass
+class Buyers:
+    """Buyers on several channels (channel name -> sandbox)."""
+
+    channels: Mapping[str, SandboxApp]
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    attempts: Counter[str] = field(default_factory=Counter)
+    accepted: Counter[str] = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)
+    units: Counter[str] = field(default_factory=Counter)  # units bought per channel
+
+    def buy(self, channel: str, code: str, quantity: int = 1) -> bool:
+        """One buyer on ``channel`` orders ``quantity`` of master code ``code`` and pays."""
+        app = self.channels[channel]
+        self.attempts[channel] += 1
+        with app.lock:
+            candidates = [s for s in app.state.skus_by_code(code)
+                          if app.state.items[s.item_id].on_sale]
+            if not candidates:
+                self.refused[channel] += 1
+                return False
+            try:
+                app.state.place_order([(candidates[0].sku_id, quantity)],
+                                      buyer=f"buyer{self.rng.randrange(10**6)}")
+            except SandboxError:
+                self.refused[channel] += 1
+                return False
+        self.accepted[channel] += 1
+        self.units[channel] += quantity
+        return True
+
+    async def run(
+        self,
+        codes: Sequence[str],
+        *,
+        seconds: float,
+        rate: float,
+        weights: Mapping[str, float] | None = None,
+        stop: anyio.Event | None = None,
+    ) -> None:
+        """Buy for ``seconds`` of the first channel's clock at about ``rate`` attempts per
+        second in total, spread over channels by ``weights`` (default: evenly)."""
+        names = list(self.channels)
+        shares = [float((weights or {}).get(n, 1.0)) for n in names]
+        clock = next(iter(self.channels.values())).clock
+        end = clock.monotonic() + seconds
+        while clock.monotonic() < end and not (stop and stop.is_set()):
+            channel = self.rng.choices(names, shares)[0]
+            self.buy(channel, self.rng.choice(list(codes)))
+            await clock.sleep(self.rng.expovariate(rate))

@@ -1,0 +1,45 @@
+"""Alembic environment: runs on the connection the hub hands over, or opens the URL."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection, create_engine, pool
+
+from hub.storage import tables  # noqa: F401  (registers every table on the metadata)
+from hub.storage.base import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _configure(**kw: object) -> None:
+    context.configure(target_metadata=target_metadata, compare_type=True, **kw)
+
+
+def run_offline() -> None:
+    _configure(url=config.get_main_option("sqlalchemy.url"), literal_binds=True,
+               render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _run(connection: Connection) -> None:
+    _configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = create_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+    with engine.begin() as conn:
+        _run(conn)
+
+
+if context.is_offline_mode():
+    run_offline()
+else:
+    run_online()
