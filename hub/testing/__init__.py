@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+
+import httpx
 
 from hub.core.clock import Clock
 from hub.core.http import HttpOptions, RetryPolicy
@@ -27,12 +29,14 @@ def make_shop(
     name: str = "shop1",
     retry: RetryPolicy | None = None,
     saved_tokens: list[TokenSet] | None = None,
+    transport: httpx.AsyncBaseTransport | Literal["sandbox"] | None = "sandbox",
     **settings: Any,
 ) -> ShopContext:
     """A shop of ``info``'s platform talking to ``sandbox`` in-process.
 
     Credentials default to the sandbox's; keyword arguments override settings fields
-    (e.g. ``app_secret="wrong"``). Refreshed tokens are appended to ``saved_tokens``."""
+    (e.g. ``app_secret="wrong"``). Refreshed tokens are appended to ``saved_tokens``.
+    ``transport=None`` uses the real network (with ``base_url`` of a served sandbox)."""
     values = {**sandbox.shop_credentials(), "base_url": sandbox.base_url(), **settings}
     values = {k: v for k, v in values.items() if v is not None}
     shop_settings = info.settings_model(**values)
@@ -42,7 +46,8 @@ def make_shop(
             saved_tokens.append(tokens)
 
     http = HttpOptions(shop=name, rate_limit=info.rate_limit, clock=clock,
-                       transport=sandbox.transport(), retry=retry or RetryPolicy(),
+                       transport=sandbox.transport() if transport == "sandbox" else transport,
+                       retry=retry or RetryPolicy(),
                        token_store=store)
     return ShopContext(name=name, platform=info.code, settings=shop_settings,
                        client=info.make_client(shop_settings, http), clock=clock, info=info)

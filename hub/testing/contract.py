@@ -39,7 +39,7 @@ from hub.platform import PlatformInfo, ShopContext, ShopSettings, TokenSet
 from hub.plugins import PluginHost
 from hub.testing import make_shop
 from hub.testing.clock import FakeClock
-from hub.testing.sandbox import SandboxApp, SandboxConfig
+from hub.testing.sandbox import SandboxApp, SandboxConfig, serve_in_thread
 from hub.testing.sandbox.seed import Seed, SeedProduct, SeedSku
 
 
@@ -69,7 +69,8 @@ class PlatformContract:
     platform: ClassVar[str] = ""
     #: the plugin refreshes expired access tokens itself (Douyin, WeChat)
     refreshes_tokens: ClassVar[bool] = False
-    #: canonical statuses the platform can represent (sandbox -> wire -> plugin round trip)
+    #: canonical statuses the platform can represent (sandbox -> wire -> plugin round trip).
+    #: CANCELLED is tested as cancelled before payment; REFUNDED as paid, then refunded.
     statuses: ClassVar[tuple[OrderStatus, ...]] = (
         OrderStatus.PENDING_PAYMENT, OrderStatus.AWAITING_SHIPMENT, OrderStatus.SHIPPED,
         OrderStatus.COMPLETED, OrderStatus.CANCELLED,
@@ -216,8 +217,8 @@ class PlatformContract:
         expected = {}
         for status in self.statuses:
             clock.advance(10)
-            order = sandbox.state.place_order([(sku.sku_id, 1)],
-                                              paid=status is not OrderStatus.PENDING_PAYMENT)
+            unpaid = status in (OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED)
+            order = sandbox.state.place_order([(sku.sku_id, 1)], paid=not unpaid)
             if status in (OrderStatus.SHIPPED, OrderStatus.COMPLETED, OrderStatus.PARTLY_SHIPPED):
                 sandbox.state.ship(order.order_id, "SF", "SF0001")
             if order.status is not status:
@@ -235,6 +236,14 @@ class PlatformContract:
         assert result.ok, result.error
         assert sandbox.state.order(order.order_id).status is OrderStatus.SHIPPED
         assert sandbox.state.order(order.order_id).tracking_number == "SF1234567890"
+
+    async def test_sandbox_serves_real_http(self, host: PluginHost, info: PlatformInfo,
+                                            sandbox: SandboxApp, clock: FakeClock) -> None:
+        with serve_in_thread(sandbox) as served:
+            shop = make_shop(info, sandbox, clock=clock, transport=None, base_url=served.url)
+            listings = [x async for x in host.fetch_listings(shop)]
+            await shop.client.aclose()
+        assert len(listings) == 6
 
     # --- errors, throttling, tokens --------------------------------------------------------
 
