@@ -44,9 +44,13 @@ from hub.errors import (
     TransportError,
 )
 from hub.platform import ShopSettings, TokenSet, TokenStore
-from hub.secrets import redact, redact_url, register_secret
+from hub.secrets import RedactingFilter, redact, redact_url, register_secret
 
 log = logging.getLogger("hub.http")
+# httpx logs every request URL (tokens included) at INFO; mask them at the source, so no
+# handler anywhere can print them.
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).addFilter(RedactingFilter())
 
 
 @dataclass(frozen=True)

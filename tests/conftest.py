@@ -1,0 +1,44 @@
+"""Shared fixtures for the core tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from hub.cli import cli
+from hub.cli.app import App
+from hub.core.http import RetryPolicy
+from hub.plugins import PluginHost
+from hub.settings import HubSettings
+from hub.testing import FakeClock
+from hub.testing.fake import FakePlatformPlugin
+
+Invoke = Callable[..., Result]
+
+
+def fake_host() -> PluginHost:
+    host = PluginHost(autoload=False, blocked=[])
+    host.register(FakePlatformPlugin(), name="fake")
+    host.register(FakePlatformPlugin("fake_abs", delta_stock=False), name="fake_abs")
+    return host
+
+
+@pytest.fixture
+def app(tmp_path: Path, fake_clock: FakeClock) -> App:
+    """An App on a temporary database with the fake platforms and a fake clock."""
+    return App(settings=HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}"),
+               clock=fake_clock, host_factory=fake_host, retry=RetryPolicy(initial_wait=0.01))
+
+
+@pytest.fixture
+def invoke(app: App) -> Invoke:
+    """Run `hub ARGS…` in-process against ``app``; returns click's Result."""
+    runner = CliRunner()
+
+    def run(*args: str, **kw: object) -> Result:
+        return runner.invoke(cli, list(args), obj=app, catch_exceptions=False, **kw)  # type: ignore[arg-type]
+
+    return run
