@@ -1,0 +1,518 @@
+"""The JD JOS client: signed /routerjson requests, error classification, API operations.
+
+Every request is a POST to the gateway with the system parameters (``method``,
+``access_token``, ``app_key``, ``timestamp``, ``v``, ``sign``) in the query string and the
+business parameters as one sorted, compact JSON string ``360buy_param_json`` in the form
+body. The JSON is serialised once and the signature covers exactly what is sent.
+
+Answers come in two layers (fact sheet §2.5/§2.6): a gateway error
+``{"error_response": {"code": "19", "zh_desc": …, "en_desc": …}}`` with string codes, or
+``{"<method_with_underscores>_responce": {"code": "0", …}}`` (sic) whose result may
+still report a business failure (``apiResult.success=false`` with
+``englishErrCode``/``chineseErrCode``/``numberCode``). :meth:`JdClient.parse` checks both.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+import anyio
+import httpx
+
+from hub.core.http import PlatformClient
+from hub.errors import (
+    AuthError,
+    InvalidRequest,
+    MalformedResponse,
+    NotFound,
+    PermissionDenied,
+    PlatformError,
+    RateLimited,
+    ServerError,
+)
+from hub.models import (
+    Listing,
+    ListingRef,
+    Order,
+    PriceUpdate,
+    PushResult,
+    Shipment,
+    StockLevel,
+    StockUpdate,
+    TimeWindow,
+)
+from hub.platform import TokenSet
+from hub.secrets import redact
+from hub_jd import PLATFORM
+from hub_jd.mappers import (
+    ORDER_FIELDS,
+    SKU_DELETED,
+    SKU_OFF_SALE,
+    SKU_ON_SALE,
+    JdDataError,
+    ceil_cn_time,
+    cn_time,
+    count,
+    id_param,
+    jd_id,
+    jd_timestamp,
+    listing_from_jd,
+    order_from_jd,
+    yuan,
+)
+from hub_jd.settings import JdSettings
+from hub_jd.signing import PARAM_JSON, SIGN, business_json, sign
+
+log = logging.getLogger("hub.jd")
+
+T = TypeVar("T")
+
+SKU_SEARCH = "jingdong.sku.read.searchSkuList"
+STOCK_READ = "jingdong.stock.read.findSkuStock"
+STOCK_WRITE = "jingdong.stock.write.updateSkuStock"
+PRICE_WRITE = "jingdong.price.write.updateSkuJdPrice"
+ORDER_SHIPMENT = "jingdong.pop.order.shipment"
+
+#: JD refuses order searches spanning more than one month; 28 days is under every month.
+MAX_QUERY_SPAN = timedelta(days=28)
+
+# --- error classification ---------------------------------------------------------------
+
+#: JD gateway codes (fact sheet §2.6) -> (hub error class, parameter at fault, advice).
+#: Kept apart from TOP's table on purpose: the numbers collide (JD 21 = invalid app_key).
+GATEWAY_ERRORS: dict[str, tuple[type[PlatformError], str | None, str]] = {
+    "2": (RateLimited, None, "too many calls or failures; backing off"),
+    "4": (InvalidRequest, "v", "the version parameter is missing"),
+    "5": (InvalidRequest, "v", "unsupported version; JD's /routerjson takes v=2.0"),
+    "7": (InvalidRequest, "timestamp", "timestamp missing; check the clock"),
+    "8": (InvalidRequest, "timestamp",
+          "timestamp invalid or more than 6 minutes off; check the clock (Asia/Shanghai)"),
+    "11": (AuthError, "sign", "signature missing"),
+    "12": (AuthError, "sign", "signature invalid; check the shop's app_secret"),
+    "14": (InvalidRequest, "method", "method name missing"),
+    "15": (InvalidRequest, "method", "JD does not know this method"),
+    "18": (AuthError, "access_token",
+           "access_token missing; authorise the shop in JD and store its token"),
+    "19": (AuthError, "access_token",
+           "access_token invalid or expired; re-authorise the shop in JD and update its token"),
+    "20": (AuthError, "app_key", "app_key missing"),
+    "21": (AuthError, "app_key", "app_key invalid (a sandbox key used in production?)"),
+    "24": (PermissionDenied, None,
+           "the app may not call this API; apply for the permission in the JD console"),
+}
+
+# JD does not document business error codes (apiResult.numberCode etc.), so business
+# failures are classified by their text; anything unrecognised is the request's fault.
+_NOT_FOUND_WORDS = ("not exist", "not found", "no such", "不存在", "未找到")
+_SERVER_WORDS = ("system error", "system busy", "busy", "timeout", "系统异常", "系统繁忙",
+                 "服务异常", "超时", "稍后重试")
+_PERMISSION_WORDS = ("permission", "no right", "unauthorized", "无权", "没有权限")
+
+
+def classify_gateway_error(envelope: Mapping[str, Any], operation: str) -> PlatformError:
+    """The hub error for a JD gateway error (``error_response`` or a non-"0" ``code``)."""
+    code = str(envelope.get("code", "")).strip()
+    desc = str(envelope.get("en_desc") or envelope.get("zh_desc") or "no description")
+    cls, parameter, advice = GATEWAY_ERRORS.get(
+        code, (ServerError, None, "JD gateway error; will retry"))
+    message = f"{advice}: {redact(desc)}"
+    where: dict[str, Any] = {"platform": PLATFORM, "operation": operation, "code": code or None}
+    if cls is AuthError:
+        # JD's token refresh endpoint is UNCONFIRMED, so the hub cannot cure any of these.
+        return AuthError(message, refreshable=False, **where)
+    if cls is InvalidRequest:
+        return InvalidRequest(message, parameter=parameter, **where)
+    if cls is RateLimited:
+        return RateLimited(message, retry_after=None, **where)  # JD does not say how long
+    return cls(message, **where)
+
+
+def find_business_failure(result: Any, depth: int = 3) -> Mapping[str, Any] | None:
+    """The first object with ``success: false`` inside a ``_responce`` result (JD's
+    ``apiResult`` or a write API's own result), searching ``depth`` levels of objects."""
+    if not isinstance(result, Mapping) or depth < 0:
+        return None
+    if result.get("success") in (False, "false"):
+        return result
+    for value in result.values():
+        found = find_business_failure(value, depth - 1)
+        if found is not None:
+            return found
+    return None
+
+
+def classify_business_failure(failure: Mapping[str, Any], operation: str,
+                              param_names: Sequence[str] = ()) -> PlatformError:
+    """The hub error for a business failure inside a successful envelope. ``param_names``
+    (the business parameters sent) lets an InvalidRequest name the one JD complains of."""
+    english = str(failure.get("englishErrCode") or failure.get("errorMessage")
+                  or failure.get("message") or "")
+    chinese = str(failure.get("chineseErrCode") or "")
+    code = failure.get("numberCode") or failure.get("errorCode") or failure.get("code")
+    text = " / ".join(t for t in (english, chinese) if t) or "JD reported a failure"
+    message = f"JD refused the request: {redact(text)}"
+    lowered = f"{english} {chinese}".lower()
+    where: dict[str, Any] = {"platform": PLATFORM, "operation": operation,
+                             "code": str(code) if code not in (None, "") else None}
+    if any(w in lowered for w in _NOT_FOUND_WORDS):
+        return NotFound(message, **where)
+    if any(w in lowered for w in _SERVER_WORDS):
+        return ServerError(message, **where)
+    if any(w in lowered for w in _PERMISSION_WORDS):
+        return PermissionDenied(message, **where)
+    mentioned = [(lowered.find(name.lower()), name) for name in param_names
+                 if re.search(rf"(?<![A-Za-z0-9_]){re.escape(name.lower())}(?![A-Za-z0-9_])", lowered)]
+    parameter = min(mentioned)[1] if mentioned else None
+    return InvalidRequest(message, parameter=parameter, **where)
+
+
+def _sent_param_names(response: httpx.Response) -> list[str]:
+    """Names of the business parameters of the request behind ``response``."""
+    try:
+        form = dict(parse_qsl(response.request.content.decode("utf-8")))
+        params = json.loads(form.get(PARAM_JSON, "{}"))
+    except (RuntimeError, ValueError, httpx.RequestNotRead):
+        return []
+    return list(params) if isinstance(params, dict) else []
+
+
+def response_key(method: str) -> str:
+    """The success envelope key of ``method`` (JD spells it "responce")."""
+    return method.replace(".", "_") + "_responce"
+
+
+# --- the client ----------------------------------------------------------------------------
+
+
+class JdClient(PlatformClient):
+    """One JD shop's client. Build it through the platform's ``make_client``."""
+
+    platform = PLATFORM
+    settings: JdSettings
+
+    # --- wire protocol --------------------------------------------------------------------
+
+    def build_request(self, method: str, params: Mapping[str, Any]) -> httpx.Request:
+        """A signed POST for ``method`` with business ``params`` (fresh timestamp)."""
+        body = business_json(params)
+        system = {
+            "app_key": self.settings.app_key,
+            "method": method,
+            "timestamp": jd_timestamp(self.clock.now(), self.settings.timestamp_format),
+            "v": self.settings.api_version,
+        }
+        if self.access_token:
+            system["access_token"] = self.access_token
+        # The signed set must equal the sent set: the JSON string travels in the body.
+        system[SIGN] = sign({PARAM_JSON: body, **system},
+                            self.settings.app_secret.get_secret_value())
+        return httpx.Request("POST", httpx.URL(self.settings.base_url, params=system),
+                             data={PARAM_JSON: body})
+
+    def request(self, method: str, params: Mapping[str, Any], *, idempotent: bool = True
+                ) -> Awaitable[Any]:
+        """Call ``method``; the result object inside its ``_responce`` envelope."""
+        return self.call(method, lambda: self.build_request(method, params), idempotent=idempotent)
+
+    def parse(self, operation: str, response: httpx.Response) -> Any:
+        """The result inside ``<method>_responce``, or the hub error JD's answer means."""
+        body = self.decode_json(operation, response)
+        error = body.get("error_response")
+        if isinstance(error, Mapping):
+            raise classify_gateway_error(error, operation)
+        key = response_key(operation)
+        # JD writes "responce"; accept the correct spelling too, in case a gateway fixes it.
+        result = body.get(key, body.get(key.removesuffix("_responce") + "_response"))
+        if not isinstance(result, Mapping):
+            raise MalformedResponse(f"the answer has no {key} object", platform=self.platform,
+                                    operation=operation)
+        if str(result.get("code", "0")).strip() != "0":
+            raise classify_gateway_error(result, operation)
+        failure = find_business_failure(result)
+        if failure is not None:
+            raise classify_business_failure(failure, operation, _sent_param_names(response))
+        return result
+
+    async def refresh_credentials(self) -> TokenSet | None:
+        """JD's token refresh endpoint is UNCONFIRMED, so the hub does not refresh: an
+        expired token (code 19) needs the merchant to re-authorise the app."""
+        return None
+
+    def _malformed(self, operation: str, exc: JdDataError, record: str = "") -> MalformedResponse:
+        what = f" in {record}" if record else ""
+        return MalformedResponse(f"unreadable field{what}: {exc}", platform=self.platform,
+                                 operation=operation)
+
+    # --- listings -------------------------------------------------------------------------
+
+    async def iter_listings(self) -> AsyncIterator[Listing]:
+        """Every on-sale and off-sale SKU of the shop, page by page (pageNo from 1)."""
+        size = self.settings.sku_page_size
+        seen: set[str] = set()
+        page = 1
+        while True:
+            result = await self.request(SKU_SEARCH, {
+                "pageNo": page, "pageSize": size, "skuStatuValue": [SKU_ON_SALE, SKU_OFF_SALE]})
+            block = result.get("page")
+            if not isinstance(block, Mapping):
+                block = {}
+            rows = block.get("data") or []
+            if not isinstance(rows, list):
+                raise MalformedResponse("page.data is not a list", platform=self.platform,
+                                        operation=SKU_SEARCH)
+            for row in rows:
+                if not isinstance(row, Mapping) or str(row.get("status")) == str(SKU_DELETED):
+                    continue
+                try:
+                    listing = listing_from_jd(row)
+                except JdDataError as exc:
+                    raise self._malformed(SKU_SEARCH, exc, f"skuId {row.get('skuId')}") from None
+                # Rows can shift between pages while the shop changes; report each SKU once.
+                if listing.platform_sku_id not in seen:
+                    seen.add(listing.platform_sku_id)
+                    yield listing
+            total = block.get("totalItem")
+            if len(rows) < size or (total is not None and page * size >= int(total)):
+                return
+            page += 1
+
+    # --- stock and prices ---------------------------------------------------------------------
+
+    async def fetch_stock(self, refs: Sequence[ListingRef]) -> list[StockLevel]:
+        """The platform quantity of each SKU (``findSkuStock`` takes one skuId per call)."""
+        outcomes = await self._each(refs, self._stock_of)
+        for outcome in outcomes:
+            if isinstance(outcome, PlatformError):
+                raise outcome
+        return [o for o in outcomes if isinstance(o, StockLevel)]
+
+    async def _stock_of(self, ref: ListingRef) -> StockLevel:
+        try:
+            sku_id = id_param(ref.platform_sku_id, "skuId")
+        except JdDataError as exc:
+            raise InvalidRequest(str(exc), parameter="skuId", platform=self.platform,
+                                 operation=STOCK_READ) from None
+        result = await self.request(STOCK_READ, {"skuId": sku_id})
+        rows = result.get("skuStocks")
+        if isinstance(rows, Mapping):
+            rows = [rows]
+        if not isinstance(rows, list):
+            rows = [result]  # a flat answer carrying stockNum itself
+        for row in rows:
+            if isinstance(row, Mapping) and "stockNum" in row and (
+                    "skuId" not in row or jd_id(row["skuId"], "skuId") == ref.platform_sku_id):
+                try:
+                    quantity = count(row["stockNum"], "stockNum")
+                except JdDataError as exc:
+                    raise self._malformed(STOCK_READ, exc, f"skuId {sku_id}") from None
+                return StockLevel(platform_item_id=ref.platform_item_id,
+                                  platform_sku_id=ref.platform_sku_id, quantity=quantity,
+                                  observed_at=self.clock.now())
+        raise MalformedResponse(f"no stockNum for skuId {sku_id}", platform=self.platform,
+                                operation=STOCK_READ)
+
+    async def push_stock(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
+        """Set each SKU's stock (absolute ``stockNum``, one SKU per call).
+
+        JD has no delta write, so ``delta`` is ignored; an absolute set is safe to resend."""
+        async def one(update: StockUpdate) -> PushResult:
+            params: dict[str, Any] = {"skuId": id_param(update.ref.platform_sku_id, "skuId"),
+                                      "stockNum": update.quantity}
+            if self.settings.stock_store_id is not None:
+                params["storeId"] = self.settings.stock_store_id
+            await self.request(STOCK_WRITE, params)
+            return PushResult(idempotency_key=update.idempotency_key, ok=True,
+                              quantity_after=update.quantity)
+        return await self._push_each(updates, one)
+
+    async def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]:
+        """Set each SKU's JD price (``jdPrice`` in yuan, one SKU per call)."""
+        async def one(update: PriceUpdate) -> PushResult:
+            await self.request(PRICE_WRITE, {
+                "skuId": id_param(update.ref.platform_sku_id, "skuId"),
+                "jdPrice": yuan(update.price)})
+            return PushResult(idempotency_key=update.idempotency_key, ok=True)
+        return await self._push_each(updates, one)
+
+    async def _push_each(self, updates: Sequence[Any],
+                         one: Callable[[Any], Awaitable[PushResult]]) -> list[PushResult]:
+        """Run ``one`` per update concurrently (the rate limiter paces them) and report each.
+
+        Credential and permission problems concern every update, so they are raised for a
+        human to fix; everything else becomes that update's failed result."""
+        async def guarded(update: Any) -> PushResult:
+            try:
+                return await one(update)
+            except JdDataError as exc:
+                return PushResult(idempotency_key=update.idempotency_key, ok=False, error=str(exc))
+        outcomes = await self._each(updates, guarded)
+        for outcome in outcomes:
+            if isinstance(outcome, AuthError | PermissionDenied):
+                raise outcome
+        return [
+            outcome if isinstance(outcome, PushResult) else PushResult(
+                idempotency_key=update.idempotency_key, ok=False, error=str(outcome),
+                retryable=outcome.retryable)
+            for update, outcome in zip(updates, outcomes, strict=True)
+        ]
+
+    async def _each(self, items: Sequence[Any], run: Callable[[Any], Awaitable[T]]
+                    ) -> list[T | PlatformError]:
+        """``run(item)`` for every item at once; each result or PlatformError in order."""
+        outcomes: list[T | PlatformError | None] = [None] * len(items)
+
+        async def task(index: int, item: Any) -> None:
+            try:
+                outcomes[index] = await run(item)
+            except PlatformError as exc:
+                outcomes[index] = exc
+
+        async with anyio.create_task_group() as group:
+            for index, item in enumerate(items):
+                group.start_soon(task, index, item)
+        return outcomes  # type: ignore[return-value]
+
+    # --- orders --------------------------------------------------------------------------------
+
+    def _order(self, operation: str, info: Any) -> Order:
+        if not isinstance(info, Mapping):
+            raise MalformedResponse("an orderInfo is not an object", platform=self.platform,
+                                    operation=operation)
+        try:
+            return order_from_jd(info, refund_from_payment_time=self.settings.refund_from_payment_time)
+        except JdDataError as exc:
+            raise self._malformed(operation, exc, f"order {info.get('orderId')}") from None
+
+    async def iter_orders(self, window: TimeWindow) -> AsyncIterator[Order]:
+        """Orders whose JD ``modified`` time is in ``[window.start, window.end)``.
+
+        JD's dates are whole seconds and (as far as we know) inclusive, so each query asks
+        for a little more (end rounded up) and orders outside the window are dropped by
+        their reported ``modified`` time: consecutive windows then see each order once.
+        Windows longer than JD's one-month limit are split."""
+        method = self.settings.order_search_method
+        size = self.settings.order_page_size
+        seen: set[str] = set()
+        start = window.start
+        while start < window.end:
+            end = min(window.end, start + MAX_QUERY_SPAN)
+            page = 1
+            while True:
+                result = await self.request(method, self._search_params(start, end, page, size))
+                block = result.get("searchorderinfo_result")
+                if not isinstance(block, Mapping):
+                    raise MalformedResponse("the answer has no searchorderinfo_result",
+                                            platform=self.platform, operation=method)
+                infos = block.get("orderInfoList") or []
+                for info in infos:
+                    order = self._order(method, info)
+                    if start <= order.modified_at < end and order.platform_order_id not in seen:
+                        seen.add(order.platform_order_id)
+                        yield order
+                total = int(block.get("orderTotal") or 0)
+                if not infos or page * size >= total:
+                    break
+                page += 1
+            start = end
+
+    def _search_params(self, start: datetime, end: datetime, page: int, size: int) -> dict[str, Any]:
+        return {
+            "start_date": cn_time(start),
+            "end_date": ceil_cn_time(end),
+            "order_state": ",".join(self.settings.order_states),
+            "optional_fields": ",".join(ORDER_FIELDS),
+            # page and page_size travel as strings, as in JD's official example.
+            "page": str(page),
+            "page_size": str(size),
+            "sortType": 0,  # anything but 1 is ascending
+            "dateType": 0,  # anything but 1 is by modified time
+        }
+
+    async def get_order_info(self, order_id: str) -> Mapping[str, Any] | None:
+        """JD's raw ``orderInfo`` of one order, or None when JD does not know it."""
+        method = self.settings.order_get_method
+        try:
+            result = await self.request(method, {
+                "order_id": id_param(order_id, "order_id"),
+                "optional_fields": ",".join(ORDER_FIELDS),
+                "order_state": ",".join(self.settings.order_states)})
+        except NotFound:
+            return None
+        except JdDataError as exc:
+            raise InvalidRequest(str(exc), parameter="order_id", platform=self.platform,
+                                 operation=method) from None
+        detail = result.get("orderDetailInfo")
+        info = detail.get("orderInfo") if isinstance(detail, Mapping) else None
+        if info is None:
+            return None
+        if not isinstance(info, Mapping):
+            raise MalformedResponse("orderDetailInfo.orderInfo is not an object",
+                                    platform=self.platform, operation=method)
+        return info
+
+    async def get_order(self, order_id: str) -> Order | None:
+        """One order (``jingdong.pop.order.get``), or None when JD does not know it."""
+        info = await self.get_order_info(order_id)
+        return None if info is None else self._order(self.settings.order_get_method, info)
+
+    # --- shipments -----------------------------------------------------------------------------
+
+    async def ship(self, shipment: Shipment) -> PushResult:
+        """Write a shipment back (``jingdong.pop.order.shipment``: order_id, logiCoprId,
+        logiNo). JD ships whole orders, so ``line_ids`` must name every line (or none).
+        If JD refuses, the order is read back: already shipped with this waybill means a
+        repeat of a shipment JD recorded, which is success."""
+        def failed(error: str, retryable: bool = False) -> PushResult:
+            return PushResult(idempotency_key=shipment.idempotency_key, ok=False, error=error,
+                              retryable=retryable)
+        order_id = shipment.platform_order_id
+        if not order_id.isdigit():
+            return failed(f"order {order_id!r}: a JD order id is all digits")
+        try:
+            if shipment.line_ids:
+                order = await self.get_order(order_id)
+                if order is None:
+                    return failed(f"JD does not know order {order_id}")
+                missing = {line.line_id for line in order.lines} - set(shipment.line_ids)
+                if missing:
+                    return failed(f"order {order_id}: JD ships whole orders; lines "
+                                  f"{', '.join(sorted(missing))} would ship too")
+            carrier = self.settings.carrier_ids.get(shipment.carrier, shipment.carrier)
+            try:
+                await self.request(ORDER_SHIPMENT, {"order_id": int(order_id), "logiCoprId": carrier,
+                                                    "logiNo": shipment.tracking_number})
+            except InvalidRequest as exc:
+                if await self._already_shipped(order_id, shipment.tracking_number):
+                    return PushResult(idempotency_key=shipment.idempotency_key, ok=True)
+                return failed(str(exc))
+        except (AuthError, PermissionDenied):
+            raise
+        except PlatformError as exc:
+            return failed(str(exc), exc.retryable)
+        return PushResult(idempotency_key=shipment.idempotency_key, ok=True)
+
+    async def _already_shipped(self, order_id: str, tracking_number: str) -> bool:
+        info = await self.get_order_info(order_id)
+        if info is None:
+            return False
+        shipped = info.get("orderState") in ("WAIT_GOODS_RECEIVE_CONFIRM", "FINISHED_L")
+        # An order may carry several waybills, comma-separated.
+        waybills = {w.strip() for w in re.split(r"[,;，]", str(info.get("waybill") or ""))}
+        return shipped and tracking_number in waybills
+
+
+__all__ = [
+    "GATEWAY_ERRORS",
+    "MAX_QUERY_SPAN",
+    "JdClient",
+    "classify_business_failure",
+    "classify_gateway_error",
+    "find_business_failure",
+    "response_key",
+]
