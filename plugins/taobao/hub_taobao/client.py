@@ -1,0 +1,673 @@
+"""The TOP client: signed router requests, error classification and the API operations.
+
+Every call is one POST of ``application/x-www-form-urlencoded`` parameters to the router
+(``settings.base_url``): the system parameters (method, app_key, session, timestamp,
+v, sign_method, format, sign) plus the API's business parameters. The parameters we
+sign are exactly the parameters we send, and none of them is ever empty.
+
+Pacing, retries and safe logging come from :class:`hub.core.http.PlatformClient`; this
+module decides which TOP answers are retryable by classifying them into
+:mod:`hub.errors` classes (see :func:`classify_error`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import anyio
+import httpx
+
+from hub.core.http import HttpOptions, PlatformClient
+from hub.errors import (
+    AuthError,
+    ConnectFailed,
+    InvalidRequest,
+    MalformedResponse,
+    NotFound,
+    PermissionDenied,
+    PlatformError,
+    RateLimited,
+    ServerError,
+)
+from hub.models import (
+    Listing,
+    ListingRef,
+    ListingStatus,
+    Order,
+    PriceUpdate,
+    PushResult,
+    Shipment,
+    StockLevel,
+    StockUpdate,
+    TimeWindow,
+)
+from hub.secrets import redact
+from hub_taobao import PLATFORM
+from hub_taobao import mappers as m
+from hub_taobao.settings import TaobaoSettings
+from hub_taobao.signing import sign
+
+log = logging.getLogger("hub.taobao")
+
+API_VERSION = "2.0"
+#: trades.sold.increment.get refuses windows longer than one day
+MAX_ORDER_SPAN = timedelta(days=1)
+SKUS_PER_READ = 40  # item.skus.get num_iids
+SKUS_PER_STOCK_CALL = 20  # skus.quantity.update skuid_quantities
+SYSTEM_PARAMS = frozenset({"method", "app_key", "session", "timestamp", "v", "sign_method", "format",
+                           "sign", "simplify", "partner_id", "target_app_key"})
+
+T = TypeVar("T")
+
+
+# --- error classification ---------------------------------------------------------------------
+
+_BAN = re.compile(r"ban will last for (\d+(?:\.\d+)?) more seconds?", re.IGNORECASE)
+_PARAM_SUB_CODE = re.compile(r"^isv\.(?:invalid|missing)-parameters?:(?P<name>[\w.\-]+)$")
+_PARAM_MSG = re.compile(
+    r"^(?:missing required arguments|invalid arguments|parameter error):\s*(?P<name>[\w.\-]+)", re.IGNORECASE)
+_RATE_CODES = frozenset({4, 5, 6, 7, 8})
+_CALLER_CODES = frozenset({3, 9, 21, 22, 23, 32, 33, 34, 40, 41, 43})
+
+
+def ban_seconds(*texts: str | None) -> float | None:
+    """The N of "This ban will last for N more seconds", if any text says it."""
+    for text in texts:
+        match = _BAN.search(text or "")
+        if match:
+            return float(match.group(1))
+    return None
+
+
+def classify_error(error: Mapping[str, Any], *, operation: str = "",
+                   platform: str = PLATFORM) -> PlatformError:
+    """The hub error for a TOP ``error_response`` object (fact sheet §1.6).
+
+    Platform codes decide first (throttling, credentials, permissions), then the
+    ``sub_code`` family: ``isp.*`` is the platform's fault (retry), ``isv.*`` the
+    caller's (fix the request). Unknown codes are treated as a rejected request, so a
+    write is never blindly repeated; the codes and ``request_id`` stay on the error."""
+    raw_code = error.get("code")
+    try:
+        code: int | None = int(raw_code) if raw_code is not None else None
+    except (TypeError, ValueError):
+        code = None
+    msg = str(error.get("msg") or "error")
+    sub_code = str(error.get("sub_code") or "")
+    sub_msg = str(error.get("sub_msg") or "")
+    text = redact(f"{msg}: {sub_msg}" if sub_msg else msg)
+    where: dict[str, Any] = {"platform": platform, "operation": operation,
+                             "code": code if code is not None else raw_code,
+                             "sub_code": sub_code or None,
+                             "request_id": error.get("request_id") or None}
+
+    if code in _RATE_CODES or sub_code.startswith("accesscontrol."):
+        return RateLimited(text, retry_after=ban_seconds(sub_msg, msg), **where)
+    if code == 27:
+        expired = "expired" in sub_code or "expired" in msg.lower()
+        state = "has expired" if expired else "is invalid"
+        return AuthError(f"{text} — the shop's session {state}; re-authorise the shop on Taobao "
+                         "and update its access_token", refreshable=False, **where)
+    if code == 26:
+        return AuthError(f"{text} — no session was sent; set the shop's access_token", **where)
+    if code in (24, 25):
+        return AuthError(f"{text} — check the shop's app_secret and sign_method", **where)
+    if code in (28, 29):
+        return AuthError(f"{text} — check the shop's app_key", **where)
+    if code in (11, 12, 13, 42) or (sub_code.startswith("isv.") and "permission" in sub_code):
+        api = operation or "this API"
+        return PermissionDenied(f"{text} — the app or the seller lacks permission for {api}", **where)
+    if code in (30, 31):
+        return InvalidRequest(f"{text} — TOP allows 10 minutes of clock skew: check this host's clock",
+                              parameter="timestamp", **where)
+    if sub_code.startswith("isp.") or (code in (10, 15) and not sub_code.startswith("isv.")):
+        return ServerError(text, **where)
+    if sub_code.startswith("isv."):
+        if "not-exist" in sub_code or "not-found" in sub_code:
+            return NotFound(text, **where)
+        return InvalidRequest(text, parameter=_parameter(sub_code, msg), **where)
+    if code in _CALLER_CODES:
+        return InvalidRequest(text, parameter=_parameter(sub_code, msg), **where)
+    return InvalidRequest(f"unrecognised TOP error: {text}", **where)
+
+
+def _parameter(sub_code: str, msg: str) -> str | None:
+    match = _PARAM_SUB_CODE.match(sub_code) or _PARAM_MSG.match(msg)
+    return match.group("name") if match else None
+
+
+def response_key(method: str) -> str:
+    """``taobao.items.onsale.get`` -> ``items_onsale_get_response`` (the success wrapper)."""
+    return method.removeprefix("taobao.").replace(".", "_") + "_response"
+
+
+def param_value(value: Any) -> str | None:
+    """A business parameter as TOP sends it (booleans ``true``/``false``, lists comma-joined),
+    or None for a parameter that must not be sent (None or empty)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        value = ",".join(str(v) for v in value)
+    text = str(value)
+    return text or None
+
+
+# --- the client --------------------------------------------------------------------------------
+
+
+@dataclass
+class _SkuInfo:
+    num_iid: str
+    properties: str
+    price: int
+
+
+class TaobaoClient(PlatformClient):
+    """A Taobao/Tmall shop's TOP client (see the module docstring)."""
+
+    platform = PLATFORM
+    settings: TaobaoSettings
+
+    def __init__(self, settings: TaobaoSettings, http: HttpOptions):
+        super().__init__(settings, http)
+
+    # --- requests ----------------------------------------------------------------------------
+
+    def build_params(self, method: str, business: Mapping[str, Any]) -> dict[str, str]:
+        """The exact, signed parameter set of one call (``sign`` included)."""
+        params = {
+            "method": method,
+            "app_key": self.settings.app_key,
+            "timestamp": m.top_time(self.clock.now()),
+            "v": API_VERSION,
+            "sign_method": self.settings.sign_method,
+            "format": "json",
+        }
+        if self.access_token:
+            params["session"] = self.access_token
+        if self.settings.partner_id:
+            params["partner_id"] = self.settings.partner_id
+        for name, raw in business.items():
+            if name in SYSTEM_PARAMS:
+                raise ValueError(f"{method}: business parameter {name!r} clashes with a system parameter")
+            value = param_value(raw)
+            if value is not None:
+                params[name] = value
+        params["sign"] = sign(self.settings.app_secret.get_secret_value(), params, self.settings.sign_method)
+        return params
+
+    def build_request(self, method: str, business: Mapping[str, Any]) -> httpx.Request:
+        """A signed POST to the router; rebuilt per attempt so timestamp and sign are fresh."""
+        body = urlencode(self.build_params(method, business)).encode("ascii")
+        return httpx.Request("POST", self.settings.base_url, content=body, headers={
+            "content-type": "application/x-www-form-urlencoded;charset=utf-8",
+            "accept": "application/json",
+        })
+
+    async def request(self, method: str, business: Mapping[str, Any], *,
+                      idempotent: bool = True) -> dict[str, Any]:
+        """Call ``method`` and return the object inside its ``<api>_response`` wrapper."""
+        return await self.call(method, lambda: self.build_request(method, business), idempotent=idempotent)
+
+    def parse(self, operation: str, response: httpx.Response) -> dict[str, Any]:
+        """The ``<api>_response`` object, or the hub error for an ``error_response``."""
+        body = self.decode_json(operation, response)
+        error = body.get("error_response")
+        if isinstance(error, Mapping):
+            raise classify_error(error, operation=operation, platform=self.platform)
+        payload = body.get(response_key(operation))
+        if not isinstance(payload, dict):
+            keys = ", ".join(sorted(body)[:3]) or "nothing"
+            raise MalformedResponse(f"expected {response_key(operation)}, got {keys}",
+                                    platform=self.platform, operation=operation)
+        return payload
+
+    def _malformed(self, operation: str, exc: Exception) -> MalformedResponse:
+        return MalformedResponse(str(exc), platform=self.platform, operation=operation)
+
+    # --- listings ------------------------------------------------------------------------------
+
+    async def iter_listings(self) -> AsyncIterator[Listing]:
+        """Every SKU of the shop, on sale (items.onsale.get) and off sale
+        (items.inventory.get per configured banner), each exactly once.
+
+        Item rows are collected 40 at a time and expanded with one item.skus.get; an item
+        without SKUs becomes one listing whose SKU id is its num_iid."""
+        seen: set[str] = set()
+        batch: list[tuple[dict[str, Any], ListingStatus]] = []
+        async for row, status in self._item_rows():
+            num_iid = str(row.get("num_iid", ""))
+            if not num_iid or num_iid in seen:  # an item can show up in two scans or slices
+                continue
+            seen.add(num_iid)
+            batch.append((row, status))
+            if len(batch) == SKUS_PER_READ:
+                for listing in await self._expand(batch):
+                    yield listing
+                batch = []
+        if batch:
+            for listing in await self._expand(batch):
+                yield listing
+
+    async def _item_rows(self) -> AsyncIterator[tuple[dict[str, Any], ListingStatus]]:
+        size = self.settings.item_page_size
+        async for row in self._scan_items("taobao.items.onsale.get", {}, self.settings.onsale_max_rows):
+            yield row, m.listing_status(row, ListingStatus.ON_SALE)
+        max_rows = self.settings.inventory_max_pages * size
+        for banner in self.settings.inventory_banners:
+            async for row in self._scan_items("taobao.items.inventory.get", {"banner": banner}, max_rows):
+                yield row, m.listing_status(row, ListingStatus.OFF_SALE)
+
+    async def _items_page(self, method: str, extra: Mapping[str, Any], page: int, size: int,
+                          span: tuple[datetime, datetime] | None) -> tuple[int, list[dict[str, Any]]]:
+        params: dict[str, Any] = {"fields": m.ITEM_FIELDS, "page_no": page, "page_size": size,
+                                  # list_time changes only when an item is relisted, unlike
+                                  # modified (every sale), so pages stay stable while we read
+                                  "order_by": "list_time:asc", **extra}
+        if span is not None:
+            params["start_modified"], params["end_modified"] = m.top_time(span[0]), m.top_time(span[1])
+        data = await self.request(method, params)
+        try:
+            return int(data.get("total_results") or 0), m.nested(data, "items", "item")
+        except (m.MappingError, ValueError) as exc:
+            raise self._malformed(method, exc) from None
+
+    async def _scan_items(self, method: str, extra: Mapping[str, Any],
+                          max_rows: int) -> AsyncIterator[dict[str, Any]]:
+        """Every item row of ``method``. TOP refuses to page past ``max_rows``; a bigger
+        shop is read in modified-time slices, halved until each fits."""
+        size = self.settings.item_page_size
+        total, rows = await self._items_page(method, extra, 1, size, None)
+        if total <= max_rows:
+            for row in rows:
+                yield row
+            for page in range(2, math.ceil(total / size) + 1):
+                for row in (await self._items_page(method, extra, page, size, None))[1]:
+                    yield row
+            return
+        # Slices share their boundary second (inclusive or exclusive ends both work);
+        # the caller drops the repeats. The last slice reaches past "now" so an item
+        # modified while we read moves into a slice still ahead of us.
+        _, oldest = await self._items_page(method, {**extra, "order_by": "modified:asc"}, 1, 1, None)
+        low = m.to_utc(oldest[0].get("modified"), "oldest item modified") if oldest else self.clock.now()
+        pending = [(low.replace(microsecond=0), self.clock.now().replace(microsecond=0) + timedelta(days=1))]
+        while pending:
+            span = pending.pop(0)
+            total, rows = await self._items_page(method, extra, 1, size, span)
+            if total > max_rows and span[1] - span[0] > timedelta(seconds=1):
+                middle = span[0] + timedelta(seconds=(span[1] - span[0]).total_seconds() // 2)
+                pending[:0] = [(span[0], middle), (middle, span[1])]
+                continue
+            if total > max_rows:
+                log.warning("%s %s: %d items modified within one second; only %d are readable",
+                            self.shop, method, total, max_rows)
+            for row in rows:
+                yield row
+            for page in range(2, math.ceil(min(total, max_rows) / size) + 1):
+                for row in (await self._items_page(method, extra, page, size, span))[1]:
+                    yield row
+
+    async def _read_skus(self, num_iids: Sequence[str], fields: str) -> list[dict[str, Any]]:
+        """Live SKUs of up to 40 items (one item.skus.get)."""
+        data = await self.request("taobao.item.skus.get", {"fields": fields, "num_iids": list(num_iids)})
+        try:
+            return m.live_skus(m.nested(data, "skus", "sku"))
+        except m.MappingError as exc:
+            raise self._malformed("taobao.item.skus.get", exc) from None
+
+    async def _expand(self, batch: Sequence[tuple[dict[str, Any], ListingStatus]]) -> list[Listing]:
+        skus = await self._read_skus([str(row["num_iid"]) for row, _ in batch], m.SKU_FIELDS)
+        by_item: dict[str, list[dict[str, Any]]] = {}
+        for sku in skus:
+            by_item.setdefault(str(sku.get("num_iid")), []).append(sku)
+        listings = []
+        try:
+            for row, status in batch:
+                item_skus = by_item.get(str(row["num_iid"]))
+                if item_skus:
+                    listings += [m.listing_from_sku(row, sku, status) for sku in item_skus]
+                else:
+                    listings.append(m.listing_from_item(row, status))
+        except (m.MappingError, ValueError) as exc:
+            raise self._malformed("taobao.item.skus.get", exc) from None
+        return listings
+
+    # --- stock -------------------------------------------------------------------------------------
+
+    async def fetch_stock(self, refs: Sequence[ListingRef]) -> list[StockLevel]:
+        """Current quantities: item.skus.get (40 items a call) for SKUs, item.seller.get for
+        items without SKUs. A ref the platform no longer has is left out."""
+        found: dict[str, tuple[int, datetime]] = {}
+        sku_items = list(dict.fromkeys(r.platform_item_id for r in refs if not _is_plain(r)))
+        for start in range(0, len(sku_items), SKUS_PER_READ):
+            chunk = sku_items[start:start + SKUS_PER_READ]
+            skus = await self._read_skus(chunk, "sku_id,num_iid,quantity,status")
+            now = self.clock.now()
+            for sku in skus:
+                found[str(sku.get("sku_id"))] = (int(sku.get("quantity") or 0), now)
+        for ref in refs:
+            if _is_plain(ref) and ref.platform_sku_id not in found:
+                try:
+                    data = await self.request("taobao.item.seller.get",
+                                              {"fields": "num_iid,num", "num_iid": ref.platform_item_id})
+                except NotFound:
+                    continue
+                found[ref.platform_sku_id] = (int((data.get("item") or {}).get("num") or 0), self.clock.now())
+        levels = []
+        for ref in refs:
+            if ref.platform_sku_id not in found:
+                log.info("%s: %s/%s is not on Taobao any more", self.shop, ref.platform_item_id,
+                         ref.platform_sku_id)
+                continue
+            quantity, seen_at = found[ref.platform_sku_id]
+            levels.append(StockLevel(platform_item_id=ref.platform_item_id,
+                                     platform_sku_id=ref.platform_sku_id,
+                                     quantity=max(0, quantity), observed_at=seen_at))
+        return levels
+
+    async def push_stock(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
+        """Apply stock updates, batched per item: several SKUs of one item go in one
+        skus.quantity.update (20 a call), a lone SKU or an item without SKUs in one
+        item.quantity.update. ``type=2`` (delta) when the update carries a delta, else
+        ``type=1`` (full). One item's failure is reported on its updates only."""
+        results: dict[str, PushResult] = {}
+        calls: list[tuple[str, list[StockUpdate], bool]] = []
+        by_item: dict[str, list[StockUpdate]] = {}
+        for update in updates:
+            if update.delta == 0:  # nothing to change, and a delta call is not free to repeat
+                results[update.idempotency_key] = PushResult(idempotency_key=update.idempotency_key, ok=True)
+                continue
+            by_item.setdefault(update.ref.platform_item_id, []).append(update)
+        for item_id, item_updates in by_item.items():
+            for delta in (False, True):
+                chunk: list[StockUpdate] = []
+                for update in item_updates:
+                    if (update.delta is not None) != delta:
+                        continue
+                    if _is_plain(update.ref):
+                        calls.append((item_id, [update], delta))
+                        continue
+                    # A SKU twice in one call is ambiguous; the second goes in the next call.
+                    if len(chunk) == SKUS_PER_STOCK_CALL or any(
+                            u.ref.platform_sku_id == update.ref.platform_sku_id for u in chunk):
+                        calls.append((item_id, chunk, delta))
+                        chunk = []
+                    chunk.append(update)
+                if chunk:
+                    calls.append((item_id, chunk, delta))
+
+        async def run(item_id: str, chunk: list[StockUpdate], delta: bool) -> list[PushResult]:
+            return await self._stock_call(item_id, chunk, delta)
+
+        for batch in await self._gather([lambda c=c: run(*c) for c in calls]):
+            for result in batch:
+                results[result.idempotency_key] = result
+        return [results[u.idempotency_key] for u in updates]
+
+    async def _stock_call(self, item_id: str, chunk: list[StockUpdate], delta: bool) -> list[PushResult]:
+        kind = 2 if delta else 1
+
+        def amount(update: StockUpdate) -> int:
+            return update.delta if delta and update.delta is not None else update.quantity
+
+        if len(chunk) == 1:
+            update = chunk[0]
+            method = "taobao.item.quantity.update"
+            params: dict[str, Any] = {"num_iid": item_id, "quantity": amount(update), "type": kind}
+            if not _is_plain(update.ref):
+                params["sku_id"] = update.ref.platform_sku_id
+        else:
+            method = "taobao.skus.quantity.update"
+            params = {"num_iid": item_id, "type": kind, "skuid_quantities": m.skuid_quantities(
+                (u.ref.platform_sku_id, amount(u)) for u in chunk)}
+        try:
+            # A delta repeated would apply twice: only re-send it when it surely did not arrive.
+            data = await self.request(method, params, idempotent=not delta)
+        except AuthError:
+            raise
+        except PlatformError as exc:
+            return [_failed(u.idempotency_key, exc, applied_maybe=delta) for u in chunk]
+        after = m.quantities_after(data.get("item"))
+        return [PushResult(idempotency_key=u.idempotency_key, ok=True,
+                           quantity_after=after.get(u.ref.platform_sku_id)) for u in chunk]
+
+    # --- prices ------------------------------------------------------------------------------------
+
+    async def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]:
+        """Set SKU prices with item.sku.price.update. TOP finds the SKU by its property
+        string, and the item price must stay inside the SKU price range, so the SKUs of the
+        batch's items are read first (40 items a call) and each call also sends
+        ``item_price`` = the lowest SKU price after the change."""
+        results: dict[str, PushResult] = {}
+        sku_items = list(dict.fromkeys(u.ref.platform_item_id for u in updates if not _is_plain(u.ref)))
+        info: dict[str, _SkuInfo] = {}
+        read_errors: dict[str, PlatformError] = {}
+        for start in range(0, len(sku_items), SKUS_PER_READ):
+            chunk = sku_items[start:start + SKUS_PER_READ]
+            try:
+                skus = await self._read_skus(chunk, "sku_id,num_iid,price,properties,status")
+            except AuthError:
+                raise
+            except PlatformError as exc:
+                read_errors.update(dict.fromkeys(chunk, exc))
+                continue
+            try:
+                for sku in skus:
+                    price = m.to_fen(sku.get("price"), f"sku {sku['sku_id']} price")
+                    info[str(sku["sku_id"])] = _SkuInfo(str(sku["num_iid"]), str(sku.get("properties") or ""),
+                                                        price)
+            except (KeyError, m.MappingError) as exc:
+                bad = self._malformed("taobao.item.skus.get", exc)
+                read_errors.update(dict.fromkeys(chunk, bad))
+        by_item: dict[str, list[PriceUpdate]] = {}
+        for update in updates:
+            by_item.setdefault(update.ref.platform_item_id, []).append(update)
+
+        async def run(item_id: str, item_updates: list[PriceUpdate]) -> list[PushResult]:
+            # One item's SKUs go one after another: each item_price depends on the last change.
+            out = []
+            for update in item_updates:
+                if item_id in read_errors:
+                    out.append(_failed(update.idempotency_key, read_errors[item_id]))
+                else:
+                    out.append(await self._price_call(update, info))
+            return out
+
+        for batch in await self._gather([lambda i=i, u=u: run(i, u) for i, u in by_item.items()]):
+            for result in batch:
+                results[result.idempotency_key] = result
+        return [results[u.idempotency_key] for u in updates]
+
+    async def _price_call(self, update: PriceUpdate, info: dict[str, _SkuInfo]) -> PushResult:
+        key, ref = update.idempotency_key, update.ref
+        try:
+            if _is_plain(ref):
+                method = self.settings.plain_item_price_method
+                if not method:
+                    return PushResult(idempotency_key=key, ok=False, error=(
+                        f"item {ref.platform_item_id} has no SKUs and plain_item_price_method is not set"))
+                await self.request(method, {"num_iid": ref.platform_item_id,
+                                            "price": m.to_yuan(update.price)})
+                return PushResult(idempotency_key=key, ok=True)
+            sku = info.get(ref.platform_sku_id)
+            if sku is None or sku.num_iid != ref.platform_item_id:
+                return PushResult(idempotency_key=key, ok=False, error=(
+                    f"SKU {ref.platform_sku_id} of item {ref.platform_item_id} is not on Taobao"))
+            siblings = [s.price for sku_id, s in info.items()
+                        if s.num_iid == sku.num_iid and sku_id != ref.platform_sku_id]
+            await self.request("taobao.item.sku.price.update", {
+                "num_iid": ref.platform_item_id, "properties": sku.properties,
+                "price": m.to_yuan(update.price), "item_price": m.to_yuan(min([update.price, *siblings])),
+            })
+            sku.price = update.price
+            return PushResult(idempotency_key=key, ok=True)
+        except AuthError:
+            raise
+        except PlatformError as exc:
+            return _failed(key, exc)
+
+    # --- orders --------------------------------------------------------------------------------------
+
+    async def iter_orders(self, window: TimeWindow) -> AsyncIterator[Order]:
+        """Trades modified in ``window`` (trades.sold.increment.get).
+
+        TOP times have whole seconds, so the window is taken as
+        ``[floor(start), floor(end))``: consecutive windows share no trade. A window
+        longer than a day is read one day at a time."""
+        start, end = _floor(window.start), _floor(window.end)
+        while start < end:
+            stop = min(end, start + MAX_ORDER_SPAN)
+            async for order in self._orders_between(start, stop):
+                yield order
+            start = stop
+
+    async def _trades_page(self, start: datetime, end: datetime,
+                           page: int) -> tuple[int, list[dict[str, Any]]]:
+        method = "taobao.trades.sold.increment.get"
+        data = await self.request(method, {
+            "fields": m.TRADE_FIELDS, "start_modified": m.top_time(start), "end_modified": m.top_time(end),
+            "type": self.settings.trade_types, "page_no": page, "page_size": self.settings.trade_page_size,
+            # has_next paging would drop total_results, which walking backwards needs
+            "use_has_next": False,
+        })
+        try:
+            return int(data.get("total_results") or 0), m.nested(data, "trades", "trade")
+        except (m.MappingError, ValueError) as exc:
+            raise self._malformed(method, exc) from None
+
+    async def _pages_backwards(self, start: datetime, end: datetime) -> AsyncIterator[dict[str, Any]]:
+        """Trade rows, last page first. The list is sorted by modified descending; a trade
+        modified while we read leaves the window and shifts later rows towards page 1, so
+        reading from the last page back to page 1 (as TOP advises) can repeat a row but
+        never skip one."""
+        size = self.settings.trade_page_size
+        total, rows = await self._trades_page(start, end, 1)
+        last = math.ceil(total / size)
+        if last <= 1:
+            for row in rows:
+                yield row
+            return
+        for page in range(last, 0, -1):
+            for row in (await self._trades_page(start, end, page))[1]:
+                yield row
+
+    async def _orders_between(self, start: datetime, end: datetime) -> AsyncIterator[Order]:
+        seen: set[str] = set()
+        async for trade in self._pages_backwards(start, end):
+            tid = str(trade.get("tid", ""))
+            if not tid or tid in seen:
+                continue
+            try:
+                modified = m.to_utc(trade.get("modified"), f"trade {tid} modified")
+            except m.MappingError as exc:
+                raise self._malformed("taobao.trades.sold.increment.get", exc) from None
+            if not start <= modified < end:
+                continue  # e.g. on the end second, which belongs to the next window
+            seen.add(tid)
+            if self.settings.trade_detail == "always" or not m.has_lines(trade):
+                trade = await self.trade_detail(tid)
+            try:
+                yield m.order_from_trade(trade)
+            except (m.MappingError, ValueError) as exc:
+                raise self._malformed("taobao.trades.sold.increment.get", exc) from None
+
+    async def trade_detail(self, tid: str, fields: str = m.TRADE_FIELDS) -> dict[str, Any]:
+        """One trade with its sub-orders (trade.fullinfo.get)."""
+        data = await self.request("taobao.trade.fullinfo.get", {"fields": fields, "tid": tid})
+        trade = data.get("trade")
+        if not isinstance(trade, dict):
+            raise MalformedResponse("trade.fullinfo.get answered without a trade",
+                                    platform=self.platform, operation="taobao.trade.fullinfo.get")
+        return trade
+
+    # --- shipment ------------------------------------------------------------------------------------
+
+    async def ship(self, shipment: Shipment) -> PushResult:
+        """Write a shipment back with logistics.offline.send (``sub_tid`` lists the lines of
+        a partial shipment). If TOP refuses it, the trade is read back: when it already
+        carries this tracking number on those lines, the shipment was done before (a repeat
+        after a lost answer) and counts as success."""
+        key = shipment.idempotency_key
+        params = {"tid": shipment.platform_order_id, "out_sid": shipment.tracking_number,
+                  "company_code": shipment.carrier, "sub_tid": list(shipment.line_ids) or None}
+        try:
+            data = await self.request("taobao.logistics.offline.send", params)
+        except AuthError:
+            raise
+        except (InvalidRequest, NotFound) as exc:
+            try:
+                if await self._already_shipped(shipment):
+                    return PushResult(idempotency_key=key, ok=True, platform_ref=shipment.platform_order_id)
+            except AuthError:
+                raise
+            except PlatformError:
+                pass  # report the original refusal, it says more
+            return _failed(key, exc)
+        except PlatformError as exc:
+            return _failed(key, exc)
+        shipping = data.get("shipping") or {}
+        if shipping.get("is_success") is False:
+            return PushResult(idempotency_key=key, ok=False,
+                              error="logistics.offline.send answered is_success=false")
+        return PushResult(idempotency_key=key, ok=True, platform_ref=shipment.platform_order_id)
+
+    async def _already_shipped(self, shipment: Shipment) -> bool:
+        trade = await self.trade_detail(shipment.platform_order_id,
+                                        "tid,status,orders.oid,orders.status,orders.invoice_no")
+        wanted = set(shipment.line_ids)
+        lines = [o for o in m.nested(trade, "orders", "order") if not wanted or str(o.get("oid")) in wanted]
+        return bool(lines) and all(str(o.get("invoice_no") or "") == shipment.tracking_number for o in lines)
+
+    # --- helpers ---------------------------------------------------------------------------------------
+
+    async def _gather(self, jobs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
+        """Run ``jobs`` concurrently (the rate limiter still paces them) and return their
+        results in order; the first exception any job raised is re-raised as itself."""
+        results: list[Any] = [None] * len(jobs)
+        errors: list[BaseException] = []
+
+        async def run(index: int, job: Callable[[], Awaitable[T]]) -> None:
+            try:
+                results[index] = await job()
+            except Exception as exc:  # collected, so the group does not wrap it
+                errors.append(exc)
+
+        async with anyio.create_task_group() as group:
+            for index, job in enumerate(jobs):
+                group.start_soon(run, index, job)
+        if errors:
+            raise errors[0]
+        return results
+
+
+def _is_plain(ref: ListingRef) -> bool:
+    """An item without SKUs: its listing's SKU id is the item's num_iid."""
+    return ref.platform_sku_id == ref.platform_item_id
+
+
+def _floor(dt: datetime) -> datetime:
+    return dt.replace(microsecond=0)
+
+
+def _failed(key: str, exc: PlatformError, *, applied_maybe: bool = False) -> PushResult:
+    """A failed write's result. A write that may have been applied (a delta whose answer
+    was lost) must not be re-sent blindly, so it is reported as not retryable."""
+    surely_not_applied = isinstance(exc, ConnectFailed | RateLimited) or not exc.retryable
+    if applied_maybe and not surely_not_applied:
+        return PushResult(idempotency_key=key, ok=False, retryable=False,
+                          error=f"{exc} — the change may have been applied; re-read stock before retrying")
+    return PushResult(idempotency_key=key, ok=False, error=str(exc), retryable=exc.retryable)
+
+
+def make_client(settings: TaobaoSettings, http: HttpOptions) -> TaobaoClient:
+    """``PlatformInfo.make_client``: one client per shop."""
+    return TaobaoClient(settings, http)
