@@ -1,0 +1,561 @@
+"""The WeChat store client: requests, access tokens, error classification, operations.
+
+Wire protocol (fact sheet §4.1-4.2): ``POST {base}/channels/ec/<path>?access_token=TOKEN``
+with a JSON body and no signature; IDs are uint64 strings, money integer fen, times
+Unix seconds. Every answer is HTTP 200 with ``{"errcode": 0, "errmsg": "ok", ...}`` on
+success or a non-zero ``errcode`` (§4.6), which :func:`classify_error` turns into a hub
+error.
+
+Tokens: the store has no refresh token. :meth:`WechatClient.refresh_credentials` asks
+the token API (stable_token by default) for the current token; the base client calls it
+ahead of expiry, once on a refreshable :class:`~hub.errors.AuthError`, and — through
+:meth:`WechatClient.ensure_token` — before the first call when the shop has no token.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+import httpx
+
+from hub.core.http import PlatformClient
+from hub.errors import (
+    AuthError,
+    ConnectFailed,
+    InvalidRequest,
+    MalformedResponse,
+    NotFound,
+    PermissionDenied,
+    PlatformError,
+    RateLimited,
+    ServerError,
+    TransportError,
+)
+from hub.models import (
+    Listing,
+    ListingRef,
+    Order,
+    PriceUpdate,
+    PromotionKind,
+    PromotionPush,
+    PushResult,
+    Shipment,
+    StockLevel,
+    StockUpdate,
+    TimeWindow,
+)
+from hub.platform import TokenSet
+from hub.secrets import redact
+from hub_wechat import PLATFORM, mappers
+from hub_wechat.settings import WechatSettings
+
+log = logging.getLogger("hub_wechat")
+
+MAX_ORDER_SPAN = timedelta(days=7)  # update_time_range may span at most 7 days (§4.4)
+NATIVE_PROMOTIONS = frozenset({PromotionKind.FLASH_PRICE, PromotionKind.PERCENT_DISCOUNT})
+TASK_PAGE_SIZE = 50  # limiteddiscounttask/list/get: page_size at most 50
+STABLE_TOKEN_OP = "cgi-bin/stable_token"
+TOKEN_OP = "cgi-bin/token"
+
+
+# --- error classification --------------------------------------------------------------------
+
+
+class QuotaExhausted(RateLimited):
+    """errcode 45009: the app's daily call quota for this API is used up.
+
+    A :class:`~hub.errors.RateLimited`, but not retryable: no wait of seconds or minutes
+    helps. Calls succeed again after the daily reset, or after the quota is cleared
+    (``clear_quota``) in the WeChat backend."""
+
+    retryable = False
+
+
+#: access-token problems a fresh token cures (§4.6, §5.6)
+REFRESHABLE = {
+    40001: "access_token invalid or not the latest",
+    40014: "invalid access_token",
+    41001: "access_token missing",
+    42001: "access_token expired",
+}
+PERMISSION = {
+    48001: "API unauthorized (wrong token type or permission missing)",
+    48004: "API banned",
+    50001: "user unauthorized",
+    50002: "user limited",
+    61007: "API not authorised to the third-party platform",
+    10020050: "no permission to call this API",  # product APIs [W6]
+}
+IP_WHITELIST = {45035, 61004, 40164}  # 40164: the general WeChat code for the same
+INVALID = {
+    40003: ("invalid openid", "openid"),
+    40066: ("invalid URL", None),
+    43002: ("POST required", None),
+    43003: ("HTTPS required", None),
+    44002: ("empty POST body", None),
+    45002: ("request body too large", None),
+    47001: ("data format error (JSON)", None),
+}
+NOT_FOUND = {10020052: "product does not exist"}  # product APIs [W6]
+SKU_UPDATE_TOO_FREQUENT = 10020112  # per-SKU update frequency limit
+_RID = re.compile(r"rid:\s*([0-9A-Za-z-]+)")
+
+
+def seconds_to_next_minute(now: datetime) -> float:
+    """Seconds from ``now`` to the start of the next minute (45011: "retry next minute")."""
+    into = now.second + now.microsecond / 1_000_000
+    return 60.0 - into
+
+
+def classify_error(errcode: int, errmsg: str, *, operation: str, now: datetime) -> PlatformError:
+    """The hub error for a non-zero ``errcode`` of ``operation`` (fact sheet §4.6).
+
+    ``now`` is the client's clock, for the wait a per-minute limit asks for. Token
+    calls (``cgi-bin/…``) are special: 40001 there means a wrong AppSecret, which no
+    refresh cures."""
+    message = redact(str(errmsg or "").strip()) or "no errmsg"
+    rid = _RID.search(message)
+    where: dict[str, Any] = {"platform": PLATFORM, "operation": operation, "code": errcode,
+                             "request_id": rid.group(1) if rid else None}
+    token_call = operation in (STABLE_TOKEN_OP, TOKEN_OP)
+    if token_call and errcode in (40001, 40125):
+        return AuthError(f"the AppSecret is wrong: {message}", refreshable=False, **where)
+    if errcode == 40013:
+        return AuthError(f"invalid AppID (app_key): {message}", refreshable=False, **where)
+    if errcode in REFRESHABLE:
+        return AuthError(f"{REFRESHABLE[errcode]}: {message}", refreshable=True, **where)
+    if errcode == 45011:
+        return RateLimited(f"per-minute call limit reached, retry next minute: {message}",
+                           retry_after=seconds_to_next_minute(now), **where)
+    if errcode == 45009:
+        return QuotaExhausted(
+            "daily API quota reached: calls fail until the daily reset or until the quota "
+            f"is cleared (clear_quota); not retried automatically: {message}", **where)
+    if errcode == SKU_UPDATE_TOO_FREQUENT:
+        return RateLimited(f"this SKU is updated too often: {message}", **where)
+    if errcode == -1:
+        return ServerError(f"system busy: {message}", **where)
+    if errcode in IP_WHITELIST:
+        return PermissionDenied(
+            "this server's IP is not in the store's IP whitelist (add it under "
+            f"channels.weixin.qq.com/shop): {message}", **where)
+    if errcode in PERMISSION:
+        return PermissionDenied(f"{PERMISSION[errcode]}: {message}", **where)
+    if errcode in INVALID:
+        meaning, parameter = INVALID[errcode]
+        return InvalidRequest(f"{meaning}: {message}", parameter=parameter, **where)
+    if errcode in NOT_FOUND:
+        return NotFound(f"{NOT_FOUND[errcode]}: {message}", **where)
+    if 10_000_000 <= errcode <= 99_999_999:  # per-API business codes
+        return InvalidRequest(message, **where)
+    return PlatformError(f"unclassified errcode: {message}", **where)
+
+
+# --- the client ----------------------------------------------------------------------------
+
+
+class WechatClient(PlatformClient):
+    """One WeChat store: see the module docstring."""
+
+    platform = PLATFORM
+    # stable_token renews a token only in its last 5 minutes; refreshing a little later
+    # than that (4 min before expiry) makes sure the refresh returns a new token.
+    token_refresh_margin: ClassVar[timedelta] = timedelta(minutes=4)
+    settings: WechatSettings
+
+    # --- protocol ------------------------------------------------------------------------------
+
+    def parse(self, operation: str, response: httpx.Response) -> dict[str, Any]:
+        """The body of a successful answer, or the classified hub error."""
+        if response.status_code in (401, 403) and not _is_json(response.content):
+            # Some IP rejections may come as a bare HTTP 403 without errcode (UNCONFIRMED).
+            raise PermissionDenied(
+                f"HTTP {response.status_code}: access refused; check that this server's IP "
+                "is in the store's IP whitelist", platform=self.platform, operation=operation)
+        body = self.decode_json(operation, response)
+        errcode = body.get("errcode", 0)  # token answers carry no errcode on success
+        if isinstance(errcode, str) and errcode.lstrip("-").isdigit():
+            errcode = int(errcode)
+        if not isinstance(errcode, int) or isinstance(errcode, bool):
+            raise MalformedResponse(f"errcode is not a number: {errcode!r}",
+                                    platform=self.platform, operation=operation)
+        if errcode == 0:
+            return body
+        raise classify_error(errcode, str(body.get("errmsg", "")), operation=operation,
+                             now=self.clock.now())
+
+    def request(self, path: str, body: dict[str, Any], *, idempotent: bool = True) -> Awaitable[Any]:
+        """POST ``body`` to ``channels/ec/<path>`` with the current access token."""
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        url = f"{self.settings.base_url}/channels/ec/{path}"
+
+        def build() -> httpx.Request:
+            # Rebuilt per attempt, so a retry after a token refresh carries the new token.
+            return httpx.Request("POST", url, params={"access_token": self.access_token or ""},
+                                 content=content,
+                                 headers={"content-type": "application/json;charset=utf-8"})
+
+        return self.call(path, build, idempotent=idempotent)
+
+    async def ensure_token(self) -> None:
+        """Fetch a token before the first call when the shop has none; otherwise refresh
+        ahead of expiry as the base client does."""
+        if not self.access_token:
+            await self._refresh(since_generation=self._token_generation)
+            return
+        await super().ensure_token()
+
+    async def refresh_credentials(self) -> TokenSet:
+        """The store's current access token from the configured token API (§4.1)."""
+        settings = self.settings
+        secret = settings.app_secret.get_secret_value()
+        build: Callable[[], httpx.Request]
+        if settings.token_api == "stable_token":
+            operation = STABLE_TOKEN_OP
+            # Normal mode (force_refresh false): the platform hands back the token it
+            # holds, renewing it only near its end, so other processes keep working.
+            payload = json.dumps({"grant_type": "client_credential", "appid": settings.app_key,
+                                  "secret": secret, "force_refresh": False}).encode("utf-8")
+
+            def build() -> httpx.Request:
+                return httpx.Request("POST", f"{settings.base_url}/cgi-bin/stable_token",
+                                     content=payload, headers={"content-type": "application/json"})
+        else:
+            operation = TOKEN_OP
+            params = {"grant_type": "client_credential", "appid": settings.app_key, "secret": secret}
+
+            def build() -> httpx.Request:
+                return httpx.Request("GET", f"{settings.base_url}/cgi-bin/token", params=params)
+
+        data = await self._call_with_retries(operation, build, True)
+        token = data.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise MalformedResponse("token answer without access_token", platform=self.platform,
+                                    operation=operation)
+        try:
+            expires_at = mappers.token_expiry(self.clock.now(), data.get("expires_in"))
+        except ValueError as exc:
+            raise MalformedResponse(str(exc), platform=self.platform, operation=operation) from None
+        return TokenSet(access_token=token, expires_at=expires_at)
+
+    def _malformed(self, operation: str, exc: Exception) -> MalformedResponse:
+        detail = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        return MalformedResponse(f"unexpected answer shape: {detail}", platform=self.platform,
+                                 operation=operation)
+
+    # --- listings and stock ------------------------------------------------------------------
+
+    async def iter_listings(self) -> AsyncIterator[Listing]:
+        """Every SKU of every product (except the recycle bin), on and off sale."""
+        settings = self.settings
+        next_key, seen = "", 0
+        while True:
+            body: dict[str, Any] = {"page_size": settings.product_page_size, "next_key": next_key}
+            if settings.product_status is not None:
+                body["status"] = settings.product_status
+            page = await self.request("product/list/get", body)
+            ids = [str(x) for x in page.get("product_ids") or []]
+            for product_id in ids:
+                for listing in await self._product_listings(product_id):
+                    yield listing
+            seen += len(ids)
+            new_key = page.get("next_key") or ""
+            total = page.get("total_num")
+            done = isinstance(total, int) and seen >= total
+            if not ids or not new_key or new_key == next_key or done:
+                return
+            next_key = new_key
+
+    async def _product_listings(self, product_id: str) -> list[Listing]:
+        try:
+            data = await self.request("product/get", {"product_id": product_id, "data_type": 1})
+        except NotFound:
+            log.info("%s: product %s vanished while listing; skipped", self.shop, product_id)
+            return []
+        product = data.get("product")
+        if not product:
+            return []  # never listed: only a draft exists, nothing buyers can see
+        try:
+            return mappers.listings_from_product(product, self.settings.master_code_source)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise self._malformed("product/get", exc) from None
+
+    async def _stock_data(self, product_id: str, sku_id: str) -> dict[str, Any]:
+        data = await self.request("product/stock/get", {"product_id": product_id, "sku_id": sku_id})
+        stock = data.get("data")
+        if not isinstance(stock, dict):
+            raise MalformedResponse("stock/get answer without data", platform=self.platform,
+                                    operation="product/stock/get")
+        return stock
+
+    async def fetch_stock(self, refs: Sequence[ListingRef]) -> list[StockLevel]:
+        """The platform quantity of each ref the platform knows (unknown ones are left out)."""
+        levels = []
+        for ref in refs:
+            try:
+                stock = await self._stock_data(ref.platform_item_id, ref.platform_sku_id)
+            except NotFound:
+                log.warning("%s: SKU %s/%s is not on the platform", self.shop,
+                            ref.platform_item_id, ref.platform_sku_id)
+                continue
+            try:
+                quantity = mappers.stock_quantity(stock, self.settings.stock_field)
+            except (TypeError, ValueError) as exc:
+                raise self._malformed("product/stock/get", exc) from None
+            levels.append(StockLevel(platform_item_id=ref.platform_item_id,
+                                     platform_sku_id=ref.platform_sku_id, quantity=quantity,
+                                     observed_at=self.clock.now()))
+        return levels
+
+    async def push_stock(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
+        """One ``stock/update`` per SKU (the API takes one), one result per update."""
+        return [await self._push_one_stock(update) for update in updates]
+
+    async def _push_one_stock(self, update: StockUpdate) -> PushResult:
+        key = update.idempotency_key
+        body = mappers.stock_update_body(update)
+        if body is None:
+            return PushResult(idempotency_key=key, ok=True)  # a zero delta changes nothing
+        relative = body["diff_type"] != mappers.DIFF_SET
+        try:
+            # A delta applied twice counts twice: never re-sent unless surely not applied.
+            await self.request("product/stock/update", body, idempotent=not relative)
+        except QuotaExhausted:
+            raise
+        except (InvalidRequest, NotFound) as exc:
+            if body["diff_type"] == mappers.DIFF_SUBTRACT and not isinstance(exc, NotFound):
+                clamped = await self._subtract_what_is_left(update, body, exc)
+                if clamped is not None:
+                    return clamped
+            return PushResult(idempotency_key=key, ok=False, error=str(exc))
+        except RateLimited as exc:
+            return PushResult(idempotency_key=key, ok=False, error=str(exc), retryable=True)
+        except (TransportError, ServerError, MalformedResponse) as exc:
+            if relative and not isinstance(exc, ConnectFailed):
+                return PushResult(idempotency_key=key, ok=False, retryable=False,
+                                  error=f"outcome unknown, read the stock before retrying: {exc}")
+            return PushResult(idempotency_key=key, ok=False, error=str(exc), retryable=True)
+        return PushResult(idempotency_key=key, ok=True,
+                          quantity_after=None if relative else update.quantity)
+
+    async def _subtract_what_is_left(self, update: StockUpdate, body: dict[str, Any],
+                                     refused: PlatformError) -> PushResult | None:
+        """A subtraction larger than the platform's stock is refused; buyers took units
+        since our read. Taking what is left reaches the lowest reachable quantity, 0,
+        which is what the engine wanted at most (never leaving more units for sale)."""
+        try:
+            left = mappers.normal_stock(await self._stock_data(body["product_id"], body["sku_id"]))
+        except (PlatformError, TypeError, ValueError):
+            return None
+        if left >= body["num"]:
+            return None  # refused for another reason: report it
+        key = update.idempotency_key
+        if left > 0:
+            try:
+                await self.request("product/stock/update", {**body, "num": left}, idempotent=False)
+            except PlatformError as exc:
+                return PushResult(idempotency_key=key, ok=False, error=str(exc),
+                                  retryable=isinstance(exc, RateLimited))
+        log.info("%s: SKU %s had %d units, fewer than the %d to subtract; took them all",
+                 self.shop, body["sku_id"], left, body["num"])
+        # General stock is now 0; the total also holds discount/warehouse stock, if any.
+        after = 0 if self.settings.stock_field == "normal_stock_num" else None
+        return PushResult(idempotency_key=key, ok=True, quantity_after=after)
+
+    # --- prices ----------------------------------------------------------------------------------
+
+    async def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]:
+        """Audit-free price updates (``product/auditfree``), one call per product."""
+        by_product: dict[str, list[PriceUpdate]] = {}
+        for update in updates:
+            by_product.setdefault(update.ref.platform_item_id, []).append(update)
+        results: dict[str, PushResult] = {}
+        for product_id, group in by_product.items():
+            prices = {u.ref.platform_sku_id: u.price for u in group}  # the last one wins
+            body = {"product_id": product_id,
+                    "skus": [{"sku_id": sku_id, "sale_price": price} for sku_id, price in prices.items()]}
+            error: PlatformError | None = None
+            try:
+                await self.request("product/auditfree", body)
+            except QuotaExhausted:
+                raise
+            except (InvalidRequest, NotFound, RateLimited, ServerError, TransportError,
+                    MalformedResponse) as exc:
+                error = exc
+            for update in group:
+                results[update.idempotency_key] = PushResult(
+                    idempotency_key=update.idempotency_key, ok=error is None,
+                    error=str(error) if error else None,
+                    retryable=bool(error and error.retryable))
+        return [results[u.idempotency_key] for u in updates]
+
+    # --- orders ----------------------------------------------------------------------------------
+
+    async def iter_orders(self, window: TimeWindow) -> AsyncIterator[Order]:
+        """Orders modified in ``window``: ``order/list/get`` by update time in slices of
+        at most 7 days (looping while ``has_more``), then ``order/get`` for each id."""
+        for part in mappers.split_window(window, MAX_ORDER_SPAN):
+            yielded: set[str] = set()
+            next_key = ""
+            while True:
+                page = await self.request("order/list/get", {
+                    "update_time_range": mappers.update_time_range(part),
+                    "page_size": self.settings.order_page_size, "next_key": next_key})
+                for order_id in [str(x) for x in page.get("order_id_list") or []]:
+                    if order_id in yielded:
+                        continue  # moved to a later page while we paged
+                    order = await self.get_order(order_id)
+                    if order is not None and mappers.in_window(order, part):
+                        yielded.add(order_id)
+                        yield order
+                new_key = page.get("next_key") or ""
+                if not page.get("has_more") or not new_key or new_key == next_key:
+                    break
+                next_key = new_key
+
+    async def _order_json(self, order_id: str) -> dict[str, Any]:
+        data = await self.request("order/get", {"order_id": order_id})
+        order = data.get("order")
+        if not isinstance(order, dict):
+            raise MalformedResponse("order/get answer without order", platform=self.platform,
+                                    operation="order/get")
+        return order
+
+    async def get_order(self, order_id: str) -> Order | None:
+        """One order in canonical form (None if the platform no longer knows it)."""
+        try:
+            order = await self._order_json(order_id)
+        except NotFound:
+            return None
+        try:
+            return mappers.order_from_wire(order, self.settings.master_code_source)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise self._malformed("order/get", exc) from None
+
+    async def ship(self, shipment: Shipment) -> PushResult:
+        """``order/delivery/send`` for the shipment's lines (all lines left to ship when
+        none are named). A shipment the order already carries is reported as done."""
+        key = shipment.idempotency_key
+        try:
+            order = await self._order_json(shipment.platform_order_id)
+        except (InvalidRequest, NotFound) as exc:
+            return PushResult(idempotency_key=key, ok=False, error=str(exc))
+        if mappers.has_waybill(order, shipment.tracking_number):
+            return PushResult(idempotency_key=key, ok=True)  # sent before: nothing to do
+        try:
+            products = mappers.delivery_products(order, shipment.line_ids)
+        except ValueError as exc:
+            return PushResult(idempotency_key=key, ok=False, error=str(exc))
+        carrier = self.settings.carrier_codes.get(shipment.carrier, shipment.carrier)
+        body = {"order_id": shipment.platform_order_id, "delivery_list": [{
+            "delivery_id": carrier, "waybill_id": shipment.tracking_number,
+            "deliver_type": self.settings.deliver_type, "product_infos": products}]}
+        try:
+            await self.request("order/delivery/send", body, idempotent=False)
+        except (InvalidRequest, NotFound) as exc:
+            # An earlier attempt whose answer was lost may have shipped it after all.
+            again = await self._order_json(shipment.platform_order_id)
+            if mappers.has_waybill(again, shipment.tracking_number):
+                return PushResult(idempotency_key=key, ok=True)
+            return PushResult(idempotency_key=key, ok=False, error=str(exc))
+        return PushResult(idempotency_key=key, ok=True)
+
+    # --- promotions ------------------------------------------------------------------------------
+
+    async def start_promotion(self, push: PromotionPush) -> PushResult:
+        """A limited-time discount task (限时抢购) per product, all units at the promotion
+        price. A refusal (the platform's rules: one task per product, at most 24 h, price
+        10-85 % of the original and at least 10 yuan off, original above 10 yuan) stops
+        the tasks already created and comes back as ``ok=False`` so the engine falls
+        back to a price change."""
+        key = push.idempotency_key
+        promotion = push.promotion
+        if promotion.kind not in NATIVE_PROMOTIONS:
+            return PushResult(idempotency_key=key, ok=False,
+                              error=f"{promotion.kind.value} has no native WeChat API")
+        by_product: dict[str, list[tuple[str, int]]] = {}
+        for item in push.items:
+            if item.promotion_price is None:
+                return PushResult(idempotency_key=key, ok=False,
+                                  error=f"SKU {item.ref.platform_sku_id} has no promotion price")
+            by_product.setdefault(item.ref.platform_item_id, []).append(
+                (item.ref.platform_sku_id, item.promotion_price))
+        created: list[str] = []
+        try:
+            for product_id, skus in by_product.items():
+                offered = []
+                for sku_id, price in skus:
+                    # sale_stock may not exceed the current stock: offer every unit.
+                    stock = mappers.normal_stock(await self._stock_data(product_id, sku_id))
+                    offered.append((sku_id, price, stock))
+                body = mappers.limited_discount_task(product_id, promotion.starts_at,
+                                                     promotion.ends_at, self.clock.now(), offered)
+                data = await self.request("product/limiteddiscounttask/add", body, idempotent=False)
+                task_id = data.get("task_id")
+                if task_id in (None, ""):
+                    raise MalformedResponse("limiteddiscounttask/add answer without task_id",
+                                            platform=self.platform,
+                                            operation="product/limiteddiscounttask/add")
+                created.append(str(task_id))
+        except (InvalidRequest, NotFound) as exc:
+            await self._stop_quietly(created)
+            return PushResult(idempotency_key=key, ok=False, error=f"refused: {exc}")
+        except PlatformError as exc:
+            await self._stop_quietly(created)
+            if isinstance(exc, QuotaExhausted | AuthError | PermissionDenied):
+                raise  # shop-wide problems: a human must act
+            return PushResult(idempotency_key=key, ok=False, error=str(exc),
+                              retryable=exc.retryable)
+        return PushResult(idempotency_key=key, ok=True, platform_ref=",".join(created))
+
+    async def _stop_quietly(self, task_ids: Sequence[str]) -> None:
+        for task_id in task_ids:
+            try:
+                await self.request("product/limiteddiscounttask/stop", {"task_id": task_id})
+            except PlatformError as exc:
+                log.warning("%s: could not stop limited-discount task %s: %s", self.shop, task_id, exc)
+
+    async def end_promotion(self, push: PromotionPush, platform_ref: str) -> PushResult:
+        """Stop every task of ``platform_ref``; a task that already ended is success."""
+        key = push.idempotency_key
+        failures = []
+        for task_id in filter(None, (x.strip() for x in platform_ref.split(","))):
+            try:
+                await self.request("product/limiteddiscounttask/stop", {"task_id": task_id})
+            except (InvalidRequest, NotFound) as exc:
+                if await self._task_running(task_id):
+                    failures.append(f"task {task_id}: {exc}")
+        if failures:
+            return PushResult(idempotency_key=key, ok=False, error="; ".join(failures))
+        return PushResult(idempotency_key=key, ok=True)
+
+    async def _task_running(self, task_id: str) -> bool:
+        """Whether a limited-discount task is still scheduled or running (absent: no)."""
+        next_key = ""
+        while True:
+            page = await self.request("product/limiteddiscounttask/list/get",
+                                      {"page_size": TASK_PAGE_SIZE, "next_key": next_key})
+            tasks = page.get("limited_discount_tasks") or []
+            for task in tasks:
+                if str(task.get("task_id")) == task_id:
+                    try:
+                        return mappers.task_running(task, self.clock.now())
+                    except (TypeError, ValueError) as exc:
+                        raise self._malformed("product/limiteddiscounttask/list/get", exc) from None
+            new_key = page.get("next_key") or ""
+            if not tasks or not new_key or new_key == next_key:
+                return False
+            next_key = new_key
+
+
+def _is_json(content: bytes) -> bool:
+    try:
+        json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return True
