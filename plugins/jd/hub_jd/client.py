@@ -115,13 +115,22 @@ _SERVER_WORDS = ("system error", "system busy", "busy", "timeout", "系统异常
 _PERMISSION_WORDS = ("permission", "no right", "unauthorized", "无权", "没有权限")
 
 
+_SIGNATURE = re.compile(r"\b[0-9A-Fa-f]{32}\b")
+
+
+def _clean(text: str) -> str:
+    """Platform text made safe to show: registered secrets and anything shaped like a
+    signature (32 hex digits) masked."""
+    return _SIGNATURE.sub("****", redact(text))
+
+
 def classify_gateway_error(envelope: Mapping[str, Any], operation: str) -> PlatformError:
     """The hub error for a JD gateway error (``error_response`` or a non-"0" ``code``)."""
     code = str(envelope.get("code", "")).strip()
     desc = str(envelope.get("en_desc") or envelope.get("zh_desc") or "no description")
     cls, parameter, advice = GATEWAY_ERRORS.get(
         code, (ServerError, None, "JD gateway error; will retry"))
-    message = f"{advice}: {redact(desc)}"
+    message = f"{advice}: {_clean(desc)}"
     where: dict[str, Any] = {"platform": PLATFORM, "operation": operation, "code": code or None}
     if cls is AuthError:
         # JD's token refresh endpoint is UNCONFIRMED, so the hub cannot cure any of these.
@@ -156,7 +165,7 @@ def classify_business_failure(failure: Mapping[str, Any], operation: str,
     chinese = str(failure.get("chineseErrCode") or "")
     code = failure.get("numberCode") or failure.get("errorCode") or failure.get("code")
     text = " / ".join(t for t in (english, chinese) if t) or "JD reported a failure"
-    message = f"JD refused the request: {redact(text)}"
+    message = f"JD refused the request: {_clean(text)}"
     lowered = f"{english} {chinese}".lower()
     where: dict[str, Any] = {"platform": PLATFORM, "operation": operation,
                              "code": str(code) if code not in (None, "") else None}

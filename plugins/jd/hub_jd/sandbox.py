@@ -26,6 +26,7 @@ not listed. Ids are numeric strings: wareId and skuId 11 digits, orderId 12 digi
 
 from __future__ import annotations
 
+import contextlib
 import json
 from calendar import monthrange
 from collections.abc import Callable, Mapping
@@ -200,10 +201,8 @@ class JdSandbox(SandboxApp):
         params: dict[str, str] = {}
         content_type = request.headers.get("content-type", "")
         if request.content and "application/x-www-form-urlencoded" in content_type:
-            try:
+            with contextlib.suppress(UnicodeDecodeError):  # not a form after all: no fields
                 params.update(parse_qsl(request.content.decode("utf-8"), keep_blank_values=True))
-            except UnicodeDecodeError:
-                pass
         for name, value in request.url.params.multi_items():
             params[name] = value
         return params

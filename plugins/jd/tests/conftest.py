@@ -11,6 +11,8 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from hub_jd.plugin import INFO
+from hub_jd.sandbox import JdSandbox
 
 from hub.core.http import RetryPolicy
 from hub.platform import ShopContext
@@ -18,8 +20,6 @@ from hub.testing import FakeClock, make_shop
 from hub.testing.contract import contract_seed
 from hub.testing.sandbox import SandboxConfig
 from hub.units import CN_TZ
-from hub_jd.plugin import INFO
-from hub_jd.sandbox import JdSandbox
 
 APP_KEY = "4F2B9C1D7E"
 APP_SECRET = "jd-test-app-secret-0001"
@@ -68,14 +68,14 @@ def build(clock: FakeClock) -> Build:
     signature, ``secret=`` signs with another secret, ``json_in="query"`` moves
     360buy_param_json to the query string, ``system_in="body"`` moves the system
     parameters into the form body, ``origin=`` targets a served sandbox."""
-    def make(method: str, business: dict[str, Any] | str | None = None, *,
+    def make(api: str, business: dict[str, Any] | str | None = None, *,
              secret: str = APP_SECRET, json_in: str = "body", system_in: str = "query",
              origin: str = "http://sandbox.test", **changes: Any) -> httpx.Request:
         text = business if isinstance(business, str) else json.dumps(
             business or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         now = clock.now().astimezone(CN_TZ)
         system: dict[str, Any] = {
-            "method": method, "app_key": APP_KEY, "access_token": TOKEN, "v": "2.0",
+            "method": api, "app_key": APP_KEY, "access_token": TOKEN, "v": "2.0",
             "timestamp": now.strftime("%Y-%m-%d %H:%M:%S") + ".000+0800",
         }
         forced_sign = changes.pop("sign", None)
