@@ -405,30 +405,51 @@ class JdClient(PlatformClient):
         for a little more (end rounded up) and orders outside the window are dropped by
         their reported ``modified`` time: consecutive windows then see each order once.
         Windows longer than JD's one-month limit are split."""
-        method = self.settings.order_search_method
-        size = self.settings.order_page_size
-        seen: set[str] = set()
+        seen: set[tuple[str, datetime]] = set()
         start = window.start
         while start < window.end:
             end = min(window.end, start + MAX_QUERY_SPAN)
-            page = 1
-            while True:
-                result = await self.request(method, self._search_params(start, end, page, size))
-                block = result.get("searchorderinfo_result")
-                if not isinstance(block, Mapping):
-                    raise MalformedResponse("the answer has no searchorderinfo_result",
-                                            platform=self.platform, operation=method)
-                infos = block.get("orderInfoList") or []
-                for info in infos:
-                    order = self._order(method, info)
-                    if start <= order.modified_at < end and order.platform_order_id not in seen:
-                        seen.add(order.platform_order_id)
-                        yield order
-                total = int(block.get("orderTotal") or 0)
-                if not infos or page * size >= total:
-                    break
-                page += 1
+            async for order in self._search_span(start, end, seen):
+                yield order
             start = end
+
+    async def _search_span(self, start: datetime, end: datetime,
+                           seen: set[tuple[str, datetime]]) -> AsyncIterator[Order]:
+        """One query span, paged so that orders changing meanwhile are not skipped.
+
+        Plain page numbers skip an order whenever one on an earlier page is modified
+        meanwhile (it leaves the span or moves to its end, and everything after it shifts
+        one place forward). So while JD's answers come sorted by ``modified`` (ascending,
+        as asked), the next query starts at the last ``modified`` seen, from page 1;
+        orders read twice are reported once (per version). A page that is not sorted, or
+        lies entirely within one second, falls back to the next page number."""
+        method = self.settings.order_search_method
+        size = self.settings.order_page_size
+        cursor, page = start, 1
+        while True:
+            result = await self.request(method, self._search_params(cursor, end, page, size))
+            block = result.get("searchorderinfo_result")
+            if not isinstance(block, Mapping):
+                raise MalformedResponse("the answer has no searchorderinfo_result",
+                                        platform=self.platform, operation=method)
+            infos = block.get("orderInfoList") or []
+            if not isinstance(infos, list):
+                raise MalformedResponse("orderInfoList is not a list", platform=self.platform,
+                                        operation=method)
+            orders = [self._order(method, info) for info in infos]
+            for order in orders:
+                key = (order.platform_order_id, order.modified_at)
+                if start <= order.modified_at < end and key not in seen:
+                    seen.add(key)
+                    yield order
+            total = int(block.get("orderTotal") or 0)
+            if len(orders) < size or page * size >= total:
+                return
+            times = [order.modified_at for order in orders]
+            if times == sorted(times) and times[-1] > cursor.replace(microsecond=0):
+                cursor, page = times[-1], 1
+            else:
+                page += 1
 
     def _search_params(self, start: datetime, end: datetime, page: int, size: int) -> dict[str, Any]:
         return {
