@@ -457,12 +457,13 @@ class WechatClient(PlatformClient):
             "deliver_type": self.settings.deliver_type, "product_infos": products}]}
         try:
             await self.request("order/delivery/send", body, idempotent=False)
-        except (InvalidRequest, NotFound) as exc:
-            # An earlier attempt whose answer was lost may have shipped it after all.
+        except (InvalidRequest, NotFound, TransportError, ServerError, MalformedResponse) as exc:
+            # Refused, or no readable answer: this attempt (or an earlier one whose answer
+            # was lost) may have shipped it after all. The order says which.
             again = await self._order_json(shipment.platform_order_id)
             if mappers.has_waybill(again, shipment.tracking_number):
                 return PushResult(idempotency_key=key, ok=True)
-            return PushResult(idempotency_key=key, ok=False, error=str(exc))
+            return PushResult(idempotency_key=key, ok=False, error=str(exc), retryable=exc.retryable)
         return PushResult(idempotency_key=key, ok=True)
 
     # --- promotions ------------------------------------------------------------------------------
