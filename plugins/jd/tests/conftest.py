@@ -11,8 +11,6 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from hub_jd.plugin import INFO
-from hub_jd.sandbox import JdSandbox
 
 from hub.core.http import RetryPolicy
 from hub.platform import ShopContext
@@ -20,6 +18,8 @@ from hub.testing import FakeClock, make_shop
 from hub.testing.contract import contract_seed
 from hub.testing.sandbox import SandboxConfig
 from hub.units import CN_TZ
+from hub_jd.plugin import INFO
+from hub_jd.sandbox import JdSandbox
 
 APP_KEY = "4F2B9C1D7E"
 APP_SECRET = "jd-test-app-secret-0001"

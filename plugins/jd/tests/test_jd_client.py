@@ -12,9 +12,6 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
-from hub_jd.client import MAX_QUERY_SPAN, JdClient
-from hub_jd.plugin import INFO
-from hub_jd.sandbox import JdSandbox
 
 from hub.core.http import RetryPolicy
 from hub.errors import AuthError, InvalidRequest, MalformedResponse, NotFound
@@ -30,6 +27,9 @@ from hub.models import (
 from hub.platform import ShopContext
 from hub.testing import FakeClock, make_shop
 from hub.testing.sandbox import SandboxTransport
+from hub_jd.client import MAX_QUERY_SPAN, JdClient
+from hub_jd.plugin import INFO
+from hub_jd.sandbox import JdSandbox
 
 pytestmark = pytest.mark.anyio
 
@@ -101,14 +101,15 @@ async def test_unreadable_listing_names_the_sku(clock: FakeClock, sandbox: JdSan
         return {"jingdong_sku_read_searchSkuList_responce": {"code": "0", "page": {"data": [
             {"skuId": 77, "wareId": 1, "jdPrice": "1.234", "stockNum": 1, "status": 1}]}}}
     shop = shop_with(sandbox, clock, transport=scripted(answers))
-    with pytest.raises(MalformedResponse, match="skuId 77.*jdPrice"):
+    with pytest.raises(MalformedResponse, match=r"skuId 77.*jdPrice"):
         _ = [x async for x in shop.client.iter_listings()]
 
 
 # --- stock and prices ---------------------------------------------------------------------------
 
 
-async def test_stock_writes_are_absolute_and_reported_one_by_one(sandbox: JdSandbox, clock: FakeClock) -> None:
+async def test_stock_writes_are_absolute_and_reported_one_by_one(sandbox: JdSandbox,
+                                                                 clock: FakeClock) -> None:
     recorder = Recorder(sandbox)
     shop = shop_with(sandbox, clock, transport=recorder, stock_store_id=3)
     good = ref(sandbox, "CABLE-1M")
@@ -284,6 +285,18 @@ async def test_unreadable_order_names_the_order(sandbox: JdSandbox, clock: FakeC
     with pytest.raises(MalformedResponse, match="order 230100000099"):
         _ = [o async for o in shop.client.iter_orders(
             TimeWindow(start=clock.now() - timedelta(hours=1), end=clock.now()))]
+
+
+async def test_refund_setting_reaches_the_mapping(sandbox: JdSandbox, clock: FakeClock) -> None:
+    start = clock.now()
+    clock.advance(5)
+    order = sandbox.state.place_order([(sandbox.state.skus_by_code("CUP-500")[0].sku_id, 1)])
+    sandbox.state.set_status(order.order_id, OrderStatus.REFUNDED)
+    clock.advance(5)
+    window = TimeWindow(start=start, end=clock.now())
+    for setting, status in ((True, OrderStatus.REFUNDED), (False, OrderStatus.CANCELLED)):
+        shop = shop_with(sandbox, clock, refund_from_payment_time=setting)
+        assert [o.status async for o in shop.client.iter_orders(window)] == [status]
 
 
 async def test_get_order(shop: ShopContext, sandbox: JdSandbox) -> None:

@@ -7,8 +7,6 @@ from typing import Any
 
 import httpx
 import pytest
-from hub_jd.client import JdClient
-from hub_jd.sandbox import GATEWAY_TEXT
 
 from hub.errors import (
     AuthError,
@@ -21,6 +19,8 @@ from hub.errors import (
     ServerError,
 )
 from hub.platform import ShopContext
+from hub_jd.client import JdClient
+from hub_jd.sandbox import GATEWAY_TEXT
 
 pytestmark = pytest.mark.anyio
 

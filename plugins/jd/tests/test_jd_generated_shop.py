@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from hub_jd.sandbox import JdSandbox
 
 from hub.core.http import RetryPolicy
 from hub.models import OrderStatus, TimeWindow
 from hub.plugins import PluginHost
 from hub.testing import FakeClock, make_shop
 from hub.testing.sandbox import OrderState, SandboxConfig, generate_seed
+from hub_jd.sandbox import JdSandbox
 
 pytestmark = pytest.mark.anyio
 

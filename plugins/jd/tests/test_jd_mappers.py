@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
+from hub.models import ListingStatus, OrderStatus
 from hub_jd.mappers import (
     STATE_TO_STATUS,
     JdDataError,
@@ -21,8 +23,6 @@ from hub_jd.mappers import (
     yuan,
 )
 from hub_jd.settings import ALL_ORDER_STATES
-
-from hub.models import ListingStatus, OrderStatus
 
 
 def sku_row(**changes: Any) -> dict[str, Any]:
@@ -118,7 +118,8 @@ def test_order_from_order_info() -> None:
     first, second = order.lines
     assert (first.line_id, first.platform_sku_id, first.platform_item_id) == (
         "10020000003", "10020000003", "10010000002")
-    assert (first.master_code, first.quantity, first.unit_price, first.title) == ("CUP-500", 1, 12900, "保温杯")
+    assert (first.master_code, first.quantity, first.unit_price, first.title) == (
+        "CUP-500", 1, 12900, "保温杯")
     assert (second.master_code, second.quantity, second.unit_price) == (None, 2, 1490)
     assert not first.shipped and not first.refunded
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from hub_jd.sandbox import JdSandbox
 
 from hub.models import OrderStatus
 from hub.testing import FakeClock
 from hub.testing.contract import contract_seed
 from hub.testing.sandbox import SandboxConfig, serve_in_thread
+from hub_jd.sandbox import JdSandbox
 
 SKUS = "jingdong.sku.read.searchSkuList"
 SEARCH = "jingdong.pop.order.search"
@@ -125,6 +125,14 @@ def test_expired_token_is_code_19(build, ask, sandbox: JdSandbox) -> None:  # ty
 def test_param_json_in_the_query_and_system_params_in_the_body(build, ask) -> None:  # type: ignore[no-untyped-def]
     assert result(ask(build(SKUS, {"pageNo": 1}, json_in="query")), SKUS)["page"]["totalItem"] == 6
     assert result(ask(build(SKUS, {"pageNo": 1}, system_in="body")), SKUS)["page"]["totalItem"] == 6
+
+
+def test_the_query_string_wins_over_the_body(build, ask) -> None:  # type: ignore[no-untyped-def]
+    good = build(SKUS, {"pageNo": 1})
+    # A stray form field of the same name does not override the signed query parameter.
+    request = httpx.Request("POST", good.url, content=good.content + b"&method=jingdong.other",
+                            headers={"content-type": "application/x-www-form-urlencoded"})
+    result(ask(request), SKUS)
 
 
 def test_throttled_answer_is_code_2(build, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
 import pytest
+
+from hub.platform import ShopContext
 from hub_jd.client import JdClient
 from hub_jd.mappers import jd_timestamp, parse_jd_timestamp
 from hub_jd.signing import business_json, sign, sign_base
-
-from hub.platform import ShopContext
 
 # The official example, exactly as the fact sheet quotes it.
 OFFICIAL_JSON = ('{"end_date":null,"optional_fields":null,"order_state":"WAIT_SELLER_STOCK_OUT",'
