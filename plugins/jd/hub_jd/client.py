@@ -60,7 +60,6 @@ from hub_jd.mappers import (
     cn_time,
     count,
     id_param,
-    jd_id,
     jd_timestamp,
     listing_from_jd,
     order_from_jd,
@@ -129,7 +128,7 @@ def classify_gateway_error(envelope: Mapping[str, Any], operation: str) -> Platf
     code = str(envelope.get("code", "")).strip()
     desc = str(envelope.get("en_desc") or envelope.get("zh_desc") or "no description")
     cls, parameter, advice = GATEWAY_ERRORS.get(
-        code, (ServerError, None, "JD gateway error; will retry"))
+        code, (ServerError, None, "JD gateway error (a code JD does not document)"))
     message = f"{advice}: {_clean(desc)}"
     where: dict[str, Any] = {"platform": PLATFORM, "operation": operation, "code": code or None}
     if cls is AuthError:
@@ -175,8 +174,10 @@ def classify_business_failure(failure: Mapping[str, Any], operation: str,
         return ServerError(message, **where)
     if any(w in lowered for w in _PERMISSION_WORDS):
         return PermissionDenied(message, **where)
-    mentioned = [(lowered.find(name.lower()), name) for name in param_names
-                 if re.search(rf"(?<![A-Za-z0-9_]){re.escape(name.lower())}(?![A-Za-z0-9_])", lowered)]
+    # The parameter JD names first, as a whole word ("page" is not in "page_size").
+    mentioned = [(match.start(), name) for name in param_names
+                 if (match := re.search(rf"(?<![a-z0-9_]){re.escape(name.lower())}(?![a-z0-9_])",
+                                        lowered))]
     parameter = min(mentioned)[1] if mentioned else None
     return InvalidRequest(message, parameter=parameter, **where)
 
@@ -258,6 +259,15 @@ class JdClient(PlatformClient):
         return MalformedResponse(f"unreadable field{what}: {exc}", platform=self.platform,
                                  operation=operation)
 
+    def _count(self, operation: str, value: Any, field: str) -> int | None:
+        """A total JD reports (None when it reports none)."""
+        if value is None or value == "":
+            return None
+        try:
+            return count(value, field)
+        except JdDataError as exc:
+            raise self._malformed(operation, exc) from None
+
     # --- listings -------------------------------------------------------------------------
 
     async def iter_listings(self) -> AsyncIterator[Listing]:
@@ -270,7 +280,8 @@ class JdClient(PlatformClient):
                 "pageNo": page, "pageSize": size, "skuStatuValue": [SKU_ON_SALE, SKU_OFF_SALE]})
             block = result.get("page")
             if not isinstance(block, Mapping):
-                block = {}
+                raise MalformedResponse("the answer has no page object", platform=self.platform,
+                                        operation=SKU_SEARCH)
             rows = block.get("data") or []
             if not isinstance(rows, list):
                 raise MalformedResponse("page.data is not a list", platform=self.platform,
@@ -286,8 +297,8 @@ class JdClient(PlatformClient):
                 if listing.platform_sku_id not in seen:
                     seen.add(listing.platform_sku_id)
                     yield listing
-            total = block.get("totalItem")
-            if len(rows) < size or (total is not None and page * size >= int(total)):
+            total = self._count(SKU_SEARCH, block.get("totalItem"), "page.totalItem")
+            if len(rows) < size or (total is not None and page * size >= total):
                 return
             page += 1
 
@@ -315,7 +326,7 @@ class JdClient(PlatformClient):
             rows = [result]  # a flat answer carrying stockNum itself
         for row in rows:
             if isinstance(row, Mapping) and "stockNum" in row and (
-                    "skuId" not in row or jd_id(row["skuId"], "skuId") == ref.platform_sku_id):
+                    "skuId" not in row or str(row["skuId"]).strip() == ref.platform_sku_id):
                 try:
                     quantity = count(row["stockNum"], "stockNum")
                 except JdDataError as exc:
@@ -442,7 +453,7 @@ class JdClient(PlatformClient):
                 if start <= order.modified_at < end and key not in seen:
                     seen.add(key)
                     yield order
-            total = int(block.get("orderTotal") or 0)
+            total = self._count(method, block.get("orderTotal"), "orderTotal") or 0
             if len(orders) < size or page * size >= total:
                 return
             times = [order.modified_at for order in orders]

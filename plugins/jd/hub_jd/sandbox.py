@@ -164,11 +164,12 @@ class JdSandbox(SandboxApp):
 
     platform: ClassVar[str] = PLATFORM
     gateway_path: ClassVar[str] = "/routerjson"
+    # Knobs a test may change per instance:
     #: largest pageSize of jingdong.sku.read.searchSkuList (JD's real limit is UNCONFIRMED)
-    sku_page_max: ClassVar[int] = 50
-    #: largest page_size of the POP order search (documented)
-    order_page_max: ClassVar[int] = 100
-    vender_id: ClassVar[str] = "10086001"
+    sku_page_max: int = 50
+    #: largest page_size of the POP order search (documented: 100)
+    order_page_max: int = 100
+    vender_id: str = "10086001"
 
     def new_state(self) -> ShopState:
         return ShopState(

@@ -105,6 +105,14 @@ async def test_unreadable_listing_names_the_sku(clock: FakeClock, sandbox: JdSan
         _ = [x async for x in shop.client.iter_listings()]
 
 
+async def test_a_listing_answer_without_a_page_is_malformed(clock: FakeClock, sandbox: JdSandbox) -> None:
+    def answers(method: str, params: dict[str, Any]) -> Any:
+        return {"jingdong_sku_read_searchSkuList_responce": {"code": "0"}}
+    shop = shop_with(sandbox, clock, transport=scripted(answers))
+    with pytest.raises(MalformedResponse, match="no page"):
+        _ = [x async for x in shop.client.iter_listings()]
+
+
 # --- stock and prices ---------------------------------------------------------------------------
 
 
