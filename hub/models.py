@@ -146,8 +146,10 @@ class OrderStatus(StrEnum):
 
     @property
     def holds_stock(self) -> bool:
-        """Paid and not yet (fully) shipped: the order's units are reserved."""
-        return self in (OrderStatus.AWAITING_SHIPMENT, OrderStatus.PARTLY_SHIPPED)
+        """The order's unshipped units are reserved. Unpaid orders hold them too: the
+        platforms take units off sale when an order is placed, not when it is paid."""
+        return self in (OrderStatus.PENDING_PAYMENT, OrderStatus.AWAITING_SHIPMENT,
+                        OrderStatus.PARTLY_SHIPPED)
 
     @property
     def is_closed_unshipped(self) -> bool:

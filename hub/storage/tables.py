@@ -72,7 +72,8 @@ class Sku(Base):
 
 
 class StockOnHand(Base):
-    """Units physically in a warehouse."""
+    """Units physically in a warehouse. ``counted_at`` is when a person last set the
+    count: orders created before it are already reflected in it."""
 
     __tablename__ = "stock_on_hand"
 
@@ -80,6 +81,7 @@ class StockOnHand(Base):
     sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
     warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
     quantity: Mapped[int]
+    counted_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
     __table_args__ = (
@@ -145,6 +147,7 @@ class Listing(Base):
     quantity_as_of: Mapped[datetime]
     pushed_quantity: Mapped[int | None]
     pushed_at: Mapped[datetime | None]
+    needs_read: Mapped[bool] = mapped_column(Boolean, default=False)
     last_seen_at: Mapped[datetime]
 
     __table_args__ = (
@@ -176,6 +179,7 @@ class Order(Base):
         UniqueConstraint("shop_id", "platform_order_id"),
         Index("ix_orders_shop_status", "shop_id", "status"),
         Index("ix_orders_modified", "modified_at_platform"),
+        Index("ix_orders_shop_created", "shop_id", "created_at_platform"),
     )
 
 
@@ -197,7 +201,10 @@ class OrderLine(Base):
 
     order: Mapped[Order] = relationship(back_populates="lines")
 
-    __table_args__ = (UniqueConstraint("order_id", "line_id"),)
+    __table_args__ = (
+        UniqueConstraint("order_id", "line_id"),
+        Index("ix_order_lines_sku", "sku_id"),
+    )
 
 
 class Reservation(Base):

@@ -210,6 +210,19 @@ class PlatformContract:
             assert [(ln.master_code, ln.quantity, ln.unit_price) for ln in order.lines] == [
                 (ln.code, ln.quantity, ln.unit_price) for ln in source.lines]
 
+    async def test_a_window_includes_its_last_partial_second(self, host: PluginHost, shop: ShopContext,
+                                                             sandbox: SandboxApp, clock: FakeClock) -> None:
+        """Windows end at arbitrary instants (the engine's signpost). An order placed a
+        fraction of a second before the end must be returned, although the platform
+        stamps it with the whole second: round the end up, never down."""
+        start = clock.now()
+        clock.advance(30.2)
+        order = sandbox.state.place_order([(self.sku_by_code(sandbox, "CUP-500").sku_id, 1)])
+        clock.advance(0.3)
+        window = TimeWindow(start=start, end=clock.now())  # ends 0.5 s into the order's second
+        orders = [o async for o in host.fetch_orders(shop, window)]
+        assert order.order_id in {o.platform_order_id for o in orders}
+
     async def test_order_statuses_map_to_canonical(self, host: PluginHost, shop: ShopContext,
                                                    sandbox: SandboxApp, clock: FakeClock) -> None:
         start = clock.now()

@@ -12,6 +12,7 @@ Register it in a test with ``host.register(FakePlatformPlugin(), name="fake")``;
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
@@ -278,8 +279,10 @@ class FakeClient(PlatformClient):
     async def iter_orders(self, window: TimeWindow) -> AsyncIterator[Order]:
         page = 1
         while True:
+            # Whole seconds: round the start down and the end up, so the window's last
+            # (partial) second is included; reading a little extra is harmless.
             data = await self.request("orders.list", {
-                "start": to_unix(window.start), "end": to_unix(window.end),
+                "start": to_unix(window.start), "end": math.ceil(window.end.timestamp()),
                 "page": page, "size": PAGE_SIZE})
             for row in data["orders"]:
                 yield Order(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 02:06:57.846443
+Create Date: 2026-11-22
 """
 
 from __future__ import annotations
@@ -119,6 +119,7 @@ def upgrade() -> None:
     sa.Column('quantity_as_of', hub.storage.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('pushed_quantity', sa.Integer(), nullable=True),
     sa.Column('pushed_at', hub.storage.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('needs_read', sa.Boolean(), nullable=False),
     sa.Column('last_seen_at', hub.storage.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_listings_shop_id_shops'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['sku_id'], ['skus.id'], name=op.f('fk_listings_sku_id_skus'), ondelete='SET NULL'),
@@ -146,6 +147,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.create_index('ix_orders_modified', ['modified_at_platform'], unique=False)
+        batch_op.create_index('ix_orders_shop_created', ['shop_id', 'created_at_platform'], unique=False)
         batch_op.create_index('ix_orders_shop_status', ['shop_id', 'status'], unique=False)
 
     op.create_table('outbox',
@@ -203,6 +205,7 @@ def upgrade() -> None:
     sa.Column('sku_id', sa.Integer(), nullable=False),
     sa.Column('warehouse_id', sa.Integer(), nullable=False),
     sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('counted_at', hub.storage.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', hub.storage.base.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('quantity >= 0', name=op.f('ck_stock_on_hand_quantity_not_negative')),
     sa.ForeignKeyConstraint(['sku_id'], ['skus.id'], name=op.f('fk_stock_on_hand_sku_id_skus'), ondelete='CASCADE'),
@@ -253,6 +256,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_order_lines')),
     sa.UniqueConstraint('order_id', 'line_id', name=op.f('uq_order_lines_order_id_line_id'))
     )
+    with op.batch_alter_table('order_lines', schema=None) as batch_op:
+        batch_op.create_index('ix_order_lines_sku', ['sku_id'], unique=False)
+
     op.create_table('reservations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('order_line_id', sa.Integer(), nullable=False),
@@ -278,6 +284,9 @@ def downgrade() -> None:
         batch_op.drop_index('ix_reservations_sku_state')
 
     op.drop_table('reservations')
+    with op.batch_alter_table('order_lines', schema=None) as batch_op:
+        batch_op.drop_index('ix_order_lines_sku')
+
     op.drop_table('order_lines')
     op.drop_table('sync_runs')
     op.drop_table('sync_cursors')
@@ -291,6 +300,7 @@ def downgrade() -> None:
     op.drop_table('outbox')
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_index('ix_orders_shop_status')
+        batch_op.drop_index('ix_orders_shop_created')
         batch_op.drop_index('ix_orders_modified')
 
     op.drop_table('orders')

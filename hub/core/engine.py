@@ -1,0 +1,387 @@
+"""The sync engine: one ``hub sync`` cycle over every shop, concurrently.
+
+Phases of a cycle (shops run concurrently within a phase, each within its rate limit):
+
+1. **listings** — per shop, when due (or asked for): read every listing, link by 商家编码.
+2. **observe** — (stock) read platform quantities of partitioned SKUs and of listings
+   whose last write is in doubt. Before the orders phase, so every sale a read reflects
+   is ingested next (see :mod:`hub.core.stock`).
+3. **orders** — per shop: windows from the cursor (less the lookback) to now; each
+   window's orders and the cursor commit in one transaction; then due shipments.
+4. **stock** — plan from the fresh picture, lower, then raise.
+5. **prices**, **promotions** — per shop: due outbox entries (and the promotion schedule).
+
+Work is guarded by leases (``<shop>:<stream>``, and one ``stock`` lease for the
+cross-shop allocation), so overlapping runs never do the same work twice; a stream whose
+lease another process holds is reported as skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import anyio
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.core import leases, outbox
+from hub.core import stock as stock_mod
+from hub.core.catalog import store_listings
+from hub.core.delivery import SENDERS, deliver_due
+from hub.core.orders import get_cursor, set_cursor, store_orders
+from hub.core.shops import ShopRuntime, get_shop
+from hub.core.windows import plan_windows
+from hub.errors import HubError
+from hub.platform import ShopContext
+from hub.report import STREAMS, StreamResult, SyncReport
+from hub.secrets import redact
+from hub.settings import HubSettings
+from hub.storage import tables as t
+
+log = logging.getLogger("hub.sync")
+ORDER_CHUNK = 2000  # orders stored per transaction within a window (bounds memory)
+
+Progress = Callable[[str, str, str, dict[str, Any]], None]
+"""progress(event, shop, stream, info): "start", "advance" (info: n) or "done" (info: result)."""
+
+
+def _quiet(event: str, shop: str, stream: str, info: dict[str, Any]) -> None:
+    return None
+
+
+# Hooks into the cycle for streams implemented elsewhere (the promotion schedule).
+PromotionStep = Callable[["SyncEngine", dict[str, ShopContext], StreamResult], Awaitable[None]]
+_promotion_step: PromotionStep | None = None
+
+
+def set_promotion_step(step: PromotionStep) -> None:
+    global _promotion_step
+    _promotion_step = step
+
+
+@dataclass
+class Shop:
+    id: int
+    name: str
+    ctx: ShopContext
+
+
+@dataclass
+class SyncEngine:
+    runtime: ShopRuntime
+    settings: HubSettings
+    holder: str = field(default_factory=leases.new_holder)
+    progress: Progress = _quiet
+
+    @property
+    def db(self) -> Any:
+        return self.runtime.db
+
+    @property
+    def host(self) -> Any:
+        return self.runtime.host
+
+    @property
+    def clock(self) -> Any:
+        return self.runtime.clock
+
+    # --- the cycle ----------------------------------------------------------------------------
+
+    async def run_cycle(self, shop_names: Sequence[str] | None = None,
+                        streams: Sequence[str] | None = None) -> SyncReport:
+        """One cycle. ``streams`` None means all, with listings only when due."""
+        explicit = streams is not None
+        wanted = set(streams or STREAMS)
+        report = SyncReport(started_at=self.clock.now())
+        rows = await self.db.run(lambda s: _load_shops(s, shop_names))
+        shops: list[Shop] = []
+        for row in rows:
+            try:
+                shops.append(Shop(row.id, row.name, self.runtime.open(row)))
+            except HubError as exc:
+                report.results.append(StreamResult(row.name, "setup", error=str(exc),
+                                                   exit_code=exc.exit_code))
+        async with AsyncExitStack() as stack, anyio.create_task_group() as group:
+            for shop in shops:
+                stack.push_async_callback(shop.ctx.client.aclose)
+            keeper = LeaseKeeper(self)
+            group.start_soon(keeper.renew_forever)
+            try:
+                await self._phases(shops, wanted, explicit, report, keeper)
+            finally:
+                group.cancel_scope.cancel()
+                await keeper.release_all()
+        report.finished_at = self.clock.now()
+        await self.db.run(lambda s: _record_runs(s, report, {x.name: x.id for x in shops}))
+        await self.host.notify_sync_finished(report)
+        return report
+
+    async def _phases(self, shops: Sequence[Shop], wanted: set[str], explicit: bool,
+                      report: SyncReport, keeper: LeaseKeeper) -> None:
+        if "listings" in wanted:
+            await self._each(shops, "listings", report, keeper,
+                             lambda s, r: self._listings(s, r, force=explicit))
+        stock_held = "stock" in wanted and await keeper.acquire("stock")
+        fresh_since = self.clock.now()
+        if "stock" in wanted and not stock_held:
+            report.results.append(StreamResult("*", "stock", skipped=self._held_by("stock")))
+        if stock_held:
+            await self._observe(shops)
+        if "orders" in wanted:
+            await self._each(shops, "orders", report, keeper, self._orders)
+        if stock_held:
+            await self._stock(shops, report, fresh_since)
+            await keeper.release("stock")
+        if "prices" in wanted:
+            await self._each(shops, "prices", report, keeper,
+                             lambda s, r: deliver_due(self.host, self.db, s.ctx, s.id, ["price"], r))
+        if "promotions" in wanted:
+            await self._promotions(shops, report, keeper)
+
+    async def _each(self, shops: Sequence[Shop], stream: str, report: SyncReport, keeper: LeaseKeeper,
+                    work: Callable[[Shop, StreamResult], Awaitable[None]]) -> None:
+        async def one(shop: Shop) -> None:
+            result = StreamResult(shop.name, stream)
+            report.results.append(result)
+            if not await keeper.acquire(f"{shop.name}:{stream}"):
+                result.skipped = self._held_by(f"{shop.name}:{stream}")
+                return
+            await self._guarded(shop.name, stream, result, lambda: work(shop, result))
+            await keeper.release(f"{shop.name}:{stream}")
+
+        async with anyio.create_task_group() as group:
+            for shop in shops:
+                group.start_soon(one, shop)
+
+    async def _guarded(self, shop: str, stream: str, result: StreamResult,
+                       work: Callable[[], Awaitable[None]]) -> None:
+        start = self.clock.monotonic()
+        self.progress("start", shop, stream, {})
+        try:
+            await work()
+        except HubError as exc:
+            result.fail(redact(str(exc)), exc.exit_code)
+            log.warning("%s %s: %s", shop, stream, redact(str(exc)))
+        except Exception as exc:  # a bug must not stop the other shops
+            result.fail(f"internal error: {type(exc).__name__}: {redact(str(exc))}")
+            log.exception("%s %s failed", shop, stream)
+        result.seconds = round(self.clock.monotonic() - start, 3)
+        self.progress("done", shop, stream, {"result": result})
+
+    def _held_by(self, name: str) -> str:
+        return f"another sync holds the lease {name!r}"
+
+    # --- listings ------------------------------------------------------------------------------
+
+    async def _listings(self, shop: Shop, result: StreamResult, *, force: bool) -> None:
+        now = self.clock.now()
+        last = await self.db.run(lambda s: get_cursor(s, shop.id, "listings"))
+        interval = timedelta(minutes=self.settings.listings_interval_minutes)
+        if not force and last is not None and now - last < interval:
+            result.skipped = f"read {int((now - last).total_seconds() // 60)} min ago"
+            return
+        listings = []
+        async for listing in self.host.fetch_listings(shop.ctx):
+            listings.append(listing)
+            if len(listings) % 500 == 0:
+                self.progress("advance", shop.name, "listings", {"n": 500})
+        result.fetched = len(listings)
+        done = self.clock.now()
+
+        def write(s: Session) -> int:
+            stored = store_listings(s, shop.id, listings, done)
+            set_cursor(s, shop.id, "listings", done, done)
+            return stored
+
+        result.stored = await self.db.run(write)
+
+    # --- orders --------------------------------------------------------------------------------
+
+    async def _orders(self, shop: Shop, result: StreamResult) -> None:
+        rule = shop.ctx.info.order_window
+        cursor = await self.db.run(lambda s: get_cursor(s, shop.id, "orders"))
+        for window in plan_windows(cursor, self.clock.now(), rule):
+            batch = []
+            async for order in self.host.fetch_orders(shop.ctx, window):
+                batch.append(order)
+                if len(batch) >= ORDER_CHUNK:
+                    await self._store_orders(shop, batch, result, None)
+                    batch = []
+            await self._store_orders(shop, batch, result, window.end)
+        await deliver_due(self.host, self.db, shop.ctx, shop.id, ["shipment"], result)
+
+    async def _store_orders(self, shop: Shop, orders: list[Any], result: StreamResult,
+                            cursor_to: Any) -> None:
+        now = self.clock.now()
+
+        def write(s: Session) -> list[Any]:
+            changes = store_orders(s, shop.id, orders, now)
+            if cursor_to is not None:  # the window is complete: commit its cursor with it
+                set_cursor(s, shop.id, "orders", cursor_to, now)
+            return changes
+
+        changes = await self.db.run(write)
+        result.fetched += len(orders)
+        result.stored += len(changes)
+        if orders:
+            self.progress("advance", shop.name, "orders", {"n": len(orders)})
+        if changes and self.host.has_listeners("hub_order_stored"):
+            for change in changes:
+                await self.host.notify_order_stored(shop.name, change.order, change.previous)
+
+    # --- stock ---------------------------------------------------------------------------------
+
+    def _picture(self, s: Session) -> stock_mod.Picture:
+        return stock_mod.load_picture(
+            s, self.clock.now(), safety_default=self.settings.safety_stock,
+            partition_below=self.settings.partition_below,
+            sales_window=timedelta(minutes=self.settings.sales_window_minutes))
+
+    async def _observe(self, shops: Sequence[Shop]) -> None:
+        ids = [shop.id for shop in shops]
+
+        def prepare(s: Session) -> stock_mod.Picture:
+            now = self.clock.now()
+            for shop_id in ids:
+                outbox.recover_in_doubt(s, shop_id=shop_id, kinds=["stock"], now=now)
+            return self._picture(s)
+
+        picture = await self.db.run(prepare)
+        partitioned = {sku.id for sku in picture.skus.values() if sku.partitioned}
+
+        async def one(shop: Shop) -> None:
+            wanted = [x for x in picture.listings
+                      if x.shop_id == shop.id and (x.sku_id in partitioned or x.needs_read)]
+            try:
+                await stock_mod.observe(self.host, self.db, shop.ctx, wanted)
+            except HubError as exc:  # unread listings are simply not raised this cycle
+                log.warning("%s: stock read failed: %s", shop.name, redact(str(exc)))
+
+        async with anyio.create_task_group() as group:
+            for shop in shops:
+                group.start_soon(one, shop)
+
+    async def _stock(self, shops: Sequence[Shop], report: SyncReport, fresh_since: Any) -> None:
+        results = {shop.id: StreamResult(shop.name, "stock") for shop in shops}
+        report.results.extend(results.values())
+        start = self.clock.monotonic()
+        ids = set(results)
+
+        def prepare(s: Session) -> tuple[stock_mod.Picture, list[stock_mod.Push]]:
+            now = self.clock.now()
+            for shop_id in ids:
+                stock_mod.supersede_open(s, shop_id, now)
+            picture = self._picture(s)
+            return picture, stock_mod.plan(picture, shop_ids=ids, fresh_since=fresh_since)
+
+        picture, pushes = await self.db.run(prepare)
+        by_shop = {shop.id: shop for shop in shops}
+        outcomes = {shop_id: stock_mod.StockOutcome() for shop_id in ids}
+
+        async def phase(todo: Sequence[stock_mod.Push]) -> dict[int, int]:
+            shown: dict[int, int] = {}
+            grouped: dict[int, list[stock_mod.Push]] = {}
+            for push in todo:
+                grouped.setdefault(push.listing.shop_id, []).append(push)
+
+            async def one(shop_id: int, items: list[stock_mod.Push]) -> None:
+                shop = by_shop[shop_id]
+                self.progress("start", shop.name, "stock", {"total": len(items)})
+                try:
+                    shown.update(await stock_mod.push_shop(self.host, self.db, shop.ctx, shop_id,
+                                                           items, outcomes[shop_id]))
+                except HubError as exc:
+                    results[shop_id].fail(redact(str(exc)), exc.exit_code)
+
+            async with anyio.create_task_group() as group:
+                for shop_id, items in grouped.items():
+                    group.start_soon(one, shop_id, items)
+            return shown
+
+        lowered = await phase([p for p in pushes if p.lowers])
+        raises = [p for p in pushes if not p.lowers]
+        partitioned = {p.listing.sku_id for p in raises if p.partitioned}
+        held = {sku_id: {x.id: lowered.get(x.id, x.model) for x in picture.listings_of([sku_id])}
+                for sku_id in partitioned}
+        sellable_by_sku = {sku_id: picture.skus[sku_id].sellable for sku_id in partitioned}
+        await phase(stock_mod.grant_raises(raises, held, sellable_by_sku))
+        for shop_id, result in results.items():
+            outcome = outcomes[shop_id]
+            result.pushed, result.failed = outcome.pushed, outcome.failed
+            if outcome.failed:
+                result.fail(f"{outcome.failed} stock writes failed: " + "; ".join(outcome.errors))
+            result.seconds = round(self.clock.monotonic() - start, 3)
+            self.progress("done", result.shop, "stock", {"result": result})
+
+    # --- promotions ----------------------------------------------------------------------------
+
+    async def _promotions(self, shops: Sequence[Shop], report: SyncReport, keeper: LeaseKeeper) -> None:
+        if _promotion_step is not None:
+            schedule = StreamResult("*", "promotions")
+            report.results.append(schedule)
+            if await keeper.acquire("promotions"):
+                await self._guarded("*", "promotions", schedule,
+                                    lambda: _promotion_step(self, {s.name: s.ctx for s in shops}, schedule))
+                await keeper.release("promotions")
+            else:
+                schedule.skipped = self._held_by("promotions")
+        kinds = [k for k in ("promotion_start", "promotion_end", "price") if k in SENDERS]
+        await self._each(shops, "promotions", report, keeper, lambda s, r: deliver_due(
+            self.host, self.db, s.ctx, s.id, kinds, r))
+
+
+
+class LeaseKeeper:
+    """Leases this cycle holds, renewed in the background while it runs."""
+
+    def __init__(self, engine: SyncEngine):
+        self.engine = engine
+        self.held: set[str] = set()
+
+    @property
+    def ttl(self) -> float:
+        return self.engine.settings.lease_seconds
+
+    async def acquire(self, name: str) -> bool:
+        ok = await self.engine.db.run(lambda s: leases.acquire(
+            s, name, self.engine.holder, self.engine.clock.now(), self.ttl))
+        if ok:
+            self.held.add(name)
+        return ok
+
+    async def release(self, name: str) -> None:
+        self.held.discard(name)
+        await self.engine.db.run(lambda s: leases.release(s, name, self.engine.holder))
+
+    async def release_all(self) -> None:
+        with anyio.CancelScope(shield=True):
+            for name in list(self.held):
+                await self.release(name)
+
+    async def renew_forever(self) -> None:
+        # Real time, not the engine's clock: leases guard against other real processes,
+        # and a fake clock must not be driven forward by a background loop in tests.
+        while True:
+            await anyio.sleep(self.ttl / 3)
+            for name in list(self.held):
+                await self.acquire(name)
+
+
+def _load_shops(session: Session, names: Sequence[str] | None) -> list[t.Shop]:
+    if names:
+        return [get_shop(session, name) for name in names]
+    return list(session.scalars(select(t.Shop).order_by(t.Shop.name)))
+
+
+def _record_runs(session: Session, report: SyncReport, ids: dict[str, int]) -> None:
+    for r in report.results:
+        session.add(t.SyncRun(
+            shop_id=ids.get(r.shop), stream=r.stream, started_at=report.started_at,
+            finished_at=report.finished_at, fetched=r.fetched, stored=r.stored, pushed=r.pushed,
+            failed=r.failed, error=r.error or r.skipped,
+            status="skipped" if r.skipped else ("ok" if r.exit_code == 0 else "failed")))

@@ -1,0 +1,444 @@
+"""Stock across channels: what each listing should show, and getting it there.
+
+Every cycle (see :mod:`hub.core.engine` for the order of phases):
+
+1. **Observe** — listings of partitioned SKUs, and listings whose last write is in doubt,
+   are read from the platforms *before* the orders phase, so every sale reflected in a
+   read quantity is also ingested as a reservation.
+2. **Plan** — per SKU, ``sellable = on_hand - held reservations - safety``; targets per
+   shop by :mod:`hub.core.allocation` (shared or partitioned). The hub's *model* of a
+   listing's platform quantity is its last read or acknowledged write, less units of
+   orders placed since (plus units of older orders cancelled since). A listing is
+   pushed only when its target differs from that model.
+3. **Push, lowering before raising.** Delta writes carry ``target - model`` so a sale
+   the platform records after our read is never overwritten. Absolute-only platforms
+   get the target; for partitioned SKUs the quantity is re-read just before the write
+   and reduced by the sales since the observation. Raises of a partitioned SKU are
+   granted only from units no other shop holds after the lowering phase, and only when
+   every listing of the SKU was read this cycle with its orders ingested past the read.
+
+Every push is an outbox entry written before the call. A write whose outcome is in
+doubt is never resent: its listing is re-read next cycle and a fresh write computed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import anyio
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from hub.core import outbox
+from hub.core.allocation import Rule, ShopInput, partitioned_targets, sellable, shared_targets
+from hub.core.catalog import REMOVED
+from hub.errors import HubError
+from hub.models import ListingRef, PushResult, StockUpdate
+from hub.platform import ShopContext
+from hub.plugins import PluginHost
+from hub.storage import tables as t
+from hub.storage.db import Database
+
+log = logging.getLogger("hub.stock")
+CLOSED = ("cancelled", "refunded")
+READ_CHUNK = 100
+
+
+@dataclass
+class ListingInfo:
+    id: int
+    shop_id: int
+    sku_id: int
+    ref: ListingRef
+    model: int  # the hub's belief of the platform quantity now
+    as_of: datetime  # when that belief was last anchored by a read or a write
+    needs_read: bool
+
+
+@dataclass
+class SkuInfo:
+    id: int
+    code: str
+    on_hand: dict[str, int]  # warehouse code -> units
+    reserved: int
+    safety: int
+    partition_below: int | None = None
+    partitioned: bool = False
+    sellable: int = 0
+
+
+@dataclass
+class Picture:
+    """Everything the plan needs, read in one transaction."""
+
+    skus: dict[int, SkuInfo]
+    listings: list[ListingInfo]
+    rules: dict[tuple[int, int | None], t.AllocationRule]
+    sold_recently: dict[tuple[int, int], int]
+    cursors: dict[int, datetime | None]
+
+    def listings_of(self, sku_ids: Iterable[int]) -> list[ListingInfo]:
+        wanted = set(sku_ids)
+        return [x for x in self.listings if x.sku_id in wanted]
+
+
+@dataclass
+class Push:
+    """One planned write."""
+
+    listing: ListingInfo
+    target: int
+    partitioned: bool
+    sellable: int
+
+    @property
+    def lowers(self) -> bool:
+        return self.target < self.listing.model
+
+
+@dataclass
+class StockOutcome:
+    pushed: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+# --- reading the picture ---------------------------------------------------------------------
+
+
+def load_picture(session: Session, now: datetime, *, safety_default: int,
+                 partition_below: int | None, sales_window: timedelta) -> Picture:
+    skus: dict[int, SkuInfo] = {}
+    for sku in session.scalars(select(t.Sku)):
+        skus[sku.id] = SkuInfo(sku.id, sku.code, {}, 0,
+                               sku.safety_stock if sku.safety_stock is not None else safety_default,
+                               partition_below=sku.partition_below, partitioned=sku.partitioned)
+    for sku_id, code, quantity in session.execute(
+            select(t.StockOnHand.sku_id, t.Warehouse.code, t.StockOnHand.quantity)
+            .join(t.Warehouse, t.Warehouse.id == t.StockOnHand.warehouse_id)):
+        skus[sku_id].on_hand[code] = quantity
+    for sku_id, reserved in session.execute(
+            select(t.Reservation.sku_id, func.sum(t.Reservation.quantity))
+            .where(t.Reservation.state == "held").group_by(t.Reservation.sku_id)):
+        skus[sku_id].reserved = int(reserved)
+    for sku in skus.values():
+        sku.sellable = sellable(sum(sku.on_hand.values()), sku.reserved, sku.safety)
+        threshold = partition_below if sku.partition_below is None else sku.partition_below
+        sku.partitioned = sku.partitioned or (threshold is not None and sku.sellable < threshold)
+
+    adjustments = _model_adjustments(session)
+    listings = [
+        ListingInfo(row.id, row.shop_id, row.sku_id,
+                    ListingRef(platform_item_id=row.platform_item_id,
+                               platform_sku_id=row.platform_sku_id, master_code=row.master_code),
+                    max(0, row.platform_quantity + adjustments.get(row.id, 0)), row.quantity_as_of,
+                    row.needs_read)
+        for row in session.execute(
+            select(t.Listing.id, t.Listing.shop_id, t.Listing.sku_id, t.Listing.platform_item_id,
+                   t.Listing.platform_sku_id, t.Listing.master_code, t.Listing.platform_quantity,
+                   t.Listing.quantity_as_of, t.Listing.needs_read)
+            .where(t.Listing.sku_id.is_not(None), t.Listing.status != REMOVED)
+            .order_by(t.Listing.id))
+    ]
+    rules = {(r.shop_id, r.sku_id): r for r in session.scalars(select(t.AllocationRule))}
+    since = now - sales_window
+    sold = {
+        (shop_id, sku_id): int(qty)
+        for shop_id, sku_id, qty in session.execute(
+            select(t.Order.shop_id, t.OrderLine.sku_id, func.sum(t.OrderLine.quantity))
+            .join(t.Order, t.Order.id == t.OrderLine.order_id)
+            .where(t.OrderLine.sku_id.is_not(None), t.Order.created_at_platform >= since,
+                   t.Order.status.not_in(CLOSED))
+            .group_by(t.Order.shop_id, t.OrderLine.sku_id))
+    }
+    cursors = dict(session.execute(select(t.SyncCursor.shop_id, t.SyncCursor.position)
+                                   .where(t.SyncCursor.stream == "orders")).all())
+    return Picture(skus, listings, rules, sold, cursors)
+
+
+def _model_adjustments(session: Session) -> dict[int, int]:
+    """Per listing: minus units of open orders placed after its last anchor, plus units of
+    older orders cancelled after it (the platform gave those back)."""
+    placed_after = t.Order.created_at_platform > t.Listing.quantity_as_of
+    closed = t.Order.status.in_(CLOSED)
+    delta = case(
+        (and_(placed_after, ~closed), -t.OrderLine.quantity),
+        (and_(~placed_after, closed, t.Order.modified_at_platform > t.Listing.quantity_as_of,
+              t.OrderLine.shipped.is_(False)), t.OrderLine.quantity),
+        else_=0,
+    )
+    query = (
+        select(t.Listing.id, func.sum(delta))
+        .join(t.Order, t.Order.shop_id == t.Listing.shop_id)
+        .join(t.OrderLine, and_(t.OrderLine.order_id == t.Order.id,
+                                t.OrderLine.platform_sku_id == t.Listing.platform_sku_id))
+        .where(t.Listing.sku_id.is_not(None), t.Listing.status != REMOVED,
+               or_(placed_after, t.Order.modified_at_platform > t.Listing.quantity_as_of))
+        .group_by(t.Listing.id)
+    )
+    return {listing_id: int(total or 0) for listing_id, total in session.execute(query)}
+
+
+# --- planning ------------------------------------------------------------------------------
+
+
+def _rule(picture: Picture, shop_id: int, sku_id: int) -> t.AllocationRule | None:
+    return picture.rules.get((shop_id, sku_id)) or picture.rules.get((shop_id, None))
+
+
+def plan(picture: Picture, *, shop_ids: set[int], fresh_since: datetime) -> list[Push]:
+    """Writes to make for the shops in ``shop_ids`` (other shops count as they stand).
+
+    ``fresh_since``: when this cycle's observations began; partitioned SKUs are raised
+    only if all their listings were read since then and their shops' orders were
+    ingested past the read."""
+    by_sku: dict[int, list[ListingInfo]] = defaultdict(list)
+    for listing in picture.listings:
+        by_sku[listing.sku_id].append(listing)
+    pushes: list[Push] = []
+    for sku_id, listings in by_sku.items():
+        sku = picture.skus[sku_id]
+        primary: dict[int, ListingInfo] = {}
+        targets: dict[int, int] = {}
+        for listing in listings:  # ordered by id: the oldest listing of a shop is primary
+            if listing.shop_id in primary:
+                targets[listing.id] = 0  # a duplicate listing is held at 0
+            else:
+                primary[listing.shop_id] = listing
+        inputs = {}
+        for shop_id in primary:
+            rule = _rule(picture, shop_id, sku_id)
+            limit = sku.sellable
+            if rule is not None and rule.warehouses:
+                in_reach = sum(q for wh, q in sku.on_hand.items() if wh in rule.warehouses)
+                limit = min(limit, max(0, in_reach - sku.safety))
+            inputs[shop_id] = ShopInput(
+                Rule(rule.share, rule.cap, rule.floor) if rule else Rule(), limit,
+                picture.sold_recently.get((shop_id, sku_id), 0))
+        split = partitioned_targets if sku.partitioned else shared_targets
+        for shop_id, target in split(sku.sellable, inputs).items():
+            targets[primary[shop_id].id] = target
+        may_raise = not sku.partitioned or all(_fresh(picture, x, fresh_since) for x in listings)
+        for listing in listings:
+            if listing.shop_id not in shop_ids:
+                continue
+            target = targets[listing.id]
+            if listing.needs_read and target >= listing.model:
+                continue  # unknown platform quantity: only a lowering is safe
+            if not may_raise:
+                target = min(target, listing.model)
+            if target != listing.model:
+                pushes.append(Push(listing, target, sku.partitioned, sku.sellable))
+    return pushes
+
+
+def _fresh(picture: Picture, listing: ListingInfo, since: datetime) -> bool:
+    """Read this cycle, and every order placed before the read is ingested."""
+    cursor = picture.cursors.get(listing.shop_id)
+    return (listing.as_of >= since and not listing.needs_read
+            and cursor is not None and cursor >= listing.as_of)
+
+
+def grant_raises(pushes: Sequence[Push], held_after_lowering: dict[int, dict[int, int]],
+                 sellable_by_sku: dict[int, int]) -> list[Push]:
+    """Partitioned raises, cut to the units no shop holds after the lowering phase.
+    ``held_after_lowering``: SKU id -> listing id -> units that listing shows now."""
+    granted = []
+    free = {sku_id: sellable_by_sku[sku_id] - sum(held.values())
+            for sku_id, held in held_after_lowering.items()}
+    for push in sorted(pushes, key=lambda p: (p.listing.sku_id, -(p.target - p.listing.model))):
+        if not push.partitioned:
+            granted.append(push)
+            continue
+        room = free.get(push.listing.sku_id, 0)
+        extra = min(push.target - push.listing.model, max(0, room))
+        if extra > 0:
+            free[push.listing.sku_id] = room - extra
+            granted.append(Push(push.listing, push.listing.model + extra, True, push.sellable))
+    return granted
+
+
+# --- the hub side of reads and writes ------------------------------------------------------
+
+
+def _store_levels(session: Session, levels: dict[str, tuple[int, datetime]], listing_ids: dict[str, int]) -> None:
+    for platform_sku_id, (quantity, observed_at) in levels.items():
+        listing_id = listing_ids.get(platform_sku_id)
+        if listing_id is not None:
+            session.execute(update(t.Listing).where(t.Listing.id == listing_id).values(
+                platform_quantity=quantity, quantity_as_of=observed_at, needs_read=False))
+
+
+async def observe(host: PluginHost, db: Database, shop: ShopContext, listings: Sequence[ListingInfo]) -> int:
+    """Read the platform quantity of ``listings`` of one shop and anchor their models."""
+    if not listings:
+        return 0
+    ids = {x.ref.platform_sku_id: x.id for x in listings}
+    read = 0
+    for start in range(0, len(listings), READ_CHUNK):
+        chunk = listings[start:start + READ_CHUNK]
+        levels = await host.fetch_stock(shop, [x.ref for x in chunk])
+        found = {lv.platform_sku_id: (lv.quantity, lv.observed_at) for lv in levels}
+        await db.run(lambda s, found=found: _store_levels(s, found, ids))
+        read += len(found)
+    return read
+
+
+async def push_shop(host: PluginHost, db: Database, shop: ShopContext, shop_id: int,
+                    pushes: Sequence[Push], outcome: StockOutcome) -> dict[int, int]:
+    """Send ``pushes`` to one shop in batches (as many in flight as its rate limit allows).
+    Returns listing id -> quantity now shown, for every write the platform acknowledged."""
+    caps = shop.info.capabilities
+    batches = [pushes[i:i + caps.stock_batch_size] for i in range(0, len(pushes), caps.stock_batch_size)]
+    shown: dict[int, int] = {}
+    queue = iter(batches)
+
+    async def worker() -> None:
+        for batch in queue:
+            shown.update(await _push_batch(host, db, shop, shop_id, batch, outcome))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(min(len(batches), max(1, shop.client.limiter.limit.concurrency))):
+            group.start_soon(worker)
+    return shown
+
+
+async def _push_batch(host: PluginHost, db: Database, shop: ShopContext, shop_id: int,
+                      batch: Sequence[Push], outcome: StockOutcome) -> dict[int, int]:
+    delta = shop.info.capabilities.delta_stock
+    if not delta:
+        batch = await _reread_partitioned(host, shop, batch)
+    updates = []
+    for push in batch:
+        key = outbox.random_key("stock")
+        if delta:
+            updates.append(StockUpdate(ref=push.listing.ref, quantity=push.target,
+                                       delta=push.target - push.listing.model, idempotency_key=key))
+        else:
+            updates.append(StockUpdate(ref=push.listing.ref, quantity=push.target, idempotency_key=key))
+    now = shop.clock.now()
+    await db.run(lambda s: _record_sending(s, shop_id, batch, updates, now))
+    try:
+        results = await host.push_stock(shop, updates)
+    except HubError as exc:
+        results = [PushResult(idempotency_key=u.idempotency_key, ok=False, error=str(exc),
+                              retryable=exc.retryable) for u in updates]
+        in_doubt = exc.retryable
+    else:
+        in_doubt = False
+    done_at = shop.clock.now()
+    shown = await db.run(lambda s: _record_results(s, batch, updates, results, in_doubt, done_at))
+    for result in results:
+        if result.ok:
+            outcome.pushed += 1
+        else:
+            outcome.failed += 1
+            if len(outcome.errors) < 5:
+                outcome.errors.append(result.error or "failed")
+            if not result.retryable:
+                await host.notify_push_failed(shop.name, "stock", result.idempotency_key,
+                                              result.error or "failed")
+    return shown
+
+
+async def _reread_partitioned(host: PluginHost, shop: ShopContext, batch: Sequence[Push]) -> list[Push]:
+    """Absolute writes overwrite sales made since our read: re-read just before writing
+    and take those sales off the target."""
+    partitioned = [p for p in batch if p.partitioned]
+    if not partitioned:
+        return list(batch)
+    levels = {lv.platform_sku_id: lv.quantity
+              for lv in await host.fetch_stock(shop, [p.listing.ref for p in partitioned])}
+    out = []
+    for push in batch:
+        now_shown = levels.get(push.listing.ref.platform_sku_id)
+        if push.partitioned and now_shown is not None and now_shown < push.listing.model:
+            push = Push(push.listing, max(0, push.target - (push.listing.model - now_shown)),
+                        True, push.sellable)
+        out.append(push)
+    return out
+
+
+def _record_sending(session: Session, shop_id: int, batch: Sequence[Push],
+                    updates: Sequence[StockUpdate], now: datetime) -> None:
+    outbox.add_many(session, [{
+        "shop_id": shop_id, "kind": "stock", "target": str(push.listing.id),
+        "idempotency_key": update.idempotency_key, "state": "sending", "attempts": 1,
+        "payload": {"platform_sku_id": push.listing.ref.platform_sku_id, "quantity": update.quantity,
+                    "delta": update.delta, "model": push.listing.model, "partitioned": push.partitioned},
+    } for push, update in zip(batch, updates, strict=True)], now)
+
+
+def _record_results(session: Session, batch: Sequence[Push], updates: Sequence[StockUpdate],
+                    results: Sequence[PushResult], in_doubt: bool, now: datetime) -> dict[int, int]:
+    by_key = {r.idempotency_key: r for r in results}
+    shown = {}
+    for push, update_ in zip(batch, updates, strict=True):
+        result = by_key[update_.idempotency_key]
+        values = outbox.outcome(result, 1, now)
+        if in_doubt:
+            values["last_error"] = f"{result.error} (in doubt: the listing is re-read next cycle)"
+        session.execute(update(t.OutboxEntry)
+                        .where(t.OutboxEntry.idempotency_key == update_.idempotency_key).values(**values))
+        if result.ok:
+            quantity = result.quantity_after if result.quantity_after is not None else update_.quantity
+            shown[push.listing.id] = quantity
+            session.execute(update(t.Listing).where(t.Listing.id == push.listing.id).values(
+                platform_quantity=quantity, quantity_as_of=now, pushed_quantity=update_.quantity,
+                pushed_at=now, needs_read=False))
+        elif in_doubt:
+            session.execute(update(t.Listing).where(t.Listing.id == push.listing.id).values(needs_read=True))
+    return shown
+
+
+def supersede_open(session: Session, shop_id: int, now: datetime) -> None:
+    """A new stock cycle recomputes every write, so older open stock entries are done with."""
+    session.execute(update(t.OutboxEntry).where(
+        t.OutboxEntry.shop_id == shop_id, t.OutboxEntry.kind == "stock",
+        t.OutboxEntry.state.in_(outbox.OPEN_STATES)).values(
+        state="superseded", updated_at=now,
+        last_error=func.coalesce(t.OutboxEntry.last_error, "") + " (recomputed by a later cycle)"))
+
+
+# --- drift ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Drift:
+    shop: str
+    sku: str
+    platform_sku_id: str
+    expected: int
+    actual: int
+
+    @property
+    def difference(self) -> int:
+        return self.actual - self.expected
+
+
+async def check_drift(host: PluginHost, db: Database, shop: ShopContext, shop_id: int, *,
+                      repair: bool, settings: Any) -> list[Drift]:
+    """Compare each linked listing's platform quantity with the hub's model of it.
+    With ``repair`` the models are re-anchored to what the platform shows, so the next
+    stock push corrects the platform from the truth."""
+    picture = await db.run(lambda s: load_picture(
+        s, shop.clock.now(), safety_default=settings.safety_stock,
+        partition_below=settings.partition_below,
+        sales_window=timedelta(minutes=settings.sales_window_minutes)))
+    mine = [x for x in picture.listings if x.shop_id == shop_id]
+    actual: dict[str, tuple[int, datetime]] = {}
+    for start in range(0, len(mine), READ_CHUNK):
+        for level in await host.fetch_stock(shop, [x.ref for x in mine[start:start + READ_CHUNK]]):
+            actual[level.platform_sku_id] = (level.quantity, level.observed_at)
+    drifts = [Drift(shop.name, picture.skus[x.sku_id].code, x.ref.platform_sku_id, x.model,
+                    actual[x.ref.platform_sku_id][0])
+              for x in mine if x.ref.platform_sku_id in actual and actual[x.ref.platform_sku_id][0] != x.model]
+    if repair and actual:
+        ids = {x.ref.platform_sku_id: x.id for x in mine}
+        await db.run(lambda s: _store_levels(s, actual, ids))
+    return drifts

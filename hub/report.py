@@ -1,0 +1,58 @@
+"""The outcome of a ``hub sync`` cycle (handed to the ``hub_sync_finished`` hook)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+STREAMS = ("listings", "orders", "stock", "prices", "promotions")
+
+
+@dataclass
+class StreamResult:
+    """One stream of one shop (``shop`` is "*" for cross-shop work such as allocation).
+
+    ``exit_code``: 0 done, 1 failed (retry later), 2 needs a human (configuration or
+    authentication). ``skipped`` says why nothing was done (e.g. another sync holds the
+    lease)."""
+
+    shop: str
+    stream: str
+    fetched: int = 0
+    stored: int = 0
+    pushed: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    skipped: str | None = None
+    exit_code: int = 0
+
+    def fail(self, error: str, exit_code: int = 1) -> None:
+        self.error = error if self.error is None else f"{self.error}; {error}"
+        self.exit_code = max(self.exit_code, exit_code)
+
+
+@dataclass
+class SyncReport:
+    """Every stream result of one cycle; ``exit_code`` is the worst of them."""
+
+    started_at: datetime
+    finished_at: datetime | None = None
+    results: list[StreamResult] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return max((r.exit_code for r in self.results), default=0)
+
+    @property
+    def failed(self) -> int:
+        return sum(r.failed for r in self.results)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "exit_code": self.exit_code,
+            "results": [asdict(r) for r in self.results],
+        }

@@ -1,0 +1,146 @@
+"""The sync engine against fake sandboxes: listings, orders, stock, outbox, leases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+from sqlalchemy import func, select
+
+from hub.core import catalog
+from hub.models import OrderStatus
+from hub.storage import tables as t
+from hub.testing import FakeClock
+from hub.testing.lab import Lab
+from hub.testing.sandbox import Seed
+from hub.testing.sandbox.seed import SeedProduct, SeedSku
+from tests.conftest import fake_host
+
+pytestmark = pytest.mark.anyio
+
+SHOPS = {"a": "fake", "b": "fake", "c": "fake_abs"}
+
+
+def seed() -> Seed:
+    return Seed(products=[
+        SeedProduct(title="杯子", skus=[SeedSku(code="CUP", price=1000, stock=0),
+                                       SeedSku(code="LID", price=300, stock=0)]),
+        SeedProduct(title="无编码", skus=[SeedSku(code=None, price=500, stock=5)]),
+        SeedProduct(title="未知", skus=[SeedSku(code="GHOST", price=500, stock=5)]),
+    ])
+
+
+@pytest.fixture
+def lab(tmp_path: Path, fake_clock: FakeClock) -> Lab:
+    lab = Lab.create(f"sqlite:///{tmp_path / 'hub.db'}", shops=SHOPS, seed=seed(),
+                     clock=fake_clock, host_factory=fake_host)
+    lab.import_catalogue(on_hand=20, codes=["CUP", "LID"])
+    yield lab
+    lab.close()
+
+
+def buy(lab: Lab, shop: str, code: str, qty: int = 1, *, paid: bool = True) -> str:
+    lab.clock.advance(1)  # buyers act after the hub's last write, as in life
+    state = lab.sandboxes[shop].state
+    return state.place_order([(state.skus_by_code(code)[0].sku_id, qty)], paid=paid).order_id
+
+
+async def test_first_cycle_links_listings_and_pushes_stock_everywhere(lab: Lab) -> None:
+    report = await lab.sync()
+    assert report.exit_code == 0, report.to_dict()
+    assert lab.shown("CUP") == {"a": 20, "b": 20, "c": 20}
+    problems = lab.app.db.run_sync(lambda s: catalog.unmatched(s))
+    reasons = {(p.shop, p.master_code): p.reason for p in problems}
+    assert reasons[("a", None)].startswith("no master code")
+    assert "'GHOST' matches no SKU" in reasons[("a", "GHOST")]
+
+
+async def test_a_sale_on_one_channel_lowers_the_others_next_cycle(lab: Lab) -> None:
+    await lab.sync()
+    buy(lab, "b", "CUP", 3)
+    lab.clock.advance(5)
+    await lab.sync()
+    assert lab.shown("CUP") == {"a": 17, "b": 17, "c": 17}
+    reserved = lab.app.db.run_sync(lambda s: s.scalar(
+        select(func.sum(t.Reservation.quantity)).where(t.Reservation.state == "held")))
+    assert reserved == 3
+
+
+async def test_cancelled_orders_release_and_shipments_consume(lab: Lab) -> None:
+    await lab.sync()
+    kept = buy(lab, "a", "CUP", 2)
+    dropped = buy(lab, "a", "CUP", 5, paid=False)
+    lab.clock.advance(5)
+    await lab.sync()
+    assert lab.shown("CUP") == {"a": 13, "b": 13, "c": 13}
+    lab.sandboxes["a"].state.set_status(dropped, OrderStatus.CANCELLED)
+    lab.sandboxes["a"].state.ship(kept, "SF", "SF1")
+    lab.clock.advance(5)
+    await lab.sync()
+    on_hand = lab.app.db.run_sync(lambda s: s.scalar(
+        select(t.StockOnHand.quantity).join(t.Sku).where(t.Sku.code == "CUP")))
+    assert on_hand == 18  # 20 counted, 2 shipped; the cancelled 5 came back
+    assert lab.shown("CUP") == {"a": 18, "b": 18, "c": 18}
+
+
+async def test_rereading_orders_is_harmless_and_statuses_never_move_back(lab: Lab) -> None:
+    await lab.sync()
+    order_id = buy(lab, "a", "CUP", 1)
+    lab.sandboxes["a"].state.ship(order_id, "SF", "SF9")
+    lab.clock.advance(5)
+    for _ in range(3):  # the lookback re-reads the same window every cycle
+        await lab.sync()
+        lab.clock.advance(5)
+    rows = lab.app.db.run_sync(lambda s: s.execute(select(t.Order.status)).scalars().all())
+    assert rows == ["shipped"]
+    from hub.core.orders import store_orders
+    from hub.models import Order, OrderLine
+
+    stored = lab.app.db.run_sync(lambda s: s.scalar(select(t.Order)))
+    late_paid = Order(platform_order_id=order_id, status=OrderStatus.AWAITING_SHIPMENT,
+                      platform_status="paid", created_at=stored.created_at_platform,
+                      modified_at=stored.modified_at_platform, total=1000,
+                      lines=(OrderLine(line_id="x", platform_item_id="i", platform_sku_id="s",
+                                       quantity=1, unit_price=1000),))
+    lab.app.db.run_sync(lambda s: store_orders(s, stored.shop_id, [late_paid], lab.clock.now()))
+    assert lab.app.db.run_sync(lambda s: s.scalar(select(t.Order.status))) == "shipped"
+
+
+async def test_partitioned_stock_never_shows_more_than_exists(lab: Lab) -> None:
+    lab.app.db.run_sync(lambda s: setattr(catalog.sku_by_code(s, "CUP"), "partitioned", True))
+    await lab.sync()
+    assert sum(lab.shown("CUP").values()) == 20
+    for _ in range(6):
+        for shop in ("a", "a", "b"):
+            try:
+                buy(lab, shop, "CUP")
+            except Exception:
+                pass
+        lab.clock.advance(5)
+        await lab.sync()
+        sold = sum(box.state.units_sold("CUP") for box in lab.sandboxes.values())
+        assert sum(lab.shown("CUP").values()) + sold <= 20
+    shown = lab.shown("CUP")
+    assert shown["a"] > shown["c"]  # units drifted toward the shop that sells
+
+
+async def test_two_engines_never_do_the_same_work(lab: Lab) -> None:
+    first = lab.engine()
+    from hub.core.engine import SyncEngine
+
+    second = SyncEngine(lab.app.runtime(), lab.app.settings)
+    results = await anyio.to_thread.run_sync(lambda: None)  # noqa: F841 (keeps the loop warm)
+    reports = []
+
+    async def run(engine: SyncEngine) -> None:
+        reports.append(await engine.run_cycle())
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(run, first)
+        group.start_soon(run, second)
+    skipped = [r for rep in reports for r in rep.results if r.skipped]
+    assert skipped, "one of the two must have found the leases held"
+    pushed = sum(r.pushed for rep in reports for r in rep.results if r.stream == "stock")
+    assert pushed == 6  # CUP and LID on three shops, once
+    assert lab.shown("CUP") == {"a": 20, "b": 20, "c": 20}
