@@ -59,6 +59,8 @@ log = logging.getLogger("hub.taobao")
 API_VERSION = "2.0"
 #: trades.sold.increment.get refuses windows longer than one day
 MAX_ORDER_SPAN = timedelta(days=1)
+#: the longest window the engine should ask for: rounded out to whole seconds it still fits
+ENGINE_ORDER_SPAN = MAX_ORDER_SPAN - timedelta(seconds=2)
 SKUS_PER_READ = 40  # item.skus.get num_iids
 SKUS_PER_STOCK_CALL = 20  # skus.quantity.update skuid_quantities
 SYSTEM_PARAMS = frozenset({"method", "app_key", "session", "timestamp", "v", "sign_method", "format",
@@ -520,10 +522,11 @@ class TaobaoClient(PlatformClient):
     async def iter_orders(self, window: TimeWindow) -> AsyncIterator[Order]:
         """Trades modified in ``window`` (trades.sold.increment.get).
 
-        TOP times have whole seconds, so the window is taken as
-        ``[floor(start), floor(end))``: consecutive windows share no trade. A window
-        longer than a day is read one day at a time."""
-        start, end = _floor(window.start), _floor(window.end)
+        TOP stamps trades with whole seconds, so the window is widened to
+        ``[floor(start), ceil(end))``: a trade in the window's last, partial second is
+        returned (the next window reads it again, which is harmless), and windows on whole
+        seconds share no trade. A window longer than a day is read one day at a time."""
+        start, end = _floor(window.start), _ceil(window.end)
         while start < end:
             stop = min(end, start + MAX_ORDER_SPAN)
             async for order in self._orders_between(start, stop):
@@ -571,7 +574,7 @@ class TaobaoClient(PlatformClient):
             except m.MappingError as exc:
                 raise self._malformed("taobao.trades.sold.increment.get", exc) from None
             if not start <= modified < end:
-                continue  # e.g. on the end second, which belongs to the next window
+                continue  # TOP's end is inclusive; the end second belongs to the next window
             seen.add(tid)
             if self.settings.trade_detail == "always" or not m.has_lines(trade):
                 trade = await self.trade_detail(tid)
@@ -656,6 +659,10 @@ def _is_plain(ref: ListingRef) -> bool:
 
 def _floor(dt: datetime) -> datetime:
     return dt.replace(microsecond=0)
+
+
+def _ceil(dt: datetime) -> datetime:
+    return _floor(dt) + timedelta(seconds=1) if dt.microsecond else dt
 
 
 def _failed(key: str, exc: PlatformError, *, applied_maybe: bool = False) -> PushResult:

@@ -30,7 +30,7 @@ from hub.platform import (
     ShopContext,
 )
 from hub_taobao import PLATFORM
-from hub_taobao.client import MAX_ORDER_SPAN, TaobaoClient, make_client
+from hub_taobao.client import ENGINE_ORDER_SPAN, TaobaoClient, make_client
 from hub_taobao.sandbox import TaobaoSandbox
 from hub_taobao.settings import TaobaoSettings
 
@@ -50,7 +50,7 @@ INFO = PlatformInfo(
     # The app's real quota is per app category (UNCONFIRMED); shops override qps/concurrency.
     rate_limit=RateLimit(qps=10, concurrency=4),
     order_window=OrderWindowRule(
-        max_span=MAX_ORDER_SPAN,
+        max_span=ENGINE_ORDER_SPAN,  # TOP's 1 day, less the rounding out to whole seconds
         # "the last 3 months": 89 days is the shortest three calendar months can be
         max_history=timedelta(days=89),
         lookback=timedelta(minutes=5),

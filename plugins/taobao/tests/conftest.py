@@ -16,6 +16,8 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from hub_taobao.plugin import INFO
+from hub_taobao.sandbox import TaobaoSandbox
 
 from hub.core.http import RetryPolicy
 from hub.platform import ShopContext
@@ -23,8 +25,6 @@ from hub.testing import FakeClock, make_shop
 from hub.testing.contract import contract_seed
 from hub.testing.sandbox import SandboxConfig
 from hub.units import format_cn_time
-from hub_taobao.plugin import INFO
-from hub_taobao.sandbox import TaobaoSandbox
 
 #: no real waiting: retries sleep on the fake clock, without jitter
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_wait=0, jitter=0)
@@ -38,6 +38,11 @@ def hand_sign(secret: str, params: dict[str, str], method: str) -> str:
         return hashlib.md5((secret + text + secret).encode()).hexdigest().upper()
     digest = hashlib.md5 if method == "hmac" else hashlib.sha256
     return hmac.new(secret.encode(), text.encode(), digest).hexdigest().upper()
+
+
+@pytest.fixture(name="hand_sign")
+def hand_sign_fixture() -> Callable[[str, dict[str, str], str], str]:
+    return hand_sign
 
 
 @pytest.fixture
@@ -89,7 +94,8 @@ def top_params(sandbox: TaobaoSandbox, clock: FakeClock) -> Callable[..., dict[s
 
 
 @pytest.fixture
-def top_call(sandbox: TaobaoSandbox, top_params: Callable[..., dict[str, str]]) -> Callable[..., dict[str, Any]]:
+def top_call(sandbox: TaobaoSandbox,
+             top_params: Callable[..., dict[str, str]]) -> Callable[..., dict[str, Any]]:
     """POST a hand-signed call to the sandbox in-process and return the decoded JSON."""
     def call(method: str, business: dict[str, str] | None = None, **options: Any) -> dict[str, Any]:
         params = top_params(method, business, **options)

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from hub_taobao.client import ban_seconds, classify_error, response_key
 
 from hub.errors import (
     AuthError,
@@ -20,7 +21,6 @@ from hub.errors import (
 )
 from hub.platform import ShopContext
 from hub.secrets import register_secret
-from hub_taobao.client import ban_seconds, classify_error, response_key
 
 pytestmark = pytest.mark.anyio
 
@@ -30,7 +30,8 @@ INVALID_SESSION = ('{"error_response":{"code":27,"msg":"Invalid session","sub_co
 EXPIRED_SESSION = ('{"error_response":{"code":27,"msg":"Invalid session:session-expired",'
                    '"sub_code":"session-expired","request_id":"ze1z2cy8hpd1"}}')
 APP_CALL_LIMITED = ('{"error_response":{"code":7,"msg":"App Call Limited","sub_code":'
-                    '"accesscontrol.limited-by-api-access-count","sub_msg":"This ban will last for 1 more seconds"}}')
+                    '"accesscontrol.limited-by-api-access-count",'
+                    '"sub_msg":"This ban will last for 1 more seconds"}}')
 
 
 def parse(shop: ShopContext, body: str | bytes, operation: str = "taobao.items.onsale.get",
@@ -118,7 +119,8 @@ async def test_invalid_timestamp_says_to_check_the_clock(shop: ShopContext) -> N
 
 
 @pytest.mark.parametrize(("body", "parameter"), [
-    ({"code": 41, "msg": "Invalid Arguments:num_iid", "sub_code": "isv.invalid-parameter:num_iid"}, "num_iid"),
+    ({"code": 41, "msg": "Invalid Arguments:num_iid", "sub_code": "isv.invalid-parameter:num_iid"},
+     "num_iid"),
     ({"code": 40, "msg": "Missing Required Arguments:fields", "sub_code": "isv.missing-parameter:fields"},
      "fields"),
     ({"code": 40, "msg": "Missing Required Arguments:tid"}, "tid"),
@@ -142,7 +144,8 @@ def test_service_side_faults_are_retryable(body: dict[str, Any]) -> None:
 
 
 def test_missing_records_are_not_found() -> None:
-    exc = classify_error({"code": 15, "msg": "Remote service error", "sub_code": "isv.item-not-exist:invalid-numIid"})
+    exc = classify_error({"code": 15, "msg": "Remote service error",
+                          "sub_code": "isv.item-not-exist:invalid-numIid"})
     assert isinstance(exc, NotFound) and not exc.retryable
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hub_taobao import mappers as m
 
 from hub.models import ListingStatus, OrderStatus
-from hub_taobao import mappers as m
 
 TRADE = {
     "tid": 3500000000000000001, "status": "WAIT_SELLER_SEND_GOODS", "created": "2026-11-11 00:05:00",
@@ -112,8 +112,8 @@ def test_item_without_skus_is_one_listing_keyed_by_num_iid() -> None:
 
 
 def test_deleted_skus_are_dropped() -> None:
-    assert m.live_skus([{"sku_id": 1, "status": "normal"}, {"sku_id": 2, "status": "delete"}, {"sku_id": 3}]) == [
-        {"sku_id": 1, "status": "normal"}, {"sku_id": 3}]
+    skus = [{"sku_id": 1, "status": "normal"}, {"sku_id": 2, "status": "delete"}, {"sku_id": 3}]
+    assert m.live_skus(skus) == [{"sku_id": 1, "status": "normal"}, {"sku_id": 3}]
 
 
 def test_nested_lists_in_both_shapes() -> None:

@@ -10,12 +10,12 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from hub_taobao.sandbox import TaobaoSandbox
 
 from hub.models import OrderStatus
 from hub.testing import FakeClock
 from hub.testing.sandbox import serve_in_thread
 from hub.units import format_cn_time
-from hub_taobao.sandbox import TaobaoSandbox
 
 Call = Callable[..., dict[str, Any]]
 ONSALE = "taobao.items.onsale.get"
@@ -31,7 +31,8 @@ def err(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def trade_window(clock: FakeClock, hours: float = 1) -> dict[str, str]:
-    return {"fields": "tid,status,modified", "start_modified": format_cn_time(clock.now() - timedelta(hours=hours)),
+    return {"fields": "tid,status,modified",
+            "start_modified": format_cn_time(clock.now() - timedelta(hours=hours)),
             "end_modified": format_cn_time(clock.now())}
 
 
@@ -55,7 +56,8 @@ def test_a_wrong_signature_is_code_25(top_call: Call, sign_method: str) -> None:
     assert (error["code"], error["msg"]) == (25, "Invalid Signature")
 
 
-def test_a_tampered_parameter_breaks_the_signature(sandbox: TaobaoSandbox, top_params: Callable[..., Any]) -> None:
+def test_a_tampered_parameter_breaks_the_signature(sandbox: TaobaoSandbox,
+                                                   top_params: Callable[..., Any]) -> None:
     params = top_params(ONSALE, ITEM_FIELDS)
     params["page_size"] = "5"  # sent but not signed
     request = httpx.Request("POST", sandbox.base_url(), data=params)
@@ -114,7 +116,8 @@ def test_an_expired_session_is_code_27_session_expired(top_call: Call, sandbox: 
 def test_throttling_answers_code_7_with_the_ban(top_call: Call, sandbox: TaobaoSandbox) -> None:
     sandbox.faults.inject("throttle")
     error = err(top_call(ONSALE, ITEM_FIELDS))
-    assert error == {"code": 7, "msg": "App Call Limited", "sub_code": "accesscontrol.limited-by-api-access-count",
+    assert error == {"code": 7, "msg": "App Call Limited",
+                     "sub_code": "accesscontrol.limited-by-api-access-count",
                      "sub_msg": "This ban will last for 1 more seconds", "request_id": error["request_id"]}
 
 
@@ -125,7 +128,8 @@ def test_get_and_split_query_body_requests_are_understood(sandbox: TaobaoSandbox
     assert got["items_onsale_get_response"]["total_results"] == 3
     # System parameters in the URL and business parameters in the body, as the official SDKs send them.
     system = {k: v for k, v in params.items() if k != "fields"}
-    request = httpx.Request("POST", sandbox.base_url(), params=system, content=urlencode(ITEM_FIELDS).encode(),
+    request = httpx.Request("POST", sandbox.base_url(), params=system,
+                            content=urlencode(ITEM_FIELDS).encode(),
                             headers={"content-type": "application/x-www-form-urlencoded;charset=utf-8"})
     assert sandbox.dispatch(request).json()["items_onsale_get_response"]["total_results"] == 3
     put = sandbox.dispatch(httpx.Request("PUT", sandbox.base_url(), params=params)).json()
@@ -255,7 +259,8 @@ def test_sku_stock_full_and_delta(top_call: Call, sandbox: TaobaoSandbox) -> Non
 def test_sku_stock_rules(top_call: Call, sandbox: TaobaoSandbox) -> None:
     red_m = sandbox.state.skus_by_code("TSHIRT-RED-M")[0]
     pairs = ";".join(f"{int(red_m.sku_id) + i}:1" for i in range(21))
-    error = err(top_call("taobao.skus.quantity.update", {"num_iid": red_m.item_id, "skuid_quantities": pairs}))
+    error = err(top_call("taobao.skus.quantity.update",
+                         {"num_iid": red_m.item_id, "skuid_quantities": pairs}))
     assert (error["code"], error["sub_code"]) == (41, "isv.invalid-parameter:skuid_quantities")
     error = err(top_call("taobao.skus.quantity.update", {
         "num_iid": red_m.item_id, "skuid_quantities": f"{red_m.sku_id}:-1", "type": "1"}))
@@ -267,7 +272,8 @@ def test_sku_stock_rules(top_call: Call, sandbox: TaobaoSandbox) -> None:
     assert red_m.quantity == 40
 
 
-def test_item_quantity_update_needs_the_sku_of_an_item_with_skus(top_call: Call, sandbox: TaobaoSandbox) -> None:
+def test_item_quantity_update_needs_the_sku_of_an_item_with_skus(top_call: Call,
+                                                                 sandbox: TaobaoSandbox) -> None:
     cup = sandbox.state.skus_by_code("CUP-500")[0]
     error = err(top_call("taobao.item.quantity.update", {"num_iid": cup.item_id, "quantity": "3"}))
     assert error["sub_code"] == "isv.invalid-parameter:sku_id"
@@ -277,10 +283,12 @@ def test_item_quantity_update_needs_the_sku_of_an_item_with_skus(top_call: Call,
 
 def test_sku_price_is_found_by_properties_and_kept_in_range(top_call: Call, sandbox: TaobaoSandbox) -> None:
     red_m, red_l = sandbox.state.items[sandbox.state.skus_by_code("TSHIRT-RED-M")[0].item_id].skus.values()
-    sku_rows = top_call("taobao.item.skus.get", {"fields": "sku_id,properties,properties_name",
-                                                 "num_iids": red_m.item_id})["item_skus_get_response"]["skus"]["sku"]
+    answer = top_call("taobao.item.skus.get", {"fields": "sku_id,properties,properties_name",
+                                               "num_iids": red_m.item_id})
+    sku_rows = answer["item_skus_get_response"]["skus"]["sku"]
     props = {str(s["sku_id"]): s["properties"] for s in sku_rows}
-    assert sku_rows[0]["properties_name"].endswith(":颜色:红;" + props[red_m.sku_id].split(";")[1] + ":尺码:M")
+    size_pair = props[red_m.sku_id].split(";")[1]
+    assert sku_rows[0]["properties_name"].endswith(f":颜色:红;{size_pair}:尺码:M")
     # Raising both SKUs above the item price (59.90) needs item_price on the last one.
     top_call("taobao.item.sku.price.update", {"num_iid": red_m.item_id, "properties": props[red_m.sku_id],
                                               "price": "69.90"})
