@@ -340,22 +340,21 @@ class DouyinClient(PlatformClient):
     async def iter_orders(self, window: TimeWindow) -> AsyncIterator[Order]:
         """Orders updated within ``window`` (order.searchList by update_time), each once.
 
-        Windows longer than the shop's ``order_window_hours`` are split; every order is
-        yielded only by the window its update_time falls in."""
+        Windows longer than the shop's ``order_window_hours`` are split. The window is
+        widened to whole seconds (see :func:`mappers.window_seconds`); within one call
+        each version of an order is yielded once."""
         span = timedelta(hours=self.settings.order_window_hours)
         seen: set[tuple[str, int]] = set()
         for part in mappers.split_window(window, span):
-            bounds = mappers.window_bounds(part, end_inclusive=self.settings.order_window_end_inclusive)
-            if bounds is None:
-                continue
-            async for row in self._search_orders(*bounds):
-                modified = self._mapped(mappers.order_modified_at, row)
-                if not part.start <= modified < part.end:
-                    continue  # on a window edge: the neighbouring window reads it
+            first, stop = mappers.window_seconds(part)
+            last = stop - 1 if self.settings.order_window_end_inclusive else stop
+            async for row in self._search_orders(first, last):
+                modified = mappers.unix(self._mapped(mappers.order_modified_at, row))
+                if not first <= modified < stop:
+                    continue  # beyond the window's seconds: the neighbouring window reads it
                 order = self._mapped(mappers.order_from, row)
-                version = (order.platform_order_id, mappers.unix(modified))
-                if version not in seen:
-                    seen.add(version)
+                if (order.platform_order_id, modified) not in seen:
+                    seen.add((order.platform_order_id, modified))
                     yield order
 
     async def _search_orders(self, start: int, end: int) -> AsyncIterator[Mapping[str, Any]]:

@@ -189,24 +189,26 @@ def price_params(update: PriceUpdate) -> dict[str, Any]:
 # --- orders -----------------------------------------------------------------------------
 
 
-def window_bounds(window: TimeWindow, *, end_inclusive: bool = True) -> tuple[int, int] | None:
-    """``update_time_start``/``update_time_end`` selecting exactly the whole seconds
-    ``t`` with ``window.start <= t < window.end``; None if the window holds no whole second."""
-    start = math.ceil(window.start.timestamp())
-    end = math.ceil(window.end.timestamp())
-    if end <= start:
-        return None
-    return (start, end - 1) if end_inclusive else (start, end)
+def window_seconds(window: TimeWindow) -> tuple[int, int]:
+    """The whole seconds ``[first, stop)`` that cover ``window``: the start rounded down, the
+    end rounded up. Douyin stamps update_time in whole seconds, so an order updated 0.2 s
+    into a second is stamped with that second; rounding outwards keeps it in every window
+    that overlaps its second (a partial second may be read twice, which is harmless)."""
+    return math.floor(window.start.timestamp()), math.ceil(window.end.timestamp())
 
 
 def split_window(window: TimeWindow, span: timedelta) -> list[TimeWindow]:
-    """``window`` cut into consecutive windows no longer than ``span``."""
+    """``window`` cut into consecutive windows no longer than ``span`` (whole seconds),
+    cut on whole seconds so each piece, rounded outwards, still spans at most ``span``."""
+    step = max(1, int(span.total_seconds()))
+    first, stop = window_seconds(window)
     parts = []
     start = window.start
-    while start < window.end:
-        end = min(window.end, start + span)
+    for cut in range(first + step, stop, step):
+        end = from_unix(cut)
         parts.append(TimeWindow(start=start, end=end))
         start = end
+    parts.append(TimeWindow(start=start, end=window.end))
     return parts
 
 

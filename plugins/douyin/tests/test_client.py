@@ -310,6 +310,22 @@ async def test_orders_on_window_edges_are_read_exactly_once(host: PluginHost, sh
     assert sorted(o.platform_order_id for o in second) == sorted(placed[1:])
 
 
+async def test_windows_cover_the_partial_seconds_at_both_ends(
+        host: PluginHost, shop: ShopContext, sandbox: DouyinSandbox, clock: FakeClock) -> None:
+    # Douyin stamps whole seconds. A window ending 0.5 s into a second is read; then an
+    # order is updated 0.2 s later in that same second, so Douyin stamps it with the second
+    # the previous window already covered. The next window must still return it.
+    start = clock.now()
+    clock.advance(30.5)
+    edge = clock.now()
+    assert await orders(host, shop, TimeWindow(start=start, end=edge)) == []
+    clock.advance(0.2)
+    order = sandbox.state.place_order([(sku_of(sandbox, "CUP-500").sku_id, 1)])
+    clock.advance(5)
+    later = await orders(host, shop, TimeWindow(start=edge, end=clock.now()))
+    assert [o.platform_order_id for o in later] == [order.order_id]
+
+
 async def test_an_order_updated_while_paging_does_not_hide_another(host: PluginHost,
                                                                    shop_factory: ShopFactory,
                                                                    sandbox: DouyinSandbox,

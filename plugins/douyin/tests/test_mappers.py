@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -149,15 +150,14 @@ def test_non_numeric_ids_cannot_be_sent() -> None:
         mappers.stock_params(StockUpdate(ref=bad, quantity=1, idempotency_key="k"))
 
 
-def test_window_bounds_select_whole_seconds_in_the_half_open_window() -> None:
+def test_window_seconds_round_outwards() -> None:
     start = datetime(2026, 11, 11, tzinfo=UTC)
-    window = TimeWindow(start=start, end=start + timedelta(hours=1))
-    assert mappers.window_bounds(window) == (T0, T0 + 3599)
-    assert mappers.window_bounds(window, end_inclusive=False) == (T0, T0 + 3600)
+    assert mappers.window_seconds(TimeWindow(start=start, end=start + timedelta(hours=1))) == (
+        T0, T0 + 3600)
     fractional = TimeWindow(start=start + timedelta(seconds=0.5), end=start + timedelta(seconds=2.5))
-    assert mappers.window_bounds(fractional) == (T0 + 1, T0 + 2)
+    assert mappers.window_seconds(fractional) == (T0, T0 + 3)
     tiny = TimeWindow(start=start + timedelta(seconds=0.1), end=start + timedelta(seconds=0.9))
-    assert mappers.window_bounds(tiny) is None
+    assert mappers.window_seconds(tiny) == (T0, T0 + 1)
 
 
 def test_split_window() -> None:
@@ -166,6 +166,16 @@ def test_split_window() -> None:
                                  timedelta(days=1))
     assert [(p.end - p.start) for p in parts] == [timedelta(days=1), timedelta(days=1), timedelta(hours=2)]
     assert parts[0].start == start and parts[-1].end == start + timedelta(hours=50)
+    assert all(a.end == b.start for a, b in pairwise(parts))
+
+
+def test_split_window_cuts_on_whole_seconds() -> None:
+    start = datetime(2026, 11, 11, tzinfo=UTC) + timedelta(seconds=0.5)
+    window = TimeWindow(start=start, end=start + timedelta(days=2))
+    for part in mappers.split_window(window, timedelta(days=1)):
+        first, stop = mappers.window_seconds(part)
+        assert stop - first <= 86400
+    assert len(mappers.split_window(window, timedelta(days=1))) == 3
 
 
 def test_token_set_expires_in_as_seconds_or_as_a_timestamp() -> None:
