@@ -340,6 +340,10 @@ class WechatClient(PlatformClient):
                 return PushResult(idempotency_key=key, ok=False, retryable=False,
                                   error=f"outcome unknown, read the stock before retrying: {exc}")
             return PushResult(idempotency_key=key, ok=False, error=str(exc), retryable=True)
+        except PlatformError as exc:
+            if isinstance(exc, AuthError | PermissionDenied):
+                raise  # shop-wide: every other update would fail the same way
+            return PushResult(idempotency_key=key, ok=False, error=str(exc))  # unclassified code
         return PushResult(idempotency_key=key, ok=True,
                           quantity_after=None if relative else update.quantity)
 
@@ -384,9 +388,10 @@ class WechatClient(PlatformClient):
                 await self.request("product/auditfree", body)
             except QuotaExhausted:
                 raise
-            except (InvalidRequest, NotFound, RateLimited, ServerError, TransportError,
-                    MalformedResponse) as exc:
-                error = exc
+            except PlatformError as exc:
+                if isinstance(exc, AuthError | PermissionDenied):
+                    raise  # shop-wide: every other product would fail the same way
+                error = exc  # refused, throttled, or no readable answer (a re-send is harmless)
             for update in group:
                 results[update.idempotency_key] = PushResult(
                     idempotency_key=update.idempotency_key, ok=error is None,

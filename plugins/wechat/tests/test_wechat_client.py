@@ -13,6 +13,7 @@ import pytest
 from hub_wechat.client import QuotaExhausted
 from hub_wechat.sandbox import WechatSandbox
 
+from hub.errors import PermissionDenied
 from hub.models import (
     ListingRef,
     OrderStatus,
@@ -381,3 +382,31 @@ async def test_rate_limited_start_is_reported_retryable(info: Any, sandbox: Wech
                                                    flash_price=9900))
     await shop.client.aclose()
     assert not result.ok and result.retryable
+
+
+def answering(errcode: int) -> httpx.MockTransport:
+    return httpx.MockTransport(lambda request: httpx.Response(
+        200, json={"errcode": errcode, "errmsg": f"code {errcode} rid: 1-2-3"}))
+
+
+async def test_unclassified_codes_fail_the_update_not_the_batch(info: Any, sandbox: WechatSandbox,
+                                                                clock: FakeClock, host: PluginHost) -> None:
+    shop = make_shop(info, sandbox, clock=clock, transport=answering(99999))
+    sku = sku_of(sandbox, "CUP-500")
+    results = await host.push_stock(shop, [stock(sku, 1, key="a"), stock(sku, 2, key="b")])
+    prices = await host.push_prices(shop, [PriceUpdate(ref=ref(sku), price=100, idempotency_key="p")])
+    await shop.client.aclose()
+    assert [(r.ok, r.retryable) for r in results + prices] == [(False, False)] * 3
+    assert "unclassified" in (results[0].error or "")
+
+
+@pytest.mark.parametrize("errcode", [48001, 45035])
+async def test_permission_problems_stop_every_write(info: Any, sandbox: WechatSandbox, clock: FakeClock,
+                                                    host: PluginHost, errcode: int) -> None:
+    shop = make_shop(info, sandbox, clock=clock, transport=answering(errcode))
+    sku = sku_of(sandbox, "CUP-500")
+    with pytest.raises(PermissionDenied):
+        await host.push_stock(shop, [stock(sku, 1)])
+    with pytest.raises(PermissionDenied):
+        await host.push_prices(shop, [PriceUpdate(ref=ref(sku), price=100, idempotency_key="p")])
+    await shop.client.aclose()

@@ -1,0 +1,52 @@
+"""A generated shop: every listing and every order comes back exactly once when the
+order history is read in windows of at most ``order_window.max_span``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hub_wechat.sandbox import WechatSandbox
+
+from hub.models import TimeWindow
+from hub.platform import PlatformInfo
+from hub.plugins import PluginHost
+from hub.testing import FakeClock, make_shop
+from hub.testing.sandbox import SandboxConfig, generate_seed
+
+pytestmark = pytest.mark.anyio
+
+START = datetime(2026, 10, 20, 3, 17, 41, tzinfo=UTC)
+END = START + timedelta(days=16, hours=5)  # several days, not a multiple of the span
+
+
+async def test_generated_shop_reads_back_exactly_once(host: PluginHost, info: PlatformInfo) -> None:
+    clock = FakeClock(END + timedelta(minutes=1))
+    seed = generate_seed(items=250, skus_per_item=4, orders=5000, start=START, end=END)
+    sandbox = WechatSandbox(SandboxConfig(clock=clock, seed=seed))
+    shop = make_shop(info, sandbox, clock=clock)
+    try:
+        listings = [x async for x in host.fetch_listings(shop)]
+        assert len(listings) == 1000
+        assert len({x.platform_sku_id for x in listings}) == 1000
+        assert {x.master_code for x in listings} == {s.code for s in sandbox.state.iter_skus()}
+
+        seen: Counter[str] = Counter()
+        start = START
+        windows = 0
+        while start < END:
+            end = min(END, start + info.order_window.max_span)
+            windows += 1
+            async for order in host.fetch_orders(shop, TimeWindow(start=start, end=end)):
+                assert start <= order.modified_at < end
+                seen[order.platform_order_id] += 1
+            start = end
+    finally:
+        await shop.client.aclose()
+    assert windows == 3
+    assert set(seen) == set(sandbox.state.orders) and len(seen) == 5000
+    assert max(seen.values()) == 1, "an order came back twice"
+    # Every window was one legal query series: nothing was refused.
+    assert not sandbox.errors
+    assert sandbox.calls["order/get"] == 5000 and sandbox.calls["order/list/get"] >= 50
