@@ -330,12 +330,12 @@ class JdClient(PlatformClient):
                 try:
                     quantity = count(row["stockNum"], "stockNum")
                 except JdDataError as exc:
-                    raise self._malformed(STOCK_READ, exc, f"skuId {sku_id}") from None
+                    raise self._malformed(STOCK_READ, exc) from None
                 return StockLevel(platform_item_id=ref.platform_item_id,
                                   platform_sku_id=ref.platform_sku_id, quantity=quantity,
                                   observed_at=self.clock.now())
-        raise MalformedResponse(f"no stockNum for skuId {sku_id}", platform=self.platform,
-                                operation=STOCK_READ)
+        raise MalformedResponse("the answer has no stockNum for the SKU asked for",
+                                platform=self.platform, operation=STOCK_READ)
 
     async def push_stock(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
         """Set each SKU's stock (absolute ``stockNum``, one SKU per call).
@@ -514,16 +514,16 @@ class JdClient(PlatformClient):
                               retryable=retryable)
         order_id = shipment.platform_order_id
         if not order_id.isdigit():
-            return failed(f"order {order_id!r}: a JD order id is all digits")
+            return failed("platform_order_id: a JD order id is all digits")
         try:
             if shipment.line_ids:
                 order = await self.get_order(order_id)
                 if order is None:
-                    return failed(f"JD does not know order {order_id}")
+                    return failed("JD does not know this order")
                 missing = {line.line_id for line in order.lines} - set(shipment.line_ids)
                 if missing:
-                    return failed(f"order {order_id}: JD ships whole orders; lines "
-                                  f"{', '.join(sorted(missing))} would ship too")
+                    return failed(f"JD ships whole orders: its lines {', '.join(sorted(missing))} "
+                                  "would ship too; name every line or none")
             carrier = self.settings.carrier_ids.get(shipment.carrier, shipment.carrier)
             try:
                 await self.request(ORDER_SHIPMENT, {"order_id": int(order_id), "logiCoprId": carrier,

@@ -118,7 +118,7 @@ def jd_id(value: Any, field: str) -> str:
 def id_param(value: str, field: str) -> int:
     """A hub id as the JSON number JD's Long parameters (skuId…) take."""
     if not value.isdigit():
-        raise JdDataError(field, f"a JD id is all digits, got {value!r}")
+        raise JdDataError(field, "a JD id is all digits")  # the value stays out of messages
     return int(value)
 
 

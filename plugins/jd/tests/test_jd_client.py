@@ -315,6 +315,30 @@ async def test_get_order(shop: ShopContext, sandbox: JdSandbox) -> None:
     assert await shop.client.get_order("230999999999") is None
 
 
+async def test_order_get_method_setting(sandbox: JdSandbox, clock: FakeClock) -> None:
+    shop = shop_with(sandbox, clock, order_get_method="jingdong.pop.order.enGet")
+    placed = sandbox.state.place_order([(sandbox.state.skus_by_code("CUP-500")[0].sku_id, 1)])
+    assert (await shop.client.get_order(placed.order_id)) is not None
+    assert sandbox.calls["jingdong.pop.order.enGet"] == 1 and sandbox.calls["jingdong.pop.order.get"] == 0
+
+
+async def test_an_unreadable_total_is_malformed(sandbox: JdSandbox, clock: FakeClock) -> None:
+    def answers(method: str, params: dict[str, Any]) -> Any:
+        row = {"skuId": 1, "wareId": 2, "jdPrice": "1.00", "stockNum": 1, "status": 1}
+        return {"jingdong_sku_read_searchSkuList_responce": {"code": "0", "page": {
+            "data": [row], "totalItem": "many"}}}
+    shop = shop_with(sandbox, clock, transport=scripted(answers), sku_page_size=1)
+    with pytest.raises(MalformedResponse, match="totalItem"):
+        _ = [x async for x in shop.client.iter_listings()]
+
+
+async def test_version_setting_reaches_the_gateway(sandbox: JdSandbox, clock: FakeClock) -> None:
+    shop = shop_with(sandbox, clock, api_version="1.0")
+    with pytest.raises(InvalidRequest) as caught:
+        _ = [x async for x in shop.client.iter_listings()]
+    assert caught.value.code == "5" and caught.value.parameter == "v"
+
+
 # --- shipments -----------------------------------------------------------------------------
 
 

@@ -144,6 +144,14 @@ async def test_business_failure_inside_a_successful_envelope(shop: ShopContext) 
     assert "page_size超出范围" in str(error)
 
 
+async def test_success_false_as_a_string(shop: ShopContext) -> None:
+    method = "jingdong.stock.write.updateSkuStock"
+    error = fails(shop.client, {"jingdong_stock_write_updateSkuStock_responce": {
+        "code": "0", "success": "false", "englishErrCode": "stockNum invalid"}},
+        method=method, params={"skuId": 1, "stockNum": -1})
+    assert isinstance(error, InvalidRequest) and error.parameter == "stockNum"
+
+
 async def test_business_failure_not_found(shop: ShopContext) -> None:
     error = fails(shop.client, _business(englishErrCode="order not exist", chineseErrCode="订单不存在",
                                          numberCode=1))

@@ -303,6 +303,19 @@ def test_window_longer_than_a_month_is_refused(build, ask) -> None:  # type: ign
     assert "一个月" in failure["chineseErrCode"]
 
 
+@pytest.mark.parametrize(("start", "end", "ok"), [
+    ("2026-12-31 00:00:00", "2027-01-31 00:00:00", True),
+    ("2026-12-31 00:00:00", "2027-01-31 00:00:01", False),
+    ("2027-01-31 10:00:00", "2027-02-28 10:00:00", True),  # the month's end is clamped
+    ("2027-01-31 10:00:00", "2027-02-28 10:00:01", False),
+    ("2027-01-02 00:00:00", "2027-01-01 00:00:00", False),  # end before start
+])
+def test_one_calendar_month_in_beijing_time(build, ask, start: str, end: str, ok: bool) -> None:  # type: ignore[no-untyped-def]
+    params = {"start_date": start, "end_date": end, "order_state": "FINISHED_L",
+              "optional_fields": "orderId", "page": "1", "page_size": "10"}
+    assert api_result(ask(build(SEARCH, params)))["success"] is ok
+
+
 def test_page_size_over_100_is_refused(build, ask, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
     window = (clock.now() - timedelta(days=1), clock.now())
     assert api_result(ask(build(SEARCH, search(*window, page_size="100"))))["success"] is True
