@@ -60,9 +60,7 @@ class PluginLoadError(PluginError):
         self.distribution = distribution
         self.cause = cause
         dist = f" (from {distribution})" if distribution else ""
-        super().__init__(
-            f"plugin {name!r}{dist} failed to load: {type(cause).__name__}: {cause}"
-        )
+        super().__init__(f"plugin {name!r}{dist} failed to load: {type(cause).__name__}: {cause}")
 
 
 class CapabilityNotSupported(PluginError):

@@ -77,9 +77,7 @@ def hub_fetch_listings(shop: ShopContext) -> AsyncIterator[Listing] | None:
 
 
 @hookspec(firstresult=True)
-def hub_fetch_stock(
-    shop: ShopContext, refs: Sequence[ListingRef]
-) -> Awaitable[Sequence[StockLevel]] | None:
+def hub_fetch_stock(shop: ShopContext, refs: Sequence[ListingRef]) -> Awaitable[Sequence[StockLevel]] | None:
     """Return an awaitable of the platform's current quantity for each of ``refs``."""
 
 
@@ -117,9 +115,7 @@ def hub_ship_order(shop: ShopContext, shipment: Shipment) -> Awaitable[PushResul
 
 
 @hookspec(firstresult=True)
-def hub_start_promotion(
-    shop: ShopContext, push: PromotionPush
-) -> Awaitable[PushResult] | None:
+def hub_start_promotion(shop: ShopContext, push: PromotionPush) -> Awaitable[PushResult] | None:
     """Return an awaitable that starts ``push`` with the platform's promotion API."""
 
 
@@ -134,9 +130,7 @@ def hub_end_promotion(
 
 
 @hookspec
-def hub_order_stored(
-    shop: str, order: Order, previous_status: OrderStatus | None
-) -> Awaitable[None] | None:
+def hub_order_stored(shop: str, order: Order, previous_status: OrderStatus | None) -> Awaitable[None] | None:
     """Called after an order is stored or its status changed."""
 
 

@@ -148,8 +148,11 @@ class OrderStatus(StrEnum):
     def holds_stock(self) -> bool:
         """The order's unshipped units are reserved. Unpaid orders hold them too: the
         platforms take units off sale when an order is placed, not when it is paid."""
-        return self in (OrderStatus.PENDING_PAYMENT, OrderStatus.AWAITING_SHIPMENT,
-                        OrderStatus.PARTLY_SHIPPED)
+        return self in (
+            OrderStatus.PENDING_PAYMENT,
+            OrderStatus.AWAITING_SHIPMENT,
+            OrderStatus.PARTLY_SHIPPED,
+        )
 
     @property
     def is_closed_unshipped(self) -> bool:

@@ -156,8 +156,10 @@ class PlatformRegistry:
         """Register a platform; a second plugin claiming the same code is an error."""
         if info.code in self._platforms:
             other = self._platforms[info.code].plugin
-            raise PluginError(f"platform {info.code!r} is registered twice ({other} and "
-                              f"{self.current_plugin or 'another plugin'})")
+            raise PluginError(
+                f"platform {info.code!r} is registered twice ({other} and "
+                f"{self.current_plugin or 'another plugin'})"
+            )
         if not info.plugin and self.current_plugin:
             info = PlatformInfo(**{**info.__dict__, "plugin": self.current_plugin})
         self._platforms[info.code] = info

@@ -153,56 +153,41 @@ class PluginHost:
     def fetch_listings(self, shop: ShopContext) -> AsyncIterator[Listing]:
         return self._iterator("hub_fetch_listings", "listings", shop=shop)
 
-    async def fetch_stock(
-        self, shop: ShopContext, refs: Sequence[ListingRef]
-    ) -> list[StockLevel]:
+    async def fetch_stock(self, shop: ShopContext, refs: Sequence[ListingRef]) -> list[StockLevel]:
         return list(await self._awaitable("hub_fetch_stock", "stock reads", shop=shop, refs=refs))
 
-    async def push_stock(
-        self, shop: ShopContext, updates: Sequence[StockUpdate]
-    ) -> list[PushResult]:
-        results = await self._awaitable(
-            "hub_push_stock", "stock writes", shop=shop, updates=updates
-        )
+    async def push_stock(self, shop: ShopContext, updates: Sequence[StockUpdate]) -> list[PushResult]:
+        results = await self._awaitable("hub_push_stock", "stock writes", shop=shop, updates=updates)
         return _check_results("hub_push_stock", updates, results)
 
-    async def push_prices(
-        self, shop: ShopContext, updates: Sequence[PriceUpdate]
-    ) -> list[PushResult]:
-        results = await self._awaitable(
-            "hub_push_prices", "price writes", shop=shop, updates=updates
-        )
+    async def push_prices(self, shop: ShopContext, updates: Sequence[PriceUpdate]) -> list[PushResult]:
+        results = await self._awaitable("hub_push_prices", "price writes", shop=shop, updates=updates)
         return _check_results("hub_push_prices", updates, results)
 
     def fetch_orders(self, shop: ShopContext, window: TimeWindow) -> AsyncIterator[Order]:
         return self._iterator("hub_fetch_orders", "orders", shop=shop, window=window)
 
     async def ship_order(self, shop: ShopContext, shipment: Shipment) -> PushResult:
-        return await self._awaitable(
-            "hub_ship_order", "shipment write-back", shop=shop, shipment=shipment
-        )
+        return await self._awaitable("hub_ship_order", "shipment write-back", shop=shop, shipment=shipment)
 
     async def start_promotion(self, shop: ShopContext, push: PromotionPush) -> PushResult:
         return await self._awaitable(
             "hub_start_promotion", f"native {push.promotion.kind.value}", shop=shop, push=push
         )
 
-    async def end_promotion(
-        self, shop: ShopContext, push: PromotionPush, platform_ref: str
-    ) -> PushResult:
+    async def end_promotion(self, shop: ShopContext, push: PromotionPush, platform_ref: str) -> PushResult:
         return await self._awaitable(
-            "hub_end_promotion", f"native {push.promotion.kind.value}",
-            shop=shop, push=push, platform_ref=platform_ref,
+            "hub_end_promotion",
+            f"native {push.promotion.kind.value}",
+            shop=shop,
+            push=push,
+            platform_ref=platform_ref,
         )
 
     # --- broadcasts -----------------------------------------------------------------------------
 
-    async def notify_order_stored(
-        self, shop: str, order: Order, previous_status: OrderStatus | None
-    ) -> None:
-        await self._broadcast(
-            "hub_order_stored", shop=shop, order=order, previous_status=previous_status
-        )
+    async def notify_order_stored(self, shop: str, order: Order, previous_status: OrderStatus | None) -> None:
+        await self._broadcast("hub_order_stored", shop=shop, order=order, previous_status=previous_status)
 
     async def notify_push_failed(self, shop: str, kind: str, key: str, error: str) -> None:
         await self._broadcast("hub_push_failed", shop=shop, kind=kind, key=key, error=error)
@@ -228,8 +213,10 @@ class PluginHost:
     def _iterator(self, hook: str, what: str, **kwargs: Any) -> AsyncIterator[Any]:
         result = self._first(hook, what, kwargs)
         if not hasattr(result, "__aiter__"):
-            raise PluginError(f"{hook} must return an async iterator, got {type(result).__name__}"
-                              " (write it as a plain def returning an async generator)")
+            raise PluginError(
+                f"{hook} must return an async iterator, got {type(result).__name__}"
+                " (write it as a plain def returning an async generator)"
+            )
         return result
 
     async def _awaitable(self, hook: str, what: str, **kwargs: Any) -> Any:
@@ -244,13 +231,12 @@ class PluginHost:
                 await result
 
 
-def _check_results(
-    hook: str, updates: Sequence[Any], results: Sequence[PushResult]
-) -> list[PushResult]:
+def _check_results(hook: str, updates: Sequence[Any], results: Sequence[PushResult]) -> list[PushResult]:
     """Every update must come back with exactly one result, matched by idempotency key."""
     wanted = {u.idempotency_key for u in updates}
     got = [r.idempotency_key for r in results]
     if set(got) != wanted or len(got) != len(wanted):
-        raise PluginError(f"{hook} returned results for {sorted(set(got))[:5]}… "
-                          f"but was asked for {len(wanted)} updates")
+        raise PluginError(
+            f"{hook} returned results for {sorted(set(got))[:5]}… but was asked for {len(wanted)} updates"
+        )
     return list(results)

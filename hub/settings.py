@@ -13,20 +13,22 @@ class HubSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
 
-    database_url: str = Field(
-        DEFAULT_DATABASE_URL, description="SQLAlchemy URL; a SQLite file by default"
-    )
+    database_url: str = Field(DEFAULT_DATABASE_URL, description="SQLAlchemy URL; a SQLite file by default")
     safety_stock: int = Field(0, ge=0, description="units held back per SKU unless set per SKU")
     price_change_limit: float = Field(
         0.5, gt=0, description="largest price change (share of the current price) without --force"
     )
     partition_below: int | None = Field(
-        None, ge=0, description="SKUs whose sellable stock falls below this are partitioned "
-        "(a SKU's own setting wins)")
+        None,
+        ge=0,
+        description="SKUs whose sellable stock falls below this are partitioned (a SKU's own setting wins)",
+    )
     sales_window_minutes: float = Field(
-        60, gt=0, description="recent sales that steer partitioned units toward selling shops")
+        60, gt=0, description="recent sales that steer partitioned units toward selling shops"
+    )
     listings_interval_minutes: float = Field(
-        60, ge=0, description="re-read listings when the last read is older than this")
+        60, ge=0, description="re-read listings when the last read is older than this"
+    )
     lease_seconds: float = Field(300, gt=0, description="a crashed sync's lease expires after this")
     http_timeout: float = Field(30, gt=0, description="seconds before a platform call times out")
     actor: str | None = Field(None, description="who the audit log names (default: OS user)")

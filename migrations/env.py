@@ -17,8 +17,7 @@ def _configure(**kw: object) -> None:
 
 
 def run_offline() -> None:
-    _configure(url=config.get_main_option("sqlalchemy.url"), literal_binds=True,
-               render_as_batch=True)
+    _configure(url=config.get_main_option("sqlalchemy.url"), literal_binds=True, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -13,9 +13,22 @@ TOKEN = "very-secret-access-token"
 
 
 def add(invoke: Invoke, name: str = "s1", *extra: str):  # type: ignore[no-untyped-def]
-    return invoke("shops", "add", name, "--platform", "fake", "--app-key", "k1",
-                  "--app-secret", SECRET, "--access-token", TOKEN,
-                  "--base-url", "http://127.0.0.1:9/api", *extra)
+    return invoke(
+        "shops",
+        "add",
+        name,
+        "--platform",
+        "fake",
+        "--app-key",
+        "k1",
+        "--app-secret",
+        SECRET,
+        "--access-token",
+        TOKEN,
+        "--base-url",
+        "http://127.0.0.1:9/api",
+        *extra,
+    )
 
 
 def test_add_and_list_masks_every_secret(invoke: Invoke) -> None:
@@ -30,18 +43,29 @@ def test_add_and_list_masks_every_secret(invoke: Invoke) -> None:
     assert "s1" in table.output and SECRET not in table.output
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--platform", "nope", "--app-key", "k", "--app-secret", "s"],
-     "unknown platform 'nope'; installed platforms: fake, fake_abs"),
-    (["--platform", "fake", "--app-key", "k", "--app-secret", "s", "--base-url", "ftp://x"],
-     "base_url: Value error, not an http(s) URL"),
-    (["--platform", "fake", "--app-key", "k"], "needs --app-secret"),
-    (["--platform", "fake", "--app-secret", "s"], "Missing option '--app-key'"),
-    (["--platform", "fake", "--app-key", "k", "--app-secret", "s", "--set", "qps=fast"],
-     "qps: Input should be a valid number"),
-    (["--platform", "fake", "--app-key", "k", "--app-secret", "s", "--set", "colour=red"],
-     "colour: Extra inputs are not permitted"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--platform", "nope", "--app-key", "k", "--app-secret", "s"],
+            "unknown platform 'nope'; installed platforms: fake, fake_abs",
+        ),
+        (
+            ["--platform", "fake", "--app-key", "k", "--app-secret", "s", "--base-url", "ftp://x"],
+            "base_url: Value error, not an http(s) URL",
+        ),
+        (["--platform", "fake", "--app-key", "k"], "needs --app-secret"),
+        (["--platform", "fake", "--app-secret", "s"], "Missing option '--app-key'"),
+        (
+            ["--platform", "fake", "--app-key", "k", "--app-secret", "s", "--set", "qps=fast"],
+            "qps: Input should be a valid number",
+        ),
+        (
+            ["--platform", "fake", "--app-key", "k", "--app-secret", "s", "--set", "colour=red"],
+            "colour: Extra inputs are not permitted",
+        ),
+    ],
+)
 def test_bad_arguments_give_one_line_and_exit_2(invoke: Invoke, args: list[str], message: str) -> None:
     result = invoke("shops", "add", "s1", *args)
     assert result.exit_code == 2

@@ -58,23 +58,32 @@ class EchoClient(PlatformClient):
         return TokenSet(access_token=f"fresh-token-{self.refreshed}")
 
     def get(self, *, idempotent: bool = True) -> Any:
-        return self.call("get", lambda: httpx.Request(
-            "GET", f"{self.settings.base_url}/x?access_token={self.access_token}"),
-            idempotent=idempotent)
+        return self.call(
+            "get",
+            lambda: httpx.Request("GET", f"{self.settings.base_url}/x?access_token={self.access_token}"),
+            idempotent=idempotent,
+        )
 
 
-def client(handler: Handler, clock: FakeClock, *, qps: float = 1000, saved: list | None = None,
-           **settings: Any) -> EchoClient:
+def client(
+    handler: Handler, clock: FakeClock, *, qps: float = 1000, saved: list | None = None, **settings: Any
+) -> EchoClient:
     async def store(tokens: TokenSet) -> None:
         if saved is not None:
             saved.append(tokens)
 
-    values = {"app_key": "k", "app_secret": "s3cret-value", "access_token": "old-token-value",
-              **settings}
-    return EchoClient(Settings(**values), HttpOptions(
-        shop="s1", rate_limit=RateLimit(qps=qps, concurrency=4), clock=clock,
-        transport=httpx.MockTransport(handler), retry=RetryPolicy(max_attempts=4),
-        token_store=store))
+    values = {"app_key": "k", "app_secret": "s3cret-value", "access_token": "old-token-value", **settings}
+    return EchoClient(
+        Settings(**values),
+        HttpOptions(
+            shop="s1",
+            rate_limit=RateLimit(qps=qps, concurrency=4),
+            clock=clock,
+            transport=httpx.MockTransport(handler),
+            retry=RetryPolicy(max_attempts=4),
+            token_store=store,
+        ),
+    )
 
 
 def sequence(*responses: httpx.Response | Exception) -> Handler:
@@ -93,16 +102,14 @@ OK = httpx.Response(200, json={"data": "hello"})
 
 
 async def test_retryable_errors_are_retried_with_backoff(fake_clock: FakeClock) -> None:
-    c = client(sequence(httpx.Response(503), httpx.Response(200, json={"error": "busy"}), OK),
-               fake_clock)
+    c = client(sequence(httpx.Response(503), httpx.Response(200, json={"error": "busy"}), OK), fake_clock)
     assert await c.get() == "hello"
     assert c.stats.retries == 2 and c.stats.calls == 3
     assert fake_clock.slept > 0  # it waited between attempts, on the fake clock
 
 
 async def test_the_platforms_wait_is_obeyed_and_paces_every_caller(fake_clock: FakeClock) -> None:
-    c = client(sequence(httpx.Response(200, json={"error": "throttled", "retry_after": 7}), OK),
-               fake_clock)
+    c = client(sequence(httpx.Response(200, json={"error": "throttled", "retry_after": 7}), OK), fake_clock)
     start = fake_clock.monotonic()
     assert await c.get() == "hello"
     assert fake_clock.monotonic() - start >= 7
@@ -183,6 +190,7 @@ async def test_token_is_refreshed_before_it_expires(fake_clock: FakeClock) -> No
         return OK
 
     from datetime import timedelta
+
     c = client(handle, fake_clock, token_expires_at=fake_clock.now() + timedelta(minutes=3))
     await c.get()
     assert c.refreshed == 1 and "fresh-token-1" in seen[0]

@@ -23,8 +23,7 @@ T0 = datetime(2026, 11, 11, tzinfo=UTC)
 
 
 def line(**kw: object) -> OrderLine:
-    base = {"line_id": "1", "platform_item_id": "i", "platform_sku_id": "s", "quantity": 1,
-            "unit_price": 100}
+    base = {"line_id": "1", "platform_item_id": "i", "platform_sku_id": "s", "quantity": 1, "unit_price": 100}
     return OrderLine(**{**base, **kw})  # type: ignore[arg-type]
 
 
@@ -48,8 +47,14 @@ def test_window_must_move_forward() -> None:
 
 
 def test_order_lines_must_be_unique_and_present() -> None:
-    common = {"platform_order_id": "o1", "status": OrderStatus.AWAITING_SHIPMENT,
-              "platform_status": "X", "created_at": T0, "modified_at": T0, "total": 100}
+    common = {
+        "platform_order_id": "o1",
+        "status": OrderStatus.AWAITING_SHIPMENT,
+        "platform_status": "X",
+        "created_at": T0,
+        "modified_at": T0,
+        "total": 100,
+    }
     with pytest.raises(ValidationError, match="duplicate line"):
         Order(**common, lines=(line(), line()))  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
@@ -77,21 +82,43 @@ def test_listing_rejects_negative_quantity() -> None:
 )
 def test_promotion_fields_match_the_kind(kind: PromotionKind, params: dict, error: str) -> None:
     with pytest.raises(ValidationError, match=error):
-        Promotion(name="p", kind=kind, starts_at=T0, ends_at=T0 + timedelta(hours=1),
-                  skus=("A",), shops=("s",), **params)
+        Promotion(
+            name="p",
+            kind=kind,
+            starts_at=T0,
+            ends_at=T0 + timedelta(hours=1),
+            skus=("A",),
+            shops=("s",),
+            **params,
+        )
 
 
 def test_promotion_must_end_after_it_starts_and_prices_round_down() -> None:
     with pytest.raises(ValidationError, match="end after"):
-        Promotion(name="p", kind=PromotionKind.FLASH_PRICE, flash_price=1, starts_at=T0,
-                  ends_at=T0, skus=("A",), shops=("s",))
-    promo = Promotion(name="p", kind=PromotionKind.PERCENT_DISCOUNT, percent_off=15,
-                      starts_at=T0, ends_at=T0 + timedelta(hours=1), skus=("A",), shops=("s",))
+        Promotion(
+            name="p",
+            kind=PromotionKind.FLASH_PRICE,
+            flash_price=1,
+            starts_at=T0,
+            ends_at=T0,
+            skus=("A",),
+            shops=("s",),
+        )
+    promo = Promotion(
+        name="p",
+        kind=PromotionKind.PERCENT_DISCOUNT,
+        percent_off=15,
+        starts_at=T0,
+        ends_at=T0 + timedelta(hours=1),
+        skus=("A",),
+        shops=("s",),
+    )
     assert promo.price_for(999) == 849  # 849.15 fen: the merchant never gets less than asked
 
 
-@pytest.mark.parametrize(("yuan", "fen"), [("19.90", 1990), ("0.01", 1), ("200", 20000),
-                                           (" 5.5 ", 550), ("-3.10", -310)])
+@pytest.mark.parametrize(
+    ("yuan", "fen"), [("19.90", 1990), ("0.01", 1), ("200", 20000), (" 5.5 ", 550), ("-3.10", -310)]
+)
 def test_yuan_to_fen(yuan: str, fen: int) -> None:
     assert yuan_to_fen(yuan) == fen
     assert yuan_to_fen(fen_to_yuan(fen)) == fen

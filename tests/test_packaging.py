@@ -24,10 +24,12 @@ def test_every_module_imports_alone() -> None:
         for p in (ROOT / "hub").rglob("*.py")
         if p.name not in ("__init__.py", "__main__.py")
     )
+
     def run(module: str) -> tuple[str, subprocess.CompletedProcess[str]]:
         # One interpreter per module: a cycle would hide behind earlier imports.
-        return module, subprocess.run([sys.executable, "-c", f"import {module}"],
-                                      capture_output=True, text=True)
+        return module, subprocess.run(
+            [sys.executable, "-c", f"import {module}"], capture_output=True, text=True
+        )
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         for module, result in pool.map(run, modules):

@@ -42,13 +42,20 @@ def test_entry_points_are_loaded_with_their_distribution(monkeypatch: pytest.Mon
     host = host_with(monkeypatch, FakeEntryPoint("fake", FakePlatformPlugin()))
     [info] = host.list_plugins()
     assert (info.name, info.distribution, info.version, info.platforms) == (
-        "fake", "hub-thing", "9.9", ["fake"])
+        "fake",
+        "hub-thing",
+        "9.9",
+        ["fake"],
+    )
     assert "hub_fetch_orders" in info.hooks
 
 
 def test_a_broken_plugin_is_named_and_the_rest_keep_working(monkeypatch: pytest.MonkeyPatch) -> None:
-    host = host_with(monkeypatch, FakeEntryPoint("broken", ImportError("No module named 'nope'")),
-                     FakeEntryPoint("fake", FakePlatformPlugin()))
+    host = host_with(
+        monkeypatch,
+        FakeEntryPoint("broken", ImportError("No module named 'nope'")),
+        FakeEntryPoint("fake", FakePlatformPlugin()),
+    )
     assert [p.name for p in host.list_plugins()] == ["fake"]
     [error] = host.load_errors
     assert "'broken'" in str(error) and "hub-thing" in str(error) and "nope" in str(error)
@@ -107,7 +114,9 @@ def test_a_plugin_package_installed_from_a_folder_is_listed(tmp_path: Path) -> N
     """A throw-away distribution built and installed by pip shows up in `hub plugins list`,
     and a broken one is reported by name, without any core change."""
     for name, body in [
-        ("hub_demo_ok", """
+        (
+            "hub_demo_ok",
+            """
             from hub import hookimpl
             from hub.testing.fake import FakePlatformPlugin
             _fake = FakePlatformPlugin("demo")
@@ -115,29 +124,50 @@ def test_a_plugin_package_installed_from_a_folder_is_listed(tmp_path: Path) -> N
             @hookimpl
             def hub_register_platforms(registry):
                 _fake.hub_register_platforms(registry)
-        """),
+        """,
+        ),
         ("hub_demo_broken", "raise RuntimeError('this plugin is broken on purpose')\n"),
     ]:
         pkg = tmp_path / name
         (pkg / name).mkdir(parents=True)
         (pkg / name / "__init__.py").write_text(textwrap.dedent(body))
-        (pkg / "pyproject.toml").write_text(textwrap.dedent(f"""
+        (pkg / "pyproject.toml").write_text(
+            textwrap.dedent(f"""
             [build-system]
             requires = ["setuptools>=61"]
             build-backend = "setuptools.build_meta"
             [project]
-            name = "{name.replace('_', '-')}"
+            name = "{name.replace("_", "-")}"
             version = "1.2.3"
             [project.entry-points.hub]
-            {name.removeprefix('hub_')} = "{name}"
-        """))
+            {name.removeprefix("hub_")} = "{name}"
+        """)
+        )
         target = tmp_path / "site"
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                        "--no-build-isolation", "--target", str(target), str(pkg)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--no-build-isolation",
+                "--target",
+                str(target),
+                str(pkg),
+            ],
+            check=True,
+            capture_output=True,
+        )
     env = {"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, "-m", "hub", "plugins", "list", "--json"],
-                            capture_output=True, text=True, env=env, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "hub", "plugins", "list", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     listing = json.loads(result.stdout)
     demo = next(p for p in listing["plugins"] if p["name"] == "demo_ok")
     assert demo["distribution"] == "hub-demo-ok" and demo["version"] == "1.2.3"

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from hub.core.windows import ROUNDING, plan_windows
 from hub.platform import OrderWindowRule
 
 NOW = datetime(2026, 11, 11, 12, 0, 0, 700_000, tzinfo=UTC)
-DAY = OrderWindowRule(max_span=timedelta(days=1), max_history=timedelta(days=90),
-                      lookback=timedelta(minutes=5), initial_history=timedelta(days=3))
+DAY = OrderWindowRule(
+    max_span=timedelta(days=1),
+    max_history=timedelta(days=90),
+    lookback=timedelta(minutes=5),
+    initial_history=timedelta(days=3),
+)
 
 
 def test_windows_cover_the_range_contiguously_and_end_at_now() -> None:
     windows = plan_windows(None, NOW, DAY)
     assert windows[0].start <= NOW - timedelta(days=3) and windows[-1].end == NOW
-    for before, after in zip(windows, windows[1:], strict=False):
+    for before, after in itertools.pairwise(windows):
         assert before.end == after.start
     assert all(w.end - w.start <= DAY.max_span - ROUNDING for w in windows)
 

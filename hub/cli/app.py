@@ -61,8 +61,7 @@ class App:
                     migrate.upgrade(db)
                 elif current != head:
                     raise ConfigError(
-                        f"the database is at revision {current}, this hub needs {head}: "
-                        "run `hub db upgrade`"
+                        f"the database is at revision {current}, this hub needs {head}: run `hub db upgrade`"
                     )
             self._db = db
         return self._db

@@ -24,8 +24,7 @@ def list_(app: App, as_json: bool) -> None:
     Plugins that failed to load are reported by name; the rest still work."""
     host = app.host
     plugins = host.list_plugins()
-    errors = [{"name": e.name, "distribution": e.distribution, "error": str(e)}
-              for e in host.load_errors]
+    errors = [{"name": e.name, "distribution": e.distribution, "error": str(e)} for e in host.load_errors]
 
     def table() -> None:
         print_table(

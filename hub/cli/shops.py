@@ -40,13 +40,27 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--access-token", help="The shop's access token / session.")
 @click.option("--refresh-token", help="The shop's refresh token, where the platform has one.")
 @click.option("--base-url", help="API gateway URL, e.g. a sandbox's; default: production.")
-@click.option("--set", "extra", multiple=True, metavar="KEY=VALUE",
-              help="A platform-specific setting (e.g. sign_method=md5); repeatable.")
+@click.option(
+    "--set",
+    "extra",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A platform-specific setting (e.g. sign_method=md5); repeatable.",
+)
 @json_option
 @click.pass_obj
-def add(app: App, name: str, platform: str, app_key: str, app_secret: str | None,
-        access_token: str | None, refresh_token: str | None, base_url: str | None,
-        extra: tuple[str, ...], as_json: bool) -> None:
+def add(
+    app: App,
+    name: str,
+    platform: str,
+    app_key: str,
+    app_secret: str | None,
+    access_token: str | None,
+    refresh_token: str | None,
+    base_url: str | None,
+    extra: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Add shop NAME. Settings are checked by the platform's plugin before anything is stored."""
     values = {
         **_parse_options(extra),
@@ -59,8 +73,7 @@ def add(app: App, name: str, platform: str, app_key: str, app_secret: str | None
     host = app.host
 
     def write(session: Any) -> dict[str, Any]:
-        row = add_shop(session, host, name=name, platform=platform, values=values,
-                       now=app.clock.now())
+        row = add_shop(session, host, name=name, platform=platform, values=values, now=app.clock.now())
         return describe_shop(host, row)
 
     described = app.db.run_sync(write)
@@ -76,13 +89,26 @@ def list_(app: App, as_json: bool) -> None:
     shops = app.db.run_sync(
         lambda s: [describe_shop(host, row) for row in s.scalars(select(t.Shop).order_by(t.Shop.name))]
     )
-    emit(as_json, shops, lambda: print_table(
-        ["name", "platform", "app key", "secret", "token", "expires", "base url"],
-        [(s["name"], s["platform"] + ("" if s["installed"] else " (not installed)"),
-          s["app_key"], s["app_secret"] or "unset", s["access_token"] or "unset",
-          s["token_expires_at"], s["base_url"]) for s in shops],
-        empty="no shops; add one with `hub shops add`",
-    ))
+    emit(
+        as_json,
+        shops,
+        lambda: print_table(
+            ["name", "platform", "app key", "secret", "token", "expires", "base url"],
+            [
+                (
+                    s["name"],
+                    s["platform"] + ("" if s["installed"] else " (not installed)"),
+                    s["app_key"],
+                    s["app_secret"] or "unset",
+                    s["access_token"] or "unset",
+                    s["token_expires_at"],
+                    s["base_url"],
+                )
+                for s in shops
+            ],
+            empty="no shops; add one with `hub shops add`",
+        ),
+    )
 
 
 @group.command("remove")

@@ -56,8 +56,7 @@ def partitioned_targets(total: int, shops: Mapping[str, ShopInput]) -> dict[str,
     """Divide ``total`` units among ``shops``; the result never sums to more than ``total``."""
     out = dict.fromkeys(shops, 0)
     # A shop whose ceiling is under its floor could never show anything.
-    active = {n for n, s in shops.items()
-              if s.rule.share > 0 and _ceiling(s) >= max(1, s.rule.floor)}
+    active = {n for n, s in shops.items() if s.rule.share > 0 and _ceiling(s) >= max(1, s.rule.floor)}
     while active:
         weights = {n: shops[n].rule.share * (shops[n].sold_recently + 1) for n in active}
         shares = _largest_remainder(total - sum(out[n] for n in shops if n not in active), weights)

@@ -55,18 +55,29 @@ def add_sku(session: Session, *, code: str, title: str, price: int, now: datetim
     return sku
 
 
-def set_on_hand(session: Session, sku: t.Sku, quantity: int, warehouse_code: str | None,
-                now: datetime, *, create_warehouse: bool = False) -> tuple[int, int]:
+def set_on_hand(
+    session: Session,
+    sku: t.Sku,
+    quantity: int,
+    warehouse_code: str | None,
+    now: datetime,
+    *,
+    create_warehouse: bool = False,
+) -> tuple[int, int]:
     """Set the counted units of ``sku`` in a warehouse; returns (old, new)."""
     if quantity < 0:
         raise InputError(f"quantity {quantity} is negative")
     wh = warehouse(session, warehouse_code, create=create_warehouse)
-    row = session.scalar(select(t.StockOnHand).where(t.StockOnHand.sku_id == sku.id,
-                                                     t.StockOnHand.warehouse_id == wh.id))
+    row = session.scalar(
+        select(t.StockOnHand).where(t.StockOnHand.sku_id == sku.id, t.StockOnHand.warehouse_id == wh.id)
+    )
     old = row.quantity if row else 0
     if row is None:
-        session.add(t.StockOnHand(sku_id=sku.id, warehouse_id=wh.id, quantity=quantity,
-                                  counted_at=now, updated_at=now))
+        session.add(
+            t.StockOnHand(
+                sku_id=sku.id, warehouse_id=wh.id, quantity=quantity, counted_at=now, updated_at=now
+            )
+        )
     else:
         row.quantity, row.counted_at, row.updated_at = quantity, now, now
     return old, quantity
@@ -78,16 +89,23 @@ def set_on_hand(session: Session, sku: t.Sku, quantity: int, warehouse_code: str
 def store_listings(session: Session, shop_id: int, listings: Sequence[ListingModel], now: datetime) -> int:
     """Upsert a shop's complete listing read; listings it no longer has become ``removed``.
     ``now`` is when the read finished (quantities are at least that fresh)."""
-    existing = {row.platform_sku_id: row for row in
-                session.scalars(select(t.Listing).where(t.Listing.shop_id == shop_id))}
+    existing = {
+        row.platform_sku_id: row
+        for row in session.scalars(select(t.Listing).where(t.Listing.shop_id == shop_id))
+    }
     codes = dict(session.execute(select(t.Sku.code, t.Sku.id)).all())
     seen = set()
     for listing in listings:
         seen.add(listing.platform_sku_id)
         row = existing.get(listing.platform_sku_id)
         if row is None:
-            row = t.Listing(shop_id=shop_id, platform_sku_id=listing.platform_sku_id,
-                            mapped_manually=False, pushed_quantity=None, pushed_at=None)
+            row = t.Listing(
+                shop_id=shop_id,
+                platform_sku_id=listing.platform_sku_id,
+                mapped_manually=False,
+                pushed_quantity=None,
+                pushed_at=None,
+            )
             session.add(row)
         row.platform_item_id = listing.platform_item_id
         row.master_code = listing.master_code
@@ -118,32 +136,45 @@ class Unmatched:
 
 def unmatched(session: Session, shop: str | None = None) -> list[Unmatched]:
     """Listings that link to no master SKU, and duplicate claims within a shop."""
-    query = (select(t.Listing, t.Shop.name).join(t.Shop, t.Shop.id == t.Listing.shop_id)
-             .where(t.Listing.status != REMOVED).order_by(t.Shop.name, t.Listing.id))
+    query = (
+        select(t.Listing, t.Shop.name)
+        .join(t.Shop, t.Shop.id == t.Listing.shop_id)
+        .where(t.Listing.status != REMOVED)
+        .order_by(t.Shop.name, t.Listing.id)
+    )
     if shop:
         query = query.where(t.Shop.name == shop)
     out = []
     claimed: dict[tuple[int, int], t.Listing] = {}
     for row, shop_name in session.execute(query):
         if row.sku_id is None:
-            reason = (f"master code {row.master_code!r} matches no SKU" if row.master_code
-                      else "no master code (商家编码) on the platform")
+            reason = (
+                f"master code {row.master_code!r} matches no SKU"
+                if row.master_code
+                else "no master code (商家编码) on the platform"
+            )
         elif (row.shop_id, row.sku_id) in claimed:
             first = claimed[(row.shop_id, row.sku_id)]
-            reason = (f"duplicate: listing {first.platform_sku_id} already sells this SKU "
-                      "here; held at 0 until mapped")
+            reason = (
+                f"duplicate: listing {first.platform_sku_id} already sells this SKU "
+                "here; held at 0 until mapped"
+            )
         else:
             claimed[(row.shop_id, row.sku_id)] = row
             continue
-        out.append(Unmatched(shop_name, row.platform_item_id, row.platform_sku_id,
-                             row.master_code, row.title, reason))
+        out.append(
+            Unmatched(
+                shop_name, row.platform_item_id, row.platform_sku_id, row.master_code, row.title, reason
+            )
+        )
     return out
 
 
 def map_listing(session: Session, shop_id: int, platform_sku_id: str, sku_code: str | None) -> t.Listing:
     """Link a listing to a SKU by hand (``sku_code`` None unlinks it)."""
-    row = session.scalar(select(t.Listing).where(t.Listing.shop_id == shop_id,
-                                                 t.Listing.platform_sku_id == platform_sku_id))
+    row = session.scalar(
+        select(t.Listing).where(t.Listing.shop_id == shop_id, t.Listing.platform_sku_id == platform_sku_id)
+    )
     if row is None:
         raise InputError(f"no listing {platform_sku_id!r} in this shop; run `hub sync --stream listings`")
     row.sku_id = sku_by_code(session, sku_code).id if sku_code else None
@@ -157,15 +188,24 @@ def relink(session: Session) -> int:
     and reserve their units (see :func:`hub.core.orders.settle_reservations`)."""
     from hub.core.orders import settle_reservations
 
-    lines = list(session.execute(
-        select(t.OrderLine, t.Order).join(t.Order, t.Order.id == t.OrderLine.order_id)
-        .where(t.OrderLine.sku_id.is_(None))))
+    lines = list(
+        session.execute(
+            select(t.OrderLine, t.Order)
+            .join(t.Order, t.Order.id == t.OrderLine.order_id)
+            .where(t.OrderLine.sku_id.is_(None))
+        )
+    )
     if not lines:
         return 0
     codes = dict(session.execute(select(t.Sku.code, t.Sku.id)).all())
-    by_listing = {(shop_id, sku): sku_id for shop_id, sku, sku_id in session.execute(
-        select(t.Listing.shop_id, t.Listing.platform_sku_id, t.Listing.sku_id)
-        .where(t.Listing.sku_id.is_not(None)))}
+    by_listing = {
+        (shop_id, sku): sku_id
+        for shop_id, sku, sku_id in session.execute(
+            select(t.Listing.shop_id, t.Listing.platform_sku_id, t.Listing.sku_id).where(
+                t.Listing.sku_id.is_not(None)
+            )
+        )
+    }
     fixed = 0
     for line, order in lines:
         sku_id = by_listing.get((order.shop_id, line.platform_sku_id)) or codes.get(line.master_code or "")
@@ -176,54 +216,73 @@ def relink(session: Session) -> int:
     return fixed
 
 
-def import_skus_from(session: Session, shop_id: int, now: datetime, *,
-                     with_stock: bool = False) -> list[t.Sku]:
+def import_skus_from(
+    session: Session, shop_id: int, now: datetime, *, with_stock: bool = False
+) -> list[t.Sku]:
     """Create master SKUs from a shop's listings that carry a master code the hub does
     not know yet (bootstrapping the catalogue from the shop the merchant already runs).
     With ``with_stock``, the platform quantity becomes the on-hand count."""
     known = set(session.scalars(select(t.Sku.code)))
     created = []
-    rows = session.scalars(select(t.Listing).where(
-        t.Listing.shop_id == shop_id, t.Listing.master_code.is_not(None),
-        t.Listing.status != REMOVED).order_by(t.Listing.id))
+    rows = session.scalars(
+        select(t.Listing)
+        .where(t.Listing.shop_id == shop_id, t.Listing.master_code.is_not(None), t.Listing.status != REMOVED)
+        .order_by(t.Listing.id)
+    )
     for row in rows:
         code = row.master_code
         if not code or code in known:
             continue
         known.add(code)
-        sku = t.Sku(code=code, title=row.title, price=row.price, partitioned=False,
-                    created_at=now, updated_at=now)
+        sku = t.Sku(
+            code=code, title=row.title, price=row.price, partitioned=False, created_at=now, updated_at=now
+        )
         session.add(sku)
         session.flush()
         if with_stock:
             set_on_hand(session, sku, row.platform_quantity, None, now)
         created.append(sku)
     if created:
-        session.execute(update(t.Listing).where(
-            t.Listing.mapped_manually.is_(False), t.Listing.sku_id.is_(None),
-            t.Listing.master_code.in_([s.code for s in created]))
-            .values(sku_id=select(t.Sku.id).where(t.Sku.code == t.Listing.master_code)
-                    .scalar_subquery()))
+        session.execute(
+            update(t.Listing)
+            .where(
+                t.Listing.mapped_manually.is_(False),
+                t.Listing.sku_id.is_(None),
+                t.Listing.master_code.in_([s.code for s in created]),
+            )
+            .values(sku_id=select(t.Sku.id).where(t.Sku.code == t.Listing.master_code).scalar_subquery())
+        )
         relink(session)
     return created
 
 
 def listing_rows(session: Session, shop: str | None = None, sku: str | None = None) -> list[dict[str, Any]]:
-    query = (select(t.Listing, t.Shop.name, t.Sku.code)
-             .join(t.Shop, t.Shop.id == t.Listing.shop_id)
-             .outerjoin(t.Sku, t.Sku.id == t.Listing.sku_id)
-             .order_by(t.Shop.name, t.Listing.id))
+    query = (
+        select(t.Listing, t.Shop.name, t.Sku.code)
+        .join(t.Shop, t.Shop.id == t.Listing.shop_id)
+        .outerjoin(t.Sku, t.Sku.id == t.Listing.sku_id)
+        .order_by(t.Shop.name, t.Listing.id)
+    )
     if shop:
         query = query.where(t.Shop.name == shop)
     if sku:
         query = query.where(t.Sku.code == sku)
-    return [{
-        "shop": shop_name, "platform_item_id": row.platform_item_id,
-        "platform_sku_id": row.platform_sku_id, "master_code": row.master_code, "sku": code,
-        "title": row.title, "price": row.price, "status": row.status,
-        "platform_quantity": row.platform_quantity, "pushed_quantity": row.pushed_quantity,
-        "mapped_manually": row.mapped_manually,
-    } for row, shop_name, code in session.execute(query)]
+    return [
+        {
+            "shop": shop_name,
+            "platform_item_id": row.platform_item_id,
+            "platform_sku_id": row.platform_sku_id,
+            "master_code": row.master_code,
+            "sku": code,
+            "title": row.title,
+            "price": row.price,
+            "status": row.status,
+            "platform_quantity": row.platform_quantity,
+            "pushed_quantity": row.pushed_quantity,
+            "mapped_manually": row.mapped_manually,
+        }
+        for row, shop_name, code in session.execute(query)
+    ]
 
 
 def duplicates_by_shop(session: Session) -> dict[tuple[int, int], list[int]]:
@@ -231,7 +290,8 @@ def duplicates_by_shop(session: Session) -> dict[tuple[int, int], list[int]]:
     rows = session.execute(
         select(t.Listing.shop_id, t.Listing.sku_id, t.Listing.id)
         .where(t.Listing.sku_id.is_not(None), t.Listing.status != REMOVED)
-        .order_by(t.Listing.id))
+        .order_by(t.Listing.id)
+    )
     grouped: dict[tuple[int, int], list[int]] = defaultdict(list)
     for shop_id, sku_id, listing_id in rows:
         grouped[(shop_id, sku_id)].append(listing_id)
@@ -239,5 +299,11 @@ def duplicates_by_shop(session: Session) -> dict[tuple[int, int], list[int]]:
 
 
 def count_listings(session: Session, shop_id: int) -> int:
-    return session.scalar(select(func.count()).select_from(t.Listing)
-                          .where(t.Listing.shop_id == shop_id, t.Listing.status != REMOVED)) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(t.Listing)
+            .where(t.Listing.shop_id == shop_id, t.Listing.status != REMOVED)
+        )
+        or 0
+    )

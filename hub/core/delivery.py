@@ -26,22 +26,42 @@ Sender = Callable[[PluginHost, ShopContext, Sequence[t.OutboxEntry]], Awaitable[
 
 
 def ref_of(payload: dict[str, Any]) -> ListingRef:
-    return ListingRef(platform_item_id=payload["platform_item_id"],
-                      platform_sku_id=payload["platform_sku_id"], master_code=payload.get("master_code"))
+    return ListingRef(
+        platform_item_id=payload["platform_item_id"],
+        platform_sku_id=payload["platform_sku_id"],
+        master_code=payload.get("master_code"),
+    )
 
 
-async def _send_prices(host: PluginHost, shop: ShopContext, entries: Sequence[t.OutboxEntry]) -> list[PushResult]:
-    return await host.push_prices(shop, [
-        PriceUpdate(ref=ref_of(e.payload), price=e.payload["price"], idempotency_key=e.idempotency_key)
-        for e in entries])
+async def _send_prices(
+    host: PluginHost, shop: ShopContext, entries: Sequence[t.OutboxEntry]
+) -> list[PushResult]:
+    return await host.push_prices(
+        shop,
+        [
+            PriceUpdate(ref=ref_of(e.payload), price=e.payload["price"], idempotency_key=e.idempotency_key)
+            for e in entries
+        ],
+    )
 
 
-async def _send_shipment(host: PluginHost, shop: ShopContext, entries: Sequence[t.OutboxEntry]) -> list[PushResult]:
+async def _send_shipment(
+    host: PluginHost, shop: ShopContext, entries: Sequence[t.OutboxEntry]
+) -> list[PushResult]:
     [entry] = entries
     p = entry.payload
-    return [await host.ship_order(shop, Shipment(
-        platform_order_id=p["platform_order_id"], carrier=p["carrier"], tracking_number=p["tracking_number"],
-        line_ids=tuple(p.get("line_ids") or ()), idempotency_key=entry.idempotency_key))]
+    return [
+        await host.ship_order(
+            shop,
+            Shipment(
+                platform_order_id=p["platform_order_id"],
+                carrier=p["carrier"],
+                tracking_number=p["tracking_number"],
+                line_ids=tuple(p.get("line_ids") or ()),
+                idempotency_key=entry.idempotency_key,
+            ),
+        )
+    ]
 
 
 SENDERS: dict[str, tuple[Sender, Callable[[ShopContext], int]]] = {
@@ -63,35 +83,53 @@ def _claim(session: Session, shop_id: int, kind: str, now: Any) -> list[t.Outbox
     return entries
 
 
-def _apply(session: Session, entries: Sequence[t.OutboxEntry], results: Sequence[PushResult],
-           now: Any) -> list[tuple[t.OutboxEntry, PushResult, str]]:
+def _apply(
+    session: Session, entries: Sequence[t.OutboxEntry], results: Sequence[PushResult], now: Any
+) -> list[tuple[t.OutboxEntry, PushResult, str]]:
     by_key = {r.idempotency_key: r for r in results}
     out = []
     for entry in entries:
         result = by_key[entry.idempotency_key]
         out.append((entry, result, outbox.record(session, entry.id, result, now)))
         if result.ok and entry.kind == "price":
-            session.execute(update(t.Listing).where(
-                t.Listing.shop_id == entry.shop_id,
-                t.Listing.platform_sku_id == entry.payload["platform_sku_id"]).values(price=entry.payload["price"]))
+            session.execute(
+                update(t.Listing)
+                .where(
+                    t.Listing.shop_id == entry.shop_id,
+                    t.Listing.platform_sku_id == entry.payload["platform_sku_id"],
+                )
+                .values(price=entry.payload["price"])
+            )
 
 
-async def deliver_due(host: PluginHost, db: Database, shop: ShopContext, shop_id: int,
-                      kinds: Sequence[str], result: StreamResult) -> None:
+async def deliver_due(
+    host: PluginHost,
+    db: Database,
+    shop: ShopContext,
+    shop_id: int,
+    kinds: Sequence[str],
+    result: StreamResult,
+) -> None:
     """Send every due entry of ``kinds`` for one shop; outcomes are counted in ``result``."""
     for kind in kinds:
         sender, batch_size = SENDERS[kind]
         entries = await db.run(lambda s, kind=kind: _claim(s, shop_id, kind, shop.clock.now()))
         size = max(1, batch_size(shop))
         for start in range(0, len(entries), size):
-            batch = entries[start:start + size]
+            batch = entries[start : start + size]
             try:
                 results = await sender(host, shop, batch)
             except HubError as exc:
-                results = [PushResult(idempotency_key=e.idempotency_key, ok=False, error=str(exc),
-                                      retryable=exc.retryable) for e in batch]
+                results = [
+                    PushResult(
+                        idempotency_key=e.idempotency_key, ok=False, error=str(exc), retryable=exc.retryable
+                    )
+                    for e in batch
+                ]
             now = shop.clock.now()
-            recorded = await db.run(lambda s, batch=batch, results=results, now=now: _apply(s, batch, results, now))
+            recorded = await db.run(
+                lambda s, batch=batch, results=results, now=now: _apply(s, batch, results, now)
+            )
             for entry, res, state in recorded:
                 if res.ok:
                     result.pushed += 1
@@ -99,4 +137,6 @@ async def deliver_due(host: PluginHost, db: Database, shop: ShopContext, shop_id
                 result.failed += 1
                 if state == "failed":
                     result.fail(f"{kind} {entry.target}: {res.error}")
-                    await host.notify_push_failed(shop.name, kind, entry.idempotency_key, res.error or "failed")
+                    await host.notify_push_failed(
+                        shop.name, kind, entry.idempotency_key, res.error or "failed"
+                    )

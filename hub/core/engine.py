@@ -92,8 +92,9 @@ class SyncEngine:
 
     # --- the cycle ----------------------------------------------------------------------------
 
-    async def run_cycle(self, shop_names: Sequence[str] | None = None,
-                        streams: Sequence[str] | None = None) -> SyncReport:
+    async def run_cycle(
+        self, shop_names: Sequence[str] | None = None, streams: Sequence[str] | None = None
+    ) -> SyncReport:
         """One cycle. ``streams`` None means all, with listings only when due."""
         explicit = streams is not None
         wanted = set(streams or STREAMS)
@@ -104,8 +105,9 @@ class SyncEngine:
             try:
                 shops.append(Shop(row.id, row.name, self.runtime.open(row)))
             except HubError as exc:
-                report.results.append(StreamResult(row.name, "setup", error=str(exc),
-                                                   exit_code=exc.exit_code))
+                report.results.append(
+                    StreamResult(row.name, "setup", error=str(exc), exit_code=exc.exit_code)
+                )
         async with AsyncExitStack() as stack, anyio.create_task_group() as group:
             for shop in shops:
                 stack.push_async_callback(shop.ctx.client.aclose)
@@ -121,11 +123,13 @@ class SyncEngine:
         await self.host.notify_sync_finished(report)
         return report
 
-    async def _phases(self, shops: Sequence[Shop], wanted: set[str], explicit: bool,
-                      report: SyncReport, keeper: LeaseKeeper) -> None:
+    async def _phases(
+        self, shops: Sequence[Shop], wanted: set[str], explicit: bool, report: SyncReport, keeper: LeaseKeeper
+    ) -> None:
         if "listings" in wanted:
-            await self._each(shops, "listings", report, keeper,
-                             lambda s, r: self._listings(s, r, force=explicit))
+            await self._each(
+                shops, "listings", report, keeper, lambda s, r: self._listings(s, r, force=explicit)
+            )
         stock_held = "stock" in wanted and await keeper.acquire("stock")
         fresh_since = self.clock.now()
         if "stock" in wanted and not stock_held:
@@ -138,13 +142,24 @@ class SyncEngine:
             await self._stock(shops, report, fresh_since)
             await keeper.release("stock")
         if "prices" in wanted:
-            await self._each(shops, "prices", report, keeper,
-                             lambda s, r: deliver_due(self.host, self.db, s.ctx, s.id, ["price"], r))
+            await self._each(
+                shops,
+                "prices",
+                report,
+                keeper,
+                lambda s, r: deliver_due(self.host, self.db, s.ctx, s.id, ["price"], r),
+            )
         if "promotions" in wanted:
             await self._promotions(shops, report, keeper)
 
-    async def _each(self, shops: Sequence[Shop], stream: str, report: SyncReport, keeper: LeaseKeeper,
-                    work: Callable[[Shop, StreamResult], Awaitable[None]]) -> None:
+    async def _each(
+        self,
+        shops: Sequence[Shop],
+        stream: str,
+        report: SyncReport,
+        keeper: LeaseKeeper,
+        work: Callable[[Shop, StreamResult], Awaitable[None]],
+    ) -> None:
         async def one(shop: Shop) -> None:
             result = StreamResult(shop.name, stream)
             report.results.append(result)
@@ -158,8 +173,9 @@ class SyncEngine:
             for shop in shops:
                 group.start_soon(one, shop)
 
-    async def _guarded(self, shop: str, stream: str, result: StreamResult,
-                       work: Callable[[], Awaitable[None]]) -> None:
+    async def _guarded(
+        self, shop: str, stream: str, result: StreamResult, work: Callable[[], Awaitable[None]]
+    ) -> None:
         start = self.clock.monotonic()
         self.progress("start", shop, stream, {})
         try:
@@ -215,8 +231,9 @@ class SyncEngine:
             await self._store_orders(shop, batch, result, window.end)
         await deliver_due(self.host, self.db, shop.ctx, shop.id, ["shipment"], result)
 
-    async def _store_orders(self, shop: Shop, orders: list[Any], result: StreamResult,
-                            cursor_to: Any) -> None:
+    async def _store_orders(
+        self, shop: Shop, orders: list[Any], result: StreamResult, cursor_to: Any
+    ) -> None:
         now = self.clock.now()
 
         def write(s: Session) -> list[Any]:
@@ -238,9 +255,12 @@ class SyncEngine:
 
     def _picture(self, s: Session) -> stock_mod.Picture:
         return stock_mod.load_picture(
-            s, self.clock.now(), safety_default=self.settings.safety_stock,
+            s,
+            self.clock.now(),
+            safety_default=self.settings.safety_stock,
             partition_below=self.settings.partition_below,
-            sales_window=timedelta(minutes=self.settings.sales_window_minutes))
+            sales_window=timedelta(minutes=self.settings.sales_window_minutes),
+        )
 
     async def _observe(self, shops: Sequence[Shop]) -> None:
         ids = [shop.id for shop in shops]
@@ -255,8 +275,11 @@ class SyncEngine:
         partitioned = {sku.id for sku in picture.skus.values() if sku.partitioned}
 
         async def one(shop: Shop) -> None:
-            wanted = [x for x in picture.listings
-                      if x.shop_id == shop.id and (x.sku_id in partitioned or x.needs_read)]
+            wanted = [
+                x
+                for x in picture.listings
+                if x.shop_id == shop.id and (x.sku_id in partitioned or x.needs_read)
+            ]
             try:
                 await stock_mod.observe(self.host, self.db, shop.ctx, wanted)
             except HubError as exc:  # unread listings are simply not raised this cycle
@@ -293,8 +316,11 @@ class SyncEngine:
                 shop = by_shop[shop_id]
                 self.progress("start", shop.name, "stock", {"total": len(items)})
                 try:
-                    shown.update(await stock_mod.push_shop(self.host, self.db, shop.ctx, shop_id,
-                                                           items, outcomes[shop_id]))
+                    shown.update(
+                        await stock_mod.push_shop(
+                            self.host, self.db, shop.ctx, shop_id, items, outcomes[shop_id]
+                        )
+                    )
                 except HubError as exc:
                     results[shop_id].fail(redact(str(exc)), exc.exit_code)
 
@@ -306,8 +332,10 @@ class SyncEngine:
         lowered = await phase([p for p in pushes if p.lowers])
         raises = [p for p in pushes if not p.lowers]
         partitioned = {p.listing.sku_id for p in raises if p.partitioned}
-        held = {sku_id: {x.id: lowered.get(x.id, x.model) for x in picture.listings_of([sku_id])}
-                for sku_id in partitioned}
+        held = {
+            sku_id: {x.id: lowered.get(x.id, x.model) for x in picture.listings_of([sku_id])}
+            for sku_id in partitioned
+        }
         sellable_by_sku = {sku_id: picture.skus[sku_id].sellable for sku_id in partitioned}
         await phase(stock_mod.grant_raises(raises, held, sellable_by_sku))
         for shop_id, result in results.items():
@@ -325,15 +353,23 @@ class SyncEngine:
             schedule = StreamResult("*", "promotions")
             report.results.append(schedule)
             if await keeper.acquire("promotions"):
-                await self._guarded("*", "promotions", schedule,
-                                    lambda: _promotion_step(self, {s.name: s.ctx for s in shops}, schedule))
+                await self._guarded(
+                    "*",
+                    "promotions",
+                    schedule,
+                    lambda: _promotion_step(self, {s.name: s.ctx for s in shops}, schedule),
+                )
                 await keeper.release("promotions")
             else:
                 schedule.skipped = self._held_by("promotions")
         kinds = [k for k in ("promotion_start", "promotion_end", "price") if k in SENDERS]
-        await self._each(shops, "promotions", report, keeper, lambda s, r: deliver_due(
-            self.host, self.db, s.ctx, s.id, kinds, r))
-
+        await self._each(
+            shops,
+            "promotions",
+            report,
+            keeper,
+            lambda s, r: deliver_due(self.host, self.db, s.ctx, s.id, kinds, r),
+        )
 
 
 class LeaseKeeper:
@@ -348,8 +384,9 @@ class LeaseKeeper:
         return self.engine.settings.lease_seconds
 
     async def acquire(self, name: str) -> bool:
-        ok = await self.engine.db.run(lambda s: leases.acquire(
-            s, name, self.engine.holder, self.engine.clock.now(), self.ttl))
+        ok = await self.engine.db.run(
+            lambda s: leases.acquire(s, name, self.engine.holder, self.engine.clock.now(), self.ttl)
+        )
         if ok:
             self.held.add(name)
         return ok
@@ -380,8 +417,17 @@ def _load_shops(session: Session, names: Sequence[str] | None) -> list[t.Shop]:
 
 def _record_runs(session: Session, report: SyncReport, ids: dict[str, int]) -> None:
     for r in report.results:
-        session.add(t.SyncRun(
-            shop_id=ids.get(r.shop), stream=r.stream, started_at=report.started_at,
-            finished_at=report.finished_at, fetched=r.fetched, stored=r.stored, pushed=r.pushed,
-            failed=r.failed, error=r.error or r.skipped,
-            status="skipped" if r.skipped else ("ok" if r.exit_code == 0 else "failed")))
+        session.add(
+            t.SyncRun(
+                shop_id=ids.get(r.shop),
+                stream=r.stream,
+                started_at=report.started_at,
+                finished_at=report.finished_at,
+                fetched=r.fetched,
+                stored=r.stored,
+                pushed=r.pushed,
+                failed=r.failed,
+                error=r.error or r.skipped,
+                status="skipped" if r.skipped else ("ok" if r.exit_code == 0 else "failed"),
+            )
+        )

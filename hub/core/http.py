@@ -112,12 +112,8 @@ class PlatformClient:
         self._http = httpx.AsyncClient(transport=http.transport, timeout=http.timeout)
         self._refresh_lock = anyio.Lock()
         self._token_generation = 0
-        self.access_token = (
-            settings.access_token.get_secret_value() if settings.access_token else None
-        )
-        self.refresh_token = (
-            settings.refresh_token.get_secret_value() if settings.refresh_token else None
-        )
+        self.access_token = settings.access_token.get_secret_value() if settings.access_token else None
+        self.refresh_token = settings.refresh_token.get_secret_value() if settings.refresh_token else None
         self.token_expires_at: datetime | None = settings.token_expires_at
         for secret in settings.secret_values():
             register_secret(secret)
@@ -218,8 +214,13 @@ class PlatformClient:
         def before_sleep(state: RetryCallState) -> None:
             self.stats.retries += 1
             exc = state.outcome.exception() if state.outcome else None
-            log.info("%s %s: retrying after %s (attempt %d)", self.shop, operation,
-                     redact(str(exc)), state.attempt_number)
+            log.info(
+                "%s %s: retrying after %s (attempt %d)",
+                self.shop,
+                operation,
+                redact(str(exc)),
+                state.attempt_number,
+            )
 
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retry_policy.max_attempts),
@@ -244,12 +245,16 @@ class PlatformClient:
             except httpx.HTTPError as exc:
                 error = _transport_error(exc, **self._where(operation))
                 self.stats.errors[type(error).__name__] += 1
-                log.debug("%s %s %s -> %s", self.shop, request.method,
-                          redact_url(str(request.url)), error)
+                log.debug("%s %s %s -> %s", self.shop, request.method, redact_url(str(request.url)), error)
                 raise error from None
-        log.debug("%s %s %s -> HTTP %d in %.3fs", self.shop, request.method,
-                  redact_url(str(request.url)), response.status_code,
-                  self.clock.monotonic() - start)
+        log.debug(
+            "%s %s %s -> HTTP %d in %.3fs",
+            self.shop,
+            request.method,
+            redact_url(str(request.url)),
+            response.status_code,
+            self.clock.monotonic() - start,
+        )
         try:
             return self.parse(operation, response)
         except PlatformError as error:
@@ -300,4 +305,3 @@ def parse_retry_after(value: str | None, clock: Clock) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, (when - clock.now()).total_seconds())
-

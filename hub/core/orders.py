@@ -56,9 +56,13 @@ class _Resolver:
     """SKU of an order line: the listing's link first (manual maps win), else the code."""
 
     def __init__(self, session: Session, shop_id: int):
-        self.by_listing = dict(session.execute(
-            select(t.Listing.platform_sku_id, t.Listing.sku_id)
-            .where(t.Listing.shop_id == shop_id, t.Listing.sku_id.is_not(None))).all())
+        self.by_listing = dict(
+            session.execute(
+                select(t.Listing.platform_sku_id, t.Listing.sku_id).where(
+                    t.Listing.shop_id == shop_id, t.Listing.sku_id.is_not(None)
+                )
+            ).all()
+        )
         self.by_code = dict(session.execute(select(t.Sku.code, t.Sku.id)).all())
 
     def __call__(self, platform_sku_id: str, master_code: str | None) -> int | None:
@@ -68,7 +72,9 @@ class _Resolver:
         return sku_id
 
 
-def store_orders(session: Session, shop_id: int, orders: Sequence[Order], now: datetime) -> list[StoredChange]:
+def store_orders(
+    session: Session, shop_id: int, orders: Sequence[Order], now: datetime
+) -> list[StoredChange]:
     """Upsert ``orders`` of one shop; returns the new orders and status changes."""
     latest: dict[str, Order] = {}
     for order in orders:
@@ -78,8 +84,11 @@ def store_orders(session: Session, shop_id: int, orders: Sequence[Order], now: d
     ids = list(latest)
     existing: dict[str, t.Order] = {}
     for start in range(0, len(ids), CHUNK):
-        for row in session.scalars(select(t.Order).options(selectinload(t.Order.lines)).where(
-                t.Order.shop_id == shop_id, t.Order.platform_order_id.in_(ids[start:start + CHUNK]))):
+        for row in session.scalars(
+            select(t.Order)
+            .options(selectinload(t.Order.lines))
+            .where(t.Order.shop_id == shop_id, t.Order.platform_order_id.in_(ids[start : start + CHUNK]))
+        ):
             existing[row.platform_order_id] = row
     resolve = _Resolver(session, shop_id)
     fresh = [latest[i] for i in ids if i not in existing]
@@ -92,36 +101,60 @@ def store_orders(session: Session, shop_id: int, orders: Sequence[Order], now: d
     return changes
 
 
-def _insert_new(session: Session, shop_id: int, orders: Sequence[Order], resolve: _Resolver,
-                now: datetime) -> None:
+def _insert_new(
+    session: Session, shop_id: int, orders: Sequence[Order], resolve: _Resolver, now: datetime
+) -> None:
     if not orders:
         return
     ids: dict[str, int] = {}
     for start in range(0, len(orders), CHUNK):
-        chunk = orders[start:start + CHUNK]
-        returned = session.execute(insert(t.Order).returning(t.Order.id, t.Order.platform_order_id), [{
-            "shop_id": shop_id, "platform_order_id": o.platform_order_id, "status": o.status.value,
-            "platform_status": o.platform_status[:48], "created_at_platform": o.created_at,
-            "modified_at_platform": o.modified_at, "paid_at": o.paid_at, "total": o.total,
-            "stored_at": now, "updated_at": now} for o in chunk])
+        chunk = orders[start : start + CHUNK]
+        returned = session.execute(
+            insert(t.Order).returning(t.Order.id, t.Order.platform_order_id),
+            [
+                {
+                    "shop_id": shop_id,
+                    "platform_order_id": o.platform_order_id,
+                    "status": o.status.value,
+                    "platform_status": o.platform_status[:48],
+                    "created_at_platform": o.created_at,
+                    "modified_at_platform": o.modified_at,
+                    "paid_at": o.paid_at,
+                    "total": o.total,
+                    "stored_at": now,
+                    "updated_at": now,
+                }
+                for o in chunk
+            ],
+        )
         ids.update({pid: oid for oid, pid in returned})
     line_rows: list[dict[str, Any]] = []
     meta: list[tuple[Order, str, int | None, bool, bool, int]] = []
     for order in orders:
         for line in order.lines:
             sku_id = resolve(line.platform_sku_id, line.master_code)
-            line_rows.append({
-                "order_id": ids[order.platform_order_id], "line_id": line.line_id,
-                "platform_item_id": line.platform_item_id, "platform_sku_id": line.platform_sku_id,
-                "master_code": line.master_code, "sku_id": sku_id, "title": line.title[:256],
-                "quantity": line.quantity, "unit_price": line.unit_price, "shipped": line.shipped,
-                "refunded": line.refunded})
+            line_rows.append(
+                {
+                    "order_id": ids[order.platform_order_id],
+                    "line_id": line.line_id,
+                    "platform_item_id": line.platform_item_id,
+                    "platform_sku_id": line.platform_sku_id,
+                    "master_code": line.master_code,
+                    "sku_id": sku_id,
+                    "title": line.title[:256],
+                    "quantity": line.quantity,
+                    "unit_price": line.unit_price,
+                    "shipped": line.shipped,
+                    "refunded": line.refunded,
+                }
+            )
             meta.append((order, line.line_id, sku_id, line.shipped, line.refunded, line.quantity))
     line_ids: dict[tuple[int, str], int] = {}
     for start in range(0, len(line_rows), CHUNK):
         returned = session.execute(
             insert(t.OrderLine).returning(t.OrderLine.id, t.OrderLine.order_id, t.OrderLine.line_id),
-            line_rows[start:start + CHUNK])
+            line_rows[start : start + CHUNK],
+        )
         line_ids.update({(oid, lid): pk for pk, oid, lid in returned})
     reservations = []
     consume = _Consumer(session, now)
@@ -131,15 +164,23 @@ def _insert_new(session: Session, shop_id: int, orders: Sequence[Order], resolve
         state = _desired(order.status, shipped, refunded)
         if state == "consumed":
             consume.first_seen(shop_id, sku_id, quantity, order.created_at)
-        reservations.append({
-            "order_line_id": line_ids[(ids[order.platform_order_id], line_id)], "sku_id": sku_id,
-            "quantity": quantity, "state": state, "created_at": now, "updated_at": now})
+        reservations.append(
+            {
+                "order_line_id": line_ids[(ids[order.platform_order_id], line_id)],
+                "sku_id": sku_id,
+                "quantity": quantity,
+                "state": state,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
     for start in range(0, len(reservations), CHUNK):
-        session.execute(insert(t.Reservation), reservations[start:start + CHUNK])
+        session.execute(insert(t.Reservation), reservations[start : start + CHUNK])
 
 
-def _update(session: Session, row: t.Order, order: Order, resolve: _Resolver,
-            now: datetime) -> StoredChange | None:
+def _update(
+    session: Session, row: t.Order, order: Order, resolve: _Resolver, now: datetime
+) -> StoredChange | None:
     if order.modified_at < row.modified_at_platform:
         return None  # older news than what we have
     previous = OrderStatus(row.status)
@@ -147,8 +188,12 @@ def _update(session: Session, row: t.Order, order: Order, resolve: _Resolver,
         row.status = order.status.value
         row.platform_status = order.platform_status[:48]
     else:
-        log.info("order %s: ignoring %s after %s (statuses never move back)",
-                 row.platform_order_id, order.status.value, previous.value)
+        log.info(
+            "order %s: ignoring %s after %s (statuses never move back)",
+            row.platform_order_id,
+            order.status.value,
+            previous.value,
+        )
     row.modified_at_platform = order.modified_at
     row.paid_at = order.paid_at or row.paid_at
     row.total = order.total
@@ -157,11 +202,18 @@ def _update(session: Session, row: t.Order, order: Order, resolve: _Resolver,
     for incoming in order.lines:
         line = lines.get(incoming.line_id)
         if line is None:
-            line = t.OrderLine(line_id=incoming.line_id, platform_item_id=incoming.platform_item_id,
-                               platform_sku_id=incoming.platform_sku_id, master_code=incoming.master_code,
-                               sku_id=resolve(incoming.platform_sku_id, incoming.master_code),
-                               title=incoming.title[:256], quantity=incoming.quantity,
-                               unit_price=incoming.unit_price, shipped=False, refunded=False)
+            line = t.OrderLine(
+                line_id=incoming.line_id,
+                platform_item_id=incoming.platform_item_id,
+                platform_sku_id=incoming.platform_sku_id,
+                master_code=incoming.master_code,
+                sku_id=resolve(incoming.platform_sku_id, incoming.master_code),
+                title=incoming.title[:256],
+                quantity=incoming.quantity,
+                unit_price=incoming.unit_price,
+                shipped=False,
+                refunded=False,
+            )
             row.lines.append(line)
         line.shipped = line.shipped or incoming.shipped
         line.refunded = line.refunded or incoming.refunded
@@ -177,8 +229,10 @@ def settle_reservations(session: Session, row: t.Order, now: datetime) -> None:
     line_ids = [line.id for line in row.lines if line.sku_id is not None]
     if not line_ids:
         return
-    held = {r.order_line_id: r for r in session.scalars(
-        select(t.Reservation).where(t.Reservation.order_line_id.in_(line_ids)))}
+    held = {
+        r.order_line_id: r
+        for r in session.scalars(select(t.Reservation).where(t.Reservation.order_line_id.in_(line_ids)))
+    }
     consume = _Consumer(session, now)
     for line in row.lines:
         if line.sku_id is None:
@@ -188,8 +242,16 @@ def settle_reservations(session: Session, row: t.Order, now: datetime) -> None:
         if reservation is None:
             if desired == "consumed":
                 consume.first_seen(row.shop_id, line.sku_id, line.quantity, row.created_at_platform)
-            session.add(t.Reservation(order_line_id=line.id, sku_id=line.sku_id, quantity=line.quantity,
-                                      state=desired, created_at=now, updated_at=now))
+            session.add(
+                t.Reservation(
+                    order_line_id=line.id,
+                    sku_id=line.sku_id,
+                    quantity=line.quantity,
+                    state=desired,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
         elif reservation.state != desired and reservation.state != "consumed":
             if desired == "consumed":
                 consume.units(reservation.sku_id, reservation.quantity)
@@ -204,14 +266,23 @@ class _Consumer:
         self.now = now
 
     def first_seen(self, shop_id: int, sku_id: int, quantity: int, created: datetime) -> None:
-        counted = self.session.scalar(select(t.StockOnHand.counted_at).where(t.StockOnHand.sku_id == sku_id)
-                                      .order_by(t.StockOnHand.counted_at.desc()).limit(1))
+        counted = self.session.scalar(
+            select(t.StockOnHand.counted_at)
+            .where(t.StockOnHand.sku_id == sku_id)
+            .order_by(t.StockOnHand.counted_at.desc())
+            .limit(1)
+        )
         if counted is not None and created > counted:
             self.units(sku_id, quantity)
 
     def units(self, sku_id: int, quantity: int) -> None:
-        rows = list(self.session.scalars(select(t.StockOnHand).where(t.StockOnHand.sku_id == sku_id)
-                                         .order_by(t.StockOnHand.quantity.desc())))
+        rows = list(
+            self.session.scalars(
+                select(t.StockOnHand)
+                .where(t.StockOnHand.sku_id == sku_id)
+                .order_by(t.StockOnHand.quantity.desc())
+            )
+        )
         left = quantity
         for row in rows:
             take = min(left, row.quantity)
@@ -228,13 +299,15 @@ class _Consumer:
 
 
 def get_cursor(session: Session, shop_id: int, stream: str) -> datetime | None:
-    return session.scalar(select(t.SyncCursor.position).where(
-        t.SyncCursor.shop_id == shop_id, t.SyncCursor.stream == stream))
+    return session.scalar(
+        select(t.SyncCursor.position).where(t.SyncCursor.shop_id == shop_id, t.SyncCursor.stream == stream)
+    )
 
 
 def set_cursor(session: Session, shop_id: int, stream: str, position: datetime, now: datetime) -> None:
-    row = session.scalar(select(t.SyncCursor).where(t.SyncCursor.shop_id == shop_id,
-                                                    t.SyncCursor.stream == stream))
+    row = session.scalar(
+        select(t.SyncCursor).where(t.SyncCursor.shop_id == shop_id, t.SyncCursor.stream == stream)
+    )
     if row is None:
         session.add(t.SyncCursor(shop_id=shop_id, stream=stream, position=position, updated_at=now))
     elif position > row.position:

@@ -67,13 +67,25 @@ def enqueue(
     if supersede:
         session.execute(
             update(t.OutboxEntry)
-            .where(t.OutboxEntry.shop_id == shop_id, t.OutboxEntry.kind == kind,
-                   t.OutboxEntry.target == target, t.OutboxEntry.state.in_(OPEN_STATES))
+            .where(
+                t.OutboxEntry.shop_id == shop_id,
+                t.OutboxEntry.kind == kind,
+                t.OutboxEntry.target == target,
+                t.OutboxEntry.state.in_(OPEN_STATES),
+            )
             .values(state="superseded", last_error=f"replaced by {key}", updated_at=now)
         )
     entry = t.OutboxEntry(
-        shop_id=shop_id, kind=kind, target=target, idempotency_key=key, payload=payload,
-        state="pending", attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
+        shop_id=shop_id,
+        kind=kind,
+        target=target,
+        idempotency_key=key,
+        payload=payload,
+        state="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
     )
     session.add(entry)
     return entry
@@ -82,19 +94,36 @@ def enqueue(
 def add_many(session: Session, rows: Sequence[dict[str, Any]], now: datetime) -> None:
     """Bulk-record new entries (keys must be fresh) for the hot stock path."""
     if rows:
-        session.execute(t.OutboxEntry.__table__.insert(), [
-            {"state": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
-             "updated_at": now, "last_error": None, "result": None, "done_at": None, **row}
-            for row in rows
-        ])
+        session.execute(
+            t.OutboxEntry.__table__.insert(),
+            [
+                {
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                    "last_error": None,
+                    "result": None,
+                    "done_at": None,
+                    **row,
+                }
+                for row in rows
+            ],
+        )
 
 
-def due(session: Session, *, shop_id: int, kinds: Iterable[str], now: datetime,
-        limit: int | None = None) -> list[t.OutboxEntry]:
+def due(
+    session: Session, *, shop_id: int, kinds: Iterable[str], now: datetime, limit: int | None = None
+) -> list[t.OutboxEntry]:
     query = (
         select(t.OutboxEntry)
-        .where(t.OutboxEntry.shop_id == shop_id, t.OutboxEntry.kind.in_(list(kinds)),
-               t.OutboxEntry.state.in_(OPEN_STATES), t.OutboxEntry.next_attempt_at <= now)
+        .where(
+            t.OutboxEntry.shop_id == shop_id,
+            t.OutboxEntry.kind.in_(list(kinds)),
+            t.OutboxEntry.state.in_(OPEN_STATES),
+            t.OutboxEntry.next_attempt_at <= now,
+        )
         .order_by(t.OutboxEntry.id)
     )
     if limit:
@@ -105,7 +134,8 @@ def due(session: Session, *, shop_id: int, kinds: Iterable[str], now: datetime,
 def mark_sending(session: Session, ids: Sequence[int], now: datetime) -> None:
     for start in range(0, len(ids), 500):
         session.execute(
-            update(t.OutboxEntry).where(t.OutboxEntry.id.in_(ids[start:start + 500]))
+            update(t.OutboxEntry)
+            .where(t.OutboxEntry.id.in_(ids[start : start + 500]))
             .values(state="sending", attempts=t.OutboxEntry.attempts + 1, updated_at=now)
         )
 
@@ -113,11 +143,20 @@ def mark_sending(session: Session, ids: Sequence[int], now: datetime) -> None:
 def outcome(result: PushResult, attempts: int, now: datetime) -> dict[str, Any]:
     """The column values that record ``result`` for an entry on its ``attempts``-th try."""
     if result.ok:
-        return {"state": "done", "done_at": now, "updated_at": now, "last_error": None,
-                "result": result.model_dump(mode="json", exclude_none=True)}
+        return {
+            "state": "done",
+            "done_at": now,
+            "updated_at": now,
+            "last_error": None,
+            "result": result.model_dump(mode="json", exclude_none=True),
+        }
     if result.retryable and attempts < MAX_ATTEMPTS:
-        return {"state": "retry", "next_attempt_at": now + backoff(attempts), "updated_at": now,
-                "last_error": result.error}
+        return {
+            "state": "retry",
+            "next_attempt_at": now + backoff(attempts),
+            "updated_at": now,
+            "last_error": result.error,
+        }
     reason = result.error or "failed"
     if result.retryable:
         reason = f"{reason} (gave up after {attempts} attempts)"
@@ -138,10 +177,15 @@ def recover_in_doubt(session: Session, *, shop_id: int, kinds: Iterable[str], no
 
     Stock entries are superseded and their listing marked to be re-read; others are
     made due again. Returns how many were found."""
-    stuck = list(session.scalars(
-        select(t.OutboxEntry).where(t.OutboxEntry.shop_id == shop_id,
-                                    t.OutboxEntry.kind.in_(list(kinds)),
-                                    t.OutboxEntry.state == "sending")))
+    stuck = list(
+        session.scalars(
+            select(t.OutboxEntry).where(
+                t.OutboxEntry.shop_id == shop_id,
+                t.OutboxEntry.kind.in_(list(kinds)),
+                t.OutboxEntry.state == "sending",
+            )
+        )
+    )
     for entry in stuck:
         entry.updated_at = now
         if entry.kind == "stock":
@@ -162,6 +206,5 @@ def reopen_failed(session: Session, ids: Sequence[int] | None, now: datetime) ->
     query = update(t.OutboxEntry).where(t.OutboxEntry.state == "failed")
     if ids:
         query = query.where(t.OutboxEntry.id.in_(list(ids)))
-    result = session.execute(query.values(state="retry", next_attempt_at=now, attempts=0,
-                                          updated_at=now))
+    result = session.execute(query.values(state="retry", next_attempt_at=now, attempts=0, updated_at=now))
     return result.rowcount or 0

@@ -47,8 +47,7 @@ def _validate(host: PluginHost, platform: str, shop: str, values: Mapping[str, A
         return info.settings_model(**values)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-            for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(f"invalid settings for shop {shop!r} ({platform}): {problems}") from None
 
@@ -85,9 +84,7 @@ def add_shop(
 ) -> t.Shop:
     """Validate and store a new shop. ``values`` are settings fields (secrets included)."""
     if not SHOP_NAME.match(name):
-        raise ConfigError(
-            f"invalid shop name {name!r}: use letters, digits, '_', '.', '-' (max 64)"
-        )
+        raise ConfigError(f"invalid shop name {name!r}: use letters, digits, '_', '.', '-' (max 64)")
     info = host.platform(platform)  # UnknownPlatform names the installed ones
     values = {k: v for k, v in values.items() if v is not None}
     check = dict(values)
@@ -133,6 +130,7 @@ def get_shop(session: Session, name: str) -> t.Shop:
 
 def describe_shop(host: PluginHost, shop: t.Shop, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """A shop for output: settings with every secret masked, and where secrets come from."""
+
     def source(field: str) -> str:
         if environ.get(env_name(shop.name, field)):
             return "env"
@@ -185,6 +183,7 @@ class ShopRuntime:
                 if tokens.refresh_token:
                     row.refresh_token = tokens.refresh_token
                 row.token_expires_at = tokens.expires_at
+
             await self.db.run(write)
 
         options = HttpOptions(

@@ -111,20 +111,36 @@ class StockOutcome:
 # --- reading the picture ---------------------------------------------------------------------
 
 
-def load_picture(session: Session, now: datetime, *, safety_default: int,
-                 partition_below: int | None, sales_window: timedelta) -> Picture:
+def load_picture(
+    session: Session,
+    now: datetime,
+    *,
+    safety_default: int,
+    partition_below: int | None,
+    sales_window: timedelta,
+) -> Picture:
     skus: dict[int, SkuInfo] = {}
     for sku in session.scalars(select(t.Sku)):
-        skus[sku.id] = SkuInfo(sku.id, sku.code, {}, 0,
-                               sku.safety_stock if sku.safety_stock is not None else safety_default,
-                               partition_below=sku.partition_below, partitioned=sku.partitioned)
+        skus[sku.id] = SkuInfo(
+            sku.id,
+            sku.code,
+            {},
+            0,
+            sku.safety_stock if sku.safety_stock is not None else safety_default,
+            partition_below=sku.partition_below,
+            partitioned=sku.partitioned,
+        )
     for sku_id, code, quantity in session.execute(
-            select(t.StockOnHand.sku_id, t.Warehouse.code, t.StockOnHand.quantity)
-            .join(t.Warehouse, t.Warehouse.id == t.StockOnHand.warehouse_id)):
+        select(t.StockOnHand.sku_id, t.Warehouse.code, t.StockOnHand.quantity).join(
+            t.Warehouse, t.Warehouse.id == t.StockOnHand.warehouse_id
+        )
+    ):
         skus[sku_id].on_hand[code] = quantity
     for sku_id, reserved in session.execute(
-            select(t.Reservation.sku_id, func.sum(t.Reservation.quantity))
-            .where(t.Reservation.state == "held").group_by(t.Reservation.sku_id)):
+        select(t.Reservation.sku_id, func.sum(t.Reservation.quantity))
+        .where(t.Reservation.state == "held")
+        .group_by(t.Reservation.sku_id)
+    ):
         skus[sku_id].reserved = int(reserved)
     for sku in skus.values():
         sku.sellable = sellable(sum(sku.on_hand.values()), sku.reserved, sku.safety)
@@ -133,17 +149,34 @@ def load_picture(session: Session, now: datetime, *, safety_default: int,
 
     adjustments = _model_adjustments(session)
     listings = [
-        ListingInfo(row.id, row.shop_id, row.sku_id,
-                    ListingRef(platform_item_id=row.platform_item_id,
-                               platform_sku_id=row.platform_sku_id, master_code=row.master_code),
-                    max(0, row.platform_quantity + adjustments.get(row.id, 0)), row.quantity_as_of,
-                    row.needs_read)
+        ListingInfo(
+            row.id,
+            row.shop_id,
+            row.sku_id,
+            ListingRef(
+                platform_item_id=row.platform_item_id,
+                platform_sku_id=row.platform_sku_id,
+                master_code=row.master_code,
+            ),
+            max(0, row.platform_quantity + adjustments.get(row.id, 0)),
+            row.quantity_as_of,
+            row.needs_read,
+        )
         for row in session.execute(
-            select(t.Listing.id, t.Listing.shop_id, t.Listing.sku_id, t.Listing.platform_item_id,
-                   t.Listing.platform_sku_id, t.Listing.master_code, t.Listing.platform_quantity,
-                   t.Listing.quantity_as_of, t.Listing.needs_read)
+            select(
+                t.Listing.id,
+                t.Listing.shop_id,
+                t.Listing.sku_id,
+                t.Listing.platform_item_id,
+                t.Listing.platform_sku_id,
+                t.Listing.master_code,
+                t.Listing.platform_quantity,
+                t.Listing.quantity_as_of,
+                t.Listing.needs_read,
+            )
             .where(t.Listing.sku_id.is_not(None), t.Listing.status != REMOVED)
-            .order_by(t.Listing.id))
+            .order_by(t.Listing.id)
+        )
     ]
     rules = {(r.shop_id, r.sku_id): r for r in session.scalars(select(t.AllocationRule))}
     since = now - sales_window
@@ -152,12 +185,19 @@ def load_picture(session: Session, now: datetime, *, safety_default: int,
         for shop_id, sku_id, qty in session.execute(
             select(t.Order.shop_id, t.OrderLine.sku_id, func.sum(t.OrderLine.quantity))
             .join(t.Order, t.Order.id == t.OrderLine.order_id)
-            .where(t.OrderLine.sku_id.is_not(None), t.Order.created_at_platform >= since,
-                   t.Order.status.not_in(CLOSED))
-            .group_by(t.Order.shop_id, t.OrderLine.sku_id))
+            .where(
+                t.OrderLine.sku_id.is_not(None),
+                t.Order.created_at_platform >= since,
+                t.Order.status.not_in(CLOSED),
+            )
+            .group_by(t.Order.shop_id, t.OrderLine.sku_id)
+        )
     }
-    cursors = dict(session.execute(select(t.SyncCursor.shop_id, t.SyncCursor.position)
-                                   .where(t.SyncCursor.stream == "orders")).all())
+    cursors = dict(
+        session.execute(
+            select(t.SyncCursor.shop_id, t.SyncCursor.position).where(t.SyncCursor.stream == "orders")
+        ).all()
+    )
     return Picture(skus, listings, rules, sold, cursors)
 
 
@@ -168,17 +208,31 @@ def _model_adjustments(session: Session) -> dict[int, int]:
     closed = t.Order.status.in_(CLOSED)
     delta = case(
         (and_(placed_after, ~closed), -t.OrderLine.quantity),
-        (and_(~placed_after, closed, t.Order.modified_at_platform > t.Listing.quantity_as_of,
-              t.OrderLine.shipped.is_(False)), t.OrderLine.quantity),
+        (
+            and_(
+                ~placed_after,
+                closed,
+                t.Order.modified_at_platform > t.Listing.quantity_as_of,
+                t.OrderLine.shipped.is_(False),
+            ),
+            t.OrderLine.quantity,
+        ),
         else_=0,
     )
     query = (
         select(t.Listing.id, func.sum(delta))
         .join(t.Order, t.Order.shop_id == t.Listing.shop_id)
-        .join(t.OrderLine, and_(t.OrderLine.order_id == t.Order.id,
-                                t.OrderLine.platform_sku_id == t.Listing.platform_sku_id))
-        .where(t.Listing.sku_id.is_not(None), t.Listing.status != REMOVED,
-               or_(placed_after, t.Order.modified_at_platform > t.Listing.quantity_as_of))
+        .join(
+            t.OrderLine,
+            and_(
+                t.OrderLine.order_id == t.Order.id, t.OrderLine.platform_sku_id == t.Listing.platform_sku_id
+            ),
+        )
+        .where(
+            t.Listing.sku_id.is_not(None),
+            t.Listing.status != REMOVED,
+            or_(placed_after, t.Order.modified_at_platform > t.Listing.quantity_as_of),
+        )
         .group_by(t.Listing.id)
     )
     return {listing_id: int(total or 0) for listing_id, total in session.execute(query)}
@@ -218,8 +272,10 @@ def plan(picture: Picture, *, shop_ids: set[int], fresh_since: datetime) -> list
                 in_reach = sum(q for wh, q in sku.on_hand.items() if wh in rule.warehouses)
                 limit = min(limit, max(0, in_reach - sku.safety))
             inputs[shop_id] = ShopInput(
-                Rule(rule.share, rule.cap, rule.floor) if rule else Rule(), limit,
-                picture.sold_recently.get((shop_id, sku_id), 0))
+                Rule(rule.share, rule.cap, rule.floor) if rule else Rule(),
+                limit,
+                picture.sold_recently.get((shop_id, sku_id), 0),
+            )
         split = partitioned_targets if sku.partitioned else shared_targets
         for shop_id, target in split(sku.sellable, inputs).items():
             targets[primary[shop_id].id] = target
@@ -240,17 +296,20 @@ def plan(picture: Picture, *, shop_ids: set[int], fresh_since: datetime) -> list
 def _fresh(picture: Picture, listing: ListingInfo, since: datetime) -> bool:
     """Read this cycle, and every order placed before the read is ingested."""
     cursor = picture.cursors.get(listing.shop_id)
-    return (listing.as_of >= since and not listing.needs_read
-            and cursor is not None and cursor >= listing.as_of)
+    return (
+        listing.as_of >= since and not listing.needs_read and cursor is not None and cursor >= listing.as_of
+    )
 
 
-def grant_raises(pushes: Sequence[Push], held_after_lowering: dict[int, dict[int, int]],
-                 sellable_by_sku: dict[int, int]) -> list[Push]:
+def grant_raises(
+    pushes: Sequence[Push], held_after_lowering: dict[int, dict[int, int]], sellable_by_sku: dict[int, int]
+) -> list[Push]:
     """Partitioned raises, cut to the units no shop holds after the lowering phase.
     ``held_after_lowering``: SKU id -> listing id -> units that listing shows now."""
     granted = []
-    free = {sku_id: sellable_by_sku[sku_id] - sum(held.values())
-            for sku_id, held in held_after_lowering.items()}
+    free = {
+        sku_id: sellable_by_sku[sku_id] - sum(held.values()) for sku_id, held in held_after_lowering.items()
+    }
     for push in sorted(pushes, key=lambda p: (p.listing.sku_id, -(p.target - p.listing.model))):
         if not push.partitioned:
             granted.append(push)
@@ -266,12 +325,17 @@ def grant_raises(pushes: Sequence[Push], held_after_lowering: dict[int, dict[int
 # --- the hub side of reads and writes ------------------------------------------------------
 
 
-def _store_levels(session: Session, levels: dict[str, tuple[int, datetime]], listing_ids: dict[str, int]) -> None:
+def _store_levels(
+    session: Session, levels: dict[str, tuple[int, datetime]], listing_ids: dict[str, int]
+) -> None:
     for platform_sku_id, (quantity, observed_at) in levels.items():
         listing_id = listing_ids.get(platform_sku_id)
         if listing_id is not None:
-            session.execute(update(t.Listing).where(t.Listing.id == listing_id).values(
-                platform_quantity=quantity, quantity_as_of=observed_at, needs_read=False))
+            session.execute(
+                update(t.Listing)
+                .where(t.Listing.id == listing_id)
+                .values(platform_quantity=quantity, quantity_as_of=observed_at, needs_read=False)
+            )
 
 
 async def observe(host: PluginHost, db: Database, shop: ShopContext, listings: Sequence[ListingInfo]) -> int:
@@ -281,7 +345,7 @@ async def observe(host: PluginHost, db: Database, shop: ShopContext, listings: S
     ids = {x.ref.platform_sku_id: x.id for x in listings}
     read = 0
     for start in range(0, len(listings), READ_CHUNK):
-        chunk = listings[start:start + READ_CHUNK]
+        chunk = listings[start : start + READ_CHUNK]
         levels = await host.fetch_stock(shop, [x.ref for x in chunk])
         found = {lv.platform_sku_id: (lv.quantity, lv.observed_at) for lv in levels}
         await db.run(lambda s, found=found: _store_levels(s, found, ids))
@@ -289,12 +353,18 @@ async def observe(host: PluginHost, db: Database, shop: ShopContext, listings: S
     return read
 
 
-async def push_shop(host: PluginHost, db: Database, shop: ShopContext, shop_id: int,
-                    pushes: Sequence[Push], outcome: StockOutcome) -> dict[int, int]:
+async def push_shop(
+    host: PluginHost,
+    db: Database,
+    shop: ShopContext,
+    shop_id: int,
+    pushes: Sequence[Push],
+    outcome: StockOutcome,
+) -> dict[int, int]:
     """Send ``pushes`` to one shop in batches (as many in flight as its rate limit allows).
     Returns listing id -> quantity now shown, for every write the platform acknowledged."""
     caps = shop.info.capabilities
-    batches = [pushes[i:i + caps.stock_batch_size] for i in range(0, len(pushes), caps.stock_batch_size)]
+    batches = [pushes[i : i + caps.stock_batch_size] for i in range(0, len(pushes), caps.stock_batch_size)]
     shown: dict[int, int] = {}
     queue = iter(batches)
 
@@ -308,8 +378,14 @@ async def push_shop(host: PluginHost, db: Database, shop: ShopContext, shop_id: 
     return shown
 
 
-async def _push_batch(host: PluginHost, db: Database, shop: ShopContext, shop_id: int,
-                      batch: Sequence[Push], outcome: StockOutcome) -> dict[int, int]:
+async def _push_batch(
+    host: PluginHost,
+    db: Database,
+    shop: ShopContext,
+    shop_id: int,
+    batch: Sequence[Push],
+    outcome: StockOutcome,
+) -> dict[int, int]:
     delta = shop.info.capabilities.delta_stock
     if not delta:
         batch = await _reread_partitioned(host, shop, batch)
@@ -317,8 +393,14 @@ async def _push_batch(host: PluginHost, db: Database, shop: ShopContext, shop_id
     for push in batch:
         key = outbox.random_key("stock")
         if delta:
-            updates.append(StockUpdate(ref=push.listing.ref, quantity=push.target,
-                                       delta=push.target - push.listing.model, idempotency_key=key))
+            updates.append(
+                StockUpdate(
+                    ref=push.listing.ref,
+                    quantity=push.target,
+                    delta=push.target - push.listing.model,
+                    idempotency_key=key,
+                )
+            )
         else:
             updates.append(StockUpdate(ref=push.listing.ref, quantity=push.target, idempotency_key=key))
     now = shop.clock.now()
@@ -326,8 +408,10 @@ async def _push_batch(host: PluginHost, db: Database, shop: ShopContext, shop_id
     try:
         results = await host.push_stock(shop, updates)
     except HubError as exc:
-        results = [PushResult(idempotency_key=u.idempotency_key, ok=False, error=str(exc),
-                              retryable=exc.retryable) for u in updates]
+        results = [
+            PushResult(idempotency_key=u.idempotency_key, ok=False, error=str(exc), retryable=exc.retryable)
+            for u in updates
+        ]
         in_doubt = exc.retryable
     else:
         in_doubt = False
@@ -341,8 +425,9 @@ async def _push_batch(host: PluginHost, db: Database, shop: ShopContext, shop_id
             if len(outcome.errors) < 5:
                 outcome.errors.append(result.error or "failed")
             if not result.retryable:
-                await host.notify_push_failed(shop.name, "stock", result.idempotency_key,
-                                              result.error or "failed")
+                await host.notify_push_failed(
+                    shop.name, "stock", result.idempotency_key, result.error or "failed"
+                )
     return shown
 
 
@@ -352,30 +437,56 @@ async def _reread_partitioned(host: PluginHost, shop: ShopContext, batch: Sequen
     partitioned = [p for p in batch if p.partitioned]
     if not partitioned:
         return list(batch)
-    levels = {lv.platform_sku_id: lv.quantity
-              for lv in await host.fetch_stock(shop, [p.listing.ref for p in partitioned])}
+    levels = {
+        lv.platform_sku_id: lv.quantity
+        for lv in await host.fetch_stock(shop, [p.listing.ref for p in partitioned])
+    }
     out = []
     for push in batch:
         now_shown = levels.get(push.listing.ref.platform_sku_id)
         if push.partitioned and now_shown is not None and now_shown < push.listing.model:
-            push = Push(push.listing, max(0, push.target - (push.listing.model - now_shown)),
-                        True, push.sellable)
+            push = Push(
+                push.listing, max(0, push.target - (push.listing.model - now_shown)), True, push.sellable
+            )
         out.append(push)
     return out
 
 
-def _record_sending(session: Session, shop_id: int, batch: Sequence[Push],
-                    updates: Sequence[StockUpdate], now: datetime) -> None:
-    outbox.add_many(session, [{
-        "shop_id": shop_id, "kind": "stock", "target": str(push.listing.id),
-        "idempotency_key": update.idempotency_key, "state": "sending", "attempts": 1,
-        "payload": {"platform_sku_id": push.listing.ref.platform_sku_id, "quantity": update.quantity,
-                    "delta": update.delta, "model": push.listing.model, "partitioned": push.partitioned},
-    } for push, update in zip(batch, updates, strict=True)], now)
+def _record_sending(
+    session: Session, shop_id: int, batch: Sequence[Push], updates: Sequence[StockUpdate], now: datetime
+) -> None:
+    outbox.add_many(
+        session,
+        [
+            {
+                "shop_id": shop_id,
+                "kind": "stock",
+                "target": str(push.listing.id),
+                "idempotency_key": update.idempotency_key,
+                "state": "sending",
+                "attempts": 1,
+                "payload": {
+                    "platform_sku_id": push.listing.ref.platform_sku_id,
+                    "quantity": update.quantity,
+                    "delta": update.delta,
+                    "model": push.listing.model,
+                    "partitioned": push.partitioned,
+                },
+            }
+            for push, update in zip(batch, updates, strict=True)
+        ],
+        now,
+    )
 
 
-def _record_results(session: Session, batch: Sequence[Push], updates: Sequence[StockUpdate],
-                    results: Sequence[PushResult], in_doubt: bool, now: datetime) -> dict[int, int]:
+def _record_results(
+    session: Session,
+    batch: Sequence[Push],
+    updates: Sequence[StockUpdate],
+    results: Sequence[PushResult],
+    in_doubt: bool,
+    now: datetime,
+) -> dict[int, int]:
     by_key = {r.idempotency_key: r for r in results}
     shown = {}
     for push, update_ in zip(batch, updates, strict=True):
@@ -383,14 +494,25 @@ def _record_results(session: Session, batch: Sequence[Push], updates: Sequence[S
         values = outbox.outcome(result, 1, now)
         if in_doubt:
             values["last_error"] = f"{result.error} (in doubt: the listing is re-read next cycle)"
-        session.execute(update(t.OutboxEntry)
-                        .where(t.OutboxEntry.idempotency_key == update_.idempotency_key).values(**values))
+        session.execute(
+            update(t.OutboxEntry)
+            .where(t.OutboxEntry.idempotency_key == update_.idempotency_key)
+            .values(**values)
+        )
         if result.ok:
             quantity = result.quantity_after if result.quantity_after is not None else update_.quantity
             shown[push.listing.id] = quantity
-            session.execute(update(t.Listing).where(t.Listing.id == push.listing.id).values(
-                platform_quantity=quantity, quantity_as_of=now, pushed_quantity=update_.quantity,
-                pushed_at=now, needs_read=False))
+            session.execute(
+                update(t.Listing)
+                .where(t.Listing.id == push.listing.id)
+                .values(
+                    platform_quantity=quantity,
+                    quantity_as_of=now,
+                    pushed_quantity=update_.quantity,
+                    pushed_at=now,
+                    needs_read=False,
+                )
+            )
         elif in_doubt:
             session.execute(update(t.Listing).where(t.Listing.id == push.listing.id).values(needs_read=True))
     return shown
@@ -398,11 +520,19 @@ def _record_results(session: Session, batch: Sequence[Push], updates: Sequence[S
 
 def supersede_open(session: Session, shop_id: int, now: datetime) -> None:
     """A new stock cycle recomputes every write, so older open stock entries are done with."""
-    session.execute(update(t.OutboxEntry).where(
-        t.OutboxEntry.shop_id == shop_id, t.OutboxEntry.kind == "stock",
-        t.OutboxEntry.state.in_(outbox.OPEN_STATES)).values(
-        state="superseded", updated_at=now,
-        last_error=func.coalesce(t.OutboxEntry.last_error, "") + " (recomputed by a later cycle)"))
+    session.execute(
+        update(t.OutboxEntry)
+        .where(
+            t.OutboxEntry.shop_id == shop_id,
+            t.OutboxEntry.kind == "stock",
+            t.OutboxEntry.state.in_(outbox.OPEN_STATES),
+        )
+        .values(
+            state="superseded",
+            updated_at=now,
+            last_error=func.coalesce(t.OutboxEntry.last_error, "") + " (recomputed by a later cycle)",
+        )
+    )
 
 
 # --- drift ------------------------------------------------------------------------------------
@@ -421,23 +551,37 @@ class Drift:
         return self.actual - self.expected
 
 
-async def check_drift(host: PluginHost, db: Database, shop: ShopContext, shop_id: int, *,
-                      repair: bool, settings: Any) -> list[Drift]:
+async def check_drift(
+    host: PluginHost, db: Database, shop: ShopContext, shop_id: int, *, repair: bool, settings: Any
+) -> list[Drift]:
     """Compare each linked listing's platform quantity with the hub's model of it.
     With ``repair`` the models are re-anchored to what the platform shows, so the next
     stock push corrects the platform from the truth."""
-    picture = await db.run(lambda s: load_picture(
-        s, shop.clock.now(), safety_default=settings.safety_stock,
-        partition_below=settings.partition_below,
-        sales_window=timedelta(minutes=settings.sales_window_minutes)))
+    picture = await db.run(
+        lambda s: load_picture(
+            s,
+            shop.clock.now(),
+            safety_default=settings.safety_stock,
+            partition_below=settings.partition_below,
+            sales_window=timedelta(minutes=settings.sales_window_minutes),
+        )
+    )
     mine = [x for x in picture.listings if x.shop_id == shop_id]
     actual: dict[str, tuple[int, datetime]] = {}
     for start in range(0, len(mine), READ_CHUNK):
-        for level in await host.fetch_stock(shop, [x.ref for x in mine[start:start + READ_CHUNK]]):
+        for level in await host.fetch_stock(shop, [x.ref for x in mine[start : start + READ_CHUNK]]):
             actual[level.platform_sku_id] = (level.quantity, level.observed_at)
-    drifts = [Drift(shop.name, picture.skus[x.sku_id].code, x.ref.platform_sku_id, x.model,
-                    actual[x.ref.platform_sku_id][0])
-              for x in mine if x.ref.platform_sku_id in actual and actual[x.ref.platform_sku_id][0] != x.model]
+    drifts = [
+        Drift(
+            shop.name,
+            picture.skus[x.sku_id].code,
+            x.ref.platform_sku_id,
+            x.model,
+            actual[x.ref.platform_sku_id][0],
+        )
+        for x in mine
+        if x.ref.platform_sku_id in actual and actual[x.ref.platform_sku_id][0] != x.model
+    ]
     if repair and actual:
         ids = {x.ref.platform_sku_id: x.id for x in mine}
         await db.run(lambda s: _store_levels(s, actual, ids))

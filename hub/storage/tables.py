@@ -214,9 +214,7 @@ class Reservation(Base):
     __tablename__ = "reservations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_line_id: Mapped[int] = mapped_column(
-        ForeignKey("order_lines.id", ondelete="CASCADE"), unique=True
-    )
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id", ondelete="CASCADE"), unique=True)
     sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
     quantity: Mapped[int]
     state: Mapped[str] = mapped_column(String(16))

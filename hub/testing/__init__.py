@@ -45,12 +45,22 @@ def make_shop(
         if saved_tokens is not None:
             saved_tokens.append(tokens)
 
-    http = HttpOptions(shop=name, rate_limit=info.rate_limit, clock=clock,
-                       transport=sandbox.transport() if transport == "sandbox" else transport,
-                       retry=retry or RetryPolicy(),
-                       token_store=store)
-    return ShopContext(name=name, platform=info.code, settings=shop_settings,
-                       client=info.make_client(shop_settings, http), clock=clock, info=info)
+    http = HttpOptions(
+        shop=name,
+        rate_limit=info.rate_limit,
+        clock=clock,
+        transport=sandbox.transport() if transport == "sandbox" else transport,
+        retry=retry or RetryPolicy(),
+        token_store=store,
+    )
+    return ShopContext(
+        name=name,
+        platform=info.code,
+        settings=shop_settings,
+        client=info.make_client(shop_settings, http),
+        clock=clock,
+        info=info,
+    )
 
 
 __all__ = ["FakeClock", "make_shop"]

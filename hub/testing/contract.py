@@ -45,20 +45,34 @@ from hub.testing.sandbox.seed import Seed, SeedProduct, SeedSku
 
 def contract_seed() -> Seed:
     """Three items: two SKUs each, one of them without a master code."""
-    return Seed(products=[
-        SeedProduct(title="纯棉T恤", code="TSHIRT", skus=[
-            SeedSku(code="TSHIRT-RED-M", spec="颜色:红;尺码:M", price=5990, stock=40),
-            SeedSku(code="TSHIRT-RED-L", spec="颜色:红;尺码:L", price=5990, stock=0),
-        ]),
-        SeedProduct(title="保温杯", code="CUP", skus=[
-            SeedSku(code="CUP-500", spec="容量:500ml", price=12900, stock=15),
-            SeedSku(code=None, spec="容量:750ml", price=14900, stock=3),
-        ]),
-        SeedProduct(title="数据线", code="CABLE", skus=[
-            SeedSku(code="CABLE-1M", spec="长度:1m", price=1990, stock=500),
-            SeedSku(code="CABLE-2M", spec="长度:2m", price=2590, stock=200),
-        ]),
-    ])
+    return Seed(
+        products=[
+            SeedProduct(
+                title="纯棉T恤",
+                code="TSHIRT",
+                skus=[
+                    SeedSku(code="TSHIRT-RED-M", spec="颜色:红;尺码:M", price=5990, stock=40),
+                    SeedSku(code="TSHIRT-RED-L", spec="颜色:红;尺码:L", price=5990, stock=0),
+                ],
+            ),
+            SeedProduct(
+                title="保温杯",
+                code="CUP",
+                skus=[
+                    SeedSku(code="CUP-500", spec="容量:500ml", price=12900, stock=15),
+                    SeedSku(code=None, spec="容量:750ml", price=14900, stock=3),
+                ],
+            ),
+            SeedProduct(
+                title="数据线",
+                code="CABLE",
+                skus=[
+                    SeedSku(code="CABLE-1M", spec="长度:1m", price=1990, stock=500),
+                    SeedSku(code="CABLE-2M", spec="长度:2m", price=2590, stock=200),
+                ],
+            ),
+        ]
+    )
 
 
 class PlatformContract:
@@ -72,8 +86,11 @@ class PlatformContract:
     #: canonical statuses the platform can represent (sandbox -> wire -> plugin round trip).
     #: CANCELLED is tested as cancelled before payment; REFUNDED as paid, then refunded.
     statuses: ClassVar[tuple[OrderStatus, ...]] = (
-        OrderStatus.PENDING_PAYMENT, OrderStatus.AWAITING_SHIPMENT, OrderStatus.SHIPPED,
-        OrderStatus.COMPLETED, OrderStatus.CANCELLED,
+        OrderStatus.PENDING_PAYMENT,
+        OrderStatus.AWAITING_SHIPMENT,
+        OrderStatus.SHIPPED,
+        OrderStatus.COMPLETED,
+        OrderStatus.CANCELLED,
     )
 
     # --- fixtures ---------------------------------------------------------------------------
@@ -100,8 +117,9 @@ class PlatformContract:
         return []
 
     @pytest.fixture
-    async def shop(self, info: PlatformInfo, sandbox: SandboxApp, clock: FakeClock,
-                   saved_tokens: list[TokenSet]):  # type: ignore[no-untyped-def]
+    async def shop(
+        self, info: PlatformInfo, sandbox: SandboxApp, clock: FakeClock, saved_tokens: list[TokenSet]
+    ):  # type: ignore[no-untyped-def]
         shop = make_shop(info, sandbox, clock=clock, saved_tokens=saved_tokens)
         yield shop
         await shop.client.aclose()
@@ -112,8 +130,7 @@ class PlatformContract:
 
     @staticmethod
     def ref(sku) -> ListingRef:  # type: ignore[no-untyped-def]
-        return ListingRef(platform_item_id=sku.item_id, platform_sku_id=sku.sku_id,
-                          master_code=sku.code)
+        return ListingRef(platform_item_id=sku.item_id, platform_sku_id=sku.sku_id, master_code=sku.code)
 
     # --- registration -----------------------------------------------------------------------
 
@@ -125,14 +142,21 @@ class PlatformContract:
         assert info.rate_limit.qps > 0 and info.order_window.max_span > timedelta(0)
         plugin = next(p for p in host.list_plugins() if self.platform in p.platforms)
         assert plugin.version, "the plugin must be installed as a distribution"
-        for hook in ("hub_fetch_listings", "hub_fetch_stock", "hub_push_stock",
-                     "hub_push_prices", "hub_fetch_orders", "hub_ship_order"):
+        for hook in (
+            "hub_fetch_listings",
+            "hub_fetch_stock",
+            "hub_push_stock",
+            "hub_push_prices",
+            "hub_fetch_orders",
+            "hub_ship_order",
+        ):
             assert hook in plugin.hooks
 
     # --- listings and stock -----------------------------------------------------------------
 
-    async def test_listings_match_the_platform(self, host: PluginHost, shop: ShopContext,
-                                                sandbox: SandboxApp) -> None:
+    async def test_listings_match_the_platform(
+        self, host: PluginHost, shop: ShopContext, sandbox: SandboxApp
+    ) -> None:
         listings = [x async for x in host.fetch_listings(shop)]
         assert len({x.platform_sku_id for x in listings}) == len(listings) == 6
         for listing in listings:
@@ -143,8 +167,9 @@ class PlatformContract:
             assert listing.quantity == sku.quantity
             assert listing.status is ListingStatus.ON_SALE
 
-    async def test_fetch_stock_reads_platform_quantities(self, host: PluginHost, shop: ShopContext,
-                                                         sandbox: SandboxApp) -> None:
+    async def test_fetch_stock_reads_platform_quantities(
+        self, host: PluginHost, shop: ShopContext, sandbox: SandboxApp
+    ) -> None:
         skus = list(sandbox.state.iter_skus())
         sandbox.state.set_quantity(skus[0].sku_id, 33)
         levels = await host.fetch_stock(shop, [self.ref(s) for s in skus])
@@ -152,16 +177,19 @@ class PlatformContract:
         assert got == {s.sku_id: s.quantity for s in skus}
         assert all(level.observed_at.tzinfo is not None for level in levels)
 
-    async def test_push_absolute_stock(self, host: PluginHost, shop: ShopContext,
-                                       sandbox: SandboxApp) -> None:
+    async def test_push_absolute_stock(
+        self, host: PluginHost, shop: ShopContext, sandbox: SandboxApp
+    ) -> None:
         sku = self.sku_by_code(sandbox, "CUP-500")
-        results = await host.push_stock(shop, [StockUpdate(ref=self.ref(sku), quantity=7,
-                                                           idempotency_key="abs-1")])
+        results = await host.push_stock(
+            shop, [StockUpdate(ref=self.ref(sku), quantity=7, idempotency_key="abs-1")]
+        )
         assert [r.ok for r in results] == [True]
         assert sandbox.state.sku(sku.sku_id).quantity == 7
 
-    async def test_delta_push_keeps_a_concurrent_sale(self, host: PluginHost, info: PlatformInfo,
-                                                      shop: ShopContext, sandbox: SandboxApp) -> None:
+    async def test_delta_push_keeps_a_concurrent_sale(
+        self, host: PluginHost, info: PlatformInfo, shop: ShopContext, sandbox: SandboxApp
+    ) -> None:
         if not info.capabilities.delta_stock:
             pytest.skip("absolute-only platform")
         sku = self.sku_by_code(sandbox, "CABLE-1M")
@@ -171,11 +199,14 @@ class PlatformContract:
         assert [r.ok for r in await host.push_stock(shop, [update])] == [True]
         assert sandbox.state.sku(sku.sku_id).quantity == 14
 
-    async def test_batch_push_reports_each_update(self, host: PluginHost, info: PlatformInfo,
-                                                  shop: ShopContext, sandbox: SandboxApp) -> None:
+    async def test_batch_push_reports_each_update(
+        self, host: PluginHost, info: PlatformInfo, shop: ShopContext, sandbox: SandboxApp
+    ) -> None:
         skus = [self.sku_by_code(sandbox, c) for c in ("CABLE-1M", "CABLE-2M", "CUP-500")]
-        updates = [StockUpdate(ref=self.ref(s), quantity=3 + i, idempotency_key=f"batch-{i}")
-                   for i, s in enumerate(skus)][: info.capabilities.stock_batch_size]
+        updates = [
+            StockUpdate(ref=self.ref(s), quantity=3 + i, idempotency_key=f"batch-{i}")
+            for i, s in enumerate(skus)
+        ][: info.capabilities.stock_batch_size]
         results = await host.push_stock(shop, updates)
         assert sorted(r.idempotency_key for r in results) == sorted(u.idempotency_key for u in updates)
         for update in updates:
@@ -183,15 +214,17 @@ class PlatformContract:
 
     async def test_push_prices(self, host: PluginHost, shop: ShopContext, sandbox: SandboxApp) -> None:
         sku = self.sku_by_code(sandbox, "TSHIRT-RED-M")
-        results = await host.push_prices(shop, [PriceUpdate(ref=self.ref(sku), price=4990,
-                                                            idempotency_key="price-1")])
+        results = await host.push_prices(
+            shop, [PriceUpdate(ref=self.ref(sku), price=4990, idempotency_key="price-1")]
+        )
         assert [r.ok for r in results] == [True]
         assert sandbox.state.sku(sku.sku_id).price == 4990
 
     # --- orders -----------------------------------------------------------------------------
 
-    async def test_orders_in_a_window(self, host: PluginHost, shop: ShopContext,
-                                      sandbox: SandboxApp, clock: FakeClock) -> None:
+    async def test_orders_in_a_window(
+        self, host: PluginHost, shop: ShopContext, sandbox: SandboxApp, clock: FakeClock
+    ) -> None:
         start = clock.now()
         placed = []
         for code, qty in (("CABLE-1M", 2), ("CUP-500", 1), ("CABLE-2M", 3)):
@@ -208,10 +241,12 @@ class PlatformContract:
             assert order.modified_at == source.modified.replace(microsecond=0)
             assert order.total == source.total
             assert [(ln.master_code, ln.quantity, ln.unit_price) for ln in order.lines] == [
-                (ln.code, ln.quantity, ln.unit_price) for ln in source.lines]
+                (ln.code, ln.quantity, ln.unit_price) for ln in source.lines
+            ]
 
-    async def test_a_window_includes_its_last_partial_second(self, host: PluginHost, shop: ShopContext,
-                                                             sandbox: SandboxApp, clock: FakeClock) -> None:
+    async def test_a_window_includes_its_last_partial_second(
+        self, host: PluginHost, shop: ShopContext, sandbox: SandboxApp, clock: FakeClock
+    ) -> None:
         """Windows end at arbitrary instants (the engine's signpost). An order placed a
         fraction of a second before the end must be returned, although the platform
         stamps it with the whole second: round the end up, never down."""
@@ -223,8 +258,9 @@ class PlatformContract:
         orders = [o async for o in host.fetch_orders(shop, window)]
         assert order.order_id in {o.platform_order_id for o in orders}
 
-    async def test_order_statuses_map_to_canonical(self, host: PluginHost, shop: ShopContext,
-                                                   sandbox: SandboxApp, clock: FakeClock) -> None:
+    async def test_order_statuses_map_to_canonical(
+        self, host: PluginHost, shop: ShopContext, sandbox: SandboxApp, clock: FakeClock
+    ) -> None:
         start = clock.now()
         sku = self.sku_by_code(sandbox, "CABLE-1M")
         expected = {}
@@ -243,15 +279,20 @@ class PlatformContract:
 
     async def test_ship_order(self, host: PluginHost, shop: ShopContext, sandbox: SandboxApp) -> None:
         order = sandbox.state.place_order([(self.sku_by_code(sandbox, "CUP-500").sku_id, 1)])
-        shipment = Shipment(platform_order_id=order.order_id, carrier="SF",
-                            tracking_number="SF1234567890", idempotency_key="ship-1")
+        shipment = Shipment(
+            platform_order_id=order.order_id,
+            carrier="SF",
+            tracking_number="SF1234567890",
+            idempotency_key="ship-1",
+        )
         result = await host.ship_order(shop, shipment)
         assert result.ok, result.error
         assert sandbox.state.order(order.order_id).status is OrderStatus.SHIPPED
         assert sandbox.state.order(order.order_id).tracking_number == "SF1234567890"
 
-    async def test_sandbox_serves_real_http(self, host: PluginHost, info: PlatformInfo,
-                                            sandbox: SandboxApp, clock: FakeClock) -> None:
+    async def test_sandbox_serves_real_http(
+        self, host: PluginHost, info: PlatformInfo, sandbox: SandboxApp, clock: FakeClock
+    ) -> None:
         with serve_in_thread(sandbox) as served:
             shop = make_shop(info, sandbox, clock=clock, transport=None, base_url=served.url)
             listings = [x async for x in host.fetch_listings(shop)]
@@ -260,32 +301,41 @@ class PlatformContract:
 
     # --- errors, throttling, tokens --------------------------------------------------------
 
-    async def test_wrong_credentials_are_an_auth_error(self, info: PlatformInfo, sandbox: SandboxApp,
-                                                       clock: FakeClock, host: PluginHost) -> None:
-        bad = make_shop(info, sandbox, clock=clock, app_secret="not-the-secret",
-                        access_token="not-a-token", refresh_token="not-a-refresh-token")
+    async def test_wrong_credentials_are_an_auth_error(
+        self, info: PlatformInfo, sandbox: SandboxApp, clock: FakeClock, host: PluginHost
+    ) -> None:
+        bad = make_shop(
+            info,
+            sandbox,
+            clock=clock,
+            app_secret="not-the-secret",
+            access_token="not-a-token",
+            refresh_token="not-a-refresh-token",
+        )
         with pytest.raises(AuthError):
             _ = [x async for x in host.fetch_listings(bad)]
         await bad.client.aclose()
 
     @pytest.mark.parametrize("fault", ["throttle", "server_error", "timeout", "reset", "malformed"])
-    async def test_transient_faults_are_retried(self, host: PluginHost, shop: ShopContext,
-                                                sandbox: SandboxApp, fault: str) -> None:
+    async def test_transient_faults_are_retried(
+        self, host: PluginHost, shop: ShopContext, sandbox: SandboxApp, fault: str
+    ) -> None:
         sandbox.faults.inject(fault, 2)
         listings = [x async for x in host.fetch_listings(shop)]
         assert len(listings) == 6
         assert shop.client.stats.retries >= 2
 
-    async def test_a_lasting_fault_fails_clearly(self, host: PluginHost, shop: ShopContext,
-                                                 sandbox: SandboxApp) -> None:
+    async def test_a_lasting_fault_fails_clearly(
+        self, host: PluginHost, shop: ShopContext, sandbox: SandboxApp
+    ) -> None:
         sandbox.faults.set_rate("server_error", 1.0)
         with pytest.raises(PlatformError) as caught:
             _ = [x async for x in host.fetch_listings(shop)]
         assert caught.value.retryable and caught.value.platform == self.platform
 
-    async def test_expired_token_is_refreshed_once(self, host: PluginHost, shop: ShopContext,
-                                                   sandbox: SandboxApp,
-                                                   saved_tokens: list[TokenSet]) -> None:
+    async def test_expired_token_is_refreshed_once(
+        self, host: PluginHost, shop: ShopContext, sandbox: SandboxApp, saved_tokens: list[TokenSet]
+    ) -> None:
         if not self.refreshes_tokens:
             pytest.skip("this platform's tokens are renewed outside the hub")
         sandbox.expire_tokens()
@@ -295,25 +345,40 @@ class PlatformContract:
 
     # --- promotions -------------------------------------------------------------------------
 
-    async def test_native_promotions_start_and_end(self, host: PluginHost, info: PlatformInfo,
-                                                   shop: ShopContext, sandbox: SandboxApp,
-                                                   clock: FakeClock) -> None:
+    async def test_native_promotions_start_and_end(
+        self, host: PluginHost, info: PlatformInfo, shop: ShopContext, sandbox: SandboxApp, clock: FakeClock
+    ) -> None:
         kinds = sorted(info.capabilities.native_promotions)
         if not kinds:
             pytest.skip("no native promotions: the engine falls back to price changes")
         sku = self.sku_by_code(sandbox, "CUP-500")
         for number, kind in enumerate(kinds):
-            params = {PromotionKind.PERCENT_DISCOUNT: {"percent_off": 20},
-                      PromotionKind.FLASH_PRICE: {"flash_price": 9900},
-                      PromotionKind.SPEND_SAVE: {"spend_threshold": 20000, "spend_discount": 2000},
-                      }[kind]
-            promotion = Promotion(name=f"contract {kind.value}", kind=kind, skus=("CUP-500",),
-                                  shops=(shop.name,), starts_at=clock.now() + timedelta(hours=1),
-                                  ends_at=clock.now() + timedelta(hours=3), **params)
-            push = PromotionPush(promotion_id=number + 1, promotion=promotion, items=(
-                PromotionItem(ref=self.ref(sku), regular_price=sku.price,
-                              promotion_price=promotion.price_for(sku.price)),),
-                idempotency_key=f"promo-{number}")
+            params = {
+                PromotionKind.PERCENT_DISCOUNT: {"percent_off": 20},
+                PromotionKind.FLASH_PRICE: {"flash_price": 9900},
+                PromotionKind.SPEND_SAVE: {"spend_threshold": 20000, "spend_discount": 2000},
+            }[kind]
+            promotion = Promotion(
+                name=f"contract {kind.value}",
+                kind=kind,
+                skus=("CUP-500",),
+                shops=(shop.name,),
+                starts_at=clock.now() + timedelta(hours=1),
+                ends_at=clock.now() + timedelta(hours=3),
+                **params,
+            )
+            push = PromotionPush(
+                promotion_id=number + 1,
+                promotion=promotion,
+                items=(
+                    PromotionItem(
+                        ref=self.ref(sku),
+                        regular_price=sku.price,
+                        promotion_price=promotion.price_for(sku.price),
+                    ),
+                ),
+                idempotency_key=f"promo-{number}",
+            )
             started = await host.start_promotion(shop, push)
             assert started.ok and started.platform_ref, started.error
             active = [p for p in sandbox.state.promotions.values() if p.active]

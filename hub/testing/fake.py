@@ -74,8 +74,9 @@ class FakeSandbox(SandboxApp):
         return self._error("throttled", "too many requests", retry_after=1)
 
     def _error(self, code: str, message: str, *, status: int = 200, **extra: Any) -> httpx.Response:
-        return self.json_response({"ok": False, "error": {"code": code, "message": message, **extra}},
-                                  status=status)
+        return self.json_response(
+            {"ok": False, "error": {"code": code, "message": message, **extra}}, status=status
+        )
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         method = request.url.path.rsplit("/", 1)[-1]
@@ -91,8 +92,9 @@ class FakeSandbox(SandboxApp):
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         verdict = self.credentials.check(token)
         if verdict != "ok":
-            return self._error("token_expired" if verdict == "expired" else "bad_token",
-                               f"access token {verdict}")
+            return self._error(
+                "token_expired" if verdict == "expired" else "bad_token", f"access token {verdict}"
+            )
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return self._error("invalid", f"no such method {method}")
@@ -111,23 +113,46 @@ class FakeSandbox(SandboxApp):
         self.credentials.revoke(old)
         access, refresh = self.credentials.issue(self.token_ttl)
         expires = self.credentials.expires_at(access)
-        return self.json_response({"ok": True, "data": {
-            "access_token": access, "refresh_token": refresh,
-            "expires_at": to_unix(expires) if expires else None}})
+        return self.json_response(
+            {
+                "ok": True,
+                "data": {
+                    "access_token": access,
+                    "refresh_token": refresh,
+                    "expires_at": to_unix(expires) if expires else None,
+                },
+            }
+        )
 
     def _listings_list(self, body: dict[str, Any]) -> dict[str, Any]:
         page, size = int(body.get("page", 1)), int(body.get("size", PAGE_SIZE))
         if not 1 <= size <= PAGE_SIZE or page < 1:
             raise SandboxError("invalid", f"size must be 1..{PAGE_SIZE}", "size")
         rows = [(item, sku) for item in self.state.items.values() for sku in item.skus.values()]
-        chunk = rows[(page - 1) * size: page * size]
-        return {"total": len(rows), "items": [
-            {"item_id": i.item_id, "sku_id": s.sku_id, "code": s.code, "title": f"{i.title} {s.spec}",
-             "price": s.price, "quantity": s.quantity, "on_sale": i.on_sale} for i, s in chunk]}
+        chunk = rows[(page - 1) * size : page * size]
+        return {
+            "total": len(rows),
+            "items": [
+                {
+                    "item_id": i.item_id,
+                    "sku_id": s.sku_id,
+                    "code": s.code,
+                    "title": f"{i.title} {s.spec}",
+                    "price": s.price,
+                    "quantity": s.quantity,
+                    "on_sale": i.on_sale,
+                }
+                for i, s in chunk
+            ],
+        }
 
     def _stock_get(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {"levels": [{"item_id": s.item_id, "sku_id": s.sku_id, "quantity": s.quantity}
-                           for s in (self.state.sku(i) for i in body["sku_ids"])]}
+        return {
+            "levels": [
+                {"item_id": s.item_id, "sku_id": s.sku_id, "quantity": s.quantity}
+                for s in (self.state.sku(i) for i in body["sku_ids"])
+            ]
+        }
 
     def _stock_set(self, body: dict[str, Any]) -> dict[str, Any]:
         results = []
@@ -158,14 +183,34 @@ class FakeSandbox(SandboxApp):
             raise SandboxError("invalid", "the time range may span at most one day", "end")
         page, size = int(body.get("page", 1)), int(body.get("size", PAGE_SIZE))
         orders = self.state.orders_modified(start, end)
-        chunk = orders[(page - 1) * size: page * size]
-        return {"total": len(orders), "orders": [{
-            "order_id": o.order_id, "status": o.status.value, "created": to_unix(o.created),
-            "modified": to_unix(o.modified), "paid": to_unix(o.paid_at) if o.paid_at else None,
-            "lines": [{"line_id": ln.line_id, "item_id": ln.item_id, "sku_id": ln.sku_id,
-                       "code": ln.code, "title": ln.title, "quantity": ln.quantity,
-                       "price": ln.unit_price, "shipped": ln.shipped, "refunded": ln.refunded}
-                      for ln in o.lines]} for o in chunk]}
+        chunk = orders[(page - 1) * size : page * size]
+        return {
+            "total": len(orders),
+            "orders": [
+                {
+                    "order_id": o.order_id,
+                    "status": o.status.value,
+                    "created": to_unix(o.created),
+                    "modified": to_unix(o.modified),
+                    "paid": to_unix(o.paid_at) if o.paid_at else None,
+                    "lines": [
+                        {
+                            "line_id": ln.line_id,
+                            "item_id": ln.item_id,
+                            "sku_id": ln.sku_id,
+                            "code": ln.code,
+                            "title": ln.title,
+                            "quantity": ln.quantity,
+                            "price": ln.unit_price,
+                            "shipped": ln.shipped,
+                            "refunded": ln.refunded,
+                        }
+                        for ln in o.lines
+                    ],
+                }
+                for o in chunk
+            ],
+        }
 
     def _orders_ship(self, body: dict[str, Any]) -> dict[str, Any]:
         order = self.state.order(body["order_id"])
@@ -176,8 +221,12 @@ class FakeSandbox(SandboxApp):
 
     def _promo_start(self, body: dict[str, Any]) -> dict[str, Any]:
         promo = self.state.add_promotion(
-            body["name"], body["kind"], {i["sku_id"]: int(i["price"]) for i in body["items"]},
-            from_unix(body["start"]), from_unix(body["end"]))
+            body["name"],
+            body["kind"],
+            {i["sku_id"]: int(i["price"]) for i in body["items"]},
+            from_unix(body["start"]),
+            from_unix(body["end"]),
+        )
         return {"promotion_id": promo.promotion_id}
 
     def _promo_end(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -203,7 +252,9 @@ class FakeClient(PlatformClient):
         code, message = error.get("code", "?"), error.get("message", "unknown error")
         where = {"platform": self.platform, "operation": operation, "code": code}
         kinds: dict[str, type[PlatformError]] = {
-            "throttled": RateLimited, "server": ServerError, "not_found": NotFound,
+            "throttled": RateLimited,
+            "server": ServerError,
+            "not_found": NotFound,
         }
         if code == "throttled":
             raise RateLimited(message, retry_after=error.get("retry_after"), **where)
@@ -215,20 +266,33 @@ class FakeClient(PlatformClient):
 
     def request(self, method: str, body: dict[str, Any], *, idempotent: bool = True) -> Any:
         def build() -> httpx.Request:
-            return httpx.Request("POST", f"{self.settings.base_url}/{method}", json=body, headers={
-                "x-app-key": self.settings.app_key,
-                "authorization": f"Bearer {self.access_token or ''}",
-            })
+            return httpx.Request(
+                "POST",
+                f"{self.settings.base_url}/{method}",
+                json=body,
+                headers={
+                    "x-app-key": self.settings.app_key,
+                    "authorization": f"Bearer {self.access_token or ''}",
+                },
+            )
+
         return self.call(method, build, idempotent=idempotent)
 
     async def refresh_credentials(self) -> TokenSet | None:
         if not self.refresh_token:
             return None
+
         def build() -> httpx.Request:
-            return httpx.Request("POST", f"{self.settings.base_url}/token.refresh",
-                                 headers={"x-app-key": self.settings.app_key},
-                                 json={"app_secret": self.settings.app_secret.get_secret_value(),
-                                       "refresh_token": self.refresh_token})
+            return httpx.Request(
+                "POST",
+                f"{self.settings.base_url}/token.refresh",
+                headers={"x-app-key": self.settings.app_key},
+                json={
+                    "app_secret": self.settings.app_secret.get_secret_value(),
+                    "refresh_token": self.refresh_token,
+                },
+            )
+
         data = await self._call_with_retries("token.refresh", build, True)
         expires = from_unix(data["expires_at"]) if data.get("expires_at") else None
         return TokenSet(data["access_token"], data["refresh_token"], expires)
@@ -239,10 +303,14 @@ class FakeClient(PlatformClient):
             data = await self.request("listings.list", {"page": page, "size": PAGE_SIZE})
             for row in data["items"]:
                 yield Listing(
-                    platform_item_id=row["item_id"], platform_sku_id=row["sku_id"],
-                    master_code=row["code"] or None, title=row["title"], price=row["price"],
+                    platform_item_id=row["item_id"],
+                    platform_sku_id=row["sku_id"],
+                    master_code=row["code"] or None,
+                    title=row["title"],
+                    price=row["price"],
                     quantity=row["quantity"],
-                    status=ListingStatus.ON_SALE if row["on_sale"] else ListingStatus.OFF_SALE)
+                    status=ListingStatus.ON_SALE if row["on_sale"] else ListingStatus.OFF_SALE,
+                )
             if page * PAGE_SIZE >= data["total"]:
                 return
             page += 1
@@ -250,73 +318,124 @@ class FakeClient(PlatformClient):
     async def fetch_stock(self, refs: Sequence[ListingRef]) -> list[StockLevel]:
         levels = []
         for start in range(0, len(refs), 50):
-            ids = [r.platform_sku_id for r in refs[start:start + 50]]
+            ids = [r.platform_sku_id for r in refs[start : start + 50]]
             data = await self.request("stock.get", {"sku_ids": ids})
             now = self.clock.now()
-            levels += [StockLevel(platform_item_id=x["item_id"], platform_sku_id=x["sku_id"],
-                                  quantity=x["quantity"], observed_at=now) for x in data["levels"]]
+            levels += [
+                StockLevel(
+                    platform_item_id=x["item_id"],
+                    platform_sku_id=x["sku_id"],
+                    quantity=x["quantity"],
+                    observed_at=now,
+                )
+                for x in data["levels"]
+            ]
         return levels
 
     async def push_stock(self, updates: Sequence[StockUpdate], delta: bool) -> list[PushResult]:
-        rows = [{"sku_id": u.ref.platform_sku_id,
-                 **({"delta": u.delta} if delta and u.delta is not None else {"quantity": u.quantity})}
-                for u in updates]
+        rows = [
+            {
+                "sku_id": u.ref.platform_sku_id,
+                **({"delta": u.delta} if delta and u.delta is not None else {"quantity": u.quantity}),
+            }
+            for u in updates
+        ]
         relative = any("delta" in r for r in rows)
         data = await self.request("stock.set", {"updates": rows}, idempotent=not relative)
         by_sku = {r["sku_id"]: r for r in data["results"]}
-        return [PushResult(idempotency_key=u.idempotency_key, ok=by_sku[u.ref.platform_sku_id]["ok"],
-                           error=by_sku[u.ref.platform_sku_id].get("error"),
-                           quantity_after=by_sku[u.ref.platform_sku_id].get("quantity"))
-                for u in updates]
+        return [
+            PushResult(
+                idempotency_key=u.idempotency_key,
+                ok=by_sku[u.ref.platform_sku_id]["ok"],
+                error=by_sku[u.ref.platform_sku_id].get("error"),
+                quantity_after=by_sku[u.ref.platform_sku_id].get("quantity"),
+            )
+            for u in updates
+        ]
 
     async def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]:
         rows = [{"sku_id": u.ref.platform_sku_id, "price": u.price} for u in updates]
         data = await self.request("price.set", {"updates": rows})
         by_sku = {r["sku_id"]: r for r in data["results"]}
-        return [PushResult(idempotency_key=u.idempotency_key, ok=by_sku[u.ref.platform_sku_id]["ok"],
-                           error=by_sku[u.ref.platform_sku_id].get("error")) for u in updates]
+        return [
+            PushResult(
+                idempotency_key=u.idempotency_key,
+                ok=by_sku[u.ref.platform_sku_id]["ok"],
+                error=by_sku[u.ref.platform_sku_id].get("error"),
+            )
+            for u in updates
+        ]
 
     async def iter_orders(self, window: TimeWindow) -> AsyncIterator[Order]:
         page = 1
         while True:
             # Whole seconds: round the start down and the end up, so the window's last
             # (partial) second is included; reading a little extra is harmless.
-            data = await self.request("orders.list", {
-                "start": to_unix(window.start), "end": math.ceil(window.end.timestamp()),
-                "page": page, "size": PAGE_SIZE})
+            data = await self.request(
+                "orders.list",
+                {
+                    "start": to_unix(window.start),
+                    "end": math.ceil(window.end.timestamp()),
+                    "page": page,
+                    "size": PAGE_SIZE,
+                },
+            )
             for row in data["orders"]:
                 yield Order(
-                    platform_order_id=row["order_id"], status=row["status"],
-                    platform_status=row["status"], created_at=from_unix(row["created"]),
+                    platform_order_id=row["order_id"],
+                    status=row["status"],
+                    platform_status=row["status"],
+                    created_at=from_unix(row["created"]),
                     modified_at=from_unix(row["modified"]),
                     paid_at=from_unix(row["paid"]) if row["paid"] else None,
                     total=sum(ln["price"] * ln["quantity"] for ln in row["lines"]),
-                    lines=tuple(OrderLine(
-                        line_id=ln["line_id"], platform_item_id=ln["item_id"],
-                        platform_sku_id=ln["sku_id"], master_code=ln["code"], title=ln["title"],
-                        quantity=ln["quantity"], unit_price=ln["price"], shipped=ln["shipped"],
-                        refunded=ln["refunded"]) for ln in row["lines"]))
+                    lines=tuple(
+                        OrderLine(
+                            line_id=ln["line_id"],
+                            platform_item_id=ln["item_id"],
+                            platform_sku_id=ln["sku_id"],
+                            master_code=ln["code"],
+                            title=ln["title"],
+                            quantity=ln["quantity"],
+                            unit_price=ln["price"],
+                            shipped=ln["shipped"],
+                            refunded=ln["refunded"],
+                        )
+                        for ln in row["lines"]
+                    ),
+                )
             if page * PAGE_SIZE >= data["total"]:
                 return
             page += 1
 
     async def ship(self, shipment: Shipment) -> PushResult:
         try:
-            await self.request("orders.ship", {
-                "order_id": shipment.platform_order_id, "carrier": shipment.carrier,
-                "tracking": shipment.tracking_number, "line_ids": list(shipment.line_ids)})
+            await self.request(
+                "orders.ship",
+                {
+                    "order_id": shipment.platform_order_id,
+                    "carrier": shipment.carrier,
+                    "tracking": shipment.tracking_number,
+                    "line_ids": list(shipment.line_ids),
+                },
+            )
         except InvalidRequest as exc:
             return PushResult(idempotency_key=shipment.idempotency_key, ok=False, error=str(exc))
         return PushResult(idempotency_key=shipment.idempotency_key, ok=True)
 
     async def start_promotion(self, push: PromotionPush) -> PushResult:
-        data = await self.request("promo.start", {
-            "name": push.promotion.name, "kind": push.promotion.kind.value,
-            "start": to_unix(push.promotion.starts_at), "end": to_unix(push.promotion.ends_at),
-            "items": [{"sku_id": i.ref.platform_sku_id, "price": i.promotion_price}
-                      for i in push.items]}, idempotent=False)
-        return PushResult(idempotency_key=push.idempotency_key, ok=True,
-                          platform_ref=data["promotion_id"])
+        data = await self.request(
+            "promo.start",
+            {
+                "name": push.promotion.name,
+                "kind": push.promotion.kind.value,
+                "start": to_unix(push.promotion.starts_at),
+                "end": to_unix(push.promotion.ends_at),
+                "items": [{"sku_id": i.ref.platform_sku_id, "price": i.promotion_price} for i in push.items],
+            },
+            idempotent=False,
+        )
+        return PushResult(idempotency_key=push.idempotency_key, ok=True, platform_ref=data["promotion_id"])
 
     async def end_promotion(self, push: PromotionPush, platform_ref: str) -> PushResult:
         await self.request("promo.end", {"promotion_id": platform_ref})
@@ -344,11 +463,16 @@ class FakePlatformPlugin:
             title=f"Fake platform ({code})",
             settings_model=FakeSettings,
             make_client=self._make_client,
-            capabilities=Capabilities(delta_stock=delta_stock, stock_batch_size=stock_batch_size,
-                                      price_batch_size=50, native_promotions=native_promotions),
+            capabilities=Capabilities(
+                delta_stock=delta_stock,
+                stock_batch_size=stock_batch_size,
+                price_batch_size=50,
+                native_promotions=native_promotions,
+            ),
             rate_limit=rate_limit,
-            order_window=OrderWindowRule(max_span=MAX_SPAN, lookback=timedelta(minutes=5),
-                                         initial_history=timedelta(days=3)),
+            order_window=OrderWindowRule(
+                max_span=MAX_SPAN, lookback=timedelta(minutes=5), initial_history=timedelta(days=3)
+            ),
             make_sandbox=FakeSandbox,
         )
 

@@ -67,21 +67,29 @@ class Lab:
             info = host.platform(platform)
             if info.make_sandbox is None:
                 raise ValueError(f"platform {platform!r} ships no sandbox")
-            box = info.make_sandbox(SandboxConfig(clock=clock, seed=seed, rng_seed=number * 101,
-                                                  **dict(sandbox or {})))
+            box = info.make_sandbox(
+                SandboxConfig(clock=clock, seed=seed, rng_seed=number * 101, **dict(sandbox or {}))
+            )
             sandboxes[name] = box
-            values = {**box.shop_credentials(), "base_url": box.base_url(f"http://{name}.sandbox"),
-                      **dict(shop_settings or {})}
-            app.db.run_sync(lambda s, name=name, platform=platform, values=values: add_shop(
-                s, host, name=name, platform=platform, values=values, now=clock.now()))
+            values = {
+                **box.shop_credentials(),
+                "base_url": box.base_url(f"http://{name}.sandbox"),
+                **dict(shop_settings or {}),
+            }
+            app.db.run_sync(
+                lambda s, name=name, platform=platform, values=values: add_shop(
+                    s, host, name=name, platform=platform, values=values, now=clock.now()
+                )
+            )
         return cls(app, sandboxes, seed)
 
     @property
     def clock(self) -> Clock:
         return self.app.clock
 
-    def import_catalogue(self, *, on_hand: int | None = None, codes: Sequence[str] | None = None,
-                         partitioned: bool = False) -> None:
+    def import_catalogue(
+        self, *, on_hand: int | None = None, codes: Sequence[str] | None = None, partitioned: bool = False
+    ) -> None:
         """Create the seed's master SKUs with ``on_hand`` units each (default: the seed's
         stock) in the default warehouse."""
         now = self.clock.now()
@@ -91,8 +99,14 @@ class Lab:
                 for sku in product.skus:
                     if not sku.code or (codes is not None and sku.code not in codes):
                         continue
-                    row = t.Sku(code=sku.code, title=f"{product.title} {sku.spec}".strip(), price=sku.price,
-                                partitioned=partitioned, created_at=now, updated_at=now)
+                    row = t.Sku(
+                        code=sku.code,
+                        title=f"{product.title} {sku.spec}".strip(),
+                        price=sku.price,
+                        partitioned=partitioned,
+                        created_at=now,
+                        updated_at=now,
+                    )
                     session.add(row)
                     session.flush()
                     set_on_hand(session, row, sku.stock if on_hand is None else on_hand, None, now)
@@ -102,11 +116,14 @@ class Lab:
     def engine(self) -> SyncEngine:
         if self._engine is None:
             kw = {"holder": self.engine_holder} if self.engine_holder else {}
-            self._engine = SyncEngine(self.app.runtime(), self.app.settings,
-                                      progress=self.progress or SyncEngine.progress, **kw)
+            self._engine = SyncEngine(
+                self.app.runtime(), self.app.settings, progress=self.progress or SyncEngine.progress, **kw
+            )
         return self._engine
 
-    async def sync(self, shops: Sequence[str] | None = None, streams: Sequence[str] | None = None) -> SyncReport:
+    async def sync(
+        self, shops: Sequence[str] | None = None, streams: Sequence[str] | None = None
+    ) -> SyncReport:
         return await self.engine().run_cycle(shops, streams)
 
     def shown(self, code: str) -> dict[str, int]:

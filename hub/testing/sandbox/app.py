@@ -70,8 +70,9 @@ class Credentials:
         self.refresh_tokens: dict[str, str] = {}  # refresh token -> current access token
         self.issued = 0
 
-    def issue(self, ttl: float | None, access_token: str | None = None,
-              refresh_token: str | None = None) -> tuple[str, str]:
+    def issue(
+        self, ttl: float | None, access_token: str | None = None, refresh_token: str | None = None
+    ) -> tuple[str, str]:
         """A new access token (and its refresh token) valid for ``ttl`` seconds."""
         access = access_token or random_secret(self._rng, 40)
         refresh = refresh_token or random_secret(self._rng, 40)
@@ -187,18 +188,20 @@ class SandboxApp:
             if fault == "timeout":
                 raise httpx.ReadTimeout("timed out (sandbox)", request=request)
             if fault == "server_error":
-                return httpx.Response(502, text="<html><body>502 Bad Gateway</body></html>",
-                                      request=request)
+                return httpx.Response(502, text="<html><body>502 Bad Gateway</body></html>", request=request)
             if fault == "throttle" or (self.gate is not None and not self.gate.admit()):
                 return self.throttled(request)
             response = self.handle(request)
             if fault == "lost_response":
-                raise httpx.ReadTimeout("timed out after the platform applied it (sandbox)",
-                                        request=request)
+                raise httpx.ReadTimeout("timed out after the platform applied it (sandbox)", request=request)
             if fault == "malformed":
                 body = response.content[: len(response.content) // 2] or b"{"
-                return httpx.Response(response.status_code, content=body,
-                                      headers={"content-type": "application/json"}, request=request)
+                return httpx.Response(
+                    response.status_code,
+                    content=body,
+                    headers={"content-type": "application/json"},
+                    request=request,
+                )
             return response
 
     def draw_latency(self) -> float:
@@ -231,12 +234,19 @@ class SandboxApp:
         }
 
     @staticmethod
-    def json_response(payload: Any, status: int = 200, request: httpx.Request | None = None,
-                      headers: dict[str, str] | None = None) -> httpx.Response:
+    def json_response(
+        payload: Any,
+        status: int = 200,
+        request: httpx.Request | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-        return httpx.Response(status, content=body, request=request,
-                              headers={"content-type": "application/json;charset=UTF-8",
-                                       **(headers or {})})
+        return httpx.Response(
+            status,
+            content=body,
+            request=request,
+            headers={"content-type": "application/json;charset=UTF-8", **(headers or {})},
+        )
 
     @staticmethod
     def request_id(rng: random.Random | None = None) -> str:

@@ -33,14 +33,14 @@ class Buyers:
         app = self.channels[channel]
         self.attempts[channel] += 1
         with app.lock:
-            candidates = [s for s in app.state.skus_by_code(code)
-                          if app.state.items[s.item_id].on_sale]
+            candidates = [s for s in app.state.skus_by_code(code) if app.state.items[s.item_id].on_sale]
             if not candidates:
                 self.refused[channel] += 1
                 return False
             try:
-                app.state.place_order([(candidates[0].sku_id, quantity)],
-                                      buyer=f"buyer{self.rng.randrange(10**6)}")
+                app.state.place_order(
+                    [(candidates[0].sku_id, quantity)], buyer=f"buyer{self.rng.randrange(10**6)}"
+                )
             except SandboxError:
                 self.refused[channel] += 1
                 return False

@@ -94,8 +94,14 @@ def apply_seed(state: ShopState, seed: Seed) -> None:
     for product in seed.products:
         item = state.add_item(product.title, product.code, on_sale=product.on_sale)
         for index, sku in enumerate(product.skus):
-            created = state.add_sku(item, code=sku.code, spec=sku.spec, price=sku.price,
-                                    quantity=sku.stock, properties=f"1627207:{index + 1}")
+            created = state.add_sku(
+                item,
+                code=sku.code,
+                spec=sku.spec,
+                price=sku.price,
+                quantity=sku.stock,
+                properties=f"1627207:{index + 1}",
+            )
             if sku.code:
                 by_code.setdefault(sku.code, created.sku_id)
     for number, order in enumerate(seed.orders, start=1):
@@ -104,8 +110,9 @@ def apply_seed(state: ShopState, seed: Seed) -> None:
             if line.sku not in by_code:
                 raise InputError(f"seed order {number}: unknown SKU code {line.sku!r}")
             lines.append((by_code[line.sku], line.quantity))
-        placed = state.place_order(lines, paid=order.status is not OrderStatus.PENDING_PAYMENT,
-                                   at=order.created)
+        placed = state.place_order(
+            lines, paid=order.status is not OrderStatus.PENDING_PAYMENT, at=order.created
+        )
         if order.status not in (OrderStatus.AWAITING_SHIPMENT, OrderStatus.PENDING_PAYMENT):
             when = order.modified or order.created
             if order.status in (OrderStatus.SHIPPED, OrderStatus.COMPLETED):
@@ -136,8 +143,9 @@ def generate_seed(
         for j in range(skus_per_item):
             code = f"{code_prefix}-{i * skus_per_item + j + 1:06d}"
             codes.append(code)
-            skus.append(SeedSku(code=code, spec=f"规格:{j + 1}", price=rng.randrange(990, 99900, 10),
-                                stock=stock))
+            skus.append(
+                SeedSku(code=code, spec=f"规格:{j + 1}", price=rng.randrange(990, 99900, 10), stock=stock)
+            )
         products.append(SeedProduct(title=f"商品 {i + 1}", code=f"ITEM-{i + 1:06d}", skus=skus))
     seed_orders = []
     if orders:
@@ -150,11 +158,22 @@ def generate_seed(
             quantity = rng.choice((1, 1, 1, 2, 3))
             demand[code] = demand.get(code, 0) + quantity
             created = start + span * k + timedelta(seconds=rng.random() * span.total_seconds())
-            status = rng.choice([OrderStatus.AWAITING_SHIPMENT] * 6 + [
-                OrderStatus.SHIPPED, OrderStatus.COMPLETED, OrderStatus.CANCELLED,
-                OrderStatus.PENDING_PAYMENT])
-            seed_orders.append(SeedOrder(created=min(created, end - timedelta(seconds=1)),
-                                         status=status, lines=[SeedLine(sku=code, quantity=quantity)]))
+            status = rng.choice(
+                [OrderStatus.AWAITING_SHIPMENT] * 6
+                + [
+                    OrderStatus.SHIPPED,
+                    OrderStatus.COMPLETED,
+                    OrderStatus.CANCELLED,
+                    OrderStatus.PENDING_PAYMENT,
+                ]
+            )
+            seed_orders.append(
+                SeedOrder(
+                    created=min(created, end - timedelta(seconds=1)),
+                    status=status,
+                    lines=[SeedLine(sku=code, quantity=quantity)],
+                )
+            )
         for product in products:
             for sku in product.skus:
                 if sku.code and demand.get(sku.code, 0) > sku.stock:
@@ -166,6 +185,9 @@ def dump_seed(seed: Seed, path: str | Path) -> None:
     """Write ``seed`` as YAML (or JSON for a ``.json`` path)."""
     path = Path(path)
     data: Any = seed.model_dump(mode="json", exclude_none=True)
-    text = (json.dumps(data, ensure_ascii=False, indent=1) if path.suffix == ".json"
-            else yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    text = (
+        json.dumps(data, ensure_ascii=False, indent=1)
+        if path.suffix == ".json"
+        else yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    )
     path.write_text(text, encoding="utf-8")

@@ -164,12 +164,19 @@ class ShopState:
             return item
 
     def add_sku(
-        self, item: ItemState, *, code: str | None, spec: str, price: int, quantity: int,
+        self,
+        item: ItemState,
+        *,
+        code: str | None,
+        spec: str,
+        price: int,
+        quantity: int,
         properties: str = "",
     ) -> SkuState:
         with self.lock:
-            sku = SkuState(self.new_sku_id(), item.item_id, code, spec, price, quantity,
-                           self.clock.now(), properties)
+            sku = SkuState(
+                self.new_sku_id(), item.item_id, code, spec, price, quantity, self.clock.now(), properties
+            )
             item.skus[sku.sku_id] = sku
             self.skus[sku.sku_id] = sku
             return sku
@@ -256,13 +263,21 @@ class ShopState:
                 sku.quantity -= qty
                 self._touch(sku)
                 item = self.items[sku.item_id]
-                order_lines.append(OrderLineState(
-                    self.new_line_id(), sku.item_id, sku_id, sku.code,
-                    f"{item.title} {sku.spec}".strip(), qty, self.effective_price(sku_id),
-                ))
+                order_lines.append(
+                    OrderLineState(
+                        self.new_line_id(),
+                        sku.item_id,
+                        sku_id,
+                        sku.code,
+                        f"{item.title} {sku.spec}".strip(),
+                        qty,
+                        self.effective_price(sku_id),
+                    )
+                )
             status = OrderStatus.AWAITING_SHIPMENT if paid else OrderStatus.PENDING_PAYMENT
-            order = OrderState(self.new_order_id(), status, now, now, order_lines,
-                               paid_at=now if paid else None, buyer=buyer)
+            order = OrderState(
+                self.new_order_id(), status, now, now, order_lines, paid_at=now if paid else None, buyer=buyer
+            )
             order.history.append((now, status))
             self.orders[order.order_id] = order
             for line in order_lines:
@@ -295,8 +310,15 @@ class ShopState:
             order.history.append((now, status))
             return order
 
-    def ship(self, order_id: str, carrier: str, tracking_number: str,
-             line_ids: Iterable[str] = (), *, at: datetime | None = None) -> OrderState:
+    def ship(
+        self,
+        order_id: str,
+        carrier: str,
+        tracking_number: str,
+        line_ids: Iterable[str] = (),
+        *,
+        at: datetime | None = None,
+    ) -> OrderState:
         """The merchant ships some lines (all when ``line_ids`` is empty)."""
         with self.lock:
             order = self.order(order_id)
@@ -330,16 +352,18 @@ class ShopState:
 
     # --- promotions ------------------------------------------------------------------------
 
-    def add_promotion(self, name: str, kind: str, sku_prices: dict[str, int],
-                      starts: datetime, ends: datetime) -> PromotionState:
+    def add_promotion(
+        self, name: str, kind: str, sku_prices: dict[str, int], starts: datetime, ends: datetime
+    ) -> PromotionState:
         with self.lock:
             for sku_id in sku_prices:
                 self.sku(sku_id)
                 for other in self.promotions.values():
                     overlaps = other.active and other.starts < ends and starts < other.ends
                     if overlaps and sku_id in other.sku_prices:
-                        raise SandboxError("promotion_conflict",
-                                           f"SKU {sku_id} is already in promotion {other.promotion_id}")
+                        raise SandboxError(
+                            "promotion_conflict", f"SKU {sku_id} is already in promotion {other.promotion_id}"
+                        )
             promo = PromotionState(self._promotion_ids(), name, kind, dict(sku_prices), starts, ends)
             self.promotions[promo.promotion_id] = promo
             return promo

@@ -20,8 +20,10 @@ import httpx
 
 from hub.testing.sandbox.app import SandboxApp
 
-ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]],
-                    Callable[[dict[str, Any]], Awaitable[None]]], Awaitable[None]]
+ASGIApp = Callable[
+    [dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]],
+    Awaitable[None],
+]
 
 
 class SandboxTransport(httpx.AsyncBaseTransport):
@@ -51,8 +53,11 @@ def asgi_app(app: SandboxApp, *, timeout_fault_seconds: float = 5.0) -> ASGIApp:
     """The sandbox as an ASGI application. Network faults become what a real server
     can produce: a slow 504 for timeouts, a 502 for resets."""
 
-    async def asgi(scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]],
-                   send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    async def asgi(
+        scope: dict[str, Any],
+        receive: Callable[[], Awaitable[dict[str, Any]]],
+        send: Callable[[dict[str, Any]], Awaitable[None]],
+    ) -> None:
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()
@@ -86,13 +91,18 @@ def asgi_app(app: SandboxApp, *, timeout_fault_seconds: float = 5.0) -> ASGIApp:
             response = httpx.Response(504, text="Gateway Timeout")
         except httpx.TransportError:
             response = httpx.Response(502, text="Bad Gateway")
-        await send({
-            "type": "http.response.start",
-            "status": response.status_code,
-            "headers": [(k.encode("latin-1"), v.encode("latin-1"))
-                        for k, v in response.headers.items() if k.lower() != "content-length"]
-            + [(b"content-length", str(len(response.content)).encode())],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status_code,
+                "headers": [
+                    (k.encode("latin-1"), v.encode("latin-1"))
+                    for k, v in response.headers.items()
+                    if k.lower() != "content-length"
+                ]
+                + [(b"content-length", str(len(response.content)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": response.content})
 
     return asgi
@@ -123,8 +133,9 @@ def serve_in_thread(app: SandboxApp, host: str = "127.0.0.1", port: int = 0) -> 
     """Serve ``app`` over HTTP from a background thread (port 0 picks a free port)."""
     import uvicorn
 
-    config = uvicorn.Config(asgi_app(app), host=host, port=port, log_level="warning",
-                            lifespan="on", access_log=False)
+    config = uvicorn.Config(
+        asgi_app(app), host=host, port=port, log_level="warning", lifespan="on", access_log=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"sandbox-{app.platform}", daemon=True)
     thread.start()
