@@ -673,9 +673,11 @@ class TaobaoSandbox(SandboxApp):
         if status and status not in _PLATFORM_STATUS:
             raise _invalid("status", f"unknown trade status {status!r}")
         types = set(filter(None, (p.get("type") or "").split(",")))
+        # TOP compares whole seconds and includes both ends: start <= second(modified) <= end.
+        until = end + timedelta(seconds=1)
         with self.state.lock:
             trades = [o for o in self.state.orders.values()
-                      if start <= o.modified.replace(microsecond=0) <= end
+                      if start <= o.modified < until
                       and (not status or self.trade_status(o) == status)
                       and (not types or types & {"fixed", "guarantee_trade"})]
             trades.sort(key=lambda o: (o.modified.replace(microsecond=0), int(o.order_id)), reverse=True)
