@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 
-from hub.core.http import HttpOptions, PlatformClient
+from hub.core.http import PlatformClient
 from hub.errors import (
     AuthError,
     InvalidRequest,
@@ -139,9 +139,6 @@ class DouyinClient(PlatformClient):
 
     platform = PLATFORM
     settings: DouyinSettings
-
-    def __init__(self, settings: DouyinSettings, http: HttpOptions):
-        super().__init__(settings, http)
 
     # --- requests ---------------------------------------------------------------------------
 
