@@ -1,0 +1,48 @@
+"""The JD plugin driven by the hub's sync engine (the lab harness): two JD shops on their
+own sandboxes share one stock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hub.models import OrderStatus
+from hub.testing import FakeClock
+from hub.testing.contract import contract_seed
+from hub.testing.lab import Lab
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def lab(tmp_path: Path, clock: FakeClock) -> Iterator[Lab]:
+    lab = Lab.create(f"sqlite:///{tmp_path / 'hub.db'}", shops={"a": "jd", "b": "jd"},
+                     seed=contract_seed(), clock=clock)
+    lab.import_catalogue(on_hand=20, codes=["CUP-500", "CABLE-1M"])
+    yield lab
+    lab.close()
+
+
+def buy(lab: Lab, shop: str, code: str, quantity: int = 1) -> str:
+    lab.clock.advance(1)  # buyers act after the hub's last write
+    state = lab.sandboxes[shop].state
+    return state.place_order([(state.skus_by_code(code)[0].sku_id, quantity)]).order_id
+
+
+async def test_a_jd_sale_reaches_the_other_shop_and_a_refund_returns_it(lab: Lab) -> None:
+    report = await lab.sync()
+    assert report.exit_code == 0, report.to_dict()
+    assert lab.shown("CUP-500") == {"a": 20, "b": 20}
+
+    order_id = buy(lab, "a", "CUP-500", 3)
+    lab.clock.advance(5)
+    assert (await lab.sync()).exit_code == 0
+    assert lab.shown("CUP-500") == {"a": 17, "b": 17}
+
+    lab.sandboxes["a"].state.set_status(order_id, OrderStatus.REFUNDED)  # TRADE_CANCELED, paid
+    lab.clock.advance(5)
+    assert (await lab.sync()).exit_code == 0
+    assert lab.shown("CUP-500") == {"a": 20, "b": 20}
+    assert lab.sandboxes["b"].calls["jingdong.stock.write.updateSkuStock"] >= 2
