@@ -1,0 +1,64 @@
+"""The WeChat plugin driven by the hub's sync engine (the lab harness): two WeChat stores
+on their own sandboxes share one stock, and tokens are renewed across cycles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hub.models import OrderStatus
+from hub.testing import FakeClock
+from hub.testing.contract import contract_seed
+from hub.testing.lab import Lab
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def lab(tmp_path: Path, clock: FakeClock) -> Iterator[Lab]:
+    lab = Lab.create(f"sqlite:///{tmp_path / 'hub.db'}", shops={"a": "wechat", "b": "wechat"},
+                     seed=contract_seed(), clock=clock)
+    lab.import_catalogue(on_hand=20, codes=["CUP-500", "CABLE-1M"])
+    yield lab
+    lab.close()
+
+
+def buy(lab: Lab, shop: str, code: str, quantity: int = 1) -> str:
+    lab.clock.advance(1)  # buyers act after the hub's last write
+    state = lab.sandboxes[shop].state
+    return state.place_order([(state.skus_by_code(code)[0].sku_id, quantity)]).order_id
+
+
+async def test_a_wechat_sale_reaches_the_other_store_and_a_refund_returns_it(lab: Lab) -> None:
+    report = await lab.sync()
+    assert report.exit_code == 0, report.to_dict()
+    assert lab.shown("CUP-500") == {"a": 20, "b": 20}
+
+    order_id = buy(lab, "a", "CUP-500", 3)
+    lab.clock.advance(5)
+    assert (await lab.sync()).exit_code == 0
+    assert lab.shown("CUP-500") == {"a": 17, "b": 17}
+
+    lab.sandboxes["a"].state.set_status(order_id, OrderStatus.REFUNDED)  # status 200
+    lab.clock.advance(5)
+    assert (await lab.sync()).exit_code == 0
+    assert lab.shown("CUP-500") == {"a": 20, "b": 20}
+    assert lab.sandboxes["b"].calls["product/stock/update"] >= 2
+
+
+async def test_tokens_are_renewed_between_cycles(lab: Lab) -> None:
+    assert (await lab.sync()).exit_code == 0
+    lab.clock.advance(3 * 3600)  # every token the stores handed out has expired
+    buy(lab, "b", "CABLE-1M", 2)
+    lab.clock.advance(5)
+    report = await lab.sync()
+    assert report.exit_code == 0, report.to_dict()
+    assert lab.shown("CABLE-1M") == {"a": 18, "b": 18}
+    renewals = {name: box.calls["cgi-bin/stable_token"] for name, box in lab.sandboxes.items()}
+    assert all(count >= 1 for count in renewals.values())
+    lab.clock.advance(60)
+    assert (await lab.sync()).exit_code == 0
+    # The renewed token was kept (stored for the shop): the next cycle needs no new one.
+    assert {name: box.calls["cgi-bin/stable_token"] for name, box in lab.sandboxes.items()} == renewals
