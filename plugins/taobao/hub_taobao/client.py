@@ -380,37 +380,23 @@ class TaobaoClient(PlatformClient):
         """Apply stock updates, batched per item: several SKUs of one item go in one
         skus.quantity.update (20 a call), a lone SKU or an item without SKUs in one
         item.quantity.update. ``type=2`` (delta) when the update carries a delta, else
-        ``type=1`` (full). One item's failure is reported on its updates only."""
+        ``type=1`` (full). Items are written concurrently, one item's calls in the order
+        of its updates. One item's failure is reported on its updates only."""
         results: dict[str, PushResult] = {}
-        calls: list[tuple[str, list[StockUpdate], bool]] = []
         by_item: dict[str, list[StockUpdate]] = {}
         for update in updates:
             if update.delta == 0:  # nothing to change, and a delta call is not free to repeat
                 results[update.idempotency_key] = PushResult(idempotency_key=update.idempotency_key, ok=True)
                 continue
             by_item.setdefault(update.ref.platform_item_id, []).append(update)
-        for item_id, item_updates in by_item.items():
-            for delta in (False, True):
-                chunk: list[StockUpdate] = []
-                for update in item_updates:
-                    if (update.delta is not None) != delta:
-                        continue
-                    if _is_plain(update.ref):
-                        calls.append((item_id, [update], delta))
-                        continue
-                    # A SKU twice in one call is ambiguous; the second goes in the next call.
-                    if len(chunk) == SKUS_PER_STOCK_CALL or any(
-                            u.ref.platform_sku_id == update.ref.platform_sku_id for u in chunk):
-                        calls.append((item_id, chunk, delta))
-                        chunk = []
-                    chunk.append(update)
-                if chunk:
-                    calls.append((item_id, chunk, delta))
 
-        async def run(item_id: str, chunk: list[StockUpdate], delta: bool) -> list[PushResult]:
-            return await self._stock_call(item_id, chunk, delta)
+        async def run(item_id: str, item_updates: list[StockUpdate]) -> list[PushResult]:
+            out = []
+            for chunk, delta in _stock_chunks(item_updates):
+                out += await self._stock_call(item_id, chunk, delta)
+            return out
 
-        for batch in await self._gather([lambda c=c: run(*c) for c in calls]):
+        for batch in await self._gather([lambda i=i, u=u: run(i, u) for i, u in by_item.items()]):
             for result in batch:
                 results[result.idempotency_key] = result
         return [results[u.idempotency_key] for u in updates]
@@ -650,6 +636,23 @@ class TaobaoClient(PlatformClient):
         if errors:
             raise errors[0]
         return results
+
+
+def _stock_chunks(updates: Sequence[StockUpdate]) -> list[tuple[list[StockUpdate], bool]]:
+    """One item's updates as consecutive calls ``(updates, is_delta)``, in their order: a
+    call holds up to 20 SKUs of one type (full or delta) with no SKU twice, since a SKU
+    twice in one call would be ambiguous; an item without SKUs is a call of its own."""
+    chunks: list[tuple[list[StockUpdate], bool]] = []
+    for update in updates:
+        delta = update.delta is not None
+        if chunks and not _is_plain(update.ref):
+            chunk, chunk_delta = chunks[-1]
+            if (chunk_delta == delta and len(chunk) < SKUS_PER_STOCK_CALL and not _is_plain(chunk[0].ref)
+                    and all(u.ref.platform_sku_id != update.ref.platform_sku_id for u in chunk)):
+                chunk.append(update)
+                continue
+        chunks.append(([update], delta))
+    return chunks
 
 
 def _is_plain(ref: ListingRef) -> bool:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
+import anyio
 import httpx
 import pytest
 from hub_taobao.plugin import INFO
@@ -246,11 +247,51 @@ async def test_more_than_20_skus_of_an_item_are_chunked(shop: ShopContext, sandb
     assert [len(p["skuid_quantities"].split(";")) for p in seen] == [20, 20, 5]
 
 
-async def test_a_sku_twice_in_a_batch_is_applied_in_order(shop: ShopContext, sandbox: TaobaoSandbox,
-                                                          seen: Spy) -> None:
+class OverlapTransport(httpx.AsyncBaseTransport):
+    """Answers from the sandbox, holding each call open for a few scheduler turns, and
+    records how many calls were in flight at once, overall and per item."""
+
+    def __init__(self, sandbox: TaobaoSandbox):
+        self.sandbox = sandbox
+        self.in_flight: dict[str, int] = {}
+        self.most_per_item = 0
+        self.most_overall = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        item = self.sandbox.read_params(request).get("num_iid", "")
+        self.in_flight[item] = self.in_flight.get(item, 0) + 1
+        self.most_per_item = max(self.most_per_item, self.in_flight[item])
+        self.most_overall = max(self.most_overall, sum(self.in_flight.values()))
+        for _ in range(5):
+            await anyio.sleep(0)
+        self.in_flight[item] -= 1
+        return self.sandbox.dispatch(request)
+
+
+async def test_items_are_written_concurrently_and_each_item_in_order(sandbox: TaobaoSandbox,
+                                                                     clock: FakeClock) -> None:
+    transport = OverlapTransport(sandbox)
+    shop = make_shop(INFO, sandbox, clock=clock, transport=transport)
     red_m, red_l = sku(sandbox, "TSHIRT-RED-M"), sku(sandbox, "TSHIRT-RED-L")
-    await shop.client.push_stock([stock(red_m, 1, "a"), stock(red_l, 2, "b"), stock(red_m, 9, "c")])
-    assert red_m.quantity == 9 and len(seen) == 2
+    cup, cable = sku(sandbox, "CUP-500"), sku(sandbox, "CABLE-1M")
+    results = await shop.client.push_stock([
+        stock(red_m, 1, "a"), stock(red_l, 2, "b"), stock(cup, 3, "c"), stock(red_m, 9, "d"),
+        stock(cable, 4, "e", delta=-1), stock(red_m, 20, "f", delta=11)])
+    await shop.client.aclose()
+    assert all(r.ok for r in results)
+    assert (red_m.quantity, red_l.quantity, cup.quantity, cable.quantity) == (20, 2, 3, 499)
+    assert transport.most_overall > 1 and transport.most_per_item == 1
+
+
+async def test_a_sku_twice_in_a_batch_goes_in_the_next_call(shop: ShopContext, sandbox: TaobaoSandbox,
+                                                            seen: Spy) -> None:
+    red_m, red_l = sku(sandbox, "TSHIRT-RED-M"), sku(sandbox, "TSHIRT-RED-L")
+    await shop.client.push_stock([stock(red_m, 1, "a"), stock(red_l, 2, "b"), stock(red_m, 9, "c"),
+                                  stock(red_m, 20, "d", delta=11)])
+    assert [(p.get("skuid_quantities") or p.get("quantity"), p["type"]) for p in seen] == [
+        (f"{red_m.sku_id}:1;{red_l.sku_id}:2", "1"), ("9", "1"), ("11", "2")]
+    assert red_m.quantity == 20
 
 
 async def test_a_failing_item_does_not_fail_the_others(shop: ShopContext, sandbox: TaobaoSandbox) -> None:
