@@ -234,8 +234,12 @@ class DouyinClient(PlatformClient):
                         continue  # creation-time slices overlap by a second; read each once
                     seen.add(product_id)
                     products.append((product_id, product))
-                sku_lists = await self._gather([partial(self.sku_list, pid) for pid, _ in products])
-                for (_, product), skus in zip(products, sku_lists, strict=True):
+                sku_lists = await self._gather([partial(self._sku_list_or_none, pid)
+                                                for pid, _ in products])
+                for (product_id, product), skus in zip(products, sku_lists, strict=True):
+                    if skus is None:  # deleted between the two calls
+                        log.warning("%s: product %s vanished while listing", self.shop, product_id)
+                        continue
                     for sku in skus:
                         yield self._mapped(mappers.listing_from, {"status": status, **product}, sku)
 

@@ -386,6 +386,24 @@ async def test_offline_products_are_listed_off_sale(host: PluginHost, shop: Shop
     assert {x.status.value for x in got if x.platform_item_id == item.item_id} == {"off_sale"}
 
 
+async def test_a_product_deleted_while_listing_is_skipped(host: PluginHost, shop_factory: ShopFactory,
+                                                         sandbox: DouyinSandbox,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    victim = next(iter(sandbox.state.items))
+
+    def after(request: httpx.Request, response: httpx.Response) -> None:
+        if request.url.params.get("method") == "product.listV2" and victim in sandbox.state.items:
+            item = sandbox.state.items.pop(victim)
+            for sku_id in item.skus:
+                sandbox.state.skus.pop(sku_id)
+
+    shop = shop_factory(transport=Recorder(sandbox.transport(), after))
+    with caplog.at_level(logging.WARNING, logger="hub.douyin"):
+        got = await listings(host, shop)
+    assert len(got) == 4 and victim not in {x.platform_item_id for x in got}
+    assert f"product {victim} vanished" in caplog.text
+
+
 async def test_a_shop_beyond_the_listing_cap_is_read_in_creation_slices(
         host: PluginHost, shop_factory: ShopFactory, sandbox: DouyinSandbox, clock: FakeClock) -> None:
     sandbox.max_product_rows = 20  # as if Douyin's 10,000-row cap were 20
@@ -454,3 +472,18 @@ async def test_shipping_an_unknown_order_fails_cleanly(host: PluginHost, shop: S
     result = await host.ship_order(shop, Shipment(platform_order_id="6921000000009999999", carrier="SF",
                                                   tracking_number="SF1", idempotency_key="s1"))
     assert not result.ok and "不存在" in result.error
+
+
+async def test_datetime_timestamps_over_real_http(host: PluginHost, info: Any, sandbox: DouyinSandbox,
+                                                  clock: FakeClock) -> None:
+    # The documented timestamp has a space; it must survive real URL encoding.
+    from hub.testing import make_shop
+    from hub.testing.sandbox import serve_in_thread
+
+    with serve_in_thread(sandbox) as served:
+        shop = make_shop(info, sandbox, clock=clock, transport=None, base_url=served.url,
+                         timestamp_format="datetime")
+        try:
+            assert len(await listings(host, shop)) == 6
+        finally:
+            await shop.client.aclose()
