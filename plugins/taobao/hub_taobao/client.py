@@ -179,9 +179,6 @@ class TaobaoClient(PlatformClient):
     platform = PLATFORM
     settings: TaobaoSettings
 
-    def __init__(self, settings: TaobaoSettings, http: HttpOptions):
-        super().__init__(settings, http)
-
     # --- requests ----------------------------------------------------------------------------
 
     def build_params(self, method: str, business: Mapping[str, Any]) -> dict[str, str]:
@@ -300,7 +297,10 @@ class TaobaoClient(PlatformClient):
         # the caller drops the repeats. The last slice reaches past "now" so an item
         # modified while we read moves into a slice still ahead of us.
         _, oldest = await self._items_page(method, {**extra, "order_by": "modified:asc"}, 1, 1, None)
-        low = m.to_utc(oldest[0].get("modified"), "oldest item modified") if oldest else self.clock.now()
+        try:
+            low = m.to_utc(oldest[0].get("modified"), "oldest item modified") if oldest else self.clock.now()
+        except m.MappingError as exc:
+            raise self._malformed(method, exc) from None
         pending = [(low.replace(microsecond=0), self.clock.now().replace(microsecond=0) + timedelta(days=1))]
         while pending:
             span = pending.pop(0)

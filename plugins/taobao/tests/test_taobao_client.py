@@ -196,6 +196,8 @@ async def test_fetch_stock_reads_skus_and_sku_less_items(shop: ShopContext, sand
     assert got == {s.sku_id: s.quantity for s in sandbox.state.iter_skus()}  # the unknown SKU is left out
     assert got[mug.item_id] == 12
     assert methods(seen) == ["taobao.item.skus.get", "taobao.item.seller.get"]
+    gone = ListingRef(platform_item_id="699999999999", platform_sku_id="699999999999")
+    assert await shop.client.fetch_stock([gone]) == []  # an item without SKUs that was deleted
 
 
 async def test_stock_is_batched_per_item(shop: ShopContext, sandbox: TaobaoSandbox, seen: Spy) -> None:
@@ -365,6 +367,15 @@ async def test_price_of_an_item_without_skus(shop: ShopContext, sandbox: TaobaoS
     assert not result.ok and "plain_item_price_method" in (result.error or "") and mug.price == 2490
 
 
+async def test_prices_fail_softly_when_the_skus_cannot_be_read(shop: ShopContext,
+                                                                sandbox: TaobaoSandbox) -> None:
+    sandbox.faults.set_rate("server_error", 1.0)
+    cable = sku(sandbox, "CABLE-1M")
+    [result] = await shop.client.push_prices([PriceUpdate(ref=ref(cable), price=1890, idempotency_key="c")])
+    assert not result.ok and result.retryable and "HTTP 502" in (result.error or "")
+    assert cable.price == 1990
+
+
 async def test_a_bad_price_update_does_not_fail_the_others(shop: ShopContext, sandbox: TaobaoSandbox) -> None:
     cup, cable = sku(sandbox, "CUP-500"), sku(sandbox, "CABLE-1M")
     ghost = ListingRef(platform_item_id=cup.item_id, platform_sku_id="4999999999999")
@@ -482,6 +493,31 @@ async def test_the_list_alone_suffices_when_it_has_sub_orders(shop: ShopContext,
     assert methods(seen).count("taobao.trade.fullinfo.get") == 3
 
 
+async def test_trade_types_are_sent_when_set(make_taobao_shop: Callable[..., ShopContext],
+                                             sandbox: TaobaoSandbox, clock: FakeClock, seen: Spy) -> None:
+    start = clock.now()
+    place(sandbox, clock, 2)
+    clock.advance(60)
+    window = TimeWindow(start=start, end=clock.now())
+    for types, expected in (("fixed,auction", 2), ("step", 0)):
+        shop = make_taobao_shop(trade_types=types)
+        assert len([o async for o in shop.client.iter_orders(window)]) == expected
+        await shop.client.aclose()
+        assert seen[-1]["type"] == types
+    default = make_taobao_shop()
+    assert len([o async for o in default.client.iter_orders(window)]) == 2
+    await default.client.aclose()
+    assert "type" not in seen[-1]
+
+
+async def test_unreadable_records_are_malformed_answers(shop: ShopContext, sandbox: TaobaoSandbox,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    original = sandbox._sku_json
+    monkeypatch.setattr(sandbox, "_sku_json", lambda s, fields: {**original(s, fields), "price": "59.9.0"})
+    with pytest.raises(MalformedResponse, match=r"sku \d+ price: not a money amount"):
+        [x async for x in shop.client.iter_listings()]
+
+
 async def test_an_unknown_trade_status_is_a_malformed_answer(shop: ShopContext, sandbox: TaobaoSandbox,
                                                             clock: FakeClock,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
@@ -532,6 +568,16 @@ async def test_a_repeat_refused_by_the_platform_is_recognised(shop: ShopContext,
     assert (await shop.client.ship(shipment)).ok
     other = await shop.client.ship(shipment.model_copy(update={"tracking_number": "YTO1"}))
     assert not other.ok and "already consigned" in (other.error or "")
+
+
+async def test_a_shipment_answered_without_success_fails(shop: ShopContext, sandbox: TaobaoSandbox,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    order = sandbox.state.place_order([(sku(sandbox, "CUP-500").sku_id, 1)])
+    monkeypatch.setitem(sandbox._methods, "taobao.logistics.offline.send",
+                        lambda params: {"shipping": {"is_success": False}})
+    result = await shop.client.ship(Shipment(platform_order_id=order.order_id, carrier="SF",
+                                             tracking_number="SF1", idempotency_key="s"))
+    assert not result.ok and "is_success=false" in (result.error or "")
 
 
 async def test_shipping_an_unknown_trade_fails_cleanly(shop: ShopContext) -> None:
