@@ -61,6 +61,7 @@ def cli(ctx: click.Context, database_url: str | None, verbose: int, quiet: bool)
     """
     configure_logging(verbose, quiet)
     app = ctx.obj if isinstance(ctx.obj, App) else App()
+    app.verbose = verbose
     if database_url:
         app.settings = app.settings.model_copy(update={"database_url": database_url})
     ctx.obj = app
@@ -68,10 +69,21 @@ def cli(ctx: click.Context, database_url: str | None, verbose: int, quiet: bool)
 
 
 def _register() -> None:
-    from hub.cli import db, plugins, shops
+    from hub.cli import audit, catalog, db, orders, outbox, plugins, shops, stock, sync
 
-    for module in (db, plugins, shops):
-        cli.add_command(module.group)
+    for command in (
+        sync.group,
+        shops.group,
+        catalog.skus,
+        catalog.listings,
+        stock.group,
+        orders.group,
+        outbox.group,
+        audit.group,
+        plugins.group,
+        db.group,
+    ):
+        cli.add_command(command)
 
 
 _register()

@@ -37,6 +37,7 @@ class App:
     transport_for: TransportFactory = lambda shop, platform: None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     host_factory: Callable[[], PluginHost] = PluginHost
+    verbose: int = 0
     _db: Database | None = field(default=None, init=False)
     _host: PluginHost | None = field(default=None, init=False)
 

@@ -100,6 +100,7 @@ def _apply(
                 )
                 .values(price=entry.payload["price"])
             )
+    return out
 
 
 async def deliver_due(

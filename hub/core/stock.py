@@ -245,23 +245,18 @@ def _rule(picture: Picture, shop_id: int, sku_id: int) -> t.AllocationRule | Non
     return picture.rules.get((shop_id, sku_id)) or picture.rules.get((shop_id, None))
 
 
-def plan(picture: Picture, *, shop_ids: set[int], fresh_since: datetime) -> list[Push]:
-    """Writes to make for the shops in ``shop_ids`` (other shops count as they stand).
-
-    ``fresh_since``: when this cycle's observations began; partitioned SKUs are raised
-    only if all their listings were read since then and their shops' orders were
-    ingested past the read."""
+def targets(picture: Picture) -> dict[int, int]:
+    """Listing id -> the quantity it should show, for every linked listing."""
     by_sku: dict[int, list[ListingInfo]] = defaultdict(list)
     for listing in picture.listings:
         by_sku[listing.sku_id].append(listing)
-    pushes: list[Push] = []
+    out: dict[int, int] = {}
     for sku_id, listings in by_sku.items():
         sku = picture.skus[sku_id]
         primary: dict[int, ListingInfo] = {}
-        targets: dict[int, int] = {}
         for listing in listings:  # ordered by id: the oldest listing of a shop is primary
             if listing.shop_id in primary:
-                targets[listing.id] = 0  # a duplicate listing is held at 0
+                out[listing.id] = 0  # a duplicate listing is held at 0
             else:
                 primary[listing.shop_id] = listing
         inputs = {}
@@ -278,18 +273,34 @@ def plan(picture: Picture, *, shop_ids: set[int], fresh_since: datetime) -> list
             )
         split = partitioned_targets if sku.partitioned else shared_targets
         for shop_id, target in split(sku.sellable, inputs).items():
-            targets[primary[shop_id].id] = target
-        may_raise = not sku.partitioned or all(_fresh(picture, x, fresh_since) for x in listings)
-        for listing in listings:
-            if listing.shop_id not in shop_ids:
-                continue
-            target = targets[listing.id]
-            if listing.needs_read and target >= listing.model:
-                continue  # unknown platform quantity: only a lowering is safe
-            if not may_raise:
-                target = min(target, listing.model)
-            if target != listing.model:
-                pushes.append(Push(listing, target, sku.partitioned, sku.sellable))
+            out[primary[shop_id].id] = target
+    return out
+
+
+def plan(picture: Picture, *, shop_ids: set[int], fresh_since: datetime) -> list[Push]:
+    """Writes to make for the shops in ``shop_ids`` (other shops count as they stand).
+
+    ``fresh_since``: when this cycle's observations began; partitioned SKUs are raised
+    only if all their listings were read since then and their shops' orders were
+    ingested past the read."""
+    wanted = targets(picture)
+    stale_skus = {
+        x.sku_id
+        for x in picture.listings
+        if picture.skus[x.sku_id].partitioned and not _fresh(picture, x, fresh_since)
+    }
+    pushes: list[Push] = []
+    for listing in picture.listings:
+        if listing.shop_id not in shop_ids:
+            continue
+        sku = picture.skus[listing.sku_id]
+        target = wanted[listing.id]
+        if listing.needs_read and target >= listing.model:
+            continue  # unknown platform quantity: only a lowering is safe
+        if listing.sku_id in stale_skus:
+            target = min(target, listing.model)
+        if target != listing.model:
+            pushes.append(Push(listing, target, sku.partitioned, sku.sellable))
     return pushes
 
 

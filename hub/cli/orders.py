@@ -1,0 +1,249 @@
+"""``hub orders``: the order book of every shop, exceptions, shipment write-back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from hub.cli.app import App, run_async
+from hub.cli.output import emit, fen, info, json_option, print_table
+from hub.core import audit, outbox
+from hub.core.delivery import deliver_due
+from hub.core.shops import get_shop
+from hub.errors import InputError
+from hub.models import OrderStatus
+from hub.report import StreamResult
+from hub.storage import tables as t
+
+
+@click.group("orders")
+def group() -> None:
+    """Orders from every shop, and shipment write-back."""
+
+
+def _order_dict(order: t.Order, shop: str) -> dict[str, Any]:
+    return {
+        "shop": shop,
+        "order_id": order.platform_order_id,
+        "status": order.status,
+        "platform_status": order.platform_status,
+        "created_at": order.created_at_platform,
+        "modified_at": order.modified_at_platform,
+        "total": order.total,
+        "lines": [
+            {
+                "line_id": ln.line_id,
+                "platform_sku_id": ln.platform_sku_id,
+                "master_code": ln.master_code,
+                "linked": ln.sku_id is not None,
+                "quantity": ln.quantity,
+                "unit_price": ln.unit_price,
+            }
+            for ln in order.lines
+        ],
+    }
+
+
+@group.command("list")
+@click.option("--shop", help="Only this shop.")
+@click.option("--status", type=click.Choice([s.value for s in OrderStatus]), help="Only this status.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@json_option
+@click.pass_obj
+def list_(app: App, shop: str | None, status: str | None, limit: int, as_json: bool) -> None:
+    """List orders, newest first."""
+
+    def read(s: Session) -> list[dict[str, Any]]:
+        query = (
+            select(t.Order, t.Shop.name)
+            .join(t.Shop, t.Shop.id == t.Order.shop_id)
+            .options(selectinload(t.Order.lines))
+            .order_by(t.Order.created_at_platform.desc(), t.Order.id.desc())
+            .limit(limit)
+        )
+        if shop:
+            query = query.where(t.Shop.id == get_shop(s, shop).id)
+        if status:
+            query = query.where(t.Order.status == status)
+        return [_order_dict(o, name) for o, name in s.execute(query)]
+
+    rows = app.db.run_sync(read)
+    emit(
+        as_json,
+        rows,
+        lambda: print_table(
+            ["shop", "order", "status", "created", "total", "lines"],
+            [
+                (
+                    r["shop"],
+                    r["order_id"],
+                    r["status"],
+                    r["created_at"],
+                    fen(r["total"]),
+                    ", ".join(
+                        f"{ln['master_code'] or ln['platform_sku_id']}×{ln['quantity']}" for ln in r["lines"]
+                    ),
+                )
+                for r in rows
+            ],
+            empty="no orders",
+        ),
+    )
+
+
+@group.command("exceptions")
+@json_option
+@click.pass_obj
+def exceptions(app: App, as_json: bool) -> None:
+    """Order lines whose SKU matches nothing (their units reserve no stock).
+
+    Fix them with `hub listings map` or by adding the SKU; exit code 1 while any remain."""
+
+    def read(s: Session) -> list[dict[str, Any]]:
+        rows = s.execute(
+            select(t.OrderLine, t.Order, t.Shop.name)
+            .join(t.Order, t.Order.id == t.OrderLine.order_id)
+            .join(t.Shop, t.Shop.id == t.Order.shop_id)
+            .where(t.OrderLine.sku_id.is_(None))
+            .order_by(t.Order.created_at_platform)
+        )
+        return [
+            {
+                "shop": name,
+                "order_id": o.platform_order_id,
+                "status": o.status,
+                "platform_sku_id": ln.platform_sku_id,
+                "master_code": ln.master_code,
+                "title": ln.title,
+                "quantity": ln.quantity,
+                "reason": f"master code {ln.master_code!r} matches no SKU"
+                if ln.master_code
+                else "no master code on the platform",
+            }
+            for ln, o, name in rows
+        ]
+
+    rows = app.db.run_sync(read)
+    emit(
+        as_json,
+        rows,
+        lambda: print_table(
+            ["shop", "order", "status", "platform SKU", "商家编码", "qty", "problem"],
+            [
+                (
+                    r["shop"],
+                    r["order_id"],
+                    r["status"],
+                    r["platform_sku_id"],
+                    r["master_code"],
+                    r["quantity"],
+                    r["reason"],
+                )
+                for r in rows
+            ],
+            empty="no exceptions",
+        ),
+    )
+    if rows:
+        raise click.exceptions.Exit(1)
+
+
+@group.command("ship")
+@click.argument("order_id")
+@click.option("--carrier", required=True, help="Carrier code as the platform knows it (e.g. SF, YTO).")
+@click.option("--tracking", required=True, help="Tracking (waybill) number.")
+@click.option("--shop", help="The shop, if the order id is not unique across shops.")
+@click.option("--line", "lines", multiple=True, help="Ship only these order lines (repeatable).")
+@click.option("--queue-only", is_flag=True, help="Record it; the next `hub sync` sends it.")
+@click.pass_obj
+def ship(
+    app: App,
+    order_id: str,
+    carrier: str,
+    tracking: str,
+    shop: str | None,
+    lines: tuple[str, ...],
+    queue_only: bool,
+) -> int:
+    """Write a shipment of ORDER_ID back to its platform (through the outbox).
+
+    Repeating the same command is harmless: the same shipment is recorded once."""
+
+    def write(s: Session) -> tuple[t.Shop, int]:
+        query = (
+            select(t.Order, t.Shop)
+            .join(t.Shop, t.Shop.id == t.Order.shop_id)
+            .where(t.Order.platform_order_id == order_id)
+        )
+        if shop:
+            query = query.where(t.Shop.name == shop)
+        found = s.execute(query).all()
+        if not found:
+            raise InputError(
+                f"no order {order_id!r}"
+                + (f" in shop {shop!r}" if shop else "")
+                + "; run `hub sync --stream orders` first"
+            )
+        if len(found) > 1:
+            raise InputError(f"order {order_id!r} exists in several shops; add --shop")
+        order, shop_row = found[0]
+        if OrderStatus(order.status) not in (
+            OrderStatus.AWAITING_SHIPMENT,
+            OrderStatus.PARTLY_SHIPPED,
+            OrderStatus.SHIPPED,
+        ):
+            raise InputError(f"order {order_id} is {order.status}; only paid orders can be shipped")
+        entry = outbox.enqueue(
+            s,
+            shop_id=shop_row.id,
+            kind="shipment",
+            target=order_id,
+            key=outbox.stable_key("ship", shop_row.id, order_id, carrier, tracking, *sorted(lines)),
+            payload={
+                "platform_order_id": order_id,
+                "carrier": carrier,
+                "tracking_number": tracking,
+                "line_ids": list(lines),
+            },
+            now=app.clock.now(),
+            supersede=False,
+        )
+        audit.record(
+            s,
+            actor=app.actor,
+            action="order.ship",
+            now=app.clock.now(),
+            shop=shop_row.name,
+            new=f"{order_id} {carrier} {tracking}",
+            source="hub orders ship",
+        )
+        s.flush()
+        return shop_row, entry.id
+
+    shop_row, entry_id = app.db.run_sync(write)
+    if queue_only:
+        info(f"shipment of {order_id} queued (outbox #{entry_id})")
+        return 0
+    runtime = app.runtime()
+
+    async def send() -> StreamResult:
+        ctx = runtime.open(shop_row)
+        result = StreamResult(shop_row.name, "orders")
+        try:
+            await deliver_due(app.host, app.db, ctx, shop_row.id, ["shipment"], result)
+        finally:
+            await ctx.client.aclose()
+        return result
+
+    result = run_async(send)
+    state = app.db.run_sync(lambda s: s.get(t.OutboxEntry, entry_id))
+    if state.state == "done":
+        info(f"shipped {order_id} with {carrier} {tracking}")
+        return 0
+    info(
+        f"shipment of {order_id} is {state.state}: {state.last_error or result.error} (see `hub outbox list`)"
+    )
+    return 1

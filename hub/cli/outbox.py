@@ -1,0 +1,91 @@
+"""``hub outbox``: outward writes and their outcomes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.cli.app import App
+from hub.cli.output import emit, info, json_option, print_table
+from hub.core import outbox
+from hub.storage import tables as t
+
+
+@click.group("outbox")
+def group() -> None:
+    """Every outward write (stock, price, shipment, promotion) and how it ended."""
+
+
+@group.command("list")
+@click.option("--failed", is_flag=True, help="Only writes that failed for good.")
+@click.option("--open", "open_", is_flag=True, help="Only writes still to be sent (pending/retry).")
+@click.option("--shop", help="Only this shop.")
+@click.option("--kind", type=click.Choice(outbox.KINDS), help="Only this kind.")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@json_option
+@click.pass_obj
+def list_(
+    app: App, failed: bool, open_: bool, shop: str | None, kind: str | None, limit: int, as_json: bool
+) -> None:
+    """List outbox entries, newest first, with the platform's reason for failures."""
+
+    def read(s: Session) -> list[dict[str, Any]]:
+        query = (
+            select(t.OutboxEntry, t.Shop.name)
+            .join(t.Shop, t.Shop.id == t.OutboxEntry.shop_id)
+            .order_by(t.OutboxEntry.id.desc())
+            .limit(limit)
+        )
+        if failed:
+            query = query.where(t.OutboxEntry.state == "failed")
+        if open_:
+            query = query.where(t.OutboxEntry.state.in_(outbox.OPEN_STATES))
+        if shop:
+            query = query.where(t.Shop.name == shop)
+        if kind:
+            query = query.where(t.OutboxEntry.kind == kind)
+        return [
+            {
+                "id": e.id,
+                "shop": name,
+                "kind": e.kind,
+                "target": e.target,
+                "state": e.state,
+                "attempts": e.attempts,
+                "key": e.idempotency_key,
+                "payload": e.payload,
+                "error": e.last_error,
+                "created_at": e.created_at,
+                "updated_at": e.updated_at,
+            }
+            for e, name in s.execute(query)
+        ]
+
+    rows = app.db.run_sync(read)
+    emit(
+        as_json,
+        rows,
+        lambda: print_table(
+            ["id", "shop", "kind", "target", "state", "tries", "error"],
+            [
+                (r["id"], r["shop"], r["kind"], r["target"], r["state"], r["attempts"], r["error"])
+                for r in rows
+            ],
+            empty="the outbox is empty" if not (failed or open_) else "nothing to show",
+        ),
+    )
+
+
+@group.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all-failed", is_flag=True, help="Every failed entry.")
+@click.pass_obj
+def retry(app: App, ids: tuple[int, ...], all_failed: bool) -> None:
+    """Make failed entries due again (sent by the next `hub sync`)."""
+    if not ids and not all_failed:
+        raise click.UsageError("give entry ids, or --all-failed")
+    count = app.db.run_sync(lambda s: outbox.reopen_failed(s, list(ids) or None, app.clock.now()))
+    info(f"{count} entr{'y' if count == 1 else 'ies'} will be retried by the next `hub sync`")

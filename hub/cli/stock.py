@@ -1,0 +1,288 @@
+"""``hub stock``: on-hand counts, what each shop shows, allocation rules, drift."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.cli.app import App, run_async
+from hub.cli.output import emit, info, json_option, print_table
+from hub.core import audit, catalog
+from hub.core import stock as stock_mod
+from hub.core.shops import get_shop
+from hub.errors import InputError
+from hub.storage import tables as t
+
+
+@click.group("stock")
+def group() -> None:
+    """Stock: on-hand counts, allocation rules, what each shop shows."""
+
+
+def load_picture(app: App, s: Session) -> stock_mod.Picture:
+    return stock_mod.load_picture(
+        s,
+        app.clock.now(),
+        safety_default=app.settings.safety_stock,
+        partition_below=app.settings.partition_below,
+        sales_window=timedelta(minutes=app.settings.sales_window_minutes),
+    )
+
+
+@group.command("set")
+@click.argument("sku")
+@click.argument("quantity", type=int)
+@click.option("--warehouse", "-w", help="Warehouse code (default: main).")
+@click.option("--create", is_flag=True, help="Create the warehouse if it does not exist.")
+@click.pass_obj
+def set_(app: App, sku: str, quantity: int, warehouse: str | None, create: bool) -> None:
+    """Set the counted on-hand QUANTITY of SKU in a warehouse (pushed by the next sync)."""
+
+    def write(s: Session) -> tuple[int, int]:
+        row = catalog.sku_by_code(s, sku)
+        old, new = catalog.set_on_hand(s, row, quantity, warehouse, app.clock.now(), create_warehouse=create)
+        audit.record(
+            s,
+            actor=app.actor,
+            action="stock.set",
+            now=app.clock.now(),
+            sku=sku,
+            old=old,
+            new=new,
+            source=f"hub stock set ({warehouse or catalog.DEFAULT_WAREHOUSE})",
+        )
+        return old, new
+
+    old, new = app.db.run_sync(write)
+    info(f"{sku}: on hand {old} -> {new} in {warehouse or catalog.DEFAULT_WAREHOUSE}")
+
+
+@group.command("show")
+@click.argument("sku", required=False)
+@json_option
+@click.pass_obj
+def show(app: App, sku: str | None, as_json: bool) -> None:
+    """On hand, reserved, safety, sellable, mode, and per shop: shown now and the target."""
+
+    def read(s: Session) -> list[dict[str, Any]]:
+        picture = load_picture(app, s)
+        wanted = stock_mod.targets(picture)
+        shops = dict(s.execute(select(t.Shop.id, t.Shop.name)).all())
+        rows = []
+        for info_ in sorted(picture.skus.values(), key=lambda x: x.code):
+            if sku and info_.code != sku:
+                continue
+            listings = [x for x in picture.listings if x.sku_id == info_.id]
+            rows.append(
+                {
+                    "sku": info_.code,
+                    "on_hand": sum(info_.on_hand.values()),
+                    "warehouses": info_.on_hand,
+                    "reserved": info_.reserved,
+                    "safety": info_.safety,
+                    "sellable": info_.sellable,
+                    "mode": "partitioned" if info_.partitioned else "shared",
+                    "shops": [
+                        {
+                            "shop": shops[x.shop_id],
+                            "platform_sku_id": x.ref.platform_sku_id,
+                            "shown": x.model,
+                            "target": wanted[x.id],
+                        }
+                        for x in listings
+                    ],
+                }
+            )
+        if sku and not rows:
+            raise InputError(f"unknown SKU {sku!r}")
+        return rows
+
+    rows = app.db.run_sync(read)
+    emit(
+        as_json,
+        rows,
+        lambda: print_table(
+            ["sku", "on hand", "reserved", "safety", "sellable", "mode", "shops (shown → target)"],
+            [
+                (
+                    r["sku"],
+                    r["on_hand"],
+                    r["reserved"],
+                    r["safety"],
+                    r["sellable"],
+                    r["mode"],
+                    "  ".join(f"{x['shop']} {x['shown']}→{x['target']}" for x in r["shops"]),
+                )
+                for r in rows
+            ],
+            empty="no SKUs",
+        ),
+    )
+
+
+@group.command("drift")
+@click.option("--shop", "shops", multiple=True, help="Only these shops (repeatable).")
+@click.option("--repair", is_flag=True, help="Re-anchor to what the platforms show and push the targets.")
+@json_option
+@click.pass_obj
+def drift(app: App, shops: tuple[str, ...], repair: bool, as_json: bool) -> None:
+    """Compare each platform's quantity with what the hub believes it shows.
+
+    Differences mean a change the hub did not make (a manual edit in the back office,
+    a lost write). --repair reads the truth and pushes the right quantities.
+    Exit code 1 when drift was found and not repaired."""
+    runtime = app.runtime()
+
+    async def main() -> list[stock_mod.Drift]:
+        rows = app.db.run_sync(
+            lambda s: (
+                [get_shop(s, n) for n in shops]
+                if shops
+                else list(s.scalars(select(t.Shop).order_by(t.Shop.name)))
+            )
+        )
+        found: list[stock_mod.Drift] = []
+        for row in rows:
+            ctx = runtime.open(row)
+            try:
+                found += await stock_mod.check_drift(
+                    app.host, app.db, ctx, row.id, repair=repair, settings=app.settings
+                )
+            finally:
+                await ctx.client.aclose()
+        if repair and found:
+            from hub.core.engine import SyncEngine
+
+            await SyncEngine(runtime, app.settings).run_cycle([r.name for r in rows], ["stock"])
+        return found
+
+    found = run_async(main)
+    emit(
+        as_json,
+        [
+            {
+                "shop": d.shop,
+                "sku": d.sku,
+                "platform_sku_id": d.platform_sku_id,
+                "expected": d.expected,
+                "actual": d.actual,
+                "difference": d.difference,
+            }
+            for d in found
+        ],
+        lambda: print_table(
+            ["shop", "sku", "platform SKU", "hub expects", "platform shows", "diff"],
+            [(d.shop, d.sku, d.platform_sku_id, d.expected, d.actual, f"{d.difference:+d}") for d in found],
+            empty="no drift",
+        ),
+    )
+    if found and repair:
+        info(f"repaired {len(found)} listing(s)")
+    elif found:
+        raise click.exceptions.Exit(1)
+
+
+@group.group("rules")
+def rules() -> None:
+    """Allocation rules: how much of each SKU a shop may show."""
+
+
+@rules.command("set")
+@click.argument("shop")
+@click.option("--sku", help="Only for this SKU (default: the shop's rule for every SKU).")
+@click.option("--share", type=click.IntRange(0, 100), help="Percent of the sellable stock (default 100).")
+@click.option("--cap", type=click.IntRange(min=0), help="Never show more than this.")
+@click.option("--no-cap", is_flag=True, help="Remove the cap.")
+@click.option("--floor", type=click.IntRange(min=0), help="Show 0 when the allocation falls below this.")
+@click.option("--warehouses", help="Comma-separated warehouse codes feeding the shop ('' = all).")
+@click.pass_obj
+def rules_set(
+    app: App,
+    shop: str,
+    sku: str | None,
+    share: int | None,
+    cap: int | None,
+    no_cap: bool,
+    floor: int | None,
+    warehouses: str | None,
+) -> None:
+    """Set SHOP's allocation rule (or its rule for one SKU)."""
+
+    def write(s: Session) -> dict[str, Any]:
+        shop_row = get_shop(s, shop)
+        sku_id = catalog.sku_by_code(s, sku).id if sku else None
+        rule = s.scalar(
+            select(t.AllocationRule).where(
+                t.AllocationRule.shop_id == shop_row.id,
+                t.AllocationRule.sku_id.is_(sku_id) if sku_id is None else t.AllocationRule.sku_id == sku_id,
+            )
+        )
+        if rule is None:
+            rule = t.AllocationRule(shop_id=shop_row.id, sku_id=sku_id, share=100, floor=0)
+            s.add(rule)
+        if share is not None:
+            rule.share = share
+        if cap is not None or no_cap:
+            rule.cap = None if no_cap else cap
+        if floor is not None:
+            rule.floor = floor
+        if warehouses is not None:
+            codes = [c.strip() for c in warehouses.split(",") if c.strip()]
+            for code in codes:
+                catalog.warehouse(s, code)
+            rule.warehouses = codes or None
+        new = {"share": rule.share, "cap": rule.cap, "floor": rule.floor, "warehouses": rule.warehouses}
+        audit.record(
+            s,
+            actor=app.actor,
+            action="rule.set",
+            now=app.clock.now(),
+            sku=sku,
+            shop=shop,
+            new=new,
+            source="hub stock rules set",
+        )
+        return new
+
+    new = app.db.run_sync(write)
+    info(f"{shop}{' ' + sku if sku else ''}: {new}")
+
+
+@rules.command("list")
+@json_option
+@click.pass_obj
+def rules_list(app: App, as_json: bool) -> None:
+    """List allocation rules (shops without one show 100% of sellable stock)."""
+
+    def read(s: Session) -> list[dict[str, Any]]:
+        return [
+            {
+                "shop": shop,
+                "sku": sku or "*",
+                "share": r.share,
+                "cap": r.cap,
+                "floor": r.floor,
+                "warehouses": r.warehouses,
+            }
+            for r, shop, sku in s.execute(
+                select(t.AllocationRule, t.Shop.name, t.Sku.code)
+                .join(t.Shop, t.Shop.id == t.AllocationRule.shop_id)
+                .outerjoin(t.Sku, t.Sku.id == t.AllocationRule.sku_id)
+                .order_by(t.Shop.name)
+            )
+        ]
+
+    rows = app.db.run_sync(read)
+    emit(
+        as_json,
+        rows,
+        lambda: print_table(
+            ["shop", "sku", "share %", "cap", "floor", "warehouses"],
+            [(r["shop"], r["sku"], r["share"], r["cap"], r["floor"], r["warehouses"] or "all") for r in rows],
+            empty="no rules: every shop shows 100% of sellable stock",
+        ),
+    )

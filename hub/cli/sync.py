@@ -1,0 +1,170 @@
+"""``hub sync``: the main job, for cron or continuous use."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from hub.cli.app import App, run_async
+from hub.cli.output import info, json_option, print_json, print_table
+from hub.core.engine import SyncEngine
+from hub.report import STREAMS, StreamResult, SyncReport
+
+
+def _status(result: StreamResult) -> str:
+    if result.skipped:
+        return f"skipped: {result.skipped}"
+    return "ok" if result.exit_code == 0 else f"FAILED: {result.error}"
+
+
+def print_report(report: SyncReport) -> None:
+    print_table(
+        ["shop", "stream", "fetched", "stored", "pushed", "failed", "seconds", "status"],
+        [
+            (r.shop, r.stream, r.fetched, r.stored, r.pushed, r.failed, f"{r.seconds:.1f}", _status(r))
+            for r in report.results
+        ],
+        empty="no shops configured; add one with `hub shops add`",
+    )
+
+
+class TerminalProgress:
+    """A live progress display on a terminal (the engine only emits events)."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed} done"),
+            TimeElapsedColumn(),
+            console=Console(file=sys.stderr),
+            transient=True,
+        )
+        self.tasks: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, event: str, shop: str, stream: str, data: dict[str, Any]) -> None:
+        key = (shop, stream)
+        if event == "start" and key not in self.tasks:
+            self.tasks[key] = self.progress.add_task(f"{shop} {stream}", total=data.get("total"))
+        elif event == "advance" and key in self.tasks:
+            self.progress.advance(self.tasks[key], data.get("n", 1))
+        elif event == "done" and key in self.tasks:
+            self.progress.update(self.tasks[key], total=1, completed=1)
+
+
+@click.command("sync")
+@click.option("--shop", "shops", multiple=True, metavar="NAME", help="Only these shops (repeatable).")
+@click.option(
+    "--stream",
+    "streams",
+    multiple=True,
+    type=click.Choice(STREAMS),
+    help="Only these streams (repeatable). Default: all; listings only when due.",
+)
+@click.option("--watch", is_flag=True, help="Keep cycling (near-real-time propagation).")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds between cycles with --watch.",
+)
+@click.option(
+    "--max-cycles",
+    type=click.IntRange(min=0),
+    default=0,
+    help="With --watch, stop after this many cycles (0: until interrupted).",
+)
+@json_option
+@click.pass_obj
+def sync(
+    app: App,
+    shops: Sequence[str],
+    streams: Sequence[str],
+    watch: bool,
+    interval: float,
+    max_cycles: int,
+    as_json: bool,
+) -> int:
+    """Sync listings, orders, stock, prices and promotions of every shop, concurrently.
+
+    \b
+    Quiet unless something needs attention: on a terminal it shows progress and a
+    summary table; otherwise (cron) it prints only problems. --json prints the report.
+    Exit code: 0 all good, 1 some work failed (retried next run), 2 configuration or
+    authentication needs a human.
+    """
+    tty = sys.stderr.isatty() and not as_json
+    progress = TerminalProgress() if tty else None
+    engine = SyncEngine(app.runtime(), app.settings)
+    if progress is not None:
+        engine.progress = progress
+    verbose = app.verbose
+
+    def show(report: SyncReport) -> None:
+        if as_json:
+            print_json(report.to_dict())
+        elif tty or verbose or report.exit_code:
+            print_report(report)
+        if report.exit_code and not as_json:
+            failed = [r for r in report.results if r.exit_code]
+            info(f"{len(failed)} stream(s) need attention (exit code {report.exit_code})")
+
+    async def main() -> int:
+        stop = anyio.Event()
+        last = 0
+        async with anyio.create_task_group() as group:
+            if watch:
+                group.start_soon(_stop_on_signals, stop)
+            cycles = 0
+            while True:
+                if progress is not None:
+                    with progress.progress:
+                        report = await engine.run_cycle(list(shops) or None, list(streams) or None)
+                else:
+                    report = await engine.run_cycle(list(shops) or None, list(streams) or None)
+                show(report)
+                last = report.exit_code
+                cycles += 1
+                if not watch or stop.is_set() or (max_cycles and cycles >= max_cycles):
+                    break
+                await _pause(app, interval, stop)
+                if stop.is_set():
+                    break
+            group.cancel_scope.cancel()
+        return last
+
+    code = run_async(main)
+    return code
+
+
+async def _pause(app: App, seconds: float, stop: anyio.Event) -> None:
+    """Sleep on the app's clock, waking early when asked to stop."""
+    async with anyio.create_task_group() as group:
+
+        async def wake() -> None:
+            await stop.wait()
+            group.cancel_scope.cancel()
+
+        group.start_soon(wake)
+        await app.clock.sleep(seconds)
+        group.cancel_scope.cancel()
+
+
+async def _stop_on_signals(stop: anyio.Event) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            info("stopping after this cycle…")
+            stop.set()
+            return
+
+
+group = sync
