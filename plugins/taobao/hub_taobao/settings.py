@@ -69,6 +69,20 @@ class TaobaoSettings(ShopSettings):
                     "reports such price updates as unsupported (not in our sources: UNCONFIRMED)",
     )
 
+    @field_validator("partner_id", "trade_types", "plain_item_price_method", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        # `hub shops add --set trade_types=` gives an empty string: it means "not set".
+        return None if isinstance(value, str) and value.strip().lower() in ("", "none") else value
+
+    @field_validator("inventory_banners", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        # `--set inventory_banners=for_shelved,sold_out` arrives as one string.
+        if isinstance(value, str):
+            return tuple(b.strip() for b in value.split(",") if b.strip())
+        return value
+
     @field_validator("inventory_banners")
     @classmethod
     def _known_banners(cls, value: tuple[str, ...]) -> tuple[str, ...]:

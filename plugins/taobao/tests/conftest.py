@@ -16,8 +16,6 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from hub_taobao.plugin import INFO
-from hub_taobao.sandbox import TaobaoSandbox
 
 from hub.core.http import RetryPolicy
 from hub.platform import ShopContext
@@ -25,6 +23,8 @@ from hub.testing import FakeClock, make_shop
 from hub.testing.contract import contract_seed
 from hub.testing.sandbox import SandboxConfig
 from hub.units import format_cn_time
+from hub_taobao.plugin import INFO
+from hub_taobao.sandbox import TaobaoSandbox
 
 #: no real waiting: retries sleep on the fake clock, without jitter
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_wait=0, jitter=0)

@@ -11,8 +11,6 @@ from urllib.parse import parse_qsl
 import anyio
 import httpx
 import pytest
-from hub_taobao.plugin import INFO
-from hub_taobao.sandbox import TaobaoSandbox
 
 from hub.errors import AuthError, InvalidRequest, MalformedResponse
 from hub.models import (
@@ -27,6 +25,8 @@ from hub.models import (
 from hub.platform import ShopContext
 from hub.testing import FakeClock, make_shop
 from hub.testing.sandbox import SkuState
+from hub_taobao.plugin import INFO
+from hub_taobao.sandbox import TaobaoSandbox
 
 pytestmark = pytest.mark.anyio
 

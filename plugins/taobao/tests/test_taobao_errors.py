@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 import pytest
-from hub_taobao.client import ban_seconds, classify_error, response_key
 
 from hub.errors import (
     AuthError,
@@ -21,6 +20,7 @@ from hub.errors import (
 )
 from hub.platform import ShopContext
 from hub.secrets import register_secret
+from hub_taobao.client import ban_seconds, classify_error, response_key
 
 pytestmark = pytest.mark.anyio
 

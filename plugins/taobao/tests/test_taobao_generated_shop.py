@@ -7,12 +7,12 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from hub_taobao.sandbox import TaobaoSandbox
 
 from hub.models import OrderStatus, TimeWindow
 from hub.plugins import PluginHost
 from hub.testing import FakeClock, make_shop
 from hub.testing.sandbox import SandboxConfig, generate_seed
+from hub_taobao.sandbox import TaobaoSandbox
 
 pytestmark = pytest.mark.anyio
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from hub_taobao import mappers as m
 
 from hub.models import ListingStatus, OrderStatus
+from hub_taobao import mappers as m
 
 TRADE = {
     "tid": 3500000000000000001, "status": "WAIT_SELLER_SEND_GOODS", "created": "2026-11-11 00:05:00",

@@ -10,12 +10,12 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from hub_taobao.sandbox import TaobaoSandbox
 
 from hub.models import OrderStatus
 from hub.testing import FakeClock
 from hub.testing.sandbox import serve_in_thread
 from hub.units import format_cn_time
+from hub_taobao.sandbox import TaobaoSandbox
 
 Call = Callable[..., dict[str, Any]]
 ONSALE = "taobao.items.onsale.get"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+
 from hub_taobao.signing import (
     sign,
     sign_hmac_md5,
