@@ -141,6 +141,13 @@ class RateLimited(PlatformError):
         self.retry_after = retry_after
 
 
+class QuotaExhausted(RateLimited):
+    """A quota for a longer period (e.g. the day's calls) is used up: waiting within this
+    run will not help, so it is not retried."""
+
+    retryable = False
+
+
 class ServerError(PlatformError):
     """The platform failed on its side (5xx, isp.*, "system busy"); retry later."""
 
@@ -173,6 +180,11 @@ class InvalidRequest(PlatformError):
 
 class NotFound(PlatformError):
     """The platform does not know the item, SKU or order."""
+
+
+class UnexpectedData(PlatformError):
+    """The platform answered with a shape or value the plugin does not understand (an
+    unknown status, a missing field). Asking again will not change it."""
 
 
 # --- input, sync and storage --------------------------------------------------------------

@@ -114,13 +114,16 @@ class PushResult(_Model):
     """Outcome of one outward write, keyed by the write's idempotency key.
 
     Per-item failures are reported here rather than raised, so one bad SKU does not fail
-    a batch. ``retryable`` says whether the engine should try again later.
+    a batch. ``retryable`` says whether the engine should try again later. ``in_doubt``
+    says the platform may or may not have applied the write (its answer was lost): the
+    engine then re-reads instead of sending a relative change again.
     """
 
     idempotency_key: str
     ok: bool
     error: str | None = None
     retryable: bool = False
+    in_doubt: bool = False
     quantity_after: int | None = None
     platform_ref: str | None = None
 

@@ -156,3 +156,26 @@ async def test_two_engines_never_do_the_same_work(lab: Lab) -> None:
     pushed = sum(r.pushed for rep in reports for r in rep.results if r.stream == "stock")
     assert pushed == 6  # CUP and LID on three shops, once
     assert lab.shown("CUP") == {"a": 20, "b": 20, "c": 20}
+
+
+async def test_a_stock_write_in_doubt_is_never_applied_twice(lab: Lab) -> None:
+    await lab.sync()
+    buy(lab, "a", "CUP", 2)
+    # Shop b's next stock write is applied by the platform, but the answer is lost.
+    lab.sandboxes["b"].faults.inject("lost_response", when="stock.set")
+    lab.clock.advance(5)
+    first = await lab.sync()
+    assert first.exit_code == 1  # the lost answer is reported…
+    assert lab.shown("CUP") == {"a": 18, "b": 18, "c": 18}  # …but the platform did apply it
+    lab.clock.advance(5)
+    second = await lab.sync()  # re-reads b instead of resending the delta
+    assert second.exit_code == 0, second.to_dict()
+    assert lab.shown("CUP") == {"a": 18, "b": 18, "c": 18}
+    entries = lab.app.db.run_sync(
+        lambda s: s.scalars(
+            select(t.OutboxEntry.state).where(
+                t.OutboxEntry.kind == "stock", t.OutboxEntry.last_error.contains("in doubt")
+            )
+        ).all()
+    )
+    assert entries == ["superseded"]

@@ -99,6 +99,8 @@ class PlatformClient:
     platform: str = ""  # the platform code errors are tagged with
     #: refresh a token this long before it expires (plugins that refresh may override)
     token_refresh_margin: ClassVar[timedelta] = timedelta(minutes=5)
+    #: fetch a token through refresh_credentials() when the shop has none (WeChat-style)
+    fetches_missing_token: ClassVar[bool] = False
 
     def __init__(self, settings: ShopSettings, http: HttpOptions):
         self.settings = settings
@@ -138,9 +140,15 @@ class PlatformClient:
         build: Callable[[], httpx.Request],
         *,
         idempotent: bool = True,
+        authenticated: bool = True,
     ) -> Any:
         """Send the request ``build()`` makes (rebuilt per attempt, so timestamps and
-        signatures are fresh) and return :meth:`parse`'s payload."""
+        signatures are fresh) and return :meth:`parse`'s payload.
+
+        ``authenticated=False`` is for calls that obtain tokens (made from
+        :meth:`refresh_credentials`): no token check and no refresh on AuthError."""
+        if not authenticated:
+            return await self._call_with_retries(operation, build, idempotent)
         await self.ensure_token()
         generation = self._token_generation
         try:
@@ -151,9 +159,11 @@ class PlatformClient:
         return await self._call_with_retries(operation, build, idempotent)
 
     async def ensure_token(self) -> None:
-        """Refresh ahead of expiry when the platform told us when the token expires."""
+        """Fetch a missing token (if the platform allows), and refresh ahead of expiry when
+        the platform told us when the token expires."""
         expires = self.token_expires_at
-        if expires is not None and self.clock.now() >= expires - self.token_refresh_margin:
+        missing = self.access_token is None and self.fetches_missing_token
+        if missing or (expires is not None and self.clock.now() >= expires - self.token_refresh_margin):
             await self._refresh(since_generation=self._token_generation)
 
     def decode_json(self, operation: str, response: httpx.Response) -> Any:

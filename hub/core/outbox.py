@@ -150,6 +150,13 @@ def outcome(result: PushResult, attempts: int, now: datetime) -> dict[str, Any]:
             "last_error": None,
             "result": result.model_dump(mode="json", exclude_none=True),
         }
+    if result.in_doubt:
+        return {
+            "state": "retry",
+            "next_attempt_at": now,
+            "updated_at": now,
+            "last_error": f"{result.error or 'no answer'} (in doubt: re-read before any new write)",
+        }
     if result.retryable and attempts < MAX_ATTEMPTS:
         return {
             "state": "retry",

@@ -502,8 +502,9 @@ def _record_results(
     shown = {}
     for push, update_ in zip(batch, updates, strict=True):
         result = by_key[update_.idempotency_key]
+        doubtful = in_doubt or result.in_doubt
         values = outbox.outcome(result, 1, now)
-        if in_doubt:
+        if doubtful:
             values["last_error"] = f"{result.error} (in doubt: the listing is re-read next cycle)"
         session.execute(
             update(t.OutboxEntry)
@@ -524,7 +525,7 @@ def _record_results(
                     needs_read=False,
                 )
             )
-        elif in_doubt:
+        elif doubtful:
             session.execute(update(t.Listing).where(t.Listing.id == push.listing.id).values(needs_read=True))
     return shown
 

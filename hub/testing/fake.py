@@ -293,7 +293,7 @@ class FakeClient(PlatformClient):
                 },
             )
 
-        data = await self._call_with_retries("token.refresh", build, True)
+        data = await self.call("token.refresh", build, authenticated=False)
         expires = from_unix(data["expires_at"]) if data.get("expires_at") else None
         return TokenSet(data["access_token"], data["refresh_token"], expires)
 

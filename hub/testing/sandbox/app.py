@@ -182,7 +182,7 @@ class SandboxApp:
         """Faults, the QPS gate, then :meth:`handle`. Network faults raise httpx errors,
         which is what a client sees when the connection fails."""
         with self.lock:
-            fault = self.faults.draw()
+            fault = self.faults.draw(f"{request.url} {request.content.decode('utf-8', 'replace')}")
             if fault == "reset":
                 raise httpx.RemoteProtocolError("connection reset by peer (sandbox)", request=request)
             if fault == "timeout":

@@ -10,7 +10,8 @@ Kinds (each drawn per request, before the platform handles it unless noted):
 * ``throttle`` — the platform's own throttling answer, not applied.
 
 Use :meth:`Faults.inject` for "the next N requests fail like this" (a throttling
-burst) and :meth:`Faults.set_rate` for random faults at a given share of requests.
+burst) — optionally only requests whose URL or body contains a text, e.g. an API method
+name — and :meth:`Faults.set_rate` for random faults at a given share of requests.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ class Faults:
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     rates: dict[str, float] = field(default_factory=dict)
     injected: Counter[str] = field(default_factory=Counter)
-    _queue: deque[str] = field(default_factory=deque)
+    _queue: deque[tuple[str, str | None]] = field(default_factory=deque)
 
-    def inject(self, kind: str, times: int = 1) -> None:
-        """The next ``times`` requests fail with ``kind``."""
+    def inject(self, kind: str, times: int = 1, when: str | None = None) -> None:
+        """The next ``times`` requests fail with ``kind`` (only those whose URL or body
+        contains ``when``, if given)."""
         self._check(kind)
-        self._queue.extend([kind] * times)
+        self._queue.extend([(kind, when)] * times)
 
     def set_rate(self, kind: str, share: float) -> None:
         """From now on a random ``share`` (0..1) of requests fail with ``kind``."""
@@ -45,12 +47,15 @@ class Faults:
         self.rates.clear()
         self._queue.clear()
 
-    def draw(self) -> str | None:
-        """The fault for the next request, or None."""
-        if self._queue:
-            kind = self._queue.popleft()
-        else:
-            kind = None
+    def draw(self, request_text: str = "") -> str | None:
+        """The fault for a request (described by its URL and body), or None."""
+        kind = None
+        for index, (queued, when) in enumerate(self._queue):
+            if when is None or when in request_text:
+                kind = queued
+                del self._queue[index]
+                break
+        if kind is None:
             for name, share in self.rates.items():
                 if share and self.rng.random() < share:
                     kind = name
