@@ -69,7 +69,7 @@ def cli(ctx: click.Context, database_url: str | None, verbose: int, quiet: bool)
 
 
 def _register() -> None:
-    from hub.cli import audit, catalog, db, orders, outbox, plugins, shops, stock, sync
+    from hub.cli import audit, bulk, catalog, db, orders, outbox, plugins, shops, stock, sync
 
     for command in (
         sync.group,
