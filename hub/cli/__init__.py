@@ -82,8 +82,11 @@ def _register() -> None:
         audit.group,
         plugins.group,
         db.group,
+        bulk.price,
+        bulk.export,
     ):
         cli.add_command(command)
+    stock.group.add_command(bulk.stock_import)
 
 
 _register()
