@@ -231,3 +231,10 @@ async def test_penalize_holds_back_the_next_call(fake_clock: FakeClock) -> None:
 def test_invalid_rate_limits_are_refused() -> None:
     with pytest.raises(ValueError):
         RateLimit(qps=0)
+
+
+async def test_a_ban_longer_than_the_cap_is_not_waited_out(fake_clock: FakeClock) -> None:
+    c = client(sequence(httpx.Response(200, json={"error": "throttled", "retry_after": 7200}), OK), fake_clock)
+    with pytest.raises(RateLimited):
+        await c.get()
+    assert c.stats.calls == 1 and fake_clock.slept == 0

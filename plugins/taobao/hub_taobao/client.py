@@ -670,10 +670,10 @@ def _ceil(dt: datetime) -> datetime:
 
 def _failed(key: str, exc: PlatformError, *, applied_maybe: bool = False) -> PushResult:
     """A failed write's result. A write that may have been applied (a delta whose answer
-    was lost) must not be re-sent blindly, so it is reported as not retryable."""
+    was lost) must not be re-sent blindly: it is reported in doubt, so the engine re-reads."""
     surely_not_applied = isinstance(exc, ConnectFailed | RateLimited) or not exc.retryable
     if applied_maybe and not surely_not_applied:
-        return PushResult(idempotency_key=key, ok=False, retryable=False,
+        return PushResult(idempotency_key=key, ok=False, retryable=False, in_doubt=True,
                           error=f"{exc} — the change may have been applied; re-read stock before retrying")
     return PushResult(idempotency_key=key, ok=False, error=str(exc), retryable=exc.retryable)
 

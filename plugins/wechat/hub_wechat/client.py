@@ -337,7 +337,7 @@ class WechatClient(PlatformClient):
             return PushResult(idempotency_key=key, ok=False, error=str(exc), retryable=True)
         except (TransportError, ServerError, MalformedResponse) as exc:
             if relative and not isinstance(exc, ConnectFailed):
-                return PushResult(idempotency_key=key, ok=False, retryable=False,
+                return PushResult(idempotency_key=key, ok=False, retryable=False, in_doubt=True,
                                   error=f"outcome unknown, read the stock before retrying: {exc}")
             return PushResult(idempotency_key=key, ok=False, error=str(exc), retryable=True)
         except PlatformError as exc:
