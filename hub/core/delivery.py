@@ -8,6 +8,7 @@ transaction before the call and gets its outcome right after.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import update
@@ -64,15 +65,35 @@ async def _send_shipment(
     ]
 
 
-SENDERS: dict[str, tuple[Sender, Callable[[ShopContext], int]]] = {
-    "price": (_send_prices, lambda shop: shop.info.capabilities.price_batch_size),
-    "shipment": (_send_shipment, lambda shop: 1),
+OnResult = Callable[[Session, t.OutboxEntry, PushResult, str], None]
+"""Called in the transaction that records an entry's outcome (with its new state)."""
+
+
+def _price_sent(session: Session, entry: t.OutboxEntry, result: PushResult, state: str) -> None:
+    if result.ok:
+        session.execute(
+            update(t.Listing).where(t.Listing.id == int(entry.target)).values(price=entry.payload["price"])
+        )
+
+
+@dataclass(frozen=True)
+class Kind:
+    send: Sender
+    batch_size: Callable[[ShopContext], int]
+    on_result: OnResult | None = None
+
+
+SENDERS: dict[str, Kind] = {
+    "price": Kind(_send_prices, lambda shop: shop.info.capabilities.price_batch_size, _price_sent),
+    "shipment": Kind(_send_shipment, lambda shop: 1),
 }
 
 
-def register_sender(kind: str, sender: Sender, batch_size: Callable[[ShopContext], int]) -> None:
+def register_sender(
+    kind: str, sender: Sender, batch_size: Callable[[ShopContext], int], on_result: OnResult | None = None
+) -> None:
     """Let another module (promotions) deliver its own kinds of entries."""
-    SENDERS[kind] = (sender, batch_size)
+    SENDERS[kind] = Kind(sender, batch_size, on_result)
 
 
 def _claim(session: Session, shop_id: int, kind: str, now: Any) -> list[t.OutboxEntry]:
@@ -90,16 +111,11 @@ def _apply(
     out = []
     for entry in entries:
         result = by_key[entry.idempotency_key]
-        out.append((entry, result, outbox.record(session, entry.id, result, now)))
-        if result.ok and entry.kind == "price":
-            session.execute(
-                update(t.Listing)
-                .where(
-                    t.Listing.shop_id == entry.shop_id,
-                    t.Listing.platform_sku_id == entry.payload["platform_sku_id"],
-                )
-                .values(price=entry.payload["price"])
-            )
+        state = outbox.record(session, entry.id, result, now)
+        hook = SENDERS[entry.kind].on_result
+        if hook is not None:
+            hook(session, entry, result, state)
+        out.append((entry, result, state))
     return out
 
 
@@ -113,9 +129,9 @@ async def deliver_due(
 ) -> None:
     """Send every due entry of ``kinds`` for one shop; outcomes are counted in ``result``."""
     for kind in kinds:
-        sender, batch_size = SENDERS[kind]
         entries = await db.run(lambda s, kind=kind: _claim(s, shop_id, kind, shop.clock.now()))
-        size = max(1, batch_size(shop))
+        sender = SENDERS[kind].send
+        size = max(1, SENDERS[kind].batch_size(shop))
         for start in range(0, len(entries), size):
             batch = entries[start : start + size]
             try:

@@ -29,10 +29,10 @@ import anyio
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.core import leases, outbox
+from hub.core import leases, outbox, promotions
 from hub.core import stock as stock_mod
 from hub.core.catalog import store_listings
-from hub.core.delivery import SENDERS, deliver_due
+from hub.core.delivery import deliver_due
 from hub.core.orders import get_cursor, set_cursor, store_orders
 from hub.core.shops import ShopRuntime, get_shop
 from hub.core.windows import plan_windows
@@ -52,16 +52,6 @@ Progress = Callable[[str, str, str, dict[str, Any]], None]
 
 def _quiet(event: str, shop: str, stream: str, info: dict[str, Any]) -> None:
     return None
-
-
-# Hooks into the cycle for streams implemented elsewhere (the promotion schedule).
-PromotionStep = Callable[["SyncEngine", dict[str, ShopContext], StreamResult], Awaitable[None]]
-_promotion_step: PromotionStep | None = None
-
-
-def set_promotion_step(step: PromotionStep) -> None:
-    global _promotion_step
-    _promotion_step = step
 
 
 @dataclass
@@ -349,20 +339,17 @@ class SyncEngine:
     # --- promotions ----------------------------------------------------------------------------
 
     async def _promotions(self, shops: Sequence[Shop], report: SyncReport, keeper: LeaseKeeper) -> None:
-        if _promotion_step is not None:
-            schedule = StreamResult("*", "promotions")
-            report.results.append(schedule)
-            if await keeper.acquire("promotions"):
-                await self._guarded(
-                    "*",
-                    "promotions",
-                    schedule,
-                    lambda: _promotion_step(self, {s.name: s.ctx for s in shops}, schedule),
-                )
-                await keeper.release("promotions")
-            else:
-                schedule.skipped = self._held_by("promotions")
-        kinds = [k for k in ("promotion_start", "promotion_end", "price") if k in SENDERS]
+        schedule = StreamResult("*", "promotions")
+        report.results.append(schedule)
+        if await keeper.acquire("promotions"):
+            contexts = {s.name: s.ctx for s in shops}
+            await self._guarded(
+                "*", "promotions", schedule, lambda: promotions.schedule_step(self, contexts, schedule)
+            )
+            await keeper.release("promotions")
+        else:
+            schedule.skipped = self._held_by("promotions")
+        kinds = ["promotion_start", "promotion_end", "price"]
         await self._each(
             shops,
             "promotions",

@@ -1,0 +1,259 @@
+"""``hub promo``: promotions that start and end on every shop at once."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.cli.app import App, run_async
+from hub.cli.catalog import parse_price
+from hub.cli.output import emit, fen, info, json_option, print_table
+from hub.core import audit
+from hub.core import promotions as promo_mod
+from hub.core.engine import SyncEngine
+from hub.errors import InputError, Problem
+from hub.models import Promotion, PromotionKind
+from hub.storage import tables as t
+from hub.units import CN_TZ
+
+MONEY = ("flash_price", "spend_threshold", "spend_discount")
+
+
+@click.group("promo")
+def group() -> None:
+    """Promotions (限时折扣, 秒杀, 满减) across shops, started and ended on time."""
+
+
+def parse_time(text: str, field: str) -> datetime:
+    """ISO date/time; without an offset it is Asia/Shanghai wall-clock time."""
+    try:
+        when = datetime.fromisoformat(str(text).strip())
+    except ValueError:
+        raise InputError(f"{field}: invalid time {text!r}; use e.g. 2026-11-11 20:00") from None
+    return when.replace(tzinfo=CN_TZ) if when.tzinfo is None else when
+
+
+def build(values: dict[str, Any], where: str) -> Promotion:
+    """A promotion from people's input (yuan amounts, lists or ';'-separated text)."""
+    data = {k: v for k, v in values.items() if v not in (None, "")}
+    for name in ("skus", "shops"):
+        if isinstance(data.get(name), str):
+            data[name] = [x.strip() for x in data[name].replace("|", ";").split(";") if x.strip()]
+    try:
+        for name in MONEY:
+            if name in data:
+                data[name] = parse_price(str(data[name]))
+        if "percent_off" in data:
+            data["percent_off"] = int(str(data["percent_off"]).rstrip("%"))
+        data["starts_at"] = parse_time(data.pop("start", data.get("starts_at", "")), "start")
+        data["ends_at"] = parse_time(data.pop("end", data.get("ends_at", "")), "end")
+        return Promotion(**data)
+    except ValidationError as exc:
+        problems = [
+            Problem(
+                f"{where} {'.'.join(str(p) for p in e['loc']) or 'promotion'}",
+                e["msg"].removeprefix("Value error, "),
+            )
+            for e in exc.errors()
+        ]
+        raise InputError("invalid promotion", problems) from None
+    except (InputError, ValueError) as exc:
+        raise InputError(f"{where}: {exc}") from None
+
+
+def read_file(path: Path) -> list[Promotion]:
+    """Promotions from YAML (one mapping, or a list) or CSV (one per row)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    if path.suffix.lower() == ".csv":
+        rows = list(csv.DictReader(text.splitlines()))
+        return [
+            build({k.strip().lower(): v for k, v in row.items() if k}, f"{path.name}:{n}")
+            for n, row in enumerate(rows, start=2)
+        ]
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML: {exc}") from None
+    items = data if isinstance(data, list) else [data]
+    if not all(isinstance(x, dict) for x in items):
+        raise InputError(f"{path}: expected a promotion (mapping) or a list of them")
+    return [build(item, f"{path.name}#{n}") for n, item in enumerate(items, start=1)]
+
+
+def _run_now(app: App) -> None:
+    report = run_async(lambda: SyncEngine(app.runtime(), app.settings).run_cycle(None, ["promotions"]))
+    failed = [r for r in report.results if r.exit_code]
+    info("promotions pushed" if not failed else f"{len(failed)} shop(s) failed; see `hub promo show`")
+
+
+@group.command("create")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Read promotions from YAML or CSV instead of flags.",
+)
+@click.option("--name")
+@click.option("--kind", type=click.Choice([k.value for k in PromotionKind]))
+@click.option("--percent-off", type=click.IntRange(1, 99), help="percent_discount: e.g. 20 = 20% off.")
+@click.option("--flash-price", help="flash_price: the price in yuan, e.g. 99.00.")
+@click.option("--spend", "spend_threshold", help="spend_save: spend at least this (yuan)…")
+@click.option("--save", "spend_discount", help="…to save this (yuan).")
+@click.option("--sku", "skus", multiple=True, help="Master SKU code (repeatable).")
+@click.option("--shop", "shops", multiple=True, help="Shop (repeatable).")
+@click.option("--start", help="Start, e.g. '2026-11-11 00:00' (Asia/Shanghai unless an offset is given).")
+@click.option("--end", help="End, same format.")
+@click.option("--push", is_flag=True, help="Apply what is due now instead of waiting for `hub sync`.")
+@json_option
+@click.pass_obj
+def create(app: App, path: Path | None, push: bool, as_json: bool, **flags: Any) -> None:
+    """Create a promotion (or several from --file).
+
+    \b
+    Refused with every reason listed: unknown SKUs or shops, an end before the start,
+    a promotion price under a SKU's floor or not below its regular price, an overlap
+    with another promotion on the same SKU and shop, and spend-X-save-Y on a shop whose
+    platform has no native API for it."""
+    wanted = read_file(path) if path else [build(dict(flags), "flags")]
+    host = app.host
+
+    def write(s: Session) -> list[int]:
+        ids = []
+        for promotion in wanted:
+            row = promo_mod.create(s, host, promotion, app.clock.now())
+            audit.record(
+                s,
+                actor=app.actor,
+                action="promo.create",
+                now=app.clock.now(),
+                new=row.name,
+                source=str(path) if path else "hub promo create",
+            )
+            ids.append(row.id)
+        return ids
+
+    ids = app.db.run_sync(write)
+    emit(as_json, {"created": ids}, lambda: info(f"created promotion(s) {', '.join(f'#{i}' for i in ids)}"))
+    if push:
+        _run_now(app)
+
+
+def _rows(s: Session, where: Any = None) -> list[dict[str, Any]]:
+    query = select(t.Promotion).order_by(t.Promotion.starts_at.desc())
+    if where is not None:
+        query = query.where(where)
+    return [
+        {
+            "id": p.id,
+            "name": p.name,
+            "kind": p.kind,
+            "params": p.params,
+            "starts_at": p.starts_at,
+            "ends_at": p.ends_at,
+            "state": p.state,
+        }
+        for p in s.scalars(query)
+    ]
+
+
+def _describe(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={fen(v) if k in MONEY else v}" for k, v in params.items())
+
+
+@group.command("list")
+@json_option
+@click.pass_obj
+def list_(app: App, as_json: bool) -> None:
+    """List promotions, latest start first."""
+    rows = app.db.run_sync(_rows)
+    emit(
+        as_json,
+        rows,
+        lambda: print_table(
+            ["id", "name", "kind", "terms", "start (UTC)", "end (UTC)", "state"],
+            [
+                (
+                    r["id"],
+                    r["name"],
+                    r["kind"],
+                    _describe(r["params"]),
+                    r["starts_at"],
+                    r["ends_at"],
+                    r["state"],
+                )
+                for r in rows
+            ],
+            empty="no promotions",
+        ),
+    )
+
+
+@group.command("show")
+@click.argument("promotion_id", type=int)
+@json_option
+@click.pass_obj
+def show(app: App, promotion_id: int, as_json: bool) -> None:
+    """A promotion and where it stands on each shop."""
+
+    def read(s: Session) -> dict[str, Any]:
+        rows = _rows(s, t.Promotion.id == promotion_id)
+        if not rows:
+            raise InputError(f"no promotion #{promotion_id}; see `hub promo list`")
+        return {**rows[0], "targets": promo_mod.targets_of(s, promotion_id)}
+
+    data = app.db.run_sync(read)
+    emit(
+        as_json,
+        data,
+        lambda: print_table(
+            ["shop", "sku", "method", "state", "price", "platform ref", "note"],
+            [
+                (
+                    x["shop"],
+                    x["sku"],
+                    x["method"],
+                    x["state"],
+                    fen(x["promo_price"]),
+                    x["platform_ref"],
+                    x["error"],
+                )
+                for x in data["targets"]
+            ],
+            title=f"#{data['id']} {data['name']} ({data['state']})",
+        ),
+    )
+
+
+@group.command("cancel")
+@click.argument("promotion_id", type=int)
+@click.option("--queue-only", is_flag=True, help="Record it; the next `hub sync` reverts the shops.")
+@click.pass_obj
+def cancel(app: App, promotion_id: int, queue_only: bool) -> None:
+    """Cancel a promotion and revert every shop at once."""
+
+    def write(s: Session) -> None:
+        row = promo_mod.cancel(s, promotion_id, app.clock.now())
+        audit.record(
+            s,
+            actor=app.actor,
+            action="promo.cancel",
+            now=app.clock.now(),
+            old=row.name,
+            source="hub promo cancel",
+        )
+
+    app.db.run_sync(write)
+    info(f"promotion #{promotion_id} cancelled")
+    if not queue_only:
+        _run_now(app)
