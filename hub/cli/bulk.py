@@ -1,8 +1,362 @@
-"""``hub price``, ``hub stock import`` and ``hub export``: bulk changes from spreadsheets."""
+"""``hub price``, ``hub stock import`` and ``hub export``: bulk changes from spreadsheets.
+
+The work happens in :mod:`hub.ops` (reading and writing sheets, checking, diffing and
+applying); these commands turn flags into options, show progress and print results.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.cli.app import App, run_async
+from hub.cli.catalog import parse_price
+from hub.cli.output import fen, info, json_option, print_json, print_table
+from hub.cli.sync import TerminalProgress, print_report
+from hub.core import catalog, prices
+from hub.core.engine import SyncEngine
+from hub.core.shops import get_shop
+from hub.errors import InputError, Problem
+from hub.ops import export as export_mod
+from hub.ops.imports import SHOW, ImportOptions, ImportResult, run_import
+from hub.ops.spreadsheet import EXPORT_ENCODINGS
+from hub.report import SyncReport
+from hub.storage import tables as t
+
+PLAIN_PROGRESS_FROM = 50_000  # rows; smaller files finish before a progress line would help
+
+
+# --- progress ----------------------------------------------------------------------------------
+
+
+class ImportProgress:
+    """Progress of a long import on stderr: a live bar on a terminal, otherwise a plain
+    line every tenth of the file (only for big files, so cron mail stays short)."""
+
+    def __init__(self, label: str, *, live: bool, quiet: bool = False):
+        self.label = label
+        self.quiet = quiet
+        self.live: Progress | None = None
+        if live and not quiet:
+            self.live = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.fields[rows]:,} rows"),
+                TimeElapsedColumn(),
+                console=Console(file=sys.stderr),
+                transient=True,
+            )
+        self.tasks: dict[str, TaskID] = {}
+        self.printed: dict[str, int] = {}
+
+    def __call__(self, phase: str, rows: int, fraction: float | None) -> None:
+        if self.quiet:
+            return
+        if self.live is not None:
+            if phase not in self.tasks:
+                total = 1.0 if fraction is not None else None
+                self.tasks[phase] = self.live.add_task(f"{phase} {self.label}", total=total, rows=0)
+            self.live.update(self.tasks[phase], completed=fraction or 0, rows=rows)
+            return
+        if rows < PLAIN_PROGRESS_FROM:
+            return
+        step = int((fraction or 0) * 10) if fraction is not None else rows // 100_000
+        if step > self.printed.get(phase, 0):
+            self.printed[phase] = step
+            share = f"{fraction:.0%}, " if fraction is not None else ""
+            info(f"{phase} {self.label}: {share}{rows:,} rows")
+
+    @contextmanager
+    def running(self) -> Iterator[ImportProgress]:
+        if self.live is None:
+            yield self
+            return
+        with self.live:
+            yield self
+
+
+# --- pushing -----------------------------------------------------------------------------------
+
+
+def push_now(app: App, shops: list[str], stream: str, *, as_json: bool) -> SyncReport | None:
+    """Run the engine's ``stream`` ("prices" or "stock") for ``shops`` right away, with
+    progress on a terminal; returns the report (None when no shop is affected)."""
+    if not shops:
+        if not as_json:
+            info("nothing to push: no shop lists the changed SKUs")
+        return None
+    engine = SyncEngine(app.runtime(), app.settings)
+    live = TerminalProgress() if sys.stderr.isatty() and not as_json else None
+    if live is not None:
+        engine.progress = live
+    elif not as_json:
+        info(f"pushing {stream} to {', '.join(shops)}…")
+
+    async def main() -> SyncReport:
+        if live is None:
+            return await engine.run_cycle(shops, [stream])
+        with live.progress:
+            return await engine.run_cycle(shops, [stream])
+
+    report = run_async(main)
+    if not as_json:
+        print_report(report)
+        if report.exit_code:
+            info(
+                "some pushes failed; the changes are saved and queued, and the next `hub sync` "
+                "retries them (see `hub outbox list --failed`)"
+            )
+    return report
+
+
+# --- imports ----------------------------------------------------------------------------------
+
+
+def _changes_table(result: ImportResult) -> None:
+    shown = len(result.listed)
+    title = f"changes (first {shown} of {result.changes})" if result.not_listed else "changes"
+    if result.kind == "prices":
+        print_table(
+            ["line", "sku", "shop", "old", "new", "note"],
+            [
+                (c.line, c.sku, c.place or "(all shops)", fen(c.old), fen(c.new), c.note)
+                for c in result.listed
+            ],
+            title=title,
+            empty="no changes",
+        )
+    else:
+        print_table(
+            ["line", "sku", "warehouse", "old", "new", "note"],
+            [(c.line, c.sku, c.place, c.old, c.new, c.note) for c in result.listed],
+            title=title,
+            empty="no changes",
+        )
+    if result.not_listed:
+        info(f"… and {result.not_listed:,} more change(s) (--show 0 lists them all)")
+
+
+def _summary(result: ImportResult) -> str:
+    text = (
+        f"{result.file}: {result.rows:,} row(s), {result.changes:,} change(s), "
+        f"{result.unchanged:,} unchanged, {result.bad:,} bad"
+    )
+    if result.applied is not None:
+        text += f"; applied {result.applied:,}"
+    return text
+
+
+def _problems(result: ImportResult) -> list[Problem]:
+    problems = result.problems
+    if result.problems_not_listed:
+        problems.append(Problem("…", f"and {result.problems_not_listed:,} more bad row(s)"))
+    return problems
+
+
+def run_file_import(
+    app: App,
+    kind: str,
+    file: str,
+    *,
+    apply: bool,
+    partial: bool,
+    push: bool,
+    show: int,
+    encoding: str | None,
+    as_json: bool,
+    force: bool = False,
+    create_warehouses: bool = False,
+) -> int:
+    """The body of ``hub stock import`` and ``hub price import``; returns the exit code."""
+    if push and not apply:
+        raise click.UsageError("--push needs --apply")
+    options = ImportOptions(
+        apply=apply,
+        partial=partial,
+        force=force,
+        create_warehouses=create_warehouses,
+        encoding=encoding,
+        show=show,
+        price_change_limit=app.settings.price_change_limit,
+        actor=app.actor,
+        collect_shops=push,
+    )
+    progress = ImportProgress(file, live=sys.stderr.isatty(), quiet=as_json)
+    with progress.running():
+        result = run_import(app.db, file, kind, options, now=app.clock.now, progress=progress)
+
+    if result.damaged:
+        if as_json:
+            print_json(result.to_dict())
+        raise InputError(
+            f"{result.file} looks damaged or half-written; nothing changed",
+            [] if as_json else _problems(result),
+        )
+    refused = bool(result.bad) and not partial
+    data = result.to_dict()
+    if not as_json:
+        _changes_table(result)
+        click.echo(_summary(result))
+
+    report = None
+    if result.applied is not None:
+        if not as_json:
+            info(
+                f"applied {result.applied:,} change(s) in one transaction (audit source {result.file}:LINE)"
+                + ("" if push else "; the next `hub sync` pushes them, or use --push")
+            )
+        if push and result.applied:
+            report = push_now(app, result.shops, "prices" if kind == "prices" else "stock", as_json=as_json)
+            data["push"] = report.to_dict() if report is not None else None
+    elif not refused and not as_json:
+        if not result.changes:
+            info("nothing to change")
+        else:
+            hint = "--apply --partial applies the good rows" if result.bad else "add --apply to apply them"
+            info(f"dry run: nothing changed; {hint}")
+
+    if as_json:
+        print_json(data)
+    if refused:
+        hint = (
+            "fix them and run again, or apply the good rows with --apply --partial"
+            if result.changes
+            else "fix them and run again"
+        )
+        message = f"{result.file}: {result.bad:,} bad row(s); nothing changed ({hint})"
+        raise InputError(message, [] if as_json else _problems(result))
+    if result.bad:  # --partial: the good rows went in (or would), the bad ones are listed
+        if not as_json:
+            what = "not applied" if result.applied is not None else "would not be applied"
+            info(f"{result.bad:,} bad row(s) {what}:")
+            for problem in _problems(result):
+                info(f"  {problem}")
+        return 1
+    return report.exit_code if report is not None else 0
+
+
+def _import_options(func: Any) -> Any:
+    for decorator in reversed(
+        [
+            click.argument("file", type=click.Path(dir_okay=False)),
+            click.option(
+                "--apply", is_flag=True, help="Apply the file (default: a dry run that shows the diff)."
+            ),
+            click.option(
+                "--partial",
+                is_flag=True,
+                help="Do not reject the file for bad rows: with --apply, apply the good rows and list "
+                "the bad ones (exit code 1). Without --partial one bad row rejects the whole file.",
+            ),
+            click.option("--push", is_flag=True, help="With --apply: push the changes to the shops now."),
+            click.option(
+                "--encoding",
+                metavar="NAME",
+                help="CSV encoding (default: detected: UTF-8 with or without BOM, else GB18030/GBK).",
+            ),
+            click.option(
+                "--show",
+                type=click.IntRange(min=0),
+                default=SHOW,
+                show_default=True,
+                help="How many changes to list (0: all).",
+            ),
+            json_option,
+            click.pass_obj,
+        ]
+    ):
+        func = decorator(func)
+    return func
+
+
+FILE_RULES = """
+    \b
+    Files: .csv or .xlsx (first worksheet); a header row, names case-insensitive.
+    CSV: UTF-8 with or without BOM, or GB18030/GBK (detected; --encoding overrides);
+    comma-separated (tab or semicolon when the header shows it, or a `sep=;` line).
+    Other columns are refused, so a misspelt one cannot be silently ignored.
+
+    \b
+    Default is a dry run: the diff (old -> new, first --show rows) and counts.
+    --apply applies the whole file in one transaction, and only if no row is bad;
+    every bad row is listed with its line number (header = line 1), exit code 2.
+    Each change is audited with source FILE:LINE.
+"""
+
+
+STOCK_HELP = (
+    """Set counted on-hand quantities from a spreadsheet FILE.
+
+    \b
+    Columns:
+      sku (商家编码)         required: the master SKU code
+      quantity (库存/数量)   required: whole units, 0 or more
+      warehouse (仓库)       optional: warehouse code (default: main)
+      title (名称), note (备注): for people; not imported
+"""
+    + FILE_RULES
+    + """
+    A row equal to the current count is not written. The next `hub sync` pushes the new
+    sellable stock to every shop; --push does it now.
+    """
+)
+
+
+PRICE_HELP = (
+    """Set regular prices from a spreadsheet FILE.
+
+    \b
+    Columns:
+      sku (商家编码)   required: the master SKU code
+      price (价格)     required: yuan, at most two decimals (59.90; ¥ and 1,299.00 accepted)
+      shop (店铺)      optional: a shop name for a shop-specific price; blank = every shop
+      title (名称), note (备注): for people; not imported
+"""
+    + FILE_RULES
+    + """
+    The price guard refuses a change of more than HUB_PRICE_CHANGE_LIMIT (default 50%) of
+    the current price, and any price under the SKU's floor; those rows are bad rows unless
+    --force. Listings a running promotion holds keep the promotion price. The next
+    `hub sync` pushes the prices; --push does it now.
+    """
+)
+
+
+@click.command("import", help=STOCK_HELP)
+@_import_options
+@click.option("--create-warehouses", is_flag=True, help="Create warehouses the file names that do not exist.")
+def stock_import(
+    app: App,
+    file: str,
+    apply: bool,
+    partial: bool,
+    push: bool,
+    encoding: str | None,
+    show: int,
+    as_json: bool,
+    create_warehouses: bool,
+) -> int:
+    return run_file_import(
+        app,
+        "stock",
+        file,
+        apply=apply,
+        partial=partial,
+        push=push,
+        show=show,
+        encoding=encoding,
+        as_json=as_json,
+        create_warehouses=create_warehouses,
+    )
 
 
 @click.group("price")
@@ -10,12 +364,179 @@ def price() -> None:
     """Regular prices: one change, or a spreadsheet of them."""
 
 
+@price.command("import", help=PRICE_HELP)
+@_import_options
+@click.option(
+    "--force", is_flag=True, help="Allow changes the price guard refuses (too large, under the floor)."
+)
+def price_import(
+    app: App,
+    file: str,
+    apply: bool,
+    partial: bool,
+    push: bool,
+    encoding: str | None,
+    show: int,
+    as_json: bool,
+    force: bool,
+) -> int:
+    return run_file_import(
+        app,
+        "prices",
+        file,
+        apply=apply,
+        partial=partial,
+        push=push,
+        show=show,
+        encoding=encoding,
+        as_json=as_json,
+        force=force,
+    )
+
+
+@price.command("set")
+@click.argument("sku")
+@click.argument("amount", metavar="PRICE")
+@click.option("--shop", metavar="NAME", help="Only this shop (a shop-specific price).")
+@click.option("--force", is_flag=True, help="Allow a change the price guard refuses.")
+@click.option("--push", is_flag=True, help="Push the price to the shops now.")
+@json_option
+@click.pass_obj
+def price_set(
+    app: App, sku: str, amount: str, shop: str | None, force: bool, push: bool, as_json: bool
+) -> int:
+    """Set the regular price of SKU to PRICE yuan, for every shop or --shop only.
+
+    PRICE is in yuan with at most two decimals, e.g. 59.90.
+    The same guard, audit log and outbox as `hub price import`: a change of more than
+    HUB_PRICE_CHANGE_LIMIT (default 50%) or under the SKU's floor needs --force."""
+    new = parse_price(amount)
+    now = app.clock.now()
+
+    def write(s: Session) -> dict[str, Any]:
+        row = catalog.sku_by_code(s, sku)
+        shop_row = get_shop(s, shop) if shop else None
+        old = prices.regular_price(s, row, shop_row.id if shop_row else None)
+        verdict = prices.check(row, old, new, limit=app.settings.price_change_limit)
+        if old != new and verdict.problems and not force:
+            raise InputError(
+                f"refused: {sku} {fen(old)} -> {fen(new)}; nothing changed",
+                [
+                    Problem("price guard", p.replace(" (use --force)", "") + " (--force allows it)")
+                    for p in verdict.problems
+                ],
+            )
+        queued = 0
+        if old != new:
+            queued = prices.set_price(
+                s, sku=row, shop=shop_row, price=new, now=now, actor=app.actor, source="hub price set"
+            )
+        shops = sorted(
+            s.scalars(
+                select(t.Shop.name)
+                .join(t.Listing, t.Listing.shop_id == t.Shop.id)
+                .where(t.Listing.sku_id == row.id, t.Listing.status != catalog.REMOVED)
+                .distinct()
+            )
+        )
+        if shop_row is not None:
+            shops = [n for n in shops if n == shop_row.name]
+        return {
+            "sku": sku,
+            "shop": shop,
+            "old": old,
+            "new": new,
+            "changed": old != new,
+            "queued": queued,
+            "shops": shops,
+        }
+
+    data = app.db.run_sync(write)
+    if not as_json:
+        where = f"in {shop}" if shop else "for every shop"
+        if data["changed"]:
+            info(
+                f"{sku}: {fen(data['old'])} -> {fen(data['new'])} {where}; "
+                f"{data['queued']} listing push(es) queued"
+                + ("" if push else " for the next `hub sync` (or use --push)")
+            )
+        else:
+            info(f"{sku}: already {fen(new)} {where}; nothing changed")
+    report = None
+    if push and data["changed"]:
+        report = push_now(app, data["shops"], "prices", as_json=as_json)
+        data["push"] = report.to_dict() if report is not None else None
+    if as_json:
+        print_json(data)
+    return report.exit_code if report is not None else 0
+
+
+# --- exports -----------------------------------------------------------------------------------
+
+
 @click.group("export")
 def export() -> None:
-    """Write current values in the import format (CSV or XLSX), for round trips."""
+    """Write current values in the import format (CSV or XLSX), for round trips.
+
+    Edit the file and import it again (`hub stock import`, `hub price import`); an
+    unchanged file imports as 0 changes. Text cells starting with = + - @ are written with a
+    leading ' so the sheet carries no formula; the import removes that quote again."""
 
 
-@click.command("import")
-def stock_import() -> None:
-    """Set on-hand counts from a spreadsheet."""
-    raise click.ClickException("stock import is being built")
+def _export_options(func: Any) -> Any:
+    for decorator in reversed(
+        [
+            click.argument("file", type=click.Path(dir_okay=False)),
+            click.option(
+                "--encoding",
+                type=click.Choice(EXPORT_ENCODINGS, case_sensitive=False),
+                default="utf-8-sig",
+                show_default=True,
+                help="CSV only: utf-8-sig is UTF-8 with a BOM, so Excel shows Chinese correctly; "
+                "gb18030 for older Excel on Chinese Windows.",
+            ),
+            click.option(
+                "--headers",
+                type=click.Choice(["en", "zh"]),
+                default="en",
+                show_default=True,
+                help="Column names: English, or the Chinese ones (商家编码, 库存…).",
+            ),
+            click.pass_obj,
+        ]
+    ):
+        func = decorator(func)
+    return func
+
+
+def _export_progress(file: str) -> Any:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(rows: int) -> None:
+        click.echo(f"\r{file}: {rows:,} rows", err=True, nl=False)
+
+    return show
+
+
+@export.command("stock")
+@_export_options
+def export_stock(app: App, file: str, encoding: str, headers: str) -> None:
+    """Write on-hand counts to FILE (.csv or .xlsx): sku, title, warehouse, quantity."""
+    count = export_mod.export_stock(
+        app.db, file, encoding=encoding.lower(), headers=headers, progress=_export_progress(file)
+    )
+    info(f"wrote {count:,} row(s) to {file}")
+
+
+@export.command("prices")
+@_export_options
+def export_prices(app: App, file: str, encoding: str, headers: str) -> None:
+    """Write regular prices to FILE (.csv or .xlsx): sku, title, shop, price (yuan).
+
+    One row per SKU with its price for every shop (shop blank), then a row for each
+    shop-specific price."""
+    count = export_mod.export_prices(
+        app.db, file, encoding=encoding.lower(), headers=headers, progress=_export_progress(file)
+    )
+    info(f"wrote {count:,} row(s) to {file}")
