@@ -139,8 +139,8 @@ def hub(app: App, *args: str) -> Result:
     return CliRunner().invoke(cli, list(args), obj=app, catch_exceptions=False)
 
 
-@pytest.fixture
-def lab(tmp_path: Path, fake_clock: FakeClock) -> Iterator[Lab]:
+@pytest.fixture(name="lab")
+def lab_fixture(tmp_path: Path, fake_clock: FakeClock) -> Iterator[Lab]:
     """Three fake shops (a, b: delta stock; c: absolute) listing CUP and LID, with the
     listings read and linked and 20 units of each on hand."""
     lab = Lab.create(
