@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -123,7 +124,7 @@ def push_now(app: App, shops: list[str], stream: str, *, as_json: bool) -> SyncR
 
 def _changes_table(result: ImportResult) -> None:
     shown = len(result.listed)
-    title = f"changes (first {shown} of {result.changes})" if result.not_listed else "changes"
+    title = f"changes (first {shown:,} of {result.changes:,})" if result.not_listed else "changes"
     if result.kind == "prices":
         print_table(
             ["line", "sku", "shop", "old", "new", "note"],
@@ -190,7 +191,7 @@ def run_file_import(
         actor=app.actor,
         collect_shops=push,
     )
-    progress = ImportProgress(file, live=sys.stderr.isatty(), quiet=as_json)
+    progress = ImportProgress(Path(file).name, live=sys.stderr.isatty(), quiet=as_json)
     with progress.running():
         result = run_import(app.db, file, kind, options, now=app.clock.now, progress=progress)
 
