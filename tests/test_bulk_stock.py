@@ -144,6 +144,16 @@ def test_partial_applies_the_good_rows_and_lists_the_bad_ones(
     ]
 
 
+def test_the_main_warehouse_needs_no_creating(app: App, invoke: Invoke, tmp_path: Path) -> None:
+    add_sku(app, "CUP", 1000)  # a fresh database: nothing counted anywhere yet
+    f = write_text(tmp_path / "first.csv", "sku,quantity\nCUP,3\n")
+    result = invoke("stock", "import", str(f), "--apply")
+    assert result.exit_code == 0, result.output
+    assert on_hand(app, "CUP") == 3
+    again = invoke("stock", "import", str(f), "--apply")
+    assert again.exit_code == 0 and "nothing to change" in again.stderr
+
+
 def test_create_warehouses(shop: App, invoke: Invoke, tmp_path: Path) -> None:
     f = write_text(tmp_path / "wh.csv", "sku,quantity,warehouse\nCUP,6,south\nLID,0,east\n")
     result = invoke("stock", "import", str(f), "--apply", "--create-warehouses")

@@ -210,7 +210,9 @@ def run_file_import(
 
     report = None
     if result.applied is not None:
-        if not as_json:
+        if not as_json and not result.applied:
+            info("nothing to change")
+        elif not as_json:
             info(
                 f"applied {result.applied:,} change(s) in one transaction (audit source {result.file}:LINE)"
                 + ("" if push else "; the next `hub sync` pushes them, or use --push")

@@ -532,6 +532,8 @@ class StockFile(_Kind):
             if wh_id is None:
                 if len(r.place) > CODE_LENGTH:
                     problems.append(f"warehouse code longer than {CODE_LENGTH} characters")
+                elif r.place == catalog.DEFAULT_WAREHOUSE:
+                    pass  # the default warehouse is created on first use, as `hub stock set` does
                 elif self.options.create_warehouses:
                     note = "new warehouse"
                 else:
