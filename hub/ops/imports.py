@@ -348,11 +348,7 @@ class _Kind:
 
     def __init__(self, options: ImportOptions):
         self.options = options
-        self.aliases = {a.casefold(): c for c in self.columns for a in self.columns_aliases(c)}
-
-    @staticmethod
-    def columns_aliases(column: Column) -> tuple[str, ...]:
-        return column.aliases
+        self.aliases = {a.casefold(): c for c in self.columns for a in c.aliases}
 
     def score(self, header: Sequence[str]) -> int:
         """How many cells of a candidate header name one of this file's columns."""
@@ -432,18 +428,22 @@ class _Kind:
 
     def cross_rows(self, staging: Staging) -> None:
         """Rules across rows, run on the staging database after the last row."""
-        groups = staging.query(
-            "SELECT sku, place, group_concat(line) FROM rows WHERE sku_id IS NOT NULL "
-            "GROUP BY sku_id, place HAVING count(*) > 1"
-        ).fetchall()
-        for sku, place, lines_text in groups:
-            lines = sorted(int(x) for x in lines_text.split(","))
-            for line in lines:
-                others = [x for x in lines if x != line]
-                shown = ", ".join(str(x) for x in others[:10]) + (" …" if len(others) > 10 else "")
-                staging.add_problem(
-                    line, f"duplicate: SKU {sku!r} {self.describe_place(place)} is also on line {shown}"
-                )
+        # Duplicates: the same SKU and warehouse/shop twice. Every one of them is bad (which
+        # value was meant is unknowable), so --partial applies none. The groups go to their
+        # own table first, so marking rows never runs under an open read of the same table.
+        staging.query(
+            "CREATE TEMP TABLE dups AS SELECT min(sku) AS sku, place, group_concat(line) AS lines "
+            "FROM rows WHERE sku_id IS NOT NULL GROUP BY sku_id, place HAVING count(*) > 1"
+        )
+        for groups in _fetch_chunks(staging.query("SELECT sku, place, lines FROM dups")):
+            for sku, place, lines_text in groups:
+                lines = sorted(int(x) for x in lines_text.split(","))
+                for line in lines:
+                    others = [x for x in lines if x != line]
+                    shown = ", ".join(str(x) for x in others[:10]) + (" …" if len(others) > 10 else "")
+                    staging.add_problem(
+                        line, f"duplicate: SKU {sku!r} {self.describe_place(place)} is also on line {shown}"
+                    )
 
     def describe_place(self, place: str) -> str:
         raise NotImplementedError
