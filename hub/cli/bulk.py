@@ -123,6 +123,8 @@ def push_now(app: App, shops: list[str], stream: str, *, as_json: bool) -> SyncR
 
 
 def _changes_table(result: ImportResult) -> None:
+    if not result.listed:
+        return  # the summary line says "0 change(s)"
     shown = len(result.listed)
     title = f"changes (first {shown:,} of {result.changes:,})" if result.not_listed else "changes"
     if result.kind == "prices":
@@ -512,23 +514,30 @@ def _export_options(func: Any) -> Any:
     return func
 
 
-def _export_progress(file: str) -> Any:
+@contextmanager
+def _export_progress(file: str) -> Iterator[Any]:
+    """A row counter on a terminal (cleared at the end); nothing otherwise."""
     if not sys.stderr.isatty():
-        return None
+        yield None
+        return
 
     def show(rows: int) -> None:
         click.echo(f"\r{file}: {rows:,} rows", err=True, nl=False)
 
-    return show
+    try:
+        yield show
+    finally:
+        click.echo("\r\x1b[2K", err=True, nl=False)
 
 
 @export.command("stock")
 @_export_options
 def export_stock(app: App, file: str, encoding: str, headers: str) -> None:
     """Write on-hand counts to FILE (.csv or .xlsx): sku, title, warehouse, quantity."""
-    count = export_mod.export_stock(
-        app.db, file, encoding=encoding.lower(), headers=headers, progress=_export_progress(file)
-    )
+    with _export_progress(file) as progress:
+        count = export_mod.export_stock(
+            app.db, file, encoding=encoding.lower(), headers=headers, progress=progress
+        )
     info(f"wrote {count:,} row(s) to {file}")
 
 
@@ -539,7 +548,8 @@ def export_prices(app: App, file: str, encoding: str, headers: str) -> None:
 
     One row per SKU with its price for every shop (shop blank), then a row for each
     shop-specific price."""
-    count = export_mod.export_prices(
-        app.db, file, encoding=encoding.lower(), headers=headers, progress=_export_progress(file)
-    )
+    with _export_progress(file) as progress:
+        count = export_mod.export_prices(
+            app.db, file, encoding=encoding.lower(), headers=headers, progress=progress
+        )
     info(f"wrote {count:,} row(s) to {file}")
