@@ -22,7 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
@@ -67,6 +67,7 @@ class SyncEngine:
     settings: HubSettings
     holder: str = field(default_factory=leases.new_holder)
     progress: Progress = _quiet
+    _signpost_after: datetime = field(default=datetime.min.replace(tzinfo=UTC), init=False)
 
     @property
     def db(self) -> Any:
@@ -126,6 +127,9 @@ class SyncEngine:
             report.results.append(StreamResult("*", "stock", skipped=self._held_by("stock")))
         if stock_held:
             await self._observe(shops)
+        # Orders are read up to a signpost strictly after every read of this cycle, so an
+        # order placed at the very instant of a read is ingested too (clocks may not tick).
+        self._signpost_after = self.clock.now() + timedelta(microseconds=1)
         if "orders" in wanted:
             await self._each(shops, "orders", report, keeper, self._orders)
         if stock_held:
@@ -211,7 +215,8 @@ class SyncEngine:
     async def _orders(self, shop: Shop, result: StreamResult) -> None:
         rule = shop.ctx.info.order_window
         cursor = await self.db.run(lambda s: get_cursor(s, shop.id, "orders"))
-        for window in plan_windows(cursor, self.clock.now(), rule):
+        signpost = max(self.clock.now(), self._signpost_after)
+        for window in plan_windows(cursor, signpost, rule):
             batch = []
             async for order in self.host.fetch_orders(shop.ctx, window):
                 batch.append(order)
@@ -242,6 +247,14 @@ class SyncEngine:
                 await self.host.notify_order_stored(shop.name, change.order, change.previous)
 
     # --- stock ---------------------------------------------------------------------------------
+
+    def absolute_shops(self, s: Session) -> frozenset[int]:
+        """Shops whose platform takes only absolute stock writes."""
+        out = set()
+        for shop_id, platform in s.execute(select(t.Shop.id, t.Shop.platform)):
+            if platform in self.host.registry and not self.host.platform(platform).capabilities.delta_stock:
+                out.add(shop_id)
+        return frozenset(out)
 
     def _picture(self, s: Session) -> stock_mod.Picture:
         return stock_mod.load_picture(
@@ -290,14 +303,19 @@ class SyncEngine:
             for shop_id in ids:
                 stock_mod.supersede_open(s, shop_id, now)
             picture = self._picture(s)
-            return picture, stock_mod.plan(picture, shop_ids=ids, fresh_since=fresh_since)
+            pushes = stock_mod.plan(
+                picture,
+                shop_ids=ids,
+                fresh_since=fresh_since,
+                absolute_shops=self.absolute_shops(s),
+            )
+            return picture, pushes
 
         picture, pushes = await self.db.run(prepare)
         by_shop = {shop.id: shop for shop in shops}
         outcomes = {shop_id: stock_mod.StockOutcome() for shop_id in ids}
 
-        async def phase(todo: Sequence[stock_mod.Push]) -> dict[int, int]:
-            shown: dict[int, int] = {}
+        async def phase(todo: Sequence[stock_mod.Push]) -> None:
             grouped: dict[int, list[stock_mod.Push]] = {}
             for push in todo:
                 grouped.setdefault(push.listing.shop_id, []).append(push)
@@ -306,28 +324,16 @@ class SyncEngine:
                 shop = by_shop[shop_id]
                 self.progress("start", shop.name, "stock", {"total": len(items)})
                 try:
-                    shown.update(
-                        await stock_mod.push_shop(
-                            self.host, self.db, shop.ctx, shop_id, items, outcomes[shop_id]
-                        )
-                    )
+                    await stock_mod.push_shop(self.host, self.db, shop.ctx, shop_id, items, outcomes[shop_id])
                 except HubError as exc:
                     results[shop_id].fail(redact(str(exc)), exc.exit_code)
 
             async with anyio.create_task_group() as group:
                 for shop_id, items in grouped.items():
                     group.start_soon(one, shop_id, items)
-            return shown
 
-        lowered = await phase([p for p in pushes if p.lowers])
-        raises = [p for p in pushes if not p.lowers]
-        partitioned = {p.listing.sku_id for p in raises if p.partitioned}
-        held = {
-            sku_id: {x.id: lowered.get(x.id, x.model) for x in picture.listings_of([sku_id])}
-            for sku_id in partitioned
-        }
-        sellable_by_sku = {sku_id: picture.skus[sku_id].sellable for sku_id in partitioned}
-        await phase(stock_mod.grant_raises(raises, held, sellable_by_sku))
+        await phase([p for p in pushes if p.lowers])  # lower first: the next cycle can hand those on
+        await phase(stock_mod.grant_raises([p for p in pushes if not p.lowers], picture))
         for shop_id, result in results.items():
             outcome = outcomes[shop_id]
             result.pushed, result.failed = outcome.pushed, outcome.failed

@@ -201,22 +201,26 @@ def load_picture(
     return Picture(skus, listings, rules, sold, cursors)
 
 
+def _second_floor(session: Session, column: Any) -> Any:
+    """``column`` truncated to the whole second, in SQL (SQLite stores ISO text)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.substr(column, 1, 19)
+    return func.date_trunc("second", column)
+
+
 def _model_adjustments(session: Session) -> dict[int, int]:
     """Per listing: minus units of open orders placed after its last anchor, plus units of
-    older orders cancelled after it (the platform gave those back)."""
+    older orders cancelled since (the platform gave those back).
+
+    Platforms stamp orders in whole seconds, so an event in the anchor's own second is
+    ambiguous; both rules resolve it toward showing less: a sale in that second is taken
+    as already reflected, a give-back as not yet."""
     placed_after = t.Order.created_at_platform > t.Listing.quantity_as_of
+    given_back = t.Order.modified_at_platform >= _second_floor(session, t.Listing.quantity_as_of)
     closed = t.Order.status.in_(CLOSED)
     delta = case(
         (and_(placed_after, ~closed), -t.OrderLine.quantity),
-        (
-            and_(
-                ~placed_after,
-                closed,
-                t.Order.modified_at_platform > t.Listing.quantity_as_of,
-                t.OrderLine.shipped.is_(False),
-            ),
-            t.OrderLine.quantity,
-        ),
+        (and_(~placed_after, closed, given_back, t.OrderLine.shipped.is_(False)), t.OrderLine.quantity),
         else_=0,
     )
     query = (
@@ -228,11 +232,7 @@ def _model_adjustments(session: Session) -> dict[int, int]:
                 t.OrderLine.order_id == t.Order.id, t.OrderLine.platform_sku_id == t.Listing.platform_sku_id
             ),
         )
-        .where(
-            t.Listing.sku_id.is_not(None),
-            t.Listing.status != REMOVED,
-            or_(placed_after, t.Order.modified_at_platform > t.Listing.quantity_as_of),
-        )
+        .where(t.Listing.sku_id.is_not(None), t.Listing.status != REMOVED, or_(placed_after, given_back))
         .group_by(t.Listing.id)
     )
     return {listing_id: int(total or 0) for listing_id, total in session.execute(query)}
@@ -277,12 +277,19 @@ def targets(picture: Picture) -> dict[int, int]:
     return out
 
 
-def plan(picture: Picture, *, shop_ids: set[int], fresh_since: datetime) -> list[Push]:
+def plan(
+    picture: Picture,
+    *,
+    shop_ids: set[int],
+    fresh_since: datetime,
+    absolute_shops: frozenset[int] = frozenset(),
+) -> list[Push]:
     """Writes to make for the shops in ``shop_ids`` (other shops count as they stand).
 
     ``fresh_since``: when this cycle's observations began; partitioned SKUs are raised
     only if all their listings were read since then and their shops' orders were
-    ingested past the read."""
+    ingested past the read. ``absolute_shops``: shops whose platform takes only absolute
+    stock writes (see :func:`_absolute_partitioned`)."""
     wanted = targets(picture)
     stale_skus = {
         x.sku_id
@@ -299,9 +306,29 @@ def plan(picture: Picture, *, shop_ids: set[int], fresh_since: datetime) -> list
             continue  # unknown platform quantity: only a lowering is safe
         if listing.sku_id in stale_skus:
             target = min(target, listing.model)
+        if sku.partitioned and listing.shop_id in absolute_shops:
+            target = _absolute_partitioned(listing.model, target)
+        if sku.partitioned and listing.shop_id in absolute_shops:
+            target = _absolute_partitioned(listing.model, target)
         if target != listing.model:
             pushes.append(Push(listing, target, sku.partitioned, sku.sellable))
     return pushes
+
+
+def _absolute_partitioned(shown: int, target: int) -> int:
+    """What to write to an absolute-only listing of a partitioned SKU.
+
+    An absolute write erases any sale the platform records between our read and the
+    write, and every erased sale is a unit sold twice. Two writes cannot erase anything:
+    a write of 0, and a write to a listing showing 0 (nobody can buy at 0). So such a
+    listing is refilled only once it shows 0, and drained to 0 when its share must shrink
+    noticeably; otherwise it keeps what it shows (more than its share only narrows what
+    the others may be given). A selling channel empties quickly and is refilled."""
+    if shown == 0 or target == 0:
+        return target
+    if target < shown and shown - target >= max(2, shown // 4):
+        return 0
+    return shown
 
 
 def _fresh(picture: Picture, listing: ListingInfo, since: datetime) -> bool:
@@ -312,15 +339,17 @@ def _fresh(picture: Picture, listing: ListingInfo, since: datetime) -> bool:
     )
 
 
-def grant_raises(
-    pushes: Sequence[Push], held_after_lowering: dict[int, dict[int, int]], sellable_by_sku: dict[int, int]
-) -> list[Push]:
-    """Partitioned raises, cut to the units no shop holds after the lowering phase.
-    ``held_after_lowering``: SKU id -> listing id -> units that listing shows now."""
+def grant_raises(pushes: Sequence[Push], picture: Picture) -> list[Push]:
+    """Raises, with partitioned ones cut to the units no listing held at the start of the
+    cycle (``sellable - sum of models``).
+
+    Units a lowering frees are not handed out in the same cycle: a shop may have sold
+    them before the write reached it (a platform clamps a delta at 0), and only the next
+    read and order ingest can tell. They are free next cycle."""
+    free: dict[int, int] = {}
+    for listing in picture.listings:
+        free[listing.sku_id] = free.get(listing.sku_id, picture.skus[listing.sku_id].sellable) - listing.model
     granted = []
-    free = {
-        sku_id: sellable_by_sku[sku_id] - sum(held.values()) for sku_id, held in held_after_lowering.items()
-    }
     for push in sorted(pushes, key=lambda p: (p.listing.sku_id, -(p.target - p.listing.model))):
         if not push.partitioned:
             granted.append(push)
@@ -371,22 +400,19 @@ async def push_shop(
     shop_id: int,
     pushes: Sequence[Push],
     outcome: StockOutcome,
-) -> dict[int, int]:
-    """Send ``pushes`` to one shop in batches (as many in flight as its rate limit allows).
-    Returns listing id -> quantity now shown, for every write the platform acknowledged."""
+) -> None:
+    """Send ``pushes`` to one shop in batches (as many in flight as its rate limit allows)."""
     caps = shop.info.capabilities
     batches = [pushes[i : i + caps.stock_batch_size] for i in range(0, len(pushes), caps.stock_batch_size)]
-    shown: dict[int, int] = {}
     queue = iter(batches)
 
     async def worker() -> None:
         for batch in queue:
-            shown.update(await _push_batch(host, db, shop, shop_id, batch, outcome))
+            await _push_batch(host, db, shop, shop_id, batch, outcome)
 
     async with anyio.create_task_group() as group:
         for _ in range(min(len(batches), max(1, shop.client.limiter.limit.concurrency))):
             group.start_soon(worker)
-    return shown
 
 
 async def _push_batch(
@@ -396,10 +422,8 @@ async def _push_batch(
     shop_id: int,
     batch: Sequence[Push],
     outcome: StockOutcome,
-) -> dict[int, int]:
+) -> None:
     delta = shop.info.capabilities.delta_stock
-    if not delta:
-        batch = await _reread_partitioned(host, shop, batch)
     updates = []
     for push in batch:
         key = outbox.random_key("stock")
@@ -427,7 +451,7 @@ async def _push_batch(
     else:
         in_doubt = False
     done_at = shop.clock.now()
-    shown = await db.run(lambda s: _record_results(s, batch, updates, results, in_doubt, done_at))
+    await db.run(lambda s: _record_results(s, batch, updates, results, in_doubt, done_at))
     for result in results:
         if result.ok:
             outcome.pushed += 1
@@ -439,28 +463,6 @@ async def _push_batch(
                 await host.notify_push_failed(
                     shop.name, "stock", result.idempotency_key, result.error or "failed"
                 )
-    return shown
-
-
-async def _reread_partitioned(host: PluginHost, shop: ShopContext, batch: Sequence[Push]) -> list[Push]:
-    """Absolute writes overwrite sales made since our read: re-read just before writing
-    and take those sales off the target."""
-    partitioned = [p for p in batch if p.partitioned]
-    if not partitioned:
-        return list(batch)
-    levels = {
-        lv.platform_sku_id: lv.quantity
-        for lv in await host.fetch_stock(shop, [p.listing.ref for p in partitioned])
-    }
-    out = []
-    for push in batch:
-        now_shown = levels.get(push.listing.ref.platform_sku_id)
-        if push.partitioned and now_shown is not None and now_shown < push.listing.model:
-            push = Push(
-                push.listing, max(0, push.target - (push.listing.model - now_shown)), True, push.sellable
-            )
-        out.append(push)
-    return out
 
 
 def _record_sending(
@@ -497,9 +499,8 @@ def _record_results(
     results: Sequence[PushResult],
     in_doubt: bool,
     now: datetime,
-) -> dict[int, int]:
+) -> None:
     by_key = {r.idempotency_key: r for r in results}
-    shown = {}
     for push, update_ in zip(batch, updates, strict=True):
         result = by_key[update_.idempotency_key]
         doubtful = in_doubt or result.in_doubt
@@ -513,7 +514,6 @@ def _record_results(
         )
         if result.ok:
             quantity = result.quantity_after if result.quantity_after is not None else update_.quantity
-            shown[push.listing.id] = quantity
             session.execute(
                 update(t.Listing)
                 .where(t.Listing.id == push.listing.id)
@@ -527,7 +527,6 @@ def _record_results(
             )
         elif doubtful:
             session.execute(update(t.Listing).where(t.Listing.id == push.listing.id).values(needs_read=True))
-    return shown
 
 
 def supersede_open(session: Session, shop_id: int, now: datetime) -> None:

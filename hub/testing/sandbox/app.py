@@ -15,6 +15,7 @@ import secrets
 import string
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -161,6 +162,9 @@ class SandboxApp:
         self.latency_jitter = config.latency_jitter
         self.calls: Counter[str] = Counter()  # per API method
         self.lock = threading.RLock()
+        # Called as each request arrives, before the platform handles it: simulated buyers
+        # use it to act between any two calls of the hub (see Buyers.race_requests).
+        self.on_request: Callable[[], None] | None = None
 
     # --- what a platform sandbox implements -------------------------------------------------
 
@@ -182,6 +186,8 @@ class SandboxApp:
         """Faults, the QPS gate, then :meth:`handle`. Network faults raise httpx errors,
         which is what a client sees when the connection fails."""
         with self.lock:
+            if self.on_request is not None:
+                self.on_request()
             fault = self.faults.draw(f"{request.url} {request.content.decode('utf-8', 'replace')}")
             if fault == "reset":
                 raise httpx.RemoteProtocolError("connection reset by peer (sandbox)", request=request)

@@ -48,6 +48,35 @@ class Buyers:
         self.units[channel] += quantity
         return True
 
+    def burst(self, codes: Sequence[str], attempts: int, weights: Mapping[str, float] | None = None) -> None:
+        """``attempts`` buyers, each on a channel picked by ``weights`` (default: evenly)."""
+        names = list(self.channels)
+        shares = [float((weights or {}).get(n, 1.0)) for n in names]
+        for _ in range(attempts):
+            self.buy(self.rng.choices(names, shares)[0], self.rng.choice(list(codes)))
+
+    def race_requests(
+        self, codes: Sequence[str], chance: float, weights: Mapping[str, float] | None = None
+    ) -> None:
+        """From now on, as any request reaches any of the channels, a buyer acts with
+        probability ``chance`` — so purchases land between the hub's reads and writes,
+        where real races happen. :meth:`stop_racing` ends it."""
+
+        def maybe_buy() -> None:
+            if self.rng.random() < chance:
+                self.burst(codes, 1, weights)
+
+        for app in self.channels.values():
+            app.on_request = maybe_buy
+
+    def stop_racing(self) -> None:
+        for app in self.channels.values():
+            app.on_request = None
+
+    @property
+    def units_bought(self) -> int:
+        return sum(self.units.values())
+
     async def run(
         self,
         codes: Sequence[str],

@@ -1,0 +1,145 @@
+"""The engine across the four real platform plugins and their sandboxes (no sockets).
+
+These are the acceptance tests of the sync engine (issue: cross-channel stock, orders,
+outbox) and of promotions across channels."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from hub.core import catalog
+from hub.core import promotions as promo_mod
+from hub.models import OrderStatus, Promotion, PromotionKind
+from hub.testing import FakeClock
+from hub.testing.lab import Lab
+from hub.testing.sandbox import Buyers, Seed
+from hub.testing.sandbox.seed import SeedProduct, SeedSku
+
+pytestmark = pytest.mark.anyio
+
+SHOPS = {"tb": "taobao", "jd": "jd", "dy": "douyin", "wx": "wechat"}
+
+
+def catalogue() -> Seed:
+    return Seed(products=[
+        SeedProduct(title="保温杯", code="CUP", skus=[
+            SeedSku(code="CUP-500", spec="容量:500ml", price=12900, stock=0),
+            SeedSku(code="CUP-750", spec="容量:750ml", price=14900, stock=0)]),
+        SeedProduct(title="限量手办", code="FIG", skus=[SeedSku(code="FLASH", spec="款式:限定", price=29900, stock=0)]),
+    ])
+
+
+@pytest.fixture
+def lab(tmp_path: Path, fake_clock: FakeClock) -> Iterator[Lab]:
+    lab = Lab.create(f"sqlite:///{tmp_path / 'hub.db'}", shops=SHOPS, seed=catalogue(), clock=fake_clock)
+    lab.import_catalogue(on_hand=20)
+    yield lab
+    lab.close()
+
+
+def buy(lab: Lab, shop: str, code: str, qty: int = 1) -> str:
+    lab.clock.advance(1)
+    state = lab.sandboxes[shop].state
+    return state.place_order([(state.skus_by_code(code)[0].sku_id, qty)]).order_id
+
+
+async def test_a_sale_on_douyin_lowers_taobao_jd_and_wechat_after_one_cycle(lab: Lab) -> None:
+    first = await lab.sync()
+    assert first.exit_code == 0, first.to_dict()
+    assert lab.shown("CUP-500") == dict.fromkeys(SHOPS, 20)
+    buy(lab, "dy", "CUP-500", 3)
+    lab.clock.advance(5)
+    report = await lab.sync()
+    assert report.exit_code == 0, report.to_dict()
+    assert lab.shown("CUP-500") == dict.fromkeys(SHOPS, 17)
+    assert lab.shown("CUP-750") == dict.fromkeys(SHOPS, 20)
+
+
+async def test_refunds_and_shipments_flow_back_into_stock(lab: Lab) -> None:
+    await lab.sync()
+    kept = buy(lab, "wx", "CUP-750", 2)
+    refunded = buy(lab, "tb", "CUP-750", 4)
+    lab.clock.advance(5)
+    await lab.sync()
+    assert lab.shown("CUP-750") == dict.fromkeys(SHOPS, 14)
+    lab.sandboxes["tb"].state.set_status(refunded, OrderStatus.REFUNDED)
+    lab.sandboxes["wx"].state.ship(kept, "SF", "SF1")
+    lab.clock.advance(5)
+    await lab.sync()
+    assert lab.shown("CUP-750") == dict.fromkeys(SHOPS, 18)  # 20 counted, 2 shipped
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_flash_sale_race_never_oversells_and_sells_through(lab: Lab, seed: int) -> None:
+    """Buyers on all four channels race for a scarce, partitioned SKU while the hub
+    cycles; they act between the hub's reads and writes. Demand (skewed to Douyin) far
+    exceeds the 100 units."""
+    def prepare(session):  # type: ignore[no-untyped-def]
+        sku = catalog.sku_by_code(session, "FLASH")
+        sku.partitioned = True
+        catalog.set_on_hand(session, sku, 100, None, lab.clock.now())
+
+    lab.app.db.run_sync(prepare)
+    await lab.sync()
+    assert sum(lab.shown("FLASH").values()) <= 100
+    buyers = Buyers(lab.sandboxes, rng=random.Random(seed))
+    weights = {"dy": 6, "tb": 2, "jd": 1, "wx": 1}
+    buyers.race_requests(["FLASH"], chance=0.4, weights=weights)
+    for _ in range(400):  # like `hub sync --watch --interval 1`
+        report = await lab.sync()
+        assert report.exit_code == 0, report.to_dict()
+        buyers.burst(["FLASH"], 3, weights)
+        lab.clock.advance(1)
+        sold = sum(box.state.units_sold("FLASH") for box in lab.sandboxes.values())
+        assert sold + sum(lab.shown("FLASH").values()) <= 100, "the channels show more than exists"
+        if sold == 100:
+            break
+    buyers.stop_racing()
+    sold = sum(box.state.units_sold("FLASH") for box in lab.sandboxes.values())
+    assert sold <= 100, f"oversold {sold - 100}"
+    assert sold >= 99, f"sell-through {sold}%"
+    assert buyers.units_bought == sold
+
+
+async def test_a_promotion_starts_and_ends_on_all_four_shops(lab: Lab) -> None:
+    await lab.sync()
+    now = lab.clock.now()
+    promo = Promotion(name="双11", kind=PromotionKind.PERCENT_DISCOUNT, percent_off=20, skus=("CUP-500",),
+                      shops=tuple(SHOPS), starts_at=now + timedelta(hours=1), ends_at=now + timedelta(hours=3))
+    lab.app.db.run_sync(lambda s: promo_mod.create(s, lab.app.host, promo, now))
+    lab.clock.advance(2 * 3600)  # the hub was down at the start: it catches up
+    report = await lab.sync()
+    assert report.exit_code == 0, report.to_dict()
+    lab.clock.advance(5)  # a native activity may be scheduled to begin at the next whole second
+    for name, box in lab.sandboxes.items():
+        sku = box.state.skus_by_code("CUP-500")[0]
+        native = [p for p in box.state.promotions.values() if p.active and sku.sku_id in p.sku_prices]
+        effective = box.state.effective_price(sku.sku_id)
+        assert effective == 10320, f"{name}: buyers pay {effective} (native: {bool(native)})"
+    lab.clock.advance(2 * 3600)
+    await lab.sync()
+    for name, box in lab.sandboxes.items():
+        sku = box.state.skus_by_code("CUP-500")[0]
+        assert box.state.effective_price(sku.sku_id) == 12900, f"{name} still at a promotion price"
+
+
+async def test_cancelling_a_promotion_restores_every_price(lab: Lab) -> None:
+    await lab.sync()
+    now = lab.clock.now()
+    promo = Promotion(name="秒杀", kind=PromotionKind.FLASH_PRICE, flash_price=9900, skus=("CUP-750",),
+                      shops=tuple(SHOPS), starts_at=now, ends_at=now + timedelta(hours=5))
+    promo_id = lab.app.db.run_sync(lambda s: promo_mod.create(s, lab.app.host, promo, now).id)
+    await lab.sync()
+    lab.clock.advance(5)
+    prices = {n: b.state.effective_price(b.state.skus_by_code("CUP-750")[0].sku_id) for n, b in lab.sandboxes.items()}
+    assert prices == dict.fromkeys(SHOPS, 9900)
+    lab.app.db.run_sync(lambda s: promo_mod.cancel(s, promo_id, lab.clock.now()))
+    lab.clock.advance(1)
+    await lab.sync(streams=["promotions"])
+    prices = {n: b.state.effective_price(b.state.skus_by_code("CUP-750")[0].sku_id) for n, b in lab.sandboxes.items()}
+    assert prices == dict.fromkeys(SHOPS, 14900)
