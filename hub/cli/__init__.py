@@ -69,7 +69,7 @@ def cli(ctx: click.Context, database_url: str | None, verbose: int, quiet: bool)
 
 
 def _register() -> None:
-    from hub.cli import audit, bulk, catalog, db, orders, outbox, plugins, promo, shops, stock, sync
+    from hub.cli import audit, bulk, catalog, db, orders, outbox, plugins, promo, sandbox, shops, stock, sync
 
     for command in (
         sync.group,
@@ -85,6 +85,7 @@ def _register() -> None:
         bulk.price,
         bulk.export,
         promo.group,
+        sandbox.group,
     ):
         cli.add_command(command)
     stock.group.add_command(bulk.stock_import)
