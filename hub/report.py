@@ -40,6 +40,8 @@ class SyncReport:
     started_at: datetime
     finished_at: datetime | None = None
     results: list[StreamResult] = field(default_factory=list)
+    calls: int = 0  # platform calls made, retries included
+    retries: int = 0
 
     @property
     def exit_code(self) -> int:
@@ -54,5 +56,7 @@ class SyncReport:
             "started_at": self.started_at.isoformat(),
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "exit_code": self.exit_code,
+            "calls": self.calls,
+            "retries": self.retries,
             "results": [asdict(r) for r in self.results],
         }

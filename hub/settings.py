@@ -26,6 +26,12 @@ class HubSettings(BaseSettings):
     sales_window_minutes: float = Field(
         60, gt=0, description="recent sales that steer partitioned units toward selling shops"
     )
+    order_lookback_seconds: float | None = Field(
+        None,
+        ge=0,
+        description="re-read this much of the previous order window each run (default: "
+        "the platform's); shorter suits a tight --watch loop, the platform's indexing lag sets the floor",
+    )
     listings_interval_minutes: float = Field(
         60, ge=0, description="re-read listings when the last read is older than this"
     )

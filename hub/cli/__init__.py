@@ -1,103 +1,24 @@
-"""The ``hub`` command line."""
+"""The ``hub`` command line (the group and its commands live in :mod:`hub.cli.root`).
+
+Kept light on purpose: importing ``hub.cli.app`` (as the testing kit does) must not
+import every command module.
+"""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
-
-import click
-
-from hub import __version__
-from hub.cli.app import App, configure_logging
-from hub.errors import HubError
-from hub.secrets import redact
-
-
-class HubGroup(click.Group):
-    """A group whose errors are one line on stderr with a meaningful exit code:
-    2 for usage, configuration and authentication problems, 1 for failures."""
-
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
-        code: int
-        try:
-            result = super().main(*args, standalone_mode=False, **kwargs)
-            code = result if isinstance(result, int) else 0
-        except click.UsageError as exc:
-            where = exc.ctx.command_path if exc.ctx else "hub"
-            click.echo(f"error: {exc.format_message()} (see '{where} --help')", err=True)
-            code = 2
-        except click.ClickException as exc:
-            click.echo(f"error: {redact(exc.format_message())}", err=True)
-            code = exc.exit_code
-        except click.exceptions.Abort:
-            click.echo("aborted", err=True)
-            code = 1
-        except HubError as exc:
-            click.echo(f"error: {redact(str(exc))}", err=True)
-            code = exc.exit_code
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            code = 130
-        if standalone_mode:
-            sys.exit(code)
-        return code
-
-
-@click.group(cls=HubGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="hub")
-@click.option(
-    "--database-url",
-    envvar="HUB_DATABASE_URL",
-    help="SQLAlchemy database URL [env HUB_DATABASE_URL; default: sqlite:///hub.db].",
-)
-@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
-@click.pass_context
-def cli(ctx: click.Context, database_url: str | None, verbose: int, quiet: bool) -> None:
-    """Marketplace Hub: keep listings, stock, prices, orders and promotions consistent
-    across Taobao/Tmall, JD, Douyin shop and the WeChat store.
-
-    Start with `hub demo`, or configure shops with `hub shops add` and run `hub sync`.
-    """
-    configure_logging(verbose, quiet)
-    app = ctx.obj if isinstance(ctx.obj, App) else App()
-    app.verbose = verbose
-    if database_url:
-        app.settings = app.settings.model_copy(update={"database_url": database_url})
-    ctx.obj = app
-    ctx.call_on_close(app.close)
-
-
-def _register() -> None:
-    from hub.cli import audit, bulk, catalog, db, orders, outbox, plugins, promo, sandbox, shops, stock, sync
-
-    for command in (
-        sync.group,
-        shops.group,
-        catalog.skus,
-        catalog.listings,
-        stock.group,
-        orders.group,
-        outbox.group,
-        audit.group,
-        plugins.group,
-        db.group,
-        bulk.price,
-        bulk.export,
-        promo.group,
-        sandbox.group,
-    ):
-        cli.add_command(command)
-    stock.group.add_command(bulk.stock_import)
-
-
-_register()
 
 
 def main() -> None:
-    """Console-script entry point; plugin commands are added here, not at import."""
-    try:
-        App().host.register_commands(cli)
-    except HubError as exc:  # a plugin command failing to register must not stop the CLI
-        click.echo(f"warning: {exc}", err=True)
-    cli.main(prog_name="hub")
+    """Console-script entry point."""
+    from hub.cli.root import main as run
+
+    run()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "cli":  # `from hub.cli import cli` for tests and embedding
+        from hub.cli.root import cli
+
+        return cli
+    raise AttributeError(name)

@@ -96,8 +96,8 @@ def register_sender(
     SENDERS[kind] = Kind(sender, batch_size, on_result)
 
 
-def _claim(session: Session, shop_id: int, kind: str, now: Any) -> list[t.OutboxEntry]:
-    entries = outbox.due(session, shop_id=shop_id, kinds=[kind], now=now)
+def _claim(session: Session, shop_id: int, kinds: Sequence[str], now: Any) -> list[t.OutboxEntry]:
+    entries = outbox.due(session, shop_id=shop_id, kinds=kinds, now=now)
     outbox.mark_sending(session, [e.id for e in entries], now)
     for entry in entries:
         session.refresh(entry)
@@ -127,9 +127,27 @@ async def deliver_due(
     kinds: Sequence[str],
     result: StreamResult,
 ) -> None:
-    """Send every due entry of ``kinds`` for one shop; outcomes are counted in ``result``."""
+    """Send every due entry of ``kinds`` for one shop; outcomes are counted in ``result``.
+
+    Delivering can queue more (a refused native promotion falls back to price writes),
+    so it claims again until nothing new is due, a few rounds at most."""
+    for _ in range(3):
+        claimed = await db.run(lambda s: _claim(s, shop_id, kinds, shop.clock.now()))
+        if not claimed:
+            return
+        await _deliver(host, db, shop, claimed, kinds, result)
+
+
+async def _deliver(
+    host: PluginHost,
+    db: Database,
+    shop: ShopContext,
+    claimed: Sequence[t.OutboxEntry],
+    kinds: Sequence[str],
+    result: StreamResult,
+) -> None:
     for kind in kinds:
-        entries = await db.run(lambda s, kind=kind: _claim(s, shop_id, kind, shop.clock.now()))
+        entries = [e for e in claimed if e.kind == kind]
         sender = SENDERS[kind].send
         size = max(1, SENDERS[kind].batch_size(shop))
         for start in range(0, len(entries), size):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -107,6 +107,8 @@ class SyncEngine:
             try:
                 await self._phases(shops, wanted, explicit, report, keeper)
             finally:
+                report.calls = sum(shop.ctx.client.stats.calls for shop in shops)
+                report.retries = sum(shop.ctx.client.stats.retries for shop in shops)
                 group.cancel_scope.cancel()
                 await keeper.release_all()
         report.finished_at = self.clock.now()
@@ -136,8 +138,9 @@ class SyncEngine:
             await self._stock(shops, report, fresh_since)
             await keeper.release("stock")
         if "prices" in wanted:
+            due = await self._due(shops, ["price"])
             await self._each(
-                shops,
+                due,
                 "prices",
                 report,
                 keeper,
@@ -145,6 +148,24 @@ class SyncEngine:
             )
         if "promotions" in wanted:
             await self._promotions(shops, report, keeper)
+
+    async def _due(self, shops: Sequence[Shop], kinds: Sequence[str]) -> list[Shop]:
+        """The shops with outbox entries of ``kinds`` due now (most cycles: none)."""
+        now = self.clock.now()
+        ids = await self.db.run(
+            lambda s: set(
+                s.scalars(
+                    select(t.OutboxEntry.shop_id)
+                    .where(
+                        t.OutboxEntry.kind.in_(list(kinds)),
+                        t.OutboxEntry.state.in_(outbox.OPEN_STATES),
+                        t.OutboxEntry.next_attempt_at <= now,
+                    )
+                    .distinct()
+                )
+            )
+        )
+        return [shop for shop in shops if shop.id in ids]
 
     async def _each(
         self,
@@ -154,18 +175,21 @@ class SyncEngine:
         keeper: LeaseKeeper,
         work: Callable[[Shop, StreamResult], Awaitable[None]],
     ) -> None:
+        names = {shop.name: f"{shop.name}:{stream}" for shop in shops}
+        taken = await keeper.acquire_many(list(names.values()))
+
         async def one(shop: Shop) -> None:
             result = StreamResult(shop.name, stream)
             report.results.append(result)
-            if not await keeper.acquire(f"{shop.name}:{stream}"):
-                result.skipped = self._held_by(f"{shop.name}:{stream}")
+            if names[shop.name] not in taken:
+                result.skipped = self._held_by(names[shop.name])
                 return
             await self._guarded(shop.name, stream, result, lambda: work(shop, result))
-            await keeper.release(f"{shop.name}:{stream}")
 
         async with anyio.create_task_group() as group:
             for shop in shops:
                 group.start_soon(one, shop)
+        await keeper.release_many(sorted(taken))
 
     async def _guarded(
         self, shop: str, stream: str, result: StreamResult, work: Callable[[], Awaitable[None]]
@@ -214,6 +238,8 @@ class SyncEngine:
 
     async def _orders(self, shop: Shop, result: StreamResult) -> None:
         rule = shop.ctx.info.order_window
+        if self.settings.order_lookback_seconds is not None:
+            rule = replace(rule, lookback=timedelta(seconds=self.settings.order_lookback_seconds))
         cursor = await self.db.run(lambda s: get_cursor(s, shop.id, "orders"))
         signpost = max(self.clock.now(), self._signpost_after)
         for window in plan_windows(cursor, signpost, rule):
@@ -287,6 +313,8 @@ class SyncEngine:
                 await stock_mod.observe(self.host, self.db, shop.ctx, wanted)
             except HubError as exc:  # unread listings are simply not raised this cycle
                 log.warning("%s: stock read failed: %s", shop.name, redact(str(exc)))
+            except Exception:  # a bug must not stop the other shops (nor escape as an ExceptionGroup)
+                log.exception("%s: stock read failed", shop.name)
 
         async with anyio.create_task_group() as group:
             for shop in shops:
@@ -327,6 +355,9 @@ class SyncEngine:
                     await stock_mod.push_shop(self.host, self.db, shop.ctx, shop_id, items, outcomes[shop_id])
                 except HubError as exc:
                     results[shop_id].fail(redact(str(exc)), exc.exit_code)
+                except Exception as exc:  # a bug must not stop the other shops
+                    log.exception("%s: stock push failed", shop.name)
+                    results[shop_id].fail(f"internal error: {type(exc).__name__}: {redact(str(exc))}")
 
             async with anyio.create_task_group() as group:
                 for shop_id, items in grouped.items():
@@ -345,19 +376,21 @@ class SyncEngine:
     # --- promotions ----------------------------------------------------------------------------
 
     async def _promotions(self, shops: Sequence[Shop], report: SyncReport, keeper: LeaseKeeper) -> None:
-        schedule = StreamResult("*", "promotions")
-        report.results.append(schedule)
-        if await keeper.acquire("promotions"):
-            contexts = {s.name: s.ctx for s in shops}
-            await self._guarded(
-                "*", "promotions", schedule, lambda: promotions.schedule_step(self, contexts, schedule)
-            )
-            await keeper.release("promotions")
-        else:
-            schedule.skipped = self._held_by("promotions")
+        now = self.clock.now()
+        if await self.db.run(lambda s: promotions.anything_due(s, now)):
+            schedule = StreamResult("*", "promotions")
+            report.results.append(schedule)
+            if await keeper.acquire("promotions"):
+                contexts = {s.name: s.ctx for s in shops}
+                await self._guarded(
+                    "*", "promotions", schedule, lambda: promotions.schedule_step(self, contexts, schedule)
+                )
+                await keeper.release("promotions")
+            else:
+                schedule.skipped = self._held_by("promotions")
         kinds = ["promotion_start", "promotion_end", "price"]
         await self._each(
-            shops,
+            await self._due(shops, kinds),
             "promotions",
             report,
             keeper,
@@ -377,29 +410,35 @@ class LeaseKeeper:
         return self.engine.settings.lease_seconds
 
     async def acquire(self, name: str) -> bool:
-        ok = await self.engine.db.run(
-            lambda s: leases.acquire(s, name, self.engine.holder, self.engine.clock.now(), self.ttl)
+        return name in await self.acquire_many([name])
+
+    async def acquire_many(self, names: Sequence[str]) -> set[str]:
+        """Take (or renew) several leases in one transaction; returns those taken."""
+        holder, now = self.engine.holder, self.engine.clock.now()
+        taken = await self.engine.db.run(
+            lambda s: {n for n in names if leases.acquire(s, n, holder, now, self.ttl)}
         )
-        if ok:
-            self.held.add(name)
-        return ok
+        self.held |= taken
+        return taken
 
     async def release(self, name: str) -> None:
-        self.held.discard(name)
-        await self.engine.db.run(lambda s: leases.release(s, name, self.engine.holder))
+        await self.release_many([name])
+
+    async def release_many(self, names: Sequence[str]) -> None:
+        self.held -= set(names)
+        holder = self.engine.holder
+        await self.engine.db.run(lambda s: [leases.release(s, n, holder) for n in names])
 
     async def release_all(self) -> None:
         with anyio.CancelScope(shield=True):
-            for name in list(self.held):
-                await self.release(name)
+            await self.release_many(sorted(self.held))
 
     async def renew_forever(self) -> None:
         # Real time, not the engine's clock: leases guard against other real processes,
         # and a fake clock must not be driven forward by a background loop in tests.
         while True:
             await anyio.sleep(self.ttl / 3)
-            for name in list(self.held):
-                await self.acquire(name)
+            await self.acquire_many(sorted(self.held))
 
 
 def _load_shops(session: Session, names: Sequence[str] | None) -> list[t.Shop]:

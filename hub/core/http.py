@@ -61,7 +61,9 @@ class RetryPolicy:
     max_attempts: int = 5
     initial_wait: float = 0.5
     max_wait: float = 30.0
-    max_retry_after: float = 300.0  # never obey a platform ban longer than this per attempt
+    # A ban longer than this is not waited out: the call fails now and is retried next
+    # run, so one throttled shop does not hold up the others' cycle.
+    max_retry_after: float = 30.0
     jitter: float = 0.25  # +/- share of each backoff wait, so shops do not retry in lockstep
 
     def backoff(self, attempt: int, rng: random.Random) -> float:

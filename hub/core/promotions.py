@@ -220,6 +220,24 @@ def schedule(session: Session, host: PluginHost, now: datetime, shop_ids: set[in
     return counts
 
 
+def anything_due(session: Session, now: datetime) -> bool:
+    """Whether any promotion target must start or end now (one cheap query per cycle)."""
+    starting = (t.PromotionTarget.state == "pending") & (t.Promotion.starts_at <= now)
+    ending = (t.PromotionTarget.state == "active") & (
+        (t.Promotion.ends_at <= now) | (t.Promotion.state == "cancelled")
+    )
+    pending = (t.PromotionTarget.state == "pending") & (
+        (t.Promotion.ends_at <= now) | (t.Promotion.state == "cancelled")
+    )
+    query = (
+        select(t.PromotionTarget.id)
+        .join(t.Promotion, t.Promotion.id == t.PromotionTarget.promotion_id)
+        .where(t.Promotion.state.in_((*OPEN, "cancelled")), starting | ending | pending)
+        .limit(1)
+    )
+    return session.scalar(query) is not None
+
+
 def _listings(session: Session, target: t.PromotionTarget) -> list[t.Listing]:
     return list(
         session.scalars(

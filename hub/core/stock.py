@@ -24,6 +24,7 @@ doubt is never resent: its listing is re-read next cycle and a fresh write compu
 from __future__ import annotations
 
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -379,18 +380,33 @@ def _store_levels(
 
 
 async def observe(host: PluginHost, db: Database, shop: ShopContext, listings: Sequence[ListingInfo]) -> int:
-    """Read the platform quantity of ``listings`` of one shop and anchor their models."""
+    """Read the platform quantity of ``listings`` of one shop and anchor their models.
+
+    Reads go out in chunks (at most the platform's batch size, small enough that the
+    shop's in-flight limit is used), several at once; what was read is stored even if a
+    chunk failed, and the first failure is raised afterwards."""
     if not listings:
         return 0
     ids = {x.ref.platform_sku_id: x.id for x in listings}
-    read = 0
-    for start in range(0, len(listings), READ_CHUNK):
-        chunk = listings[start : start + READ_CHUNK]
-        levels = await host.fetch_stock(shop, [x.ref for x in chunk])
-        found = {lv.platform_sku_id: (lv.quantity, lv.observed_at) for lv in levels}
-        await db.run(lambda s, found=found: _store_levels(s, found, ids))
-        read += len(found)
-    return read
+    caps, slots = shop.info.capabilities, shop.client.limiter.limit.concurrency
+    size = max(1, min(READ_CHUNK, caps.stock_batch_size, math.ceil(len(listings) / slots)))
+    found: dict[str, tuple[int, datetime]] = {}
+    errors: list[HubError] = []
+
+    async def read(chunk: Sequence[ListingInfo]) -> None:
+        try:
+            for level in await host.fetch_stock(shop, [x.ref for x in chunk]):
+                found[level.platform_sku_id] = (level.quantity, level.observed_at)
+        except HubError as exc:  # caught here: a task group would wrap it in an ExceptionGroup
+            errors.append(exc)
+
+    async with anyio.create_task_group() as group:
+        for start in range(0, len(listings), size):
+            group.start_soon(read, listings[start : start + size])
+    await db.run(lambda s: _store_levels(s, found, ids))
+    if errors:
+        raise errors[0]
+    return len(found)
 
 
 async def push_shop(
@@ -408,7 +424,11 @@ async def push_shop(
 
     async def worker() -> None:
         for batch in queue:
-            await _push_batch(host, db, shop, shop_id, batch, outcome)
+            try:
+                await _push_batch(host, db, shop, shop_id, batch, outcome)
+            except HubError as exc:  # caught here: a task group would wrap it in an ExceptionGroup
+                outcome.failed += len(batch)
+                outcome.errors.append(str(exc))
 
     async with anyio.create_task_group() as group:
         for _ in range(min(len(batches), max(1, shop.client.limiter.limit.concurrency))):
