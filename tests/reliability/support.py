@@ -57,19 +57,20 @@ STOCK_WRITE_CALLS = {
 }
 
 
-def catalogue() -> Seed:
-    """Two items, three SKUs, nothing on the platforms yet (the hub fills them)."""
+def catalogue(stock: int = 0) -> Seed:
+    """Two items, three SKUs, ``stock`` units of each on the platforms (by default
+    nothing: the hub fills them)."""
     return Seed(
         products=[
             SeedProduct(
                 title="保温杯",
                 code="CUP",
                 skus=[
-                    SeedSku(code="CUP-S", spec="容量:350ml", price=9900, stock=0),
-                    SeedSku(code="CUP-L", spec="容量:750ml", price=12900, stock=0),
+                    SeedSku(code="CUP-S", spec="容量:350ml", price=9900, stock=stock),
+                    SeedSku(code="CUP-L", spec="容量:750ml", price=12900, stock=stock),
                 ],
             ),
-            SeedProduct(title="龙井", code="TEA-ITEM", skus=[SeedSku(code="TEA", price=5900, stock=0)]),
+            SeedProduct(title="龙井", code="TEA-ITEM", skus=[SeedSku(code="TEA", price=5900, stock=stock)]),
         ]
     )
 
@@ -196,15 +197,22 @@ def failures(report: SyncReport | None) -> list[tuple[str, str, int, str | None]
     return [(r.shop, r.stream, r.exit_code, r.error) for r in report.results if r.exit_code]
 
 
-def assert_fails_clearly(report: SyncReport, needles: Iterable[str], *, exit_code: int = 1) -> list[str]:
-    """The cycle failed with ``exit_code``, every failed stream says why, and at least one
-    reason names the problem (contains one of ``needles``, case-insensitive)."""
+def assert_fails_clearly(
+    report: SyncReport, needles: Iterable[str], *, exit_code: int | None = 1, every: bool = False
+) -> list[str]:
+    """The cycle failed with ``exit_code`` (None: any non-zero one), every failed stream
+    says why, and a reason names the problem: contains one of ``needles``
+    (case-insensitive) — with ``every``, every failed stream's reason does."""
     failed = [r for r in report.results if r.exit_code]
-    assert report.exit_code == exit_code, failures(report)
+    if exit_code is None:
+        assert report.exit_code > 0, failures(report)
+    else:
+        assert report.exit_code == exit_code, failures(report)
     assert failed and all(r.error for r in failed), failures(report)
     errors = [r.error or "" for r in failed]
     wanted = [n.lower() for n in needles]
-    assert any(n in e.lower() for e in errors for n in wanted), (wanted, errors)
+    named = [any(n in e.lower() for n in wanted) for e in errors]
+    assert all(named) if every else any(named), (wanted, errors)
     return errors
 
 

@@ -1,0 +1,131 @@
+"""Credentials and clocks on every platform: an access token expiring in the middle of a
+run (Douyin and WeChat refresh it and carry on; Taobao and JD cannot refresh, so the run
+fails with exit code 2 and says what to do), and a hub clock skewed to the edge of what
+each platform accepts (just inside: everything works; just outside: the run fails,
+naming the clock). Afterwards further runs converge (``support.check_invariants``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from hub.core.shops import env_name
+from hub.storage import tables as t
+from hub.testing.sandbox import SandboxApp
+from tests.reliability.support import (
+    ON_HAND,
+    PLATFORMS,
+    SHOP_OF,
+    Rig,
+    assert_fails_clearly,
+    catalogue,
+    failures,
+    make_rig,
+)
+
+REFRESHES = {"douyin", "wechat"}  # platforms whose tokens the hub can renew by itself
+
+#: Seconds of clock difference each platform's gateway accepts in a request timestamp
+#: (plugins/*/hub_*/sandbox.py). WeChat requests carry no timestamp: any skew passes, so it
+#: is tested at the largest limit the others allow.
+SKEW_LIMIT = {"taobao": 600, "jd": 360, "douyin": 600, "wechat": 600}
+MARGIN = 5  # seconds inside or outside the limit
+
+
+def expire_tokens_mid_run(box: SandboxApp) -> list[bool]:
+    """Every token the platform issued expires as the shop's second request of the next
+    run arrives (the first one still succeeds). Returns a list that gets True when it did."""
+    start = sum(box.calls.values())
+    fired: list[bool] = []
+
+    def hook() -> None:
+        if not fired and sum(box.calls.values()) > start:
+            fired.append(True)
+            box.expire_tokens()
+
+    box.on_request = hook
+    return fired
+
+
+def stored_tokens(rig: Rig, shop: str) -> tuple[str | None, str | None]:
+    return rig.db.run_sync(
+        lambda s: tuple(
+            s.execute(select(t.Shop.access_token, t.Shop.refresh_token).where(t.Shop.name == shop)).one()
+        )
+    )
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_an_access_token_expiring_mid_run(rig: Rig, platform: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    shop, box = SHOP_OF[platform], rig.box(platform)
+    assert rig.sync().exit_code == 0
+    old_token, _ = stored_tokens(rig, shop)
+    rig.buy(shop, "CUP-S", 2)
+    rig.buy("tb" if shop != "tb" else "jd", "TEA", 1)
+    fired = expire_tokens_mid_run(box)
+    rig.clock.advance(5)
+    result = rig.hub("sync")
+    assert fired, "the token must expire during the run"
+    assert box.credentials.check(old_token) != "ok"
+    box.on_request = None
+    if platform in REFRESHES:
+        assert result.exit_code == 0, result.output
+        token, _ = stored_tokens(rig, shop)
+        assert token != old_token and box.credentials.check(token) == "ok", "the new token is stored"
+    else:
+        assert result.exit_code == 2, result.output
+        shown = result.stdout + result.stderr
+        assert "expired" in shown and "re-authorise" in shown, shown
+        assert "exit code 2" in result.stderr
+        # An operator re-authorises the shop and hands the hub the new token.
+        token, _ = box.credentials.issue(None)
+        monkeypatch.setenv(env_name(shop, "access_token"), token)
+    rig.converge()
+
+
+@pytest.mark.parametrize("ahead", [True, False], ids=["hub-ahead", "hub-behind"])
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_clock_skewed_just_inside_the_platform_limit_works(
+    tmp_path: Path, platform: str, ahead: bool
+) -> None:
+    """A hub whose clock is off by a little less than the platform tolerates runs every
+    minute while buyers buy; every run succeeds and, once the platform's clock has passed
+    the hub's last read, every order is stored and the stock is right."""
+    skew = SKEW_LIMIT[platform] - MARGIN
+    rig = make_rig(tmp_path, shops={SHOP_OF[platform]: platform}, offset=skew if ahead else -skew)
+    shop = SHOP_OF[platform]
+    try:
+        assert rig.sync().exit_code == 0
+        for code in ("CUP-S", "TEA", "CUP-L", "CUP-S"):
+            rig.buy(shop, code)
+            report = rig.sync(advance=60)  # cron, once a minute
+            assert report.exit_code == 0, failures(report)
+        rig.clock.advance(SKEW_LIMIT[platform] + 60)  # a slow hub reads the last sales late
+        rig.converge()
+    finally:
+        rig.close()
+
+
+@pytest.mark.parametrize("ahead", [True, False], ids=["hub-ahead", "hub-behind"])
+@pytest.mark.parametrize("platform", [p for p in PLATFORMS if p != "wechat"])
+def test_a_clock_skewed_just_outside_the_platform_limit_fails_naming_the_clock(
+    tmp_path: Path, platform: str, ahead: bool
+) -> None:
+    skew = SKEW_LIMIT[platform] + MARGIN
+    shop = SHOP_OF[platform]
+    # The platform already shows the stock: buyers buy before the hub ever succeeds.
+    rig = make_rig(
+        tmp_path, shops={shop: platform}, offset=skew if ahead else -skew, seed=catalogue(stock=ON_HAND)
+    )
+    try:
+        rig.buy(shop, "TEA", 2)
+        report = rig.sync()
+        errors = assert_fails_clearly(report, ["clock"], exit_code=None, every=True)
+        assert {r.stream for r in report.results if r.exit_code} >= {"listings", "orders"}, errors
+        rig.buy(shop, "CUP-L")
+        rig.hub_clock.offset = 0  # the operator fixes the clock
+        rig.converge()
+    finally:
+        rig.close()
