@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hub.secrets import redact
-from hub.units import fen_to_yuan
+from hub.units import CN_TZ, fen_to_yuan
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
@@ -58,8 +58,9 @@ def print_table(
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, datetime):  # people read Beijing time; --json keeps ISO UTC
+        local = value.astimezone(CN_TZ) if value.tzinfo else value
+        return local.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value)
     return str(value)

@@ -181,7 +181,7 @@ def list_(app: App, as_json: bool) -> None:
         as_json,
         rows,
         lambda: print_table(
-            ["id", "name", "kind", "terms", "start (UTC)", "end (UTC)", "state"],
+            ["id", "name", "kind", "terms", "start", "end", "state"],
             [
                 (
                     r["id"],
