@@ -11,13 +11,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from hub.core import catalog
 from hub.core import promotions as promo_mod
 from hub.models import OrderStatus, Promotion, PromotionKind
+from hub.storage import tables as t
 from hub.testing import FakeClock
 from hub.testing.lab import Lab
-from hub.testing.sandbox import Buyers, Seed
+from hub.testing.sandbox import Buyers, Seed, generate_seed
 from hub.testing.sandbox.seed import SeedProduct, SeedSku
 
 pytestmark = pytest.mark.anyio
@@ -26,12 +28,23 @@ SHOPS = {"tb": "taobao", "jd": "jd", "dy": "douyin", "wx": "wechat"}
 
 
 def catalogue() -> Seed:
-    return Seed(products=[
-        SeedProduct(title="保温杯", code="CUP", skus=[
-            SeedSku(code="CUP-500", spec="容量:500ml", price=12900, stock=0),
-            SeedSku(code="CUP-750", spec="容量:750ml", price=14900, stock=0)]),
-        SeedProduct(title="限量手办", code="FIG", skus=[SeedSku(code="FLASH", spec="款式:限定", price=29900, stock=0)]),
-    ])
+    return Seed(
+        products=[
+            SeedProduct(
+                title="保温杯",
+                code="CUP",
+                skus=[
+                    SeedSku(code="CUP-500", spec="容量:500ml", price=12900, stock=0),
+                    SeedSku(code="CUP-750", spec="容量:750ml", price=14900, stock=0),
+                ],
+            ),
+            SeedProduct(
+                title="限量手办",
+                code="FIG",
+                skus=[SeedSku(code="FLASH", spec="款式:限定", price=29900, stock=0)],
+            ),
+        ]
+    )
 
 
 @pytest.fixture
@@ -79,6 +92,7 @@ async def test_flash_sale_race_never_oversells_and_sells_through(lab: Lab, seed:
     """Buyers on all four channels race for a scarce, partitioned SKU while the hub
     cycles; they act between the hub's reads and writes. Demand (skewed to Douyin) far
     exceeds the 100 units."""
+
     def prepare(session):  # type: ignore[no-untyped-def]
         sku = catalog.sku_by_code(session, "FLASH")
         sku.partitioned = True
@@ -109,8 +123,15 @@ async def test_flash_sale_race_never_oversells_and_sells_through(lab: Lab, seed:
 async def test_a_promotion_starts_and_ends_on_all_four_shops(lab: Lab) -> None:
     await lab.sync()
     now = lab.clock.now()
-    promo = Promotion(name="双11", kind=PromotionKind.PERCENT_DISCOUNT, percent_off=20, skus=("CUP-500",),
-                      shops=tuple(SHOPS), starts_at=now + timedelta(hours=1), ends_at=now + timedelta(hours=3))
+    promo = Promotion(
+        name="双11",
+        kind=PromotionKind.PERCENT_DISCOUNT,
+        percent_off=20,
+        skus=("CUP-500",),
+        shops=tuple(SHOPS),
+        starts_at=now + timedelta(hours=1),
+        ends_at=now + timedelta(hours=3),
+    )
     lab.app.db.run_sync(lambda s: promo_mod.create(s, lab.app.host, promo, now))
     lab.clock.advance(2 * 3600)  # the hub was down at the start: it catches up
     report = await lab.sync()
@@ -131,15 +152,69 @@ async def test_a_promotion_starts_and_ends_on_all_four_shops(lab: Lab) -> None:
 async def test_cancelling_a_promotion_restores_every_price(lab: Lab) -> None:
     await lab.sync()
     now = lab.clock.now()
-    promo = Promotion(name="秒杀", kind=PromotionKind.FLASH_PRICE, flash_price=9900, skus=("CUP-750",),
-                      shops=tuple(SHOPS), starts_at=now, ends_at=now + timedelta(hours=5))
+    promo = Promotion(
+        name="秒杀",
+        kind=PromotionKind.FLASH_PRICE,
+        flash_price=9900,
+        skus=("CUP-750",),
+        shops=tuple(SHOPS),
+        starts_at=now,
+        ends_at=now + timedelta(hours=5),
+    )
     promo_id = lab.app.db.run_sync(lambda s: promo_mod.create(s, lab.app.host, promo, now).id)
     await lab.sync()
     lab.clock.advance(5)
-    prices = {n: b.state.effective_price(b.state.skus_by_code("CUP-750")[0].sku_id) for n, b in lab.sandboxes.items()}
+    prices = {
+        n: b.state.effective_price(b.state.skus_by_code("CUP-750")[0].sku_id)
+        for n, b in lab.sandboxes.items()
+    }
     assert prices == dict.fromkeys(SHOPS, 9900)
     lab.app.db.run_sync(lambda s: promo_mod.cancel(s, promo_id, lab.clock.now()))
     lab.clock.advance(1)
     await lab.sync(streams=["promotions"])
-    prices = {n: b.state.effective_price(b.state.skus_by_code("CUP-750")[0].sku_id) for n, b in lab.sandboxes.items()}
+    prices = {
+        n: b.state.effective_price(b.state.skus_by_code("CUP-750")[0].sku_id)
+        for n, b in lab.sandboxes.items()
+    }
     assert prices == dict.fromkeys(SHOPS, 14900)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("platform", ["taobao", "jd", "douyin", "wechat"])
+async def test_a_generated_shop_is_stored_exactly_once(tmp_path: Path, platform: str) -> None:
+    """1,000 SKUs and 5,000 orders over five days, through the engine: every listing and
+    every order the platform lists is stored once, and a second cycle changes nothing."""
+    clock = FakeClock()
+    seed = generate_seed(
+        items=500,
+        skus_per_item=2,
+        orders=5000,
+        start=clock.now() - timedelta(days=5),
+        end=clock.now(),
+        rng=random.Random(5),
+    )
+    lab = Lab.create(
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        shops={"s": platform},
+        seed=seed,
+        clock=clock,
+        settings={"listings_interval_minutes": 0},
+        shop_settings={"qps": 1000},
+    )
+    try:
+        for _ in range(2):
+            report = await lab.sync(streams=["listings", "orders"])
+            assert report.exit_code == 0, report.to_dict()
+        box = lab.sandboxes["s"]
+        stored = lab.app.db.run_sync(lambda s: s.scalars(select(t.Order.platform_order_id)).all())
+        listings = lab.app.db.run_sync(lambda s: s.scalars(select(t.Listing.platform_sku_id)).all())
+        assert sorted(listings) == sorted(box.state.skus) and len(listings) == 1000
+        assert len(stored) == len(set(stored))
+        listed = {
+            o.order_id
+            for o in box.state.orders.values()
+            if platform != "jd" or o.status is not OrderStatus.PENDING_PAYMENT
+        }  # JD lists paid ones
+        assert set(stored) == listed
+    finally:
+        lab.close()
