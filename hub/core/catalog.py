@@ -9,13 +9,12 @@ are held at 0 until someone decides.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub.errors import InputError
@@ -283,27 +282,3 @@ def listing_rows(session: Session, shop: str | None = None, sku: str | None = No
         }
         for row, shop_name, code in session.execute(query)
     ]
-
-
-def duplicates_by_shop(session: Session) -> dict[tuple[int, int], list[int]]:
-    """(shop id, SKU id) -> listing ids when a shop has several listings of one SKU."""
-    rows = session.execute(
-        select(t.Listing.shop_id, t.Listing.sku_id, t.Listing.id)
-        .where(t.Listing.sku_id.is_not(None), t.Listing.status != REMOVED)
-        .order_by(t.Listing.id)
-    )
-    grouped: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for shop_id, sku_id, listing_id in rows:
-        grouped[(shop_id, sku_id)].append(listing_id)
-    return {k: v for k, v in grouped.items() if len(v) > 1}
-
-
-def count_listings(session: Session, shop_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(t.Listing)
-            .where(t.Listing.shop_id == shop_id, t.Listing.status != REMOVED)
-        )
-        or 0
-    )

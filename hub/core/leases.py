@@ -39,8 +39,3 @@ def acquire(session: Session, name: str, holder: str, now: datetime, ttl: float)
 
 def release(session: Session, name: str, holder: str) -> None:
     session.execute(delete(t.Lease).where(t.Lease.name == name, t.Lease.holder == holder))
-
-
-def holder_of(session: Session, name: str, now: datetime) -> str | None:
-    lease = session.get(t.Lease, name)
-    return lease.holder if lease is not None and lease.expires_at > now else None

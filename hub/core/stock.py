@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -82,10 +82,6 @@ class Picture:
     rules: dict[tuple[int, int | None], t.AllocationRule]
     sold_recently: dict[tuple[int, int], int]
     cursors: dict[int, datetime | None]
-
-    def listings_of(self, sku_ids: Iterable[int]) -> list[ListingInfo]:
-        wanted = set(sku_ids)
-        return [x for x in self.listings if x.sku_id in wanted]
 
 
 @dataclass

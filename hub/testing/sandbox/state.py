@@ -345,13 +345,6 @@ class ShopState:
             found = [o for o in self.orders.values() if start <= o.modified < end]
         return sorted(found, key=lambda o: (o.modified, o.order_id))
 
-    def orders_created(self, start: datetime, end: datetime) -> list[OrderState]:
-        with self.lock:
-            found = [o for o in self.orders.values() if start <= o.created < end]
-        return sorted(found, key=lambda o: (o.created, o.order_id))
-
-    # --- promotions ------------------------------------------------------------------------
-
     def add_promotion(
         self, name: str, kind: str, sku_prices: dict[str, int], starts: datetime, ends: datetime
     ) -> PromotionState:
