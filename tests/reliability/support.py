@@ -223,12 +223,19 @@ def holds_stock(status: OrderStatus) -> bool:
     return status.holds_stock or status in (OrderStatus.SHIPPED, OrderStatus.COMPLETED)
 
 
+def comparable(status: str) -> str:
+    """Statuses as compared: a paid order closed before shipment is "cancelled" in the
+    sandbox's neutral state but "refunded" on the wire of Taobao and JD (TRADE_CLOSED,
+    closed after payment), so both count as closed."""
+    return "closed" if status in ("cancelled", "refunded") else status
+
+
 def stored_orders(db: Any) -> list[tuple[str, str, str]]:
     """(shop, platform order id, status) of every stored order (duplicates kept)."""
     return db.run_sync(
         lambda s: [
-            tuple(row)
-            for row in s.execute(
+            (shop, order_id, comparable(status))
+            for shop, order_id, status in s.execute(
                 select(t.Shop.name, t.Order.platform_order_id, t.Order.status).join(
                     t.Shop, t.Shop.id == t.Order.shop_id
                 )
@@ -244,7 +251,7 @@ def platform_orders(sandboxes: Mapping[str, SandboxApp]) -> set[tuple[str, str, 
         for order in box.state.orders.values():
             if box.platform == "jd" and order.status is OrderStatus.PENDING_PAYMENT:
                 continue  # JD's POP order search does not list unpaid orders
-            out.add((shop, order.order_id, order.status.value))
+            out.add((shop, order.order_id, comparable(order.status.value)))
     return out
 
 
