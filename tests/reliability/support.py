@@ -37,7 +37,6 @@ from hub.testing.sandbox.seed import SeedProduct, SeedSku
 SHOPS = {"tb": "taobao", "jd": "jd", "dy": "douyin", "wx": "wechat"}
 PLATFORMS = tuple(SHOPS.values())
 SHOP_OF = {platform: shop for shop, platform in SHOPS.items()}
-CODES = ("CUP-S", "CUP-L", "TEA")
 ON_HAND = 30
 
 #: A text found in the URL or body of every stock write of each platform (for

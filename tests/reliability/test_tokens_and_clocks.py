@@ -129,3 +129,34 @@ def test_a_clock_skewed_just_outside_the_platform_limit_fails_naming_the_clock(
         rig.converge()
     finally:
         rig.close()
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_sale_in_the_same_second_as_a_stock_write_is_counted_once(tmp_path: Path, platform: str) -> None:
+    """Platforms stamp orders with whole seconds while the hub anchors its belief of a
+    listing at the sub-second moment a write was acknowledged. A buyer who buys in that
+    same second, just after the write, must still be counted once: the runs converge to
+    the platform showing the hub's target."""
+    shop = SHOP_OF[platform]
+    other, other_platform = ("dy", "douyin") if platform != "douyin" else ("tb", "taobao")
+    rig = make_rig(tmp_path, shops={shop: platform, other: other_platform})
+    try:
+        assert rig.sync().exit_code == 0
+        rig.buy(other, "TEA")  # the next run writes TEA to `shop`
+        rig.clock.advance(1.5 - rig.clock.now().microsecond / 1e6)  # half way into a second
+        report = rig.sync(advance=0)
+        assert [(r.shop, r.pushed) for r in report.results if r.stream == "stock" and r.pushed] == [(shop, 1)]
+        rig.clock.advance(0.2)
+        state = rig.sandboxes[shop].state
+        sold = state.place_order([(state.skus_by_code("TEA")[0].sku_id, 2)])
+        anchored = rig.db.run_sync(
+            lambda s: s.scalar(
+                select(t.Listing.quantity_as_of)
+                .join(t.Shop, t.Shop.id == t.Listing.shop_id)
+                .where(t.Shop.name == shop, t.Listing.master_code == "TEA")
+            )
+        )
+        assert anchored < sold.created and int(anchored.timestamp()) == int(sold.created.timestamp())
+        rig.converge()
+    finally:
+        rig.close()
