@@ -91,15 +91,16 @@ def test_a_clock_skewed_just_inside_the_platform_limit_works(
     tmp_path: Path, platform: str, ahead: bool
 ) -> None:
     """A hub whose clock is off by a little less than the platform tolerates runs every
-    minute while buyers buy; every run succeeds and, once the platform's clock has passed
-    the hub's last read, every order is stored and the stock is right."""
+    minute while buyers buy on two shops of the platform (so each sale is written to the
+    other shop); every run succeeds and, once the platform's clock has passed the hub's
+    last read, every order is stored once and both shops show the hub's target."""
     skew = SKEW_LIMIT[platform] - MARGIN
-    rig = make_rig(tmp_path, shops={SHOP_OF[platform]: platform}, offset=skew if ahead else -skew)
-    shop = SHOP_OF[platform]
+    shops = {f"{SHOP_OF[platform]}1": platform, f"{SHOP_OF[platform]}2": platform}
+    rig = make_rig(tmp_path, shops=shops, offset=skew if ahead else -skew)
     try:
         assert rig.sync().exit_code == 0
-        for code in ("CUP-S", "TEA", "CUP-L", "CUP-S"):
-            rig.buy(shop, code)
+        for minute, code in enumerate(("CUP-S", "TEA", "CUP-L", "CUP-S", "TEA", "CUP-S")):
+            rig.buy(list(shops)[minute % 2], code)
             report = rig.sync(advance=60)  # cron, once a minute
             assert report.exit_code == 0, failures(report)
         rig.clock.advance(SKEW_LIMIT[platform] + 60)  # a slow hub reads the last sales late
