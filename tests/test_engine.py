@@ -47,7 +47,7 @@ def lab(tmp_path: Path, fake_clock: FakeClock) -> Lab:
 
 
 def buy(lab: Lab, shop: str, code: str, qty: int = 1, *, paid: bool = True) -> str:
-    lab.clock.advance(1)  # buyers act after the hub's last write, as in life
+    lab.clock.advance(3)  # buyers act a few seconds after the hub's last write
     state = lab.sandboxes[shop].state
     return state.place_order([(state.skus_by_code(code)[0].sku_id, qty)], paid=paid).order_id
 
@@ -81,6 +81,7 @@ async def test_cancelled_orders_release_and_shipments_consume(lab: Lab) -> None:
     lab.clock.advance(5)
     await lab.sync()
     assert lab.shown("CUP") == {"a": 13, "b": 13, "c": 13}
+    lab.clock.advance(3)
     lab.sandboxes["a"].state.set_status(dropped, OrderStatus.CANCELLED)
     lab.sandboxes["a"].state.ship(kept, "SF", "SF1")
     lab.clock.advance(5)

@@ -56,7 +56,7 @@ def lab(tmp_path: Path, fake_clock: FakeClock) -> Iterator[Lab]:
 
 
 def buy(lab: Lab, shop: str, code: str, qty: int = 1) -> str:
-    lab.clock.advance(1)
+    lab.clock.advance(3)  # a few seconds after the hub's last write
     state = lab.sandboxes[shop].state
     return state.place_order([(state.skus_by_code(code)[0].sku_id, qty)]).order_id
 
@@ -80,6 +80,7 @@ async def test_refunds_and_shipments_flow_back_into_stock(lab: Lab) -> None:
     lab.clock.advance(5)
     await lab.sync()
     assert lab.shown("CUP-750") == dict.fromkeys(SHOPS, 14)
+    lab.clock.advance(3)
     lab.sandboxes["tb"].state.set_status(refunded, OrderStatus.REFUNDED)
     lab.sandboxes["wx"].state.ship(kept, "SF", "SF1")
     lab.clock.advance(5)

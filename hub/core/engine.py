@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub.core import leases, outbox, promotions
@@ -109,10 +109,21 @@ class SyncEngine:
             finally:
                 report.calls = sum(shop.ctx.client.stats.calls for shop in shops)
                 report.retries = sum(shop.ctx.client.stats.retries for shop in shops)
+                offsets = {
+                    shop.id: round(shop.ctx.client.clock_offset.total_seconds() * 1000)
+                    for shop in shops
+                    if shop.ctx.client.clock_offset is not None
+                }
                 group.cancel_scope.cancel()
                 await keeper.release_all()
         report.finished_at = self.clock.now()
-        await self.db.run(lambda s: _record_runs(s, report, {x.name: x.id for x in shops}))
+
+        def finish(s: Session) -> None:
+            _record_runs(s, report, {x.name: x.id for x in shops})
+            for shop_id, offset in offsets.items():
+                s.execute(update(t.Shop).where(t.Shop.id == shop_id).values(clock_offset_ms=offset))
+
+        await self.db.run(finish)
         await self.host.notify_sync_finished(report)
         return report
 
@@ -127,15 +138,16 @@ class SyncEngine:
         fresh_since = self.clock.now()
         if "stock" in wanted and not stock_held:
             report.results.append(StreamResult("*", "stock", skipped=self._held_by("stock")))
+        read_errors: dict[int, str] = {}
         if stock_held:
-            await self._observe(shops)
+            read_errors = await self._observe(shops)
         # Orders are read up to a signpost strictly after every read of this cycle, so an
         # order placed at the very instant of a read is ingested too (clocks may not tick).
         self._signpost_after = self.clock.now() + timedelta(microseconds=1)
         if "orders" in wanted:
             await self._each(shops, "orders", report, keeper, self._orders)
         if stock_held:
-            await self._stock(shops, report, fresh_since)
+            await self._stock(shops, report, fresh_since, read_errors)
             await keeper.release("stock")
         if "prices" in wanted:
             due = await self._due(shops, ["price"])
@@ -226,9 +238,10 @@ class SyncEngine:
                 self.progress("advance", shop.name, "listings", {"n": 500})
         result.fetched = len(listings)
         done = self.clock.now()
+        read_at = shop.ctx.client.platform_time(done)  # compared with the platform's order times
 
         def write(s: Session) -> int:
-            stored = store_listings(s, shop.id, listings, done)
+            stored = store_listings(s, shop.id, listings, read_at)
             set_cursor(s, shop.id, "listings", done, done)
             return stored
 
@@ -241,7 +254,7 @@ class SyncEngine:
         if self.settings.order_lookback_seconds is not None:
             rule = replace(rule, lookback=timedelta(seconds=self.settings.order_lookback_seconds))
         cursor = await self.db.run(lambda s: get_cursor(s, shop.id, "orders"))
-        signpost = max(self.clock.now(), self._signpost_after)
+        signpost = shop.ctx.client.platform_time(max(self.clock.now(), self._signpost_after))
         for window in plan_windows(cursor, signpost, rule):
             batch = []
             async for order in self.host.fetch_orders(shop.ctx, window):
@@ -291,7 +304,8 @@ class SyncEngine:
             sales_window=timedelta(minutes=self.settings.sales_window_minutes),
         )
 
-    async def _observe(self, shops: Sequence[Shop]) -> None:
+    async def _observe(self, shops: Sequence[Shop]) -> dict[int, str]:
+        """Read what must be read before orders are ingested; returns shop id -> error."""
         ids = [shop.id for shop in shops]
 
         def prepare(s: Session) -> stock_mod.Picture:
@@ -312,16 +326,24 @@ class SyncEngine:
             try:
                 await stock_mod.observe(self.host, self.db, shop.ctx, wanted)
             except HubError as exc:  # unread listings are simply not raised this cycle
-                log.warning("%s: stock read failed: %s", shop.name, redact(str(exc)))
-            except Exception:  # a bug must not stop the other shops (nor escape as an ExceptionGroup)
+                errors[shop.id] = f"stock read failed: {redact(str(exc))}"
+                log.warning("%s: %s", shop.name, errors[shop.id])
+            except Exception as exc:  # a bug must not stop the other shops (nor escape as an ExceptionGroup)
+                errors[shop.id] = f"stock read failed: internal error: {type(exc).__name__}"
                 log.exception("%s: stock read failed", shop.name)
 
+        errors: dict[int, str] = {}
         async with anyio.create_task_group() as group:
             for shop in shops:
                 group.start_soon(one, shop)
+        return errors
 
-    async def _stock(self, shops: Sequence[Shop], report: SyncReport, fresh_since: Any) -> None:
+    async def _stock(
+        self, shops: Sequence[Shop], report: SyncReport, fresh_since: Any, read_errors: dict[int, str]
+    ) -> None:
         results = {shop.id: StreamResult(shop.name, "stock") for shop in shops}
+        for shop_id, error in read_errors.items():
+            results[shop_id].fail(error)
         report.results.extend(results.values())
         start = self.clock.monotonic()
         ids = set(results)
@@ -331,12 +353,15 @@ class SyncEngine:
             for shop_id in ids:
                 stock_mod.supersede_open(s, shop_id, now)
             picture = self._picture(s)
+            since = {shop.id: shop.ctx.client.platform_time(fresh_since) for shop in shops}
             pushes = stock_mod.plan(
-                picture,
-                shop_ids=ids,
-                fresh_since=fresh_since,
-                absolute_shops=self.absolute_shops(s),
+                picture, shop_ids=ids, fresh_since=since, absolute_shops=self.absolute_shops(s)
             )
+            # The plan is safe for listings whose model is ambiguous (an order close to its
+            # anchor); reading them next cycle makes the model exact again.
+            unsure = stock_mod.ambiguous(s)
+            if unsure:
+                s.execute(update(t.Listing).where(t.Listing.id.in_(unsure)).values(needs_read=True))
             return picture, pushes
 
         picture, pushes = await self.db.run(prepare)
@@ -369,7 +394,10 @@ class SyncEngine:
             outcome = outcomes[shop_id]
             result.pushed, result.failed = outcome.pushed, outcome.failed
             if outcome.failed:
-                result.fail(f"{outcome.failed} stock writes failed: " + "; ".join(outcome.errors))
+                result.fail(
+                    f"{outcome.failed} stock writes failed: " + "; ".join(outcome.errors),
+                    max(1, outcome.exit_code),
+                )
             result.seconds = round(self.clock.monotonic() - start, 3)
             self.progress("done", result.shop, "stock", {"result": result})
 

@@ -21,7 +21,7 @@ import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
@@ -83,6 +83,7 @@ class HttpOptions:
     timeout: float = 30.0
     token_store: TokenStore | None = None
     rng: random.Random = field(default_factory=random.Random)
+    clock_offset: timedelta | None = None  # the platform's clock minus ours, if known
 
 
 @dataclass
@@ -119,6 +120,10 @@ class PlatformClient:
         self.access_token = settings.access_token.get_secret_value() if settings.access_token else None
         self.refresh_token = settings.refresh_token.get_secret_value() if settings.refresh_token else None
         self.token_expires_at: datetime | None = settings.token_expires_at
+        # The platform's clock minus ours, learnt from the Date header of its answers (None
+        # until the first one). Times compared with the platform's timestamps are taken on
+        # the platform's clock: order windows, stock anchors.
+        self.clock_offset: timedelta | None = http.clock_offset
         for secret in settings.secret_values():
             register_secret(secret)
 
@@ -261,6 +266,7 @@ class PlatformClient:
                 self.stats.errors[type(error).__name__] += 1
                 log.debug("%s %s %s -> %s", self.shop, request.method, redact_url(str(request.url)), error)
                 raise error from None
+        self._learn_clock(response)
         log.debug(
             "%s %s %s -> HTTP %d in %.3fs",
             self.shop,
@@ -276,6 +282,26 @@ class PlatformClient:
             if isinstance(error, RateLimited) and error.retry_after:
                 self.limiter.penalize(min(error.retry_after, self.retry_policy.max_retry_after))
             raise
+
+    def _learn_clock(self, response: httpx.Response) -> None:
+        header = response.headers.get("date")
+        if not header:
+            return
+        try:
+            when = parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            return
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        # A Date header is truncated to the second and read after it was written, so every
+        # sample is a little early: the largest is the best.
+        sample = when - self.clock.now()
+        if self.clock_offset is None or sample > self.clock_offset:
+            self.clock_offset = sample
+
+    def platform_time(self, moment: datetime | None = None) -> datetime:
+        """``moment`` (default: now) on the platform's clock, as far as we know it."""
+        return (moment or self.clock.now()) + (self.clock_offset or timedelta(0))
 
     async def _refresh(self, *, since_generation: int) -> bool:
         async with self._refresh_lock:

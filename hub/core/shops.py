@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -194,6 +195,9 @@ class ShopRuntime:
             retry=self.retry,
             timeout=self.timeout,
             token_store=save_tokens,
+            clock_offset=None
+            if shop.clock_offset_ms is None
+            else timedelta(milliseconds=shop.clock_offset_ms),
         )
         client = info.make_client(settings, options)
         return ShopContext(

@@ -103,6 +103,12 @@ class StockOutcome:
     pushed: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    exit_code: int = 0  # 2 when a failure needs a person (expired session, permissions)
+
+    def record(self, exc: HubError, count: int) -> None:
+        self.failed += count
+        self.errors.append(str(exc))
+        self.exit_code = max(self.exit_code, exc.exit_code)
 
 
 # --- reading the picture ---------------------------------------------------------------------
@@ -198,30 +204,22 @@ def load_picture(
     return Picture(skus, listings, rules, sold, cursors)
 
 
-def _second_floor(session: Session, column: Any) -> Any:
-    """``column`` truncated to the whole second, in SQL (SQLite stores ISO text)."""
+# Order times are the platform's whole seconds and anchors our estimate of its clock (to
+# within a second): events closer than this to an anchor are on an unknown side of it.
+AMBIGUITY = 2
+
+
+def _shifted(session: Session, column: Any, seconds: int) -> Any:
+    """``column`` moved by ``seconds`` in SQL (SQLite stores ISO text; the result drops the
+    fraction, which only widens the bands below)."""
     if session.get_bind().dialect.name == "sqlite":
-        return func.substr(column, 1, 19)
-    return func.date_trunc("second", column)
+        return func.datetime(column, f"{seconds:+d} seconds")
+    return column + timedelta(seconds=seconds)
 
 
-def _model_adjustments(session: Session) -> dict[int, int]:
-    """Per listing: minus units of open orders placed after its last anchor, plus units of
-    older orders cancelled since (the platform gave those back).
-
-    Platforms stamp orders in whole seconds, so an event in the anchor's own second is
-    ambiguous; both rules resolve it toward showing less: a sale in that second is taken
-    as already reflected, a give-back as not yet."""
-    placed_after = t.Order.created_at_platform > t.Listing.quantity_as_of
-    given_back = t.Order.modified_at_platform >= _second_floor(session, t.Listing.quantity_as_of)
-    closed = t.Order.status.in_(CLOSED)
-    delta = case(
-        (and_(placed_after, ~closed), -t.OrderLine.quantity),
-        (and_(~placed_after, closed, given_back, t.OrderLine.shipped.is_(False)), t.OrderLine.quantity),
-        else_=0,
-    )
-    query = (
-        select(t.Listing.id, func.sum(delta))
+def _order_lines_of_listings(session: Session, *conditions: Any) -> Any:
+    return (
+        select(t.Listing.id)
         .join(t.Order, t.Order.shop_id == t.Listing.shop_id)
         .join(
             t.OrderLine,
@@ -229,10 +227,42 @@ def _model_adjustments(session: Session) -> dict[int, int]:
                 t.OrderLine.order_id == t.Order.id, t.OrderLine.platform_sku_id == t.Listing.platform_sku_id
             ),
         )
-        .where(t.Listing.sku_id.is_not(None), t.Listing.status != REMOVED, or_(placed_after, given_back))
+        .where(t.Listing.sku_id.is_not(None), t.Listing.status != REMOVED, *conditions)
+    )
+
+
+def _model_adjustments(session: Session) -> dict[int, int]:
+    """Per listing: minus units of open orders placed after its last anchor, plus units of
+    older orders cancelled since (the platform gave those back).
+
+    Only what is certain counts as "after": an order placed within ``AMBIGUITY`` seconds
+    of the anchor is taken as already reflected, a give-back in that band as not yet —
+    both make the model high, so the hub shows less, never more. :func:`ambiguous` names
+    those listings so the next cycle reads them and the model is exact again."""
+    placed_after = t.Order.created_at_platform > _shifted(session, t.Listing.quantity_as_of, AMBIGUITY)
+    given_back = t.Order.modified_at_platform >= _shifted(session, t.Listing.quantity_as_of, -AMBIGUITY)
+    closed = t.Order.status.in_(CLOSED)
+    delta = case(
+        (and_(placed_after, ~closed), -t.OrderLine.quantity),
+        (and_(~placed_after, closed, given_back, t.OrderLine.shipped.is_(False)), t.OrderLine.quantity),
+        else_=0,
+    )
+    query = (
+        _order_lines_of_listings(session, or_(placed_after, given_back))
+        .add_columns(func.sum(delta))
         .group_by(t.Listing.id)
     )
     return {listing_id: int(total or 0) for listing_id, total in session.execute(query)}
+
+
+def ambiguous(session: Session) -> set[int]:
+    """Listings with an order placed or changed within ``AMBIGUITY`` seconds of their anchor."""
+    low, high = (_shifted(session, t.Listing.quantity_as_of, s) for s in (-AMBIGUITY, AMBIGUITY))
+    near = or_(
+        and_(t.Order.created_at_platform >= low, t.Order.created_at_platform <= high),
+        and_(t.Order.modified_at_platform >= low, t.Order.modified_at_platform <= high),
+    )
+    return set(session.scalars(_order_lines_of_listings(session, near).distinct()))
 
 
 # --- planning ------------------------------------------------------------------------------
@@ -278,12 +308,13 @@ def plan(
     picture: Picture,
     *,
     shop_ids: set[int],
-    fresh_since: datetime,
+    fresh_since: dict[int, datetime],
     absolute_shops: frozenset[int] = frozenset(),
 ) -> list[Push]:
     """Writes to make for the shops in ``shop_ids`` (other shops count as they stand).
 
-    ``fresh_since``: when this cycle's observations began; partitioned SKUs are raised
+    ``fresh_since``: per shop, when this cycle's observations began (on that platform's
+    clock); partitioned SKUs are raised
     only if all their listings were read since then and their shops' orders were
     ingested past the read. ``absolute_shops``: shops whose platform takes only absolute
     stock writes (see :func:`_absolute_partitioned`)."""
@@ -291,7 +322,7 @@ def plan(
     stale_skus = {
         x.sku_id
         for x in picture.listings
-        if picture.skus[x.sku_id].partitioned and not _fresh(picture, x, fresh_since)
+        if picture.skus[x.sku_id].partitioned and not _fresh(picture, x, fresh_since[x.shop_id])
     }
     pushes: list[Push] = []
     for listing in picture.listings:
@@ -299,8 +330,11 @@ def plan(
             continue
         sku = picture.skus[listing.sku_id]
         target = wanted[listing.id]
-        if listing.needs_read and target >= listing.model:
-            continue  # unknown platform quantity: only a lowering is safe
+        if listing.needs_read and (listing.shop_id not in absolute_shops or target >= listing.model):
+            # The platform quantity is unknown until a read succeeds: a relative write would
+            # be computed from stale numbers (repeating a change that may have landed), so
+            # only an absolute lowering is safe.
+            continue
         if listing.sku_id in stale_skus:
             target = min(target, listing.model)
         if sku.partitioned and listing.shop_id in absolute_shops:
@@ -329,11 +363,10 @@ def _absolute_partitioned(shown: int, target: int) -> int:
 
 
 def _fresh(picture: Picture, listing: ListingInfo, since: datetime) -> bool:
-    """Read this cycle, and every order placed before the read is ingested."""
+    """Read this cycle, and every order placed up to the read is ingested (order windows
+    are half-open, so the cursor must be strictly later than the read)."""
     cursor = picture.cursors.get(listing.shop_id)
-    return (
-        listing.as_of >= since and not listing.needs_read and cursor is not None and cursor >= listing.as_of
-    )
+    return listing.as_of >= since and not listing.needs_read and cursor is not None and cursor > listing.as_of
 
 
 def grant_raises(pushes: Sequence[Push], picture: Picture) -> list[Push]:
@@ -392,7 +425,8 @@ async def observe(host: PluginHost, db: Database, shop: ShopContext, listings: S
     async def read(chunk: Sequence[ListingInfo]) -> None:
         try:
             for level in await host.fetch_stock(shop, [x.ref for x in chunk]):
-                found[level.platform_sku_id] = (level.quantity, level.observed_at)
+                # anchored on the platform's clock: the model compares it with order times
+                found[level.platform_sku_id] = (level.quantity, shop.client.platform_time(level.observed_at))
         except HubError as exc:  # caught here: a task group would wrap it in an ExceptionGroup
             errors.append(exc)
 
@@ -423,8 +457,7 @@ async def push_shop(
             try:
                 await _push_batch(host, db, shop, shop_id, batch, outcome)
             except HubError as exc:  # caught here: a task group would wrap it in an ExceptionGroup
-                outcome.failed += len(batch)
-                outcome.errors.append(str(exc))
+                outcome.record(exc, len(batch))
 
     async with anyio.create_task_group() as group:
         for _ in range(min(len(batches), max(1, shop.client.limiter.limit.concurrency))):
@@ -464,9 +497,10 @@ async def _push_batch(
             for u in updates
         ]
         in_doubt = exc.retryable
+        outcome.exit_code = max(outcome.exit_code, exc.exit_code)  # an expired session needs a person
     else:
         in_doubt = False
-    done_at = shop.clock.now()
+    done_at = shop.client.platform_time()
     await db.run(lambda s: _record_results(s, batch, updates, results, in_doubt, done_at))
     for result in results:
         if result.ok:
@@ -538,7 +572,9 @@ def _record_results(
                     quantity_as_of=now,
                     pushed_quantity=update_.quantity,
                     pushed_at=now,
-                    needs_read=False,
+                    # Only a figure from the platform settles a pending re-read; a relative
+                    # write carries forward whatever the model got wrong.
+                    **({"needs_read": False} if result.quantity_after is not None else {}),
                 )
             )
         elif doubtful:
@@ -597,7 +633,7 @@ async def check_drift(
     actual: dict[str, tuple[int, datetime]] = {}
     for start in range(0, len(mine), READ_CHUNK):
         for level in await host.fetch_stock(shop, [x.ref for x in mine[start : start + READ_CHUNK]]):
-            actual[level.platform_sku_id] = (level.quantity, level.observed_at)
+            actual[level.platform_sku_id] = (level.quantity, shop.client.platform_time(level.observed_at))
     drifts = [
         Drift(
             shop.name,

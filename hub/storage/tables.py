@@ -39,6 +39,9 @@ class Shop(Base):
     refresh_token: Mapped[str | None] = mapped_column(Text)
     token_expires_at: Mapped[datetime | None]
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The platform's clock minus ours (milliseconds), learnt from its answers; the next run
+    # starts with it so its first order window is already on the platform's clock.
+    clock_offset_ms: Mapped[int | None]
     created_at: Mapped[datetime]
 
 

@@ -47,6 +47,13 @@ STOCK_WRITE = {
     "douyin": "sku/syncStock",
     "wechat": "product/stock/update",
 }
+#: A text in each platform's order-listing request (to aim faults at it).
+ORDER_READ = {
+    "taobao": "taobao.trades.sold.increment.get",
+    "jd": "jingdong.pop.order",
+    "douyin": "order/searchList",
+    "wechat": "order/list/get",
+}
 #: The sandbox ``calls`` keys of those writes.
 STOCK_WRITE_CALLS = {
     "taobao": ("taobao.item.quantity.update", "taobao.skus.quantity.update"),

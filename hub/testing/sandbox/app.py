@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import formatdate
 from typing import Any, ClassVar
 
 import httpx
@@ -198,6 +199,8 @@ class SandboxApp:
             if fault == "throttle" or (self.gate is not None and not self.gate.admit()):
                 return self.throttled(request)
             response = self.handle(request)
+            if "date" not in response.headers:  # like any web server: the platform's clock
+                response.headers["date"] = formatdate(self.clock.now().timestamp(), usegmt=True)
             if fault == "lost_response":
                 raise httpx.ReadTimeout("timed out after the platform applied it (sandbox)", request=request)
             if fault == "malformed":

@@ -26,7 +26,7 @@ def lab(tmp_path: Path, clock: FakeClock) -> Iterator[Lab]:
 
 
 def buy(lab: Lab, shop: str, code: str, quantity: int = 1) -> str:
-    lab.clock.advance(1)  # buyers act after the hub's last write
+    lab.clock.advance(3)  # buyers act a few seconds after the hub's last write
     state = lab.sandboxes[shop].state
     return state.place_order([(state.skus_by_code(code)[0].sku_id, quantity)]).order_id
 

@@ -26,7 +26,7 @@ def lab(tmp_path: Path, clock: FakeClock) -> Iterator[Lab]:
 
 
 def buy(lab: Lab, shop: str, code: str, quantity: int = 1) -> str:
-    lab.clock.advance(1)  # buyers act after the hub's last write
+    lab.clock.advance(3)  # buyers act a few seconds after the hub's last write
     state = lab.sandboxes[shop].state
     return state.place_order([(state.skus_by_code(code)[0].sku_id, quantity)]).order_id
 
@@ -41,6 +41,7 @@ async def test_a_wechat_sale_reaches_the_other_store_and_a_refund_returns_it(lab
     assert (await lab.sync()).exit_code == 0
     assert lab.shown("CUP-500") == {"a": 17, "b": 17}
 
+    lab.clock.advance(3)
     lab.sandboxes["a"].state.set_status(order_id, OrderStatus.REFUNDED)  # status 200
     lab.clock.advance(5)
     assert (await lab.sync()).exit_code == 0
