@@ -1,0 +1,223 @@
+"""Order ingest: N orders across the four sandboxes into SQLite, end to end.
+
+Setup (not timed): each of the four sandboxes (Taobao, JD, Douyin, WeChat) is seeded with
+the same catalogue and N/4 generated orders spread over ``--days`` days (each platform
+assigns its own order ids); the hub imports the catalogue and links the listings. Then
+one ``hub sync --stream orders`` cycle is timed: every shop reads every order window from
+its initial history (30 days) to now, maps the platform orders and stores them (orders,
+lines, reservations), cursor by cursor, all four shops concurrently. Client pacing is
+lifted, the sandboxes have no latency and no QPS gate: the figure is the hub's (and the
+in-process sandboxes') own cost.
+
+Figures: orders stored per second of the cycle (target >= 5,000/s) and the peak resident
+memory of this process (ru_maxrss; target <= 500 MB), which includes the four sandboxes'
+in-memory shops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import anyio
+from sqlalchemy import func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    SHOPS,
+    UNPACED_QPS,
+    current_rss_mb,
+    emit,
+    machine,
+    meter_db,
+    meter_lab,
+    peak_rss_mb,
+    say,
+    target,
+    ticker,
+    work_dir,
+)
+
+from hub.storage import tables as t
+from hub.testing.lab import Lab
+from hub.testing.sandbox import generate_seed
+
+RATE_TARGET = 5000.0
+MEMORY_TARGET_MB = 500.0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--orders", type=int, default=100_000, help="orders in all, N/4 per shop")
+    parser.add_argument("--days", type=float, default=7.0, help="the orders are spread over this many days")
+    parser.add_argument("--skus", type=int, default=2_000, help="catalogue size (SKUs)")
+    parser.add_argument("--skus-per-item", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=1, help="generator seed")
+    parser.add_argument("--dir", default=None, help="keep the database here (default: a temporary directory)")
+    parser.add_argument("--progress-every", type=float, default=5.0, help="seconds between progress lines")
+    parser.add_argument("--profile", default=None, help="write a cProfile of the timed cycle to this file")
+    return parser.parse_args(argv)
+
+
+async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    per_shop = args.orders // len(SHOPS)
+    end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    start = end - timedelta(days=args.days)
+    started = time.monotonic()
+    seed = generate_seed(
+        items=max(1, args.skus // args.skus_per_item),
+        skus_per_item=args.skus_per_item,
+        orders=per_shop,
+        start=start,
+        end=end,
+        rng=random.Random(args.seed),
+    )
+    lab = Lab.create(
+        f"sqlite:///{folder / 'hub.db'}",
+        shops=SHOPS,
+        seed=seed,
+        sandbox={"latency": 0.0, "qps": None},
+        shop_settings={"qps": UNPACED_QPS},
+    )
+    del seed
+    seeded = sum(len(box.state.orders) for box in lab.sandboxes.values())
+    say(f"setup: {seeded} orders seeded in {len(SHOPS)} sandboxes in {time.monotonic() - started:.1f}s")
+    try:
+        lab.import_catalogue()
+        meter = meter_lab(lab)
+        report = await lab.sync(streams=["listings"])
+        if report.exit_code:
+            raise SystemExit(f"listings sync failed: {report.to_dict()}")
+        say("setup: catalogue imported and listings linked")
+        rss_before = current_rss_mb()
+        peak_before = peak_rss_mb()
+
+        ingested = {"n": 0}
+
+        def progress(event: str, shop: str, stream: str, info: dict[str, Any]) -> None:
+            if event == "advance" and stream == "orders":
+                ingested["n"] += info["n"]
+
+        lab.engine().progress = progress
+
+        def line() -> str:
+            elapsed = time.monotonic() - timed_start
+            return f"orders: {ingested['n']} in {elapsed:.0f}s ({ingested['n'] / elapsed:.0f}/s)"
+
+        meter.reset()
+        db_meter = meter_db(lab)
+        profiler = None
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            db_meter.profiler = cProfile.Profile()
+            profiler.enable()
+        timed_start = time.monotonic()
+        async with anyio.create_task_group() as group:
+            group.start_soon(ticker, args.progress_every, line)
+            report = await lab.sync(streams=["orders"])
+            group.cancel_scope.cancel()
+        wall = time.monotonic() - timed_start
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+            db_meter.profiler.dump_stats(args.profile + ".db")
+            db_meter.profiler = None
+        say(f"timed: done in {wall:.1f}s, exit code {report.exit_code}")
+
+        counts = lab.app.db.run_sync(
+            lambda s: {
+                "orders": s.scalar(select(func.count(t.Order.id))),
+                "lines": s.scalar(select(func.count(t.OrderLine.id))),
+                "reservations": s.scalar(select(func.count(t.Reservation.id))),
+                "per_shop": dict(
+                    s.execute(
+                        select(t.Shop.name, func.count(t.Order.id))
+                        .join(t.Order, t.Order.shop_id == t.Shop.id)
+                        .group_by(t.Shop.name)
+                    ).all()
+                ),
+            }
+        )
+        results = {r.shop: r for r in report.results if r.stream == "orders"}
+        sandbox_cpu = sum(c.in_sandbox for c in meter.shops.values())
+        shops = {
+            name: {
+                "seeded": len(lab.sandboxes[name].state.orders),
+                "fetched": results[name].fetched if name in results else 0,
+                "stored": counts["per_shop"].get(name, 0),
+                "calls": meter.of(name).calls,
+                "sandbox_cpu_seconds": round(meter.of(name).in_sandbox, 2),
+                "seconds": results[name].seconds if name in results else None,
+                "error": results[name].error if name in results else None,
+            }
+            for name in SHOPS
+        }
+        rate = counts["orders"] / wall if wall > 0 else None
+        peak = peak_rss_mb()
+        complete = report.exit_code == 0 and all(0 < s["stored"] <= s["seeded"] for s in shops.values())
+        return {
+            "benchmark": "order_ingest",
+            "machine": machine(),
+            "inputs": {
+                "orders": per_shop * len(SHOPS),
+                "orders_per_shop": per_shop,
+                "days": args.days,
+                "skus": args.skus,
+                "database": "sqlite (file, WAL)",
+                "pacing": "lifted",
+                "sandbox_latency": 0.0,
+                "seed": args.seed,
+            },
+            "shops": shops,
+            "figures": {
+                "wall_seconds": round(wall, 2),
+                "orders_stored": counts["orders"],
+                "lines_stored": counts["lines"],
+                "reservations_stored": counts["reservations"],
+                "orders_per_second": round(rate, 1) if rate else None,
+                "calls": sum(s["calls"] for s in shops.values()),
+                "sandbox_cpu_seconds": round(sandbox_cpu, 2),
+                "db_seconds": round(db_meter.seconds, 2),
+                "db_transactions": db_meter.transactions,
+                "orders_per_second_without_sandbox": (
+                    round(counts["orders"] / (wall - sandbox_cpu), 1) if wall > sandbox_cpu else None
+                ),
+                "peak_rss_mb": peak,
+                "rss_before_timed_mb": rss_before,
+                "peak_rss_before_timed_mb": peak_before,
+                "exit_code": report.exit_code,
+            },
+            "targets": {
+                "orders_per_second": target(round(rate, 1) if rate else None, ">=", RATE_TARGET),
+                "peak_rss_mb": target(peak, "<=", MEMORY_TARGET_MB),
+                "orders_stored": {
+                    "value": complete,
+                    "target": "exit code 0; every shop stored orders, none more than it holds",
+                    "pass": complete,
+                },
+            },
+        }
+    finally:
+        lab.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    with work_dir(args.dir) as folder:
+        result = anyio.run(run, args, folder)
+    emit(result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
