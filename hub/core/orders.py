@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from hub.models import Order, OrderStatus
@@ -53,22 +53,53 @@ def _desired(status: OrderStatus, shipped: bool, refunded: bool) -> str:
 
 
 class _Resolver:
-    """SKU of an order line: the listing's link first (manual maps win), else the code."""
+    """SKU of an order line: the listing's link first (manual maps win), else the code.
 
-    def __init__(self, session: Session, shop_id: int):
-        self.by_listing = dict(
-            session.execute(
-                select(t.Listing.platform_sku_id, t.Listing.sku_id).where(
-                    t.Listing.shop_id == shop_id, t.Listing.sku_id.is_not(None)
-                )
-            ).all()
-        )
-        self.by_code = dict(session.execute(select(t.Sku.code, t.Sku.id)).all())
+    Only the listings and codes the given orders mention are loaded (a catalogue may be
+    far larger than a chunk of orders); anything else is looked up on demand."""
+
+    def __init__(self, session: Session, shop_id: int, orders: Sequence[Order] = ()):
+        self.session = session
+        self.shop_id = shop_id
+        self.by_listing: dict[str, int | None] = {}
+        self.by_code: dict[str, int | None] = {}
+        sku_ids = {line.platform_sku_id for order in orders for line in order.lines}
+        codes = {line.master_code for order in orders for line in order.lines if line.master_code}
+        self._load_listings(sku_ids)
+        self._load_codes(codes)
+
+    def _load_listings(self, keys: set[str]) -> None:
+        wanted = sorted(keys - self.by_listing.keys())
+        self.by_listing.update(dict.fromkeys(wanted))
+        for start in range(0, len(wanted), CHUNK):
+            self.by_listing.update(
+                self.session.execute(
+                    select(t.Listing.platform_sku_id, t.Listing.sku_id).where(
+                        t.Listing.shop_id == self.shop_id,
+                        t.Listing.sku_id.is_not(None),
+                        t.Listing.platform_sku_id.in_(wanted[start : start + CHUNK]),
+                    )
+                ).all()
+            )
+
+    def _load_codes(self, keys: set[str]) -> None:
+        wanted = sorted(keys - self.by_code.keys())
+        self.by_code.update(dict.fromkeys(wanted))
+        for start in range(0, len(wanted), CHUNK):
+            self.by_code.update(
+                self.session.execute(
+                    select(t.Sku.code, t.Sku.id).where(t.Sku.code.in_(wanted[start : start + CHUNK]))
+                ).all()
+            )
 
     def __call__(self, platform_sku_id: str, master_code: str | None) -> int | None:
-        sku_id = self.by_listing.get(platform_sku_id)
+        if platform_sku_id not in self.by_listing:
+            self._load_listings({platform_sku_id})
+        sku_id = self.by_listing[platform_sku_id]
         if sku_id is None and master_code:
-            sku_id = self.by_code.get(master_code)
+            if master_code not in self.by_code:
+                self._load_codes({master_code})
+            sku_id = self.by_code[master_code]
         return sku_id
 
 
@@ -90,7 +121,7 @@ def store_orders(
             .where(t.Order.shop_id == shop_id, t.Order.platform_order_id.in_(ids[start : start + CHUNK]))
         ):
             existing[row.platform_order_id] = row
-    resolve = _Resolver(session, shop_id)
+    resolve = _Resolver(session, shop_id, list(latest.values()))
     fresh = [latest[i] for i in ids if i not in existing]
     changes = [StoredChange(o, None) for o in fresh]
     _insert_new(session, shop_id, fresh, resolve, now)
@@ -104,13 +135,15 @@ def store_orders(
 def _insert_new(
     session: Session, shop_id: int, orders: Sequence[Order], resolve: _Resolver, now: datetime
 ) -> None:
+    """Insert new orders, their lines and reservations with one multi-row statement per
+    table and chunk (Core inserts: the ORM's per-row bookkeeping is not needed here)."""
     if not orders:
         return
     ids: dict[str, int] = {}
     for start in range(0, len(orders), CHUNK):
         chunk = orders[start : start + CHUNK]
-        returned = session.execute(
-            insert(t.Order).returning(t.Order.id, t.Order.platform_order_id),
+        session.execute(
+            insert(t.Order.__table__),
             [
                 {
                     "shop_id": shop_id,
@@ -127,7 +160,14 @@ def _insert_new(
                 for o in chunk
             ],
         )
-        ids.update({pid: oid for oid, pid in returned})
+        ids.update(
+            session.execute(
+                select(t.Order.platform_order_id, t.Order.id).where(
+                    t.Order.shop_id == shop_id,
+                    t.Order.platform_order_id.in_([o.platform_order_id for o in chunk]),
+                )
+            ).all()
+        )
     line_rows: list[dict[str, Any]] = []
     meta: list[tuple[Order, str, int | None, bool, bool, int]] = []
     for order in orders:
@@ -149,15 +189,30 @@ def _insert_new(
                 }
             )
             meta.append((order, line.line_id, sku_id, line.shipped, line.refunded, line.quantity))
-    line_ids: dict[tuple[int, str], int] = {}
     for start in range(0, len(line_rows), CHUNK):
-        returned = session.execute(
-            insert(t.OrderLine).returning(t.OrderLine.id, t.OrderLine.order_id, t.OrderLine.line_id),
-            line_rows[start : start + CHUNK],
+        session.execute(insert(t.OrderLine.__table__), line_rows[start : start + CHUNK])
+    order_ids = sorted(ids.values())
+    line_ids: dict[tuple[int, str], int] = {}
+    for start in range(0, len(order_ids), CHUNK):
+        line_ids.update(
+            ((oid, lid), pk)
+            for pk, oid, lid in session.execute(
+                select(t.OrderLine.id, t.OrderLine.order_id, t.OrderLine.line_id).where(
+                    t.OrderLine.order_id.in_(order_ids[start : start + CHUNK])
+                )
+            )
         )
-        line_ids.update({(oid, lid): pk for pk, oid, lid in returned})
     reservations = []
     consume = _Consumer(session, now)
+    shipped_new = [
+        (sku_id, order.created_at)
+        for order, _, sku_id, shipped, refunded, _ in meta
+        if sku_id is not None and _desired(order.status, shipped, refunded) == "consumed"
+    ]
+    consume.prefetch({sku_id for sku_id, _ in shipped_new})
+    consume.prefetch(
+        {sku_id for sku_id, created in shipped_new if consume.reduces(sku_id, created)}, rows=True
+    )
     for order, line_id, sku_id, shipped, refunded, quantity in meta:
         if sku_id is None:
             continue
@@ -175,7 +230,7 @@ def _insert_new(
             }
         )
     for start in range(0, len(reservations), CHUNK):
-        session.execute(insert(t.Reservation), reservations[start : start + CHUNK])
+        session.execute(insert(t.Reservation.__table__), reservations[start : start + CHUNK])
 
 
 def _update(
@@ -259,32 +314,54 @@ def settle_reservations(session: Session, row: t.Order, now: datetime) -> None:
 
 
 class _Consumer:
-    """Takes shipped units off the on-hand count (the fullest warehouse first)."""
+    """Takes shipped units off the on-hand count (the fullest warehouse first).
+
+    Counts are loaded per SKU when first needed; :meth:`prefetch` loads many SKUs' at once."""
 
     def __init__(self, session: Session, now: datetime):
         self.session = session
         self.now = now
+        self._counted: dict[int, datetime | None] = {}
+        self._rows: dict[int, list[t.StockOnHand]] = {}
+
+    def prefetch(self, sku_ids: set[int], *, rows: bool = False) -> None:
+        """Load when each SKU was last counted (and, with ``rows``, its on-hand rows)."""
+        wanted = sorted(sku_ids - (self._rows.keys() if rows else self._counted.keys()))
+        for start in range(0, len(wanted), CHUNK):
+            chunk = wanted[start : start + CHUNK]
+            if rows:
+                for sku_id in chunk:
+                    self._rows[sku_id] = []
+                for row in self.session.scalars(
+                    select(t.StockOnHand).where(t.StockOnHand.sku_id.in_(chunk)).order_by(t.StockOnHand.id)
+                ):
+                    self._rows[row.sku_id].append(row)
+            else:
+                self._counted.update(dict.fromkeys(chunk))
+                self._counted.update(
+                    self.session.execute(
+                        select(t.StockOnHand.sku_id, func.max(t.StockOnHand.counted_at))
+                        .where(t.StockOnHand.sku_id.in_(chunk))
+                        .group_by(t.StockOnHand.sku_id)
+                    ).all()
+                )
+
+    def reduces(self, sku_id: int, created: datetime) -> bool:
+        """Whether a shipped order created at ``created`` is not yet in the count."""
+        if sku_id not in self._counted:
+            self.prefetch({sku_id})
+        counted = self._counted[sku_id]
+        return counted is not None and created > counted
 
     def first_seen(self, shop_id: int, sku_id: int, quantity: int, created: datetime) -> None:
-        counted = self.session.scalar(
-            select(t.StockOnHand.counted_at)
-            .where(t.StockOnHand.sku_id == sku_id)
-            .order_by(t.StockOnHand.counted_at.desc())
-            .limit(1)
-        )
-        if counted is not None and created > counted:
+        if self.reduces(sku_id, created):
             self.units(sku_id, quantity)
 
     def units(self, sku_id: int, quantity: int) -> None:
-        rows = list(
-            self.session.scalars(
-                select(t.StockOnHand)
-                .where(t.StockOnHand.sku_id == sku_id)
-                .order_by(t.StockOnHand.quantity.desc())
-            )
-        )
+        if sku_id not in self._rows:
+            self.prefetch({sku_id}, rows=True)
         left = quantity
-        for row in rows:
+        for row in sorted(self._rows[sku_id], key=lambda r: -r.quantity):
             take = min(left, row.quantity)
             row.quantity -= take
             row.updated_at = self.now
