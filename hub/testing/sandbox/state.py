@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from hub.core.clock import Clock
 from hub.models import OrderStatus
+
+T = TypeVar("T")
+SELECTIONS_KEPT = 16
 
 
 class SandboxError(Exception):
@@ -153,6 +157,11 @@ class ShopState:
         self.new_order_id = new_order_id or numeric_ids(3_000_000_000_000_001)
         self.new_line_id = new_line_id or numeric_ids(7_000_000_000_000_001)
         self._promotion_ids = numeric_ids(900_001)
+        # Bumped by every change to an order (placed, status, lines, payment); order
+        # searches are memoised against it (see :meth:`selection`).
+        self.orders_version = 0
+        self._selections: dict[Hashable, list[object]] = {}
+        self._selections_version = 0
 
     # --- catalogue -------------------------------------------------------------------------
 
@@ -280,6 +289,7 @@ class ShopState:
             )
             order.history.append((now, status))
             self.orders[order.order_id] = order
+            self.orders_version += 1
             for line in order_lines:
                 self.sales.append(Sale(now, order.order_id, line.sku_id, line.code, line.quantity))
             return order
@@ -308,6 +318,7 @@ class ShopState:
             order.status = status
             order.modified = max(now, order.modified)
             order.history.append((now, status))
+            self.orders_version += 1
             return order
 
     def ship(
@@ -338,6 +349,25 @@ class ShopState:
             return self.set_status(
                 order_id, OrderStatus.SHIPPED if done else OrderStatus.PARTLY_SHIPPED, at=at
             )
+
+    def selection(self, key: Hashable, compute: Callable[[], list[T]]) -> list[T]:
+        """``compute()`` (a search over the orders), memoised while no order changes.
+
+        ``key`` must hold everything else the search depends on (its parameters, not the
+        page). A platform paging through thousands of orders would otherwise rescan them
+        all for every page. Callers must not modify the list; code that changes an order
+        other than through this class bumps ``orders_version``."""
+        with self.lock:
+            if self._selections_version != self.orders_version:
+                self._selections.clear()
+                self._selections_version = self.orders_version
+            found = self._selections.get(key)
+            if found is None:
+                found = compute()
+                if len(self._selections) >= SELECTIONS_KEPT:
+                    self._selections.clear()
+                self._selections[key] = found
+            return found  # type: ignore[return-value]
 
     def orders_modified(self, start: datetime, end: datetime) -> list[OrderState]:
         """Orders with ``start <= modified < end``, oldest first."""

@@ -423,10 +423,16 @@ class DouyinSandbox(SandboxApp):
                     and (by_create is None or by_create[0] <= created <= by_create[1])
                     and (wanted_codes is None or self.status_code(order) in wanted_codes))
 
-        with self.state.lock:
-            found = [o for o in self.state.orders.values() if selected(o)]
         attribute = "modified" if order_by == "update_time" else "created"
-        found.sort(key=lambda o: (to_unix(getattr(o, attribute)), int(o.order_id)), reverse=not ascending)
+
+        def search() -> list[OrderState]:
+            found = [o for o in self.state.orders.values() if selected(o)]
+            found.sort(key=lambda o: (to_unix(getattr(o, attribute)), int(o.order_id)), reverse=not ascending)
+            return found
+
+        codes = None if wanted_codes is None else frozenset(wanted_codes)
+        found = self.state.selection(("order.searchList", by_update, by_create, codes, attribute, ascending),
+                                     search)
         chunk = found[page * size: (page + 1) * size]
         return {"page": page, "size": size, "total": len(found),
                 "shop_order_list": [self._shop_order(o) for o in chunk]}

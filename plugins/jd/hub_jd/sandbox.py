@@ -435,13 +435,20 @@ class JdSandbox(SandboxApp):
                                 "查询时间跨度不能超过一个月", E_WINDOW)
         by_created = str(p.get("dateType", "")) == "1"
         descending = str(p.get("sortType", "")) == "1"
-        found = []
-        for order in self.state.orders.values():
-            state = state_for(order.status)
-            when = _floor(order.created if by_created else order.modified)
-            if state in states and start <= when <= end:  # both dates inclusive
-                found.append((when, order.order_id, order))
-        found.sort(key=lambda x: (x[0], int(x[1])), reverse=descending)
+
+        def search() -> list[tuple[datetime, str, OrderState]]:
+            found = []
+            for order in self.state.orders.values():
+                state = state_for(order.status)
+                when = _floor(order.created if by_created else order.modified)
+                if state in states and start <= when <= end:  # both dates inclusive
+                    found.append((when, order.order_id, order))
+            found.sort(key=lambda x: (x[0], int(x[1])), reverse=descending)
+            return found
+
+        found = self.state.selection(
+            ("order.search", tuple(states), start, end, by_created, descending), search
+        )
         chunk = found[(page - 1) * size: page * size]
         infos = [self._only(info, fields) for _, _, order in chunk
                  if (info := self.order_info(order)) is not None]

@@ -675,12 +675,18 @@ class TaobaoSandbox(SandboxApp):
         types = set(filter(None, (p.get("type") or "").split(",")))
         # TOP compares whole seconds and includes both ends: start <= second(modified) <= end.
         until = end + timedelta(seconds=1)
-        with self.state.lock:
+        any_type = not types or bool(types & {"fixed", "guarantee_trade"})
+
+        def search() -> list[OrderState]:
             trades = [o for o in self.state.orders.values()
                       if start <= o.modified < until
                       and (not status or self.trade_status(o) == status)
-                      and (not types or types & {"fixed", "guarantee_trade"})]
+                      and any_type]
             trades.sort(key=lambda o: (o.modified.replace(microsecond=0), int(o.order_id)), reverse=True)
+            return trades
+
+        with self.state.lock:
+            trades = self.state.selection(("trades.sold.increment", start, until, status, any_type), search)
             chunk = trades[(page - 1) * size: page * size]
             rows = [self._trade_json(o, fields, with_orders=not self.increment_partial) for o in chunk]
         out: dict[str, Any] = {}

@@ -511,8 +511,8 @@ class WechatSandbox(SandboxApp):
             when = order.modified if updated is not None else order.created
             return self._ts(when), int(order.order_id)
 
-        found = []
-        with self.state.lock:
+        def search() -> list[OrderState]:
+            found = []
             for order in self.state.orders.values():
                 if created and not created[0] <= self._ts(order.created) <= created[1]:
                     continue  # both ends inclusive (the sandbox's reading; UNCONFIRMED)
@@ -521,7 +521,10 @@ class WechatSandbox(SandboxApp):
                 if status is not None and WIRE_STATUS[order.status] != status:
                     continue
                 found.append(order)
-        found.sort(key=sort_key)
+            found.sort(key=sort_key)
+            return found
+
+        found = self.state.selection(("order/list/get", created, updated, status), search)
         cursor = self._cursor(body.get("next_key"))
         if cursor is not None:
             at, _, last = cursor.partition(":")
