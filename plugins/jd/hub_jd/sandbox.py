@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from bisect import bisect_left, bisect_right
 from calendar import monthrange
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -121,6 +122,10 @@ def _add_month(local: datetime, months: int = 1) -> datetime:
 
 def _floor(dt: datetime) -> datetime:
     return dt.replace(microsecond=0)
+
+
+def _when(found: tuple[datetime, str, OrderState]) -> datetime:
+    return found[0]
 
 
 # --- business parameter readers (JD's Java side coerces "1" and 1 alike) -------------------
@@ -441,14 +446,17 @@ class JdSandbox(SandboxApp):
             for order in self.state.orders.values():
                 state = state_for(order.status)
                 when = _floor(order.created if by_created else order.modified)
-                if state in states and start <= when <= end:  # both dates inclusive
+                if state in states:
                     found.append((when, order.order_id, order))
-            found.sort(key=lambda x: (x[0], int(x[1])), reverse=descending)
+            found.sort(key=lambda x: (x[0], int(x[1])))
             return found
 
-        found = self.state.selection(
-            ("order.search", tuple(states), start, end, by_created, descending), search
-        )
+        # Every order in the states, by date (memoised while no order changes); the dates
+        # select a slice of it, both inclusive.
+        ordered = self.state.selection(("order.search", tuple(states), by_created), search)
+        found = ordered[bisect_left(ordered, start, key=_when):bisect_right(ordered, end, key=_when)]
+        if descending:
+            found.reverse()
         chunk = found[(page - 1) * size: page * size]
         infos = [self._only(info, fields) for _, _, order in chunk
                  if (info := self.order_info(order)) is not None]

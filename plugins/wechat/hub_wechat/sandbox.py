@@ -30,6 +30,7 @@ import dataclasses
 import json
 import math
 import random
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -530,7 +531,7 @@ class WechatSandbox(SandboxApp):
             at, _, last = cursor.partition(":")
             if not (at.isdigit() and last.isdigit()):
                 raise WxError(ORDER_PARAM_ERROR, "invalid parameter: next_key")
-            found = [o for o in found if sort_key(o) > (int(at), int(last))]
+            found = found[bisect_right(found, (int(at), int(last)), key=sort_key):]  # sorted by sort_key
         page = found[:size]
         next_key = (self._key(f"{sort_key(page[-1])[0]}:{page[-1].order_id}") if page
                     else body.get("next_key") or "")
