@@ -7,12 +7,14 @@ seconds; each plugin converts with these helpers and nowhere else.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 CN_TZ = ZoneInfo("Asia/Shanghai")
 CN_FORMAT = "%Y-%m-%d %H:%M:%S"
+_CN_EXACT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 
 
 def yuan_to_fen(value: str | int | float | Decimal) -> int:
@@ -45,7 +47,23 @@ def utc(dt: datetime) -> datetime:
 
 def parse_cn_time(text: str) -> datetime:
     """``"2024-01-01 12:00:00"`` (Asia/Shanghai wall clock) -> aware UTC datetime."""
-    return datetime.strptime(text.strip(), CN_FORMAT).replace(tzinfo=CN_TZ).astimezone(UTC)
+    text = text.strip()
+    local = None
+    if _CN_EXACT.fullmatch(text):  # the usual shape, read without strptime's overhead
+        try:
+            local = datetime(
+                int(text[0:4]),
+                int(text[5:7]),
+                int(text[8:10]),
+                int(text[11:13]),
+                int(text[14:16]),
+                int(text[17:19]),
+            )
+        except ValueError:
+            local = None  # out of range: strptime below raises its own message
+    if local is None:
+        local = datetime.strptime(text, CN_FORMAT)
+    return local.replace(tzinfo=CN_TZ).astimezone(UTC)
 
 
 def format_cn_time(dt: datetime) -> str:
@@ -60,4 +78,6 @@ def from_unix(seconds: int | float | str) -> datetime:
 
 def to_unix(dt: datetime) -> int:
     """Aware datetime -> whole Unix seconds."""
-    return int(utc(dt).timestamp())
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError(f"naive datetime {dt.isoformat()}: a time zone is required")
+    return int(dt.timestamp())  # the same instant in any zone: no conversion needed

@@ -264,17 +264,21 @@ class PlatformClient:
             except httpx.HTTPError as exc:
                 error = _transport_error(exc, **self._where(operation))
                 self.stats.errors[type(error).__name__] += 1
-                log.debug("%s %s %s -> %s", self.shop, request.method, redact_url(str(request.url)), error)
+                if log.isEnabledFor(logging.DEBUG):  # masking the URL is not free: only when shown
+                    log.debug(
+                        "%s %s %s -> %s", self.shop, request.method, redact_url(str(request.url)), error
+                    )
                 raise error from None
         self._learn_clock(response)
-        log.debug(
-            "%s %s %s -> HTTP %d in %.3fs",
-            self.shop,
-            request.method,
-            redact_url(str(request.url)),
-            response.status_code,
-            self.clock.monotonic() - start,
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s %s -> HTTP %d in %.3fs",
+                self.shop,
+                request.method,
+                redact_url(str(request.url)),
+                response.status_code,
+                self.clock.monotonic() - start,
+            )
         try:
             return self.parse(operation, response)
         except PlatformError as error:

@@ -63,10 +63,11 @@ class _Resolver:
         self.shop_id = shop_id
         self.by_listing: dict[str, int | None] = {}
         self.by_code: dict[str, int | None] = {}
-        sku_ids = {line.platform_sku_id for order in orders for line in order.lines}
-        codes = {line.master_code for order in orders for line in order.lines if line.master_code}
-        self._load_listings(sku_ids)
-        self._load_codes(codes)
+        lines = [line for order in orders for line in order.lines]
+        self._load_listings({line.platform_sku_id for line in lines})
+        self._load_codes(
+            {x.master_code for x in lines if x.master_code and self.by_listing[x.platform_sku_id] is None}
+        )
 
     def _load_listings(self, keys: set[str]) -> None:
         wanted = sorted(keys - self.by_listing.keys())
