@@ -181,11 +181,12 @@ class DbMeter:
     SQLite), optionally profiled."""
 
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # CPU time of the worker threads inside transactions
     transactions: int = 0
     profiler: Any = None
 
     def reset(self) -> None:
-        self.seconds, self.transactions = 0.0, 0
+        self.seconds, self.cpu_seconds, self.transactions = 0.0, 0.0, 0
 
 
 def meter_db(lab: Lab) -> DbMeter:
@@ -195,7 +196,7 @@ def meter_db(lab: Lab) -> DbMeter:
 
     def timed(fn: Any) -> Any:
         profiler = meter.profiler
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         if profiler is not None:
             profiler.enable()
         try:
@@ -203,6 +204,7 @@ def meter_db(lab: Lab) -> DbMeter:
         finally:
             if profiler is not None:
                 profiler.disable()
+            meter.cpu_seconds += time.thread_time() - cpu
             meter.seconds += time.perf_counter() - started
             meter.transactions += 1
 
