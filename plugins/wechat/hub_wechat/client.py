@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
+import anyio
 import httpx
 
 from hub.core.http import PlatformClient
@@ -403,7 +404,8 @@ class WechatClient(PlatformClient):
 
     async def iter_orders(self, window: TimeWindow) -> AsyncIterator[Order]:
         """Orders modified in ``window``: ``order/list/get`` by update time in slices of
-        at most 7 days (looping while ``has_more``), then ``order/get`` for each id."""
+        at most 7 days (looping while ``has_more``), then ``order/get`` for each id — a
+        page's ids fetched concurrently (the rate limiter paces them), yielded in order."""
         for part in mappers.split_window(window, MAX_ORDER_SPAN):
             yielded: set[str] = set()
             next_key = ""
@@ -411,10 +413,12 @@ class WechatClient(PlatformClient):
                 page = await self.request("order/list/get", {
                     "update_time_range": mappers.update_time_range(part),
                     "page_size": self.settings.order_page_size, "next_key": next_key})
-                for order_id in [str(x) for x in page.get("order_id_list") or []]:
+                ids = [str(x) for x in page.get("order_id_list") or []]
+                details = await self._get_orders([i for i in dict.fromkeys(ids) if i not in yielded])
+                for order_id in ids:
                     if order_id in yielded:
                         continue  # moved to a later page while we paged
-                    order = await self.get_order(order_id)
+                    order = details[order_id]
                     if order is not None and mappers.in_window(order, part):
                         yielded.add(order_id)
                         yield order
@@ -422,6 +426,25 @@ class WechatClient(PlatformClient):
                 if not page.get("has_more") or not new_key or new_key == next_key:
                     break
                 next_key = new_key
+
+    async def _get_orders(self, order_ids: Sequence[str]) -> dict[str, Order | None]:
+        """:meth:`get_order` of each id, concurrently; the first failure is raised as itself
+        (not wrapped in an exception group) once every call has ended."""
+        found: dict[str, Order | None] = {}
+        errors: list[Exception] = []
+
+        async def one(order_id: str) -> None:
+            try:
+                found[order_id] = await self.get_order(order_id)
+            except Exception as exc:  # collected and re-raised below
+                errors.append(exc)
+
+        async with anyio.create_task_group() as group:
+            for order_id in order_ids:
+                group.start_soon(one, order_id)
+        if errors:
+            raise errors[0]
+        return found
 
     async def _order_json(self, order_id: str) -> dict[str, Any]:
         data = await self.request("order/get", {"order_id": order_id})
