@@ -61,7 +61,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skus", type=int, default=2_000, help="catalogue size (SKUs)")
     parser.add_argument("--skus-per-item", type=int, default=2)
     parser.add_argument(
-        "--shops", nargs="+", choices=list(SHOPS), default=list(SHOPS), help="shops to include (N split among them)"
+        "--shops",
+        nargs="+",
+        choices=list(SHOPS),
+        default=list(SHOPS),
+        help="shops to include (N split among them)",
     )
     parser.add_argument("--seed", type=int, default=1, help="generator seed")
     parser.add_argument("--dir", default=None, help="keep the database here (default: a temporary directory)")
