@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.core import outbox
@@ -550,35 +550,41 @@ def _record_results(
     in_doubt: bool,
     now: datetime,
 ) -> None:
+    """Record each write's outcome on its outbox entry and listing. Rows that set the same
+    columns go out as one executemany (Core: no ORM session synchronisation needed, the
+    session holds none of these rows)."""
     by_key = {r.idempotency_key: r for r in results}
+    entries: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    listings: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for push, update_ in zip(batch, updates, strict=True):
         result = by_key[update_.idempotency_key]
         doubtful = in_doubt or result.in_doubt
         values = outbox.outcome(result, 1, now)
         if doubtful:
             values["last_error"] = f"{result.error} (in doubt: the listing is re-read next cycle)"
-        session.execute(
-            update(t.OutboxEntry)
-            .where(t.OutboxEntry.idempotency_key == update_.idempotency_key)
-            .values(**values)
-        )
+        entries.setdefault(tuple(values), []).append({"_key": update_.idempotency_key, **values})
         if result.ok:
             quantity = result.quantity_after if result.quantity_after is not None else update_.quantity
-            session.execute(
-                update(t.Listing)
-                .where(t.Listing.id == push.listing.id)
-                .values(
-                    platform_quantity=quantity,
-                    quantity_as_of=now,
-                    pushed_quantity=update_.quantity,
-                    pushed_at=now,
-                    # Only a figure from the platform settles a pending re-read; a relative
-                    # write carries forward whatever the model got wrong.
-                    **({"needs_read": False} if result.quantity_after is not None else {}),
-                )
-            )
+            row = {
+                "_id": push.listing.id,
+                "platform_quantity": quantity,
+                "quantity_as_of": now,
+                "pushed_quantity": update_.quantity,
+                "pushed_at": now,
+                # Only a figure from the platform settles a pending re-read; a relative
+                # write carries forward whatever the model got wrong.
+                **({"needs_read": False} if result.quantity_after is not None else {}),
+            }
+            listings.setdefault(tuple(row), []).append(row)
         elif doubtful:
-            session.execute(update(t.Listing).where(t.Listing.id == push.listing.id).values(needs_read=True))
+            listings.setdefault(("_id", "needs_read"), []).append(
+                {"_id": push.listing.id, "needs_read": True}
+            )
+    entry_table, listing_table = t.OutboxEntry.__table__, t.Listing.__table__
+    for rows in entries.values():
+        session.execute(update(entry_table).where(entry_table.c.idempotency_key == bindparam("_key")), rows)
+    for rows in listings.values():
+        session.execute(update(listing_table).where(listing_table.c.id == bindparam("_id")), rows)
 
 
 def supersede_open(session: Session, shop_id: int, now: datetime) -> None:
