@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.cli.app import App
-from hub.core.catalog import set_on_hand
+from hub.core.catalog import warehouse
 from hub.core.clock import SYSTEM_CLOCK, Clock
 from hub.core.engine import Progress, SyncEngine
 from hub.core.http import RetryPolicy
@@ -95,6 +95,7 @@ class Lab:
         now = self.clock.now()
 
         def write(session: Any) -> None:
+            rows = []
             for product in self.seed.products:
                 for sku in product.skus:
                     if not sku.code or (codes is not None and sku.code not in codes):
@@ -107,9 +108,17 @@ class Lab:
                         created_at=now,
                         updated_at=now,
                     )
-                    session.add(row)
-                    session.flush()
-                    set_on_hand(session, row, sku.stock if on_hand is None else on_hand, None, now)
+                    rows.append((row, sku.stock if on_hand is None else on_hand))
+            session.add_all([row for row, _ in rows])
+            session.flush()  # one flush for every SKU row, not one per SKU
+            # What set_on_hand does for a new SKU, in one go (a flush per SKU grows quadratic).
+            wh = warehouse(session, None)
+            session.add_all(
+                t.StockOnHand(
+                    sku_id=row.id, warehouse_id=wh.id, quantity=quantity, counted_at=now, updated_at=now
+                )
+                for row, quantity in rows
+            )
 
         self.app.db.run_sync(write)
 

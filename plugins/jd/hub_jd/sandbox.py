@@ -327,20 +327,20 @@ class JdSandbox(SandboxApp):
         page_size = _int(p, "pageSize", default=20, low=1, high=self.sku_page_max)
         statuses = _values(p, "skuStatuValue") or [str(SKU_ON_SALE), str(SKU_OFF_SALE)]
         sku_ids, ware_ids, outer_ids = _values(p, "skuId"), _values(p, "wareId"), _values(p, "outId")
-        rows = []
+        matches = []  # selected on the raw state; rows are built for the page only
         for sku in sorted(self.state.skus.values(), key=lambda s: int(s.sku_id)):
             item = self.state.items[sku.item_id]
-            row = self._sku_row(item, sku)
-            if str(row["status"]) not in statuses:
+            if str(SKU_ON_SALE if item.on_sale else SKU_OFF_SALE) not in statuses:
                 continue
             if (sku_ids is not None and sku.sku_id not in sku_ids) or (
                     ware_ids is not None and item.item_id not in ware_ids) or (
                     outer_ids is not None and (sku.code or "") not in outer_ids):
                 continue
-            rows.append(row)
-        chunk = rows[(page_no - 1) * page_size: page_no * page_size]
+            matches.append((item, sku))
+        page = matches[(page_no - 1) * page_size: page_no * page_size]
+        chunk = [self._sku_row(item, sku) for item, sku in page]
         return {"page": {"data": chunk, "pageNo": page_no, "pageSize": page_size,
-                         "totalItem": len(rows)}}
+                         "totalItem": len(matches)}}
 
     def _find_stock(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
         sku = self.state.sku(str(_int(p, "skuId", low=1)))
