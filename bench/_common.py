@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -272,6 +272,7 @@ async def push_lab(
         shop_settings={"qps": UNPACED_QPS},
         settings={"listings_interval_minutes": 24 * 60},
     )
+    spread_catalogue(lab)
     timings["sandboxes_seconds"] = round(time.monotonic() - started, 2)
     say(f"setup: {items * skus_per_item} SKUs seeded in {len(shops)} sandboxes")
     started = time.monotonic()
@@ -288,6 +289,20 @@ async def push_lab(
     linked = {r.shop: r.stored for r in report.results}
     say(f"setup: listings read in {timings['listings_seconds']}s: {linked}")
     return lab, meter, clients, timings
+
+
+def spread_catalogue(lab: Lab) -> None:
+    """Stamp each sandbox's items one second apart, newest now, as a real shop's items
+    were created and modified over time. (A generated catalogue is created within one
+    second, and Taobao's items.onsale.get cannot page past 20,000 items modified within
+    one second: the client would rightly refuse to read such a shop.)"""
+    for box in lab.sandboxes.values():
+        now = box.clock.now()
+        items = list(box.state.items.values())
+        for age, item in enumerate(reversed(items)):
+            item.created = item.modified = now - timedelta(seconds=age)
+            for sku in item.skus.values():
+                sku.modified = item.modified
 
 
 def set_sandbox(lab: Lab, *, latency: float, qps: dict[str, float | None]) -> None:
