@@ -30,7 +30,7 @@ import contextlib
 import json
 from bisect import bisect_left, bisect_right
 from calendar import monthrange
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
@@ -175,6 +175,7 @@ class JdSandbox(SandboxApp):
     #: largest page_size of the POP order search (documented: 100)
     order_page_max: int = 100
     vender_id: str = "10086001"
+    _sorted_skus: tuple[SkuState, ...] = ()  # see _skus_by_id
 
     def new_state(self) -> ShopState:
         return ShopState(
@@ -327,20 +328,34 @@ class JdSandbox(SandboxApp):
         page_size = _int(p, "pageSize", default=20, low=1, high=self.sku_page_max)
         statuses = _values(p, "skuStatuValue") or [str(SKU_ON_SALE), str(SKU_OFF_SALE)]
         sku_ids, ware_ids, outer_ids = _values(p, "skuId"), _values(p, "wareId"), _values(p, "outId")
-        matches = []  # selected on the raw state; rows are built for the page only
-        for sku in sorted(self.state.skus.values(), key=lambda s: int(s.sku_id)):
-            item = self.state.items[sku.item_id]
-            if str(SKU_ON_SALE if item.on_sale else SKU_OFF_SALE) not in statuses:
-                continue
-            if (sku_ids is not None and sku.sku_id not in sku_ids) or (
-                    ware_ids is not None and item.item_id not in ware_ids) or (
-                    outer_ids is not None and (sku.code or "") not in outer_ids):
-                continue
-            matches.append((item, sku))
+        candidates: Sequence[SkuState]
+        if sku_ids is None:
+            candidates = self._skus_by_id()
+        else:
+            asked = (self.state.skus[i] for i in set(sku_ids) if i in self.state.skus)
+            candidates = sorted(asked, key=lambda s: int(s.sku_id))
+        if ware_ids is None and outer_ids is None and {str(SKU_ON_SALE), str(SKU_OFF_SALE)} <= set(statuses):
+            matches = candidates  # nothing to filter: page the id order (a scan per page is quadratic)
+        else:
+            matches = [sku for sku in candidates if self._sku_matches(sku, statuses, ware_ids, outer_ids)]
         page = matches[(page_no - 1) * page_size: page_no * page_size]
-        chunk = [self._sku_row(item, sku) for item, sku in page]
+        chunk = [self._sku_row(self.state.items[sku.item_id], sku) for sku in page]
         return {"page": {"data": chunk, "pageNo": page_no, "pageSize": page_size,
                          "totalItem": len(matches)}}
+
+    def _sku_matches(self, sku: SkuState, statuses: Sequence[str], ware_ids: Sequence[str] | None,
+                     outer_ids: Sequence[str] | None) -> bool:
+        item = self.state.items[sku.item_id]
+        return (str(SKU_ON_SALE if item.on_sale else SKU_OFF_SALE) in statuses
+                and (ware_ids is None or item.item_id in ware_ids)
+                and (outer_ids is None or (sku.code or "") in outer_ids))
+
+    def _skus_by_id(self) -> tuple[SkuState, ...]:
+        """Every SKU by numeric id. Sandbox SKUs are only ever added, so the count tells
+        whether the sorted list is current (re-sorting 100k SKUs per page was quadratic)."""
+        if len(self._sorted_skus) != len(self.state.skus):
+            self._sorted_skus = tuple(sorted(self.state.skus.values(), key=lambda s: int(s.sku_id)))
+        return self._sorted_skus
 
     def _find_stock(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
         sku = self.state.sku(str(_int(p, "skuId", low=1)))

@@ -64,6 +64,29 @@ def test_a_hand_signed_request_is_answered(build, ask, sandbox: JdSandbox) -> No
     assert sandbox.calls[SKUS] == 1
 
 
+def test_sku_search_filters_and_pages_in_id_order(build, ask, sandbox: JdSandbox) -> None:  # type: ignore[no-untyped-def]
+    def page(**params: Any) -> dict[str, Any]:
+        return result(ask(build(SKUS, params)), SKUS)["page"]
+
+    every = sorted(sandbox.state.skus, key=int)
+    first, second = page(pageNo=1, pageSize=4), page(pageNo=2, pageSize=4)
+    assert [r["skuId"] for r in first["data"] + second["data"]] == every
+    assert first["totalItem"] == second["totalItem"] == len(every)
+    one = sandbox.state.sku(every[-1])
+    sandbox.state.items[one.item_id].on_sale = False
+    off = page(pageNo=1, pageSize=50, skuStatuValue=[2])
+    assert {r["skuId"] for r in off["data"]} == set(sandbox.state.items[one.item_id].skus)
+    on = page(pageNo=1, pageSize=50, skuStatuValue=[1])
+    assert on["totalItem"] == len(every) - off["totalItem"]
+    asked = page(pageNo=1, pageSize=50, skuId=[every[2], every[0], "99999999999"])
+    assert [r["skuId"] for r in asked["data"]] == [every[0], every[2]]
+    ware = page(pageNo=1, pageSize=50, wareId=[one.item_id])
+    assert {r["skuId"] for r in ware["data"]} == set(sandbox.state.items[one.item_id].skus)
+    item = sandbox.state.items[one.item_id]
+    added = sandbox.state.add_sku(item, code="NEW-CODE", spec="new", price=100, quantity=1)
+    assert page(pageNo=1, pageSize=50)["data"][-1]["skuId"] == added.sku_id  # a later SKU is seen
+
+
 @pytest.mark.parametrize(("changes", "code"), [
     ({"sign": "0" * 32}, "12"),
     ({"secret": "wrong-secret"}, "12"),
