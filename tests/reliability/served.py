@@ -11,6 +11,7 @@ import os
 import random
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -93,17 +94,22 @@ class World:
             text=True,
         )
 
-    def on_first_request(self, action: Callable[[], None]) -> None:
-        """Call ``action`` once, as the first request reaches any of the sandboxes."""
-        fired: list[bool] = []
+    def on_request_number(self, number: int, action: Callable[[], None]) -> Callable[[], int]:
+        """Call ``action`` once, as the ``number``-th request (counted over every sandbox)
+        arrives, before it is answered. Returns how many requests have arrived so far."""
+        lock = threading.Lock()
+        seen = [0]
 
         def hook() -> None:
-            if not fired:
-                fired.append(True)
-                action()
+            with lock:  # served sandboxes answer in threads
+                seen[0] += 1
+                if seen[0] != number:
+                    return
+            action()
 
         for box in self.sandboxes.values():
             box.on_request = hook
+        return lambda: seen[0]
 
     def clear_hooks(self) -> None:
         for box in self.sandboxes.values():

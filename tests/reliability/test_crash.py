@@ -4,14 +4,14 @@ the same platform quantities (no stock change applied twice).
 
 Each world is the four sandboxes served over real HTTP (real clock, a little latency)
 and a hub database configured through the CLI; ``hub sync`` runs as a subprocess. The
-kill comes a seeded random delay (0.05-1.5 s) after the run's first request reaches a
-platform, so it lands while the run works."""
+kill comes as a seeded random request (counted over all four platforms) reaches a
+platform, before it is answered: a point in the run's progress, not a time, so it lands
+while the run works however fast the machine is."""
 
 from __future__ import annotations
 
 import random
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,8 +27,9 @@ from tests.reliability.support import STOCK_WRITE_CALLS
 
 pytestmark = pytest.mark.slow
 
-# Seeded delays of 0.24, 0.52, 0.95 and 1.44 s: on a typical machine the kill lands while
-# orders are stored, between phases, while stock writes are in flight, and at the end.
+# Seeded kill points at 14%, 30%, 57% and 86% of an uninterrupted first run's requests:
+# while orders are read and stored, between phases, while stock writes are in flight,
+# and near the end.
 KILL_SEEDS = (1, 7, 5, 2)
 
 
@@ -39,14 +40,18 @@ def seed() -> Seed:
 
 @pytest.fixture(scope="module")
 def uninterrupted(seed: Seed, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The outcome of two uninterrupted runs (a first one, then cron's next)."""
+    """The outcome of two uninterrupted runs (a first one, then cron's next), and how many
+    requests the first one sent."""
     world = build_world(tmp_path_factory.mktemp("uninterrupted"), seed)
     try:
-        for _ in range(2):
+        requests = world.on_request_number(0, lambda: None)
+        for run in range(2):
             done = world.run("sync", "--json")
             assert done.returncode == 0, done.stdout + done.stderr
+            if run == 0:
+                first_run_requests = requests()
         assert not world.problems()
-        return world.outcome()
+        return {**world.outcome(), "first_run_requests": first_run_requests}
     finally:
         world.stop()
 
@@ -111,14 +116,13 @@ def assert_equals_uninterrupted(world: World, uninterrupted: dict[str, Any], kil
 def test_a_run_killed_at_a_random_point_then_rerun_equals_an_uninterrupted_run(
     world: World, uninterrupted: dict[str, Any], kill_seed: int
 ) -> None:
-    delay = random.Random(kill_seed).uniform(0.05, 1.5)
+    total = uninterrupted["first_run_requests"]
+    number = max(1, round(random.Random(kill_seed).uniform(0.02, 0.9) * total))
     proc = world.start("sync", "--json")
-    timer = threading.Timer(delay, proc.send_signal, args=(signal.SIGKILL,))
-    world.on_first_request(timer.start)
+    world.on_request_number(number, lambda: proc.send_signal(signal.SIGKILL))
     try:
         proc.communicate(timeout=90)
     finally:
-        timer.cancel()
         world.clear_hooks()
     assert proc.returncode == -signal.SIGKILL, f"the run ended before the kill ({proc.returncode})"
     assert_equals_uninterrupted(world, uninterrupted, left_behind(world))
