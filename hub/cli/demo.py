@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -116,4 +117,13 @@ def show(r: DemoResult) -> None:
         "listings unmatched",
         "sync --stream stock",
     ):
-        out.print(f"  hub --database-url {db} {command}")
+        out.print(f"  {_hub_command()} --database-url {db} {command}", soft_wrap=True)  # copyable whole
+
+
+def _hub_command() -> str:
+    """How to call the hub again: ``hub`` when it is on PATH, else the path this run was
+    started by (``.venv/bin/hub`` right after the README's first command)."""
+    started = sys.argv[0]
+    if shutil.which("hub") is None and Path(started).name == "hub":
+        return started
+    return "hub"
