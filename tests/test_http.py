@@ -234,7 +234,8 @@ def test_invalid_rate_limits_are_refused() -> None:
 
 
 async def test_a_ban_longer_than_the_cap_is_not_waited_out(fake_clock: FakeClock) -> None:
-    c = client(sequence(httpx.Response(200, json={"error": "throttled", "retry_after": 7200}), OK), fake_clock)
+    banned = httpx.Response(200, json={"error": "throttled", "retry_after": 7200})
+    c = client(sequence(banned, OK), fake_clock)
     with pytest.raises(RateLimited):
         await c.get()
     assert c.stats.calls == 1 and fake_clock.slept == 0

@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from hub_douyin.sandbox import DouyinSandbox
 
 from hub.core.http import RetryPolicy
 from hub.platform import PlatformInfo, ShopContext, TokenSet
@@ -22,6 +21,7 @@ from hub.plugins import PluginHost
 from hub.testing import FakeClock, make_shop
 from hub.testing.contract import contract_seed
 from hub.testing.sandbox import SandboxConfig
+from hub_douyin.sandbox import DouyinSandbox
 
 from .wire import APP_KEY, APP_SECRET, ORIGIN, RawCall, hand_sign
 

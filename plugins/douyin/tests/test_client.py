@@ -13,7 +13,6 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from hub_douyin.sandbox import DouyinSandbox
 
 from hub.errors import AuthError, PlatformError
 from hub.models import (
@@ -29,6 +28,7 @@ from hub.plugins import PluginHost
 from hub.testing import FakeClock
 from hub.testing.sandbox import SkuState
 from hub.units import format_cn_time
+from hub_douyin.sandbox import DouyinSandbox
 
 from .wire import APP_KEY, APP_SECRET, Recorder, hand_sign
 

@@ -7,8 +7,6 @@ from typing import Any
 
 import httpx
 import pytest
-from hub_douyin.client import DouyinClient, IdempotentReplay, InsufficientStock, classify, parameter_in
-from hub_douyin.settings import DouyinSettings
 
 from hub.core.http import HttpOptions
 from hub.errors import (
@@ -23,6 +21,8 @@ from hub.errors import (
 )
 from hub.platform import RateLimit
 from hub.testing import FakeClock
+from hub_douyin.client import DouyinClient, IdempotentReplay, InsufficientStock, classify, parameter_in
+from hub_douyin.settings import DouyinSettings
 
 # The fact sheet's error envelope, verbatim.
 EXPIRED = {"code": 40003, "msg": "非法的参数", "sub_code": "isv.access-token-expired",

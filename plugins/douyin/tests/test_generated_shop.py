@@ -8,13 +8,13 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from hub_douyin.sandbox import DouyinSandbox
 
 from hub.models import TimeWindow
 from hub.platform import PlatformInfo
 from hub.plugins import PluginHost
 from hub.testing import FakeClock, make_shop
 from hub.testing.sandbox import SandboxConfig, generate_seed
+from hub_douyin.sandbox import DouyinSandbox
 
 pytestmark = pytest.mark.anyio
 

@@ -8,10 +8,10 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
-from hub_douyin import mappers
-from hub_douyin.mappers import DataError
 
 from hub.models import ListingRef, ListingStatus, OrderStatus, PriceUpdate, StockUpdate, TimeWindow
+from hub_douyin import mappers
+from hub_douyin.mappers import DataError
 
 PRODUCT = {"product_id": 3580000000000000001, "name": "纯棉T恤", "status": 0, "check_status": 3}
 SKU = {"id": 1737000000000001, "product_id": 3580000000000000001, "code": "TSHIRT-RED-M",

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from hub_douyin.sandbox import DouyinSandbox
 
 from hub.testing import FakeClock
+from hub_douyin.sandbox import DouyinSandbox
 
 from .wire import RawCall
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from hub_douyin import signing
 
 # Fact sheet §3.2, "Worked example: SELF-COMPUTED, not official".

@@ -6,16 +6,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import hub_wechat.plugin as wechat_plugin
 import pytest
-from hub_wechat.sandbox import WechatSandbox
 
+import hub_wechat.plugin as wechat_plugin
 from hub.core.http import RetryPolicy
 from hub.platform import PlatformInfo, ShopContext, TokenSet
 from hub.plugins import PluginHost
 from hub.testing import FakeClock, make_shop
 from hub.testing.contract import contract_seed
 from hub.testing.sandbox import SandboxConfig
+from hub_wechat.sandbox import WechatSandbox
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from hub_wechat.client import QuotaExhausted, classify_error, seconds_to_next_minute
 
 from hub.errors import (
     AuthError,
@@ -20,6 +19,7 @@ from hub.errors import (
     ServerError,
 )
 from hub.secrets import register_secret
+from hub_wechat.client import QuotaExhausted, classify_error, seconds_to_next_minute
 
 NOW = datetime(2026, 11, 11, 12, 0, 45, 500_000, tzinfo=UTC)
 

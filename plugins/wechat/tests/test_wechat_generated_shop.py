@@ -7,13 +7,13 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hub_wechat.sandbox import WechatSandbox
 
 from hub.models import TimeWindow
 from hub.platform import PlatformInfo
 from hub.plugins import PluginHost
 from hub.testing import FakeClock, make_shop
 from hub.testing.sandbox import SandboxConfig, generate_seed
+from hub_wechat.sandbox import WechatSandbox
 
 pytestmark = pytest.mark.anyio
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hub_wechat import mappers
 
 from hub.models import ListingRef, ListingStatus, OrderStatus, StockUpdate, TimeWindow
+from hub_wechat import mappers
 
 # The shape of the documented product/get example (§4.3 fields, [W6] example values).
 PRODUCT: dict[str, Any] = {

@@ -7,15 +7,15 @@ from datetime import timedelta
 from importlib.metadata import entry_points
 from typing import Any
 
-import hub_wechat.plugin as plugin
 import pytest
-from hub_wechat.sandbox import WechatSandbox
-from hub_wechat.settings import WechatSettings
 
+import hub_wechat.plugin as plugin
 from hub.models import PromotionKind, TimeWindow
 from hub.platform import PlatformInfo, ShopContext
 from hub.testing import FakeClock
 from hub.testing.sandbox import SandboxConfig
+from hub_wechat.sandbox import WechatSandbox
+from hub_wechat.settings import WechatSettings
 
 
 def test_the_entry_point_names_the_plugin_module() -> None:

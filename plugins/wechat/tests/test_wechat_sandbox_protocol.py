@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from hub_wechat.sandbox import WechatSandbox
 
 from hub.models import OrderStatus
 from hub.testing import FakeClock
 from hub.units import to_unix
+from hub_wechat.sandbox import WechatSandbox
 
 from .conftest import sku_of
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import anyio
 import pytest
-from hub_wechat.sandbox import WechatSandbox
 
 from hub.errors import AuthError
 from hub.models import ListingRef
 from hub.platform import TokenSet
 from hub.plugins import PluginHost
 from hub.testing import FakeClock
+from hub_wechat.sandbox import WechatSandbox
 
 pytestmark = pytest.mark.anyio
 
