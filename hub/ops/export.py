@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from hub.core.catalog import DEFAULT_WAREHOUSE
@@ -69,24 +69,28 @@ def _pages(db: Database) -> Iterator[list[tuple[int, str, str, int]]]:
         last = page[-1][1]
 
 
+def _by_sku(db: Database, query: Select[Any]) -> dict[int, list[tuple[str, int]]]:
+    """``query``'s (sku id, name, value) rows grouped by SKU id, in the query's order."""
+
+    def read(s: Session) -> dict[int, list[tuple[str, int]]]:
+        grouped: dict[int, list[tuple[str, int]]] = {}
+        for sku_id, name, value in s.execute(query):
+            grouped.setdefault(sku_id, []).append((name, value))
+        return grouped
+
+    return db.run_sync(read)
+
+
 def stock_rows(db: Database) -> Iterator[tuple[str, str, str, int]]:
     """(sku, title, warehouse, quantity) for every SKU and warehouse it is counted in."""
     for page in _pages(db):
-        ids = [p[0] for p in page]
-
-        def read(s: Session, ids: list[int] = ids) -> dict[int, list[tuple[str, int]]]:
-            counted: dict[int, list[tuple[str, int]]] = {}
-            rows = s.execute(
-                select(t.StockOnHand.sku_id, t.Warehouse.code, t.StockOnHand.quantity)
-                .join(t.Warehouse, t.Warehouse.id == t.StockOnHand.warehouse_id)
-                .where(t.StockOnHand.sku_id.in_(ids))
-                .order_by(t.Warehouse.code)
-            )
-            for sku_id, code, quantity in rows:
-                counted.setdefault(sku_id, []).append((code, quantity))
-            return counted
-
-        counted = db.run_sync(read)
+        counted = _by_sku(
+            db,
+            select(t.StockOnHand.sku_id, t.Warehouse.code, t.StockOnHand.quantity)
+            .join(t.Warehouse, t.Warehouse.id == t.StockOnHand.warehouse_id)
+            .where(t.StockOnHand.sku_id.in_([p[0] for p in page]))
+            .order_by(t.Warehouse.code),
+        )
         for sku_id, code, title, _price in page:
             for warehouse, quantity in counted.get(sku_id) or [(DEFAULT_WAREHOUSE, 0)]:
                 yield code, title, warehouse, quantity
@@ -95,21 +99,13 @@ def stock_rows(db: Database) -> Iterator[tuple[str, str, str, int]]:
 def price_rows(db: Database) -> Iterator[tuple[str, str, str, int]]:
     """(sku, title, shop or '', fen): the price for every shop, then shop-specific ones."""
     for page in _pages(db):
-        ids = [p[0] for p in page]
-
-        def read(s: Session, ids: list[int] = ids) -> dict[int, list[tuple[str, int]]]:
-            own: dict[int, list[tuple[str, int]]] = {}
-            rows = s.execute(
-                select(t.ShopPrice.sku_id, t.Shop.name, t.ShopPrice.price)
-                .join(t.Shop, t.Shop.id == t.ShopPrice.shop_id)
-                .where(t.ShopPrice.sku_id.in_(ids))
-                .order_by(t.Shop.name)
-            )
-            for sku_id, shop, price in rows:
-                own.setdefault(sku_id, []).append((shop, price))
-            return own
-
-        own = db.run_sync(read)
+        own = _by_sku(
+            db,
+            select(t.ShopPrice.sku_id, t.Shop.name, t.ShopPrice.price)
+            .join(t.Shop, t.Shop.id == t.ShopPrice.shop_id)
+            .where(t.ShopPrice.sku_id.in_([p[0] for p in page]))
+            .order_by(t.Shop.name),
+        )
         for sku_id, code, title, price in page:
             yield code, title, "", price
             for shop, shop_price in own.get(sku_id, []):
