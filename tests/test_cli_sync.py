@@ -100,7 +100,7 @@ def test_orders_list_and_ship_through_the_outbox(lab: Lab) -> None:
     hub(lab, "sync")
     lab.clock.advance(1)
     state = lab.sandboxes["b"].state
-    order = state.place_order([(state.skus_by_code("CUP")[0].sku_id, 2)])
+    order = state.order_code("CUP", 2)
     lab.clock.advance(1)
     hub(lab, "sync", "--stream", "orders")
     listed = json.loads(hub(lab, "orders", "list", "--shop", "b", "--json").output)
@@ -122,7 +122,7 @@ def test_failed_writes_stay_visible_and_can_be_retried(lab: Lab) -> None:
     hub(lab, "sync")
     lab.clock.advance(1)
     state = lab.sandboxes["a"].state
-    order = state.place_order([(state.skus_by_code("CUP")[0].sku_id, 1)], paid=False)
+    order = state.order_code("CUP", paid=False)
     unpaid = hub(lab, "orders", "ship", order.order_id, "--carrier", "SF", "--tracking", "SF1")
     assert unpaid.exit_code == 2  # not known to the hub yet
     hub(lab, "sync", "--stream", "orders")

@@ -48,8 +48,7 @@ def lab(tmp_path: Path, fake_clock: FakeClock) -> Lab:
 
 def buy(lab: Lab, shop: str, code: str, qty: int = 1, *, paid: bool = True) -> str:
     lab.clock.advance(3)  # buyers act a few seconds after the hub's last write
-    state = lab.sandboxes[shop].state
-    return state.place_order([(state.skus_by_code(code)[0].sku_id, qty)], paid=paid).order_id
+    return lab.sandboxes[shop].state.order_code(code, qty, paid=paid).order_id
 
 
 async def test_first_cycle_links_listings_and_pushes_stock_everywhere(lab: Lab) -> None:

@@ -57,8 +57,7 @@ def lab(tmp_path: Path, fake_clock: FakeClock) -> Iterator[Lab]:
 
 def buy(lab: Lab, shop: str, code: str, qty: int = 1) -> str:
     lab.clock.advance(3)  # a few seconds after the hub's last write
-    state = lab.sandboxes[shop].state
-    return state.place_order([(state.skus_by_code(code)[0].sku_id, qty)]).order_id
+    return lab.sandboxes[shop].state.order_code(code, qty).order_id
 
 
 async def test_a_sale_on_douyin_lowers_taobao_jd_and_wechat_after_one_cycle(lab: Lab) -> None:

@@ -122,8 +122,7 @@ class Rig:
     def buy(self, shop: str, code: str, quantity: int = 1) -> str:
         """A buyer on ``shop`` orders and pays (a second after the hub's last action)."""
         self.clock.advance(1)
-        state = self.sandboxes[shop].state
-        return state.place_order([(state.skus_by_code(code)[0].sku_id, quantity)]).order_id
+        return self.sandboxes[shop].state.order_code(code, quantity).order_id
 
     def sync(self, advance: float = 5.0) -> SyncReport:
         """One `hub sync` cycle, ``advance`` seconds after the previous one."""

@@ -151,7 +151,7 @@ def test_a_sale_in_the_same_second_as_a_stock_write_is_counted_once(tmp_path: Pa
         assert (shop, 1) in [(r.shop, r.pushed) for r in report.results if r.stream == "stock" and r.pushed]
         rig.clock.advance(0.2)
         state = rig.sandboxes[shop].state
-        sold = state.place_order([(state.skus_by_code("TEA")[0].sku_id, 2)])
+        sold = state.order_code("TEA", 2)
         anchored = rig.db.run_sync(
             lambda s: s.scalar(
                 select(t.Listing.quantity_as_of)

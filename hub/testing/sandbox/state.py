@@ -294,6 +294,14 @@ class ShopState:
                 self.sales.append(Sale(now, order.order_id, line.sku_id, line.code, line.quantity))
             return order
 
+    def order_code(self, code: str, quantity: int = 1, *, paid: bool = True) -> OrderState:
+        """A buyer orders ``quantity`` of the first SKU with master code ``code``
+        (:meth:`place_order` of one line)."""
+        found = self.skus_by_code(code)
+        if not found:
+            raise SandboxError("sku_not_found", f"no SKU has master code {code!r}")
+        return self.place_order([(found[0].sku_id, quantity)], paid=paid)
+
     def order(self, order_id: str) -> OrderState:
         try:
             return self.orders[order_id]

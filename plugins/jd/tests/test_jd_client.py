@@ -267,7 +267,7 @@ async def test_en_search_setting(sandbox: JdSandbox, clock: FakeClock) -> None:
     shop = shop_with(sandbox, clock, order_search_method="jingdong.pop.order.enSearch")
     start = clock.now()
     clock.advance(5)
-    sandbox.state.place_order([(sandbox.state.skus_by_code("CUP-500")[0].sku_id, 1)])
+    sandbox.state.order_code("CUP-500")
     clock.advance(5)
     orders = [o async for o in shop.client.iter_orders(TimeWindow(start=start, end=clock.now()))]
     assert len(orders) == 1 and sandbox.calls["jingdong.pop.order.enSearch"] == 1
@@ -298,7 +298,7 @@ async def test_unreadable_order_names_the_order(sandbox: JdSandbox, clock: FakeC
 async def test_refund_setting_reaches_the_mapping(sandbox: JdSandbox, clock: FakeClock) -> None:
     start = clock.now()
     clock.advance(5)
-    order = sandbox.state.place_order([(sandbox.state.skus_by_code("CUP-500")[0].sku_id, 1)])
+    order = sandbox.state.order_code("CUP-500")
     sandbox.state.set_status(order.order_id, OrderStatus.REFUNDED)
     clock.advance(5)
     window = TimeWindow(start=start, end=clock.now())
@@ -317,7 +317,7 @@ async def test_get_order(shop: ShopContext, sandbox: JdSandbox) -> None:
 
 async def test_order_get_method_setting(sandbox: JdSandbox, clock: FakeClock) -> None:
     shop = shop_with(sandbox, clock, order_get_method="jingdong.pop.order.enGet")
-    placed = sandbox.state.place_order([(sandbox.state.skus_by_code("CUP-500")[0].sku_id, 1)])
+    placed = sandbox.state.order_code("CUP-500")
     assert (await shop.client.get_order(placed.order_id)) is not None
     assert sandbox.calls["jingdong.pop.order.enGet"] == 1 and sandbox.calls["jingdong.pop.order.get"] == 0
 
@@ -349,7 +349,7 @@ def shipment(order_id: str, tracking: str = "SF1234567890", **kw: Any) -> Shipme
 
 async def test_ship_maps_the_carrier_and_repeats_harmlessly(sandbox: JdSandbox, clock: FakeClock) -> None:
     shop = shop_with(sandbox, clock, carrier_ids={"SF": "467"})
-    order = sandbox.state.place_order([(sandbox.state.skus_by_code("CUP-500")[0].sku_id, 1)])
+    order = sandbox.state.order_code("CUP-500")
     for _ in range(2):
         assert (await shop.client.ship(shipment(order.order_id))).ok
     assert sandbox.state.order(order.order_id).carrier == "467"

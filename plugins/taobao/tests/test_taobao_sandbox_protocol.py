@@ -228,7 +228,7 @@ def test_trades_come_newest_first_with_shapes_and_statuses(top_call: Call, sandb
 
 
 def test_trade_fields_are_honoured(top_call: Call, sandbox: TaobaoSandbox, clock: FakeClock) -> None:
-    sandbox.state.place_order([(sandbox.state.skus_by_code("CUP-500")[0].sku_id, 1)])
+    sandbox.state.order_code("CUP-500")
     clock.advance(1)
     window = {**trade_window(clock), "fields": "tid,orders.oid,orders.num"}
     trade = top_call(INCREMENT, window)["trades_sold_increment_get_response"]["trades"]["trade"][0]
@@ -322,7 +322,7 @@ def test_offline_send_ships_and_a_repeat_succeeds(top_call: Call, sandbox: Taoba
 
 
 def test_offline_send_refuses_an_unpaid_trade(top_call: Call, sandbox: TaobaoSandbox) -> None:
-    order = sandbox.state.place_order([(sandbox.state.skus_by_code("CUP-500")[0].sku_id, 1)], paid=False)
+    order = sandbox.state.order_code("CUP-500", paid=False)
     error = err(top_call("taobao.logistics.offline.send", {"tid": order.order_id, "out_sid": "SF1",
                                                           "company_code": "SF"}))
     assert error["code"] == 15 and "WAIT_BUYER_PAY" in error["sub_msg"]

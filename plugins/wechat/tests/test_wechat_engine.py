@@ -27,8 +27,7 @@ def lab(tmp_path: Path, clock: FakeClock) -> Iterator[Lab]:
 
 def buy(lab: Lab, shop: str, code: str, quantity: int = 1) -> str:
     lab.clock.advance(3)  # buyers act a few seconds after the hub's last write
-    state = lab.sandboxes[shop].state
-    return state.place_order([(state.skus_by_code(code)[0].sku_id, quantity)]).order_id
+    return lab.sandboxes[shop].state.order_code(code, quantity).order_id
 
 
 async def test_a_wechat_sale_reaches_the_other_store_and_a_refund_returns_it(lab: Lab) -> None:
