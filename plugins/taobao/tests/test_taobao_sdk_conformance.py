@@ -153,7 +153,8 @@ def test_console_sdk_refreshes_the_printed_refresh_token(served: ServedSandbox) 
                      refresh_token=sandbox.refresh_token).getResponse()
     token = json.loads(answer["top_auth_token_refresh_response"]["token_result"])
     assert token["access_token"] != sandbox.access_token and token["refresh_token"] != sandbox.refresh_token
-    listed = console(served, top.api.ItemsOnsaleGetRequest, fields="num_iid").getResponse(token["access_token"])
+    listed = console(served, top.api.ItemsOnsaleGetRequest,
+                     fields="num_iid").getResponse(token["access_token"])
     assert "items_onsale_get_response" in listed
     with pytest.raises(TopException) as used_up:  # a refresh token works once
         console(served, top.api.TopAuthTokenRefreshRequest, refresh_token=sandbox.refresh_token).getResponse()
@@ -217,7 +218,8 @@ def test_taobaopy_covers_listing_stock_orders_shipment_and_refresh(served: Serve
     found = client.trades_sold_increment_get(fields=TRADE_FIELDS, start_modified=now - timedelta(minutes=30),
                                              end_modified=now + timedelta(minutes=1), use_has_next=True)
     trades = found["trades_sold_increment_get_response"]
-    assert trades["has_next"] is False and [t["tid"] for t in trades["trades"]["trade"]] == [int(order.order_id)]
+    assert trades["has_next"] is False
+    assert [t["tid"] for t in trades["trades"]["trade"]] == [int(order.order_id)]
     client.logistics_offline_send(tid=order.order_id, out_sid="YT0001", company_code="YTO")
     detail = client.trade_fullinfo_get(tid=order.order_id, fields=TRADE_FIELDS)
     assert detail["trade_fullinfo_get_response"]["trade"]["orders"]["order"][0]["invoice_no"] == "YT0001"
