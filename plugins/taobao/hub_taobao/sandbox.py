@@ -6,17 +6,23 @@ envelopes — ``{"<api>_response": {...}}`` in the nested (non-simplified) JSON 
 ``{"error_response": {"code", "msg", "sub_code", "sub_msg", "request_id"}}``:
 
 ====  ====================================================================
-21/22 method missing / unknown
+21    method missing
 28/29 app_key missing / unknown
-30/31 timestamp missing / unreadable or more than 10 minutes off
+24/25 sign missing / wrong (md5, hmac and hmac-sha256; md5 when sign_method is absent)
+30/31 timestamp missing / unreadable or more than 10 minutes off (``yyyy-MM-dd HH:mm:ss``
+      GMT+8, or epoch milliseconds as the console-generated Python SDK sends)
 32-34 v missing / malformed / not 2.0
 23    format other than json (the sandbox does not speak XML)
-24/25 sign missing / wrong (md5, hmac and hmac-sha256 are all checked)
-26/27 session missing / invalid (``invalid-sessionkey``) / expired (``session-expired``)
+22    method unknown (any method the sandbox does not implement)
+26/27 session missing / invalid (``invalid-sessionkey``) / expired (``session-expired``);
+      taobao.top.auth.token.refresh needs none
 40/41 a required business parameter missing / out of range (``isv.*-parameter:<name>``)
 15    a business rule refused the call (``isv.*`` sub_code)
 7     throttled: "App Call Limited", "This ban will last for 1 more seconds"
 ====  ====================================================================
+
+The checks run in that order: the signature before the timestamp, so a wrong secret is
+always 25.
 
 The shop lives in a platform-neutral :class:`~hub.testing.sandbox.ShopState`
 (canonical statuses, fen, UTC); this module maps it to TOP's shapes: yuan strings,
