@@ -201,6 +201,10 @@ class DouyinSandbox(SandboxApp):
             body = request.content.decode("utf-8")
         except UnicodeDecodeError:
             raise _bad_system("isv.parameter-format-invalid", "param_json不是UTF-8") from None
+        if not body and query.get("param_json"):
+            # The API guide lists param_json among the request parameters: a client may send
+            # it in the query instead of the body.
+            body = query["param_json"]
         expected = signing.sign(app_secret=self.credentials.app_secret, app_key=query["app_key"],
                                 method=api, param_json=body, timestamp=query["timestamp"],
                                 sign_method=sign_method)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from hub.models import OrderStatus
@@ -365,3 +366,14 @@ def test_self_authorisation_by_test_shop(raw: RawCall, sandbox) -> None:  # type
                   token=None)
     assert refused["sub_code"] == "dop.token-generate-failed:no-authorization" and refused["err_no"] != 0
     assert sandbox.serve_notes() == {"shop_id": str(sandbox.shop_id)}
+
+
+def test_param_json_may_come_in_the_query_instead_of_the_body(sandbox, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    body = '{"page":1,"size":1}'
+    timestamp = str(int(clock.now().timestamp()))
+    query = {"app_key": APP_KEY, "method": "product.listV2", "timestamp": timestamp, "v": "2",
+             "sign_method": "hmac-sha256", "access_token": sandbox.access_token, "param_json": body,
+             "sign": hand_sign(APP_SECRET, APP_KEY, "product.listV2", body, timestamp, "hmac-sha256")}
+    request = httpx.Request("POST", "http://sandbox.test/product/listV2", params=query)
+    answer = sandbox.dispatch(request).json()
+    assert answer["code"] == SUCCESS and answer["data"]["size"] == 1
