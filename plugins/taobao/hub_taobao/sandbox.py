@@ -15,7 +15,7 @@ envelopes — ``{"<api>_response": {...}}`` in the nested (non-simplified) JSON 
 23    format other than json (the sandbox does not speak XML)
 22    method unknown (any method the sandbox does not implement)
 26/27 session missing / invalid (``invalid-sessionkey``) / expired (``session-expired``);
-      taobao.top.auth.token.refresh needs none
+      taobao.top.auth.token.create/refresh need none
 40/41 a required business parameter missing / out of range (``isv.*-parameter:<name>``)
 15    a business rule refused the call (``isv.*`` sub_code)
 7     throttled: "App Call Limited", "This ban will last for 1 more seconds"
@@ -125,7 +125,10 @@ class TaobaoSandbox(SandboxApp):
     max_skus_read: ClassVar[int] = 40
     max_skus_write: ClassVar[int] = 20
     #: methods the router serves without a ``session`` (the app itself is the caller)
-    _sessionless: ClassVar[frozenset[str]] = frozenset({"taobao.top.auth.token.refresh"})
+    _sessionless: ClassVar[frozenset[str]] = frozenset({"taobao.top.auth.token.refresh",
+                                                         "taobao.top.auth.token.create"})
+    #: how long an authorisation code from :meth:`TaobaoSandbox.authorization_code` is good for
+    auth_code_ttl: ClassVar[timedelta] = timedelta(minutes=10)
     inventory_max_pages: ClassVar[int] = 101
 
     def __init__(self, config: SandboxConfig | None = None):
@@ -135,6 +138,7 @@ class TaobaoSandbox(SandboxApp):
         #: emulate list answers that carry no sub-orders (callers then need trade.fullinfo.get)
         self.increment_partial = False
         self.item_prices: dict[str, int] = {}  # explicit item prices (fen) of items with SKUs
+        self.auth_codes: dict[str, datetime] = {}  # authorisation code -> valid until
         self.line_shipments: dict[str, tuple[str, str]] = {}  # oid -> (company_code, out_sid)
         self._pids: dict[str, int] = dict(_KNOWN_PIDS)
         self._vids: dict[tuple[str, str], int] = {}
@@ -157,6 +161,7 @@ class TaobaoSandbox(SandboxApp):
             "taobao.trades.sold.get": self._trades_sold_get,
             "taobao.item.sku.get": self._item_sku_get,
             "taobao.top.auth.token.refresh": self._token_refresh,
+            "taobao.top.auth.token.create": self._token_create,
             "taobao.trade.fullinfo.get": self._trade_fullinfo_get,
             "taobao.logistics.offline.send": self._logistics_offline_send,
         }
@@ -791,20 +796,38 @@ class TaobaoSandbox(SandboxApp):
 
     # --- authorisation ------------------------------------------------------------------------------
 
+    def authorization_code(self) -> str:
+        """A one-time authorisation code, as the seller's consent on the OAuth page yields
+        (valid :attr:`auth_code_ttl`; TOP's real lifetime is UNCONFIRMED)."""
+        code = f"{self.rng.getrandbits(64):016x}"
+        self.auth_codes[code] = self.clock.now() + self.auth_code_ttl
+        return code
+
+    def _token_create(self, p: dict[str, str]) -> dict[str, Any]:
+        """``taobao.top.auth.token.create``: a session and refresh token for a code."""
+        code = self._required(p, "code")
+        with self.state.lock:
+            valid_until = self.auth_codes.pop(code, None)
+            if valid_until is None or self.clock.now() >= valid_until:
+                raise _refused("isv.code-invalid", "the authorisation code is invalid, expired or used")
+            return self._token_result(*self.credentials.issue(self.token_ttl))
+
     def _token_refresh(self, p: dict[str, str]) -> dict[str, Any]:
         """``taobao.top.auth.token.refresh``: a new session and refresh token for a refresh
-        token (which is used up); the old session lives on until its own expiry. The answer
-        carries the token as a JSON string in ``token_result``, as TOP sends it."""
+        token (which is used up); the old session lives on until its own expiry."""
         refresh = self._required(p, "refresh_token")
         with self.state.lock:
             old = self.credentials.refresh_tokens.pop(refresh, None)
             if old is None:
                 raise _refused("isv.refresh-token-invalid", "refresh_token is invalid or was already used")
-            access, new_refresh = self.credentials.issue(self.token_ttl)
+            return self._token_result(*self.credentials.issue(self.token_ttl))
+
+    def _token_result(self, access: str, refresh: str) -> dict[str, Any]:
+        """The token answer: the token as a JSON string in ``token_result``, as TOP sends it."""
         expires_in = int(self.token_ttl) if self.token_ttl else 86400 * 365
         now_ms = int(self.clock.now().timestamp() * 1000)
         token = {
-            "access_token": access, "refresh_token": new_refresh, "token_type": "Bearer",
+            "access_token": access, "refresh_token": refresh, "token_type": "Bearer",
             "expires_in": expires_in, "re_expires_in": 86400 * 30, "r1_expires_in": expires_in,
             "r2_expires_in": expires_in, "w1_expires_in": expires_in, "w2_expires_in": expires_in,
             "expire_time": now_ms + expires_in * 1000, "refresh_token_valid_time": now_ms + 86400 * 30 * 1000,
@@ -812,7 +835,6 @@ class TaobaoSandbox(SandboxApp):
             "locale": "zh_CN",
         }
         return {"token_result": json.dumps(token, separators=(",", ":"))}
-
 
 def _simplified(payload: dict[str, Any]) -> dict[str, Any]:
     """``simplify=true``: no wrapper, and ``{"items": {"item": [...]}}`` becomes ``{"items": [...]}``."""

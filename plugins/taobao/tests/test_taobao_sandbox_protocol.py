@@ -417,3 +417,16 @@ def test_token_refresh_needs_no_session_and_uses_the_refresh_token_up(top_call: 
     assert err(top_call(method, {}, drop=("session",)))["sub_code"] == "isv.missing-parameter:refresh_token"
     newer = top_call(method, {"refresh_token": token["refresh_token"]}, drop=("session",))
     assert "top_auth_token_refresh_response" in newer
+
+
+def test_token_create_exchanges_a_code_once(top_call: Call, sandbox: TaobaoSandbox, clock: FakeClock) -> None:
+    method = "taobao.top.auth.token.create"
+    code = sandbox.authorization_code()
+    answer = top_call(method, {"code": code}, drop=("session",))
+    token = json.loads(answer["top_auth_token_create_response"]["token_result"])
+    assert sandbox.credentials.check(token["access_token"]) == "ok"
+    assert token["refresh_token"] in sandbox.credentials.refresh_tokens
+    assert err(top_call(method, {"code": code}, drop=("session",)))["sub_code"] == "isv.code-invalid"
+    late = sandbox.authorization_code()
+    clock.advance(sandbox.auth_code_ttl.total_seconds())
+    assert err(top_call(method, {"code": late}, drop=("session",)))["sub_code"] == "isv.code-invalid"

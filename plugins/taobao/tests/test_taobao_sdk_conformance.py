@@ -161,6 +161,15 @@ def test_console_sdk_refreshes_the_printed_refresh_token(served: ServedSandbox) 
     assert used_up.value.errorcode == 15
 
 
+def test_console_sdk_exchanges_an_authorisation_code(served: ServedSandbox) -> None:
+    answer = console(served, top.api.TopAuthTokenCreateRequest,
+                     code=served.app.authorization_code()).getResponse()
+    token = json.loads(answer["top_auth_token_create_response"]["token_result"])
+    listed = console(served, top.api.ItemsOnsaleGetRequest,
+                     fields="num_iid").getResponse(token["access_token"])
+    assert "items_onsale_get_response" in listed
+
+
 def test_console_sdk_with_a_wrong_secret_is_refused_with_25(served: ServedSandbox) -> None:
     with pytest.raises(TopException) as refused:
         console(served, top.api.ItemsOnsaleGetRequest, secret="not-the-secret",
