@@ -137,3 +137,76 @@ def test_shops_add_then_sync_stores_a_generated_shop_exactly_once(platform: str,
     if platform != "jd":
         assert set(stored) == visible
     app.close()
+
+
+def raw_http(port: int, head: str, body: bytes = b"") -> tuple[str, list[tuple[str, str]], bytes]:
+    """One HTTP/1.1 exchange written by hand (for request targets clients won't build):
+    the status line, the header fields in order, and the body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head.encode("latin-1") + b"\r\n\r\n" + body)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    header_block, _, content = data.partition(b"\r\n\r\n")
+    status, *lines = header_block.decode("latin-1").split("\r\n")
+    fields = [(name.strip().lower(), value.strip()) for name, _, value in (x.partition(":") for x in lines)]
+    return status, fields, content
+
+
+@pytest.mark.parametrize("platform", ["taobao", "jd", "douyin", "wechat"])
+def test_served_sandboxes_take_an_absolute_form_target_and_send_one_date_header(platform: str) -> None:
+    """RFC 9112 §3.2.2: a server must accept ``POST http://host/path?query`` (jd-sdk sends
+    it); the authority in the target wins over the Host header. Every answer carries one
+    Date header, the sandbox's own."""
+    sandbox = PluginHost().platform(platform).make_sandbox(SandboxConfig())
+    with serve_in_thread(sandbox) as served:
+        path = {"taobao": "/router/rest", "jd": "/routerjson", "douyin": "/product/listV2",
+                "wechat": "/channels/ec/product/list/get"}[platform]
+        target = f"http://127.0.0.1{path}?app_key=x&method=y"
+        head = (f"POST {target} HTTP/1.1\r\nHost: elsewhere.invalid\r\nContent-Length: 2\r\n"
+                "Content-Type: application/json\r\nConnection: close")
+        status, fields, content = raw_http(served.port, head, b"{}")
+    assert status.startswith("HTTP/1.1 200"), (status, content)
+    body = json.loads(content)
+    assert "error_response" in body or "code" in body or "errcode" in body  # the platform's own refusal
+    assert [name for name, _ in fields].count("date") == 1
+    assert "server" not in dict(fields)
+
+
+def test_hub_sandbox_serve_port_0_prints_the_bound_port_and_the_douyin_shop_id() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hub", "sandbox", "serve", "douyin", "--port", "0", "--generate", "2x1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        lines = []
+        for line in proc.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if line.startswith("  hub shops add"):
+                break
+        text = "".join(lines)
+        port = int(text.split("http://127.0.0.1:", 1)[1].split("/", 1)[0].split()[0])
+        assert port != 0 and f"--base-url http://127.0.0.1:{port}" in text
+        assert "  shop_id: " in text
+        for _ in range(200):  # uvicorn starts serving on the bound socket a moment after printing
+            try:
+                answer = httpx.post(f"http://127.0.0.1:{port}/product/listV2", content=b"{}")
+                break
+            except httpx.ConnectError:
+                import time
+
+                time.sleep(0.05)
+        assert answer.json()["code"] == 40001  # the platform's missing-parameter answer
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_hub_sandbox_serve_refuses_a_port_in_use_in_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["sandbox", "serve", "taobao", "--port", str(port)])
+    assert result.exit_code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output and "Traceback" not in result.output

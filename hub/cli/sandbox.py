@@ -13,7 +13,8 @@ import click
 from hub.cli.app import App
 from hub.cli.output import info, print_table
 from hub.errors import ConfigError, InputError
-from hub.testing.sandbox import Faults, SandboxConfig, asgi_app, generate_seed, load_seed
+from hub.testing.sandbox import Faults, SandboxConfig, generate_seed, load_seed
+from hub.testing.sandbox.transport import bind_socket, uvicorn_config
 
 
 @click.group("sandbox")
@@ -122,13 +123,22 @@ def serve(
         faults=Faults.parse(faults, rng) if faults else None,
     )
     sandbox = info_.make_sandbox(config)
+    try:  # bind first, so that --port 0 prints the port it really got
+        sock = bind_socket(host, port)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    port = sock.getsockname()[1]
     creds = sandbox.shop_credentials()
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    if ":" in shown_host:
+        shown_host = f"[{shown_host}]"
     url = sandbox.base_url(f"http://{shown_host}:{port}")
     state = sandbox.state
     click.echo(f"{info_.title} sandbox on {url}")
     click.echo(f"  {len(state.items)} items, {len(state.skus)} SKUs, {len(state.orders)} orders")
     for name, value in creds.items():
+        click.echo(f"  {name}: {value}")
+    for name, value in sandbox.serve_notes().items():
         click.echo(f"  {name}: {value}")
     command = ["hub", "shops", "add", f"{platform}-sandbox", "--platform", platform]
     for name, value in creds.items():
@@ -138,4 +148,4 @@ def serve(
     info("serving; press Ctrl-C to stop")
     import uvicorn
 
-    uvicorn.run(asgi_app(sandbox), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.Server(uvicorn_config(sandbox, host, port)).run(sockets=[sock])

@@ -242,6 +242,11 @@ class SandboxApp:
             "refresh_token": self.refresh_token,
         }
 
+    def serve_notes(self) -> dict[str, str]:
+        """Other facts ``hub sandbox serve`` prints that a client of this platform needs
+        (e.g. the shop id that self-authorisation asks for); none by default."""
+        return {}
+
     @staticmethod
     def json_response(
         payload: Any,

@@ -9,11 +9,13 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
@@ -75,12 +77,7 @@ def asgi_app(app: SandboxApp, *, timeout_fault_seconds: float = 5.0) -> ASGIApp:
             if not message.get("more_body"):
                 break
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        host = dict(headers).get("host", "sandbox")
-        query = scope.get("query_string", b"").decode("latin-1")
-        url = f"http://{host}{scope.get('raw_path', scope['path'].encode()).decode('latin-1')}"
-        if query and "?" not in url:
-            url += "?" + query
-        request = httpx.Request(scope["method"], url, headers=headers, content=body)
+        request = httpx.Request(scope["method"], request_url(scope, headers), headers=headers, content=body)
         delay = app.draw_latency()
         if delay:
             await anyio.sleep(delay)
@@ -108,6 +105,55 @@ def asgi_app(app: SandboxApp, *, timeout_fault_seconds: float = 5.0) -> ASGIApp:
     return asgi
 
 
+def request_url(scope: dict[str, Any], headers: list[tuple[str, str]]) -> str:
+    """The URL of an HTTP request from its ASGI scope.
+
+    The target is usually origin-form (``/router/rest?…``) and the authority comes from
+    the Host header. RFC 9112 §3.2.2 also requires servers to accept the absolute form
+    (``POST http://host/routerjson?…``, which some SDKs send); then the target carries the
+    authority itself and the Host header is ignored."""
+    target = scope.get("raw_path") or scope["path"].encode()
+    text = target.decode("latin-1")
+    query = scope.get("query_string", b"").decode("latin-1")
+    if not text.startswith("/"):  # absolute form: scheme://authority/path
+        parts = urlsplit(text)
+        url = f"http://{parts.netloc or 'sandbox'}{parts.path or '/'}"
+        query = query or parts.query
+    else:
+        host = dict(headers).get("host", "sandbox")
+        url = f"http://{host}{text}"
+    if query and "?" not in url:
+        url += "?" + query
+    return url
+
+
+def uvicorn_config(app: SandboxApp, host: str, port: int, **options: Any) -> Any:
+    """uvicorn settings for serving a sandbox. uvicorn's own Date and Server headers are
+    off: the sandbox dates its answers on its clock, as the platform does, so an answer
+    carries exactly one Date header."""
+    import uvicorn
+
+    return uvicorn.Config(
+        asgi_app(app), host=host, port=port, log_level="warning", access_log=False,
+        date_header=False, server_header=False, **options,
+    )
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening-ready socket on ``host:port`` (port 0: a free port, then
+    ``getsockname()`` tells which), so the real address is known before serving."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
 @dataclass
 class ServedSandbox:
     """A sandbox listening on loopback; ``url`` is its gateway base URL."""
@@ -133,10 +179,7 @@ def serve_in_thread(app: SandboxApp, host: str = "127.0.0.1", port: int = 0) -> 
     """Serve ``app`` over HTTP from a background thread (port 0 picks a free port)."""
     import uvicorn
 
-    config = uvicorn.Config(
-        asgi_app(app), host=host, port=port, log_level="warning", lifespan="on", access_log=False
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(app, host, port, lifespan="on"))
     thread = threading.Thread(target=server.run, name=f"sandbox-{app.platform}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -8,7 +8,7 @@ is absent), the timestamp (Unix seconds or ``yyyy-MM-dd HH:mm:ss`` GMT+8, at mos
 minutes off) and the access token, then runs the API against :class:`ShopState` and
 answers with Douyin's envelope (fact sheet §3.4).
 
-Implemented APIs: product.listV2, sku.list, sku.detail, sku.syncStock,
+Implemented APIs: product.listV2, product.detail, sku.list, sku.detail, sku.syncStock,
 sku.syncStockBatch, sku.editPrice, order.searchList, order.orderDetail,
 order.logisticsAdd, token.create, token.refresh (with the §3.7 refresh rules).
 
@@ -127,6 +127,7 @@ class DouyinSandbox(SandboxApp):
         self.auth_codes: dict[str, datetime] = {}
         self._handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "product.listV2": self._product_list,
+            "product.detail": self._product_detail,
             "sku.list": self._sku_list,
             "sku.detail": self._sku_detail,
             "sku.syncStock": self._sync_stock,
@@ -148,31 +149,33 @@ class DouyinSandbox(SandboxApp):
     # --- protocol ---------------------------------------------------------------------------
 
     def throttled(self, request: httpx.Request) -> httpx.Response:
-        return self._answer(DouyinError(60000, "请求过于频繁", "", "调用频率超过限制，请稍后重试"))
+        return self._answer(DouyinError(60000, "请求过于频繁", "", "调用频率超过限制，请稍后重试"),
+                            legacy=request.headers.get("x-open-no-old-err-code") != "1")
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = "/" + request.url.path.lstrip("/")  # some SDKs send //order/searchList
         api = signing.method_for_path(path)
         self.calls[api] += 1
+        legacy = request.headers.get("x-open-no-old-err-code") != "1"
         try:
             params = self._authenticate(request, api)
             if api == "token.create":
-                return self._answer(data=self._token_create(params))
+                return self._answer(data=self._token_create(params), legacy=legacy)
             if api == "token.refresh":
-                return self._answer(data=self._token_refresh(params))
+                return self._answer(data=self._token_refresh(params), legacy=legacy)
             if self.credentials.check(request.url.params.get("access_token")) != "ok":
                 # Douyin answers missing, unknown and expired tokens alike.
                 raise _bad_system("isv.access-token-expired", "access_token已过期")
             handler = self._handlers.get(api)
             if handler is None:
                 raise DouyinError(70000, "API已下线", "isp.api-service-off", f"{api}不存在或已下线")
-            return self._answer(data=handler(params))
+            return self._answer(data=handler(params), legacy=legacy)
         except DouyinError as error:
-            return self._answer(error)
+            return self._answer(error, legacy=legacy)
         except SandboxError as exc:
             if exc.code in _NOT_FOUND:
-                return self._answer(_business(_NOT_FOUND[exc.code]))
-            return self._answer(_business(exc.message))
+                return self._answer(_business(_NOT_FOUND[exc.code]), legacy=legacy)
+            return self._answer(_business(exc.message), legacy=legacy)
 
     def _authenticate(self, request: httpx.Request, api: str) -> dict[str, Any]:
         """The system-parameter checks, in gateway order; returns the parsed param_json."""
@@ -198,6 +201,10 @@ class DouyinSandbox(SandboxApp):
             body = request.content.decode("utf-8")
         except UnicodeDecodeError:
             raise _bad_system("isv.parameter-format-invalid", "param_json不是UTF-8") from None
+        if not body and query.get("param_json"):
+            # The API guide lists param_json among the request parameters: a client may send
+            # it in the query instead of the body.
+            body = query["param_json"]
         expected = signing.sign(app_secret=self.credentials.app_secret, app_key=query["app_key"],
                                 method=api, param_json=body, timestamp=query["timestamp"],
                                 sign_method=sign_method)
@@ -220,14 +227,26 @@ class DouyinSandbox(SandboxApp):
         except ValueError:
             raise _bad_system("isv.timestamp-format-error", "timestamp格式错误") from None
 
-    def _answer(self, error: DouyinError | None = None, data: Any = None) -> httpx.Response:
+    def _answer(self, error: DouyinError | None = None, data: Any = None, *,
+                legacy: bool = False) -> httpx.Response:
+        """Douyin's envelope. The official SDKs send ``x-open-no-old-err-code: 1`` and get only
+        ``code/msg/sub_code/sub_msg``; without that header the platform also sends the legacy
+        ``err_no``/``message`` pair (0 and "success" on success), which older clients read."""
         log_id = self.clock.now().astimezone(CN_TZ).strftime("%Y%m%d%H%M%S") + \
             self.request_id(self.rng).upper()
         if error is None:
-            return self.json_response({"code": SUCCESS, "msg": "success", "sub_code": "", "sub_msg": "",
-                                       "log_id": log_id, "data": data})
-        return self.json_response({"code": error.code, "msg": error.msg, "sub_code": error.sub_code,
-                                   "sub_msg": error.sub_msg, "log_id": log_id})
+            body: dict[str, Any] = {"code": SUCCESS, "msg": "success", "sub_code": "", "sub_msg": "",
+                                    "log_id": log_id, "data": data}
+            old = {"err_no": 0, "message": "success"}
+        else:
+            body = {"code": error.code, "msg": error.msg, "sub_code": error.sub_code,
+                    "sub_msg": error.sub_msg, "log_id": log_id}
+            old = {"err_no": error.code, "message": error.sub_msg or error.msg}
+        return self.json_response({**body, **old} if legacy else body)
+
+    def serve_notes(self) -> dict[str, str]:
+        """token.create with grant_type authorization_self needs the shop's id."""
+        return {"shop_id": str(self.shop_id)}
 
     # --- parameters -------------------------------------------------------------------------
 
@@ -326,6 +345,25 @@ class DouyinSandbox(SandboxApp):
                 "prehold_stock_num": 0, "prom_stock_num": 0, "step_stock_num": 0, "sku_type": 0,
                 "out_sku_id": 0, "create_time": to_unix(sku.modified), "supplier_id": "",
                 "sell_properties": [{"value_name": v} for v in values], **names, **ids}
+
+    def _product_detail(self, params: dict[str, Any]) -> dict[str, Any]:
+        """One product with its SKUs (``spec_prices``), by ``product_id`` or by the merchant
+        code (``out_product_id``; the sandbox keeps it in ``outer_product_id``)."""
+        if params.get("product_id") not in (None, "", 0):
+            item = self.state.item(self._id(params["product_id"]))
+        elif params.get("out_product_id") not in (None, "", 0):
+            code = self._id(params["out_product_id"])
+            item = next((i for i in self.state.items.values() if i.code == code), None)
+            if item is None:
+                raise SandboxError("item_not_found", f"no product with out_product_id {code}")
+        else:
+            raise _missing("product_id")
+        skus = [self._sku_json(s) for s in item.skus.values()]
+        spec_prices = [{"sku_id": row["id"], "price": row["price"], "stock_num": row["stock_num"],
+                        "code": row["code"], "out_sku_id": 0,
+                        "spec_detail_ids": [row[f"spec_detail_id{n}"] for n in (1, 2, 3)
+                                            if row[f"spec_detail_id{n}"]]} for row in skus]
+        return {**self._product_json(item), "product_id_str": item.item_id, "spec_prices": spec_prices}
 
     def _sku_list(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         if params.get("product_id") in (None, "", 0):
@@ -559,7 +597,9 @@ class DouyinSandbox(SandboxApp):
             if now >= self.auth_codes.pop(code):
                 raise _token_failed("code-expired", "code已过期")
         elif grant == "authorization_self":
-            if str(params.get("shop_id") or "") != str(self.shop_id):
+            # A test shop may be named by test_shop=1 instead of its shop_id; this one is.
+            test_shop = str(params.get("test_shop") or "") == "1"
+            if not test_shop and str(params.get("shop_id") or "") != str(self.shop_id):
                 raise _token_failed("no-authorization", "店铺未授权该应用")
         else:
             raise _token_failed("grant-type-invalid", "grant_type无效")

@@ -85,7 +85,8 @@ def raw(sandbox: DouyinSandbox, clock: FakeClock) -> RawCall:
 
     Overrides: ``secret``, ``app_key``, ``method``, ``timestamp``, ``sign_method``
     (None = not sent, md5 is the default), ``token`` (None = not sent), ``sign``,
-    ``body`` (raw text instead of the canonical param_json), ``drop`` (query keys to omit)."""
+    ``body`` (raw text instead of the canonical param_json), ``drop`` (query keys to omit),
+    ``headers`` (extra request headers)."""
 
     def call(path: str, params: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
         body = kw.get("body")
@@ -106,7 +107,7 @@ def raw(sandbox: DouyinSandbox, clock: FakeClock) -> RawCall:
         for name in kw.get("drop", ()):
             query.pop(name, None)
         request = httpx.Request("POST", f"{ORIGIN}{path}?{urlencode(query)}", content=body.encode(),
-                                headers={"content-type": "application/json"})
+                                headers={"content-type": "application/json", **kw.get("headers", {})})
         return json.loads(sandbox.dispatch(request).content)
 
     return call

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from hub.models import OrderStatus
@@ -322,3 +323,57 @@ def test_calls_are_counted_per_api(raw: RawCall, sandbox) -> None:  # type: igno
     raw("/product/listV2", {"page": 1, "size": 10})
     raw("/product/listV2", {"page": 1, "size": 10})
     assert sandbox.calls["product.listV2"] == 2
+
+
+# --- the legacy envelope, and methods SDK users call ----------------------------------------------
+
+NEW_ONLY = {"x-open-no-old-err-code": "1"}
+
+
+def test_without_the_opt_out_header_answers_carry_the_legacy_fields(raw: RawCall) -> None:
+    ok = raw("/product/listV2", {"page": 1, "size": 1})
+    assert (ok["err_no"], ok["message"], ok["code"]) == (0, "success", SUCCESS)
+    refused = raw("/product/listV2", {"page": 1, "size": 1}, secret="wrong")
+    assert (refused["err_no"], refused["message"]) == (40003, refused["sub_msg"])
+    assert refused["code"] == 40003
+
+
+def test_with_the_opt_out_header_answers_have_only_the_new_fields(raw: RawCall) -> None:
+    ok = raw("/product/listV2", {"page": 1, "size": 1}, headers=NEW_ONLY)
+    assert ok["code"] == SUCCESS and "err_no" not in ok and "message" not in ok
+    refused = raw("/product/listV2", {"page": 1, "size": 1}, secret="wrong", headers=NEW_ONLY)
+    assert_error(refused, 40003, "isv.signature-invalid")
+    assert "err_no" not in refused and "message" not in refused
+
+
+def test_product_detail_by_id_or_merchant_code(raw: RawCall, sandbox) -> None:  # type: ignore[no-untyped-def]
+    item = next(i for i in sandbox.state.items.values() if i.code)
+    by_id = raw("/product/detail", {"product_id": item.item_id}, headers=NEW_ONLY)["data"]
+    assert by_id["product_id_str"] == item.item_id and by_id["name"] == item.title
+    assert sorted(row["sku_id"] for row in by_id["spec_prices"]) == sorted(int(s) for s in item.skus)
+    assert {row["stock_num"] for row in by_id["spec_prices"]} == {s.quantity for s in item.skus.values()}
+    by_code = raw("/product/detail", {"out_product_id": item.code}, headers=NEW_ONLY)["data"]
+    assert by_code["product_id"] == by_id["product_id"]
+    assert_error(raw("/product/detail", {}, headers=NEW_ONLY), 40002, "isv.parameter-missing")
+    assert_error(raw("/product/detail", {"product_id": "1"}, headers=NEW_ONLY), 50002, "isv.business-failed")
+
+
+def test_self_authorisation_by_test_shop(raw: RawCall, sandbox) -> None:  # type: ignore[no-untyped-def]
+    created = raw("/token/create", {"code": "", "grant_type": "authorization_self", "test_shop": "1"},
+                  token=None)
+    assert created["err_no"] == 0 and sandbox.credentials.check(created["data"]["access_token"]) == "ok"
+    refused = raw("/token/create", {"code": "", "grant_type": "authorization_self", "shop_id": "1"},
+                  token=None)
+    assert refused["sub_code"] == "dop.token-generate-failed:no-authorization" and refused["err_no"] != 0
+    assert sandbox.serve_notes() == {"shop_id": str(sandbox.shop_id)}
+
+
+def test_param_json_may_come_in_the_query_instead_of_the_body(sandbox, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    body = '{"page":1,"size":1}'
+    timestamp = str(int(clock.now().timestamp()))
+    query = {"app_key": APP_KEY, "method": "product.listV2", "timestamp": timestamp, "v": "2",
+             "sign_method": "hmac-sha256", "access_token": sandbox.access_token, "param_json": body,
+             "sign": hand_sign(APP_SECRET, APP_KEY, "product.listV2", body, timestamp, "hmac-sha256")}
+    request = httpx.Request("POST", "http://sandbox.test/product/listV2", params=query)
+    answer = sandbox.dispatch(request).json()
+    assert answer["code"] == SUCCESS and answer["data"]["size"] == 1

@@ -18,6 +18,11 @@ What a client meets here is what the fact sheet (§2) documents:
   APIs, as JD documents; directly in the result for the ware, stock, price and shipment
   APIs, whose failure shape is UNCONFIRMED). The ``numberCode`` values are the sandbox's.
 
+APIs: jingdong.sku.read.searchSkuList, jingdong.ware.read.findWareById,
+jingdong.stock.read.findSkuStock, jingdong.stock.write.updateSkuStock,
+jingdong.price.write.updateSkuJdPrice, jingdong.pop.order.search/enSearch,
+jingdong.pop.order.get/enGet, jingdong.pop.order.shipment; any other method is code 15.
+
 Limits: order searches span at most one calendar month with ``page_size`` ≤ 100; SKU
 searches take ``pageSize`` ≤ :attr:`JdSandbox.sku_page_max` (JD's real maximum is
 UNCONFIRMED). JD's POP order search has no unpaid state, so orders awaiting payment are
@@ -85,6 +90,9 @@ API_VERSION = "2.0"
 MAX_SKEW = timedelta(minutes=6)
 ORDER_SEARCH_METHODS = ("jingdong.pop.order.search", "jingdong.pop.order.enSearch")
 ORDER_GET_METHODS = ("jingdong.pop.order.get", "jingdong.pop.order.enGet")
+
+#: ware (商品) status of jingdong.ware.read.findWareById: 8 on sale, 2 taken off shelf by the seller
+WARE_ON_SALE, WARE_OFF_SHELF = 8, 2
 
 # Sandbox business error numbers (JD does not publish its own; see the module docstring).
 E_PARAM, E_NOT_FOUND, E_STATE, E_WINDOW = 10100001, 10100004, 10100009, 10100011
@@ -257,6 +265,7 @@ class JdSandbox(SandboxApp):
     def _handlers(self) -> dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]]:
         handlers: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
             "jingdong.sku.read.searchSkuList": self._search_skus,
+            "jingdong.ware.read.findWareById": self._find_ware,
             "jingdong.stock.read.findSkuStock": self._find_stock,
             "jingdong.stock.write.updateSkuStock": self._update_stock,
             "jingdong.price.write.updateSkuJdPrice": self._update_price,
@@ -356,6 +365,24 @@ class JdSandbox(SandboxApp):
         if len(self._sorted_skus) != len(self.state.skus):
             self._sorted_skus = tuple(sorted(self.state.skus.values(), key=lambda s: int(s.sku_id)))
         return self._sorted_skus
+
+    def _find_ware(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
+        """One ware (商品) with its SKUs. ``field`` narrows the ware's fields as JD's does
+        (``wareId`` always comes back); wareStatus 8 is on sale, 2 off shelf."""
+        item = self.state.item(str(_int(p, "wareId", low=1)))
+        skus = [self._sku_row(item, sku) for sku in item.skus.values()]
+        prices = [sku.price for sku in item.skus.values()] or [0]
+        ware: dict[str, Any] = {
+            "wareId": item.item_id, "title": item.title, "outerId": item.code or "",
+            "itemNum": item.code or "", "wareStatus": WARE_ON_SALE if item.on_sale else WARE_OFF_SHELF,
+            "jdPrice": yuan(min(prices)), "marketPrice": yuan(max(prices)),
+            "stockNum": sum(sku.quantity for sku in item.skus.values()), "venderId": self.vender_id,
+            "created": cn_time(item.created), "modified": cn_time(item.modified), "skus": skus,
+        }
+        wanted = _values(p, "field")
+        if wanted is not None:
+            ware = {k: v for k, v in ware.items() if k in wanted or k == "wareId"}
+        return {"ware": ware}
 
     def _find_stock(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
         sku = self.state.sku(str(_int(p, "skuId", low=1)))

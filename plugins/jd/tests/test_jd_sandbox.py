@@ -409,3 +409,19 @@ def test_served_sandbox_answers_a_hand_signed_request(build, sandbox: JdSandbox)
         bad = http.send(build(SKUS, {"pageNo": 1}, origin=origin, sign="F" * 32)).json()
     assert result(good, SKUS)["page"]["totalItem"] == 6
     assert gateway_code(bad) == "12"
+
+
+def test_find_ware_by_id(build, ask, sandbox: JdSandbox) -> None:  # type: ignore[no-untyped-def]
+    method = "jingdong.ware.read.findWareById"
+    sku = sandbox.state.skus_by_code("CABLE-1M")[0]
+    item = sandbox.state.items[sku.item_id]
+    ware = result(ask(build(method, {"wareId": int(item.item_id)})), method)["ware"]
+    assert (ware["wareId"], ware["title"], ware["wareStatus"]) == (item.item_id, item.title, 8)
+    assert {s["skuId"] for s in ware["skus"]} == set(item.skus)
+    assert ware["stockNum"] == sum(s.quantity for s in item.skus.values())
+    narrowed = result(ask(build(method, {"wareId": item.item_id, "field": "title,wareStatus"})), method)
+    assert narrowed["ware"] == {"wareId": item.item_id, "title": item.title, "wareStatus": 8}
+    item.on_sale = False
+    assert result(ask(build(method, {"wareId": item.item_id})), method)["ware"]["wareStatus"] == 2
+    missing = result(ask(build(method, {"wareId": 99999999999})), method)
+    assert missing["success"] is False and "not exist" in missing["englishErrCode"]

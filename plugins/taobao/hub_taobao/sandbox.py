@@ -6,17 +6,23 @@ envelopes — ``{"<api>_response": {...}}`` in the nested (non-simplified) JSON 
 ``{"error_response": {"code", "msg", "sub_code", "sub_msg", "request_id"}}``:
 
 ====  ====================================================================
-21/22 method missing / unknown
+21    method missing
 28/29 app_key missing / unknown
-30/31 timestamp missing / unreadable or more than 10 minutes off
+24/25 sign missing / wrong (md5, hmac and hmac-sha256; md5 when sign_method is absent)
+30/31 timestamp missing / unreadable or more than 10 minutes off (``yyyy-MM-dd HH:mm:ss``
+      GMT+8, or epoch milliseconds as the console-generated Python SDK sends)
 32-34 v missing / malformed / not 2.0
 23    format other than json (the sandbox does not speak XML)
-24/25 sign missing / wrong (md5, hmac and hmac-sha256 are all checked)
-26/27 session missing / invalid (``invalid-sessionkey``) / expired (``session-expired``)
+22    method unknown (any method the sandbox does not implement)
+26/27 session missing / invalid (``invalid-sessionkey``) / expired (``session-expired``);
+      taobao.top.auth.token.create/refresh need none
 40/41 a required business parameter missing / out of range (``isv.*-parameter:<name>``)
 15    a business rule refused the call (``isv.*`` sub_code)
 7     throttled: "App Call Limited", "This ban will last for 1 more seconds"
 ====  ====================================================================
+
+The checks run in that order: the signature before the timestamp, so a wrong secret is
+always 25.
 
 The shop lives in a platform-neutral :class:`~hub.testing.sandbox.ShopState`
 (canonical statuses, fen, UTC); this module maps it to TOP's shapes: yuan strings,
@@ -26,6 +32,7 @@ kept as one SKU whose id is the item's ``num_iid`` (:meth:`TaobaoSandbox.add_pla
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -46,7 +53,7 @@ from hub.testing.sandbox import (
     SkuState,
     numeric_ids,
 )
-from hub.units import CN_FORMAT, CN_TZ, fen_to_yuan, format_cn_time, utc, yuan_to_fen
+from hub.units import CN_FORMAT, CN_TZ, fen_to_yuan, format_cn_time, from_unix, utc, yuan_to_fen
 from hub_taobao import PLATFORM
 from hub_taobao.signing import SIGN_METHODS, verify
 
@@ -117,6 +124,11 @@ class TaobaoSandbox(SandboxApp):
     max_trade_page_size: ClassVar[int] = 100
     max_skus_read: ClassVar[int] = 40
     max_skus_write: ClassVar[int] = 20
+    #: methods the router serves without a ``session`` (the app itself is the caller)
+    _sessionless: ClassVar[frozenset[str]] = frozenset({"taobao.top.auth.token.refresh",
+                                                         "taobao.top.auth.token.create"})
+    #: how long an authorisation code from :meth:`TaobaoSandbox.authorization_code` is good for
+    auth_code_ttl: ClassVar[timedelta] = timedelta(minutes=10)
     inventory_max_pages: ClassVar[int] = 101
 
     def __init__(self, config: SandboxConfig | None = None):
@@ -126,6 +138,7 @@ class TaobaoSandbox(SandboxApp):
         #: emulate list answers that carry no sub-orders (callers then need trade.fullinfo.get)
         self.increment_partial = False
         self.item_prices: dict[str, int] = {}  # explicit item prices (fen) of items with SKUs
+        self.auth_codes: dict[str, datetime] = {}  # authorisation code -> valid until
         self.line_shipments: dict[str, tuple[str, str]] = {}  # oid -> (company_code, out_sid)
         self._pids: dict[str, int] = dict(_KNOWN_PIDS)
         self._vids: dict[tuple[str, str], int] = {}
@@ -145,6 +158,10 @@ class TaobaoSandbox(SandboxApp):
             "taobao.item.sku.price.update": self._item_sku_price_update,
             "taobao.item.update": self._item_update,
             "taobao.trades.sold.increment.get": self._trades_sold_increment_get,
+            "taobao.trades.sold.get": self._trades_sold_get,
+            "taobao.item.sku.get": self._item_sku_get,
+            "taobao.top.auth.token.refresh": self._token_refresh,
+            "taobao.top.auth.token.create": self._token_create,
             "taobao.trade.fullinfo.get": self._trade_fullinfo_get,
             "taobao.logistics.offline.send": self._logistics_offline_send,
         }
@@ -264,20 +281,27 @@ class TaobaoSandbox(SandboxApp):
         return self.json_response({key: payload})
 
     def _check_system(self, p: dict[str, str]) -> None:
+        """The router's checks, in its order: who is calling (method, app key), whether the
+        request is genuinely theirs (signature), and only then whether it is fresh
+        (timestamp) and well-formed. A wrong secret is therefore always 25, whatever
+        timestamp form the SDK sends."""
         if not p.get("method"):
             raise TopError(21, "Missing Method")
         if not p.get("app_key"):
             raise TopError(28, "Missing App Key")
         if p["app_key"] != self.credentials.app_key:
             raise TopError(29, "Invalid App Key")
+        if not p.get("sign"):
+            raise TopError(24, "Missing Signature")
+        sign_method = p.get("sign_method") or "md5"  # md5 when absent, as the SDKs assume
+        if sign_method not in SIGN_METHODS:
+            raise TopError(25, "Invalid Signature", None, "sign_method must be md5, hmac or hmac-sha256")
+        if not verify(self.credentials.app_secret, p, sign_method, p["sign"]):
+            raise TopError(25, "Invalid Signature")
         if not p.get("timestamp"):
             raise TopError(30, "Missing Timestamp")
-        try:
-            sent = datetime.strptime(p["timestamp"], CN_FORMAT).replace(tzinfo=CN_TZ)
-        except ValueError:
-            raise TopError(31, "Invalid Timestamp", None,
-                           "timestamp must be yyyy-MM-dd HH:mm:ss (GMT+8)") from None
-        if abs(utc(sent) - self.clock.now()) > self.max_skew:
+        sent = self._sent_at(p["timestamp"])
+        if abs(sent - self.clock.now()) > self.max_skew:
             raise TopError(31, "Invalid Timestamp", None,
                            "timestamp is more than 10 minutes off the server time")
         if not p.get("v"):
@@ -288,14 +312,10 @@ class TaobaoSandbox(SandboxApp):
             raise TopError(34, "Unsupported Version")
         if p.get("format", "xml") != "json":
             raise TopError(23, "Invalid Format", None, "this sandbox answers format=json only")
-        if not p.get("sign"):
-            raise TopError(24, "Missing Signature")
-        if p.get("sign_method") not in SIGN_METHODS:
-            raise TopError(25, "Invalid Signature", None, "sign_method must be md5, hmac or hmac-sha256")
-        if not verify(self.credentials.app_secret, p, p["sign_method"], p["sign"]):
-            raise TopError(25, "Invalid Signature")
         if p["method"] not in self._methods:
             raise TopError(22, "Invalid Method")
+        if p["method"] in self._sessionless:
+            return
         verdict = self.credentials.check(p.get("session"))
         if verdict == "missing":
             raise TopError(26, "Missing Session")
@@ -303,6 +323,19 @@ class TaobaoSandbox(SandboxApp):
             raise TopError(27, "Invalid session", "invalid-sessionkey")
         if verdict == "expired":
             raise TopError(27, "Invalid session:session-expired", "session-expired")
+
+    @staticmethod
+    def _sent_at(text: str) -> datetime:
+        """``timestamp`` in either form TOP takes: the documented ``yyyy-MM-dd HH:mm:ss``
+        (GMT+8), or epoch milliseconds, which the Python SDK the TOP console generates
+        sends (``str(int(time.time() * 1000))``)."""
+        if text.isdigit() and len(text) == 13:
+            return from_unix(int(text) / 1000)
+        try:
+            return utc(datetime.strptime(text, CN_FORMAT).replace(tzinfo=CN_TZ))
+        except ValueError:
+            raise TopError(31, "Invalid Timestamp", None,
+                           "timestamp must be yyyy-MM-dd HH:mm:ss (GMT+8) or epoch milliseconds") from None
 
     @staticmethod
     def _business_error(exc: SandboxError) -> TopError:
@@ -460,6 +493,14 @@ class TaobaoSandbox(SandboxApp):
     def _item_seller_get(self, p: dict[str, str]) -> dict[str, Any]:
         fields = self._fields(p)
         return {"item": self._item_json(self._item(self._required(p, "num_iid")), fields)}
+
+    def _item_sku_get(self, p: dict[str, str]) -> dict[str, Any]:
+        fields = self._fields(p)
+        sku_id = self._required(p, "sku_id")
+        sku = self.state.skus.get(sku_id)
+        if sku is None or self.is_plain(sku) or (p.get("num_iid") and p["num_iid"] != sku.item_id):
+            raise _refused("isv.sku-not-exist:invalid-skuId", f"SKU {sku_id} does not exist")
+        return {"sku": self._sku_json(sku, fields)}
 
     # --- stock -------------------------------------------------------------------------------------------
 
@@ -655,12 +696,9 @@ class TaobaoSandbox(SandboxApp):
         return out
 
     def _trades_sold_increment_get(self, p: dict[str, str]) -> dict[str, Any]:
-        fields = self._fields(p)
         start = self._time(p, "start_modified", required=True)
         end = self._time(p, "end_modified", required=True)
         assert start is not None and end is not None
-        page = self._int(p, "page_no", 1, 1)
-        size = self._int(p, "page_size", 40, 1, self.max_trade_page_size)
         if end < start:
             raise _refused("isv.invalid-parameter:end_modified",
                            "end_modified must not be before start_modified")
@@ -669,26 +707,48 @@ class TaobaoSandbox(SandboxApp):
                            "end_modified - start_modified may not exceed one day")
         if start < self.clock.now() - self.trade_history:
             raise _refused("isv.invalid-parameter:start_modified", "only trades of the last three months")
+        return self._trade_page(p, "modified", start, end, partial=self.increment_partial)
+
+    def _trades_sold_get(self, p: dict[str, str]) -> dict[str, Any]:
+        """Trades by creation time, newest first; both bounds optional. Only the last three
+        months are searched, whatever ``start_created`` says."""
+        now = self.clock.now()
+        start = self._time(p, "start_created", required=False) or now - self.trade_history
+        end = self._time(p, "end_created", required=False) or now
+        if end < start:
+            raise _refused("isv.invalid-parameter:end_created",
+                           "end_created must not be before start_created")
+        return self._trade_page(p, "created", max(start, now - self.trade_history), end, partial=False)
+
+    def _trade_page(self, p: dict[str, str], attribute: str, start: datetime, end: datetime, *,
+                    partial: bool) -> dict[str, Any]:
+        """One page of trades whose ``attribute`` (modified or created) lies in [start, end],
+        newest first, with the paging of the trades.sold.* APIs."""
+        fields = self._fields(p)
+        page = self._int(p, "page_no", 1, 1)
+        size = self._int(p, "page_size", 40, 1, self.max_trade_page_size)
         status = p.get("status")
         if status and status not in _PLATFORM_STATUS:
             raise _invalid("status", f"unknown trade status {status!r}")
         types = set(filter(None, (p.get("type") or "").split(",")))
-        # TOP compares whole seconds and includes both ends: start <= second(modified) <= end.
+        # TOP compares whole seconds and includes both ends: start <= second(time) <= end.
         until = end + timedelta(seconds=1)
         any_type = not types or bool(types & {"fixed", "guarantee_trade"})
 
         def search() -> list[OrderState]:
             trades = [o for o in self.state.orders.values()
-                      if start <= o.modified < until
+                      if start <= getattr(o, attribute) < until
                       and (not status or self.trade_status(o) == status)
                       and any_type]
-            trades.sort(key=lambda o: (o.modified.replace(microsecond=0), int(o.order_id)), reverse=True)
+            trades.sort(key=lambda o: (getattr(o, attribute).replace(microsecond=0), int(o.order_id)),
+                        reverse=True)
             return trades
 
         with self.state.lock:
-            trades = self.state.selection(("trades.sold.increment", start, until, status, any_type), search)
+            key = (f"trades.sold.{attribute}", start, until, status, any_type)
+            trades = self.state.selection(key, search)
             chunk = trades[(page - 1) * size: page * size]
-            rows = [self._trade_json(o, fields, with_orders=not self.increment_partial) for o in chunk]
+            rows = [self._trade_json(o, fields, with_orders=not partial) for o in chunk]
         out: dict[str, Any] = {}
         if p.get("use_has_next") == "true":
             out["has_next"] = page * size < len(trades)
@@ -734,6 +794,47 @@ class TaobaoSandbox(SandboxApp):
                 self.line_shipments[oid] = (company, out_sid)
         return {"shipping": {"is_success": True}}
 
+    # --- authorisation ------------------------------------------------------------------------------
+
+    def authorization_code(self) -> str:
+        """A one-time authorisation code, as the seller's consent on the OAuth page yields
+        (valid :attr:`auth_code_ttl`; TOP's real lifetime is UNCONFIRMED)."""
+        code = f"{self.rng.getrandbits(64):016x}"
+        self.auth_codes[code] = self.clock.now() + self.auth_code_ttl
+        return code
+
+    def _token_create(self, p: dict[str, str]) -> dict[str, Any]:
+        """``taobao.top.auth.token.create``: a session and refresh token for a code."""
+        code = self._required(p, "code")
+        with self.state.lock:
+            valid_until = self.auth_codes.pop(code, None)
+            if valid_until is None or self.clock.now() >= valid_until:
+                raise _refused("isv.code-invalid", "the authorisation code is invalid, expired or used")
+            return self._token_result(*self.credentials.issue(self.token_ttl))
+
+    def _token_refresh(self, p: dict[str, str]) -> dict[str, Any]:
+        """``taobao.top.auth.token.refresh``: a new session and refresh token for a refresh
+        token (which is used up); the old session lives on until its own expiry."""
+        refresh = self._required(p, "refresh_token")
+        with self.state.lock:
+            old = self.credentials.refresh_tokens.pop(refresh, None)
+            if old is None:
+                raise _refused("isv.refresh-token-invalid", "refresh_token is invalid or was already used")
+            return self._token_result(*self.credentials.issue(self.token_ttl))
+
+    def _token_result(self, access: str, refresh: str) -> dict[str, Any]:
+        """The token answer: the token as a JSON string in ``token_result``, as TOP sends it."""
+        expires_in = int(self.token_ttl) if self.token_ttl else 86400 * 365
+        now_ms = int(self.clock.now().timestamp() * 1000)
+        token = {
+            "access_token": access, "refresh_token": refresh, "token_type": "Bearer",
+            "expires_in": expires_in, "re_expires_in": 86400 * 30, "r1_expires_in": expires_in,
+            "r2_expires_in": expires_in, "w1_expires_in": expires_in, "w2_expires_in": expires_in,
+            "expire_time": now_ms + expires_in * 1000, "refresh_token_valid_time": now_ms + 86400 * 30 * 1000,
+            "taobao_user_id": "2200000000001", "taobao_user_nick": "sandbox_shop", "sp": "taobao",
+            "locale": "zh_CN",
+        }
+        return {"token_result": json.dumps(token, separators=(",", ":"))}
 
 def _simplified(payload: dict[str, Any]) -> dict[str, Any]:
     """``simplify=true``: no wrapper, and ``{"items": {"item": [...]}}`` becomes ``{"items": [...]}``."""

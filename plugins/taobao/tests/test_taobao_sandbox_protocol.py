@@ -3,6 +3,7 @@ never only through our own client."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -81,6 +82,29 @@ def test_a_tampered_parameter_breaks_the_signature(sandbox: TaobaoSandbox,
 def test_system_parameter_checks(top_call: Call, options: dict[str, Any], code: int, msg: str) -> None:
     error = err(top_call(ONSALE, ITEM_FIELDS, **options))
     assert (error["code"], error["msg"]) == (code, msg)
+
+
+def test_the_timestamp_may_be_epoch_milliseconds(top_call: Call, clock: FakeClock) -> None:
+    """The console-generated Python SDK sends str(int(time.time() * 1000))."""
+    millis = int(clock.now().timestamp() * 1000)
+    assert "items_onsale_get_response" in top_call(ONSALE, ITEM_FIELDS, timestamp=str(millis))
+    stale = str(millis - 11 * 60 * 1000)
+    assert err(top_call(ONSALE, ITEM_FIELDS, timestamp=stale))["code"] == 31
+    assert err(top_call(ONSALE, ITEM_FIELDS, timestamp=str(millis // 1000)))["code"] == 31  # seconds: no
+
+
+@pytest.mark.parametrize("timestamp", ["1447200000000", "yesterday", None])
+def test_the_signature_is_checked_before_the_timestamp(top_call: Call, timestamp: str | None) -> None:
+    """A wrong secret is 25 whatever the timestamp says (stale, unreadable or missing)."""
+    options: dict[str, Any] = {"drop": ("timestamp",)} if timestamp is None else {"timestamp": timestamp}
+    error = err(top_call(ONSALE, ITEM_FIELDS, secret="not-the-secret", **options))
+    assert (error["code"], error["msg"]) == (25, "Invalid Signature")
+
+
+def test_sign_method_defaults_to_md5(top_call: Call) -> None:
+    """Older TOP docs make sign_method optional with md5 as the default."""
+    assert "items_onsale_get_response" in top_call(ONSALE, ITEM_FIELDS, drop=("sign_method",))
+    assert err(top_call(ONSALE, ITEM_FIELDS, sign_method="hmac", drop=("sign_method",)))["code"] == 25
 
 
 def test_an_unknown_method_is_code_22(top_call: Call) -> None:
@@ -340,3 +364,69 @@ def test_served_over_http(sandbox: TaobaoSandbox, top_params: Callable[..., Any]
                                                     secret="wrong-secret"))
     assert good.status_code == 200 and good.json()["items_onsale_get_response"]["total_results"] == 3
     assert bad.json()["error_response"]["code"] == 25
+
+
+# --- methods SDK users call -----------------------------------------------------------------------
+
+
+def test_trades_sold_get_searches_by_creation_time(top_call: Call, sandbox: TaobaoSandbox,
+                                                   clock: FakeClock) -> None:
+    sku = sandbox.state.skus_by_code("CABLE-1M")[0]
+    old = sandbox.state.place_order([(sku.sku_id, 1)])
+    clock.advance(3600)
+    new = sandbox.state.place_order([(sku.sku_id, 1)], paid=False)
+    sandbox.state.set_status(old.order_id, OrderStatus.SHIPPED)  # modified now, created an hour ago
+    every = top_call("taobao.trades.sold.get", {"fields": "tid,status"})["trades_sold_get_response"]
+    assert [str(t["tid"]) for t in every["trades"]["trade"]] == [new.order_id, old.order_id]
+    recent = top_call("taobao.trades.sold.get", {
+        "fields": "tid", "start_created": format_cn_time(clock.now() - timedelta(minutes=30)),
+        "end_created": format_cn_time(clock.now())})["trades_sold_get_response"]
+    assert recent == {"total_results": 1, "trades": {"trade": [{"tid": int(new.order_id)}]},
+                      "request_id": recent["request_id"]}
+    unpaid = top_call("taobao.trades.sold.get", {"fields": "tid", "status": "WAIT_BUYER_PAY",
+                                                 "page_size": "1", "use_has_next": "true"})
+    unpaid = unpaid["trades_sold_get_response"]
+    assert unpaid["has_next"] is False and len(unpaid["trades"]["trade"]) == 1
+    backwards = {"fields": "tid", "start_created": format_cn_time(clock.now()),
+                 "end_created": format_cn_time(clock.now() - timedelta(hours=2))}
+    refused = err(top_call("taobao.trades.sold.get", backwards))
+    assert refused["sub_code"] == "isv.invalid-parameter:end_created"
+    assert err(top_call("taobao.trades.sold.get", {}))["sub_code"] == "isv.missing-parameter:fields"
+
+
+def test_item_sku_get_reads_one_sku(top_call: Call, sandbox: TaobaoSandbox) -> None:
+    sku = sandbox.state.skus_by_code("CABLE-1M")[0]
+    answer = top_call("taobao.item.sku.get", {"sku_id": sku.sku_id, "fields": "sku_id,quantity,outer_id"})
+    assert answer["item_sku_get_response"]["sku"] == {"sku_id": int(sku.sku_id), "quantity": sku.quantity,
+                                                      "outer_id": "CABLE-1M"}
+    wrong_item = top_call("taobao.item.sku.get", {"sku_id": sku.sku_id, "num_iid": "1", "fields": "sku_id"})
+    assert err(wrong_item)["sub_code"] == "isv.sku-not-exist:invalid-skuId"
+
+
+def test_token_refresh_needs_no_session_and_uses_the_refresh_token_up(top_call: Call,
+                                                                       sandbox: TaobaoSandbox) -> None:
+    method = "taobao.top.auth.token.refresh"
+    answer = top_call(method, {"refresh_token": sandbox.refresh_token}, drop=("session",))
+    token = json.loads(answer["top_auth_token_refresh_response"]["token_result"])
+    assert sandbox.credentials.check(token["access_token"]) == "ok"
+    assert sandbox.credentials.check(sandbox.access_token) == "ok"  # the old session lives on
+    listed = top_call(ONSALE, ITEM_FIELDS, session=token["access_token"])
+    assert "items_onsale_get_response" in listed
+    again = err(top_call(method, {"refresh_token": sandbox.refresh_token}, drop=("session",)))
+    assert (again["code"], again["sub_code"]) == (15, "isv.refresh-token-invalid")
+    assert err(top_call(method, {}, drop=("session",)))["sub_code"] == "isv.missing-parameter:refresh_token"
+    newer = top_call(method, {"refresh_token": token["refresh_token"]}, drop=("session",))
+    assert "top_auth_token_refresh_response" in newer
+
+
+def test_token_create_exchanges_a_code_once(top_call: Call, sandbox: TaobaoSandbox, clock: FakeClock) -> None:
+    method = "taobao.top.auth.token.create"
+    code = sandbox.authorization_code()
+    answer = top_call(method, {"code": code}, drop=("session",))
+    token = json.loads(answer["top_auth_token_create_response"]["token_result"])
+    assert sandbox.credentials.check(token["access_token"]) == "ok"
+    assert token["refresh_token"] in sandbox.credentials.refresh_tokens
+    assert err(top_call(method, {"code": code}, drop=("session",)))["sub_code"] == "isv.code-invalid"
+    late = sandbox.authorization_code()
+    clock.advance(sandbox.auth_code_ttl.total_seconds())
+    assert err(top_call(method, {"code": late}, drop=("session",)))["sub_code"] == "isv.code-invalid"
