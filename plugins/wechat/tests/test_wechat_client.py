@@ -55,6 +55,18 @@ async def test_a_subtraction_beyond_the_stock_takes_what_is_left(host: PluginHos
     assert result.ok and sandbox.state.sku(sku.sku_id).quantity == 0
 
 
+async def test_taking_what_is_left_is_in_doubt_when_its_answer_is_lost(host: PluginHost, shop: Any,
+                                                                       sandbox: WechatSandbox) -> None:
+    sku = sku_of(sandbox, "CUP-500")
+    sandbox.state.set_quantity(sku.sku_id, 2)
+    sandbox.faults.inject("lost_response", when='"num":2}')  # the write of the 2 units left
+    [result] = await shop.client.push_stock([stock(sku, 0, delta=-10)])
+    # The subtraction was applied (nothing is left) but its answer was lost: not resent,
+    # and in doubt, so the engine re-reads rather than trusting or repeating it.
+    assert not result.ok and result.in_doubt and not result.retryable
+    assert sandbox.state.sku(sku.sku_id).quantity == 0
+
+
 async def test_a_zero_delta_sends_nothing(host: PluginHost, shop: Any, sandbox: WechatSandbox) -> None:
     [result] = await shop.client.push_stock([stock(sku_of(sandbox, "CUP-500"), 15, delta=0)])
     assert result.ok and sandbox.calls["product/stock/update"] == 0
