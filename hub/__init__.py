@@ -5,7 +5,9 @@ Plugin authors need only this public surface::
 
     from hub import hookimpl                      # the hook implementation marker
     from hub.platform import PlatformInfo, Capabilities, OrderWindowRule, ShopSettings
-    from hub.core.http import PlatformClient      # base client: pacing, retries, refresh
+    from hub.client import ShopClient             # base client: operations, write policy,
+                                                  # pacing, retries, refresh
+    from hub.paging import numbered_pages, token_pages
     from hub.models import Listing, Order, ...    # canonical models (fen, UTC)
     from hub.errors import RateLimited, ...       # error classes to classify into
     from hub.units import yuan_to_fen, ...        # edge conversions

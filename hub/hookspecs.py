@@ -1,16 +1,13 @@
-"""Hook specifications: the contract between the hub and its platform plugins.
+"""Hook specifications: how plugins register with the hub and hear what it does.
 
 The marker name, the hook prefix and the entry-point group are all ``hub``. A plugin is
 a module with ``@hub.hookimpl`` functions, registered by an entry point in the group
 ``hub``. Full documentation of every hook, with when it is called and what to return,
 is in ``docs/plugin_hooks.md``.
 
-Dispatch rules:
-
-* Data hooks (``firstresult=True``) receive a :class:`~hub.platform.ShopContext`. The
-  implementation of the shop's platform returns an awaitable or an async iterator;
-  every other plugin returns ``None``. Implementations are plain ``def`` functions —
-  an ``async def`` would return a coroutine even when the shop is not theirs.
+* A platform plugin implements ``hub_register_platforms`` and registers a
+  :class:`~hub.platform.PlatformInfo` naming its client class. The data contract is
+  that class (:class:`hub.client.ShopClient`), not hooks: the core calls the client.
 * Broadcast hooks are called on every plugin; an implementation may return an
   awaitable, which the host awaits.
 * Hooks are always called with keyword arguments, so an implementation may accept
@@ -19,7 +16,7 @@ Dispatch rules:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -32,20 +29,8 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 if TYPE_CHECKING:
     import click
 
-    from hub.models import (
-        Listing,
-        ListingRef,
-        Order,
-        OrderStatus,
-        PriceUpdate,
-        PromotionPush,
-        PushResult,
-        Shipment,
-        StockLevel,
-        StockUpdate,
-        TimeWindow,
-    )
-    from hub.platform import PlatformRegistry, ShopContext
+    from hub.models import Order, OrderStatus
+    from hub.platform import PlatformRegistry
     from hub.report import SyncReport
 
 
@@ -63,67 +48,6 @@ def hub_register_platforms(registry: PlatformRegistry) -> None:
 @hookspec
 def hub_register_commands(cli: click.Group) -> None:
     """Add click commands or groups to the ``hub`` command line."""
-
-
-# --- products / listings -------------------------------------------------------------------
-
-
-@hookspec(firstresult=True)
-def hub_fetch_listings(shop: ShopContext) -> AsyncIterator[Listing] | None:
-    """Return an async iterator over every listed SKU of ``shop`` (on and off sale)."""
-
-
-# --- stock ---------------------------------------------------------------------------------
-
-
-@hookspec(firstresult=True)
-def hub_fetch_stock(shop: ShopContext, refs: Sequence[ListingRef]) -> Awaitable[Sequence[StockLevel]] | None:
-    """Return an awaitable of the platform's current quantity for each of ``refs``."""
-
-
-@hookspec(firstresult=True)
-def hub_push_stock(
-    shop: ShopContext, updates: Sequence[StockUpdate]
-) -> Awaitable[Sequence[PushResult]] | None:
-    """Return an awaitable that applies ``updates`` and yields one result per update."""
-
-
-# --- prices --------------------------------------------------------------------------------
-
-
-@hookspec(firstresult=True)
-def hub_push_prices(
-    shop: ShopContext, updates: Sequence[PriceUpdate]
-) -> Awaitable[Sequence[PushResult]] | None:
-    """Return an awaitable that sets the prices in ``updates``; one result per update."""
-
-
-# --- orders --------------------------------------------------------------------------------
-
-
-@hookspec(firstresult=True)
-def hub_fetch_orders(shop: ShopContext, window: TimeWindow) -> AsyncIterator[Order] | None:
-    """Return an async iterator over orders modified within ``window``."""
-
-
-@hookspec(firstresult=True)
-def hub_ship_order(shop: ShopContext, shipment: Shipment) -> Awaitable[PushResult] | None:
-    """Return an awaitable that writes ``shipment`` back to the platform."""
-
-
-# --- promotions ----------------------------------------------------------------------------
-
-
-@hookspec(firstresult=True)
-def hub_start_promotion(shop: ShopContext, push: PromotionPush) -> Awaitable[PushResult] | None:
-    """Return an awaitable that starts ``push`` with the platform's promotion API."""
-
-
-@hookspec(firstresult=True)
-def hub_end_promotion(
-    shop: ShopContext, push: PromotionPush, platform_ref: str
-) -> Awaitable[PushResult] | None:
-    """Return an awaitable that ends the native promotion ``platform_ref``."""
 
 
 # --- broadcasts ----------------------------------------------------------------------------

@@ -1,75 +1,44 @@
-"""What a platform plugin declares and what it is handed.
+"""What a platform plugin declares and what the core builds from it.
 
 A plugin registers one :class:`PlatformInfo` per platform through the
-``hub_register_platforms`` hook. The core builds a :class:`ShopContext` per configured
-shop (validated settings, a ready client, the clock) and passes it to every data hook.
+``hub_register_platforms`` hook: its settings model, its client class (a
+:class:`~hub.client.ShopClient`), its capabilities and limits, and where its sandbox is.
+The core builds a :class:`ShopContext` per configured shop (validated settings, a ready
+client, the clock) and calls the operations of ``shop.client``.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-
+from hub.client import ShopClient
 from hub.core.ratelimit import RateLimit
+from hub.credentials import SECRET_FIELDS, ShopSettings, TokenSet, TokenStore
 from hub.errors import PluginError, UnknownPlatform
-from hub.models import PromotionKind, UTCDateTime
+from hub.models import PromotionKind
 
 if TYPE_CHECKING:
     from hub.core.clock import Clock
-    from hub.core.http import HttpOptions
 
 __all__ = [
+    "SECRET_FIELDS",
     "Capabilities",
     "OrderWindowRule",
     "PlatformInfo",
     "PlatformRegistry",
     "RateLimit",
+    "ShopClient",
     "ShopContext",
     "ShopSettings",
     "TokenSet",
     "TokenStore",
 ]
-
-SECRET_FIELDS = ("app_secret", "access_token", "refresh_token")
-
-
-class ShopSettings(BaseModel):
-    """Settings every shop has. A plugin subclasses this and adds its own fields (with
-    defaults, e.g. a signing method), and sets ``base_url`` to its production gateway."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    app_key: str = Field(min_length=1, description="the app's key on the platform")
-    app_secret: SecretStr = Field(description="the app's secret; never shown")
-    access_token: SecretStr | None = Field(default=None, description="the shop's token")
-    refresh_token: SecretStr | None = None
-    token_expires_at: UTCDateTime | None = None
-    base_url: str = Field(description="API gateway; point it at a sandbox for tests")
-    qps: float | None = Field(default=None, gt=0, description="override the platform QPS")
-    concurrency: int | None = Field(default=None, ge=1, description="override in-flight cap")
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"not an http(s) URL: {value!r}")
-        return value.rstrip("/")
-
-    def secret_values(self) -> list[str]:
-        """Every secret in these settings, for log masking."""
-        out = []
-        for name in SECRET_FIELDS:
-            value = getattr(self, name, None)
-            if value is not None and value.get_secret_value():
-                out.append(value.get_secret_value())
-        return out
-
 
 @dataclass(frozen=True)
 class Capabilities:
@@ -78,7 +47,7 @@ class Capabilities:
     ``delta_stock``: stock writes can be relative, so a concurrent sale is never
     overwritten. ``idempotent_stock``: the platform de-duplicates stock writes by our
     idempotency key, so a write in doubt can be re-sent. ``*_batch_size``: most updates
-    the engine hands to one ``hub_push_*`` call. ``native_promotions``: promotion kinds the
+    the engine hands to one ``push_stock``/``push_prices`` call. ``native_promotions``: promotion kinds the
     plugin starts and ends through platform promotion APIs; other kinds fall back to price
     changes. ``shipment``: shipments can be written back.
     """
@@ -107,42 +76,45 @@ class OrderWindowRule:
 
 
 @dataclass(frozen=True)
-class TokenSet:
-    """Fresh credentials a plugin obtained by refreshing; the core persists them."""
-
-    access_token: str
-    refresh_token: str | None = None
-    expires_at: datetime | None = None
-
-
-TokenStore = Callable[[TokenSet], Awaitable[None]]
-"""Persists refreshed tokens for the shop (the core writes them to the database)."""
-
-
-@dataclass(frozen=True)
 class PlatformInfo:
     """A platform, as a plugin registers it.
 
-    ``make_client(settings, http)`` builds the plugin's client for one shop from its
-    validated settings and the core's :class:`~hub.core.http.HttpOptions` (rate limit,
-    clock, transport, retry policy, token store). ``make_sandbox(config)`` builds the
-    platform's sandbox (a :class:`hub.testing.sandbox.SandboxApp`) from a
-    :class:`hub.testing.sandbox.SandboxConfig`, for ``hub sandbox serve`` and the demo.
+    ``client_class(settings, http)`` builds the client of one shop from its validated
+    settings and the core's :class:`~hub.core.http.HttpOptions` (rate limit, clock,
+    transport, retry policy, token store). ``sandbox`` is the import path
+    (``"package.module:Class"``) of the platform's sandbox, a
+    :class:`hub.testing.sandbox.SandboxApp`; it is imported only when
+    :meth:`make_sandbox` is called (``hub sandbox serve``, the demo, tests), so production
+    runs never load it.
     """
 
     code: str
     title: str
     settings_model: type[ShopSettings]
-    make_client: Callable[[Any, HttpOptions], Any]
+    client_class: type[ShopClient]
     capabilities: Capabilities
     rate_limit: RateLimit
     order_window: OrderWindowRule
-    make_sandbox: Callable[[Any], Any] | None = None
+    sandbox: str | None = None
     plugin: str = ""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9_]*", self.code):
             raise PluginError(f"platform code {self.code!r} must be lowercase letters/digits/_")
+        if not (isinstance(self.client_class, type) and issubclass(self.client_class, ShopClient)):
+            raise PluginError(f"platform {self.code!r}: client_class must subclass hub.client.ShopClient")
+        if self.sandbox is not None and not (
+            isinstance(self.sandbox, str) and re.fullmatch(r"[\w.]+:\w+", self.sandbox)
+        ):
+            raise PluginError(f"platform {self.code!r}: sandbox must be an import path 'module:Class'")
+
+    def make_sandbox(self, config: Any) -> Any:
+        """The platform's sandbox built from a :class:`hub.testing.sandbox.SandboxConfig`
+        (its module is imported now)."""
+        if self.sandbox is None:
+            raise PluginError(f"platform {self.code!r} ships no sandbox")
+        module, _, name = self.sandbox.partition(":")
+        return getattr(importlib.import_module(module), name)(config)
 
 
 class PlatformRegistry:
@@ -183,16 +155,16 @@ class PlatformRegistry:
 
 @dataclass
 class ShopContext:
-    """One configured shop, as every data hook receives it.
+    """One configured shop: its settings and the client the core calls.
 
-    ``client`` is what the platform's ``make_client`` built; hooks use it and nothing
-    else to talk to the platform. A hook whose platform is not ``platform`` returns None.
+    ``client`` is the platform's ``client_class`` built for this shop; the core calls its
+    operations (``shop.client.push_stock(...)``) and nothing else talks to the platform.
     """
 
     name: str
     platform: str
     settings: ShopSettings
-    client: Any
+    client: ShopClient
     clock: Clock
     info: PlatformInfo
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("hub.shop"))

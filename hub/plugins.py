@@ -1,9 +1,9 @@
 """The plugin host: loads platform plugins and is the only caller of ``pm.hook``.
 
-Everything else in the hub calls the typed methods of :class:`PluginHost`, which
-enforce the dispatch rules of :mod:`hub.hookspecs` in one place: a data hook that no
-plugin answers raises :class:`~hub.errors.CapabilityNotSupported`, awaitables are
-awaited, and a plugin that returns the wrong kind of object is named in the error.
+pluggy does discovery (entry points in the group ``hub``), registration (each plugin's
+platforms go into :attr:`PluginHost.registry`), broadcasts (``notify_*``, awaited when a
+listener returns an awaitable) and commands. Data does not go through hooks: the core
+calls the operations of each shop's client (:class:`hub.client.ShopClient`) directly.
 
 Environment:
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -25,21 +25,9 @@ from typing import Any
 import pluggy
 
 from hub import hookspecs
-from hub.errors import CapabilityNotSupported, PluginError, PluginLoadError
-from hub.models import (
-    Listing,
-    ListingRef,
-    Order,
-    OrderStatus,
-    PriceUpdate,
-    PromotionPush,
-    PushResult,
-    Shipment,
-    StockLevel,
-    StockUpdate,
-    TimeWindow,
-)
-from hub.platform import PlatformInfo, PlatformRegistry, ShopContext
+from hub.errors import PluginError, PluginLoadError
+from hub.models import Order, OrderStatus
+from hub.platform import PlatformInfo, PlatformRegistry
 
 log = logging.getLogger("hub.plugins")
 
@@ -61,7 +49,7 @@ class PluginInfo:
 
 @dataclass
 class PluginHost:
-    """Loads plugins and dispatches hooks; see the module docstring."""
+    """Loads plugins, holds their platforms and calls the broadcast hooks; see the module docstring."""
 
     autoload: bool | None = None
     blocked: Iterable[str] | None = None
@@ -148,42 +136,6 @@ class PluginHost:
             out.append(PluginInfo(name, dist, version, platforms, hooks))
         return out
 
-    # --- data hooks (typed facade) ------------------------------------------------------------
-
-    def fetch_listings(self, shop: ShopContext) -> AsyncIterator[Listing]:
-        return self._iterator("hub_fetch_listings", "listings", shop=shop)
-
-    async def fetch_stock(self, shop: ShopContext, refs: Sequence[ListingRef]) -> list[StockLevel]:
-        return list(await self._awaitable("hub_fetch_stock", "stock reads", shop=shop, refs=refs))
-
-    async def push_stock(self, shop: ShopContext, updates: Sequence[StockUpdate]) -> list[PushResult]:
-        results = await self._awaitable("hub_push_stock", "stock writes", shop=shop, updates=updates)
-        return _check_results("hub_push_stock", updates, results)
-
-    async def push_prices(self, shop: ShopContext, updates: Sequence[PriceUpdate]) -> list[PushResult]:
-        results = await self._awaitable("hub_push_prices", "price writes", shop=shop, updates=updates)
-        return _check_results("hub_push_prices", updates, results)
-
-    def fetch_orders(self, shop: ShopContext, window: TimeWindow) -> AsyncIterator[Order]:
-        return self._iterator("hub_fetch_orders", "orders", shop=shop, window=window)
-
-    async def ship_order(self, shop: ShopContext, shipment: Shipment) -> PushResult:
-        return await self._awaitable("hub_ship_order", "shipment write-back", shop=shop, shipment=shipment)
-
-    async def start_promotion(self, shop: ShopContext, push: PromotionPush) -> PushResult:
-        return await self._awaitable(
-            "hub_start_promotion", f"native {push.promotion.kind.value}", shop=shop, push=push
-        )
-
-    async def end_promotion(self, shop: ShopContext, push: PromotionPush, platform_ref: str) -> PushResult:
-        return await self._awaitable(
-            "hub_end_promotion",
-            f"native {push.promotion.kind.value}",
-            shop=shop,
-            push=push,
-            platform_ref=platform_ref,
-        )
-
     # --- broadcasts -----------------------------------------------------------------------------
 
     async def notify_order_stored(self, shop: str, order: Order, previous_status: OrderStatus | None) -> None:
@@ -201,42 +153,10 @@ class PluginHost:
     def has_listeners(self, hook: str) -> bool:
         return bool(getattr(self.pm.hook, hook).get_hookimpls())
 
-    # --- dispatch helpers -----------------------------------------------------------------------
-
-    def _first(self, hook: str, what: str, kwargs: dict[str, Any]) -> Any:
-        result = getattr(self.pm.hook, hook)(**kwargs)
-        if result is None:
-            shop: ShopContext = kwargs["shop"]
-            raise CapabilityNotSupported(shop.platform, what)
-        return result
-
-    def _iterator(self, hook: str, what: str, **kwargs: Any) -> AsyncIterator[Any]:
-        result = self._first(hook, what, kwargs)
-        if not hasattr(result, "__aiter__"):
-            raise PluginError(
-                f"{hook} must return an async iterator, got {type(result).__name__}"
-                " (write it as a plain def returning an async generator)"
-            )
-        return result
-
-    async def _awaitable(self, hook: str, what: str, **kwargs: Any) -> Any:
-        result = self._first(hook, what, kwargs)
-        if not inspect.isawaitable(result):
-            raise PluginError(f"{hook} must return an awaitable, got {type(result).__name__}")
-        return await result
+    # --- helpers ---------------------------------------------------------------------------------
 
     async def _broadcast(self, hook: str, **kwargs: Any) -> None:
         for result in getattr(self.pm.hook, hook)(**kwargs):
             if inspect.isawaitable(result):
                 await result
 
-
-def _check_results(hook: str, updates: Sequence[Any], results: Sequence[PushResult]) -> list[PushResult]:
-    """Every update must come back with exactly one result, matched by idempotency key."""
-    wanted = {u.idempotency_key for u in updates}
-    got = [r.idempotency_key for r in results]
-    if set(got) != wanted or len(got) != len(wanted):
-        raise PluginError(
-            f"{hook} returned results for {sorted(set(got))[:5]}… but was asked for {len(wanted)} updates"
-        )
-    return list(results)

@@ -28,7 +28,7 @@ def list_(app: App) -> None:
     """Platforms that ship a sandbox."""
     print_table(
         ["platform", "title", "plugin"],
-        [(p.code, p.title, p.plugin) for p in app.host.registry if p.make_sandbox is not None],
+        [(p.code, p.title, p.plugin) for p in app.host.registry if p.sandbox is not None],
         empty="no installed platform ships a sandbox",
     )
 
@@ -89,7 +89,7 @@ def serve(
 
     It prints the credentials it accepts and a `hub shops add` line pointing at it."""
     info_ = app.host.platform(platform)
-    if info_.make_sandbox is None:
+    if info_.sandbox is None:
         raise ConfigError(f"platform {platform!r} ships no sandbox")
     if seed_file and generate:
         raise click.UsageError("give --seed or --generate, not both")

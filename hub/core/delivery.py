@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from hub.client import check_results
 from hub.core import outbox
 from hub.errors import HubError
 from hub.models import ListingRef, PriceUpdate, PushResult, Shipment
@@ -37,13 +38,11 @@ def ref_of(payload: dict[str, Any]) -> ListingRef:
 async def _send_prices(
     host: PluginHost, shop: ShopContext, entries: Sequence[t.OutboxEntry]
 ) -> list[PushResult]:
-    return await host.push_prices(
-        shop,
-        [
-            PriceUpdate(ref=ref_of(e.payload), price=e.payload["price"], idempotency_key=e.idempotency_key)
-            for e in entries
-        ],
-    )
+    updates = [
+        PriceUpdate(ref=ref_of(e.payload), price=e.payload["price"], idempotency_key=e.idempotency_key)
+        for e in entries
+    ]
+    return check_results("push_prices", updates, await shop.client.push_prices(updates))
 
 
 async def _send_shipment(
@@ -52,8 +51,7 @@ async def _send_shipment(
     [entry] = entries
     p = entry.payload
     return [
-        await host.ship_order(
-            shop,
+        await shop.client.ship(
             Shipment(
                 platform_order_id=p["platform_order_id"],
                 carrier=p["carrier"],

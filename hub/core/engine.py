@@ -232,7 +232,7 @@ class SyncEngine:
             result.skipped = f"read {int((now - last).total_seconds() // 60)} min ago"
             return
         listings = []
-        async for listing in self.host.fetch_listings(shop.ctx):
+        async for listing in shop.ctx.client.iter_listings():
             listings.append(listing)
             if len(listings) % 500 == 0:
                 self.progress("advance", shop.name, "listings", {"n": 500})
@@ -257,7 +257,7 @@ class SyncEngine:
         signpost = shop.ctx.client.platform_time(max(self.clock.now(), self._signpost_after))
         for window in plan_windows(cursor, signpost, rule):
             batch = []
-            async for order in self.host.fetch_orders(shop.ctx, window):
+            async for order in shop.ctx.client.iter_orders(window):
                 batch.append(order)
                 if len(batch) >= ORDER_CHUNK:
                     await self._store_orders(shop, batch, result, None)

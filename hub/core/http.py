@@ -1,6 +1,7 @@
 """The base of every platform client: pacing, retries, token refresh, safe logging.
 
-A plugin subclasses :class:`PlatformClient`, builds signed ``httpx.Request`` objects
+A plugin's client (a :class:`hub.client.ShopClient`, which extends :class:`PlatformClient`
+with the data operations) builds signed ``httpx.Request`` objects
 and implements :meth:`PlatformClient.parse` to turn a response into a payload or one of
 the :mod:`hub.errors` classes. :meth:`PlatformClient.call` does the rest:
 
@@ -31,6 +32,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from hub.core.clock import SYSTEM_CLOCK, Clock
 from hub.core.ratelimit import RateLimit, RateLimiter
+from hub.credentials import ShopSettings, TokenSet, TokenStore
 from hub.errors import (
     AuthError,
     ConnectFailed,
@@ -43,7 +45,6 @@ from hub.errors import (
     ServerError,
     TransportError,
 )
-from hub.platform import ShopSettings, TokenSet, TokenStore
 from hub.secrets import RedactingFilter, redact, redact_url, register_secret
 
 log = logging.getLogger("hub.http")
@@ -73,7 +74,7 @@ class RetryPolicy:
 
 @dataclass
 class HttpOptions:
-    """What the core hands a plugin's ``make_client`` for one shop."""
+    """What the core hands a plugin's ``client_class`` for one shop."""
 
     shop: str
     rate_limit: RateLimit

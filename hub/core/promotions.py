@@ -4,7 +4,7 @@ A promotion names SKUs and shops; each (shop, SKU) is a *target* applied one of 
 
 * **native** — the shop's platform declares the kind in
   ``Capabilities.native_promotions``: one platform activity per promotion and shop,
-  started with ``hub_start_promotion`` and ended with ``hub_end_promotion``;
+  started with the client's ``start_promotion`` and ended with ``end_promotion``;
 * **price** — otherwise the listing's price is changed to the promotion price, and at
   the end set back to the *then-current* regular price (a regular-price change made
   during the promotion is what is restored; it never overwrites the promotion price).
@@ -345,7 +345,7 @@ async def _send_start(
     host: PluginHost, shop: ShopContext, entries: Sequence[t.OutboxEntry]
 ) -> list[PushResult]:
     [entry] = entries
-    return [await host.start_promotion(shop, PromotionPush.model_validate(entry.payload["push"]))]
+    return [await shop.client.start_promotion(PromotionPush.model_validate(entry.payload["push"]))]
 
 
 async def _send_end(
@@ -353,7 +353,7 @@ async def _send_end(
 ) -> list[PushResult]:
     [entry] = entries
     push = PromotionPush.model_validate(entry.payload["push"])
-    return [await host.end_promotion(shop, push, entry.payload.get("platform_ref") or "")]
+    return [await shop.client.end_promotion(push, entry.payload.get("platform_ref") or "")]
 
 
 def _started(session: Session, entry: t.OutboxEntry, result: PushResult, state: str) -> None:

@@ -199,7 +199,7 @@ class ShopRuntime:
             if shop.clock_offset_ms is None
             else timedelta(milliseconds=shop.clock_offset_ms),
         )
-        client = info.make_client(settings, options)
+        client = info.client_class(settings, options)
         return ShopContext(
             name=shop.name,
             platform=shop.platform,

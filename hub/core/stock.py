@@ -35,6 +35,7 @@ import anyio
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from hub.client import check_results
 from hub.core import outbox
 from hub.core.allocation import Rule, ShopInput, partitioned_targets, sellable, shared_targets
 from hub.core.catalog import REMOVED
@@ -424,7 +425,7 @@ async def observe(host: PluginHost, db: Database, shop: ShopContext, listings: S
 
     async def read(chunk: Sequence[ListingInfo]) -> None:
         try:
-            for level in await host.fetch_stock(shop, [x.ref for x in chunk]):
+            for level in await shop.client.fetch_stock([x.ref for x in chunk]):
                 # anchored on the platform's clock: the model compares it with order times
                 found[level.platform_sku_id] = (level.quantity, shop.client.platform_time(level.observed_at))
         except HubError as exc:  # caught here: a task group would wrap it in an ExceptionGroup
@@ -490,7 +491,7 @@ async def _push_batch(
     now = shop.clock.now()
     await db.run(lambda s: _record_sending(s, shop_id, batch, updates, now))
     try:
-        results = await host.push_stock(shop, updates)
+        results = check_results("push_stock", updates, await shop.client.push_stock(updates))
     except HubError as exc:
         results = [
             PushResult(idempotency_key=u.idempotency_key, ok=False, error=str(exc), retryable=exc.retryable)
@@ -638,7 +639,7 @@ async def check_drift(
     mine = [x for x in picture.listings if x.shop_id == shop_id]
     actual: dict[str, tuple[int, datetime]] = {}
     for start in range(0, len(mine), READ_CHUNK):
-        for level in await host.fetch_stock(shop, [x.ref for x in mine[start : start + READ_CHUNK]]):
+        for level in await shop.client.fetch_stock([x.ref for x in mine[start : start + READ_CHUNK]]):
             actual[level.platform_sku_id] = (level.quantity, shop.client.platform_time(level.observed_at))
     drifts = [
         Drift(

@@ -57,7 +57,7 @@ def make_shop(
         name=name,
         platform=info.code,
         settings=shop_settings,
-        client=info.make_client(shop_settings, http),
+        client=info.client_class(shop_settings, http),
         clock=clock,
         info=info,
     )

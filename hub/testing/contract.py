@@ -9,9 +9,9 @@ A plugin's test suite subclasses :class:`PlatformContract` and sets ``platform``
         refreshes_tokens = False
 
 The plugin is loaded through its installed entry point, so the contract also checks
-that the hub discovers it. Every test drives the plugin through the hub's typed hook
-facade and checks the result in the sandbox's state (or the other way round), so a
-client that merely agrees with itself cannot pass.
+that the hub discovers it. Every test drives the platform's client
+(:class:`hub.client.ShopClient`) as the core does and checks the result in the sandbox's
+state (or the other way round), so a client that merely agrees with itself cannot pass.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import ClassVar
 
 import pytest
 
+from hub.client import ShopClient
 from hub.errors import AuthError, PlatformError, RateLimited
 from hub.models import (
     ListingRef,
@@ -109,7 +110,7 @@ class PlatformContract:
 
     @pytest.fixture
     def sandbox(self, info: PlatformInfo, clock: FakeClock) -> SandboxApp:
-        assert info.make_sandbox is not None, "a platform must ship its sandbox"
+        assert info.sandbox is not None, "a platform must ship its sandbox"
         return info.make_sandbox(SandboxConfig(clock=clock, seed=contract_seed()))
 
     @pytest.fixture
@@ -142,22 +143,20 @@ class PlatformContract:
         assert info.rate_limit.qps > 0 and info.order_window.max_span > timedelta(0)
         plugin = next(p for p in host.list_plugins() if self.platform in p.platforms)
         assert plugin.version, "the plugin must be installed as a distribution"
-        for hook in (
-            "hub_fetch_listings",
-            "hub_fetch_stock",
-            "hub_push_stock",
-            "hub_push_prices",
-            "hub_fetch_orders",
-            "hub_ship_order",
-        ):
-            assert hook in plugin.hooks
+        assert "hub_register_platforms" in plugin.hooks
+        # The operations every platform must implement (promotions are optional).
+        for operation in ("iter_listings", "fetch_stock", "push_stock", "push_prices", "iter_orders", "ship"):
+            assert getattr(info.client_class, operation) is not getattr(ShopClient, operation), operation
+        if info.capabilities.native_promotions:
+            for operation in ("start_promotion", "end_promotion"):
+                assert getattr(info.client_class, operation) is not getattr(ShopClient, operation), operation
 
     # --- listings and stock -----------------------------------------------------------------
 
     async def test_listings_match_the_platform(
         self, host: PluginHost, shop: ShopContext, sandbox: SandboxApp
     ) -> None:
-        listings = [x async for x in host.fetch_listings(shop)]
+        listings = [x async for x in shop.client.iter_listings()]
         assert len({x.platform_sku_id for x in listings}) == len(listings) == 6
         for listing in listings:
             sku = sandbox.state.sku(listing.platform_sku_id)
@@ -172,7 +171,7 @@ class PlatformContract:
     ) -> None:
         skus = list(sandbox.state.iter_skus())
         sandbox.state.set_quantity(skus[0].sku_id, 33)
-        levels = await host.fetch_stock(shop, [self.ref(s) for s in skus])
+        levels = await shop.client.fetch_stock([self.ref(s) for s in skus])
         got = {level.platform_sku_id: level.quantity for level in levels}
         assert got == {s.sku_id: s.quantity for s in skus}
         assert all(level.observed_at.tzinfo is not None for level in levels)
@@ -181,8 +180,8 @@ class PlatformContract:
         self, host: PluginHost, shop: ShopContext, sandbox: SandboxApp
     ) -> None:
         sku = self.sku_by_code(sandbox, "CUP-500")
-        results = await host.push_stock(
-            shop, [StockUpdate(ref=self.ref(sku), quantity=7, idempotency_key="abs-1")]
+        results = await shop.client.push_stock(
+            [StockUpdate(ref=self.ref(sku), quantity=7, idempotency_key="abs-1")]
         )
         assert [r.ok for r in results] == [True]
         assert sandbox.state.sku(sku.sku_id).quantity == 7
@@ -196,7 +195,7 @@ class PlatformContract:
         sandbox.state.set_quantity(sku.sku_id, 10)  # what the hub observed
         sandbox.state.place_order([(sku.sku_id, 1)])  # a buyer, after our read
         update = StockUpdate(ref=self.ref(sku), quantity=15, delta=5, idempotency_key="delta-1")
-        assert [r.ok for r in await host.push_stock(shop, [update])] == [True]
+        assert [r.ok for r in await shop.client.push_stock([update])] == [True]
         assert sandbox.state.sku(sku.sku_id).quantity == 14
 
     async def test_batch_push_reports_each_update(
@@ -207,15 +206,15 @@ class PlatformContract:
             StockUpdate(ref=self.ref(s), quantity=3 + i, idempotency_key=f"batch-{i}")
             for i, s in enumerate(skus)
         ][: info.capabilities.stock_batch_size]
-        results = await host.push_stock(shop, updates)
+        results = await shop.client.push_stock(updates)
         assert sorted(r.idempotency_key for r in results) == sorted(u.idempotency_key for u in updates)
         for update in updates:
             assert sandbox.state.sku(update.ref.platform_sku_id).quantity == update.quantity
 
     async def test_push_prices(self, host: PluginHost, shop: ShopContext, sandbox: SandboxApp) -> None:
         sku = self.sku_by_code(sandbox, "TSHIRT-RED-M")
-        results = await host.push_prices(
-            shop, [PriceUpdate(ref=self.ref(sku), price=4990, idempotency_key="price-1")]
+        results = await shop.client.push_prices(
+            [PriceUpdate(ref=self.ref(sku), price=4990, idempotency_key="price-1")]
         )
         assert [r.ok for r in results] == [True]
         assert sandbox.state.sku(sku.sku_id).price == 4990
@@ -232,7 +231,7 @@ class PlatformContract:
             placed.append(sandbox.state.place_order([(self.sku_by_code(sandbox, code).sku_id, qty)]))
         clock.advance(60)
         window = TimeWindow(start=start, end=clock.now())
-        orders = [o async for o in host.fetch_orders(shop, window)]
+        orders = [o async for o in shop.client.iter_orders(window)]
         assert sorted(o.platform_order_id for o in orders) == sorted(p.order_id for p in placed)
         for order in orders:
             source = sandbox.state.order(order.platform_order_id)
@@ -255,7 +254,7 @@ class PlatformContract:
         order = sandbox.state.place_order([(self.sku_by_code(sandbox, "CUP-500").sku_id, 1)])
         clock.advance(0.3)
         window = TimeWindow(start=start, end=clock.now())  # ends 0.5 s into the order's second
-        orders = [o async for o in host.fetch_orders(shop, window)]
+        orders = [o async for o in shop.client.iter_orders(window)]
         assert order.order_id in {o.platform_order_id for o in orders}
 
     async def test_order_statuses_map_to_canonical(
@@ -274,7 +273,7 @@ class PlatformContract:
                 sandbox.state.set_status(order.order_id, status)
             expected[order.order_id] = status
         clock.advance(10)
-        orders = [o async for o in host.fetch_orders(shop, TimeWindow(start=start, end=clock.now()))]
+        orders = [o async for o in shop.client.iter_orders(TimeWindow(start=start, end=clock.now()))]
         assert {o.platform_order_id: o.status for o in orders} == expected
 
     async def test_ship_order(self, host: PluginHost, shop: ShopContext, sandbox: SandboxApp) -> None:
@@ -285,7 +284,7 @@ class PlatformContract:
             tracking_number="SF1234567890",
             idempotency_key="ship-1",
         )
-        result = await host.ship_order(shop, shipment)
+        result = await shop.client.ship(shipment)
         assert result.ok, result.error
         assert sandbox.state.order(order.order_id).status is OrderStatus.SHIPPED
         assert sandbox.state.order(order.order_id).tracking_number == "SF1234567890"
@@ -295,7 +294,7 @@ class PlatformContract:
     ) -> None:
         with serve_in_thread(sandbox) as served:
             shop = make_shop(info, sandbox, clock=clock, transport=None, base_url=served.url)
-            listings = [x async for x in host.fetch_listings(shop)]
+            listings = [x async for x in shop.client.iter_listings()]
             await shop.client.aclose()
         assert len(listings) == 6
 
@@ -313,7 +312,7 @@ class PlatformContract:
             refresh_token="not-a-refresh-token",
         )
         with pytest.raises(AuthError):
-            _ = [x async for x in host.fetch_listings(bad)]
+            _ = [x async for x in bad.client.iter_listings()]
         await bad.client.aclose()
 
     @pytest.mark.parametrize("fault", ["throttle", "server_error", "timeout", "reset", "malformed"])
@@ -322,7 +321,7 @@ class PlatformContract:
     ) -> None:
         sandbox.faults.inject(fault, 2)
         try:
-            listings = [x async for x in host.fetch_listings(shop)]
+            listings = [x async for x in shop.client.iter_listings()]
         except RateLimited as exc:
             # A platform may ask for a longer wait than the hub takes within a run
             # (WeChat: "retry next minute"); then failing fast, saying so, is right.
@@ -337,7 +336,7 @@ class PlatformContract:
     ) -> None:
         sandbox.faults.set_rate("server_error", 1.0)
         with pytest.raises(PlatformError) as caught:
-            _ = [x async for x in host.fetch_listings(shop)]
+            _ = [x async for x in shop.client.iter_listings()]
         assert caught.value.retryable and caught.value.platform == self.platform
 
     async def test_expired_token_is_refreshed_once(
@@ -346,7 +345,7 @@ class PlatformContract:
         if not self.refreshes_tokens:
             pytest.skip("this platform's tokens are renewed outside the hub")
         sandbox.expire_tokens()
-        listings = [x async for x in host.fetch_listings(shop)]
+        listings = [x async for x in shop.client.iter_listings()]
         assert len(listings) == 6
         assert len(saved_tokens) == 1 and shop.client.stats.token_refreshes == 1
 
@@ -386,10 +385,10 @@ class PlatformContract:
                 ),
                 idempotency_key=f"promo-{number}",
             )
-            started = await host.start_promotion(shop, push)
+            started = await shop.client.start_promotion(push)
             assert started.ok and started.platform_ref, started.error
             active = [p for p in sandbox.state.promotions.values() if p.active]
             assert len(active) == 1
-            ended = await host.end_promotion(shop, push, started.platform_ref)
+            ended = await shop.client.end_promotion(push, started.platform_ref)
             assert ended.ok, ended.error
             assert not any(p.active for p in sandbox.state.promotions.values())

@@ -15,12 +15,12 @@ import json
 import math
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
 from hub import hookimpl
-from hub.core.http import HttpOptions, PlatformClient
+from hub.client import ShopClient
 from hub.core.ratelimit import RateLimit
 from hub.errors import (
     AuthError,
@@ -45,12 +45,12 @@ from hub.models import (
     StockUpdate,
     TimeWindow,
 )
+from hub.paging import numbered_pages
 from hub.platform import (
     Capabilities,
     OrderWindowRule,
     PlatformInfo,
     PlatformRegistry,
-    ShopContext,
     ShopSettings,
     TokenSet,
 )
@@ -241,8 +241,12 @@ class FakeSettings(ShopSettings):
     base_url: str = "https://fake.invalid/api"
 
 
-class FakeClient(PlatformClient):
+class FakeClient(ShopClient):
+    """The fake platform's client: every operation of :class:`~hub.client.ShopClient`."""
+
     platform = "fake"
+    #: send deltas (the plugin's ``Capabilities.delta_stock``); set per platform code
+    delta_stock: ClassVar[bool] = True
 
     def parse(self, operation: str, response: httpx.Response) -> Any:
         body = self.decode_json(operation, response)
@@ -297,11 +301,13 @@ class FakeClient(PlatformClient):
         expires = from_unix(data["expires_at"]) if data.get("expires_at") else None
         return TokenSet(data["access_token"], data["refresh_token"], expires)
 
+    async def _listings_page(self, page: int) -> tuple[list[dict[str, Any]], int]:
+        data = await self.request("listings.list", {"page": page, "size": PAGE_SIZE})
+        return data["items"], data["total"]
+
     async def iter_listings(self) -> AsyncIterator[Listing]:
-        page = 1
-        while True:
-            data = await self.request("listings.list", {"page": page, "size": PAGE_SIZE})
-            for row in data["items"]:
+        async for rows in numbered_pages(self._listings_page, size=PAGE_SIZE):
+            for row in rows:
                 yield Listing(
                     platform_item_id=row["item_id"],
                     platform_sku_id=row["sku_id"],
@@ -311,9 +317,6 @@ class FakeClient(PlatformClient):
                     quantity=row["quantity"],
                     status=ListingStatus.ON_SALE if row["on_sale"] else ListingStatus.OFF_SALE,
                 )
-            if page * PAGE_SIZE >= data["total"]:
-                return
-            page += 1
 
     async def fetch_stock(self, refs: Sequence[ListingRef]) -> list[StockLevel]:
         levels = []
@@ -332,7 +335,8 @@ class FakeClient(PlatformClient):
             ]
         return levels
 
-    async def push_stock(self, updates: Sequence[StockUpdate], delta: bool) -> list[PushResult]:
+    async def push_stock(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
+        delta = self.delta_stock
         rows = [
             {
                 "sku_id": u.ref.platform_sku_id,
@@ -367,8 +371,7 @@ class FakeClient(PlatformClient):
         ]
 
     async def iter_orders(self, window: TimeWindow) -> AsyncIterator[Order]:
-        page = 1
-        while True:
+        async def page_of(page: int) -> tuple[list[dict[str, Any]], int]:
             # Whole seconds: round the start down and the end up, so the window's last
             # (partial) second is included; reading a little extra is harmless.
             data = await self.request(
@@ -380,7 +383,10 @@ class FakeClient(PlatformClient):
                     "size": PAGE_SIZE,
                 },
             )
-            for row in data["orders"]:
+            return data["orders"], data["total"]
+
+        async for rows in numbered_pages(page_of, size=PAGE_SIZE):
+            for row in rows:
                 yield Order(
                     platform_order_id=row["order_id"],
                     status=row["status"],
@@ -404,9 +410,6 @@ class FakeClient(PlatformClient):
                         for ln in row["lines"]
                     ),
                 )
-            if page * PAGE_SIZE >= data["total"]:
-                return
-            page += 1
 
     async def ship(self, shipment: Shipment) -> PushResult:
         try:
@@ -420,7 +423,7 @@ class FakeClient(PlatformClient):
                 },
             )
         except InvalidRequest as exc:
-            return PushResult(idempotency_key=shipment.idempotency_key, ok=False, error=str(exc))
+            return self.failed(shipment.idempotency_key, exc)
         return PushResult(idempotency_key=shipment.idempotency_key, ok=True)
 
     async def start_promotion(self, push: PromotionPush) -> PushResult:
@@ -446,7 +449,8 @@ class FakeClient(PlatformClient):
 
 
 class FakePlatformPlugin:
-    """Hook implementations for one fake platform code; see the module docstring."""
+    """The fake platform's plugin: one platform code with its own client class; see the
+    module docstring."""
 
     def __init__(
         self,
@@ -458,11 +462,15 @@ class FakePlatformPlugin:
         stock_batch_size: int = 50,
     ):
         self.code = code
+        # One client class per code, so errors are tagged with it and deltas obey the flag.
+        client_class = type(
+            f"FakeClient_{code}", (FakeClient,), {"platform": code, "delta_stock": delta_stock}
+        )
         self.info = PlatformInfo(
             code=code,
             title=f"Fake platform ({code})",
             settings_model=FakeSettings,
-            make_client=self._make_client,
+            client_class=client_class,
             capabilities=Capabilities(
                 delta_stock=delta_stock,
                 stock_batch_size=stock_batch_size,
@@ -473,53 +481,12 @@ class FakePlatformPlugin:
             order_window=OrderWindowRule(
                 max_span=MAX_SPAN, lookback=timedelta(minutes=5), initial_history=timedelta(days=3)
             ),
-            make_sandbox=FakeSandbox,
+            sandbox="hub.testing.fake:FakeSandbox",
         )
-
-    def _make_client(self, settings: FakeSettings, http: HttpOptions) -> FakeClient:
-        client = FakeClient(settings, http)
-        client.platform = self.code
-        return client
-
-    def _mine(self, shop: ShopContext) -> FakeClient | None:
-        return shop.client if shop.platform == self.code else None
 
     @hookimpl
     def hub_register_platforms(self, registry: PlatformRegistry) -> None:
         registry.add(self.info)
-
-    @hookimpl
-    def hub_fetch_listings(self, shop: ShopContext) -> AsyncIterator[Listing] | None:
-        return client.iter_listings() if (client := self._mine(shop)) else None
-
-    @hookimpl
-    def hub_fetch_stock(self, shop: ShopContext, refs: Sequence[ListingRef]) -> Any:
-        return client.fetch_stock(refs) if (client := self._mine(shop)) else None
-
-    @hookimpl
-    def hub_push_stock(self, shop: ShopContext, updates: Sequence[StockUpdate]) -> Any:
-        client = self._mine(shop)
-        return client.push_stock(updates, self.info.capabilities.delta_stock) if client else None
-
-    @hookimpl
-    def hub_push_prices(self, shop: ShopContext, updates: Sequence[PriceUpdate]) -> Any:
-        return client.push_prices(updates) if (client := self._mine(shop)) else None
-
-    @hookimpl
-    def hub_fetch_orders(self, shop: ShopContext, window: TimeWindow) -> Any:
-        return client.iter_orders(window) if (client := self._mine(shop)) else None
-
-    @hookimpl
-    def hub_ship_order(self, shop: ShopContext, shipment: Shipment) -> Any:
-        return client.ship(shipment) if (client := self._mine(shop)) else None
-
-    @hookimpl
-    def hub_start_promotion(self, shop: ShopContext, push: PromotionPush) -> Any:
-        return client.start_promotion(push) if (client := self._mine(shop)) else None
-
-    @hookimpl
-    def hub_end_promotion(self, shop: ShopContext, push: PromotionPush, platform_ref: str) -> Any:
-        return client.end_promotion(push, platform_ref) if (client := self._mine(shop)) else None
 
 
 def fake_sandbox(**config: Any) -> FakeSandbox:

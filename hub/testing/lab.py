@@ -65,7 +65,7 @@ class Lab:
         host = app.host
         for number, (name, platform) in enumerate(shops.items()):
             info = host.platform(platform)
-            if info.make_sandbox is None:
+            if info.sandbox is None:
                 raise ValueError(f"platform {platform!r} ships no sandbox")
             box = info.make_sandbox(
                 SandboxConfig(clock=clock, seed=seed, rng_seed=number * 101, **dict(sandbox or {}))

@@ -11,7 +11,6 @@ Every answer is an envelope ``{"code": 10000, "msg", "sub_code", "sub_msg", "log
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
@@ -19,10 +18,9 @@ from functools import partial
 from math import gcd
 from typing import Any, TypeVar
 
-import anyio
 import httpx
 
-from hub.core.http import PlatformClient
+from hub.client import ShopClient, gather
 from hub.errors import (
     AuthError,
     InvalidRequest,
@@ -44,6 +42,7 @@ from hub.models import (
     StockUpdate,
     TimeWindow,
 )
+from hub.paging import numbered_pages
 from hub.platform import TokenSet
 from hub.secrets import redact
 from hub_douyin import PLATFORM, mappers, signing
@@ -134,7 +133,7 @@ def classify(body: Mapping[str, Any], *, operation: str, platform: str = PLATFOR
 # --- the client --------------------------------------------------------------------------
 
 
-class DouyinClient(PlatformClient):
+class DouyinClient(ShopClient):
     """One Douyin shop's client; see the module docstring."""
 
     platform = PLATFORM
@@ -234,8 +233,7 @@ class DouyinClient(PlatformClient):
                         continue  # creation-time slices overlap by a second; read each once
                     seen.add(product_id)
                     products.append((product_id, product))
-                sku_lists = await self._gather([partial(self._sku_list_or_none, pid)
-                                                for pid, _ in products])
+                sku_lists = await gather(partial(self._sku_list_or_none, pid) for pid, _ in products)
                 for (product_id, product), skus in zip(products, sku_lists, strict=True):
                     if skus is None:  # deleted between the two calls
                         log.warning("%s: product %s vanished while listing", self.shop, product_id)
@@ -259,7 +257,7 @@ class DouyinClient(PlatformClient):
         for ref in refs:
             wanted.setdefault(ref.platform_item_id, set()).add(ref.platform_sku_id)
         product_ids = list(wanted)
-        lists = await self._gather([partial(self._sku_list_or_none, pid) for pid in product_ids])
+        lists = await gather(partial(self._sku_list_or_none, pid) for pid in product_ids)
         levels = []
         for product_id, skus in zip(product_ids, lists, strict=True):
             now = self.clock.now()
@@ -284,14 +282,14 @@ class DouyinClient(PlatformClient):
     async def push_stock(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
         """Apply ``updates`` with sku.syncStock, one call per SKU (see README: why not the
         batch API). Deltas are incremental writes keyed by the update's idempotency key."""
-        return await self._gather([partial(self._push_one_stock, u) for u in updates])
+        return await self.write_each(updates, self._push_one_stock)
 
     async def _push_one_stock(self, update: StockUpdate) -> PushResult:
         key = update.idempotency_key
         try:
             params = mappers.stock_params(update)
         except mappers.DataError as exc:
-            return PushResult(idempotency_key=key, ok=False, error=str(exc))
+            return self.failed(key, str(exc))
         relative = params["incremental"]
         try:
             # Safe to resend: Douyin de-duplicates incremental writes by idempotent_id, and a
@@ -301,39 +299,25 @@ class DouyinClient(PlatformClient):
             return PushResult(idempotency_key=key, ok=True)  # applied by an earlier attempt
         except InsufficientStock as exc:
             if not (relative and update.delta is not None and update.delta < 0):
-                return self._failed(key, exc)
+                return self.failed(key, exc)
             # Douyin refuses a decrease below zero; a clamped relative write would leave 0.
             # Showing 0 can never oversell, so set it absolutely.
-            try:
-                await self.request("/sku/syncStock", mappers.stock_params(update, use_delta=False)
-                                   | {"stock_num": 0})
-            except (AuthError, PermissionDenied):
-                raise
-            except PlatformError as again:
-                return self._failed(key, again)
+            await self.request("/sku/syncStock", mappers.stock_params(update, use_delta=False)
+                               | {"stock_num": 0})
             return PushResult(idempotency_key=key, ok=True, quantity_after=0)
-        except (AuthError, PermissionDenied):
-            raise  # the shop's credentials or permissions: every update would fail alike
-        except PlatformError as exc:
-            return self._failed(key, exc)
         return PushResult(idempotency_key=key, ok=True,
                           quantity_after=None if relative else update.quantity)
 
     async def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]:
         """Set prices (fen) with sku.editPrice, one call per SKU."""
-        return await self._gather([partial(self._push_one_price, u) for u in updates])
+        return await self.write_each(updates, self._push_one_price)
 
     async def _push_one_price(self, update: PriceUpdate) -> PushResult:
         try:
             params = mappers.price_params(update)
         except mappers.DataError as exc:
-            return PushResult(idempotency_key=update.idempotency_key, ok=False, error=str(exc))
-        try:
-            await self.request("/sku/editPrice", params)
-        except (AuthError, PermissionDenied):
-            raise
-        except PlatformError as exc:
-            return self._failed(update.idempotency_key, exc)
+            return self.failed(update.idempotency_key, str(exc))
+        await self.request("/sku/editPrice", params)
         return PushResult(idempotency_key=update.idempotency_key, ok=True)
 
     # --- orders -----------------------------------------------------------------------------
@@ -362,20 +346,17 @@ class DouyinClient(PlatformClient):
         size = self.settings.page_size
         params = {"update_time_start": start, "update_time_end": end, "order_by": "update_time",
                   "order_asc": True, "size": size}
-        first = await self.request("/order/searchList", {**params, "page": 0})
-        rows, total = self._order_page(first)
-        for row in rows:
-            yield row
-        pages = math.ceil(total / size)
-        # The remaining pages are read last to first, and page 0 again at the end: an order
+
+        async def page_at(page: int) -> tuple[list[Mapping[str, Any]], int]:
+            return self._order_page(await self.request("/order/searchList", {**params, "page": page}))
+
+        # After page 0, the pages are read last to first (page 0 again at the end): an order
         # updated while we page leaves its place (it moves past the window's end), which
         # shifts later rows forward by one. Reading backwards, such a shift can only repeat
         # a row we already have, never hide one we have not read yet.
-        if pages > 1:
-            for page in range(pages - 1, -1, -1):
-                data = await self.request("/order/searchList", {**params, "page": page})
-                for row in self._order_page(data)[0]:
-                    yield row
+        async for rows in numbered_pages(page_at, size=size, first=0, backwards=True):
+            for row in rows:
+                yield row
 
     def _order_page(self, data: Any) -> tuple[list[Mapping[str, Any]], int]:
         if not isinstance(data, Mapping):
@@ -403,21 +384,20 @@ class DouyinClient(PlatformClient):
 
     async def ship(self, shipment: Shipment) -> PushResult:
         """Write a whole-order shipment back (order.logisticsAdd)."""
+        [result] = await self.write_each([shipment], self._ship)
+        return result
+
+    async def _ship(self, shipment: Shipment) -> PushResult:
         key = shipment.idempotency_key
         if shipment.line_ids:
-            return PushResult(idempotency_key=key, ok=False, error=(
-                "Douyin plugin writes back whole-order shipments only (order.logisticsAdd); "
-                "a shipment of some lines is not supported"))
+            return self.failed(key, "Douyin plugin writes back whole-order shipments only "
+                                    "(order.logisticsAdd); a shipment of some lines is not supported")
         company = self.settings.carrier_codes.get(shipment.carrier, shipment.carrier)
         try:
             await self.request("/order/logisticsAdd", mappers.shipment_params(shipment, company))
-        except (AuthError, PermissionDenied):
-            raise
         except InvalidRequest as exc:
             if isinstance(exc, NotFound) or not await self._already_shipped(shipment):
-                return self._failed(key, exc)
-        except PlatformError as exc:
-            return self._failed(key, exc)
+                return self.failed(key, exc)
         return PushResult(idempotency_key=key, ok=True)
 
     async def _already_shipped(self, shipment: Shipment) -> bool:
@@ -467,11 +447,10 @@ class DouyinClient(PlatformClient):
     async def _product_rows(self, status: int, size: int, first: tuple[list[Any], int],
                             bounds: Mapping[str, int] | None = None
                             ) -> AsyncIterator[list[Mapping[str, Any]]]:
-        rows, total = first
-        yield rows
         _, cap = self._product_page_size()
-        for page in range(2, math.ceil(min(total, cap) / size) + 1):
-            yield (await self._list_products(status, page, size, bounds))[0]
+        async for rows in numbered_pages(lambda page: self._list_products(status, page, size, bounds),
+                                         size=size, first_page=first, max_rows=cap):
+            yield list(rows)
 
     def _product_page_size(self) -> tuple[int, int]:
         """Page size and row cap such that every page obeys page <= 100, page*size <= cap."""
@@ -494,25 +473,6 @@ class DouyinClient(PlatformClient):
             raise MalformedResponse("product.listV2 total is not a number",
                                     **self._where("product.listV2")) from None
 
-    async def _gather(self, jobs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
-        """Run ``jobs`` concurrently (the rate limiter paces them); results in order. The
-        first failure is raised as itself, not wrapped in an exception group."""
-        results: list[Any] = [None] * len(jobs)
-        errors: list[Exception] = []
-
-        async def run(index: int, job: Callable[[], Awaitable[T]]) -> None:
-            try:
-                results[index] = await job()
-            except Exception as exc:  # collected and re-raised below
-                errors.append(exc)
-
-        async with anyio.create_task_group() as group:
-            for index, job in enumerate(jobs):
-                group.start_soon(run, index, job)
-        if errors:
-            raise errors[0]
-        return results
-
     def _mapped(self, mapper: Callable[..., T], *args: Any) -> T:
         """Run a mapper; data it cannot map becomes a non-retryable platform error."""
         try:
@@ -522,7 +482,3 @@ class DouyinClient(PlatformClient):
         except ValueError as exc:  # a canonical model refused the mapped values
             raise PlatformError(f"unexpected Douyin data: {redact(str(exc))}",
                                 platform=self.platform) from None
-
-    @staticmethod
-    def _failed(key: str, exc: PlatformError) -> PushResult:
-        return PushResult(idempotency_key=key, ok=False, error=str(exc), retryable=exc.retryable)

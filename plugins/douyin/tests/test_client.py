@@ -46,11 +46,11 @@ def sku_of(sandbox: DouyinSandbox, code: str) -> SkuState:
 
 
 async def listings(host: PluginHost, shop: ShopContext) -> list[Any]:
-    return [x async for x in host.fetch_listings(shop)]
+    return [x async for x in shop.client.iter_listings()]
 
 
 async def orders(host: PluginHost, shop: ShopContext, window: TimeWindow) -> list[Any]:
-    return [o async for o in host.fetch_orders(shop, window)]
+    return [o async for o in shop.client.iter_orders(window)]
 
 
 # --- the wire ---------------------------------------------------------------------------------
@@ -112,7 +112,7 @@ async def test_concurrent_calls_with_an_expired_token_cause_one_refresh(
     results: list[int] = []
 
     async def read() -> None:
-        results.append(len(await host.fetch_stock(shop, refs)))
+        results.append(len(await shop.client.fetch_stock(refs)))
 
     async with anyio.create_task_group() as group:
         for _ in range(5):
@@ -199,10 +199,10 @@ async def test_a_delta_whose_answer_was_lost_is_applied_once(host: PluginHost, s
     before = sku.quantity
     sandbox.faults.inject("lost_response")  # applied, then the answer times out
     update = StockUpdate(ref=ref(sku), quantity=before + 5, delta=5, idempotency_key="lost-1")
-    (result,) = await host.push_stock(shop, [update])
+    (result,) = await shop.client.push_stock([update])
     assert result.ok and sandbox.state.sku(sku.sku_id).quantity == before + 5
     assert sandbox.calls["sku.syncStock"] == 2  # the retry was answered "already applied"
-    (again,) = await host.push_stock(shop, [update])  # the engine re-sends later: still once
+    (again,) = await shop.client.push_stock([update])  # the engine re-sends later: still once
     assert again.ok and sandbox.state.sku(sku.sku_id).quantity == before + 5
 
 
@@ -211,7 +211,7 @@ async def test_a_decrease_below_the_platform_stock_leaves_zero(host: PluginHost,
     sku = sku_of(sandbox, "CUP-500")
     sandbox.state.set_quantity(sku.sku_id, 2)  # buyers took more than the hub knew
     update = StockUpdate(ref=ref(sku), quantity=5, delta=-5, idempotency_key="dec-1")
-    (result,) = await host.push_stock(shop, [update])
+    (result,) = await shop.client.push_stock([update])
     assert result.ok and result.quantity_after == 0
     assert sandbox.state.sku(sku.sku_id).quantity == 0
 
@@ -219,7 +219,7 @@ async def test_a_decrease_below_the_platform_stock_leaves_zero(host: PluginHost,
 async def test_absolute_writes_report_the_quantity(host: PluginHost, shop: ShopContext,
                                                    sandbox: DouyinSandbox) -> None:
     sku = sku_of(sandbox, "CUP-500")
-    (result,) = await host.push_stock(shop, [StockUpdate(ref=ref(sku), quantity=4, idempotency_key="a")])
+    (result,) = await shop.client.push_stock([StockUpdate(ref=ref(sku), quantity=4, idempotency_key="a")])
     assert result.ok and result.quantity_after == 4 and sandbox.state.sku(sku.sku_id).quantity == 4
 
 
@@ -228,7 +228,7 @@ async def test_one_bad_update_does_not_fail_the_others(host: PluginHost, shop: S
     good = sku_of(sandbox, "CABLE-2M")
     unknown = ListingRef(platform_item_id=good.item_id, platform_sku_id="1737999999999999")
     foreign = ListingRef(platform_item_id="TB-123", platform_sku_id="x")
-    results = await host.push_stock(shop, [
+    results = await shop.client.push_stock([
         StockUpdate(ref=ref(good), quantity=9, idempotency_key="ok"),
         StockUpdate(ref=unknown, quantity=9, idempotency_key="unknown"),
         StockUpdate(ref=foreign, quantity=9, idempotency_key="foreign"),
@@ -244,14 +244,14 @@ async def test_bad_credentials_fail_the_whole_push(host: PluginHost, shop_factor
                                                    sandbox: DouyinSandbox) -> None:
     shop = shop_factory(app_secret="wrong-secret")
     with pytest.raises(AuthError):
-        await host.push_stock(shop, [StockUpdate(ref=ref(sku_of(sandbox, "CUP-500")), quantity=1,
+        await shop.client.push_stock([StockUpdate(ref=ref(sku_of(sandbox, "CUP-500")), quantity=1,
                                                  idempotency_key="k")])
 
 
 async def test_prices_per_sku(host: PluginHost, shop: ShopContext, sandbox: DouyinSandbox) -> None:
     sku = sku_of(sandbox, "CABLE-2M")
     unknown = ListingRef(platform_item_id=sku.item_id, platform_sku_id="1737999999999999")
-    results = await host.push_prices(shop, [PriceUpdate(ref=ref(sku), price=2290, idempotency_key="p1"),
+    results = await shop.client.push_prices([PriceUpdate(ref=ref(sku), price=2290, idempotency_key="p1"),
                                             PriceUpdate(ref=unknown, price=100, idempotency_key="p2")])
     assert [r.ok for r in results] == [True, False]
     assert sandbox.state.sku(sku.sku_id).price == 2290
@@ -263,7 +263,7 @@ async def test_stock_reads_skip_what_douyin_does_not_have(host: PluginHost, shop
     sku = sku_of(sandbox, "CUP-500")
     gone = ListingRef(platform_item_id="3580000000000999999", platform_sku_id="1")
     with caplog.at_level(logging.WARNING, logger="hub.douyin"):
-        levels = await host.fetch_stock(shop, [ref(sku), gone])
+        levels = await shop.client.fetch_stock([ref(sku), gone])
     assert [(lv.platform_sku_id, lv.quantity) for lv in levels] == [(sku.sku_id, sku.quantity)]
     assert "3580000000000999999" in caplog.text
 
@@ -440,7 +440,7 @@ async def test_carrier_codes_are_mapped(host: PluginHost, shop_factory: ShopFact
                                         sandbox: DouyinSandbox) -> None:
     shop = shop_factory(carrier_codes={"SF": "shunfeng"})
     order = sandbox.state.place_order([(sku_of(sandbox, "CUP-500").sku_id, 1)])
-    result = await host.ship_order(shop, Shipment(platform_order_id=order.order_id, carrier="SF",
+    result = await shop.client.ship(Shipment(platform_order_id=order.order_id, carrier="SF",
                                                   tracking_number="SF1", idempotency_key="s1"))
     assert result.ok and sandbox.state.order(order.order_id).carrier == "shunfeng"
 
@@ -451,17 +451,17 @@ async def test_a_repeated_shipment_is_success_even_if_douyin_refuses_it(
     order = sandbox.state.place_order([(sku_of(sandbox, "CUP-500").sku_id, 1)])
     shipment = Shipment(platform_order_id=order.order_id, carrier="SF", tracking_number="SF1",
                         idempotency_key="s1")
-    assert (await host.ship_order(shop, shipment)).ok
-    assert (await host.ship_order(shop, shipment)).ok
+    assert (await shop.client.ship(shipment)).ok
+    assert (await shop.client.ship(shipment)).ok
     assert sandbox.calls["order.orderDetail"] == 1
-    other = await host.ship_order(shop, shipment.model_copy(update={"tracking_number": "SF2"}))
+    other = await shop.client.ship(shipment.model_copy(update={"tracking_number": "SF2"}))
     assert not other.ok and "已发货" in other.error
 
 
 async def test_shipping_some_lines_is_refused_without_a_call(host: PluginHost, shop: ShopContext,
                                                              sandbox: DouyinSandbox) -> None:
     order = sandbox.state.place_order([(sku_of(sandbox, "CUP-500").sku_id, 1)])
-    result = await host.ship_order(shop, Shipment(
+    result = await shop.client.ship(Shipment(
         platform_order_id=order.order_id, carrier="SF", tracking_number="SF1",
         line_ids=(order.lines[0].line_id,), idempotency_key="s1"))
     assert not result.ok and "whole-order" in result.error
@@ -469,7 +469,7 @@ async def test_shipping_some_lines_is_refused_without_a_call(host: PluginHost, s
 
 
 async def test_shipping_an_unknown_order_fails_cleanly(host: PluginHost, shop: ShopContext) -> None:
-    result = await host.ship_order(shop, Shipment(platform_order_id="6921000000009999999", carrier="SF",
+    result = await shop.client.ship(Shipment(platform_order_id="6921000000009999999", carrier="SF",
                                                   tracking_number="SF1", idempotency_key="s1"))
     assert not result.ok and "不存在" in result.error
 

@@ -28,7 +28,7 @@ async def test_a_generated_shop_is_read_completely_and_once(host: PluginHost, in
     sandbox = DouyinSandbox(SandboxConfig(clock=clock, seed=seed))
     shop = make_shop(info, sandbox, clock=clock)
     try:
-        listings = [x async for x in host.fetch_listings(shop)]
+        listings = [x async for x in shop.client.iter_listings()]
         assert len(listings) == 1000
         assert {x.platform_sku_id for x in listings} == set(sandbox.state.skus)
         assert all(x.master_code == sandbox.state.sku(x.platform_sku_id).code for x in listings)
@@ -38,7 +38,7 @@ async def test_a_generated_shop_is_read_completely_and_once(host: PluginHost, in
         window_start = start
         while window_start < end:
             window = TimeWindow(start=window_start, end=min(end, window_start + span))
-            async for order in host.fetch_orders(shop, window):
+            async for order in shop.client.iter_orders(window):
                 seen[order.platform_order_id] += 1
                 source = sandbox.state.order(order.platform_order_id)
                 assert order.status is source.status and order.total == source.total

@@ -17,15 +17,14 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qsl
 
-import anyio
 import httpx
 
-from hub.core.http import PlatformClient
+from hub.client import ShopClient, gather
 from hub.errors import (
     AuthError,
     InvalidRequest,
@@ -69,8 +68,6 @@ from hub_jd.settings import JdSettings
 from hub_jd.signing import PARAM_JSON, SIGN, business_json, sign
 
 log = logging.getLogger("hub.jd")
-
-T = TypeVar("T")
 
 SKU_SEARCH = "jingdong.sku.read.searchSkuList"
 STOCK_READ = "jingdong.stock.read.findSkuStock"
@@ -200,8 +197,8 @@ def response_key(method: str) -> str:
 # --- the client ----------------------------------------------------------------------------
 
 
-class JdClient(PlatformClient):
-    """One JD shop's client. Build it through the platform's ``make_client``."""
+class JdClient(ShopClient):
+    """One JD shop's client (``PlatformInfo.client_class`` of JD)."""
 
     platform = PLATFORM
     settings: JdSettings
@@ -306,11 +303,7 @@ class JdClient(PlatformClient):
 
     async def fetch_stock(self, refs: Sequence[ListingRef]) -> list[StockLevel]:
         """The platform quantity of each SKU (``findSkuStock`` takes one skuId per call)."""
-        outcomes = await self._each(refs, self._stock_of)
-        for outcome in outcomes:
-            if isinstance(outcome, PlatformError):
-                raise outcome
-        return [o for o in outcomes if isinstance(o, StockLevel)]
+        return await gather(lambda ref=ref: self._stock_of(ref) for ref in refs)
 
     async def _stock_of(self, ref: ListingRef) -> StockLevel:
         try:
@@ -338,65 +331,33 @@ class JdClient(PlatformClient):
                                 platform=self.platform, operation=STOCK_READ)
 
     async def push_stock(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
-        """Set each SKU's stock (absolute ``stockNum``, one SKU per call).
+        """Set each SKU's stock (absolute ``stockNum``, one SKU per call, concurrently).
 
         JD has no delta write, so ``delta`` is ignored; an absolute set is safe to resend."""
         async def one(update: StockUpdate) -> PushResult:
-            params: dict[str, Any] = {"skuId": id_param(update.ref.platform_sku_id, "skuId"),
-                                      "stockNum": update.quantity}
+            try:
+                params: dict[str, Any] = {"skuId": id_param(update.ref.platform_sku_id, "skuId"),
+                                          "stockNum": update.quantity}
+            except JdDataError as exc:
+                return self.failed(update.idempotency_key, str(exc))
             if self.settings.stock_store_id is not None:
                 params["storeId"] = self.settings.stock_store_id
             await self.request(STOCK_WRITE, params)
             return PushResult(idempotency_key=update.idempotency_key, ok=True,
                               quantity_after=update.quantity)
-        return await self._push_each(updates, one)
+        return await self.write_each(updates, one)
 
     async def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]:
-        """Set each SKU's JD price (``jdPrice`` in yuan, one SKU per call)."""
+        """Set each SKU's JD price (``jdPrice`` in yuan, one SKU per call, concurrently)."""
         async def one(update: PriceUpdate) -> PushResult:
-            await self.request(PRICE_WRITE, {
-                "skuId": id_param(update.ref.platform_sku_id, "skuId"),
-                "jdPrice": yuan(update.price)})
-            return PushResult(idempotency_key=update.idempotency_key, ok=True)
-        return await self._push_each(updates, one)
-
-    async def _push_each(self, updates: Sequence[Any],
-                         one: Callable[[Any], Awaitable[PushResult]]) -> list[PushResult]:
-        """Run ``one`` per update concurrently (the rate limiter paces them) and report each.
-
-        Credential and permission problems concern every update, so they are raised for a
-        human to fix; everything else becomes that update's failed result."""
-        async def guarded(update: Any) -> PushResult:
             try:
-                return await one(update)
+                params = {"skuId": id_param(update.ref.platform_sku_id, "skuId"),
+                          "jdPrice": yuan(update.price)}
             except JdDataError as exc:
-                return PushResult(idempotency_key=update.idempotency_key, ok=False, error=str(exc))
-        outcomes = await self._each(updates, guarded)
-        for outcome in outcomes:
-            if isinstance(outcome, AuthError | PermissionDenied):
-                raise outcome
-        return [
-            outcome if isinstance(outcome, PushResult) else PushResult(
-                idempotency_key=update.idempotency_key, ok=False, error=str(outcome),
-                retryable=outcome.retryable)
-            for update, outcome in zip(updates, outcomes, strict=True)
-        ]
-
-    async def _each(self, items: Sequence[Any], run: Callable[[Any], Awaitable[T]]
-                    ) -> list[T | PlatformError]:
-        """``run(item)`` for every item at once; each result or PlatformError in order."""
-        outcomes: list[T | PlatformError | None] = [None] * len(items)
-
-        async def task(index: int, item: Any) -> None:
-            try:
-                outcomes[index] = await run(item)
-            except PlatformError as exc:
-                outcomes[index] = exc
-
-        async with anyio.create_task_group() as group:
-            for index, item in enumerate(items):
-                group.start_soon(task, index, item)
-        return outcomes  # type: ignore[return-value]
+                return self.failed(update.idempotency_key, str(exc))
+            await self.request(PRICE_WRITE, params)
+            return PushResult(idempotency_key=update.idempotency_key, ok=True)
+        return await self.write_each(updates, one)
 
     # --- orders --------------------------------------------------------------------------------
 
@@ -509,34 +470,30 @@ class JdClient(PlatformClient):
         logiNo). JD ships whole orders, so ``line_ids`` must name every line (or none).
         If JD refuses, the order is read back: already shipped with this waybill means a
         repeat of a shipment JD recorded, which is success."""
-        def failed(error: str, retryable: bool = False) -> PushResult:
-            return PushResult(idempotency_key=shipment.idempotency_key, ok=False, error=error,
-                              retryable=retryable)
-        order_id = shipment.platform_order_id
+        [result] = await self.write_each([shipment], self._ship)
+        return result
+
+    async def _ship(self, shipment: Shipment) -> PushResult:
+        key, order_id = shipment.idempotency_key, shipment.platform_order_id
         if not order_id.isdigit():
-            return failed("platform_order_id: a JD order id is all digits")
+            return self.failed(key, "platform_order_id: a JD order id is all digits")
+        if shipment.line_ids:
+            order = await self.get_order(order_id)
+            if order is None:
+                return self.failed(key, "JD does not know this order")
+            missing = {line.line_id for line in order.lines} - set(shipment.line_ids)
+            if missing:
+                return self.failed(key, f"JD ships whole orders: its lines {', '.join(sorted(missing))} "
+                                        "would ship too; name every line or none")
+        carrier = self.settings.carrier_ids.get(shipment.carrier, shipment.carrier)
         try:
-            if shipment.line_ids:
-                order = await self.get_order(order_id)
-                if order is None:
-                    return failed("JD does not know this order")
-                missing = {line.line_id for line in order.lines} - set(shipment.line_ids)
-                if missing:
-                    return failed(f"JD ships whole orders: its lines {', '.join(sorted(missing))} "
-                                  "would ship too; name every line or none")
-            carrier = self.settings.carrier_ids.get(shipment.carrier, shipment.carrier)
-            try:
-                await self.request(ORDER_SHIPMENT, {"order_id": int(order_id), "logiCoprId": carrier,
-                                                    "logiNo": shipment.tracking_number})
-            except InvalidRequest as exc:
-                if await self._already_shipped(order_id, shipment.tracking_number):
-                    return PushResult(idempotency_key=shipment.idempotency_key, ok=True)
-                return failed(str(exc))
-        except (AuthError, PermissionDenied):
-            raise
-        except PlatformError as exc:
-            return failed(str(exc), exc.retryable)
-        return PushResult(idempotency_key=shipment.idempotency_key, ok=True)
+            await self.request(ORDER_SHIPMENT, {"order_id": int(order_id), "logiCoprId": carrier,
+                                                "logiNo": shipment.tracking_number})
+        except InvalidRequest as exc:
+            if await self._already_shipped(order_id, shipment.tracking_number):
+                return PushResult(idempotency_key=key, ok=True)
+            return self.failed(key, str(exc))
+        return PushResult(idempotency_key=key, ok=True)
 
     async def _already_shipped(self, order_id: str, tracking_number: str) -> bool:
         info = await self.get_order_info(order_id)

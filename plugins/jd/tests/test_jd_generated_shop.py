@@ -40,7 +40,7 @@ async def test_every_listing_and_order_exactly_once(span: timedelta | None) -> N
     info = host.platform("jd")
     shop = make_shop(info, sandbox, clock=clock, retry=RetryPolicy(initial_wait=0, jitter=0))
     try:
-        listings = [x async for x in host.fetch_listings(shop)]
+        listings = [x async for x in shop.client.iter_listings()]
         assert len(listings) == len({x.platform_sku_id for x in listings}) == 1000
         assert {x.master_code for x in listings} == {s.code for s in sandbox.state.skus.values()}
         for listing in listings[::97]:
@@ -52,7 +52,7 @@ async def test_every_listing_and_order_exactly_once(span: timedelta | None) -> N
         cursor = start
         while cursor < end:
             window = TimeWindow(start=cursor, end=min(end, cursor + step))
-            got += [o async for o in host.fetch_orders(shop, window)]
+            got += [o async for o in shop.client.iter_orders(window)]
             cursor = window.end
     finally:
         await shop.client.aclose()

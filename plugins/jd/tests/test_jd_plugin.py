@@ -1,15 +1,12 @@
-"""Registration, hook dispatch and settings of the JD plugin."""
+"""Registration and settings of the JD plugin."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from hub.models import ListingRef, PriceUpdate, Shipment, StockUpdate, TimeWindow
-from hub.platform import ShopContext
 from hub.plugins import PluginHost
 from hub.testing import FakeClock
 from hub.testing.sandbox import SandboxConfig
@@ -34,31 +31,8 @@ def test_registered_through_the_entry_point() -> None:
 
 def test_make_sandbox_builds_the_jd_sandbox() -> None:
     clock = FakeClock()
-    app = plugin.INFO.make_sandbox(SandboxConfig(clock=clock))  # type: ignore[misc]
+    app = plugin.INFO.make_sandbox(SandboxConfig(clock=clock))
     assert isinstance(app, JdSandbox) and app.base_url() == "http://sandbox.test/routerjson"
-
-
-def test_hooks_ignore_other_platforms() -> None:
-    other: Any = ShopContext(name="t", platform="taobao", settings=None, client=None,  # type: ignore[arg-type]
-                             clock=FakeClock(), info=None)  # type: ignore[arg-type]
-    ref = ListingRef(platform_item_id="1", platform_sku_id="2")
-    window = TimeWindow(start=FakeClock().now() - timedelta(hours=1), end=FakeClock().now())
-    assert plugin.hub_fetch_listings(shop=other) is None
-    assert plugin.hub_fetch_stock(shop=other, refs=[ref]) is None
-    stock = StockUpdate(ref=ref, quantity=1, idempotency_key="k")
-    assert plugin.hub_push_stock(shop=other, updates=[stock]) is None
-    price = PriceUpdate(ref=ref, price=1, idempotency_key="k")
-    assert plugin.hub_push_prices(shop=other, updates=[price]) is None
-    assert plugin.hub_fetch_orders(shop=other, window=window) is None
-    assert plugin.hub_ship_order(shop=other, shipment=Shipment(
-        platform_order_id="1", carrier="SF", tracking_number="1", idempotency_key="k")) is None
-
-
-@pytest.mark.anyio
-async def test_hooks_hand_a_jd_shop_to_its_client(shop: ShopContext) -> None:
-    iterator = plugin.hub_fetch_listings(shop=shop)
-    assert iterator is not None and hasattr(iterator, "__aiter__")
-    assert len([x async for x in iterator]) == 6
 
 
 def test_settings_defaults_and_validation() -> None:

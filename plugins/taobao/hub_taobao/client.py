@@ -5,7 +5,7 @@ Every call is one POST of ``application/x-www-form-urlencoded`` parameters to th
 v, sign_method, format, sign) plus the API's business parameters. The parameters we
 sign are exactly the parameters we send, and none of them is ever empty.
 
-Pacing, retries and safe logging come from :class:`hub.core.http.PlatformClient`; this
+Pacing, retries, safe logging and the write policy come from :class:`hub.client.ShopClient`; this
 module decides which TOP answers are retryable by classifying them into
 :mod:`hub.errors` classes (see :func:`classify_error`).
 """
@@ -13,21 +13,18 @@ module decides which TOP answers are retryable by classifying them into
 from __future__ import annotations
 
 import logging
-import math
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
-import anyio
 import httpx
 
-from hub.core.http import HttpOptions, PlatformClient
+from hub.client import SHOP_WIDE, ShopClient, gather
 from hub.errors import (
     AuthError,
-    ConnectFailed,
     InvalidRequest,
     MalformedResponse,
     NotFound,
@@ -48,6 +45,7 @@ from hub.models import (
     StockUpdate,
     TimeWindow,
 )
+from hub.paging import numbered_pages
 from hub.secrets import redact
 from hub_taobao import PLATFORM
 from hub_taobao import mappers as m
@@ -65,8 +63,6 @@ SKUS_PER_READ = 40  # item.skus.get num_iids
 SKUS_PER_STOCK_CALL = 20  # skus.quantity.update skuid_quantities
 SYSTEM_PARAMS = frozenset({"method", "app_key", "session", "timestamp", "v", "sign_method", "format",
                            "sign", "simplify", "partner_id", "target_app_key"})
-
-T = TypeVar("T")
 
 
 # --- error classification ---------------------------------------------------------------------
@@ -173,7 +169,7 @@ class _SkuInfo:
     price: int
 
 
-class TaobaoClient(PlatformClient):
+class TaobaoClient(ShopClient):
     """A Taobao/Tmall shop's TOP client (see the module docstring)."""
 
     platform = PLATFORM
@@ -267,7 +263,7 @@ class TaobaoClient(PlatformClient):
                 yield row, m.listing_status(row, ListingStatus.OFF_SALE)
 
     async def _items_page(self, method: str, extra: Mapping[str, Any], page: int, size: int,
-                          span: tuple[datetime, datetime] | None) -> tuple[int, list[dict[str, Any]]]:
+                          span: tuple[datetime, datetime] | None) -> tuple[list[dict[str, Any]], int]:
         params: dict[str, Any] = {"fields": m.ITEM_FIELDS, "page_no": page, "page_size": size,
                                   # list_time changes only when an item is relisted, unlike
                                   # modified (every sale), so pages stay stable while we read
@@ -276,7 +272,7 @@ class TaobaoClient(PlatformClient):
             params["start_modified"], params["end_modified"] = m.top_time(span[0]), m.top_time(span[1])
         data = await self.request(method, params)
         try:
-            return int(data.get("total_results") or 0), m.nested(data, "items", "item")
+            return m.nested(data, "items", "item"), int(data.get("total_results") or 0)
         except (m.MappingError, ValueError) as exc:
             raise self._malformed(method, exc) from None
 
@@ -285,18 +281,17 @@ class TaobaoClient(PlatformClient):
         """Every item row of ``method``. TOP refuses to page past ``max_rows``; a bigger
         shop is read in modified-time slices, halved until each fits."""
         size = self.settings.item_page_size
-        total, rows = await self._items_page(method, extra, 1, size, None)
+        rows, total = await self._items_page(method, extra, 1, size, None)
         if total <= max_rows:
-            for row in rows:
-                yield row
-            for page in range(2, math.ceil(total / size) + 1):
-                for row in (await self._items_page(method, extra, page, size, None))[1]:
+            async for page in numbered_pages(lambda n: self._items_page(method, extra, n, size, None),
+                                             size=size, first_page=(rows, total)):
+                for row in page:
                     yield row
             return
         # Slices share their boundary second (inclusive or exclusive ends both work);
         # the caller drops the repeats. The last slice reaches past "now" so an item
         # modified while we read moves into a slice still ahead of us.
-        _, oldest = await self._items_page(method, {**extra, "order_by": "modified:asc"}, 1, 1, None)
+        oldest, _ = await self._items_page(method, {**extra, "order_by": "modified:asc"}, 1, 1, None)
         try:
             low = m.to_utc(oldest[0].get("modified"), "oldest item modified") if oldest else self.clock.now()
         except m.MappingError as exc:
@@ -304,7 +299,7 @@ class TaobaoClient(PlatformClient):
         pending = [(low.replace(microsecond=0), self.clock.now().replace(microsecond=0) + timedelta(days=1))]
         while pending:
             span = pending.pop(0)
-            total, rows = await self._items_page(method, extra, 1, size, span)
+            rows, total = await self._items_page(method, extra, 1, size, span)
             if total > max_rows and span[1] - span[0] > timedelta(seconds=1):
                 middle = span[0] + timedelta(seconds=(span[1] - span[0]).total_seconds() // 2)
                 pending[:0] = [(span[0], middle), (middle, span[1])]
@@ -312,10 +307,10 @@ class TaobaoClient(PlatformClient):
             if total > max_rows:
                 log.warning("%s %s: %d items modified within one second; only %d are readable",
                             self.shop, method, total, max_rows)
-            for row in rows:
-                yield row
-            for page in range(2, math.ceil(min(total, max_rows) / size) + 1):
-                for row in (await self._items_page(method, extra, page, size, span))[1]:
+            async for page in numbered_pages(
+                    lambda n, span=span: self._items_page(method, extra, n, size, span),
+                    size=size, first_page=(rows, total), max_rows=max_rows):
+                for row in page:
                     yield row
 
     async def _read_skus(self, num_iids: Sequence[str], fields: str) -> list[dict[str, Any]]:
@@ -390,18 +385,18 @@ class TaobaoClient(PlatformClient):
                 continue
             by_item.setdefault(update.ref.platform_item_id, []).append(update)
 
-        async def run(item_id: str, item_updates: list[StockUpdate]) -> list[PushResult]:
-            out = []
-            for chunk, delta in _stock_chunks(item_updates):
-                out += await self._stock_call(item_id, chunk, delta)
-            return out
+        async def run(item_updates: list[StockUpdate]) -> list[PushResult]:
+            # A delta repeated would apply twice: one whose answer was lost is in doubt.
+            return await self.write_batches(_stock_chunks(item_updates), self._stock_call,
+                                            concurrently=False, maybe_applied=_is_delta)
 
-        for batch in await self._gather([lambda i=i, u=u: run(i, u) for i, u in by_item.items()]):
+        for batch in await gather(lambda u=u: run(u) for u in by_item.values()):
             for result in batch:
                 results[result.idempotency_key] = result
         return [results[u.idempotency_key] for u in updates]
 
-    async def _stock_call(self, item_id: str, chunk: list[StockUpdate], delta: bool) -> list[PushResult]:
+    async def _stock_call(self, chunk: Sequence[StockUpdate]) -> list[PushResult]:
+        item_id, delta = chunk[0].ref.platform_item_id, _is_delta(chunk)
         kind = 2 if delta else 1
 
         def amount(update: StockUpdate) -> int:
@@ -417,13 +412,8 @@ class TaobaoClient(PlatformClient):
             method = "taobao.skus.quantity.update"
             params = {"num_iid": item_id, "type": kind, "skuid_quantities": m.skuid_quantities(
                 (u.ref.platform_sku_id, amount(u)) for u in chunk)}
-        try:
-            # A delta repeated would apply twice: only re-send it when it surely did not arrive.
-            data = await self.request(method, params, idempotent=not delta)
-        except AuthError:
-            raise
-        except PlatformError as exc:
-            return [_failed(u.idempotency_key, exc, applied_maybe=delta) for u in chunk]
+        # A delta repeated would apply twice: only re-send it when it surely did not arrive.
+        data = await self.request(method, params, idempotent=not delta)
         after = m.quantities_after(data.get("item"))
         return [PushResult(idempotency_key=u.idempotency_key, ok=True,
                            quantity_after=after.get(u.ref.platform_sku_id)) for u in chunk]
@@ -443,7 +433,7 @@ class TaobaoClient(PlatformClient):
             chunk = sku_items[start:start + SKUS_PER_READ]
             try:
                 skus = await self._read_skus(chunk, "sku_id,num_iid,price,properties,status")
-            except AuthError:
+            except SHOP_WIDE:
                 raise
             except PlatformError as exc:
                 read_errors.update(dict.fromkeys(chunk, exc))
@@ -460,48 +450,41 @@ class TaobaoClient(PlatformClient):
         for update in updates:
             by_item.setdefault(update.ref.platform_item_id, []).append(update)
 
-        async def run(item_id: str, item_updates: list[PriceUpdate]) -> list[PushResult]:
-            # One item's SKUs go one after another: each item_price depends on the last change.
-            out = []
-            for update in item_updates:
-                if item_id in read_errors:
-                    out.append(_failed(update.idempotency_key, read_errors[item_id]))
-                else:
-                    out.append(await self._price_call(update, info))
-            return out
+        async def one(update: PriceUpdate) -> PushResult:
+            if update.ref.platform_item_id in read_errors:
+                raise read_errors[update.ref.platform_item_id]
+            return await self._price_call(update, info)
 
-        for batch in await self._gather([lambda i=i, u=u: run(i, u) for i, u in by_item.items()]):
+        async def run(item_updates: list[PriceUpdate]) -> list[PushResult]:
+            # One item's SKUs go one after another: each item_price depends on the last change.
+            return await self.write_each(item_updates, one, concurrently=False)
+
+        for batch in await gather(lambda u=u: run(u) for u in by_item.values()):
             for result in batch:
                 results[result.idempotency_key] = result
         return [results[u.idempotency_key] for u in updates]
 
     async def _price_call(self, update: PriceUpdate, info: dict[str, _SkuInfo]) -> PushResult:
         key, ref = update.idempotency_key, update.ref
-        try:
-            if _is_plain(ref):
-                method = self.settings.plain_item_price_method
-                if not method:
-                    return PushResult(idempotency_key=key, ok=False, error=(
-                        f"item {ref.platform_item_id} has no SKUs and plain_item_price_method is not set"))
-                await self.request(method, {"num_iid": ref.platform_item_id,
-                                            "price": m.to_yuan(update.price)})
-                return PushResult(idempotency_key=key, ok=True)
-            sku = info.get(ref.platform_sku_id)
-            if sku is None or sku.num_iid != ref.platform_item_id:
-                return PushResult(idempotency_key=key, ok=False, error=(
-                    f"SKU {ref.platform_sku_id} of item {ref.platform_item_id} is not on Taobao"))
-            siblings = [s.price for sku_id, s in info.items()
-                        if s.num_iid == sku.num_iid and sku_id != ref.platform_sku_id]
-            await self.request("taobao.item.sku.price.update", {
-                "num_iid": ref.platform_item_id, "properties": sku.properties,
-                "price": m.to_yuan(update.price), "item_price": m.to_yuan(min([update.price, *siblings])),
-            })
-            sku.price = update.price
+        if _is_plain(ref):
+            method = self.settings.plain_item_price_method
+            if not method:
+                return self.failed(
+                    key, f"item {ref.platform_item_id} has no SKUs and plain_item_price_method is not set")
+            await self.request(method, {"num_iid": ref.platform_item_id, "price": m.to_yuan(update.price)})
             return PushResult(idempotency_key=key, ok=True)
-        except AuthError:
-            raise
-        except PlatformError as exc:
-            return _failed(key, exc)
+        sku = info.get(ref.platform_sku_id)
+        if sku is None or sku.num_iid != ref.platform_item_id:
+            return self.failed(key, f"SKU {ref.platform_sku_id} of item {ref.platform_item_id} "
+                                    "is not on Taobao")
+        siblings = [s.price for sku_id, s in info.items()
+                    if s.num_iid == sku.num_iid and sku_id != ref.platform_sku_id]
+        await self.request("taobao.item.sku.price.update", {
+            "num_iid": ref.platform_item_id, "properties": sku.properties,
+            "price": m.to_yuan(update.price), "item_price": m.to_yuan(min([update.price, *siblings])),
+        })
+        sku.price = update.price
+        return PushResult(idempotency_key=key, ok=True)
 
     # --- orders --------------------------------------------------------------------------------------
 
@@ -520,7 +503,7 @@ class TaobaoClient(PlatformClient):
             start = stop
 
     async def _trades_page(self, start: datetime, end: datetime,
-                           page: int) -> tuple[int, list[dict[str, Any]]]:
+                           page: int) -> tuple[list[dict[str, Any]], int]:
         method = "taobao.trades.sold.increment.get"
         data = await self.request(method, {
             "fields": m.TRADE_FIELDS, "start_modified": m.top_time(start), "end_modified": m.top_time(end),
@@ -529,7 +512,7 @@ class TaobaoClient(PlatformClient):
             "use_has_next": False,
         })
         try:
-            return int(data.get("total_results") or 0), m.nested(data, "trades", "trade")
+            return m.nested(data, "trades", "trade"), int(data.get("total_results") or 0)
         except (m.MappingError, ValueError) as exc:
             raise self._malformed(method, exc) from None
 
@@ -538,15 +521,10 @@ class TaobaoClient(PlatformClient):
         modified while we read leaves the window and shifts later rows towards page 1, so
         reading from the last page back to page 1 (as TOP advises) can repeat a row but
         never skip one."""
-        size = self.settings.trade_page_size
-        total, rows = await self._trades_page(start, end, 1)
-        last = math.ceil(total / size)
-        if last <= 1:
-            for row in rows:
-                yield row
-            return
-        for page in range(last, 0, -1):
-            for row in (await self._trades_page(start, end, page))[1]:
+        async for page in numbered_pages(lambda n: self._trades_page(start, end, n),
+                                         size=self.settings.trade_page_size, backwards=True,
+                                         yield_first_read=False):
+            for row in page:
                 yield row
 
     async def _orders_between(self, start: datetime, end: datetime) -> AsyncIterator[Order]:
@@ -585,28 +563,27 @@ class TaobaoClient(PlatformClient):
         a partial shipment). If TOP refuses it, the trade is read back: when it already
         carries this tracking number on those lines, the shipment was done before (a repeat
         after a lost answer) and counts as success."""
+        [result] = await self.write_each([shipment], self._ship)
+        return result
+
+    async def _ship(self, shipment: Shipment) -> PushResult:
         key = shipment.idempotency_key
         params = {"tid": shipment.platform_order_id, "out_sid": shipment.tracking_number,
                   "company_code": shipment.carrier, "sub_tid": list(shipment.line_ids) or None}
         try:
             data = await self.request("taobao.logistics.offline.send", params)
-        except AuthError:
-            raise
         except (InvalidRequest, NotFound) as exc:
             try:
                 if await self._already_shipped(shipment):
                     return PushResult(idempotency_key=key, ok=True, platform_ref=shipment.platform_order_id)
-            except AuthError:
+            except SHOP_WIDE:
                 raise
             except PlatformError:
                 pass  # report the original refusal, it says more
-            return _failed(key, exc)
-        except PlatformError as exc:
-            return _failed(key, exc)
+            return self.failed(key, exc)
         shipping = data.get("shipping") or {}
         if shipping.get("is_success") is False:
-            return PushResult(idempotency_key=key, ok=False,
-                              error="logistics.offline.send answered is_success=false")
+            return self.failed(key, "logistics.offline.send answered is_success=false")
         return PushResult(idempotency_key=key, ok=True, platform_ref=shipment.platform_order_id)
 
     async def _already_shipped(self, shipment: Shipment) -> bool:
@@ -616,43 +593,27 @@ class TaobaoClient(PlatformClient):
         lines = [o for o in m.nested(trade, "orders", "order") if not wanted or str(o.get("oid")) in wanted]
         return bool(lines) and all(str(o.get("invoice_no") or "") == shipment.tracking_number for o in lines)
 
-    # --- helpers ---------------------------------------------------------------------------------------
 
-    async def _gather(self, jobs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
-        """Run ``jobs`` concurrently (the rate limiter still paces them) and return their
-        results in order; the first exception any job raised is re-raised as itself."""
-        results: list[Any] = [None] * len(jobs)
-        errors: list[BaseException] = []
-
-        async def run(index: int, job: Callable[[], Awaitable[T]]) -> None:
-            try:
-                results[index] = await job()
-            except Exception as exc:  # collected, so the group does not wrap it
-                errors.append(exc)
-
-        async with anyio.create_task_group() as group:
-            for index, job in enumerate(jobs):
-                group.start_soon(run, index, job)
-        if errors:
-            raise errors[0]
-        return results
-
-
-def _stock_chunks(updates: Sequence[StockUpdate]) -> list[tuple[list[StockUpdate], bool]]:
-    """One item's updates as consecutive calls ``(updates, is_delta)``, in their order: a
-    call holds up to 20 SKUs of one type (full or delta) with no SKU twice, since a SKU
-    twice in one call would be ambiguous; an item without SKUs is a call of its own."""
-    chunks: list[tuple[list[StockUpdate], bool]] = []
+def _stock_chunks(updates: Sequence[StockUpdate]) -> list[list[StockUpdate]]:
+    """One item's updates as consecutive calls, in their order: a call holds up to 20
+    SKUs of one type (full or delta) with no SKU twice, since a SKU twice in one call
+    would be ambiguous; an item without SKUs is a call of its own."""
+    chunks: list[list[StockUpdate]] = []
     for update in updates:
         delta = update.delta is not None
         if chunks and not _is_plain(update.ref):
-            chunk, chunk_delta = chunks[-1]
-            if (chunk_delta == delta and len(chunk) < SKUS_PER_STOCK_CALL and not _is_plain(chunk[0].ref)
+            chunk = chunks[-1]
+            if (_is_delta(chunk) == delta and len(chunk) < SKUS_PER_STOCK_CALL and not _is_plain(chunk[0].ref)
                     and all(u.ref.platform_sku_id != update.ref.platform_sku_id for u in chunk)):
                 chunk.append(update)
                 continue
-        chunks.append(([update], delta))
+        chunks.append([update])
     return chunks
+
+
+def _is_delta(chunk: Sequence[StockUpdate]) -> bool:
+    """Whether a call of :func:`_stock_chunks` is relative (all its updates are alike)."""
+    return chunk[0].delta is not None
 
 
 def _is_plain(ref: ListingRef) -> bool:
@@ -666,18 +627,3 @@ def _floor(dt: datetime) -> datetime:
 
 def _ceil(dt: datetime) -> datetime:
     return _floor(dt) + timedelta(seconds=1) if dt.microsecond else dt
-
-
-def _failed(key: str, exc: PlatformError, *, applied_maybe: bool = False) -> PushResult:
-    """A failed write's result. A write that may have been applied (a delta whose answer
-    was lost) must not be re-sent blindly: it is reported in doubt, so the engine re-reads."""
-    surely_not_applied = isinstance(exc, ConnectFailed | RateLimited) or not exc.retryable
-    if applied_maybe and not surely_not_applied:
-        return PushResult(idempotency_key=key, ok=False, retryable=False, in_doubt=True,
-                          error=f"{exc} — the change may have been applied; re-read stock before retrying")
-    return PushResult(idempotency_key=key, ok=False, error=str(exc), retryable=exc.retryable)
-
-
-def make_client(settings: TaobaoSettings, http: HttpOptions) -> TaobaoClient:
-    """``PlatformInfo.make_client``: one client per shop."""
-    return TaobaoClient(settings, http)

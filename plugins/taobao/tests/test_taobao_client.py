@@ -12,7 +12,7 @@ import anyio
 import httpx
 import pytest
 
-from hub.errors import AuthError, InvalidRequest, MalformedResponse
+from hub.errors import AuthError, InvalidRequest, MalformedResponse, PermissionDenied
 from hub.models import (
     ListingRef,
     ListingStatus,
@@ -25,6 +25,7 @@ from hub.models import (
 from hub.platform import ShopContext
 from hub.testing import FakeClock, make_shop
 from hub.testing.sandbox import SkuState
+from hub_taobao.client import classify_error
 from hub_taobao.plugin import INFO
 from hub_taobao.sandbox import TaobaoSandbox
 
@@ -338,6 +339,26 @@ async def test_auth_errors_fail_the_whole_push(shop: ShopContext, sandbox: Taoba
     with pytest.raises(AuthError):
         await shop.client.push_stock([stock(sku(sandbox, "CUP-500"), 1, "a"),
                                       stock(sku(sandbox, "CABLE-1M"), 1, "b")])
+
+
+async def test_a_missing_permission_fails_the_whole_push_too(shop: ShopContext, sandbox: TaobaoSandbox,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like an expired session, a permission TOP refuses concerns every write of the shop
+    (the shared write policy), so it is raised rather than reported on one update."""
+    real = shop.client.request
+
+    async def request(method: str, business: Any, *, idempotent: bool = True) -> Any:
+        if method.endswith((".quantity.update", ".price.update")):
+            raise classify_error({"code": 11, "msg": "Insufficient isv permissions"}, operation=method)
+        return await real(method, business, idempotent=idempotent)
+
+    monkeypatch.setattr(shop.client, "request", request)
+    cup, cable = sku(sandbox, "CUP-500"), sku(sandbox, "CABLE-1M")
+    with pytest.raises(PermissionDenied):
+        await shop.client.push_stock([stock(cup, 1, "a"), stock(cable, 1, "b")])
+    with pytest.raises(PermissionDenied):
+        await shop.client.push_prices([PriceUpdate(ref=ref(cup), price=100, idempotency_key="p")])
+    assert cup.quantity != 1
 
 
 # --- prices ---------------------------------------------------------------------------------------------

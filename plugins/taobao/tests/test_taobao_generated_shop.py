@@ -27,7 +27,7 @@ async def test_every_listing_and_order_exactly_once() -> None:
     info = host.platform("taobao")
     shop = make_shop(info, sandbox, clock=clock, trade_page_size=100)
     try:
-        listings = [x async for x in host.fetch_listings(shop)]
+        listings = [x async for x in shop.client.iter_listings()]
         assert len(listings) == 1000
         assert len({x.platform_sku_id for x in listings}) == 1000
         assert {x.master_code for x in listings} == {s.code for s in sandbox.state.iter_skus()}
@@ -40,7 +40,7 @@ async def test_every_listing_and_order_exactly_once() -> None:
         windows = 0
         while cursor < end:
             stop = min(end, cursor + info.order_window.max_span)
-            async for order in host.fetch_orders(shop, TimeWindow(start=cursor, end=stop)):
+            async for order in shop.client.iter_orders(TimeWindow(start=cursor, end=stop)):
                 seen.append(order.platform_order_id)
                 statuses[order.status] += 1
                 assert order.total == sandbox.state.order(order.platform_order_id).total

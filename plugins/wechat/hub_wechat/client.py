@@ -21,18 +21,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-import anyio
 import httpx
 
-from hub.core.http import PlatformClient
+from hub.client import SHOP_WIDE, ShopClient, gather
 from hub.errors import (
     AuthError,
-    ConnectFailed,
     InvalidRequest,
     MalformedResponse,
     NotFound,
     PermissionDenied,
     PlatformError,
+    QuotaExhausted,
     RateLimited,
     ServerError,
     TransportError,
@@ -50,6 +49,7 @@ from hub.models import (
     StockUpdate,
     TimeWindow,
 )
+from hub.paging import token_pages
 from hub.platform import TokenSet
 from hub.secrets import redact
 from hub_wechat import PLATFORM, mappers
@@ -65,16 +65,6 @@ TOKEN_OP = "cgi-bin/token"
 
 
 # --- error classification --------------------------------------------------------------------
-
-
-class QuotaExhausted(RateLimited):
-    """errcode 45009: the app's daily call quota for this API is used up.
-
-    A :class:`~hub.errors.RateLimited`, but not retryable: no wait of seconds or minutes
-    helps. Calls succeed again after the daily reset, or after the quota is cleared
-    (``clear_quota``) in the WeChat backend."""
-
-    retryable = False
 
 
 #: access-token problems a fresh token cures (§4.6, §5.6)
@@ -133,7 +123,7 @@ def classify_error(errcode: int, errmsg: str, *, operation: str, now: datetime) 
     if errcode == 45011:
         return RateLimited(f"per-minute call limit reached, retry next minute: {message}",
                            retry_after=seconds_to_next_minute(now), **where)
-    if errcode == 45009:
+    if errcode == 45009:  # calls succeed again after the daily reset or clear_quota
         return QuotaExhausted(
             "daily API quota reached: calls fail until the daily reset or until the quota "
             f"is cleared (clear_quota); not retried automatically: {message}", **where)
@@ -160,7 +150,7 @@ def classify_error(errcode: int, errmsg: str, *, operation: str, now: datetime) 
 # --- the client ----------------------------------------------------------------------------
 
 
-class WechatClient(PlatformClient):
+class WechatClient(ShopClient):
     """One WeChat store: see the module docstring."""
 
     platform = PLATFORM
@@ -254,23 +244,22 @@ class WechatClient(PlatformClient):
     async def iter_listings(self) -> AsyncIterator[Listing]:
         """Every SKU of every product (except the recycle bin), on and off sale."""
         settings = self.settings
-        next_key, seen = "", 0
-        while True:
-            body: dict[str, Any] = {"page_size": settings.product_page_size, "next_key": next_key}
-            if settings.product_status is not None:
-                body["status"] = settings.product_status
-            page = await self.request("product/list/get", body)
+        extra = {} if settings.product_status is None else {"status": settings.product_status}
+
+        def page_at(key: str) -> Awaitable[Any]:
+            body = {"page_size": settings.product_page_size, "next_key": key, **extra}
+            return self.request("product/list/get", body)
+
+        seen = 0
+        async for page in token_pages(page_at, _next_key, what=f"{self.shop} product/list/get"):
             ids = [str(x) for x in page.get("product_ids") or []]
             for product_id in ids:
                 for listing in await self._product_listings(product_id):
                     yield listing
             seen += len(ids)
-            new_key = page.get("next_key") or ""
             total = page.get("total_num")
-            done = isinstance(total, int) and seen >= total
-            if not ids or not new_key or new_key == next_key or done:
+            if not ids or (isinstance(total, int) and seen >= total):
                 return
-            next_key = new_key
 
     async def _product_listings(self, product_id: str) -> list[Listing]:
         try:
@@ -314,8 +303,11 @@ class WechatClient(PlatformClient):
         return levels
 
     async def push_stock(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
-        """One ``stock/update`` per SKU (the API takes one), one result per update."""
-        return [await self._push_one_stock(update) for update in updates]
+        """One ``stock/update`` per SKU (the API takes one), one result per update, one
+        after another (two updates of one SKU must not cross). A delta applied twice
+        counts twice: one whose answer was lost is reported in doubt."""
+        return await self.write_each(updates, self._push_one_stock, concurrently=False,
+                                     maybe_applied=lambda update: update.delta is not None)
 
     async def _push_one_stock(self, update: StockUpdate) -> PushResult:
         key = update.idempotency_key
@@ -326,25 +318,12 @@ class WechatClient(PlatformClient):
         try:
             # A delta applied twice counts twice: never re-sent unless surely not applied.
             await self.request("product/stock/update", body, idempotent=not relative)
-        except QuotaExhausted:
-            raise
-        except (InvalidRequest, NotFound) as exc:
-            if body["diff_type"] == mappers.DIFF_SUBTRACT and not isinstance(exc, NotFound):
+        except InvalidRequest as exc:
+            if body["diff_type"] == mappers.DIFF_SUBTRACT:
                 clamped = await self._subtract_what_is_left(update, body, exc)
                 if clamped is not None:
                     return clamped
-            return PushResult(idempotency_key=key, ok=False, error=str(exc))
-        except RateLimited as exc:
-            return PushResult(idempotency_key=key, ok=False, error=str(exc), retryable=True)
-        except (TransportError, ServerError, MalformedResponse) as exc:
-            if relative and not isinstance(exc, ConnectFailed):
-                return PushResult(idempotency_key=key, ok=False, retryable=False, in_doubt=True,
-                                  error=f"outcome unknown, read the stock before retrying: {exc}")
-            return PushResult(idempotency_key=key, ok=False, error=str(exc), retryable=True)
-        except PlatformError as exc:
-            if isinstance(exc, AuthError | PermissionDenied):
-                raise  # shop-wide: every other update would fail the same way
-            return PushResult(idempotency_key=key, ok=False, error=str(exc))  # unclassified code
+            raise
         return PushResult(idempotency_key=key, ok=True,
                           quantity_after=None if relative else update.quantity)
 
@@ -364,8 +343,7 @@ class WechatClient(PlatformClient):
             try:
                 await self.request("product/stock/update", {**body, "num": left}, idempotent=False)
             except PlatformError as exc:
-                return PushResult(idempotency_key=key, ok=False, error=str(exc),
-                                  retryable=isinstance(exc, RateLimited))
+                return self.failed(key, exc, maybe_applied=True)
         log.info("%s: SKU %s had %d units, fewer than the %d to subtract; took them all",
                  self.shop, body["sku_id"], left, body["num"])
         # General stock is now 0; the total also holds discount/warehouse stock, if any.
@@ -379,26 +357,17 @@ class WechatClient(PlatformClient):
         by_product: dict[str, list[PriceUpdate]] = {}
         for update in updates:
             by_product.setdefault(update.ref.platform_item_id, []).append(update)
-        results: dict[str, PushResult] = {}
-        for product_id, group in by_product.items():
+
+        async def write(group: Sequence[PriceUpdate]) -> list[PushResult]:
             prices = {u.ref.platform_sku_id: u.price for u in group}  # the last one wins
-            body = {"product_id": product_id,
+            body = {"product_id": group[0].ref.platform_item_id,
                     "skus": [{"sku_id": sku_id, "sale_price": price} for sku_id, price in prices.items()]}
-            error: PlatformError | None = None
-            try:
-                await self.request("product/auditfree", body)
-            except QuotaExhausted:
-                raise
-            except PlatformError as exc:
-                if isinstance(exc, AuthError | PermissionDenied):
-                    raise  # shop-wide: every other product would fail the same way
-                error = exc  # refused, throttled, or no readable answer (a re-send is harmless)
-            for update in group:
-                results[update.idempotency_key] = PushResult(
-                    idempotency_key=update.idempotency_key, ok=error is None,
-                    error=str(error) if error else None,
-                    retryable=bool(error and error.retryable))
-        return [results[u.idempotency_key] for u in updates]
+            await self.request("product/auditfree", body)  # a re-send is harmless
+            return [PushResult(idempotency_key=u.idempotency_key, ok=True) for u in group]
+
+        results = await self.write_batches(list(by_product.values()), write, concurrently=False)
+        by_key = {r.idempotency_key: r for r in results}
+        return [by_key[u.idempotency_key] for u in updates]
 
     # --- orders ----------------------------------------------------------------------------------
 
@@ -408,11 +377,13 @@ class WechatClient(PlatformClient):
         page's ids fetched concurrently (the rate limiter paces them), yielded in order."""
         for part in mappers.split_window(window, MAX_ORDER_SPAN):
             yielded: set[str] = set()
-            next_key = ""
-            while True:
-                page = await self.request("order/list/get", {
+
+            def page_at(key: str, part: TimeWindow = part) -> Awaitable[Any]:
+                return self.request("order/list/get", {
                     "update_time_range": mappers.update_time_range(part),
-                    "page_size": self.settings.order_page_size, "next_key": next_key})
+                    "page_size": self.settings.order_page_size, "next_key": key})
+
+            async for page in token_pages(page_at, _next_key, what=f"{self.shop} order/list/get"):
                 ids = [str(x) for x in page.get("order_id_list") or []]
                 details = await self._get_orders([i for i in dict.fromkeys(ids) if i not in yielded])
                 for order_id in ids:
@@ -422,29 +393,13 @@ class WechatClient(PlatformClient):
                     if order is not None and mappers.in_window(order, part):
                         yielded.add(order_id)
                         yield order
-                new_key = page.get("next_key") or ""
-                if not page.get("has_more") or not new_key or new_key == next_key:
+                if not page.get("has_more"):
                     break
-                next_key = new_key
 
     async def _get_orders(self, order_ids: Sequence[str]) -> dict[str, Order | None]:
-        """:meth:`get_order` of each id, concurrently; the first failure is raised as itself
-        (not wrapped in an exception group) once every call has ended."""
-        found: dict[str, Order | None] = {}
-        errors: list[Exception] = []
-
-        async def one(order_id: str) -> None:
-            try:
-                found[order_id] = await self.get_order(order_id)
-            except Exception as exc:  # collected and re-raised below
-                errors.append(exc)
-
-        async with anyio.create_task_group() as group:
-            for order_id in order_ids:
-                group.start_soon(one, order_id)
-        if errors:
-            raise errors[0]
-        return found
+        """:meth:`get_order` of each id, concurrently; the first failure is raised as itself."""
+        orders = await gather(lambda i=i: self.get_order(i) for i in order_ids)
+        return dict(zip(order_ids, orders, strict=True))
 
     async def _order_json(self, order_id: str) -> dict[str, Any]:
         data = await self.request("order/get", {"order_id": order_id})
@@ -472,13 +427,13 @@ class WechatClient(PlatformClient):
         try:
             order = await self._order_json(shipment.platform_order_id)
         except (InvalidRequest, NotFound) as exc:
-            return PushResult(idempotency_key=key, ok=False, error=str(exc))
+            return self.failed(key, exc)
         if mappers.has_waybill(order, shipment.tracking_number):
             return PushResult(idempotency_key=key, ok=True)  # sent before: nothing to do
         try:
             products = mappers.delivery_products(order, shipment.line_ids)
         except ValueError as exc:
-            return PushResult(idempotency_key=key, ok=False, error=str(exc))
+            return self.failed(key, str(exc))
         carrier = self.settings.carrier_codes.get(shipment.carrier, shipment.carrier)
         body = {"order_id": shipment.platform_order_id, "delivery_list": [{
             "delivery_id": carrier, "waybill_id": shipment.tracking_number,
@@ -491,7 +446,7 @@ class WechatClient(PlatformClient):
             again = await self._order_json(shipment.platform_order_id)
             if mappers.has_waybill(again, shipment.tracking_number):
                 return PushResult(idempotency_key=key, ok=True)
-            return PushResult(idempotency_key=key, ok=False, error=str(exc), retryable=exc.retryable)
+            return self.failed(key, exc)
         return PushResult(idempotency_key=key, ok=True)
 
     # --- promotions ------------------------------------------------------------------------------
@@ -505,13 +460,11 @@ class WechatClient(PlatformClient):
         key = push.idempotency_key
         promotion = push.promotion
         if promotion.kind not in NATIVE_PROMOTIONS:
-            return PushResult(idempotency_key=key, ok=False,
-                              error=f"{promotion.kind.value} has no native WeChat API")
+            return self.failed(key, f"{promotion.kind.value} has no native WeChat API")
         by_product: dict[str, list[tuple[str, int]]] = {}
         for item in push.items:
             if item.promotion_price is None:
-                return PushResult(idempotency_key=key, ok=False,
-                                  error=f"SKU {item.ref.platform_sku_id} has no promotion price")
+                return self.failed(key, f"SKU {item.ref.platform_sku_id} has no promotion price")
             by_product.setdefault(item.ref.platform_item_id, []).append(
                 (item.ref.platform_sku_id, item.promotion_price))
         created: list[str] = []
@@ -533,13 +486,12 @@ class WechatClient(PlatformClient):
                 created.append(str(task_id))
         except (InvalidRequest, NotFound) as exc:
             await self._stop_quietly(created)
-            return PushResult(idempotency_key=key, ok=False, error=f"refused: {exc}")
+            return self.failed(key, f"refused: {exc}")
         except PlatformError as exc:
             await self._stop_quietly(created)
-            if isinstance(exc, QuotaExhausted | AuthError | PermissionDenied):
+            if isinstance(exc, SHOP_WIDE):
                 raise  # shop-wide problems: a human must act
-            return PushResult(idempotency_key=key, ok=False, error=str(exc),
-                              retryable=exc.retryable)
+            return self.failed(key, exc)
         return PushResult(idempotency_key=key, ok=True, platform_ref=",".join(created))
 
     async def _stop_quietly(self, task_ids: Sequence[str]) -> None:
@@ -560,15 +512,16 @@ class WechatClient(PlatformClient):
                 if await self._task_running(task_id):
                     failures.append(f"task {task_id}: {exc}")
         if failures:
-            return PushResult(idempotency_key=key, ok=False, error="; ".join(failures))
+            return self.failed(key, "; ".join(failures))
         return PushResult(idempotency_key=key, ok=True)
 
     async def _task_running(self, task_id: str) -> bool:
         """Whether a limited-discount task is still scheduled or running (absent: no)."""
-        next_key = ""
-        while True:
-            page = await self.request("product/limiteddiscounttask/list/get",
-                                      {"page_size": TASK_PAGE_SIZE, "next_key": next_key})
+        def page_at(key: str) -> Awaitable[Any]:
+            return self.request("product/limiteddiscounttask/list/get",
+                                {"page_size": TASK_PAGE_SIZE, "next_key": key})
+
+        async for page in token_pages(page_at, _next_key, what=f"{self.shop} limiteddiscounttask/list/get"):
             tasks = page.get("limited_discount_tasks") or []
             for task in tasks:
                 if str(task.get("task_id")) == task_id:
@@ -576,10 +529,14 @@ class WechatClient(PlatformClient):
                         return mappers.task_running(task, self.clock.now())
                     except (TypeError, ValueError) as exc:
                         raise self._malformed("product/limiteddiscounttask/list/get", exc) from None
-            new_key = page.get("next_key") or ""
-            if not tasks or not new_key or new_key == next_key:
-                return False
-            next_key = new_key
+            if not tasks:
+                break
+        return False
+
+
+def _next_key(page: Any) -> str | None:
+    """The token of the page after ``page`` (WeChat's ``next_key``; empty at the end)."""
+    return page.get("next_key") or None
 
 
 def _is_json(content: bytes) -> bool:

@@ -15,11 +15,12 @@ from hub.errors import (
     NotFound,
     PermissionDenied,
     PlatformError,
+    QuotaExhausted,
     RateLimited,
     ServerError,
 )
 from hub.secrets import register_secret
-from hub_wechat.client import QuotaExhausted, classify_error, seconds_to_next_minute
+from hub_wechat.client import classify_error, seconds_to_next_minute
 
 NOW = datetime(2026, 11, 11, 12, 0, 45, 500_000, tzinfo=UTC)
 

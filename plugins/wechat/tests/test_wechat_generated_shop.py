@@ -32,7 +32,7 @@ async def test_generated_shop_reads_back_exactly_once(host: PluginHost, info: Pl
     sandbox = WechatSandbox(SandboxConfig(clock=clock, seed=seed))
     shop = make_shop(info, sandbox, clock=clock)
     try:
-        listings = [x async for x in host.fetch_listings(shop)]
+        listings = [x async for x in shop.client.iter_listings()]
         assert len(listings) == len({x.platform_sku_id for x in listings}) == items * 4
         assert {x.master_code for x in listings} == {s.code for s in sandbox.state.iter_skus()}
 
@@ -42,7 +42,7 @@ async def test_generated_shop_reads_back_exactly_once(host: PluginHost, info: Pl
         while start < END:
             end = min(END, start + info.order_window.max_span)
             windows += 1
-            async for order in host.fetch_orders(shop, TimeWindow(start=start, end=end)):
+            async for order in shop.client.iter_orders(TimeWindow(start=start, end=end)):
                 assert start <= order.modified_at < end
                 seen[order.platform_order_id] += 1
             start = end

@@ -1,17 +1,15 @@
-"""Registration and dispatch: what the plugin declares, and that its hooks stay silent
-for shops of other platforms."""
+"""Registration: what the plugin declares."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from importlib.metadata import entry_points
-from typing import Any
 
 import pytest
 
 import hub_wechat.plugin as plugin
-from hub.models import PromotionKind, TimeWindow
-from hub.platform import PlatformInfo, ShopContext
+from hub.models import PromotionKind
+from hub.platform import PlatformInfo
 from hub.testing import FakeClock
 from hub.testing.sandbox import SandboxConfig
 from hub_wechat.sandbox import WechatSandbox
@@ -34,7 +32,7 @@ def test_declarations(info: PlatformInfo) -> None:
 
 
 def test_make_sandbox_builds_a_wechat_sandbox() -> None:
-    sandbox = plugin.make_sandbox(SandboxConfig(clock=FakeClock()))
+    sandbox = plugin.INFO.make_sandbox(SandboxConfig(clock=FakeClock()))
     assert isinstance(sandbox, WechatSandbox) and sandbox.base_url() == "http://sandbox.test"
 
 
@@ -45,19 +43,3 @@ def test_settings_validate_page_sizes_and_token_api() -> None:
                 {"master_code_source": "title"}, {"base_url": "api.weixin.qq.com"}):
         with pytest.raises(ValueError):
             WechatSettings(**base, **bad)
-
-
-def test_hooks_ignore_other_platforms(info: PlatformInfo) -> None:
-    other = ShopContext(name="x", platform="taobao", settings=WechatSettings(app_key="a", app_secret="s"),
-                        client=None, clock=FakeClock(), info=info)
-    clock = FakeClock()
-    window = TimeWindow(start=clock.now(), end=clock.now() + timedelta(hours=1))
-    calls: list[Any] = [
-        plugin.hub_fetch_listings(shop=other), plugin.hub_fetch_stock(shop=other, refs=[]),
-        plugin.hub_push_stock(shop=other, updates=[]), plugin.hub_push_prices(shop=other, updates=[]),
-        plugin.hub_fetch_orders(shop=other, window=window),
-        plugin.hub_ship_order(shop=other, shipment=None),  # type: ignore[arg-type]
-        plugin.hub_start_promotion(shop=other, push=None),  # type: ignore[arg-type]
-        plugin.hub_end_promotion(shop=other, push=None, platform_ref="1"),  # type: ignore[arg-type]
-    ]
-    assert calls == [None] * len(calls)

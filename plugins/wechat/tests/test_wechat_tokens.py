@@ -20,7 +20,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def listings(host: PluginHost, shop: Any) -> list[Any]:
-    return [x async for x in host.fetch_listings(shop)]
+    return [x async for x in shop.client.iter_listings()]
 
 
 async def test_a_shop_without_token_fetches_one_first(host: PluginHost, make: Any, sandbox: WechatSandbox,
@@ -56,7 +56,7 @@ async def test_an_expired_token_mid_sync_is_refreshed_once(host: PluginHost, sho
                                                            sandbox: WechatSandbox,
                                                            saved_tokens: list[TokenSet]) -> None:
     got = []
-    async for listing in host.fetch_listings(shop):
+    async for listing in shop.client.iter_listings():
         got.append(listing)
         if len(got) == 2:
             sandbox.expire_tokens()  # the platform expires the token between two pages
@@ -73,7 +73,7 @@ async def test_concurrent_failures_share_one_refresh(host: PluginHost, shop: Any
     results: list[int] = []
 
     async def read(ref: ListingRef) -> None:
-        results.append(len(await host.fetch_stock(shop, [ref])))
+        results.append(len(await shop.client.fetch_stock([ref])))
 
     async with anyio.create_task_group() as group:
         for ref in refs:
