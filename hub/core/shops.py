@@ -60,11 +60,8 @@ def secret_fields(host: PluginHost, platform: str) -> tuple[str, ...]:
 
 
 def _recovery(shop: str, field: str) -> str:
-    flag = f"--{field.replace('_', '-')}" if field in SECRET_FIELDS else f"--set {field}=…"
-    return (
-        f"restore the key it was stored with, or re-enter it with "
-        f"`hub shops set-secrets {shop} {flag}` (or set {env_name(shop, field)})"
-    )
+    flag = f"--{field.replace('_', '-')} …" if field in SECRET_FIELDS else f"--set {field}=…"
+    return f"re-enter it with `hub shops set-secrets {shop} {flag}` (or set {env_name(shop, field)})"
 
 
 def _raw_secret(shop: t.Shop, field: str) -> Any:

@@ -234,10 +234,13 @@ class SecretBox:
 
     def open(self, sealed: str, *, what: str, fix: str = "") -> str:
         """The clear text of ``sealed``, or :class:`SecretKeyError` /
-        :class:`SecretTampered` naming ``what`` and, after ``fix``, how to recover."""
-        hint = f"; {fix}" if fix else ""
+        :class:`SecretTampered` naming ``what``; ``fix`` (e.g. "re-enter it with …") is
+        offered as the way out besides the right key."""
         if not is_sealed(sealed):
-            raise SecretTampered(f"{what} is stored without encryption (not written by the hub){hint}")
+            raise SecretTampered(
+                f"{what} is stored without encryption (not written by the hub)" + (f"; {fix}" if fix else "")
+            )
+        otherwise = f", or {fix}" if fix else ""
         kid, _, token = sealed[len(PREFIX) :].partition(":")
         keys = self._current(create=False)
         if kid not in keys:
@@ -245,25 +248,26 @@ class SecretBox:
                 keys = self._load(create=False)  # rotated by another process since we read it?
         if not keys:
             raise SecretKeyError(
-                f"{what} was encrypted with key {kid}, but there is no key: {self._missing()}{hint}"
+                f"{what} was encrypted with key {kid}, but there is no key: {self._missing()}{otherwise}"
             )
         fernet = keys.get(kid)
         if fernet is None:
             raise SecretKeyError(
                 f"{what} was encrypted with key {kid}, but {self.source.describe()} holds key "
-                f"{next(iter(keys))} (wrong key): use the key it was stored with{hint}"
+                f"{next(iter(keys))} (wrong key): use the key it was stored with{otherwise}"
             )
         try:
             return fernet.decrypt(token.encode()).decode()
         except (InvalidToken, UnicodeDecodeError):
             raise SecretTampered(
-                f"{what} fails its integrity check: it was altered or corrupted in the database{hint}"
+                f"{what} fails its integrity check: it was altered or corrupted in the database"
+                + (f"; {fix}" if fix else "")
             ) from None
 
     def _missing(self) -> str:
         if self.source.kind == "file":
             via = f" ({KEY_FILE_ENV})" if self.source.origin == KEY_FILE_ENV else ""
-            return f"{self.source.path}{via} does not exist; restore it from your backup, or set {KEY_ENV}"
+            return f"{self.source.path}{via} does not exist: restore it from your backup or set {KEY_ENV}"
         return "the in-memory key was lost"
 
     # --- rotation -------------------------------------------------------------------------

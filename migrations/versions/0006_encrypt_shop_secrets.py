@@ -69,7 +69,7 @@ def downgrade() -> None:
     for row in rows:
         def clear(name: str, value: str) -> str:
             what = f"the {name.replace('_', ' ')} of shop {row['name']!r}"
-            return box.open(value, what=what, fix='restore the key it was stored with')
+            return box.open(value, what=what)
 
         values = {name: clear(name, row[name]) for name in COLUMNS if is_sealed(row[name])}
         options = row['options'] or {}
