@@ -25,12 +25,12 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from hub.core.clock import Clock
 from hub.core.http import HttpOptions, RetryPolicy
 from hub.core.ratelimit import RateLimit
-from hub.errors import ConfigError, SecretKeyError, UnknownShop
+from hub.errors import ConfigError, SecretKeyError, StorageError, UnknownShop
 from hub.platform import SECRET_FIELDS, ShopContext, ShopSettings, TokenSet
 from hub.plugins import PluginHost
 from hub.secrets import MASK, mask, register_secret
@@ -150,10 +150,20 @@ def _validate(host: PluginHost, platform: str, shop: str, values: Mapping[str, A
 
 
 def settings_for(
-    host: PluginHost, shop: t.Shop, environ: Mapping[str, str] = os.environ, *, secrets: SecretBox
+    host: PluginHost,
+    shop: t.Shop,
+    environ: Mapping[str, str] = os.environ,
+    *,
+    secrets: SecretBox | None = None,
 ) -> ShopSettings:
     """Validated settings of a stored shop, secrets from the environment taking precedence
-    and the stored ones opened with ``secrets`` (a wrong key or an altered value raises)."""
+    and the stored ones opened with ``secrets`` (default: the key of the database the shop
+    was loaded from, while its session is open). A wrong key or an altered value raises."""
+    if secrets is None:
+        session = object_session(shop)
+        if session is None:
+            raise StorageError(f"shop {shop.name!r} is detached from its session: pass secrets=db.secrets")
+        secrets = secrets_of(session)
     fields = secret_fields(host, shop.platform)
     values: dict[str, Any] = {k: v for k, v in (shop.options or {}).items() if k not in fields}
     for name in COLUMN_FIELDS:
