@@ -448,3 +448,16 @@ def test_exports_never_carry_secrets(invoke: Invoke, app, tmp_path: Path) -> Non
         content = out.read_bytes()
         assert all(secret.encode() not in content for secret in SECRETS)
         assert b"hub1:" not in content
+
+
+def test_set_secrets_takes_only_secrets_of_the_platform(invoke: Invoke, app) -> None:  # type: ignore[no-untyped-def]
+    add(app.db, fake_host())
+    wrong = invoke("shops", "set-secrets", "s1", "--set", "qps=5")
+    assert wrong.exit_code == 2 and "not secret settings of a fake shop: qps" in wrong.stderr
+    empty = invoke("shops", "set-secrets", "s1")
+    assert empty.exit_code == 2 and "give at least one secret" in empty.stderr
+    ghost = invoke("shops", "set-secrets", "ghost", "--app-secret", "x")
+    assert ghost.exit_code == 2 and "unknown shop 'ghost'" in ghost.stderr
+    ok = invoke("shops", "set-secrets", "s1", "--access-token", "NEWTOKEN-9999")
+    assert ok.exit_code == 0 and "NEWTOKEN-9999" not in ok.output + ok.stderr
+    assert opened(app.db, fake_host()) == (SECRET, "NEWTOKEN-9999", REFRESH)
