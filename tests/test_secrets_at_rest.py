@@ -461,3 +461,21 @@ def test_set_secrets_takes_only_secrets_of_the_platform(invoke: Invoke, app) -> 
     ok = invoke("shops", "set-secrets", "s1", "--access-token", "NEWTOKEN-9999")
     assert ok.exit_code == 0 and "NEWTOKEN-9999" not in ok.output + ok.stderr
     assert opened(app.db, fake_host()) == (SECRET, "NEWTOKEN-9999", REFRESH)
+
+
+def test_a_malformed_key_is_one_line_and_exit_2(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_SECRET_KEY", "too-short")
+    result = invoke("shops", "add", "s1", "--platform", "fake", "--app-key", "k", "--app-secret", SECRET)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: HUB_SECRET_KEY is not a valid secret key"), lines
+    assert "too-short" not in result.stderr and SECRET not in result.stderr
+    assert json.loads(invoke("shops", "list", "--json").output) == []  # nothing was stored
+
+
+def test_a_key_file_that_cannot_be_created_is_a_clear_error(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    box = SecretBox(KeySource("file", blocked / "secret.key", "HUB_SECRET_KEY_FILE"))
+    with pytest.raises(SecretKeyError, match=r"cannot create the secret key file .*HUB_SECRET_KEY_FILE"):
+        box.seal("x")

@@ -173,8 +173,11 @@ class SecretBox:
         assert self.source.path is not None
         try:
             st = self.source.path.stat()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
+        except OSError as exc:
+            path = self.source.path
+            raise SecretKeyError(f"cannot read the secret key file {path}: {exc.strerror}") from None
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _read_file(self, path: Path) -> str:
@@ -202,7 +205,13 @@ class SecretBox:
             assert src.path is not None
             self._stamp = self._file_stamp()
             if self._stamp is None and create:
-                write_key_file(src.path, new_key(), replace=False)
+                try:
+                    write_key_file(src.path, new_key(), replace=False)
+                except OSError as exc:
+                    raise SecretKeyError(
+                        f"cannot create the secret key file {src.path}: {exc.strerror or exc}; "
+                        f"point {KEY_FILE_ENV} at a writable place, or set {KEY_ENV}"
+                    ) from None
                 self._stamp = self._file_stamp()
             if self._stamp is not None:
                 keys.append((self._read_file(src.path), f"the secret key file {src.path}"))
