@@ -8,6 +8,7 @@ use them without importing what plugins register; :mod:`hub.platform` re-exports
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,10 +44,23 @@ class ShopSettings(BaseModel):
             raise ValueError(f"not an http(s) URL: {value!r}")
         return value.rstrip("/")
 
+    @classmethod
+    def secret_fields(cls) -> tuple[str, ...]:
+        """Every secret field: the common ones, then any ``SecretStr`` field a plugin adds
+        (e.g. a push token). All of them are encrypted when stored and may come from
+        ``HUB_SHOP_<NAME>_<FIELD>``."""
+        extra = [
+            name
+            for name, info in cls.model_fields.items()
+            if name not in SECRET_FIELDS
+            and (info.annotation is SecretStr or SecretStr in typing.get_args(info.annotation))
+        ]
+        return (*SECRET_FIELDS, *extra)
+
     def secret_values(self) -> list[str]:
         """Every secret in these settings, for log masking."""
         out = []
-        for name in SECRET_FIELDS:
+        for name in self.secret_fields():
             value = getattr(self, name, None)
             if value is not None and value.get_secret_value():
                 out.append(value.get_secret_value())

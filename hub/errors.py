@@ -48,6 +48,18 @@ class UnknownShop(ConfigError):
         super().__init__(f"unknown shop {name!r}; see `hub shops list`")
 
 
+class SecretKeyError(ConfigError):
+    """Stored secrets cannot be read or written: the key is missing, wrong or malformed.
+
+    The message says which key was used, where it came from and how to fix it; it never
+    contains a secret or the key."""
+
+
+class SecretTampered(SecretKeyError):
+    """A stored secret fails its integrity check: it was altered or corrupted in the
+    database, so it is not used."""
+
+
 class PluginError(HubError):
     """A plugin could not be loaded or does not do what was asked of it."""
 

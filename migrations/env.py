@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import Connection, create_engine, pool
+from sqlalchemy import Connection, create_engine, make_url, pool
 
 from hub.storage import tables  # noqa: F401  (registers every table on the metadata)
 from hub.storage.base import Base
+from hub.storage.secretbox import KeySource, SecretBox
 
 config = context.config
 target_metadata = Base.metadata
+# Migrations that seal secrets need the key: the hub hands over its database's; a bare
+# `alembic` run finds it the same way the hub does (HUB_SECRET_KEY, key file…).
+if "secrets" not in config.attributes:
+    url = make_url(config.get_main_option("sqlalchemy.url") or "")
+    config.attributes["secrets"] = SecretBox(KeySource.for_database(url))
 
 
 def _configure(**kw: object) -> None:

@@ -28,11 +28,19 @@ def upgrade(app: App, revision: str) -> None:
 
 @group.command("downgrade")
 @click.argument("revision")
+@click.option(
+    "--decrypt-secrets",
+    is_flag=True,
+    help="Allow going below the revision that encrypts shop secrets: they are written back in clear text.",
+)
 @click.pass_obj
-def downgrade(app: App, revision: str) -> None:
-    """Revert migrations down to REVISION ('base' drops every table)."""
+def downgrade(app: App, revision: str, decrypt_secrets: bool) -> None:
+    """Revert migrations down to REVISION ('base' drops every table).
+
+    Older revisions kept shop secrets in clear text: going below revision 0006 with shops
+    stored refuses unless --decrypt-secrets is given (and the secret key is at hand)."""
     db = app.database(migrate_fresh=False)
-    migrate.downgrade(db, revision)
+    migrate.downgrade(db, revision, decrypt_secrets=decrypt_secrets)
     info(f"database at revision {migrate.current_revision(db)}")
 
 

@@ -80,6 +80,7 @@ def _register() -> None:
         plugins,
         promo,
         sandbox,
+        secrets,
         shops,
         stock,
         sync,
@@ -88,6 +89,7 @@ def _register() -> None:
     for command in (
         sync.group,
         shops.group,
+        secrets.group,
         catalog.skus,
         catalog.listings,
         stock.group,

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from hub.cli.app import App
 from hub.cli.output import emit, info, json_option, print_table
-from hub.core.shops import add_shop, describe_shop, get_shop
+from hub.core import audit
+from hub.core.shops import add_shop, describe_shop, get_shop, set_secrets
 from hub.errors import ConfigError
 from hub.storage import tables as t
 
@@ -18,7 +19,8 @@ from hub.storage import tables as t
 def group() -> None:
     """Configure shops (one per platform account).
 
-    Secrets may instead come from the environment: HUB_SHOP_<NAME>_APP_SECRET,
+    Secrets are stored encrypted (see `hub secrets`), or may instead come from the
+    environment, and then are never stored: HUB_SHOP_<NAME>_APP_SECRET,
     HUB_SHOP_<NAME>_ACCESS_TOKEN, HUB_SHOP_<NAME>_REFRESH_TOKEN."""
 
 
@@ -78,6 +80,60 @@ def add(
 
     described = app.db.run_sync(write)
     emit(as_json, described, lambda: info(f"added shop {name} ({platform})"))
+
+
+@group.command("set-secrets")
+@click.argument("name")
+@click.option("--app-secret", help="The app secret.")
+@click.option("--access-token", help="The shop's access token / session.")
+@click.option("--refresh-token", help="The shop's refresh token.")
+@click.option(
+    "--set",
+    "extra",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A platform-specific secret (e.g. a push token); repeatable.",
+)
+@json_option
+@click.pass_obj
+def set_secrets_(
+    app: App,
+    name: str,
+    app_secret: str | None,
+    access_token: str | None,
+    refresh_token: str | None,
+    extra: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Store new secrets for shop NAME, encrypted with the current key (e.g. after the key
+    was lost, or a token was re-issued). Secrets not given are left as they are."""
+    values = {
+        k: v
+        for k, v in {
+            **_parse_options(extra),
+            "app_secret": app_secret,
+            "access_token": access_token,
+            "refresh_token": refresh_token,
+        }.items()
+        if v is not None
+    }
+    host = app.host
+
+    def write(session: Any) -> dict[str, Any]:
+        row = set_secrets(session, host, name, values)
+        audit.record(
+            session,
+            actor=app.actor,
+            action="shop.secrets",
+            now=app.clock.now(),
+            shop=name,
+            new=", ".join(sorted(values)),  # which secrets changed, never their values
+            source="hub shops set-secrets",
+        )
+        return describe_shop(host, row)
+
+    described = app.db.run_sync(write)
+    emit(as_json, described, lambda: info(f"stored {', '.join(sorted(values))} for shop {name}"))
 
 
 @group.command("list")

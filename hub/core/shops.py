@@ -2,8 +2,14 @@
 
 A shop's secrets may live in the database or come from the environment:
 ``HUB_SHOP_<NAME>_APP_SECRET``, ``HUB_SHOP_<NAME>_ACCESS_TOKEN`` and
-``HUB_SHOP_<NAME>_REFRESH_TOKEN`` (``NAME`` upper-cased, other characters as ``_``).
-The environment wins over the database.
+``HUB_SHOP_<NAME>_REFRESH_TOKEN`` (``NAME`` upper-cased, other characters as ``_``), and
+likewise for any secret field a plugin adds. The environment wins over the database, and
+secrets from the environment are never written to it.
+
+Secrets in the database are always sealed (:mod:`hub.storage.secretbox`), and this module
+is the only place that seals or opens them: :func:`store_secret` and :func:`stored_secret`.
+The common secrets have their own columns; a plugin's extra secrets (push tokens, AES keys)
+are stored sealed in ``options``.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -19,17 +25,18 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from hub.core.clock import Clock
 from hub.core.http import HttpOptions, RetryPolicy
 from hub.core.ratelimit import RateLimit
-from hub.errors import ConfigError, UnknownShop
+from hub.errors import ConfigError, SecretKeyError, StorageError, UnknownShop
 from hub.platform import SECRET_FIELDS, ShopContext, ShopSettings, TokenSet
 from hub.plugins import PluginHost
-from hub.secrets import mask, register_secret
+from hub.secrets import MASK, mask, register_secret
 from hub.storage import tables as t
-from hub.storage.db import Database
+from hub.storage.db import Database, secrets_of
+from hub.storage.secretbox import Rotation, SecretBox, is_sealed
 
 SHOP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 COLUMN_FIELDS = ("app_key", "app_secret", "access_token", "refresh_token", "token_expires_at")
@@ -40,6 +47,95 @@ TransportFactory = Callable[[str, str], httpx.AsyncBaseTransport | None]
 
 def env_name(shop: str, field: str) -> str:
     return f"HUB_SHOP_{re.sub(r'[^A-Za-z0-9]', '_', shop).upper()}_{field.upper()}"
+
+
+def secret_fields(host: PluginHost, platform: str) -> tuple[str, ...]:
+    """The platform's secret fields; the common ones if its plugin is not installed."""
+    if platform not in host.registry:
+        return SECRET_FIELDS
+    return host.platform(platform).settings_model.secret_fields()
+
+
+# --- the one place secrets are sealed and opened ------------------------------------------
+
+
+def _recovery(shop: str, field: str) -> str:
+    flag = f"--{field.replace('_', '-')} …" if field in SECRET_FIELDS else f"--set {field}=…"
+    return f"re-enter it with `hub shops set-secrets {shop} {flag}` (or set {env_name(shop, field)})"
+
+
+def _raw_secret(shop: t.Shop, field: str) -> Any:
+    return getattr(shop, field) if field in SECRET_FIELDS else (shop.options or {}).get(field)
+
+
+def stored_secret(box: SecretBox, shop: t.Shop, field: str) -> str | None:
+    """The clear text of a secret stored for ``shop``; None if none is stored. Raises
+    :class:`~hub.errors.SecretKeyError` (wrong or missing key) or
+    :class:`~hub.errors.SecretTampered`, never returns a partial value."""
+    raw = _raw_secret(shop, field)
+    if raw in (None, ""):
+        return None
+    what = f"the {field.replace('_', ' ')} of shop {shop.name!r}"
+    return box.open(str(raw), what=what, fix=_recovery(shop.name, field))
+
+
+def store_secret(seal: Callable[[str], str], shop: t.Shop, field: str, value: str | None) -> None:
+    """Store ``value`` sealed by ``seal`` (``SecretBox.seal`` or a rotation's); None or ""
+    removes the secret."""
+    sealed = seal(value) if value else None
+    if field in SECRET_FIELDS:
+        setattr(shop, field, sealed if sealed is not None or field != "app_secret" else "")
+        return
+    options = dict(shop.options or {})  # a new dict, so the JSON column sees the change
+    if sealed is None:
+        options.pop(field, None)
+    else:
+        options[field] = sealed
+    shop.options = options
+
+
+def _stored_raw(shop: t.Shop) -> Iterator[tuple[str, Any]]:
+    """(field, stored value) of every secret stored for ``shop``, clear text included."""
+    for key in SECRET_FIELDS:
+        if getattr(shop, key) not in (None, ""):
+            yield key, getattr(shop, key)
+    for key, value in (shop.options or {}).items():
+        if is_sealed(value):
+            yield key, value
+
+
+def open_all(session: Session, box: SecretBox, *, lock: bool = False) -> tuple[list[t.Shop], int, list[str]]:
+    """Every shop, how many secrets are stored, and one line per secret that cannot be
+    opened (wrong or missing key, altered, or stored without encryption)."""
+    query = select(t.Shop).order_by(t.Shop.name)
+    shops = list(session.scalars(query.with_for_update() if lock else query))
+    count, problems = 0, []
+    for shop in shops:
+        for key, _ in _stored_raw(shop):
+            count += 1
+            try:
+                stored_secret(box, shop, key)
+            except SecretKeyError as exc:
+                problems.append(str(exc))
+    return shops, count, problems
+
+
+def rotate_secrets(session: Session, box: SecretBox, rotation: Rotation) -> int:
+    """Re-seal every stored secret with ``rotation``'s key in ``session``'s transaction;
+    refuses (changing nothing) if any stored secret cannot be opened. Returns the count."""
+    shops, _, problems = open_all(session, box, lock=True)
+    if problems:
+        raise SecretKeyError(
+            f"refusing to rotate: {len(problems)} stored secret(s) cannot be read, nothing was changed:\n  "
+            + "\n  ".join(problems)
+        )
+    count = 0
+    for shop in shops:
+        for key, _ in list(_stored_raw(shop)):
+            store_secret(rotation.seal, shop, key, stored_secret(box, shop, key))
+            count += 1
+    session.flush()
+    return count
 
 
 def _validate(host: PluginHost, platform: str, shop: str, values: Mapping[str, Any]) -> ShopSettings:
@@ -53,19 +149,34 @@ def _validate(host: PluginHost, platform: str, shop: str, values: Mapping[str, A
         raise ConfigError(f"invalid settings for shop {shop!r} ({platform}): {problems}") from None
 
 
-def settings_for(host: PluginHost, shop: t.Shop, environ: Mapping[str, str] = os.environ) -> ShopSettings:
-    """Validated settings of a stored shop, secrets from the environment taking precedence."""
-    values: dict[str, Any] = dict(shop.options or {})
+def settings_for(
+    host: PluginHost,
+    shop: t.Shop,
+    environ: Mapping[str, str] = os.environ,
+    *,
+    secrets: SecretBox | None = None,
+) -> ShopSettings:
+    """Validated settings of a stored shop, secrets from the environment taking precedence
+    and the stored ones opened with ``secrets`` (default: the key of the database the shop
+    was loaded from, while its session is open). A wrong key or an altered value raises."""
+    if secrets is None:
+        session = object_session(shop)
+        if session is None:
+            raise StorageError(f"shop {shop.name!r} is detached from its session: pass secrets=db.secrets")
+        secrets = secrets_of(session)
+    fields = secret_fields(host, shop.platform)
+    values: dict[str, Any] = {k: v for k, v in (shop.options or {}).items() if k not in fields}
     for name in COLUMN_FIELDS:
         value = getattr(shop, name)
-        if value not in (None, ""):
+        if name not in fields and value not in (None, ""):
             values[name] = value
-    for name in SECRET_FIELDS:
-        if env := environ.get(env_name(shop.name, name)):
-            values[name] = env
+    for name in fields:
+        value = environ.get(env_name(shop.name, name)) or stored_secret(secrets, shop, name)
+        if value:
+            values[name] = value
     if not values.get("app_secret"):
         raise ConfigError(
-            f"shop {shop.name!r} has no app secret: store one with `hub shops add` "
+            f"shop {shop.name!r} has no app secret: store one with `hub shops set-secrets` "
             f"or set {env_name(shop.name, 'app_secret')}"
         )
     settings = _validate(host, shop.platform, shop.name, values)
@@ -89,7 +200,7 @@ def add_shop(
     info = host.platform(platform)  # UnknownPlatform names the installed ones
     values = {k: v for k, v in values.items() if v is not None}
     check = dict(values)
-    for secret in SECRET_FIELDS:
+    for secret in info.settings_model.secret_fields():
         if secret not in check and (env := os.environ.get(env_name(name, secret))):
             check[secret] = env
     check.setdefault("app_secret", "")
@@ -104,22 +215,52 @@ def add_shop(
     settings = _validate(host, platform, name, check)
     if session.scalar(select(t.Shop.id).where(t.Shop.name == name)) is not None:
         raise ConfigError(f"shop {name!r} already exists; remove it first or pick another name")
-    dumped = settings.model_dump(exclude=set(COLUMN_FIELDS))
+    fields = info.settings_model.secret_fields()
+    dumped = settings.model_dump(exclude={*COLUMN_FIELDS, *fields})
     options = {k: v for k, v in dumped.items() if k in values or k == "base_url"}
     row = t.Shop(
         name=name,
         platform=platform,
         app_key=settings.app_key,
-        app_secret=values.get("app_secret", ""),
-        access_token=values.get("access_token"),
-        refresh_token=values.get("refresh_token"),
+        app_secret="",
         token_expires_at=settings.token_expires_at,
         options=options,
         created_at=now,
     )
+    seal = secrets_of(session).seal
+    for key in fields:  # only what was given: secrets from the environment stay there
+        store_secret(seal, row, key, _plain(values.get(key)))
     session.add(row)
     session.flush()
     return row
+
+
+def _plain(value: Any) -> str | None:
+    raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+    return None if raw in (None, "") else str(raw)
+
+
+def set_secrets(session: Session, host: PluginHost, name: str, values: Mapping[str, Any]) -> t.Shop:
+    """Replace some of shop ``name``'s stored secrets (e.g. after the key was lost), sealed
+    with the current key. Other settings are left alone."""
+    shop = get_shop(session, name)
+    fields = secret_fields(host, shop.platform)
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"not secret settings of a {shop.platform} shop: {', '.join(unknown)}; "
+            f"its secrets are {', '.join(fields)}"
+        )
+    if not values:
+        raise ConfigError("give at least one secret to store, e.g. --app-secret")
+    seal = secrets_of(session).seal
+    for key, value in values.items():
+        plain = _plain(value)
+        if plain is None:
+            raise ConfigError(f"empty value for {key}: give the secret itself")
+        store_secret(seal, shop, key, plain)
+    session.flush()
+    return shop
 
 
 def get_shop(session: Session, name: str) -> t.Shop:
@@ -132,10 +273,12 @@ def get_shop(session: Session, name: str) -> t.Shop:
 def describe_shop(host: PluginHost, shop: t.Shop, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """A shop for output: settings with every secret masked, and where secrets come from."""
 
+    fields = secret_fields(host, shop.platform)
+
     def source(field: str) -> str:
         if environ.get(env_name(shop.name, field)):
             return "env"
-        return "db" if getattr(shop, field) else "unset"
+        return "db" if _raw_secret(shop, field) else "unset"
 
     return {
         "name": shop.name,
@@ -144,10 +287,14 @@ def describe_shop(host: PluginHost, shop: t.Shop, environ: Mapping[str, str] = o
         "app_secret": mask(shop.app_secret or environ.get(env_name(shop.name, "app_secret"))),
         "access_token": mask(shop.access_token or environ.get(env_name(shop.name, "access_token"))),
         "refresh_token": mask(shop.refresh_token or environ.get(env_name(shop.name, "refresh_token"))),
-        "secret_sources": {f: source(f) for f in SECRET_FIELDS},
+        "secret_sources": {f: source(f) for f in fields},
         "token_expires_at": shop.token_expires_at.isoformat() if shop.token_expires_at else None,
         "base_url": (shop.options or {}).get("base_url"),
-        "options": {k: v for k, v in (shop.options or {}).items() if k != "base_url"},
+        "options": {
+            k: MASK if k in fields or is_sealed(v) else v
+            for k, v in (shop.options or {}).items()
+            if k != "base_url"
+        },
         "installed": shop.platform in host.registry,
     }
 
@@ -166,7 +313,7 @@ class ShopRuntime:
     def open(self, shop: t.Shop) -> ShopContext:
         """A ready :class:`ShopContext` (with its platform client) for a stored shop."""
         info = self.host.platform(shop.platform)
-        settings = settings_for(self.host, shop)
+        settings = settings_for(self.host, shop, secrets=self.db.secrets)
         limit = info.rate_limit
         if settings.qps or settings.concurrency:
             limit = RateLimit(
@@ -180,9 +327,9 @@ class ShopRuntime:
             def write(session: Session) -> None:
                 row = session.get(t.Shop, shop_id)
                 assert row is not None
-                row.access_token = tokens.access_token
+                store_secret(self.db.secrets.seal, row, "access_token", tokens.access_token)
                 if tokens.refresh_token:
-                    row.refresh_token = tokens.refresh_token
+                    store_secret(self.db.secrets.seal, row, "refresh_token", tokens.refresh_token)
                 row.token_expires_at = tokens.expires_at
 
             await self.db.run(write)

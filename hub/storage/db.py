@@ -5,12 +5,20 @@ The engine is synchronous SQLAlchemy. Async code never touches it directly: it c
 work never blocks HTTP calls in flight. SQLite (the embedded default) gets WAL, a busy
 timeout and ``BEGIN IMMEDIATE`` so several processes can share the file safely;
 PostgreSQL needs nothing special.
+
+Secrets are stored sealed (:mod:`hub.storage.secretbox`); every session carries the
+database's :class:`SecretBox` in ``session.info["secrets"]`` (see :func:`secrets_of`). A new
+SQLite file is created readable by its owner only (0600).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
@@ -20,8 +28,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.errors import ConfigError, StorageError
+from hub.storage.secretbox import KeySource, SecretBox
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -37,6 +47,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Zero a row's old bytes when it is rewritten in place (a re-sealed secret must not
+        # leave its previous form behind); FAST costs no extra I/O.
+        cursor.execute("PRAGMA secure_delete=FAST")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -47,7 +60,7 @@ def _configure_sqlite(engine: Engine) -> None:
 class Database:
     """One database, by URL (``sqlite:///hub.db``, ``postgresql+psycopg://…``)."""
 
-    def __init__(self, url: str, *, echo: bool = False):
+    def __init__(self, url: str, *, echo: bool = False, secrets: SecretBox | None = None):
         self.url = url
         try:
             self.engine = create_engine(url, echo=echo)
@@ -55,8 +68,10 @@ class Database:
             raise ConfigError(f"cannot open database {_safe_url(url)}: {exc}") from None
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         if self.is_sqlite:
+            _create_private_file(self.engine.url.database)
             _configure_sqlite(self.engine)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.secrets = secrets or SecretBox(KeySource.for_database(self.engine.url))
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, info={"secrets": self.secrets})
         # One writer at a time per process on SQLite; a small pool elsewhere.
         self._limiter = anyio.CapacityLimiter(1 if self.is_sqlite else 8)
 
@@ -78,8 +93,43 @@ class Database:
         """Run ``fn(session)`` in one transaction in a worker thread."""
         return await anyio.to_thread.run_sync(self.run_sync, fn, limiter=self._limiter)
 
+    def scrub(self) -> None:
+        """Best effort to drop old row versions after secrets were rewritten (migration,
+        rotation): SQLite folds its write-ahead log into the file and truncates it;
+        PostgreSQL rewrites the shops table without its dead rows."""
+        try:
+            with self.engine.connect() as conn:
+                if self.is_sqlite:
+                    # On the DBAPI connection: no BEGIN, which a checkpoint cannot run inside.
+                    raw: Any = conn.connection.dbapi_connection
+                    raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                elif self.engine.dialect.name == "postgresql":
+                    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                    conn.exec_driver_sql("SET lock_timeout = '5s'")
+                    conn.exec_driver_sql("VACUUM FULL shops")
+        except Exception as exc:  # the secrets are safe either way; only old copies may linger
+            log.warning("could not compact the database after rewriting secrets: %s", exc)
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def secrets_of(session: Session) -> SecretBox:
+    """The :class:`SecretBox` of the database ``session`` belongs to."""
+    box = session.info.get("secrets")
+    if not isinstance(box, SecretBox):
+        raise StorageError("this session was not opened by hub.storage.db.Database: it has no secret key")
+    return box
+
+
+def _create_private_file(database: str | None) -> None:
+    """Create a new SQLite file as 0600 before SQLite creates it with the umask's mode
+    (SQLite gives its -wal and -shm files the database file's mode)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    # OSError: it exists, or its folder does not (SQLite reports that when it connects).
+    with contextlib.suppress(OSError):
+        os.close(os.open(Path(database), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _safe_url(url: str) -> str:

@@ -25,11 +25,15 @@ def alembic_config(db: Database) -> Config:
     return cfg
 
 
-def _with_connection(db: Database, action: str, *args: str) -> None:
+def _with_connection(db: Database, action: str, *args: str, **attributes: object) -> None:
     cfg = alembic_config(db)
+    # Migrations that seal or open secrets use the database's key (never stored in it).
+    cfg.attributes.update(attributes, secrets=db.secrets)
     with db.engine.begin() as connection:
         cfg.attributes["connection"] = connection
         getattr(command, action)(cfg, *args)
+    if cfg.attributes.get("scrub"):  # secrets were rewritten: drop their old copies
+        db.scrub()
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
@@ -37,9 +41,13 @@ def upgrade(db: Database, revision: str = "head") -> None:
     _with_connection(db, "upgrade", revision)
 
 
-def downgrade(db: Database, revision: str) -> None:
-    """Revert migrations down to ``revision`` (``base`` removes every table)."""
-    _with_connection(db, "downgrade", revision)
+def downgrade(db: Database, revision: str, *, decrypt_secrets: bool = False) -> None:
+    """Revert migrations down to ``revision`` (``base`` removes every table). Going below
+    the revision that encrypted the shops' secrets writes them back in clear text, so it
+    needs ``decrypt_secrets`` when secrets are stored (not for ``base``: they are dropped)."""
+    _with_connection(
+        db, "downgrade", revision, decrypt_secrets=decrypt_secrets, dropping_all=revision == "base"
+    )
 
 
 def check(db: Database) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hub.core.shops import env_name
+from hub.core.shops import env_name, stored_secret
 from hub.storage import tables as t
 from hub.testing.sandbox import SandboxApp
 from tests.reliability.support import (
@@ -50,11 +50,9 @@ def expire_tokens_mid_run(box: SandboxApp) -> list[bool]:
 
 
 def stored_tokens(rig: Rig, shop: str) -> tuple[str | None, str | None]:
-    return rig.db.run_sync(
-        lambda s: tuple(
-            s.execute(select(t.Shop.access_token, t.Shop.refresh_token).where(t.Shop.name == shop)).one()
-        )
-    )
+    """The shop's stored tokens, opened (they are encrypted in the database)."""
+    row = rig.db.run_sync(lambda s: s.scalars(select(t.Shop).where(t.Shop.name == shop)).one())
+    return tuple(stored_secret(rig.db.secrets, row, f) for f in ("access_token", "refresh_token"))  # type: ignore[return-value]
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
