@@ -223,4 +223,11 @@ class LeaseHeld(SyncError):
 
 
 class StorageError(HubError):
-    """The database refused an operation."""
+    """The database failed an operation (a lost connection, a lock held too long)."""
+
+
+class StorageRefused(StorageError):
+    """The database refused the data (a constraint: a duplicate, a value too long); nothing
+    was changed, and the same input will be refused again."""
+
+    exit_code = 2

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import click
+from sqlalchemy.orm import Session
 
 from hub.cli.app import App
 from hub.cli.output import emit, json_option, print_table
-from hub.core import audit
+from hub.core import audit, catalog
 from hub.errors import InputError
 from hub.units import CN_TZ
 
@@ -38,7 +40,14 @@ def list_(app: App, sku: str | None, since: str | None, limit: int, as_json: boo
             raise InputError(f"invalid --since {since!r}: use e.g. 2026-11-11T08:00") from None
         if when.tzinfo is None:
             when = when.replace(tzinfo=CN_TZ)
-    rows = app.db.run_sync(lambda s: audit.entries(s, sku=sku, since=when, limit=limit))
+
+    def read(s: Session) -> list[dict[str, Any]]:
+        rows = audit.entries(s, sku=sku, since=when, limit=limit)
+        if sku and not rows:
+            catalog.sku_by_code(s, sku)  # a code the hub never knew is a typo, not "no entries"
+        return rows
+
+    rows = app.db.run_sync(read)
     emit(
         as_json,
         rows,

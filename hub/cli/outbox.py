@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from hub.cli.app import App
 from hub.cli.output import emit, info, json_option, print_table
 from hub.core import outbox
+from hub.core.shops import get_shop
 from hub.storage import tables as t
 
 
@@ -44,7 +45,7 @@ def list_(
         if open_:
             query = query.where(t.OutboxEntry.state.in_(outbox.OPEN_STATES))
         if shop:
-            query = query.where(t.Shop.name == shop)
+            query = query.where(t.Shop.id == get_shop(s, shop).id)  # unknown: an error, not "empty"
         if kind:
             query = query.where(t.OutboxEntry.kind == kind)
         return [

@@ -76,7 +76,7 @@ def add(
         row = add_shop(session, host, name=name, platform=platform, values=values, now=app.clock.now())
         return describe_shop(host, row)
 
-    described = app.db.run_sync(write)
+    described = app.database(create=True).run_sync(write)
     emit(as_json, described, lambda: info(f"added shop {name} ({platform})"))
 
 

@@ -63,6 +63,7 @@ class Lab:
             host_factory=host_factory,
         )
         host = app.host
+        db = app.database(create=True)
         for number, (name, platform) in enumerate(shops.items()):
             info = host.platform(platform)
             if info.make_sandbox is None:
@@ -76,7 +77,7 @@ class Lab:
                 "base_url": box.base_url(f"http://{name}.sandbox"),
                 **dict(shop_settings or {}),
             }
-            app.db.run_sync(
+            db.run_sync(
                 lambda s, name=name, platform=platform, values=values: add_shop(
                     s, host, name=name, platform=platform, values=values, now=clock.now()
                 )
