@@ -57,8 +57,8 @@ def test_apply_sets_counts_in_one_go_and_audits_every_row(shop: App, invoke: Inv
         e for e in audit_rows(shop) if e["action"] == "stock.set" and e["source"].startswith("count.csv")
     ]
     assert [(e["sku"], e["old"], e["new"], e["source"]) for e in entries] == [
-        ("CUP", "5", "7", "count.csv:2"),
-        ("LID", "0", "3", "count.csv:3"),
+        ("CUP", "5", "7", "count.csv:2, warehouse main"),
+        ("LID", "0", "3", "count.csv:3, warehouse north"),
     ]
     assert {e["at"] for e in entries} == {shop.clock.now()}
     assert {e["actor"] for e in entries} == {shop.actor}
@@ -139,8 +139,8 @@ def test_partial_applies_the_good_rows_and_lists_the_bad_ones(
     assert set(problem_lines(result.stderr)) == {3, 4}
     assert (on_hand(shop, "CUP"), on_hand(shop, "BOWL"), on_hand(shop, "LID")) == (8, 4, None)
     assert [e["source"] for e in audit_rows(shop) if e["source"].startswith("mixed")] == [
-        "mixed.csv:2",
-        "mixed.csv:5",
+        "mixed.csv:2, warehouse main",
+        "mixed.csv:5, warehouse main",
     ]
 
 

@@ -9,7 +9,7 @@ import click
 from sqlalchemy.orm import Session
 
 from hub.cli.app import App
-from hub.cli.output import emit, json_option, print_table
+from hub.cli.output import emit, fen, json_option, print_table
 from hub.core import audit, catalog
 from hub.errors import InputError
 from hub.units import CN_TZ
@@ -48,15 +48,37 @@ def list_(app: App, sku: str | None, since: str | None, limit: int, as_json: boo
         return rows
 
     rows = app.db.run_sync(read)
+    for row in rows:  # --json keeps the stored value and says its unit
+        row["unit"] = "fen" if row["action"] in MONEY_ACTIONS else None
     emit(
         as_json,
         rows,
         lambda: print_table(
             ["at", "who", "action", "sku", "shop", "old", "new", "source"],
             [
-                (r["at"], r["actor"], r["action"], r["sku"], r["shop"], r["old"], r["new"], r["source"])
+                (
+                    r["at"],
+                    r["actor"],
+                    r["action"],
+                    r["sku"],
+                    r["shop"],
+                    _shown(r, "old"),
+                    _shown(r, "new"),
+                    r["source"],
+                )
                 for r in rows
             ],
             empty="no audit entries",
         ),
     )
+
+
+# Actions whose old/new values are amounts of money, stored in fen and shown in yuan.
+MONEY_ACTIONS = frozenset({"price.set", "sku.add", "sku.import", "sku.price_floor"})
+
+
+def _shown(row: dict[str, Any], key: str) -> str | None:
+    value = row[key]
+    if row["action"] in MONEY_ACTIONS and value is not None and value.lstrip("-").isdigit():
+        return fen(int(value))
+    return value

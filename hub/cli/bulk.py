@@ -436,8 +436,9 @@ def price_set(
             )
         queued = 0
         if old != new:
+            source = "hub price set --force" if verdict.problems else "hub price set"
             queued = prices.set_price(
-                s, sku=row, shop=shop_row, price=new, now=now, actor=app.actor, source="hub price set"
+                s, sku=row, shop=shop_row, price=new, now=now, actor=app.actor, source=source
             )
         shops = sorted(
             s.scalars(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import click
@@ -101,7 +102,7 @@ def list_(app: App, as_json: bool) -> None:
                     s["app_key"],
                     s["app_secret"] or "unset",
                     s["access_token"] or "unset",
-                    s["token_expires_at"],
+                    datetime.fromisoformat(s["token_expires_at"]) if s["token_expires_at"] else None,
                     s["base_url"],
                 )
                 for s in shops

@@ -37,7 +37,7 @@ def print_report(report: SyncReport) -> None:
             (r.shop, r.stream, r.fetched, r.stored, r.pushed, r.failed, f"{r.seconds:.1f}", _status(r))
             for r in report.results
         ],
-        empty="no shops configured; add one with `hub shops add`",
+        empty="nothing was due",
     )
 
 

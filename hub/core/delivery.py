@@ -170,7 +170,9 @@ async def _deliver(
                     result.pushed += 1
                     continue
                 result.failed += 1
-                if state == "failed":
+                if state != "failed":  # retried by the next run; still a failure of this one
+                    result.fail(f"{kind} {entry.target}: {res.error} (retried next run)")
+                else:
                     result.fail(f"{kind} {entry.target}: {res.error}")
                     await host.notify_push_failed(
                         shop.name, kind, entry.idempotency_key, res.error or "failed"
