@@ -248,6 +248,21 @@ def test_xlsx_import_with_numbers_gaps_and_row_numbers(app: App, invoke: Invoke,
     assert (on_hand(app, "10023"), on_hand(app, "CUP")) == (7, 1200)
 
 
+def test_a_formula_with_no_saved_value_is_named_not_called_empty(
+    app: App, invoke: Invoke, tmp_path: Path
+) -> None:
+    add_sku(app, "CUP", 1000, 1)
+    add_sku(app, "LID", 1000, 1)
+    # openpyxl, like many scripts and exporters, stores formulas without calculating them.
+    f = write_xlsx(tmp_path / "f.xlsx", [["SKU", "Quantity"], ["CUP", "=2+3"], ["LID", None], ["CUP", 4]])
+    result = invoke("stock", "import", str(f))
+    assert result.exit_code == 2
+    problems = problem_lines(result.stderr)
+    assert problems[2].startswith("the quantity cell (column B) is a formula with no saved value")
+    assert problems[3] == "the quantity cell is empty"  # a truly empty cell stays so
+    assert on_hand(app, "CUP") == 1
+
+
 def test_tab_and_semicolon_files_and_excel_sep_line(shop: App, invoke: Invoke, tmp_path: Path) -> None:
     tab = write_text(tmp_path / "tab.tsv", "sku\tquantity\nCUP\t21\n")
     assert invoke("stock", "import", str(tab), "--apply").exit_code == 0

@@ -405,13 +405,22 @@ class _Kind:
             i = layout.index.get(name)
             return cells[i].strip() if i is not None and i < len(cells) else ""
 
+        def empty(name: str) -> str:
+            i = layout.index.get(name)
+            if i is not None and i in row.uncached:
+                return (
+                    f"the {name} cell (column {column_letter(i)}) is a formula with no saved value; "
+                    "open and save the file in Excel or WPS, or paste the values"
+                )
+            return f"the {name} cell is empty"
+
         sku = unneutralise(cell("sku"))
         if not sku:
-            problems.append("the sku cell is empty")
+            problems.append(empty("sku"))
         text = cell(self.value)
         new = None
         if not text:
-            problems.append(f"the {self.value} cell is empty")
+            problems.append(empty(self.value))
         else:
             new, error = self.parse_value(text)
             if error:

@@ -117,8 +117,10 @@ def classify(body: Mapping[str, Any], *, operation: str, platform: str = PLATFOR
         return PermissionDenied(f"API offline for this app: {text}", **where)
     if sub_code == "isv.idempotent-id-existed":
         return IdempotentReplay(text, parameter="idempotent_id", **where)
-    if sub_code.startswith(("isv.signature", "isv.app-id")):
-        return AuthError(text, **where)
+    if sub_code.startswith("isv.signature"):
+        return AuthError(f"{text} — check the shop's app_secret and sign_method", **where)
+    if sub_code.startswith("isv.app-id"):
+        return AuthError(f"{text} — check the shop's app_key", **where)
     if sub_code.startswith("isv.timestamp"):
         return InvalidRequest(f"{text} (check the clock: Douyin allows 10 minutes of skew)",
                               parameter="timestamp", **where)
