@@ -155,13 +155,18 @@ class ServerError(PlatformError):
 
 
 class AuthError(PlatformError):
-    """Credentials are wrong or expired. ``refreshable`` means a token refresh may cure it."""
+    """Credentials are wrong or expired. ``refreshable`` means a token refresh may cure it.
+    ``credential`` says which one the platform refused, when its answer tells: ``"app"``
+    (the app key or secret, e.g. a bad signature) or ``"token"`` (the shop's access token)."""
 
     exit_code = 2
 
-    def __init__(self, message: str, *, refreshable: bool = False, **kw: object):
+    def __init__(
+        self, message: str, *, refreshable: bool = False, credential: str | None = None, **kw: object
+    ):
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.refreshable = refreshable
+        self.credential = credential
 
 
 class PermissionDenied(PlatformError):

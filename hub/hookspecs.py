@@ -126,6 +126,16 @@ def hub_end_promotion(
     """Return an awaitable that ends the native promotion ``platform_ref``."""
 
 
+# --- shops --------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def hub_check_shop(shop: ShopContext) -> Awaitable[str] | None:
+    """Return an awaitable that makes one cheap authenticated call (``client.check()``)
+    and yields the platform's own words about the shop; refused credentials raise
+    :class:`~hub.errors.AuthError`. Used by ``hub shops check`` and ``hub shops add``."""
+
+
 # --- broadcasts ----------------------------------------------------------------------------
 
 

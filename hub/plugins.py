@@ -184,6 +184,9 @@ class PluginHost:
             platform_ref=platform_ref,
         )
 
+    async def check_shop(self, shop: ShopContext) -> str:
+        return str(await self._awaitable("hub_check_shop", "a credentials check", shop=shop))
+
     # --- broadcasts -----------------------------------------------------------------------------
 
     async def notify_order_stored(self, shop: str, order: Order, previous_status: OrderStatus | None) -> None:

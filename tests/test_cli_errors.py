@@ -162,7 +162,7 @@ def test_an_unopenable_sqlite_path_is_one_line(tmp_path: Path, fake_clock: FakeC
     app = fresh(tmp_path, fake_clock)
     app.settings = app.settings.model_copy(update={"database_url": f"sqlite:///{blocker}/hub.db"})
     one_line_error(
-        run(app, "shops", "add", "s1", "-p", "fake", "--app-key", "k", "--app-secret", SECRET),
+        run(app, "shops", "add", "s1", "-p", "fake", "--app-key", "k", "--app-secret", SECRET, "--no-check"),
         "cannot open database sqlite:///",
         "unable to open database file",
     )
@@ -206,7 +206,9 @@ def test_shops_add_and_db_upgrade_create_the_database(tmp_path: Path, fake_clock
     app = fresh(tmp_path, fake_clock)
     assert run(app, "db", "upgrade").exit_code == 0
     app = fresh(tmp_path, fake_clock, "other.db")
-    result = run(app, "shops", "add", "s1", "-p", "fake", "--app-key", "k", "--app-secret", SECRET)
+    result = run(
+        app, "shops", "add", "s1", "-p", "fake", "--app-key", "k", "--app-secret", SECRET, "--no-check"
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "hub.db").exists() and (tmp_path / "other.db").exists()
 
@@ -253,7 +255,9 @@ def test_verbose_is_accepted_after_sync_and_hides_alembic(
     tmp_path: Path, fake_clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = fresh(tmp_path, fake_clock)
-    result = run(app, "-v", "shops", "add", "s1", "-p", "fake", "--app-key", "k", "--app-secret", SECRET)
+    result = run(
+        app, "-v", "shops", "add", "s1", "-p", "fake", "--app-key", "k", "--app-secret", SECRET, "--no-check"
+    )
     assert result.exit_code == 0
     assert logging.getLogger("alembic").getEffectiveLevel() == logging.WARNING
     assert logging.getLogger("hub").getEffectiveLevel() == logging.INFO

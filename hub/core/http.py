@@ -33,6 +33,7 @@ from hub.core.clock import SYSTEM_CLOCK, Clock
 from hub.core.ratelimit import RateLimit, RateLimiter
 from hub.errors import (
     AuthError,
+    CapabilityNotSupported,
     ConnectFailed,
     HubError,
     InvalidRequest,
@@ -138,6 +139,16 @@ class PlatformClient:
 
         Called at most once at a time; the base class stores and persists the result."""
         return None
+
+    async def check(self) -> str:
+        """Make one cheap authenticated call (e.g. the first listing page, one row long)
+        that proves the app key, the app secret and the shop's token work, and return a
+        short line in the platform's own terms about the shop (``"12 items on sale"``).
+
+        A refused credential raises :class:`~hub.errors.AuthError`, with ``credential``
+        set when the platform's answer says which one. ``hub shops check`` calls this
+        through the ``hub_check_shop`` hook and reads the clock from the answer's ``Date``."""
+        raise CapabilityNotSupported(self.platform, "a credentials check")
 
     # --- what a plugin calls -----------------------------------------------------------------
 

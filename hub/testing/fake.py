@@ -259,7 +259,8 @@ class FakeClient(PlatformClient):
         if code == "throttled":
             raise RateLimited(message, retry_after=error.get("retry_after"), **where)
         if code in ("token_expired", "bad_token", "bad_key"):
-            raise AuthError(message, refreshable=code == "token_expired", **where)
+            credential = "app" if code == "bad_key" else "token"
+            raise AuthError(message, refreshable=code == "token_expired", credential=credential, **where)
         if code == "invalid":
             raise InvalidRequest(message, parameter=error.get("param"), **where)
         raise kinds.get(code, ServerError)(message, **where)
@@ -296,6 +297,10 @@ class FakeClient(PlatformClient):
         data = await self.call("token.refresh", build, authenticated=False)
         expires = from_unix(data["expires_at"]) if data.get("expires_at") else None
         return TokenSet(data["access_token"], data["refresh_token"], expires)
+
+    async def check(self) -> str:
+        data = await self.request("listings.list", {"page": 1, "size": 1})
+        return f"{data['total']} listing(s)"
 
     async def iter_listings(self) -> AsyncIterator[Listing]:
         page = 1
@@ -520,6 +525,10 @@ class FakePlatformPlugin:
     @hookimpl
     def hub_end_promotion(self, shop: ShopContext, push: PromotionPush, platform_ref: str) -> Any:
         return client.end_promotion(push, platform_ref) if (client := self._mine(shop)) else None
+
+    @hookimpl
+    def hub_check_shop(self, shop: ShopContext) -> Any:
+        return client.check() if (client := self._mine(shop)) else None
 
 
 def fake_sandbox(**config: Any) -> FakeSandbox:

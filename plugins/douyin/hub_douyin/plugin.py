@@ -94,3 +94,9 @@ def hub_fetch_orders(shop: ShopContext, window: TimeWindow) -> AsyncIterator[Ord
 def hub_ship_order(shop: ShopContext, shipment: Shipment) -> Awaitable[PushResult] | None:
     client = _client(shop)
     return client.ship(shipment) if client else None
+
+
+@hookimpl
+def hub_check_shop(shop: ShopContext) -> Awaitable[str] | None:
+    """One cheap authenticated call (`hub shops check`)."""
+    return client.check() if (client := _client(shop)) else None

@@ -117,3 +117,9 @@ def hub_start_promotion(shop: ShopContext, push: PromotionPush) -> Awaitable[Pus
 def hub_end_promotion(shop: ShopContext, push: PromotionPush,
                       platform_ref: str) -> Awaitable[PushResult] | None:
     return client.end_promotion(push, platform_ref) if (client := _client(shop)) else None
+
+
+@hookimpl
+def hub_check_shop(shop: ShopContext) -> Awaitable[str] | None:
+    """One cheap authenticated call (`hub shops check`)."""
+    return client.check() if (client := _client(shop)) else None
