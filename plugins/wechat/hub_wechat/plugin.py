@@ -29,6 +29,7 @@ from hub.platform import (
     OrderWindowRule,
     PlatformInfo,
     PlatformRegistry,
+    PromotionLimits,
     RateLimit,
     ShopContext,
 )
@@ -60,6 +61,9 @@ INFO = PlatformInfo(
         stock_batch_size=10,  # one SKU per call; the hook loops
         price_batch_size=20,  # grouped per product into product/auditfree calls
         native_promotions=NATIVE_PROMOTIONS,  # limited-time discount tasks (限时抢购)
+        # limiteddiscounttask/add: at most 24 h; original above 10 yuan; 10-85 % of it, 10 yuan off
+        promotion_limits=PromotionLimits(max_duration=timedelta(hours=24), min_regular_price=1000,
+                                         min_price_share=0.10, max_price_share=0.85, min_saving=1000),
         shipment=True,
     ),
     rate_limit=RateLimit(qps=10, concurrency=4),  # UNCONFIRMED default; per-shop override
