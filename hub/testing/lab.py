@@ -20,7 +20,7 @@ from hub.core.catalog import warehouse
 from hub.core.clock import SYSTEM_CLOCK, Clock
 from hub.core.engine import Progress, SyncEngine
 from hub.core.http import RetryPolicy
-from hub.core.shops import add_shop
+from hub.core.shops import IN_PROCESS_DOMAIN, add_shop
 from hub.plugins import PluginHost
 from hub.report import SyncReport
 from hub.settings import HubSettings
@@ -74,7 +74,7 @@ class Lab:
             sandboxes[name] = box
             values = {
                 **box.shop_credentials(),
-                "base_url": box.base_url(f"http://{name}.sandbox"),
+                "base_url": box.base_url(f"http://{name}{IN_PROCESS_DOMAIN}"),
                 **dict(shop_settings or {}),
             }
             db.run_sync(
