@@ -248,6 +248,20 @@ def test_any_database_error_reaching_the_edge_is_one_line(invoke: Invoke, app: A
     assert "SELECT" not in line
 
 
+def test_a_value_the_driver_cannot_send_is_one_line_without_the_statement(invoke: Invoke, app: App) -> None:
+    from hub.errors import StorageRefused
+
+    add(invoke)
+    invoke("skus", "add", "CUP", "--price", "10")
+    result = invoke("stock", "set", "CUP", "99999999999999999999")  # beyond 64 bits
+    one_line_error(result)
+    for leaked in ("UPDATE", "INSERT", "parameters", "[SQL"):
+        assert leaked not in result.output, leaked
+    with pytest.raises(StorageRefused, match="cannot store a value") as caught:
+        app.db.run_sync(lambda s: s.execute(text("SELECT :big"), {"big": 2**70}))
+    assert "SELECT" not in str(caught.value)
+
+
 # --- item 16: logging flags --------------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ import anyio
 import anyio.to_thread
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.errors import ConfigError, StorageError, StorageRefused
@@ -71,8 +71,10 @@ class Database:
         try:
             with self.sessions.begin() as session:
                 yield session
-        except DBAPIError as exc:
+        except SQLAlchemyError as exc:  # its text carries the SQL and its parameters: never shown
             raise storage_error(exc) from exc
+        except OverflowError as exc:  # sqlite3 raises it unwrapped for an integer beyond 64 bits
+            raise StorageRefused(f"the database cannot store a value: {exc}") from exc
 
     def run_sync(self, fn: Callable[[Session], T]) -> T:
         """Run ``fn(session)`` in one transaction, in this thread."""
@@ -113,6 +115,9 @@ def storage_error(exc: SQLAlchemyError) -> StorageError:
     broke a constraint, :class:`StorageError` otherwise; either way one safe line."""
     if isinstance(exc, IntegrityError | DataError):
         return StorageRefused(f"the database refused the change: {reason(exc)}")
+    if isinstance(exc, StatementError) and isinstance(exc.orig, ValueError | OverflowError | TypeError):
+        # A value the driver cannot even send (a number beyond 64 bits): the input's fault.
+        return StorageRefused(f"the database cannot store a value: {reason(exc)}")
     return StorageError(f"database error: {reason(exc)}")
 
 
