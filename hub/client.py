@@ -119,6 +119,16 @@ class ShopClient(PlatformClient):
 
     # --- the operations ---------------------------------------------------------------------
 
+    async def check(self) -> str:
+        """Make one cheap authenticated call (e.g. the first listing page, one row long)
+        that proves the app key, the app secret and the shop's token work, and return a
+        short line in the platform's own terms about the shop (``"12 items on sale"``).
+
+        A refused credential raises :class:`~hub.errors.AuthError`, with ``credential``
+        set when the platform's answer says which one. ``hub shops check`` calls this
+        and reads the clock from the answer's ``Date``."""
+        raise CapabilityNotSupported(self.platform, "a credentials check")
+
     def iter_listings(self) -> AsyncIterator[Listing]:
         """Every listed SKU of the shop, on and off sale."""
         raise CapabilityNotSupported(self.platform, "listings")

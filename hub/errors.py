@@ -167,13 +167,18 @@ class ServerError(PlatformError):
 
 
 class AuthError(PlatformError):
-    """Credentials are wrong or expired. ``refreshable`` means a token refresh may cure it."""
+    """Credentials are wrong or expired. ``refreshable`` means a token refresh may cure it.
+    ``credential`` says which one the platform refused, when its answer tells: ``"app"``
+    (the app key or secret, e.g. a bad signature) or ``"token"`` (the shop's access token)."""
 
     exit_code = 2
 
-    def __init__(self, message: str, *, refreshable: bool = False, **kw: object):
+    def __init__(
+        self, message: str, *, refreshable: bool = False, credential: str | None = None, **kw: object
+    ):
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.refreshable = refreshable
+        self.credential = credential
 
 
 class PermissionDenied(PlatformError):
@@ -235,4 +240,11 @@ class LeaseHeld(SyncError):
 
 
 class StorageError(HubError):
-    """The database refused an operation."""
+    """The database failed an operation (a lost connection, a lock held too long)."""
+
+
+class StorageRefused(StorageError):
+    """The database refused the data (a constraint: a duplicate, a value too long); nothing
+    was changed, and the same input will be refused again."""
+
+    exit_code = 2

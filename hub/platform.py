@@ -32,6 +32,7 @@ __all__ = [
     "OrderWindowRule",
     "PlatformInfo",
     "PlatformRegistry",
+    "PromotionLimits",
     "RateLimit",
     "ShopClient",
     "ShopContext",
@@ -39,6 +40,40 @@ __all__ = [
     "TokenSet",
     "TokenStore",
 ]
+
+@dataclass(frozen=True)
+class PromotionLimits:
+    """What a platform's native promotion API accepts (``None``: no limit). Amounts are
+    in fen, shares of the regular price 0..1. `hub promo create` applies a promotion
+    outside these limits on that shop as price changes, and says so, instead of sending a
+    native start the platform would refuse."""
+
+    max_duration: timedelta | None = None
+    min_regular_price: int | None = None  # the regular price must be above this
+    min_price_share: float | None = None  # the promotion price at least this share of the regular
+    max_price_share: float | None = None  # … and at most this share
+    min_saving: int | None = None  # at least this much off the regular price
+
+    def refusals(self, *, duration: timedelta, regular: int, price: int | None) -> list[str]:
+        """Why a native promotion of ``duration`` at ``price`` (None: no unit price, e.g.
+        spend-X-save-Y) on a SKU of ``regular`` price would be refused; empty if it fits."""
+        out = []
+        if self.max_duration is not None and duration > self.max_duration:
+            out.append(f"lasts longer than {self.max_duration.total_seconds() / 3600:g} h")
+        if price is None or regular <= 0:
+            return out
+        shown, of = f"{price / 100:.2f}", f"of the regular {regular / 100:.2f}"
+        if self.min_regular_price is not None and regular <= self.min_regular_price:
+            out.append(f"the regular price {regular / 100:.2f} is not above {self.min_regular_price / 100:g}")
+        share = price / regular
+        if self.min_price_share is not None and share < self.min_price_share:
+            out.append(f"{shown} is under {self.min_price_share:.0%} {of}")
+        if self.max_price_share is not None and share > self.max_price_share:
+            out.append(f"{shown} is over {self.max_price_share:.0%} {of}")
+        if self.min_saving is not None and regular - price < self.min_saving:
+            out.append(f"saves less than {self.min_saving / 100:.2f}")
+        return out
+
 
 @dataclass(frozen=True)
 class Capabilities:
@@ -49,7 +84,8 @@ class Capabilities:
     idempotency key, so a write in doubt can be re-sent. ``*_batch_size``: most updates
     the engine hands to one ``push_stock``/``push_prices`` call. ``native_promotions``: promotion kinds the
     plugin starts and ends through platform promotion APIs; other kinds fall back to price
-    changes. ``shipment``: shipments can be written back.
+    changes; ``promotion_limits``: what those native APIs accept (outside them, price
+    changes too). ``shipment``: shipments can be written back.
     """
 
     delta_stock: bool = False
@@ -57,6 +93,7 @@ class Capabilities:
     stock_batch_size: int = 20
     price_batch_size: int = 20
     native_promotions: frozenset[PromotionKind] = frozenset()
+    promotion_limits: PromotionLimits = PromotionLimits()
     shipment: bool = True
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any
+
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///hub.db"
 
@@ -38,3 +42,22 @@ class HubSettings(BaseSettings):
     lease_seconds: float = Field(300, gt=0, description="a crashed sync's lease expires after this")
     http_timeout: float = Field(30, gt=0, description="seconds before a platform call times out")
     actor: str | None = Field(None, description="who the audit log names (default: OS user)")
+
+
+# Settings whose value may hold a password: an error about them never repeats the value.
+_SENSITIVE = ("database_url",)
+
+
+def load_settings(**values: Any) -> HubSettings:
+    """Settings from the environment (``values`` win). A bad value raises :class:`ConfigError`
+    naming the variable, e.g. ``HUB_SAFETY_STOCK=-3: Input should be greater than or equal to 0``."""
+    try:
+        return HubSettings(**values)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else ""
+            name = f"HUB_{field.upper()}" if field else "HUB_* settings"
+            shown = "" if field in _SENSITIVE or "input" not in err else f"={err['input']}"
+            problems.append(f"{name}{shown}: {err['msg']}")
+        raise ConfigError("invalid setting " + "; ".join(problems)) from None

@@ -28,13 +28,16 @@ def fake_host() -> PluginHost:
 
 @pytest.fixture
 def app(tmp_path: Path, fake_clock: FakeClock) -> App:
-    """An App on a temporary database with the fake platforms and a fake clock."""
-    return App(
+    """An App on a temporary database (created, with no shops) with the fake platforms and a
+    fake clock."""
+    app = App(
         settings=HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}"),
         clock=fake_clock,
         host_factory=fake_host,
         retry=RetryPolicy(initial_wait=0.01),
     )
+    app.database(create=True)
+    return app
 
 
 @pytest.fixture

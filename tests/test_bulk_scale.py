@@ -102,7 +102,7 @@ def test_a_million_row_stock_import(tmp_path: Path) -> None:
         last = s.scalar(select(t.AuditEntry.source).order_by(t.AuditEntry.id.desc()).limit(1))
         return elevens, audits, last
 
-    assert db.run_sync(check) == (500_000, 500_000, f"big.csv:{ROWS + 1}")
+    assert db.run_sync(check) == (500_000, 500_000, f"big.csv:{ROWS + 1}, warehouse main")
     db.dispose()
     print(json.dumps({"bench": "stock import", **figures}))
     assert figures["dry_run_peak_mb"] < MEMORY_BOUND_MB and figures["apply_peak_mb"] < MEMORY_BOUND_MB, (

@@ -123,3 +123,16 @@ def test_plain_progress_lines_only_for_big_files(capsys: pytest.CaptureFixture[s
     lines = capsys.readouterr().err.splitlines()
     assert lines[0] == "checking b.csv: 10%, 100,000 rows"
     assert len(lines) == 10 and lines[-1].startswith("checking b.csv: 100%")
+
+
+def test_progress_of_a_file_just_over_the_threshold_starts_at_the_first_tenth(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    progress = ImportProgress("m.csv", live=False)
+    for phase in ("checking", "applying"):
+        for rows in range(2000, 60_001, 2000):
+            progress(phase, rows, rows / 60_000)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(": ")[1].split("%")[0] for line in lines[:10]] == [str(n) for n in range(10, 101, 10)]
+    assert lines[0] == "checking m.csv: 10%, 6,000 rows" and len(lines) == 20
+    assert lines[10] == "applying m.csv: 10%, 6,000 rows"

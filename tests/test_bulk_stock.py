@@ -57,8 +57,8 @@ def test_apply_sets_counts_in_one_go_and_audits_every_row(shop: App, invoke: Inv
         e for e in audit_rows(shop) if e["action"] == "stock.set" and e["source"].startswith("count.csv")
     ]
     assert [(e["sku"], e["old"], e["new"], e["source"]) for e in entries] == [
-        ("CUP", "5", "7", "count.csv:2"),
-        ("LID", "0", "3", "count.csv:3"),
+        ("CUP", "5", "7", "count.csv:2, warehouse main"),
+        ("LID", "0", "3", "count.csv:3, warehouse north"),
     ]
     assert {e["at"] for e in entries} == {shop.clock.now()}
     assert {e["actor"] for e in entries} == {shop.actor}
@@ -139,8 +139,8 @@ def test_partial_applies_the_good_rows_and_lists_the_bad_ones(
     assert set(problem_lines(result.stderr)) == {3, 4}
     assert (on_hand(shop, "CUP"), on_hand(shop, "BOWL"), on_hand(shop, "LID")) == (8, 4, None)
     assert [e["source"] for e in audit_rows(shop) if e["source"].startswith("mixed")] == [
-        "mixed.csv:2",
-        "mixed.csv:5",
+        "mixed.csv:2, warehouse main",
+        "mixed.csv:5, warehouse main",
     ]
 
 
@@ -246,6 +246,21 @@ def test_xlsx_import_with_numbers_gaps_and_row_numbers(app: App, invoke: Invoke,
     ok = write_xlsx(tmp_path / "ok.xlsx", [["SKU", "Quantity"], [10023, 7.0], ["CUP", "1,200"]])
     assert invoke("stock", "import", str(ok), "--apply").exit_code == 0
     assert (on_hand(app, "10023"), on_hand(app, "CUP")) == (7, 1200)
+
+
+def test_a_formula_with_no_saved_value_is_named_not_called_empty(
+    app: App, invoke: Invoke, tmp_path: Path
+) -> None:
+    add_sku(app, "CUP", 1000, 1)
+    add_sku(app, "LID", 1000, 1)
+    # openpyxl, like many scripts and exporters, stores formulas without calculating them.
+    f = write_xlsx(tmp_path / "f.xlsx", [["SKU", "Quantity"], ["CUP", "=2+3"], ["LID", None], ["CUP", 4]])
+    result = invoke("stock", "import", str(f))
+    assert result.exit_code == 2
+    problems = problem_lines(result.stderr)
+    assert problems[2].startswith("the quantity cell (column B) is a formula with no saved value")
+    assert problems[3] == "the quantity cell is empty"  # a truly empty cell stays so
+    assert on_hand(app, "CUP") == 1
 
 
 def test_tab_and_semicolon_files_and_excel_sep_line(shop: App, invoke: Invoke, tmp_path: Path) -> None:

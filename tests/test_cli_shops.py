@@ -27,6 +27,7 @@ def add(invoke: Invoke, name: str = "s1", *extra: str):  # type: ignore[no-untyp
         TOKEN,
         "--base-url",
         "http://127.0.0.1:9/api",
+        "--no-check",  # nothing listens there; tests/test_cli_shops_check.py covers the check
         *extra,
     )
 
@@ -67,7 +68,7 @@ def test_add_and_list_masks_every_secret(invoke: Invoke) -> None:
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(invoke: Invoke, args: list[str], message: str) -> None:
-    result = invoke("shops", "add", "s1", *args)
+    result = invoke("shops", "add", "s1", "--no-check", *args)
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
@@ -75,7 +76,7 @@ def test_bad_arguments_give_one_line_and_exit_2(invoke: Invoke, args: list[str],
 
 def test_secrets_from_the_environment(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUB_SHOP_ENV_SHOP_APP_SECRET", SECRET)
-    result = invoke("shops", "add", "env-shop", "--platform", "fake", "--app-key", "k")
+    result = invoke("shops", "add", "env-shop", "--platform", "fake", "--app-key", "k", "--no-check")
     assert result.exit_code == 0, result.stderr
     [shop] = json.loads(invoke("shops", "list", "--json").output)
     assert shop["secret_sources"]["app_secret"] == "env" and SECRET not in json.dumps(shop)

@@ -145,5 +145,7 @@ def test_failed_writes_stay_visible_and_can_be_retried(lab: Lab) -> None:
 def test_watch_runs_cycles_until_told_to_stop(lab: Lab) -> None:
     result = hub(lab, "sync", "--watch", "--interval", "1", "--max-cycles", "3", "--json")
     assert result.exit_code == 0
-    reports = [json.loads(chunk) for chunk in result.output.replace("}\n{", "}\x00{").split("\x00")]
-    assert len(reports) == 3
+    lines = result.output.splitlines()
+    assert len(lines) == 3  # JSON Lines: one compact report per line, readable line by line
+    reports = [json.loads(line) for line in lines]
+    assert [r["exit_code"] for r in reports] == [0, 0, 0]

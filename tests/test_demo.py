@@ -57,7 +57,20 @@ def test_the_demo_report_names_the_outcome_and_what_to_run_next(tmp_path: Path) 
     )
     assert result.exit_code == 0, result.output
     assert "oversold units: 0" in result.stdout
-    assert f"--database-url sqlite:///{tmp_path / 'hub.db'} orders list" in result.stdout
+    db = f"sqlite:///{tmp_path / 'hub.db'}"
+    assert f"--database-url {db} orders list" in result.stdout
+    # Every command the demo suggests works on its database after it ended…
+    suggested = [line.split() for line in result.stdout.splitlines() if f"--database-url {db} " in line]
+    assert len(suggested) == 5
+    for words in suggested:
+        ran = CliRunner().invoke(cli, words[1:], catch_exceptions=False)
+        assert ran.exit_code == 0, (words, ran.output)
+    # …and a sync, which needs the sandboxes that lived inside the demo, says so at once.
+    assert "sandboxes ran inside this demo and are gone" in result.stdout
+    sync = CliRunner().invoke(cli, ["--database-url", db, "sync", "--stream", "orders", "--json"])
+    assert sync.exit_code == 2
+    setup = [r for r in json.loads(sync.stdout)["results"] if r["stream"] == "setup"]
+    assert len(setup) == 4 and all("a sandbox that ran inside `hub demo`" in r["error"] for r in setup)
 
 
 @pytest.mark.parametrize(

@@ -65,3 +65,19 @@ async def test_partitioned_race_on_postgres(lab: Lab) -> None:
         buyers.burst(["CUP"], 2)
         lab.clock.advance(1)
     assert sold >= 19
+
+
+def test_a_refused_shop_is_one_line_without_its_secrets(lab: Lab) -> None:
+    """A constraint violation on PostgreSQL (an app key longer than the column) is answered
+    with the database's reason; the INSERT's parameters (secret, token) are never printed."""
+    from click.testing import CliRunner
+
+    from hub.cli import cli
+
+    secret, token = "pg-very-secret-app-secret", "pg-very-secret-access-token"
+    args = ["shops", "add", "long", "-p", "fake", "--app-key", "k" * 200, "--app-secret", secret]
+    result = CliRunner().invoke(cli, [*args, "--access-token", token], obj=lab.app, catch_exceptions=False)
+    assert result.exit_code == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: the database refused the change: value too long"), line
+    assert secret not in result.output and token not in result.output and "INSERT" not in result.output

@@ -12,9 +12,11 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import anyio
+import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from hub.core.clock import SYSTEM_CLOCK, Clock
 from hub.core.http import RetryPolicy
@@ -22,22 +24,47 @@ from hub.core.shops import ShopRuntime, TransportFactory
 from hub.errors import ConfigError
 from hub.plugins import PluginHost
 from hub.secrets import RedactingFilter
-from hub.settings import HubSettings
+from hub.settings import HubSettings, load_settings
 from hub.storage import migrate
-from hub.storage.db import Database
+from hub.storage.db import Database, database_exists, describe_database, reason
 
 T = TypeVar("T")
 log = logging.getLogger("hub")
 
+_START_HINT = (
+    "start one with `hub shops add` (or `hub db upgrade`), or point --database-url / "
+    "HUB_DATABASE_URL at your hub's database"
+)
+
+
+class InvalidSettings:
+    """Stands in for settings the environment got wrong, so that ``--help`` still works:
+    reading any setting raises the one-line :class:`ConfigError` naming the variable."""
+
+    def __init__(self, error: ConfigError):
+        self.error = error
+
+    def __getattr__(self, name: str) -> Any:
+        raise ConfigError(str(self.error))
+
+
+def settings_from_environment() -> HubSettings:
+    """The ``HUB_*`` settings, or an :class:`InvalidSettings` that raises when first read."""
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        return cast(HubSettings, InvalidSettings(exc))
+
 
 @dataclass
 class App:
-    settings: HubSettings = field(default_factory=HubSettings)
+    settings: HubSettings = field(default_factory=settings_from_environment)
     clock: Clock = SYSTEM_CLOCK
     transport_for: TransportFactory = lambda shop, platform: None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     host_factory: Callable[[], PluginHost] = PluginHost
     verbose: int = 0
+    quiet: bool = False
     _db: Database | None = field(default=None, init=False)
     _host: PluginHost | None = field(default=None, init=False)
 
@@ -49,21 +76,41 @@ class App:
                 print(f"warning: {error}", file=sys.stderr)
         return self._host
 
-    def database(self, *, migrate_fresh: bool = True) -> Database:
-        """The database, schema checked: a fresh database is created at the newest
-        revision; one at an older revision must be upgraded with ``hub db upgrade``."""
+    def database(self, *, migrate_fresh: bool = True, create: bool = False) -> Database:
+        """The database, schema checked. Only ``create=True`` (``hub shops add``, ``hub db
+        upgrade``, the demo) may start a new one: elsewhere a missing database is an error
+        naming it, so a job run from the wrong folder fails loudly instead of syncing an
+        empty hub. One at an older revision must be upgraded with ``hub db upgrade``.
+        ``migrate_fresh=False`` skips the schema check (the ``hub db`` commands)."""
         if self._db is None:
-            db = Database(self.settings.database_url)
-            if migrate_fresh:
-                current = migrate.current_revision(db)
-                head = migrate.head_revision(db)
-                if current is None:
-                    log.info("creating the database schema")
-                    migrate.upgrade(db)
-                elif current != head:
-                    raise ConfigError(
-                        f"the database is at revision {current}, this hub needs {head}: run `hub db upgrade`"
-                    )
+            url = self.settings.database_url
+            where = describe_database(url)
+            if not create and not database_exists(url):
+                raise ConfigError(f"no hub database at {where}; {_START_HINT}")
+            db = Database(url)
+            try:
+                if migrate_fresh:
+                    current = migrate.current_revision(db)
+                    head = migrate.head_revision(db)
+                    if current is None:
+                        if not create:
+                            raise ConfigError(f"{where} holds no hub database; {_START_HINT}")
+                        log.info("creating the database schema")
+                        migrate.upgrade(db)
+                    elif current != head:
+                        raise ConfigError(
+                            f"the database is at revision {current}, this hub needs {head}: "
+                            "run `hub db upgrade`"
+                        )
+                else:
+                    with db.engine.connect():  # fail here, in one line, if it cannot be opened
+                        pass
+            except SQLAlchemyError as exc:
+                db.dispose()
+                raise ConfigError(f"cannot open database {where}: {reason(exc)}") from None
+            except ConfigError:
+                db.dispose()
+                raise
             self._db = db
         return self._db
 
@@ -122,3 +169,27 @@ def configure_logging(verbosity: int, quiet: bool) -> None:
     # httpx logs full URLs (tokens included) at INFO; our client logs masked ones.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # Alembic's INFO lines ("Context impl SQLiteImpl.") are noise to a merchant; -vv shows them.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if verbosity >= 2 and not quiet else logging.WARNING)
+
+
+def verbosity_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``-v``/``-q`` on a subcommand as well as on ``hub`` itself (``hub sync -v`` and ``hub -v
+    sync`` mean the same). The command receives neither option: they reconfigure logging."""
+
+    def apply(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        app = ctx.find_object(App)
+        if not value or app is None:
+            return
+        if param.name == "verbose":
+            app.verbose = max(app.verbose, value)
+        else:
+            app.quiet = True
+        configure_logging(app.verbose, app.quiet)
+
+    func = click.option(
+        "-v", "--verbose", count=True, expose_value=False, callback=apply, help="More log output (-v, -vv)."
+    )(func)
+    return click.option(
+        "-q", "--quiet", is_flag=True, expose_value=False, callback=apply, help="Only errors on stderr."
+    )(func)

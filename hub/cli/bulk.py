@@ -68,7 +68,10 @@ class ImportProgress:
                 self.tasks[phase] = self.live.add_task(f"{phase} {self.label}", total=total, rows=0)
             self.live.update(self.tasks[phase], completed=fraction or 0, rows=rows)
             return
-        if rows < PLAIN_PROGRESS_FROM:
+        # Judge the file by its size, not by the rows done so far: a 60,000-row file must print
+        # from its first tenth, not only once 50,000 rows are behind it.
+        total = rows / fraction if fraction else rows
+        if total < PLAIN_PROGRESS_FROM:
             return
         step = int((fraction or 0) * 10) if fraction is not None else rows // 100_000
         if step > self.printed.get(phase, 0):
@@ -433,8 +436,9 @@ def price_set(
             )
         queued = 0
         if old != new:
+            source = "hub price set --force" if verdict.problems else "hub price set"
             queued = prices.set_price(
-                s, sku=row, shop=shop_row, price=new, now=now, actor=app.actor, source="hub price set"
+                s, sku=row, shop=shop_row, price=new, now=now, actor=app.actor, source=source
             )
         shops = sorted(
             s.scalars(

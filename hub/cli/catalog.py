@@ -204,7 +204,15 @@ def listings() -> None:
 @click.pass_obj
 def listings_list(app: App, shop: str | None, sku: str | None, as_json: bool) -> None:
     """List listings with their link, price and platform quantity."""
-    rows = app.db.run_sync(lambda s: catalog.listing_rows(s, shop, sku))
+
+    def read(s: Session) -> list[dict[str, Any]]:
+        if shop:
+            get_shop(s, shop)  # an unknown name is an error, not an empty list
+        if sku:
+            catalog.sku_by_code(s, sku)
+        return catalog.listing_rows(s, shop, sku)
+
+    rows = app.db.run_sync(read)
     emit(
         as_json,
         rows,
@@ -236,7 +244,13 @@ def listings_unmatched(app: App, shop: str | None, as_json: bool) -> None:
     """Listings that link to no master SKU, and duplicate claims within a shop.
 
     Exit code 1 when there are any, so scripts can alert on them."""
-    rows = app.db.run_sync(lambda s: catalog.unmatched(s, shop))
+
+    def read(s: Session) -> list[catalog.Unmatched]:
+        if shop:
+            get_shop(s, shop)  # an unknown name is an error, not "every listing is linked"
+        return catalog.unmatched(s, shop)
+
+    rows = app.db.run_sync(read)
     emit(
         as_json,
         [asdict(r) for r in rows],

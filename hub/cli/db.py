@@ -18,8 +18,8 @@ def group() -> None:
 @click.argument("revision", default="head")
 @click.pass_obj
 def upgrade(app: App, revision: str) -> None:
-    """Apply migrations up to REVISION (default: the newest)."""
-    db = app.database(migrate_fresh=False)
+    """Apply migrations up to REVISION (default: the newest); creates the database if needed."""
+    db = app.database(migrate_fresh=False, create=True)
     before = migrate.current_revision(db)
     migrate.upgrade(db, revision)
     after = migrate.current_revision(db)

@@ -110,14 +110,24 @@ def show(r: DemoResult) -> None:
         out.print(line)
     db = f"sqlite:///{r.database}"
     out.print("\nExplore the result:")
-    for command in (
-        "orders list --shop douyin-live",
-        "stock show",
-        "outbox list",
-        "listings unmatched",
-        "sync --stream stock",
-    ):
+    for command in NEXT_COMMANDS:
         out.print(f"  {_hub_command()} --database-url {db} {command}", soft_wrap=True)  # copyable whole
+    out.print(
+        "The four sandboxes ran inside this demo and are gone, so `hub sync` on this database cannot "
+        "reach them. To sync with a sandbox yourself: `hub sandbox serve taobao` (see docs/sandbox.md).",
+        soft_wrap=True,
+    )
+
+
+# What the demo suggests next: commands that read the demo's database, so they work after
+# it ended (tests/test_demo.py runs each of them).
+NEXT_COMMANDS = (
+    "orders list --shop douyin-live",
+    "stock show",
+    "outbox list",
+    "listings unmatched",
+    "audit list",
+)
 
 
 def _hub_command() -> str:

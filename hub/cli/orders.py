@@ -179,7 +179,7 @@ def ship(
             .where(t.Order.platform_order_id == order_id)
         )
         if shop:
-            query = query.where(t.Shop.name == shop)
+            query = query.where(t.Shop.id == get_shop(s, shop).id)
         found = s.execute(query).all()
         if not found:
             raise InputError(

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from hub.cli.app import App
 from hub.cli.output import emit, info, json_option, print_table
 from hub.core import outbox
+from hub.core.shops import get_shop
 from hub.storage import tables as t
 
 
@@ -44,15 +45,18 @@ def list_(
         if open_:
             query = query.where(t.OutboxEntry.state.in_(outbox.OPEN_STATES))
         if shop:
-            query = query.where(t.Shop.name == shop)
+            query = query.where(t.Shop.id == get_shop(s, shop).id)  # unknown: an error, not "empty"
         if kind:
             query = query.where(t.OutboxEntry.kind == kind)
+        found = s.execute(query).all()
+        labels = _listing_labels(s, [e for e, _ in found])
         return [
             {
                 "id": e.id,
                 "shop": name,
                 "kind": e.kind,
                 "target": e.target,
+                "target_label": labels.get(e.id, e.target),
                 "state": e.state,
                 "attempts": e.attempts,
                 "key": e.idempotency_key,
@@ -61,7 +65,7 @@ def list_(
                 "created_at": e.created_at,
                 "updated_at": e.updated_at,
             }
-            for e, name in s.execute(query)
+            for e, name in found
         ]
 
     rows = app.db.run_sync(read)
@@ -71,12 +75,36 @@ def list_(
         lambda: print_table(
             ["id", "shop", "kind", "target", "state", "tries", "error"],
             [
-                (r["id"], r["shop"], r["kind"], r["target"], r["state"], r["attempts"], r["error"])
+                (r["id"], r["shop"], r["kind"], r["target_label"], r["state"], r["attempts"], r["error"])
                 for r in rows
             ],
             empty="the outbox is empty" if not (failed or open_) else "nothing to show",
         ),
     )
+
+
+# Kinds whose target is a listing (its row id); people know it by SKU code and platform SKU id.
+LISTING_KINDS = ("stock", "price")
+
+
+def _listing_labels(s: Session, entries: list[t.OutboxEntry]) -> dict[int, str]:
+    """Entry id -> ``CODE (platform SKU id)`` for entries that write one listing."""
+    ids = {int(e.target) for e in entries if e.kind in LISTING_KINDS and e.target.isdigit()}
+    if not ids:
+        return {}
+    listings = {
+        listing_id: f"{code or master or 'unlinked'} ({platform_sku})"
+        for listing_id, platform_sku, master, code in s.execute(
+            select(t.Listing.id, t.Listing.platform_sku_id, t.Listing.master_code, t.Sku.code)
+            .outerjoin(t.Sku, t.Sku.id == t.Listing.sku_id)
+            .where(t.Listing.id.in_(ids))
+        )
+    }
+    return {
+        e.id: listings[int(e.target)]
+        for e in entries
+        if e.kind in LISTING_KINDS and e.target.isdigit() and int(e.target) in listings
+    }
 
 
 @group.command("retry")

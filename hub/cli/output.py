@@ -28,8 +28,14 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-def print_json(data: Any) -> None:
-    click.echo(redact(json.dumps(data, default=_default, ensure_ascii=False, indent=2)))
+def print_json(data: Any, *, lines: bool = False) -> None:
+    """``data`` as JSON on stdout: indented for people, or with ``lines`` one compact
+    object per line (JSON Lines, for a stream of documents such as `hub sync --watch --json`)."""
+    if lines:
+        text = json.dumps(data, default=_default, ensure_ascii=False, separators=(",", ":"))
+    else:
+        text = json.dumps(data, default=_default, ensure_ascii=False, indent=2)
+    click.echo(redact(text))
 
 
 def stdout_console() -> Console:

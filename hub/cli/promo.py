@@ -91,10 +91,16 @@ def read_file(path: Path) -> list[Promotion]:
     return [build(item, f"{path.name}#{n}") for n, item in enumerate(items, start=1)]
 
 
-def _run_now(app: App) -> None:
+def _run_now(app: App) -> int:
+    """Push what is due now; returns the exit code (1 or 2 when a shop failed)."""
     report = run_async(lambda: SyncEngine(app.runtime(), app.settings).run_cycle(None, ["promotions"]))
     failed = [r for r in report.results if r.exit_code]
-    info("promotions pushed" if not failed else f"{len(failed)} shop(s) failed; see `hub promo show`")
+    if failed:
+        info(f"{len(failed)} shop(s) failed: " + "; ".join(f"{r.shop}: {r.error}" for r in failed))
+        info("the promotion is saved; the next `hub sync` retries (see `hub promo show`)")
+    else:
+        info("promotions pushed")
+    return report.exit_code
 
 
 @group.command("create")
@@ -117,14 +123,17 @@ def _run_now(app: App) -> None:
 @click.option("--push", is_flag=True, help="Apply what is due now instead of waiting for `hub sync`.")
 @json_option
 @click.pass_obj
-def create(app: App, path: Path | None, push: bool, as_json: bool, **flags: Any) -> None:
+def create(app: App, path: Path | None, push: bool, as_json: bool, **flags: Any) -> int:
     """Create a promotion (or several from --file).
 
     \b
     Refused with every reason listed: unknown SKUs or shops, an end before the start,
     a promotion price under a SKU's floor or not below its regular price, an overlap
     with another promotion on the same SKU and shop, and spend-X-save-Y on a shop whose
-    platform has no native API for it."""
+    platform has no native API for it. Where a platform's native promotion API has
+    limits (WeChat: at most 24 h, 10-85 % of the price and 10 yuan off) and the promotion
+    is outside them, that shop gets price changes instead, as each note says.
+    Exit code 1 or 2 when --push fails on a shop."""
     wanted = read_file(path) if path else [build(dict(flags), "flags")]
     host = app.host
 
@@ -144,9 +153,22 @@ def create(app: App, path: Path | None, push: bool, as_json: bool, **flags: Any)
         return ids
 
     ids = app.db.run_sync(write)
-    emit(as_json, {"created": ids}, lambda: info(f"created promotion(s) {', '.join(f'#{i}' for i in ids)}"))
-    if push:
-        _run_now(app)
+    notes = app.db.run_sync(
+        lambda s: [
+            {"promotion": i, "shop": x["shop"], "sku": x["sku"], "note": x["error"]}
+            for i in ids
+            for x in promo_mod.targets_of(s, i)
+            if x["error"]
+        ]
+    )
+
+    def say() -> None:
+        info(f"created promotion(s) {', '.join(f'#{i}' for i in ids)}")
+        for n in notes:
+            info(f"  #{n['promotion']} {n['shop']} {n['sku']}: {n['note']}")
+
+    emit(as_json, {"created": ids, "notes": notes}, say)
+    return _run_now(app) if push else 0
 
 
 def _rows(s: Session, where: Any = None) -> list[dict[str, Any]]:
@@ -239,7 +261,7 @@ def show(app: App, promotion_id: int, as_json: bool) -> None:
 @click.argument("promotion_id", type=int)
 @click.option("--queue-only", is_flag=True, help="Record it; the next `hub sync` reverts the shops.")
 @click.pass_obj
-def cancel(app: App, promotion_id: int, queue_only: bool) -> None:
+def cancel(app: App, promotion_id: int, queue_only: bool) -> int:
     """Cancel a promotion and revert every shop at once."""
 
     def write(s: Session) -> None:
@@ -255,5 +277,4 @@ def cancel(app: App, promotion_id: int, queue_only: bool) -> None:
 
     app.db.run_sync(write)
     info(f"promotion #{promotion_id} cancelled")
-    if not queue_only:
-        _run_now(app)
+    return 0 if queue_only else _run_now(app)

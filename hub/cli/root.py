@@ -6,11 +6,34 @@ import sys
 from typing import Any
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from hub import __version__
-from hub.cli.app import App, configure_logging
+from hub.cli.app import App, InvalidSettings, configure_logging
 from hub.errors import HubError
 from hub.secrets import redact
+from hub.storage.db import storage_error
+
+
+def _single_cause(exc: BaseException) -> BaseException:
+    """The error a user should see. Concurrent work (anyio task groups) wraps errors in
+    exception groups; when every error in one is a hub or database error, the first
+    one stands for the group (the rest are usually the same cause in sibling tasks)."""
+    while isinstance(exc, BaseExceptionGroup):
+        leaves = list(_leaves(exc))
+        known = [e for e in leaves if isinstance(e, HubError | SQLAlchemyError | KeyboardInterrupt)]
+        if not known or len(known) != len(leaves):
+            return exc
+        exc = known[0]
+    return exc
+
+
+def _leaves(exc: BaseException) -> Any:
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            yield from _leaves(inner)
+    else:
+        yield exc
 
 
 class HubGroup(click.Group):
@@ -20,7 +43,15 @@ class HubGroup(click.Group):
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         code: int
         try:
-            result = super().main(*args, standalone_mode=False, **kwargs)
+            try:
+                result = super().main(*args, standalone_mode=False, **kwargs)
+            except BaseExceptionGroup as group:
+                cause = _single_cause(group)
+                if cause is group:
+                    raise
+                raise (storage_error(cause) if isinstance(cause, SQLAlchemyError) else cause) from None
+            except SQLAlchemyError as exc:  # never print SQL parameters: they may hold secrets
+                raise storage_error(exc) from None
             code = result if isinstance(result, int) else 0
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx else "hub"
@@ -61,8 +92,8 @@ def cli(ctx: click.Context, database_url: str | None, verbose: int, quiet: bool)
     """
     configure_logging(verbose, quiet)
     app = ctx.obj if isinstance(ctx.obj, App) else App()
-    app.verbose = verbose
-    if database_url:
+    app.verbose, app.quiet = verbose, quiet
+    if database_url and not isinstance(app.settings, InvalidSettings):
         app.settings = app.settings.model_copy(update={"database_url": database_url})
     ctx.obj = app
     ctx.call_on_close(app.close)

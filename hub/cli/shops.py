@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import click
 from sqlalchemy import select
 
-from hub.cli.app import App
+from hub.cli.app import App, run_async
 from hub.cli.output import emit, info, json_option, print_table
 from hub.core import audit
+from hub.core.checks import ShopCheck, check_shops
 from hub.core.shops import add_shop, describe_shop, get_shop, set_secrets
 from hub.errors import ConfigError
 from hub.storage import tables as t
@@ -49,6 +51,11 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
     metavar="KEY=VALUE",
     help="A platform-specific setting (e.g. sign_method=md5); repeatable.",
 )
+@click.option(
+    "--no-check",
+    is_flag=True,
+    help="Store the shop without the call that checks its credentials (e.g. while offline).",
+)
 @json_option
 @click.pass_obj
 def add(
@@ -61,9 +68,12 @@ def add(
     refresh_token: str | None,
     base_url: str | None,
     extra: tuple[str, ...],
+    no_check: bool,
     as_json: bool,
 ) -> None:
-    """Add shop NAME. Settings are checked by the platform's plugin before anything is stored."""
+    """Add shop NAME. Settings are checked by the platform's plugin, then one call to the
+    platform checks the credentials, the token and the clock (as `hub shops check`); if
+    that fails the shop is not kept (--no-check skips the call)."""
     values = {
         **_parse_options(extra),
         "app_key": app_key,
@@ -78,8 +88,68 @@ def add(
         row = add_shop(session, host, name=name, platform=platform, values=values, now=app.clock.now())
         return describe_shop(host, row)
 
-    described = app.db.run_sync(write)
-    emit(as_json, described, lambda: info(f"added shop {name} ({platform})"))
+    db = app.database(create=True)
+    described = db.run_sync(write)
+    if not no_check:
+        [result] = run_async(lambda: check_shops(app.runtime(), db.run_sync(lambda s: [get_shop(s, name)])))
+        described["check"] = result.to_dict()
+        if not result.ok:
+            db.run_sync(lambda s: s.delete(get_shop(s, name)))
+            raise ConfigError(
+                f"shop {name} not added: {_summary(result)} (--no-check stores it without this call)"
+            )
+    emit(
+        as_json,
+        described,
+        lambda: info(
+            f"added shop {name} ({platform})"
+            + ("" if no_check else f"; {described['check']['message']}, clock {result.clock}")
+        ),
+    )
+
+
+def _summary(result: ShopCheck) -> str:
+    """What failed, in one line: the parts that are not ok, then the platform's words."""
+    parts = [
+        f"{what} {state}"
+        for what, state in (
+            ("credentials", result.credentials),
+            ("token", result.token),
+            ("clock", result.clock),
+        )
+        if not state.startswith("ok")
+    ]
+    return "; ".join(parts) + (f": {result.message}" if result.message else "")
+
+
+@group.command("check")
+@click.argument("name", required=False)
+@json_option
+@click.pass_obj
+def check(app: App, name: str | None, as_json: bool) -> int:
+    """Check that each shop's (or NAME's) app key and secret, token and clock work.
+
+    \b
+    One cheap authenticated call per shop, side by side; the platform's own words
+    are shown. Exit code 0 when every shop passes, 2 when any needs a person."""
+    rows = app.db.run_sync(
+        lambda s: [get_shop(s, name)] if name else list(s.scalars(select(t.Shop).order_by(t.Shop.name)))
+    )
+    if not rows:
+        raise ConfigError("no shops configured; add one with `hub shops add`")
+    results = run_async(lambda: check_shops(app.runtime(), rows))
+    emit(
+        as_json,
+        [r.to_dict() for r in results],
+        lambda: print_table(
+            ["shop", "platform", "credentials", "token", "clock", "platform says"],
+            [(r.shop, r.platform, r.credentials, r.token, r.clock, r.message) for r in results],
+        ),
+    )
+    failed = [r.shop for r in results if not r.ok]
+    if failed and not as_json:
+        info(f"{len(failed)} shop(s) need attention: {', '.join(failed)}")
+    return 2 if failed else 0
 
 
 @group.command("set-secrets")
@@ -157,7 +227,7 @@ def list_(app: App, as_json: bool) -> None:
                     s["app_key"],
                     s["app_secret"] or "unset",
                     s["access_token"] or "unset",
-                    s["token_expires_at"],
+                    datetime.fromisoformat(s["token_expires_at"]) if s["token_expires_at"] else None,
                     s["base_url"],
                 )
                 for s in shops

@@ -53,7 +53,7 @@ def set_(app: App, sku: str, quantity: int, warehouse: str | None, create: bool)
             sku=sku,
             old=old,
             new=new,
-            source=f"hub stock set ({warehouse or catalog.DEFAULT_WAREHOUSE})",
+            source=f"hub stock set --warehouse {warehouse or catalog.DEFAULT_WAREHOUSE}",
         )
         return old, new
 
@@ -249,7 +249,14 @@ def rules_set(
         return new
 
     new = app.db.run_sync(write)
-    info(f"{shop}{' ' + sku if sku else ''}: {new}")
+    info(f"{shop}{' ' + sku if sku else ''}: {describe_rule(new)}")
+
+
+def describe_rule(rule: dict[str, Any]) -> str:
+    """A rule for people: ``share 50%, cap 10, floor 0, warehouses main, east``."""
+    cap = "none" if rule["cap"] is None else rule["cap"]
+    places = ", ".join(rule["warehouses"] or []) or "all"
+    return f"share {rule['share']}%, cap {cap}, floor {rule['floor']}, warehouses {places}"
 
 
 @rules.command("list")

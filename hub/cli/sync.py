@@ -11,11 +11,17 @@ import anyio
 import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from hub.cli.app import App, run_async
+from hub.cli.app import App, run_async, verbosity_options
 from hub.cli.output import info, json_option, print_json, print_table
 from hub.core.engine import SyncEngine
+from hub.core.shops import get_shop
+from hub.errors import ConfigError
 from hub.report import STREAMS, StreamResult, SyncReport
+from hub.storage import tables as t
+from hub.storage.db import describe_database
 
 
 def _status(result: StreamResult) -> str:
@@ -31,7 +37,7 @@ def print_report(report: SyncReport) -> None:
             (r.shop, r.stream, r.fetched, r.stored, r.pushed, r.failed, f"{r.seconds:.1f}", _status(r))
             for r in report.results
         ],
-        empty="no shops configured; add one with `hub shops add`",
+        empty="nothing was due",
     )
 
 
@@ -84,6 +90,7 @@ class TerminalProgress:
     help="With --watch, stop after this many cycles (0: until interrupted).",
 )
 @json_option
+@verbosity_options
 @click.pass_obj
 def sync(
     app: App,
@@ -102,6 +109,7 @@ def sync(
     Exit code: 0 all good, 1 some work failed (retried next run), 2 configuration or
     authentication needs a human.
     """
+    _check_shops(app, shops)
     tty = sys.stderr.isatty() and not as_json
     progress = TerminalProgress() if tty else None
     engine = SyncEngine(app.runtime(), app.settings)
@@ -111,7 +119,7 @@ def sync(
 
     def show(report: SyncReport) -> None:
         if as_json:
-            print_json(report.to_dict())
+            print_json(report.to_dict(), lines=watch)  # --watch: one object per line (JSON Lines)
         elif tty or verbose or report.exit_code:
             print_report(report)
         if report.exit_code and not as_json:
@@ -144,6 +152,22 @@ def sync(
 
     code = run_async(main)
     return code
+
+
+def _check_shops(app: App, names: Sequence[str]) -> None:
+    """Refuse, before any work, names that are not shops, and a database with no shops at all
+    (a cron job run from the wrong folder must not report success on an empty hub)."""
+
+    def check(s: Session) -> None:
+        for name in names:
+            get_shop(s, name)
+        if not names and s.scalar(select(func.count()).select_from(t.Shop)) == 0:
+            raise ConfigError(
+                f"no shops configured in {describe_database(app.settings.database_url)}; add one with "
+                "`hub shops add`, or point --database-url / HUB_DATABASE_URL at your hub's database"
+            )
+
+    app.db.run_sync(check)
 
 
 async def _pause(app: App, seconds: float, stop: anyio.Event) -> None:

@@ -113,6 +113,8 @@ def _apply(
         hook = SENDERS[entry.kind].on_result
         if hook is not None:
             hook(session, entry, result, state)
+            row = session.get(t.OutboxEntry, entry.id)
+            state = row.state if row is not None else state  # a hook may settle it (superseded)
         out.append((entry, result, state))
     return out
 
@@ -167,8 +169,12 @@ async def _deliver(
                 if res.ok:
                     result.pushed += 1
                     continue
+                if state == "superseded":  # refused, but done another way (see its last_error)
+                    continue
                 result.failed += 1
-                if state == "failed":
+                if state != "failed":  # retried by the next run; still a failure of this one
+                    result.fail(f"{kind} {entry.target}: {res.error} (retried next run)")
+                else:
                     result.fail(f"{kind} {entry.target}: {res.error}")
                     await host.notify_push_failed(
                         shop.name, kind, entry.idempotency_key, res.error or "failed"

@@ -94,10 +94,22 @@ def create(session: Session, host: PluginHost, promotion: Promotion, now: dateti
         problems.append(
             Problem(f"sku {sku_code} on {shop_name}", f"overlaps promotion #{other.id} {other.name!r}")
         )
+    duration = promotion.ends_at - max(promotion.starts_at, now)
+    plan: dict[tuple[str, str], tuple[str, str | None, int | None]] = {}  # method, note, price
     for code, sku in skus.items():
         for name, shop in shops.items():
             regular = regular_price(session, sku, shop.id)
             price = promotion.price_for(regular)
+            plan[(code, name)] = (methods[name], None, price)
+            if methods[name] == "native":
+                # Decided now, not when the platform refuses the start: outside the limits its
+                # plugin declares, the native start would fail, so the price-change way is used.
+                limits = host.platform(shop.platform).capabilities.promotion_limits
+                if refusals := limits.refusals(duration=duration, regular=regular, price=price):
+                    why = f"{'; '.join(refusals)} ({shop.platform}'s limit for native promotions)"
+                    if price is None:  # spend-X-save-Y has no price-change way
+                        problems.append(Problem(f"sku {code} on {name}", why))
+                    plan[(code, name)] = ("price", f"applied as a price change: {why}", price)
             if price is None:
                 continue
             if price <= 0:
@@ -131,15 +143,16 @@ def create(session: Session, host: PluginHost, promotion: Promotion, now: dateti
     session.flush()
     for sku in skus.values():
         for name, shop in shops.items():
-            price = promotion.price_for(regular_price(session, sku, shop.id))
+            method, note, price = plan[(sku.code, name)]
             session.add(
                 t.PromotionTarget(
                     promotion_id=row.id,
                     shop_id=shop.id,
                     sku_id=sku.id,
-                    method=methods[name],
+                    method=method,
                     state="pending",
                     promo_price=price,
+                    error=note,
                     updated_at=now,
                 )
             )
@@ -359,6 +372,7 @@ async def _send_end(
 def _started(session: Session, entry: t.OutboxEntry, result: PushResult, state: str) -> None:
     now = entry.updated_at
     targets = [session.get(t.PromotionTarget, i) for i in entry.payload["targets"]]
+    fell_back = False
     for target in filter(None, targets):
         if result.ok:
             target.state, target.platform_ref, target.error = "active", result.platform_ref, None
@@ -370,7 +384,15 @@ def _started(session: Session, entry: t.OutboxEntry, result: PushResult, state: 
             promo = session.get(t.Promotion, target.promotion_id)
             assert promo is not None
             _price_start(session, target, now, promo)
+            fell_back = True
         target.updated_at = now
+    if fell_back:
+        # The price writes just queued do this entry's work: it is not left failed for ever
+        # (and `hub outbox retry` cannot start the promotion twice).
+        row = session.get(t.OutboxEntry, entry.id)
+        if row is not None:
+            row.state = "superseded"
+            row.last_error = f"native start refused ({result.error}); applied as price changes instead"
     _settle_states(session, now)
 
 

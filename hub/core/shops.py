@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import ValidationError
@@ -40,6 +41,10 @@ from hub.storage.secretbox import Rotation, SecretBox, is_sealed
 
 SHOP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 COLUMN_FIELDS = ("app_key", "app_secret", "access_token", "refresh_token", "token_expires_at")
+
+# Base URLs on this made-up domain name sandboxes that run inside the process (`hub demo`,
+# hub.testing.lab): they exist only there, so a shop pointing at one cannot be synced later.
+IN_PROCESS_DOMAIN = ".sandbox"
 
 TransportFactory = Callable[[str, str], httpx.AsyncBaseTransport | None]
 """(shop name, platform) -> the transport to use, or None for the real network."""
@@ -314,6 +319,13 @@ class ShopRuntime:
         """A ready :class:`ShopContext` (with its platform client) for a stored shop."""
         info = self.host.platform(shop.platform)
         settings = settings_for(self.host, shop, secrets=self.db.secrets)
+        transport = self.transport_for(shop.name, shop.platform)
+        host_name = urlsplit(settings.base_url).hostname or ""
+        if transport is None and host_name.endswith(IN_PROCESS_DOMAIN):
+            raise ConfigError(
+                f"shop {shop.name!r} points at {settings.base_url}, a sandbox that ran inside `hub demo` "
+                "(or a test) and is gone; `hub sandbox serve` runs one to sync with (see docs/sandbox.md)"
+            )
         limit = info.rate_limit
         if settings.qps or settings.concurrency:
             limit = RateLimit(
@@ -338,7 +350,7 @@ class ShopRuntime:
             shop=shop.name,
             rate_limit=limit,
             clock=self.clock,
-            transport=self.transport_for(shop.name, shop.platform),
+            transport=transport,
             retry=self.retry,
             timeout=self.timeout,
             token_store=save_tokens,

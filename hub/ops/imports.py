@@ -405,13 +405,22 @@ class _Kind:
             i = layout.index.get(name)
             return cells[i].strip() if i is not None and i < len(cells) else ""
 
+        def empty(name: str) -> str:
+            i = layout.index.get(name)
+            if i is not None and i in row.uncached:
+                return (
+                    f"the {name} cell (column {column_letter(i)}) is a formula with no saved value; "
+                    "open and save the file in Excel or WPS, or paste the values"
+                )
+            return f"the {name} cell is empty"
+
         sku = unneutralise(cell("sku"))
         if not sku:
-            problems.append("the sku cell is empty")
+            problems.append(empty("sku"))
         text = cell(self.value)
         new = None
         if not text:
-            problems.append(f"the {self.value} cell is empty")
+            problems.append(empty(self.value))
         else:
             new, error = self.parse_value(text)
             if error:
@@ -625,7 +634,7 @@ class StockFile(_Kind):
                         shop=None,
                         old=old,
                         new=new,
-                        source=f"{source}:{line}",
+                        source=f"{source}:{line}, warehouse {place}",
                         now=now,
                     )
                 )
@@ -751,7 +760,7 @@ class PriceFile(_Kind):
         shops: set[int] = set()
         conflicts: list[Problem] = []
         cursor = staging.query(
-            "SELECT line, sku, sku_id, place_id, new, old, has_own FROM rows "
+            "SELECT line, sku, sku_id, place_id, new, old, has_own, note FROM rows "
             "WHERE problem IS NULL AND changed = 1 ORDER BY sku_id, line"
         )
         for rows in _fetch_groups(cursor, key=2):
@@ -763,7 +772,7 @@ class PriceFile(_Kind):
             }
             # Check every row against the values of this transaction before writing any:
             # a price someone changed since the file was checked was not guarded.
-            for line, _code, sku_id, shop_id, _new, old, _has_own in rows:
+            for line, _code, sku_id, shop_id, _new, old, _has_own, _note in rows:
                 sku = skus.get(sku_id)
                 override = own.get((sku_id, shop_id)) if shop_id is not None else None
                 now_old = None if sku is None else (override.price if override is not None else sku.price)
@@ -781,7 +790,7 @@ class PriceFile(_Kind):
             wide: dict[int, int] = {}
             by_shop: dict[tuple[int, int], int] = {}
             audits = []
-            for line, code, sku_id, shop_id, new, old, _has_own in rows:
+            for line, code, sku_id, shop_id, new, old, _has_own, note in rows:
                 sku = skus[sku_id]
                 if shop_id is None:
                     sku.price, sku.updated_at = new, now
@@ -802,7 +811,8 @@ class PriceFile(_Kind):
                         shop=shop_names.get(shop_id) if shop_id is not None else None,
                         old=old,
                         new=new,
-                        source=f"{source}:{line}",
+                        # A change the price guard refused and --force let through says so.
+                        source=f"{source}:{line}" + (" --force" if (note or "").startswith("forced") else ""),
                         now=now,
                     )
                 )

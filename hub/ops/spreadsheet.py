@@ -28,6 +28,7 @@ import contextlib
 import csv
 import io
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -41,6 +42,8 @@ import openpyxl
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.cell import coordinate_to_tuple
+from openpyxl.xml.functions import iterparse
 
 from hub.errors import InputError
 
@@ -102,11 +105,14 @@ def column_letter(index: int) -> str:
 
 @dataclass(frozen=True)
 class SheetRow:
-    """One non-blank data row. ``damage`` says why the row shows the file is damaged."""
+    """One non-blank data row. ``damage`` says why the row shows the file is damaged;
+    ``uncached`` lists the cells (0-based) that hold a formula with no saved value, which
+    read as empty although the spreadsheet program would show a number."""
 
     line: int
     cells: tuple[str, ...]
     damage: str | None = None
+    uncached: frozenset[int] = frozenset()
 
 
 class Sheet:
@@ -350,6 +356,7 @@ class XlsxSheet(Sheet):
             # it, and openpyxl would stop reading there, so it is not trusted for reading.
             self.total = self._sheet.max_row if isinstance(self._sheet.max_row, int) else None
             self._sheet.reset_dimensions()
+            self._uncached = _uncached_formulas(self._sheet._get_source)
             self._iter = self._raw_rows()
             self._read_header()
         except BaseException:
@@ -381,7 +388,7 @@ class XlsxSheet(Sheet):
                 continue
             self.rows_read += 1
             self._at = number
-            yield SheetRow(number, cells)
+            yield SheetRow(number, cells, uncached=self._uncached.get(number, frozenset()))
 
     def fraction(self) -> float | None:
         return min(1.0, self._at / self.total) if self.total else None
@@ -389,6 +396,46 @@ class XlsxSheet(Sheet):
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._book.close()
+
+
+_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+
+
+def _uncached_formulas(open_part: Callable[[], Any]) -> dict[int, frozenset[int]]:
+    """Row number -> 0-based columns of cells holding a formula without a saved value.
+
+    A workbook written by a program that does not calculate (a script, some exporters)
+    stores formulas without their results; with ``data_only`` openpyxl reads those cells
+    as empty. One cheap pass looks for any formula at all (most data files have none);
+    only then is the sheet parsed to find the cells."""
+    with open_part() as part:
+        tail = b""
+        while chunk := part.read(1 << 20):
+            if _FORMULA.search(tail + chunk):
+                break
+            tail = chunk[-16:]
+        else:
+            return {}
+    found: dict[int, set[int]] = {}
+    with open_part() as part:
+        rows_parent = None
+        for event, element in iterparse(part, events=("start", "end")):
+            tag = element.tag.rsplit("}", 1)[-1]
+            if event == "start":
+                if tag == "sheetData":
+                    rows_parent = element
+                continue
+            if tag == "row" and rows_parent is not None:
+                rows_parent.remove(element)  # keep memory flat on a big sheet
+            if tag != "c":
+                continue
+            children = {child.tag.rsplit("}", 1)[-1]: child for child in element}
+            value = children.get("v")
+            coordinate = element.get("r")
+            if "f" in children and (value is None or value.text is None) and coordinate:
+                row, column = coordinate_to_tuple(coordinate)
+                found.setdefault(row, set()).add(column - 1)
+    return {row: frozenset(columns) for row, columns in found.items()}
 
 
 # --- writing -----------------------------------------------------------------------------------

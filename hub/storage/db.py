@@ -24,10 +24,11 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.errors import ConfigError, StorageError
+from hub.errors import ConfigError, StorageError, StorageRefused
 from hub.storage.secretbox import KeySource, SecretBox
 
 T = TypeVar("T")
@@ -65,7 +66,10 @@ class Database:
         try:
             self.engine = create_engine(url, echo=echo)
         except Exception as exc:  # bad URL or missing driver
-            raise ConfigError(f"cannot open database {_safe_url(url)}: {exc}") from None
+            hint = ""
+            if "psycopg" in str(exc):
+                hint = " (install the PostgreSQL driver: pip install 'psycopg[binary]')"
+            raise ConfigError(f"cannot open database {_safe_url(url)}: {exc}{hint}") from None
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         if self.is_sqlite:
             _create_private_file(self.engine.url.database)
@@ -81,8 +85,10 @@ class Database:
         try:
             with self.sessions.begin() as session:
                 yield session
-        except OperationalError as exc:
-            raise StorageError(f"database error: {exc.orig}") from exc
+        except SQLAlchemyError as exc:  # its text carries the SQL and its parameters: never shown
+            raise storage_error(exc) from exc
+        except OverflowError as exc:  # sqlite3 raises it unwrapped for an integer beyond 64 bits
+            raise StorageRefused(f"the database cannot store a value: {exc}") from exc
 
     def run_sync(self, fn: Callable[[Session], T]) -> T:
         """Run ``fn(session)`` in one transaction, in this thread."""
@@ -133,9 +139,64 @@ def _create_private_file(database: str | None) -> None:
 
 
 def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return "<unparseable URL>"
+
+
+def reason(exc: BaseException) -> str:
+    """What went wrong in a database error, in one line: the driver's first line, never
+    the SQL statement or its parameters (they may hold an app secret or a token)."""
+    orig = getattr(exc, "orig", None)
+    source = orig if isinstance(orig, BaseException) else exc
+    if isinstance(source, SQLAlchemyError) and not isinstance(source, DBAPIError):
+        # SQLAlchemy's own messages append the statement and parameters after a newline too.
+        text = str(source.args[0]) if source.args else type(source).__name__
+    else:
+        text = str(source)
+    first = text.strip().splitlines()[0] if text.strip() else type(source).__name__
+    return first.strip()
+
+
+def storage_error(exc: SQLAlchemyError) -> StorageError:
+    """The hub's error for a database error: :class:`StorageRefused` (exit 2) when the data
+    broke a constraint, :class:`StorageError` otherwise; either way one safe line."""
+    if isinstance(exc, IntegrityError | DataError):
+        return StorageRefused(f"the database refused the change: {reason(exc)}")
+    if isinstance(exc, StatementError) and isinstance(exc.orig, ValueError | OverflowError | TypeError):
+        # A value the driver cannot even send (a number beyond 64 bits): the input's fault.
+        return StorageRefused(f"the database cannot store a value: {reason(exc)}")
+    return StorageError(f"database error: {reason(exc)}")
+
+
+def database_exists(url: str) -> bool:
+    """False only for a SQLite file that does not exist (connecting would create it).
+    Server databases are always assumed to exist; connecting tells."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return True  # let Database() report the bad URL
+    if parsed.get_backend_name() != "sqlite":
+        return True
+    name = parsed.database or ""
+    if name in ("", ":memory:") or name.startswith("file:") or parsed.query.get("mode") == "memory":
+        return True
+    return Path(name).exists()
+
+
+def describe_database(url: str) -> str:
+    """The database for messages: its URL without password, plus the absolute path of a
+    SQLite file (so a cron job run from the wrong folder shows which file it opened)."""
+    safe = _safe_url(url)
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return safe
+    name = parsed.database or ""
+    is_file = name not in ("", ":memory:") and not name.startswith("file:")
+    if parsed.get_backend_name() == "sqlite" and is_file:
+        absolute = str(Path(name).resolve())
+        if absolute != name:
+            return f"{safe} ({absolute})"
+    return safe

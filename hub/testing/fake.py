@@ -263,7 +263,8 @@ class FakeClient(ShopClient):
         if code == "throttled":
             raise RateLimited(message, retry_after=error.get("retry_after"), **where)
         if code in ("token_expired", "bad_token", "bad_key"):
-            raise AuthError(message, refreshable=code == "token_expired", **where)
+            credential = "app" if code == "bad_key" else "token"
+            raise AuthError(message, refreshable=code == "token_expired", credential=credential, **where)
         if code == "invalid":
             raise InvalidRequest(message, parameter=error.get("param"), **where)
         raise kinds.get(code, ServerError)(message, **where)
@@ -300,6 +301,10 @@ class FakeClient(ShopClient):
         data = await self.call("token.refresh", build, authenticated=False)
         expires = from_unix(data["expires_at"]) if data.get("expires_at") else None
         return TokenSet(data["access_token"], data["refresh_token"], expires)
+
+    async def check(self) -> str:
+        data = await self.request("listings.list", {"page": 1, "size": 1})
+        return f"{data['total']} listing(s)"
 
     async def _listings_page(self, page: int) -> tuple[list[dict[str, Any]], int]:
         data = await self.request("listings.list", {"page": page, "size": PAGE_SIZE})

@@ -20,7 +20,7 @@ from hub.core.catalog import warehouse
 from hub.core.clock import SYSTEM_CLOCK, Clock
 from hub.core.engine import Progress, SyncEngine
 from hub.core.http import RetryPolicy
-from hub.core.shops import add_shop
+from hub.core.shops import IN_PROCESS_DOMAIN, add_shop
 from hub.plugins import PluginHost
 from hub.report import SyncReport
 from hub.settings import HubSettings
@@ -63,6 +63,7 @@ class Lab:
             host_factory=host_factory,
         )
         host = app.host
+        db = app.database(create=True)
         for number, (name, platform) in enumerate(shops.items()):
             info = host.platform(platform)
             if info.sandbox is None:
@@ -73,10 +74,10 @@ class Lab:
             sandboxes[name] = box
             values = {
                 **box.shop_credentials(),
-                "base_url": box.base_url(f"http://{name}.sandbox"),
+                "base_url": box.base_url(f"http://{name}{IN_PROCESS_DOMAIN}"),
                 **dict(shop_settings or {}),
             }
-            app.db.run_sync(
+            db.run_sync(
                 lambda s, name=name, platform=platform, values=values: add_shop(
                     s, host, name=name, platform=platform, values=values, now=clock.now()
                 )

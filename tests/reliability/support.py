@@ -183,7 +183,7 @@ def make_rig(
         )
         sandboxes[name] = box
         values = {**box.shop_credentials(), "base_url": box.base_url(f"http://{name}.sandbox")}
-        app.db.run_sync(
+        app.database(create=True).run_sync(
             lambda s, name=name, platform=platform, values=values: add_shop(
                 s, app.host, name=name, platform=platform, values=values, now=hub_clock.now()
             )

@@ -99,15 +99,15 @@ def classify(body: Mapping[str, Any], *, operation: str, platform: str = PLATFOR
                              "sub_code": sub_code or None,
                              "request_id": str(body.get("log_id") or "") or None}
     if sub_code in REFRESHABLE_TOKEN_ERRORS:
-        return AuthError(text, refreshable=True, **where)
+        return AuthError(text, refreshable=True, credential="token", **where)
     if sub_code.startswith("isv.access-token"):  # invalid / missing: a refresh cannot cure it
-        return AuthError(text, **where)
+        return AuthError(text, credential="token", **where)
     if code == 60000:
         return RateLimited(text, **where)  # Douyin does not say how long to wait
     if code in SERVER_ERRORS:
         return ServerError(text, **where)
     if operation in TOKEN_OPERATIONS and code in (50001, 50002):
-        return AuthError(f"{text} (the shop must authorise the app again)", **where)
+        return AuthError(f"{text} (the shop must authorise the app again)", credential="token", **where)
     if code == 50001:
         return ServerError(text, **where)
     if code in PERMISSION_ERRORS:
@@ -116,8 +116,10 @@ def classify(body: Mapping[str, Any], *, operation: str, platform: str = PLATFOR
         return PermissionDenied(f"API offline for this app: {text}", **where)
     if sub_code == "isv.idempotent-id-existed":
         return IdempotentReplay(text, parameter="idempotent_id", **where)
-    if sub_code.startswith(("isv.signature", "isv.app-id")):
-        return AuthError(text, **where)
+    if sub_code.startswith("isv.signature"):
+        return AuthError(f"{text} — check the shop's app_secret and sign_method", credential="app", **where)
+    if sub_code.startswith("isv.app-id"):
+        return AuthError(f"{text} — check the shop's app_key", credential="app", **where)
     if sub_code.startswith("isv.timestamp"):
         return InvalidRequest(f"{text} (check the clock: Douyin allows 10 minutes of skew)",
                               parameter="timestamp", **where)
@@ -219,6 +221,13 @@ class DouyinClient(ShopClient):
             raise PlatformError(str(exc), **self._where(operation)) from None
 
     # --- listings and stock -----------------------------------------------------------------
+
+    async def check(self) -> str:
+        """One row of product.listV2 (on sale): the app key, signature and token checked; an
+        expired token is refreshed on the way, as in a sync."""
+        status = mappers.LISTED_PRODUCT_STATUSES[0]
+        _rows, total = await self._list_products(status, 1, 1)
+        return f"{total} product(s) on sale"
 
     async def iter_listings(self) -> AsyncIterator[Listing]:
         """Every SKU of every online and offline product (product.listV2, then sku.list)."""

@@ -55,6 +55,15 @@ def test_credential_errors_are_not_refreshable(code: int, sub_code: str) -> None
     assert isinstance(error, AuthError) and not error.refreshable
 
 
+@pytest.mark.parametrize("sub_code,hint", [
+    ("isv.signature-invalid", "check the shop's app_secret and sign_method"),
+    ("isv.app-id-invalid", "check the shop's app_key"),
+])
+def test_credential_errors_say_what_to_check(sub_code: str, hint: str) -> None:
+    error = classify(envelope(40003, sub_code, sub_msg="签名校验失败"), operation="sku.list")
+    assert hint in str(error) and "签名校验失败" in str(error)
+
+
 def test_throttling_is_rate_limited() -> None:
     error = classify(envelope(60000, sub_msg="调用频率超过限制"), operation="order.searchList")
     assert isinstance(error, RateLimited) and error.retryable and error.retry_after is None

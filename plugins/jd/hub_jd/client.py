@@ -130,7 +130,8 @@ def classify_gateway_error(envelope: Mapping[str, Any], operation: str) -> Platf
     where: dict[str, Any] = {"platform": PLATFORM, "operation": operation, "code": code or None}
     if cls is AuthError:
         # JD's token refresh endpoint is UNCONFIRMED, so the hub cannot cure any of these.
-        return AuthError(message, refreshable=False, **where)
+        credential = "token" if parameter == "access_token" else "app"
+        return AuthError(message, refreshable=False, credential=credential, **where)
     if cls is InvalidRequest:
         return InvalidRequest(message, parameter=parameter, **where)
     if cls is RateLimited:
@@ -264,6 +265,17 @@ class JdClient(ShopClient):
             return count(value, field)
         except JdDataError as exc:
             raise self._malformed(operation, exc) from None
+
+    async def check(self) -> str:
+        """One row of the SKU search: the app key, signature and access token all checked."""
+        result = await self.request(SKU_SEARCH, {
+            "pageNo": 1, "pageSize": 1, "skuStatuValue": [SKU_ON_SALE, SKU_OFF_SALE]})
+        block = result.get("page")
+        if not isinstance(block, Mapping):
+            raise MalformedResponse("the answer has no page object", platform=self.platform,
+                                    operation=SKU_SEARCH)
+        total = self._count(SKU_SEARCH, block.get("totalItem"), "page.totalItem")
+        return "SKUs listed" if total is None else f"{total} SKU(s) listed"
 
     # --- listings -------------------------------------------------------------------------
 

@@ -112,13 +112,14 @@ def classify_error(error: Mapping[str, Any], *, operation: str = "",
         expired = "expired" in sub_code or "expired" in msg.lower()
         state = "has expired" if expired else "is invalid"
         return AuthError(f"{text} — the shop's session {state}; re-authorise the shop on Taobao "
-                         "and update its access_token", refreshable=False, **where)
+                         "and update its access_token", refreshable=False, credential="token", **where)
     if code == 26:
-        return AuthError(f"{text} — no session was sent; set the shop's access_token", **where)
+        return AuthError(f"{text} — no session was sent; set the shop's access_token",
+                         credential="token", **where)
     if code in (24, 25):
-        return AuthError(f"{text} — check the shop's app_secret and sign_method", **where)
+        return AuthError(f"{text} — check the shop's app_secret and sign_method", credential="app", **where)
     if code in (28, 29):
-        return AuthError(f"{text} — check the shop's app_key", **where)
+        return AuthError(f"{text} — check the shop's app_key", credential="app", **where)
     if code in (11, 12, 13, 42) or (sub_code.startswith("isv.") and "permission" in sub_code):
         api = operation or "this API"
         return PermissionDenied(f"{text} — the app or the seller lacks permission for {api}", **where)
@@ -228,6 +229,16 @@ class TaobaoClient(ShopClient):
 
     def _malformed(self, operation: str, exc: Exception) -> MalformedResponse:
         return MalformedResponse(str(exc), platform=self.platform, operation=operation)
+
+    async def check(self) -> str:
+        """One row of items.onsale.get: the app key, signature and session all checked."""
+        method = "taobao.items.onsale.get"
+        data = await self.request(method, {"fields": "num_iid", "page_no": 1, "page_size": 1})
+        try:
+            total = int(data.get("total_results") or 0)
+        except (TypeError, ValueError) as exc:
+            raise self._malformed(method, exc) from None
+        return f"{total} item(s) on sale"
 
     # --- listings ------------------------------------------------------------------------------
 

@@ -115,11 +115,11 @@ def classify_error(errcode: int, errmsg: str, *, operation: str, now: datetime) 
                              "request_id": rid.group(1) if rid else None}
     token_call = operation in (STABLE_TOKEN_OP, TOKEN_OP)
     if token_call and errcode in (40001, 40125):
-        return AuthError(f"the AppSecret is wrong: {message}", refreshable=False, **where)
+        return AuthError(f"the AppSecret is wrong: {message}", refreshable=False, credential="app", **where)
     if errcode == 40013:
-        return AuthError(f"invalid AppID (app_key): {message}", refreshable=False, **where)
+        return AuthError(f"invalid AppID (app_key): {message}", refreshable=False, credential="app", **where)
     if errcode in REFRESHABLE:
-        return AuthError(f"{REFRESHABLE[errcode]}: {message}", refreshable=True, **where)
+        return AuthError(f"{REFRESHABLE[errcode]}: {message}", refreshable=True, credential="token", **where)
     if errcode == 45011:
         return RateLimited(f"per-minute call limit reached, retry next minute: {message}",
                            retry_after=seconds_to_next_minute(now), **where)
@@ -240,6 +240,14 @@ class WechatClient(ShopClient):
                                  operation=operation)
 
     # --- listings and stock ------------------------------------------------------------------
+
+    async def check(self) -> str:
+        """Fetch the store's access token from the AppID and AppSecret (so a wrong secret
+        shows now, not when the stored token expires), then read one row of product/list/get."""
+        await self._refresh(since_generation=self._token_generation)
+        page = await self.request("product/list/get", {"page_size": 1, "next_key": ""})
+        total = page.get("total_num")
+        return f"{total} product(s)" if isinstance(total, int) else "products listed"
 
     async def iter_listings(self) -> AsyncIterator[Listing]:
         """Every SKU of every product (except the recycle bin), on and off sale."""

@@ -6,7 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from hub import hookimpl
-from hub.platform import Capabilities, OrderWindowRule, PlatformInfo, PlatformRegistry, RateLimit
+from hub.platform import (
+    Capabilities,
+    OrderWindowRule,
+    PlatformInfo,
+    PlatformRegistry,
+    PromotionLimits,
+    RateLimit,
+)
 from hub_wechat import PLATFORM
 from hub_wechat.client import MAX_ORDER_SPAN, NATIVE_PROMOTIONS, WechatClient
 from hub_wechat.settings import WechatSettings
@@ -22,6 +29,14 @@ INFO = PlatformInfo(
         stock_batch_size=10,  # one SKU per call; the client loops
         price_batch_size=20,  # grouped per product into product/auditfree calls
         native_promotions=NATIVE_PROMOTIONS,  # limited-time discount tasks (限时抢购)
+        # limiteddiscounttask/add: at most 24 h; original above 10 yuan; 10-85 % of it, 10 yuan off
+        promotion_limits=PromotionLimits(
+            max_duration=timedelta(hours=24),
+            min_regular_price=1000,
+            min_price_share=0.10,
+            max_price_share=0.85,
+            min_saving=1000,
+        ),
         shipment=True,
     ),
     rate_limit=RateLimit(qps=10, concurrency=4),  # UNCONFIRMED default; per-shop override
