@@ -171,7 +171,12 @@ def make_rig(
     hub_clock = SkewedClock(clock, offset)
     sandboxes: dict[str, SandboxApp] = {}
     app = App(
-        settings=HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}", **dict(settings or {})),
+        # The rig's cycles are 5 s apart (like `hub sync --watch --interval 5`): a shop whose
+        # circuit opened is probed again by the next cycle.
+        settings=HubSettings(
+            database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+            **{"breaker_cooldown_seconds": 5, **dict(settings or {})},
+        ),
         clock=hub_clock,
         transport_for=lambda shop, platform: sandboxes[shop].transport(),
         retry=RetryPolicy(),
