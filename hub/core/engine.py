@@ -327,9 +327,20 @@ class SyncEngine:
         rule = shop.ctx.info.order_window
         if self.settings.order_lookback_seconds is not None:
             rule = replace(rule, lookback=timedelta(seconds=self.settings.order_lookback_seconds))
+        # The platform's clock is learnt from Date headers: whole seconds, read late, from a
+        # web server that may send a cached one. So the estimate may be early, and a window
+        # ending at it could miss a sale that a stock read of this cycle already reflects
+        # (partitioned stock would count those units free). The window reaches ``margin``
+        # further; the next window starts at least that much earlier, so an order placed
+        # after the read in the gap is read then.
+        margin = timedelta(seconds=self.settings.clock_margin_seconds)
+        rule = replace(rule, lookback=max(rule.lookback, margin))
         cursor = await self.db.run(lambda s: get_cursor(s, shop.id, "orders"))
-        signpost = shop.ctx.client.platform_time(max(self.clock.now(), self._signpost_after))
+        signpost = shop.ctx.client.platform_time(max(self.clock.now(), self._signpost_after)) + margin
         for window in plan_windows(cursor, signpost, rule):
+            if self.stopping:  # a window's orders and cursor commit together: stop between two
+                result.fail("stopped before every order window was read (the next run goes on)")
+                return
             batch = []
             async for order in self.host.fetch_orders(shop.ctx, window):
                 batch.append(order)
