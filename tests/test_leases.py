@@ -10,6 +10,7 @@ import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -34,7 +35,7 @@ def dead_pid() -> int:
     return proc.pid
 
 
-def put_lease(db: Database, name: str, holder: str, host: str | None, pid: int | None, expires_at: object) -> None:
+def put_lease(db: Database, name: str, holder: str, host: str | None, pid: int | None, expires_at: Any) -> None:
     db.run_sync(lambda s: s.add(t.Lease(name=name, holder=holder, host=host, pid=pid, expires_at=expires_at)))
 
 
@@ -153,7 +154,8 @@ def test_leases_list_and_release(app: App, invoke: Invoke) -> None:
     put_lease(app.db, "a:orders", f"h:{gone}:1", leases.this_host(), gone, later)
     put_lease(app.db, "a:stock", "alive", leases.this_host(), os.getpid(), later)
     put_lease(app.db, "b:stock", "far", "elsewhere", 1, now - timedelta(seconds=1))
-    crashed = t.SyncRun(stream="cycle", started_at=now, status="running", holder=f"{leases.this_host()}:{gone}:1")
+    holder = f"{leases.this_host()}:{gone}:1"
+    crashed = t.SyncRun(stream="cycle", started_at=now, status="running", holder=holder)
     app.db.run_sync(lambda s: s.add(crashed))
 
     listed = invoke("leases", "list", "--json")
