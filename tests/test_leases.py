@@ -35,8 +35,8 @@ def dead_pid() -> int:
     return proc.pid
 
 
-def put_lease(db: Database, name: str, holder: str, host: str | None, pid: int | None, expires_at: Any) -> None:
-    db.run_sync(lambda s: s.add(t.Lease(name=name, holder=holder, host=host, pid=pid, expires_at=expires_at)))
+def put_lease(db: Database, name: str, holder: str, host: str | None, pid: int | None, expires: Any) -> None:
+    db.run_sync(lambda s: s.add(t.Lease(name=name, holder=holder, host=host, pid=pid, expires_at=expires)))
 
 
 def test_a_lease_of_a_process_gone_from_this_machine_is_taken_over_at_once(
