@@ -227,6 +227,8 @@ class PlatformClient:
         def should_retry(exc: BaseException) -> bool:
             if not (isinstance(exc, HubError) and exc.retryable):
                 return False
+            if self.breaker.state == "open":
+                return False  # the platform stopped answering: fail now, not after a backoff
             if isinstance(exc, RateLimited) and (exc.retry_after or 0) > self.retry_policy.max_retry_after:
                 return False  # a ban of hours (a quota): waiting inside this run will not help
             # A write that may have been applied must not be sent again blindly.
