@@ -80,6 +80,7 @@ class SyncEngine:
     progress: Progress = _quiet
     _signpost_after: datetime = field(default=datetime.min.replace(tzinfo=UTC), init=False)
     stopping: bool = field(default=False, init=False)
+    aborted: bool = field(default=False, init=False)
     _scope: anyio.CancelScope | None = field(default=None, init=False)
 
     @property
@@ -105,7 +106,7 @@ class SyncEngine:
         """Stop now: cancel the calls in flight. Leases are released and the run recorded;
         a stock write cut off stays ``sending`` (re-read by the next run, never resent),
         an order window cut off keeps its old cursor (read again)."""
-        self.stopping = True
+        self.stopping = self.aborted = True
         if self._scope is not None:
             self._scope.cancel()
 
@@ -130,7 +131,6 @@ class SyncEngine:
                 )
         offsets: dict[int, int] = {}
         keeper = LeaseKeeper(self)
-        interrupted = False
         try:
             async with AsyncExitStack() as stack, anyio.create_task_group() as group:
                 self._scope = group.cancel_scope
@@ -153,14 +153,13 @@ class SyncEngine:
                         if shop.ctx.client.clock_offset is not None
                     }
                     group.cancel_scope.cancel()
-            interrupted = group.cancel_scope.cancelled_caught and self.stopping
         finally:
             self._scope = None
             with anyio.CancelScope(shield=True):
                 await keeper.release_all()
                 if self.stopping:
                     report.interrupted = True
-                    if interrupted:
+                    if self.aborted:
                         stopped = "stopped at once: calls in flight were cut off"
                         report.results.append(StreamResult("*", "cycle", error=stopped, exit_code=1))
                 report.finished_at = self.clock.now()
@@ -337,8 +336,8 @@ class SyncEngine:
         rule = replace(rule, lookback=max(rule.lookback, margin))
         cursor = await self.db.run(lambda s: get_cursor(s, shop.id, "orders"))
         signpost = shop.ctx.client.platform_time(max(self.clock.now(), self._signpost_after)) + margin
-        for window in plan_windows(cursor, signpost, rule):
-            if self.stopping:  # a window's orders and cursor commit together: stop between two
+        for number, window in enumerate(plan_windows(cursor, signpost, rule)):
+            if number and self.stopping:  # a window's orders and cursor commit together: stop between two
                 result.fail("stopped before every order window was read (the next run goes on)")
                 return
             batch = []
@@ -637,6 +636,10 @@ def _record_runs(
         cycle.pushed = sum(r.pushed for r in report.results)
         cycle.failed = sum(r.failed for r in report.results)
     for r in report.results:
+        if r.stream == "cycle":  # about the whole cycle: on its own row
+            if cycle is not None:
+                cycle.error = r.error
+            continue
         session.add(
             t.SyncRun(
                 shop_id=ids.get(r.shop),
