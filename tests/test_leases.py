@@ -14,9 +14,11 @@ from typing import Any
 
 import anyio
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.cli import cli
 from hub.cli.app import App
 from hub.core import leases
 from hub.core.engine import SyncEngine
@@ -176,3 +178,12 @@ def test_leases_list_and_release(app: App, invoke: Invoke) -> None:
     assert freed.exit_code == 0 and sorted(json.loads(freed.stdout)["released"]) == ["a:orders", "b:stock"]
     assert invoke("leases", "release", "a:stock", "--force").exit_code == 0
     assert app.db.run_sync(lambda s: s.scalars(select(t.Lease.name)).all()) == []
+
+
+def test_hub_sync_says_which_stream_it_skipped_and_exits_1(lab: Lab) -> None:
+    other = SyncEngine(lab.app.runtime(), lab.app.settings)
+    lab.app.db.run_sync(lambda s: leases.acquire(s, "a:stock", other.holder, lab.clock.now(), 60))
+    result = CliRunner().invoke(cli, ["sync"], obj=lab.app, catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    assert "1 stream(s) skipped: a stock: another sync holds the lease 'a:stock'" in result.stderr
+    assert other.holder in result.stderr
