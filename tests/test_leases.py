@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,30 +73,36 @@ def test_a_live_holder_keeps_its_lease_until_its_heartbeat_stops(
 def test_many_processes_racing_for_a_missing_lease_get_it_once_without_an_error(
     hub_db: Database, fake_clock: FakeClock
 ) -> None:
-    now = fake_clock.now()
+    won, errors = race_for_a_lease(hub_db.url, fake_clock.now())
+    assert not errors, errors
+    assert len(won) == 1
+    assert hub_db.run_sync(lambda s: s.get(t.Lease, "race").holder) == won[0]
+
+
+def race_for_a_lease(url: str, now: datetime, racers: int = 8) -> tuple[list[str], list[BaseException]]:
+    """``racers`` connections (like processes) take the missing lease "race" at once;
+    returns who won and what was raised."""
     won: list[str] = []
     errors: list[BaseException] = []
-    start = threading.Barrier(8)
+    start = threading.Barrier(racers)
 
     def race(number: int) -> None:
-        db = Database(hub_db.url)  # a connection of its own, like another process
+        db = Database(url)  # a connection of its own, like another process
         try:
             start.wait()
             if db.run_sync(lambda s: leases.acquire(s, "race", f"h{number}", now, 60)):
                 won.append(f"h{number}")
-        except BaseException as exc:  # collected and asserted below
+        except BaseException as exc:  # collected and asserted by the caller
             errors.append(exc)
         finally:
             db.dispose()
 
-    threads = [threading.Thread(target=race, args=(n,)) for n in range(8)]
+    threads = [threading.Thread(target=race, args=(n,)) for n in range(racers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert not errors, errors
-    assert len(won) == 1
-    assert hub_db.run_sync(lambda s: s.get(t.Lease, "race").holder) == won[0]
+    return won, errors
 
 
 # --- the engine and the CLI ----------------------------------------------------------------------

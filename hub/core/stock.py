@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
-from sqlalchemy import and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Interval, and_, bindparam, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.core import outbox
@@ -216,7 +216,7 @@ def _shifted(session: Session, column: Any, seconds: int) -> Any:
     fraction, which only widens the bands below)."""
     if session.get_bind().dialect.name == "sqlite":
         return func.datetime(column, f"{seconds:+d} seconds")
-    return column + timedelta(seconds=seconds)
+    return column + literal(timedelta(seconds=seconds), Interval())
 
 
 def _order_lines_of_listings(session: Session, *conditions: Any) -> Any:
