@@ -471,6 +471,11 @@ class SyncEngine:
             for result in results.values():
                 result.fail(f"stock not planned: {redact(str(exc))}", exc.exit_code)
             return
+        except Exception as exc:  # a bug (or a database conflict) must not end the run
+            log.exception("stock planning failed")
+            for result in results.values():
+                result.fail(f"stock not planned: internal error: {type(exc).__name__}: {redact(str(exc))}")
+            return
         by_shop = {shop.id: shop for shop in shops}
         outcomes = {shop_id: stock_mod.StockOutcome() for shop_id in ids}
 
