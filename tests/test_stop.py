@@ -4,6 +4,7 @@ run is recorded, and the next run picks up the rest without doing anything twice
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,10 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from hub.cli import cli
 from hub.core.engine import SyncEngine
 from hub.storage import tables as t
 from hub.testing import FakeClock
@@ -128,3 +131,27 @@ async def test_a_second_stop_cuts_off_a_write_in_flight_and_the_next_run_rereads
     assert lab.app.db.run_sync(
         lambda s: s.scalar(select(t.OutboxEntry.state).where(t.OutboxEntry.id == sending[0]))
     ) == "superseded"
+
+
+async def test_outbox_list_open_shows_writes_in_flight(lab: Lab) -> None:
+    """What a stopped or killed run left in flight is visible (it was hidden before)."""
+    await lab.sync()
+    now = lab.clock.now()
+
+    def left_in_flight(s: Any) -> None:
+        shop = s.scalar(select(t.Shop).where(t.Shop.name == "a"))
+        times = {"next_attempt_at": now, "created_at": now, "updated_at": now}
+        key = "stock-inflight"
+        entry = t.OutboxEntry(
+            shop_id=shop.id, kind="stock", target="1", idempotency_key=key, payload={}, state="sending", attempts=1
+        )
+        for name, value in times.items():
+            setattr(entry, name, value)
+        s.add(entry)
+
+    lab.app.db.run_sync(left_in_flight)
+    args = ["outbox", "list", "--open", "--json"]
+    result = CliRunner().invoke(cli, args, obj=lab.app, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [(r["key"], r["state"]) for r in rows] == [("stock-inflight", "sending")]
