@@ -141,13 +141,8 @@ async def test_outbox_list_open_shows_writes_in_flight(lab: Lab) -> None:
     def left_in_flight(s: Any) -> None:
         shop = s.scalar(select(t.Shop).where(t.Shop.name == "a"))
         times = {"next_attempt_at": now, "created_at": now, "updated_at": now}
-        key = "stock-inflight"
-        entry = t.OutboxEntry(
-            shop_id=shop.id, kind="stock", target="1", idempotency_key=key, payload={}, state="sending", attempts=1
-        )
-        for name, value in times.items():
-            setattr(entry, name, value)
-        s.add(entry)
+        entry = {"shop_id": shop.id, "kind": "stock", "target": "1", "idempotency_key": "stock-inflight"}
+        s.add(t.OutboxEntry(**entry, payload={}, state="sending", attempts=1, **times))
 
     lab.app.db.run_sync(left_in_flight)
     args = ["outbox", "list", "--open", "--json"]
