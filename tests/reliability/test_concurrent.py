@@ -20,7 +20,7 @@ from tests.reliability.support import STOCK_WRITE_CALLS
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    world = build_world(tmp_path, world_seed(11), latency=0.02)
+    world = build_world(tmp_path, world_seed(11), latency=0.02, partition_every=3)
     yield world
     world.stop()
 

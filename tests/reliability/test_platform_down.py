@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    world = build_world(tmp_path, world_seed(3), latency=0.01)
+    world = build_world(tmp_path, world_seed(3), latency=0.01, partition_every=3)
     yield world
     world.stop()
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    world = build_world(tmp_path, world_seed(5), latency=0.02)
+    world = build_world(tmp_path, world_seed(5), latency=0.02, partition_every=3)
     yield world
     world.stop()
 
