@@ -36,7 +36,7 @@ class HubSettings(BaseSettings):
         60, ge=0, description="re-read listings when the last read is older than this"
     )
     lease_seconds: float = Field(
-        60,
+        300,
         gt=0,
         description="a sync's leases expire this long after its last heartbeat (sent every third of it); "
         "a holder on the same machine whose process is gone is passed over at once",
