@@ -8,16 +8,23 @@ Every cycle (see :mod:`hub.core.engine` for the order of phases):
 2. **Plan** — per SKU, ``sellable = on_hand - held reservations - safety``; targets per
    shop by :mod:`hub.core.allocation` (shared or partitioned). The hub's *model* of a
    listing's platform quantity is its last read or acknowledged write, less units of
-   orders placed since (plus units of older orders cancelled since). A listing is
+   orders placed since (plus units of older orders cancelled since). A relative write
+   answered without a quantity keeps the anchor at the read and adds its delta, so
+   orders placed or cancelled between the read and the write still count. A listing is
    pushed only when its target differs from that model.
 3. **Push, lowering before raising.** Delta writes carry ``target - model`` so a sale
    the platform records after our read is never overwritten. Absolute-only platforms
    get the target; for partitioned SKUs the quantity is re-read just before the write
    and reduced by the sales since the observation. Raises of a partitioned SKU are
-   granted only from units no other shop holds after the lowering phase, and only when
-   every listing of the SKU was read this cycle with its orders ingested past the read.
+   granted only from units no shop holds (nor is about to show: writes other processes
+   planned, see :func:`claims`), and only when every listing of the SKU has an exact
+   model: its shop's orders ingested past its anchor, and read this cycle if this
+   process syncs that shop.
 
-Every push is an outbox entry written before the call. A write whose outcome is in
+Planning runs under the short global :data:`PLAN_LEASE` and records every planned write
+(``pending``) before it lets go; writes then go out under per-shop leases, so processes
+of different shops push at the same time. Every push is an outbox entry written before
+the call. A write whose outcome is in
 doubt is never resent: its listing is re-read next cycle and a fresh write computed.
 """
 
