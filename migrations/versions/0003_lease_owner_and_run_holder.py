@@ -22,7 +22,9 @@ def upgrade() -> None:
     with op.batch_alter_table('leases', schema=None) as batch_op:
         batch_op.add_column(sa.Column('host', sa.String(length=255), nullable=True))
         batch_op.add_column(sa.Column('pid', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('acquired_at', hub.storage.base.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(
+            sa.Column('acquired_at', hub.storage.base.UTCDateTime(timezone=True), nullable=True)
+        )
     with op.batch_alter_table('sync_runs', schema=None) as batch_op:
         batch_op.add_column(sa.Column('holder', sa.String(length=128), nullable=True))
 
