@@ -137,6 +137,12 @@ class RequestTimeout(TransportError):
     """No answer in time; the platform may or may not have applied the call."""
 
 
+class CircuitOpen(PlatformError):
+    """The shop's circuit breaker is open: its platform failed to answer several times in
+    a row, so calls fail at once (never sent) until a later probe gets through. Not
+    retried within the run; the next run (or cycle) probes again."""
+
+
 class MalformedResponse(PlatformError):
     """The platform answered with a body we cannot read (often a proxy or gateway hiccup)."""
 

@@ -42,6 +42,10 @@ class SyncReport:
     results: list[StreamResult] = field(default_factory=list)
     calls: int = 0  # platform calls made, retries included
     retries: int = 0
+    #: shop -> its circuit breaker (state, failures in a row, seconds to the next probe,
+    #: last error), for shops whose circuit is not plainly closed
+    circuits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    interrupted: bool = False  # asked to stop (a signal) before it was done
 
     @property
     def exit_code(self) -> int:
@@ -58,5 +62,7 @@ class SyncReport:
             "exit_code": self.exit_code,
             "calls": self.calls,
             "retries": self.retries,
+            "interrupted": self.interrupted,
+            "circuits": self.circuits,
             "results": [asdict(r) for r in self.results],
         }

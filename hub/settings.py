@@ -39,7 +39,24 @@ class HubSettings(BaseSettings):
     listings_interval_minutes: float = Field(
         60, ge=0, description="re-read listings when the last read is older than this"
     )
-    lease_seconds: float = Field(300, gt=0, description="a crashed sync's lease expires after this")
+    lease_seconds: float = Field(
+        300,
+        gt=0,
+        description="a sync's leases expire this long after its last heartbeat (sent every third of it); "
+        "a holder on the same machine whose process is gone is passed over at once",
+    )
+    breaker_failures: int = Field(
+        5, ge=1, description="connection failures in a row before a shop's calls fail fast (open circuit)"
+    )
+    breaker_cooldown_seconds: float = Field(
+        30, gt=0, description="how long a shop's circuit stays open before a probe call (doubles, up to 10x)"
+    )
+    clock_margin_seconds: float = Field(
+        2,
+        ge=0,
+        description="how far a platform's clock may be ahead of what its Date headers say: order windows "
+        "reach this far past the stock reads, so partitioned stock never relies on a fresh header",
+    )
     http_timeout: float = Field(30, gt=0, description="seconds before a platform call times out")
     actor: str | None = Field(None, description="who the audit log names (default: OS user)")
 

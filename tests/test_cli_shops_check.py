@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import update
 
 from hub.core.http import RetryPolicy
+from hub.core.shops import set_secrets
 from hub.storage import tables as t
 from hub.testing import FakeClock
 from hub.testing.lab import Lab
@@ -80,7 +81,9 @@ def test_every_shop_passes_with_the_platforms_own_words(lab: Lab) -> None:
 
 @pytest.mark.parametrize("shop", list(SHOPS))
 def test_a_wrong_secret_is_named_and_exits_2(lab: Lab, shop: str) -> None:
-    set_shop(lab, shop, app_secret="not-the-right-secret")
+    lab.app.db.run_sync(
+        lambda s: set_secrets(s, lab.app.host, shop, {"app_secret": "not-the-right-secret"})
+    )
     result = hub(lab, "shops", "check", "--json")
     assert result.exit_code == 2
     found = checks(result)

@@ -8,6 +8,7 @@ import os
 import random
 from collections.abc import Iterator
 
+import anyio
 import pytest
 from sqlalchemy import func, select
 
@@ -81,3 +82,31 @@ def test_a_refused_shop_is_one_line_without_its_secrets(lab: Lab) -> None:
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("error: the database refused the change: value too long"), line
     assert secret not in result.output and token not in result.output and "INSERT" not in result.output
+
+
+def test_racing_for_a_missing_lease_never_collides_on_postgres(lab: Lab) -> None:
+    from tests.test_leases import race_for_a_lease
+
+    won, errors = race_for_a_lease(URL or "", lab.clock.now())
+    assert not errors and len(won) == 1, errors
+
+
+async def test_per_shop_engines_push_stock_at_once_on_postgres(lab: Lab) -> None:
+    from hub.core.engine import SyncEngine
+
+    lab.app.db.run_sync(lambda s: setattr(catalog.sku_by_code(s, "CUP"), "partitioned", True))
+    engines = {shop: SyncEngine(lab.app.runtime(), lab.app.settings) for shop in SHOPS}
+    for _ in range(4):
+        reports: list = []
+
+        async def one(shop: str, reports: list = reports) -> None:
+            reports.append(await engines[shop].run_cycle([shop]))
+
+        async with anyio.create_task_group() as group:
+            for shop in SHOPS:
+                group.start_soon(one, shop)
+        assert all(r.exit_code == 0 for r in reports), [r.to_dict() for r in reports]
+        sold = sum(box.state.units_sold("CUP") for box in lab.sandboxes.values())
+        assert sold + sum(lab.shown("CUP").values()) <= 20
+        buy(lab, "a", "CUP", 1)
+    assert lab.shown("LID") == {"a": 20, "b": 20, "c": 20}

@@ -81,7 +81,7 @@ def test_no_secret_value_is_in_the_database(hub_db: Database) -> None:
 
 def test_cli_add_stores_nothing_readable_and_files_are_private(invoke: Invoke, tmp_path: Path) -> None:
     result = invoke(
-        "shops", "add", "t", "--platform", "fake", "--app-key", "k", "--app-secret", SECRET,
+        "shops", "add", "t", "--no-check", "--platform", "fake", "--app-key", "k", "--app-secret", SECRET,
         "--access-token", TOKEN,
     )
     assert result.exit_code == 0, result.stderr
@@ -355,7 +355,7 @@ def test_rotate_with_an_env_key_takes_the_new_one_from_the_environment(
         app = App(settings=HubSettings(database_url=url), host_factory=fake_host)
         return CliRunner().invoke(cli, list(args), obj=app, catch_exceptions=False)
 
-    added = run("shops", "add", "s1", "--platform", "fake", "--app-key", "k", "--app-secret", SECRET)
+    added = run("shops", "add", "s1", "--no-check", "--platform", "fake", "--app-key", "k", "--app-secret", SECRET)
     assert added.exit_code == 0
     refused = run("secrets", "rotate")
     assert refused.exit_code == 2 and "set HUB_NEW_SECRET_KEY" in refused.stderr
@@ -463,9 +463,15 @@ def test_set_secrets_takes_only_secrets_of_the_platform(invoke: Invoke, app) -> 
     assert opened(app.db, fake_host()) == (SECRET, "NEWTOKEN-9999", REFRESH)
 
 
-def test_a_malformed_key_is_one_line_and_exit_2(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def malformed_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set before the ``app`` fixture opens the database, which reads where its key is."""
     monkeypatch.setenv("HUB_SECRET_KEY", "too-short")
-    result = invoke("shops", "add", "s1", "--platform", "fake", "--app-key", "k", "--app-secret", SECRET)
+
+
+@pytest.mark.usefixtures("malformed_key")
+def test_a_malformed_key_is_one_line_and_exit_2(invoke: Invoke) -> None:
+    result = invoke("shops", "add", "s1", "--no-check", "--platform", "fake", "--app-key", "k", "--app-secret", SECRET)
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: HUB_SECRET_KEY is not a valid secret key"), lines

@@ -18,6 +18,7 @@ import anyio
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from hub.core.breaker import BreakerPolicy
 from hub.core.clock import SYSTEM_CLOCK, Clock
 from hub.core.http import RetryPolicy
 from hub.core.shops import ShopRuntime, TransportFactory
@@ -126,6 +127,11 @@ class App:
             transport_for=self.transport_for,
             retry=self.retry,
             timeout=self.settings.http_timeout,
+            breaker_policy=BreakerPolicy(
+                threshold=self.settings.breaker_failures,
+                cooldown=self.settings.breaker_cooldown_seconds,
+                max_cooldown=self.settings.breaker_cooldown_seconds * 10,
+            ),
         )
 
     @property

@@ -22,7 +22,13 @@ def group() -> None:
 
 @group.command("list")
 @click.option("--failed", is_flag=True, help="Only writes that failed for good.")
-@click.option("--open", "open_", is_flag=True, help="Only writes still to be sent (pending/retry).")
+@click.option(
+    "--open",
+    "open_",
+    is_flag=True,
+    help="Only writes not finished: pending, retry, or sending (in flight, or left so by a run that "
+    "was stopped: the next run re-reads or resends it).",
+)
 @click.option("--shop", help="Only this shop.")
 @click.option("--kind", type=click.Choice(outbox.KINDS), help="Only this kind.")
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
@@ -43,7 +49,7 @@ def list_(
         if failed:
             query = query.where(t.OutboxEntry.state == "failed")
         if open_:
-            query = query.where(t.OutboxEntry.state.in_(outbox.OPEN_STATES))
+            query = query.where(t.OutboxEntry.state.in_((*outbox.OPEN_STATES, "sending")))
         if shop:
             query = query.where(t.Shop.id == get_shop(s, shop).id)  # unknown: an error, not "empty"
         if kind:

@@ -106,8 +106,10 @@ def sync(
     \b
     Quiet unless something needs attention: on a terminal it shows progress and a
     summary table; otherwise (cron) it prints only problems. --json prints the report.
-    Exit code: 0 all good, 1 some work failed (retried next run), 2 configuration or
-    authentication needs a human.
+    Exit code: 0 all good, 1 some work failed or was skipped because another sync holds
+    its lease (retried next run), 2 configuration or authentication needs a human.
+
+    Ctrl-C or SIGTERM once: no new work starts, calls in flight finish; twice: stop now.
     """
     _check_shops(app, shops)
     tty = sys.stderr.isatty() and not as_json
@@ -122,6 +124,16 @@ def sync(
             print_json(report.to_dict(), lines=watch)  # --watch: one object per line (JSON Lines)
         elif tty or verbose or report.exit_code:
             print_report(report)
+        if not as_json:
+            for shop, circuit in report.circuits.items():
+                if circuit["state"] != "closed":
+                    info(f"{shop}: circuit open, calls fail fast; next probe in {circuit['retry_in']:.0f} s")
+            skipped = [r for r in report.results if r.skipped and r.exit_code]
+            if skipped:
+                why = "; ".join(f"{r.shop} {r.stream}: {r.skipped}" for r in skipped)
+                info(f"{len(skipped)} stream(s) skipped: {why}")
+            if report.interrupted:
+                info("stopped by a signal before the run was done; the next run picks up the rest")
         if report.exit_code and not as_json:
             failed = [r for r in report.results if r.exit_code]
             info(f"{len(failed)} stream(s) need attention (exit code {report.exit_code})")
@@ -130,8 +142,7 @@ def sync(
         stop = anyio.Event()
         last = 0
         async with anyio.create_task_group() as group:
-            if watch:
-                group.start_soon(_stop_on_signals, stop)
+            group.start_soon(_stop_on_signals, stop, engine)
             cycles = 0
             while True:
                 if progress is not None:
@@ -183,12 +194,27 @@ async def _pause(app: App, seconds: float, stop: anyio.Event) -> None:
         group.cancel_scope.cancel()
 
 
-async def _stop_on_signals(stop: anyio.Event) -> None:
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+async def _stop_on_signals(stop: anyio.Event, engine: SyncEngine) -> None:
+    """SIGINT (Ctrl-C) or SIGTERM: the first stops starting new work and lets the calls in
+    flight finish (and ends --watch after this cycle); the second stops at once. Leases
+    are released either way."""
+    try:
+        receiver = anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM)
+        signals = receiver.__enter__()
+    except (ValueError, RuntimeError, NotImplementedError):  # not the main thread, or no signals here
+        return
+    try:
         async for _ in signals:
-            info("stopping after this cycle…")
-            stop.set()
-            return
+            if not stop.is_set():
+                info("stopping: no new work; finishing what is in flight (again to stop now)")
+                stop.set()
+                engine.request_stop()
+            else:
+                info("stopping now")
+                engine.abort()
+                return
+    finally:
+        receiver.__exit__(None, None, None)
 
 
 group = sync

@@ -11,16 +11,24 @@ Phases of a cycle (shops run concurrently within a phase, each within its rate l
 4. **stock** — plan from the fresh picture, lower, then raise.
 5. **prices**, **promotions** — per shop: due outbox entries (and the promotion schedule).
 
-Work is guarded by leases (``<shop>:<stream>``, and one ``stock`` lease for the
-cross-shop allocation), so overlapping runs never do the same work twice; a stream whose
-lease another process holds is reported as skipped.
+Work is guarded by leases (``<shop>:<stream>``), so overlapping runs never do the same
+work twice; a stream whose lease another live process holds is reported as skipped,
+with exit code 1. Stock is *planned globally and written per shop*: each process holds
+the ``<shop>:stock`` leases of its shops, and plans them under the short global
+``stock:plan`` lease, recording every planned write before it lets go, so a process
+planning next sees what this one is about to show (see :func:`hub.core.stock.claims`).
+
+Stopping: :meth:`SyncEngine.request_stop` (a first Ctrl-C or SIGTERM) starts no new
+work and lets what is in flight finish; :meth:`SyncEngine.abort` (a second one) cancels
+at once. Either way the leases are released and the run is recorded; a write cut off in
+flight stays ``sending`` and is re-read, never resent, by the next run.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,7 +44,7 @@ from hub.core.delivery import deliver_due
 from hub.core.orders import get_cursor, set_cursor, store_orders
 from hub.core.shops import ShopRuntime, get_shop
 from hub.core.windows import plan_windows
-from hub.errors import HubError
+from hub.errors import HubError, LeaseHeld
 from hub.platform import ShopContext
 from hub.report import STREAMS, StreamResult, SyncReport
 from hub.secrets import redact
@@ -61,6 +69,9 @@ class Shop:
     ctx: ShopContext
 
 
+STOPPED = "not started: the run was asked to stop"
+
+
 @dataclass
 class SyncEngine:
     runtime: ShopRuntime
@@ -68,6 +79,9 @@ class SyncEngine:
     holder: str = field(default_factory=leases.new_holder)
     progress: Progress = _quiet
     _signpost_after: datetime = field(default=datetime.min.replace(tzinfo=UTC), init=False)
+    stopping: bool = field(default=False, init=False)
+    aborted: bool = field(default=False, init=False)
+    _scope: anyio.CancelScope | None = field(default=None, init=False)
 
     @property
     def db(self) -> Any:
@@ -81,6 +95,21 @@ class SyncEngine:
     def clock(self) -> Any:
         return self.runtime.clock
 
+    # --- stopping -------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Start no new work (no new phase, shop, order window or stock batch); what is in
+        flight finishes and is recorded. The current cycle then ends normally."""
+        self.stopping = True
+
+    def abort(self) -> None:
+        """Stop now: cancel the calls in flight. Leases are released and the run recorded;
+        a stock write cut off stays ``sending`` (re-read by the next run, never resent),
+        an order window cut off keeps its old cursor (read again)."""
+        self.stopping = self.aborted = True
+        if self._scope is not None:
+            self._scope.cancel()
+
     # --- the cycle ----------------------------------------------------------------------------
 
     async def run_cycle(
@@ -91,6 +120,7 @@ class SyncEngine:
         wanted = set(streams or STREAMS)
         report = SyncReport(started_at=self.clock.now())
         rows = await self.db.run(lambda s: _load_shops(s, shop_names))
+        run_id = await self.db.run(lambda s: _start_run(s, self.holder, report.started_at))
         shops: list[Shop] = []
         for row in rows:
             try:
@@ -99,31 +129,47 @@ class SyncEngine:
                 report.results.append(
                     StreamResult(row.name, "setup", error=str(exc), exit_code=exc.exit_code)
                 )
-        async with AsyncExitStack() as stack, anyio.create_task_group() as group:
-            for shop in shops:
-                stack.push_async_callback(shop.ctx.client.aclose)
-            keeper = LeaseKeeper(self)
-            group.start_soon(keeper.renew_forever)
-            try:
-                await self._phases(shops, wanted, explicit, report, keeper)
-            finally:
-                report.calls = sum(shop.ctx.client.stats.calls for shop in shops)
-                report.retries = sum(shop.ctx.client.stats.retries for shop in shops)
-                offsets = {
-                    shop.id: round(shop.ctx.client.clock_offset.total_seconds() * 1000)
-                    for shop in shops
-                    if shop.ctx.client.clock_offset is not None
-                }
-                group.cancel_scope.cancel()
+        offsets: dict[int, int] = {}
+        keeper = LeaseKeeper(self)
+        try:
+            async with AsyncExitStack() as stack, anyio.create_task_group() as group:
+                self._scope = group.cancel_scope
+                for shop in shops:
+                    stack.push_async_callback(shop.ctx.client.aclose)
+                group.start_soon(keeper.renew_forever)
+                try:
+                    await self._phases(shops, wanted, explicit, report, keeper)
+                finally:
+                    report.calls = sum(shop.ctx.client.stats.calls for shop in shops)
+                    report.retries = sum(shop.ctx.client.stats.retries for shop in shops)
+                    report.circuits = {
+                        shop.name: shop.ctx.client.breaker.snapshot()
+                        for shop in shops
+                        if shop.ctx.client.breaker.state != "closed" or shop.ctx.client.breaker.failures
+                    }
+                    offsets = {
+                        shop.id: round(shop.ctx.client.clock_offset.total_seconds() * 1000)
+                        for shop in shops
+                        if shop.ctx.client.clock_offset is not None
+                    }
+                    group.cancel_scope.cancel()
+        finally:
+            self._scope = None
+            with anyio.CancelScope(shield=True):
                 await keeper.release_all()
-        report.finished_at = self.clock.now()
+                if self.stopping:
+                    report.interrupted = True
+                    if self.aborted:
+                        stopped = "stopped at once: calls in flight were cut off"
+                        report.results.append(StreamResult("*", "cycle", error=stopped, exit_code=1))
+                report.finished_at = self.clock.now()
 
-        def finish(s: Session) -> None:
-            _record_runs(s, report, {x.name: x.id for x in shops})
-            for shop_id, offset in offsets.items():
-                s.execute(update(t.Shop).where(t.Shop.id == shop_id).values(clock_offset_ms=offset))
+                def finish(s: Session) -> None:
+                    _record_runs(s, report, {x.name: x.id for x in shops}, run_id, self.holder)
+                    for shop_id, offset in offsets.items():
+                        s.execute(update(t.Shop).where(t.Shop.id == shop_id).values(clock_offset_ms=offset))
 
-        await self.db.run(finish)
+                await self.db.run(finish)
         await self.host.notify_sync_finished(report)
         return report
 
@@ -134,21 +180,23 @@ class SyncEngine:
             await self._each(
                 shops, "listings", report, keeper, lambda s, r: self._listings(s, r, force=explicit)
             )
-        stock_held = "stock" in wanted and await keeper.acquire("stock")
+        stock_shops: list[Shop] = []
+        if "stock" in wanted:
+            stock_shops = await self._take(shops, "stock", report, keeper)
         fresh_since = self.clock.now()
-        if "stock" in wanted and not stock_held:
-            report.results.append(StreamResult("*", "stock", skipped=self._held_by("stock")))
         read_errors: dict[int, str] = {}
-        if stock_held:
-            read_errors = await self._observe(shops)
+        if stock_shops:
+            read_errors = await self._observe(stock_shops)
         # Orders are read up to a signpost strictly after every read of this cycle, so an
         # order placed at the very instant of a read is ingested too (clocks may not tick).
         self._signpost_after = self.clock.now() + timedelta(microseconds=1)
         if "orders" in wanted:
             await self._each(shops, "orders", report, keeper, self._orders)
-        if stock_held:
-            await self._stock(shops, report, fresh_since, read_errors)
-            await keeper.release("stock")
+        if stock_shops:
+            try:
+                await self._stock(stock_shops, report, fresh_since, read_errors, keeper)
+            finally:
+                await keeper.release_many(sorted(f"{shop.name}:stock" for shop in stock_shops))
         if "prices" in wanted:
             due = await self._due(shops, ["price"])
             await self._each(
@@ -160,6 +208,22 @@ class SyncEngine:
             )
         if "promotions" in wanted:
             await self._promotions(shops, report, keeper)
+
+    async def _take(
+        self, shops: Sequence[Shop], stream: str, report: SyncReport, keeper: LeaseKeeper
+    ) -> list[Shop]:
+        """Take the ``<shop>:<stream>`` leases; shops whose lease another live process
+        holds get a skipped result (exit code 1). Returns the shops taken."""
+        if self.stopping:
+            report.results.extend(StreamResult(s.name, stream, skipped=STOPPED, exit_code=1) for s in shops)
+            return []
+        names = {shop.name: f"{shop.name}:{stream}" for shop in shops}
+        taken = await keeper.acquire_many(list(names.values()))
+        held = [s.name for s in shops if names[s.name] not in taken]
+        reasons = await self._held_by([names[n] for n in held]) if held else {}
+        for name in held:
+            report.results.append(StreamResult(name, stream, skipped=reasons[names[name]], exit_code=1))
+        return [shop for shop in shops if names[shop.name] in taken]
 
     async def _due(self, shops: Sequence[Shop], kinds: Sequence[str]) -> list[Shop]:
         """The shops with outbox entries of ``kinds`` due now (most cycles: none)."""
@@ -187,21 +251,22 @@ class SyncEngine:
         keeper: LeaseKeeper,
         work: Callable[[Shop, StreamResult], Awaitable[None]],
     ) -> None:
-        names = {shop.name: f"{shop.name}:{stream}" for shop in shops}
-        taken = await keeper.acquire_many(list(names.values()))
+        mine = await self._take(shops, stream, report, keeper)
 
         async def one(shop: Shop) -> None:
             result = StreamResult(shop.name, stream)
             report.results.append(result)
-            if names[shop.name] not in taken:
-                result.skipped = self._held_by(names[shop.name])
-                return
-            await self._guarded(shop.name, stream, result, lambda: work(shop, result))
+            try:
+                if self.stopping:
+                    result.skipped, result.exit_code = STOPPED, 1
+                    return
+                await self._guarded(shop.name, stream, result, lambda: work(shop, result))
+            finally:
+                await keeper.release(f"{shop.name}:{stream}")  # at once: another process may go on
 
         async with anyio.create_task_group() as group:
-            for shop in shops:
+            for shop in mine:
                 group.start_soon(one, shop)
-        await keeper.release_many(sorted(taken))
 
     async def _guarded(
         self, shop: str, stream: str, result: StreamResult, work: Callable[[], Awaitable[None]]
@@ -219,8 +284,16 @@ class SyncEngine:
         result.seconds = round(self.clock.monotonic() - start, 3)
         self.progress("done", shop, stream, {"result": result})
 
-    def _held_by(self, name: str) -> str:
-        return f"another sync holds the lease {name!r}"
+    async def _held_by(self, names: Sequence[str]) -> dict[str, str]:
+        """Why each of ``names`` could not be taken: who holds it, until when."""
+        now = self.clock.now()
+        rows = await self.db.run(lambda s: {x.name: x for x in leases.list_leases(s, now)})
+        out = {}
+        for name in names:
+            lease = rows.get(name)
+            who = f" ({lease.holder}, heartbeat until {lease.expires_at:%H:%M:%S} UTC)" if lease else ""
+            out[name] = f"another sync holds the lease {name!r}{who}"
+        return out
 
     # --- listings ------------------------------------------------------------------------------
 
@@ -253,9 +326,20 @@ class SyncEngine:
         rule = shop.ctx.info.order_window
         if self.settings.order_lookback_seconds is not None:
             rule = replace(rule, lookback=timedelta(seconds=self.settings.order_lookback_seconds))
+        # The platform's clock is learnt from Date headers: whole seconds, read late, from a
+        # web server that may send a cached one. So the estimate may be early, and a window
+        # ending at it could miss a sale that a stock read of this cycle already reflects
+        # (partitioned stock would count those units free). The window reaches ``margin``
+        # further; the next window starts at least that much earlier, so an order placed
+        # after the read in the gap is read then.
+        margin = timedelta(seconds=self.settings.clock_margin_seconds)
+        rule = replace(rule, lookback=max(rule.lookback, margin))
         cursor = await self.db.run(lambda s: get_cursor(s, shop.id, "orders"))
-        signpost = shop.ctx.client.platform_time(max(self.clock.now(), self._signpost_after))
-        for window in plan_windows(cursor, signpost, rule):
+        signpost = shop.ctx.client.platform_time(max(self.clock.now(), self._signpost_after)) + margin
+        for number, window in enumerate(plan_windows(cursor, signpost, rule)):
+            if number and self.stopping:  # a window's orders and cursor commit together: stop between two
+                result.fail("stopped before every order window was read (the next run goes on)")
+                return
             batch = []
             async for order in shop.ctx.client.iter_orders(window):
                 batch.append(order)
@@ -339,32 +423,59 @@ class SyncEngine:
         return errors
 
     async def _stock(
-        self, shops: Sequence[Shop], report: SyncReport, fresh_since: Any, read_errors: dict[int, str]
+        self,
+        shops: Sequence[Shop],
+        report: SyncReport,
+        fresh_since: Any,
+        read_errors: dict[int, str],
+        keeper: LeaseKeeper,
     ) -> None:
         results = {shop.id: StreamResult(shop.name, "stock") for shop in shops}
         for shop_id, error in read_errors.items():
             results[shop_id].fail(error)
         report.results.extend(results.values())
+        if self.stopping:
+            for result in results.values():
+                result.skipped, result.exit_code = STOPPED, 1
+            return
         start = self.clock.monotonic()
         ids = set(results)
+        since = {shop.id: shop.ctx.client.platform_time(fresh_since) for shop in shops}
+        absolute = await self.db.run(self.absolute_shops)
 
-        def prepare(s: Session) -> tuple[stock_mod.Picture, list[stock_mod.Push]]:
+        def prepare(s: Session) -> list[stock_mod.Push]:
+            stock_mod.consistent_snapshot(s)
             now = self.clock.now()
             for shop_id in ids:
                 stock_mod.supersede_open(s, shop_id, now)
+            # Writes other processes planned and have not finished: read before the
+            # picture, so a write they finish meanwhile is seen in one or the other.
+            claimed = stock_mod.claims(s)
             picture = self._picture(s)
-            since = {shop.id: shop.ctx.client.platform_time(fresh_since) for shop in shops}
-            pushes = stock_mod.plan(
-                picture, shop_ids=ids, fresh_since=since, absolute_shops=self.absolute_shops(s)
-            )
+            pushes = stock_mod.plan(picture, shop_ids=ids, fresh_since=since, absolute_shops=absolute)
+            lowers = [p for p in pushes if p.lowers]
+            raises = stock_mod.grant_raises([p for p in pushes if not p.lowers], picture, claimed)
             # The plan is safe for listings whose model is ambiguous (an order close to its
             # anchor); reading them next cycle makes the model exact again.
-            unsure = stock_mod.ambiguous(s)
+            unsure = stock_mod.ambiguous(s, shop_ids=ids)
             if unsure:
                 s.execute(update(t.Listing).where(t.Listing.id.in_(unsure)).values(needs_read=True))
-            return picture, pushes
+            # Recorded before the plan lease is let go: they are this process's claims.
+            stock_mod.record_planned(s, lowers + raises, now)
+            return lowers + raises
 
-        picture, pushes = await self.db.run(prepare)
+        try:
+            async with keeper.holding(stock_mod.PLAN_LEASE):
+                pushes = await self.db.run(prepare)
+        except HubError as exc:
+            for result in results.values():
+                result.fail(f"stock not planned: {redact(str(exc))}", exc.exit_code)
+            return
+        except Exception as exc:  # a bug (or a database conflict) must not end the run
+            log.exception("stock planning failed")
+            for result in results.values():
+                result.fail(f"stock not planned: internal error: {type(exc).__name__}: {redact(str(exc))}")
+            return
         by_shop = {shop.id: shop for shop in shops}
         outcomes = {shop_id: stock_mod.StockOutcome() for shop_id in ids}
 
@@ -377,7 +488,15 @@ class SyncEngine:
                 shop = by_shop[shop_id]
                 self.progress("start", shop.name, "stock", {"total": len(items)})
                 try:
-                    await stock_mod.push_shop(self.host, self.db, shop.ctx, shop_id, items, outcomes[shop_id])
+                    await stock_mod.push_shop(
+                        self.host,
+                        self.db,
+                        shop.ctx,
+                        shop_id,
+                        items,
+                        outcomes[shop_id],
+                        stopping=lambda: self.stopping,
+                    )
                 except HubError as exc:
                     results[shop_id].fail(redact(str(exc)), exc.exit_code)
                 except Exception as exc:  # a bug must not stop the other shops
@@ -389,7 +508,7 @@ class SyncEngine:
                     group.start_soon(one, shop_id, items)
 
         await phase([p for p in pushes if p.lowers])  # lower first: the next cycle can hand those on
-        await phase(stock_mod.grant_raises([p for p in pushes if not p.lowers], picture))
+        await phase([p for p in pushes if not p.lowers])
         for shop_id, result in results.items():
             outcome = outcomes[shop_id]
             result.pushed, result.failed = outcome.pushed, outcome.failed
@@ -398,6 +517,8 @@ class SyncEngine:
                     f"{outcome.failed} stock writes failed: " + "; ".join(outcome.errors),
                     max(1, outcome.exit_code),
                 )
+            if outcome.unsent:
+                result.fail(f"{outcome.unsent} stock writes not sent: the run was asked to stop")
             result.seconds = round(self.clock.monotonic() - start, 3)
             self.progress("done", result.shop, "stock", {"result": result})
 
@@ -408,14 +529,17 @@ class SyncEngine:
         if await self.db.run(lambda s: promotions.anything_due(s, now)):
             schedule = StreamResult("*", "promotions")
             report.results.append(schedule)
-            if await keeper.acquire("promotions"):
+            if self.stopping:
+                schedule.skipped, schedule.exit_code = STOPPED, 1
+            elif await keeper.acquire("promotions"):
                 contexts = {s.name: s.ctx for s in shops}
-                await self._guarded(
-                    "*", "promotions", schedule, lambda: promotions.schedule_step(self, contexts, schedule)
-                )
-                await keeper.release("promotions")
+                try:
+                    step = lambda: promotions.schedule_step(self, contexts, schedule)  # noqa: E731
+                    await self._guarded("*", "promotions", schedule, step)
+                finally:
+                    await keeper.release("promotions")
             else:
-                schedule.skipped = self._held_by("promotions")
+                schedule.skipped, schedule.exit_code = (await self._held_by(["promotions"]))["promotions"], 1
         kinds = ["promotion_start", "promotion_end", "price"]
         await self._each(
             await self._due(shops, kinds),
@@ -427,7 +551,7 @@ class SyncEngine:
 
 
 class LeaseKeeper:
-    """Leases this cycle holds, renewed in the background while it runs."""
+    """Leases this cycle holds, renewed in the background (the heartbeat) while it runs."""
 
     def __init__(self, engine: SyncEngine):
         self.engine = engine
@@ -443,6 +567,7 @@ class LeaseKeeper:
     async def acquire_many(self, names: Sequence[str]) -> set[str]:
         """Take (or renew) several leases in one transaction; returns those taken."""
         holder, now = self.engine.holder, self.engine.clock.now()
+
         taken = await self.engine.db.run(
             lambda s: {n for n in names if leases.acquire(s, n, holder, now, self.ttl)}
         )
@@ -453,20 +578,40 @@ class LeaseKeeper:
         await self.release_many([name])
 
     async def release_many(self, names: Sequence[str]) -> None:
-        self.held -= set(names)
         holder = self.engine.holder
         await self.engine.db.run(lambda s: [leases.release(s, n, holder) for n in names])
+        self.held -= set(names)  # only once released: a cancelled release is retried at the end
 
     async def release_all(self) -> None:
         with anyio.CancelScope(shield=True):
             await self.release_many(sorted(self.held))
+
+    @asynccontextmanager
+    async def holding(self, name: str) -> AsyncIterator[None]:
+        """Hold the lease ``name`` for a short critical section, waiting for it (real time:
+        the other holder is another process) up to the lease time."""
+        waited = 0.0
+        while not await self.acquire(name):
+            if waited >= self.ttl:
+                raise LeaseHeld(f"waited {waited:.0f} s for the lease {name!r}; another sync holds it")
+            await anyio.sleep(LEASE_POLL)
+            waited += LEASE_POLL
+        try:
+            yield
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.release(name)
 
     async def renew_forever(self) -> None:
         # Real time, not the engine's clock: leases guard against other real processes,
         # and a fake clock must not be driven forward by a background loop in tests.
         while True:
             await anyio.sleep(self.ttl / 3)
-            await self.acquire_many(sorted(self.held))
+            if self.held:
+                await self.acquire_many(sorted(self.held))
+
+
+LEASE_POLL = 0.05  # seconds between tries for a short critical section's lease
 
 
 def _load_shops(session: Session, names: Sequence[str] | None) -> list[t.Shop]:
@@ -475,8 +620,31 @@ def _load_shops(session: Session, names: Sequence[str] | None) -> list[t.Shop]:
     return list(session.scalars(select(t.Shop).order_by(t.Shop.name)))
 
 
-def _record_runs(session: Session, report: SyncReport, ids: dict[str, int]) -> None:
+def _start_run(session: Session, holder: str, now: datetime) -> int:
+    """Record the cycle as ``running`` (a crash leaves it so, until marked crashed)."""
+    leases.mark_crashed_runs(session, now)
+    run = t.SyncRun(shop_id=None, stream="cycle", started_at=now, status="running", holder=holder)
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def _record_runs(
+    session: Session, report: SyncReport, ids: dict[str, int], run_id: int, holder: str
+) -> None:
+    cycle = session.get(t.SyncRun, run_id)
+    if cycle is not None:
+        cycle.finished_at = report.finished_at
+        cycle.status = "interrupted" if report.interrupted else ("ok" if report.exit_code == 0 else "failed")
+        cycle.fetched = sum(r.fetched for r in report.results)
+        cycle.stored = sum(r.stored for r in report.results)
+        cycle.pushed = sum(r.pushed for r in report.results)
+        cycle.failed = sum(r.failed for r in report.results)
     for r in report.results:
+        if r.stream == "cycle":  # about the whole cycle: on its own row
+            if cycle is not None:
+                cycle.error = r.error
+            continue
         session.add(
             t.SyncRun(
                 shop_id=ids.get(r.shop),
@@ -489,5 +657,6 @@ def _record_runs(session: Session, report: SyncReport, ids: dict[str, int]) -> N
                 failed=r.failed,
                 error=r.error or r.skipped,
                 status="skipped" if r.skipped else ("ok" if r.exit_code == 0 else "failed"),
+                holder=holder,
             )
         )

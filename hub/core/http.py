@@ -11,7 +11,9 @@ the :mod:`hub.errors` classes. :meth:`PlatformClient.call` does the rest:
   a call that is not idempotent is retried only when it surely was not applied;
 * on an :class:`~hub.errors.AuthError` marked ``refreshable`` refreshes the token once,
   shared by every request that failed at the same time, and tries again;
-* wraps httpx failures into hub errors, and logs without credentials.
+* wraps httpx failures into hub errors, and logs without credentials;
+* fails fast behind the shop's :class:`~hub.core.breaker.CircuitBreaker` while its
+  platform does not answer (connection failures in a row), so it slows nobody else.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ import anyio
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from hub.core.breaker import BreakerPolicy, CircuitBreaker
 from hub.core.clock import SYSTEM_CLOCK, Clock
 from hub.core.ratelimit import RateLimit, RateLimiter
 from hub.credentials import ShopSettings, TokenSet, TokenStore
 from hub.errors import (
     AuthError,
+    CircuitOpen,
     ConnectFailed,
     HubError,
     InvalidRequest,
@@ -85,6 +89,9 @@ class HttpOptions:
     token_store: TokenStore | None = None
     rng: random.Random = field(default_factory=random.Random)
     clock_offset: timedelta | None = None  # the platform's clock minus ours, if known
+    #: the shop's circuit breaker; pass the same one to every client of a shop in one
+    #: process (``hub sync --watch`` does) so its state outlives a cycle
+    breaker: CircuitBreaker | None = None
 
 
 @dataclass
@@ -112,6 +119,7 @@ class PlatformClient:
         self.clock = http.clock
         self.retry_policy = http.retry
         self.limiter = RateLimiter(http.rate_limit, http.clock)
+        self.breaker = http.breaker or CircuitBreaker(http.shop, http.clock, BreakerPolicy())
         self.stats = ClientStats()
         self._rng = http.rng
         self._token_store = http.token_store
@@ -220,6 +228,8 @@ class PlatformClient:
         def should_retry(exc: BaseException) -> bool:
             if not (isinstance(exc, HubError) and exc.retryable):
                 return False
+            if self.breaker.state == "open":
+                return False  # the platform stopped answering: fail now, not after a backoff
             if isinstance(exc, RateLimited) and (exc.retry_after or 0) > self.retry_policy.max_retry_after:
                 return False  # a ban of hours (a quota): waiting inside this run will not help
             # A write that may have been applied must not be sent again blindly.
@@ -256,20 +266,35 @@ class PlatformClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send_once(self, operation: str, build: Callable[[], httpx.Request]) -> Any:
+        try:
+            self.breaker.before_call()
+        except CircuitOpen as exc:
+            exc.platform, exc.operation = self.platform, operation
+            self.stats.errors["CircuitOpen"] += 1
+            raise
         request = build()
         self.stats.calls += 1
         start = self.clock.monotonic()
-        async with self.limiter.acquire():
-            try:
-                response = await self._http.send(request)
-            except httpx.HTTPError as exc:
-                error = _transport_error(exc, **self._where(operation))
-                self.stats.errors[type(error).__name__] += 1
-                if log.isEnabledFor(logging.DEBUG):  # masking the URL is not free: only when shown
-                    log.debug(
-                        "%s %s %s -> %s", self.shop, request.method, redact_url(str(request.url)), error
-                    )
-                raise error from None
+        settled = False
+        try:
+            async with self.limiter.acquire():
+                try:
+                    response = await self._http.send(request)
+                except httpx.HTTPError as exc:
+                    error = _transport_error(exc, **self._where(operation))
+                    self.stats.errors[type(error).__name__] += 1
+                    self.breaker.failed(str(error))
+                    settled = True
+                    if log.isEnabledFor(logging.DEBUG):  # masking the URL is not free: only when shown
+                        log.debug(
+                            "%s %s %s -> %s", self.shop, request.method, redact_url(str(request.url)), error
+                        )
+                    raise error from None
+            self.breaker.succeeded()
+            settled = True
+        finally:
+            if not settled:  # cancelled before an outcome
+                self.breaker.abandoned()
         self._learn_clock(response)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
+from hub.core.breaker import BreakerPolicy, CircuitBreaker
 from hub.core.clock import Clock
 from hub.core.http import HttpOptions, RetryPolicy
 from hub.core.ratelimit import RateLimit
@@ -314,6 +315,9 @@ class ShopRuntime:
     transport_for: TransportFactory = lambda shop, platform: None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: float = 30.0
+    breaker_policy: BreakerPolicy = field(default_factory=BreakerPolicy)
+    #: one circuit breaker per shop for the life of this runtime (every cycle of a process)
+    breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
 
     def open(self, shop: t.Shop) -> ShopContext:
         """A ready :class:`ShopContext` (with its platform client) for a stored shop."""
@@ -357,6 +361,9 @@ class ShopRuntime:
             clock_offset=None
             if shop.clock_offset_ms is None
             else timedelta(milliseconds=shop.clock_offset_ms),
+            breaker=self.breakers.setdefault(
+                shop.name, CircuitBreaker(shop.name, self.clock, self.breaker_policy)
+            ),
         )
         client = info.client_class(settings, options)
         return ShopContext(

@@ -8,16 +8,23 @@ Every cycle (see :mod:`hub.core.engine` for the order of phases):
 2. **Plan** — per SKU, ``sellable = on_hand - held reservations - safety``; targets per
    shop by :mod:`hub.core.allocation` (shared or partitioned). The hub's *model* of a
    listing's platform quantity is its last read or acknowledged write, less units of
-   orders placed since (plus units of older orders cancelled since). A listing is
+   orders placed since (plus units of older orders cancelled since). A relative write
+   answered without a quantity keeps the anchor at the read and adds its delta, so
+   orders placed or cancelled between the read and the write still count. A listing is
    pushed only when its target differs from that model.
 3. **Push, lowering before raising.** Delta writes carry ``target - model`` so a sale
    the platform records after our read is never overwritten. Absolute-only platforms
    get the target; for partitioned SKUs the quantity is re-read just before the write
    and reduced by the sales since the observation. Raises of a partitioned SKU are
-   granted only from units no other shop holds after the lowering phase, and only when
-   every listing of the SKU was read this cycle with its orders ingested past the read.
+   granted only from units no shop holds (nor is about to show: writes other processes
+   planned, see :func:`claims`), and only when every listing of the SKU has an exact
+   model: its shop's orders ingested past its anchor, and read this cycle if this
+   process syncs that shop.
 
-Every push is an outbox entry written before the call. A write whose outcome is in
+Planning runs under the short global :data:`PLAN_LEASE` and records every planned write
+(``pending``) before it lets go; writes then go out under per-shop leases, so processes
+of different shops push at the same time. Every push is an outbox entry written before
+the call. A write whose outcome is in
 doubt is never resent: its listing is re-read next cycle and a fresh write computed.
 """
 
@@ -26,13 +33,13 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
-from sqlalchemy import and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Interval, and_, bindparam, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.client import check_results
@@ -87,12 +94,13 @@ class Picture:
 
 @dataclass
 class Push:
-    """One planned write."""
+    """One planned write (``key``: its outbox entry's, once recorded)."""
 
     listing: ListingInfo
     target: int
     partitioned: bool
     sellable: int
+    key: str = ""
 
     @property
     def lowers(self) -> bool:
@@ -105,6 +113,7 @@ class StockOutcome:
     failed: int = 0
     errors: list[str] = field(default_factory=list)
     exit_code: int = 0  # 2 when a failure needs a person (expired session, permissions)
+    unsent: int = 0  # planned, not sent: the run was asked to stop
 
     def record(self, exc: HubError, count: int) -> None:
         self.failed += count
@@ -215,7 +224,7 @@ def _shifted(session: Session, column: Any, seconds: int) -> Any:
     fraction, which only widens the bands below)."""
     if session.get_bind().dialect.name == "sqlite":
         return func.datetime(column, f"{seconds:+d} seconds")
-    return column + timedelta(seconds=seconds)
+    return column + literal(timedelta(seconds=seconds), Interval())
 
 
 def _order_lines_of_listings(session: Session, *conditions: Any) -> Any:
@@ -256,14 +265,16 @@ def _model_adjustments(session: Session) -> dict[int, int]:
     return {listing_id: int(total or 0) for listing_id, total in session.execute(query)}
 
 
-def ambiguous(session: Session) -> set[int]:
-    """Listings with an order placed or changed within ``AMBIGUITY`` seconds of their anchor."""
+def ambiguous(session: Session, shop_ids: set[int] | None = None) -> set[int]:
+    """Listings (of ``shop_ids``, default all) with an order placed or changed within
+    ``AMBIGUITY`` seconds of their anchor."""
     low, high = (_shifted(session, t.Listing.quantity_as_of, s) for s in (-AMBIGUITY, AMBIGUITY))
     near = or_(
         and_(t.Order.created_at_platform >= low, t.Order.created_at_platform <= high),
         and_(t.Order.modified_at_platform >= low, t.Order.modified_at_platform <= high),
     )
-    return set(session.scalars(_order_lines_of_listings(session, near).distinct()))
+    conditions = [near] if shop_ids is None else [near, t.Listing.shop_id.in_(sorted(shop_ids))]
+    return set(session.scalars(_order_lines_of_listings(session, *conditions).distinct()))
 
 
 # --- planning ------------------------------------------------------------------------------
@@ -314,16 +325,19 @@ def plan(
 ) -> list[Push]:
     """Writes to make for the shops in ``shop_ids`` (other shops count as they stand).
 
-    ``fresh_since``: per shop, when this cycle's observations began (on that platform's
-    clock); partitioned SKUs are raised
-    only if all their listings were read since then and their shops' orders were
-    ingested past the read. ``absolute_shops``: shops whose platform takes only absolute
-    stock writes (see :func:`_absolute_partitioned`)."""
+    ``fresh_since``: per shop of this run, when this cycle's observations began (on that
+    platform's clock). A partitioned SKU is raised only if every listing of it has an
+    exact model: not in doubt, and its shop's orders ingested past its anchor — and the
+    listings of this run's shops were read since ``fresh_since``. (Shops another process
+    syncs are read by that process; their un-ingested sales lower their listing and the
+    sellable stock alike, so they do not change the units no shop holds.)
+    ``absolute_shops``: shops whose platform takes only absolute stock writes (see
+    :func:`_absolute_partitioned`)."""
     wanted = targets(picture)
     stale_skus = {
         x.sku_id
         for x in picture.listings
-        if picture.skus[x.sku_id].partitioned and not _fresh(picture, x, fresh_since[x.shop_id])
+        if picture.skus[x.sku_id].partitioned and not _fresh(picture, x, fresh_since.get(x.shop_id))
     }
     pushes: list[Push] = []
     for listing in picture.listings:
@@ -338,8 +352,6 @@ def plan(
             continue
         if listing.sku_id in stale_skus:
             target = min(target, listing.model)
-        if sku.partitioned and listing.shop_id in absolute_shops:
-            target = _absolute_partitioned(listing.model, target)
         if sku.partitioned and listing.shop_id in absolute_shops:
             target = _absolute_partitioned(listing.model, target)
         if target != listing.model:
@@ -363,23 +375,30 @@ def _absolute_partitioned(shown: int, target: int) -> int:
     return shown
 
 
-def _fresh(picture: Picture, listing: ListingInfo, since: datetime) -> bool:
-    """Read this cycle, and every order placed up to the read is ingested (order windows
-    are half-open, so the cursor must be strictly later than the read)."""
+def _fresh(picture: Picture, listing: ListingInfo, since: datetime | None) -> bool:
+    """Read since ``since`` (None: any time), and every order placed up to the read is
+    ingested (order windows are half-open, so the cursor must be strictly later)."""
     cursor = picture.cursors.get(listing.shop_id)
-    return listing.as_of >= since and not listing.needs_read and cursor is not None and cursor > listing.as_of
+    recent = since is None or listing.as_of >= since
+    return recent and not listing.needs_read and cursor is not None and cursor > listing.as_of
 
 
-def grant_raises(pushes: Sequence[Push], picture: Picture) -> list[Push]:
+def grant_raises(
+    pushes: Sequence[Push], picture: Picture, claimed: dict[int, int] | None = None
+) -> list[Push]:
     """Raises, with partitioned ones cut to the units no listing held at the start of the
-    cycle (``sellable - sum of models``).
+    cycle (``sellable - sum of models``). A listing with a write planned by another
+    process and not yet finished (``claimed``, see :func:`claims`) holds the larger of
+    its model and that write's quantity.
 
     Units a lowering frees are not handed out in the same cycle: a shop may have sold
     them before the write reached it (a platform clamps a delta at 0), and only the next
     read and order ingest can tell. They are free next cycle."""
+    claimed = claimed or {}
     free: dict[int, int] = {}
     for listing in picture.listings:
-        free[listing.sku_id] = free.get(listing.sku_id, picture.skus[listing.sku_id].sellable) - listing.model
+        held = max(listing.model, claimed.get(listing.id, 0))
+        free[listing.sku_id] = free.get(listing.sku_id, picture.skus[listing.sku_id].sellable) - held
     granted = []
     for push in sorted(pushes, key=lambda p: (p.listing.sku_id, -(p.target - p.listing.model))):
         if not push.partitioned:
@@ -391,6 +410,59 @@ def grant_raises(pushes: Sequence[Push], picture: Picture) -> list[Push]:
             free[push.listing.sku_id] = room - extra
             granted.append(Push(push.listing, push.listing.model + extra, True, push.sellable))
     return granted
+
+
+# --- planning across processes ----------------------------------------------------------------
+
+#: The short global lease under which a process plans its shops' stock and records the
+#: writes it will make (its claims); the writes themselves go out under per-shop leases.
+PLAN_LEASE = "stock:plan"
+
+
+def consistent_snapshot(session: Session) -> None:
+    """Make the rest of this transaction read one snapshot (PostgreSQL's default reads
+    each statement afresh; SQLite's ``BEGIN IMMEDIATE`` already excludes every writer).
+    Call first in the transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+def claims(session: Session) -> dict[int, int]:
+    """Listing id -> the quantity of a stock write planned and not finished (``pending``
+    or ``sending``): the listing may show that soon, whatever its model says."""
+    out: dict[int, int] = {}
+    for target, payload in session.execute(
+        select(t.OutboxEntry.target, t.OutboxEntry.payload).where(
+            t.OutboxEntry.kind == "stock", t.OutboxEntry.state.in_(("pending", "sending"))
+        )
+    ):
+        listing_id, quantity = int(target), int((payload or {}).get("quantity") or 0)
+        out[listing_id] = max(out.get(listing_id, 0), quantity)
+    return out
+
+
+def record_planned(session: Session, pushes: Sequence[Push], now: datetime) -> None:
+    """Record ``pushes`` as ``pending`` outbox entries (each gets its key): made under
+    :data:`PLAN_LEASE`, they are what :func:`claims` shows the next planner."""
+    rows = []
+    for push in pushes:
+        push.key = outbox.random_key("stock")
+        rows.append(
+            {
+                "shop_id": push.listing.shop_id,
+                "kind": "stock",
+                "target": str(push.listing.id),
+                "idempotency_key": push.key,
+                "payload": {
+                    "platform_sku_id": push.listing.ref.platform_sku_id,
+                    "quantity": push.target,
+                    "delta": push.target - push.listing.model,
+                    "model": push.listing.model,
+                    "partitioned": push.partitioned,
+                },
+            }
+        )
+    outbox.add_many(session, rows, now)
 
 
 # --- the hub side of reads and writes ------------------------------------------------------
@@ -447,14 +519,23 @@ async def push_shop(
     shop_id: int,
     pushes: Sequence[Push],
     outcome: StockOutcome,
+    *,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> None:
-    """Send ``pushes`` to one shop in batches (as many in flight as its rate limit allows)."""
+    """Send ``pushes`` to one shop in batches (as many in flight as its rate limit allows).
+
+    Once ``stopping()`` is true no further batch starts; the unsent entries are
+    superseded (the next cycle plans afresh) and counted in ``outcome.unsent``."""
     caps = shop.info.capabilities
     batches = [pushes[i : i + caps.stock_batch_size] for i in range(0, len(pushes), caps.stock_batch_size)]
     queue = iter(batches)
+    unsent: list[Push] = []
 
     async def worker() -> None:
         for batch in queue:
+            if stopping():
+                unsent.extend(batch)
+                continue
             try:
                 await _push_batch(host, db, shop, shop_id, batch, outcome)
             except HubError as exc:  # caught here: a task group would wrap it in an ExceptionGroup
@@ -463,6 +544,18 @@ async def push_shop(
     async with anyio.create_task_group() as group:
         for _ in range(min(len(batches), max(1, shop.client.limiter.limit.concurrency))):
             group.start_soon(worker)
+    if unsent:
+        outcome.unsent += len(unsent)
+        keys = [p.key for p in unsent]
+        await db.run(lambda s: _supersede_keys(s, keys, shop.clock.now(), "not sent: the run was stopped"))
+
+
+def _supersede_keys(session: Session, keys: Sequence[str], now: datetime, reason: str) -> None:
+    session.execute(
+        update(t.OutboxEntry)
+        .where(t.OutboxEntry.idempotency_key.in_(list(keys)), t.OutboxEntry.state == "pending")
+        .values(state="superseded", updated_at=now, last_error=reason)
+    )
 
 
 async def _push_batch(
@@ -476,7 +569,7 @@ async def _push_batch(
     delta = shop.info.capabilities.delta_stock
     updates = []
     for push in batch:
-        key = outbox.random_key("stock")
+        key = push.key or outbox.random_key("stock")
         if delta:
             updates.append(
                 StockUpdate(
@@ -519,6 +612,15 @@ async def _push_batch(
 def _record_sending(
     session: Session, shop_id: int, batch: Sequence[Push], updates: Sequence[StockUpdate], now: datetime
 ) -> None:
+    planned = [u.idempotency_key for p, u in zip(batch, updates, strict=True) if p.key]
+    if planned:  # recorded at planning (see record_planned): now in flight
+        session.execute(
+            update(t.OutboxEntry)
+            .where(t.OutboxEntry.idempotency_key.in_(planned))
+            .values(state="sending", attempts=1, updated_at=now)
+        )
+    if len(planned) == len(batch):
+        return
     outbox.add_many(
         session,
         [
@@ -538,6 +640,7 @@ def _record_sending(
                 },
             }
             for push, update in zip(batch, updates, strict=True)
+            if not push.key
         ],
         now,
     )
@@ -557,6 +660,7 @@ def _record_results(
     by_key = {r.idempotency_key: r for r in results}
     entries: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     listings: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    relative: list[dict[str, Any]] = []
     for push, update_ in zip(batch, updates, strict=True):
         result = by_key[update_.idempotency_key]
         doubtful = in_doubt or result.in_doubt
@@ -564,7 +668,20 @@ def _record_results(
         if doubtful:
             values["last_error"] = f"{result.error} (in doubt: the listing is re-read next cycle)"
         entries.setdefault(tuple(values), []).append({"_key": update_.idempotency_key, **values})
-        if result.ok:
+        if result.ok and result.quantity_after is None and update_.delta is not None:
+            # A relative write moved the platform's figure by ``delta`` from whatever it
+            # was: the anchor stays at the last read, so sales and give-backs since that
+            # read keep counting (see _model_adjustments). A lowering may have been
+            # clamped at 0 by sales not read yet: the listing is re-read before its next write.
+            relative.append(
+                {
+                    "_id": push.listing.id,
+                    "_delta": update_.delta,
+                    "_quantity": update_.quantity,
+                    "_unsure": update_.delta < 0,
+                }
+            )
+        elif result.ok:
             quantity = result.quantity_after if result.quantity_after is not None else update_.quantity
             row = {
                 "_id": push.listing.id,
@@ -572,8 +689,7 @@ def _record_results(
                 "quantity_as_of": now,
                 "pushed_quantity": update_.quantity,
                 "pushed_at": now,
-                # Only a figure from the platform settles a pending re-read; a relative
-                # write carries forward whatever the model got wrong.
+                # Only a figure from the platform settles a pending re-read.
                 **({"needs_read": False} if result.quantity_after is not None else {}),
             }
             listings.setdefault(tuple(row), []).append(row)
@@ -586,6 +702,18 @@ def _record_results(
         session.execute(update(entry_table).where(entry_table.c.idempotency_key == bindparam("_key")), rows)
     for rows in listings.values():
         session.execute(update(listing_table).where(listing_table.c.id == bindparam("_id")), rows)
+    if relative:
+        session.execute(
+            update(listing_table)
+            .where(listing_table.c.id == bindparam("_id"))
+            .values(
+                platform_quantity=listing_table.c.platform_quantity + bindparam("_delta"),
+                pushed_quantity=bindparam("_quantity"),
+                pushed_at=now,
+                needs_read=or_(listing_table.c.needs_read, bindparam("_unsure")),
+            ),
+            relative,
+        )
 
 
 def supersede_open(session: Session, shop_id: int, now: datetime) -> None:

@@ -325,7 +325,9 @@ class AuditEntry(Base):
 
 
 class SyncRun(Base):
-    """One stream of one shop in one ``hub sync`` cycle, with its counts."""
+    """One stream of one shop in one ``hub sync`` cycle, with its counts. A cycle also
+    records itself (stream ``cycle``) as ``running`` when it starts, so a run that
+    crashes leaves a row behind (marked ``crashed`` once its holder is known dead)."""
 
     __tablename__ = "sync_runs"
 
@@ -340,13 +342,20 @@ class SyncRun(Base):
     pushed: Mapped[int] = mapped_column(default=0)
     failed: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    holder: Mapped[str | None] = mapped_column(String(128))  # the process that ran it
 
 
 class Lease(Base):
-    """A time-limited lock on a unit of work (e.g. ``shop:orders``) held by one process."""
+    """A time-limited lock on a unit of work (e.g. ``shop:orders``) held by one process.
+
+    ``host`` and ``pid`` name the holder's process so a holder on this machine can be
+    proven dead at once; ``expires_at`` is pushed forward by its heartbeat."""
 
     __tablename__ = "leases"
 
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime]
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None]
+    acquired_at: Mapped[datetime | None]

@@ -166,11 +166,18 @@ class World:
 
 
 def build_world(
-    tmp: Path, seed: Seed, *, latency: float = 0.01, extra_orders: int = 3, qps: int = 100
+    tmp: Path,
+    seed: Seed,
+    *,
+    latency: float = 0.01,
+    extra_orders: int = 3,
+    qps: int = 100,
+    partition_every: int = 0,
 ) -> World:
     """Serve the four sandboxes (seeded alike), place a few more paid orders on every shop
     (the same ones in every world built from the same arguments), configure the hub
-    through its CLI and take the catalogue and on-hand counts from Taobao."""
+    through its CLI and take the catalogue and on-hand counts from Taobao. With
+    ``partition_every`` N, every Nth SKU (by code) is partitioned."""
     tmp.mkdir(parents=True, exist_ok=True)
     host = PluginHost()
     served: dict[str, ServedSandbox] = {}
@@ -206,6 +213,11 @@ def build_world(
         assert listed.exit_code == 0 and json.loads(listed.stdout)["exit_code"] == 0, listed.output
         imported = world.hub("skus", "import-from", "tb", "--with-stock")
         assert imported.exit_code == 0, imported.output
+        if partition_every:
+            codes = sorted({sku.code for sku in world.sandboxes["tb"].state.skus.values() if sku.code})
+            for code in codes[::partition_every]:
+                marked = world.hub("skus", "set", code, "--partitioned")
+                assert marked.exit_code == 0, marked.output
     except BaseException:
         world.stop()
         raise

@@ -10,6 +10,7 @@ while the run works however fast the machine is."""
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import time
@@ -153,3 +154,33 @@ def test_a_run_killed_just_after_a_platform_applied_a_stock_write(
     killed = left_behind(world)
     assert killed["outbox"].get("sending"), killed
     assert_equals_uninterrupted(world, uninterrupted, killed)
+
+
+def test_after_a_kill_9_the_next_run_goes_on_at_once_and_records_the_crash(world: World) -> None:
+    """The killed process's leases name its pid on this machine, which is gone: the next
+    run takes them over at once (no wait for the heartbeat to lapse), and the killed
+    run's row in the table of runs is marked crashed."""
+    long_leases = {"HUB_LEASE_SECONDS": "300"}  # the heartbeat would not lapse for minutes
+    proc = world.start("sync", "--json", env=long_leases)
+    world.on_request_number(12, lambda: proc.send_signal(signal.SIGKILL))
+    try:
+        proc.communicate(timeout=90)
+    finally:
+        world.clear_hooks()
+    assert proc.returncode == -signal.SIGKILL
+    listed = world.run("leases", "list", "--json", env=long_leases)
+    assert listed.returncode == 0, listed.stderr
+    held = json.loads(listed.stdout)
+    assert held and {lease["state"] for lease in held} == {"dead"}, held
+    again = world.run("sync", "--json", env=long_leases)
+    report = report_of(again)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert not [r for r in report["results"] if r["skipped"] and "lease" in r["skipped"]]
+    db = world.database()
+    try:
+        runs = db.run_sync(
+            lambda s: s.execute(select(t.SyncRun.status).where(t.SyncRun.stream == "cycle")).scalars().all()
+        )
+    finally:
+        db.dispose()
+    assert runs.count("crashed") == 1 and runs[-1] == "ok", runs
