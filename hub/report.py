@@ -42,6 +42,8 @@ class SyncReport:
     results: list[StreamResult] = field(default_factory=list)
     calls: int = 0  # platform calls made, retries included
     retries: int = 0
+    # SKUs with listings in this run's shops that nobody counted: their stock is not pushed
+    uncounted: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -59,4 +61,5 @@ class SyncReport:
             "calls": self.calls,
             "retries": self.retries,
             "results": [asdict(r) for r in self.results],
+            "uncounted_skus": self.uncounted,
         }

@@ -66,7 +66,10 @@ def set_(app: App, sku: str, quantity: int, warehouse: str | None, create: bool)
 @json_option
 @click.pass_obj
 def show(app: App, sku: str | None, as_json: bool) -> None:
-    """On hand, reserved, safety, sellable, mode, and per shop: shown now and the target."""
+    """On hand, reserved, safety, sellable, mode, and per shop: shown now and the target.
+
+    A SKU nobody counted shows "not counted" (JSON: "counted": false, targets null): the
+    hub leaves its listings as they are until a count is set, 0 included."""
 
     def read(s: Session) -> list[dict[str, Any]]:
         picture = load_picture(app, s)
@@ -85,13 +88,17 @@ def show(app: App, sku: str | None, as_json: bool) -> None:
                     "reserved": info_.reserved,
                     "safety": info_.safety,
                     "sellable": info_.sellable,
-                    "mode": "partitioned" if info_.partitioned else "shared",
+                    "counted": info_.counted,
+                    "mode": ("partitioned" if info_.partitioned else "shared")
+                    if info_.counted
+                    else "not counted",
                     "shops": [
                         {
                             "shop": shops[x.shop_id],
                             "platform_sku_id": x.ref.platform_sku_id,
                             "shown": x.model,
-                            "target": wanted[x.id],
+                            # a SKU nobody counted is never pushed: its listings keep what they show
+                            "target": wanted[x.id] if info_.counted else None,
                         }
                         for x in listings
                     ],
@@ -110,12 +117,15 @@ def show(app: App, sku: str | None, as_json: bool) -> None:
             [
                 (
                     r["sku"],
-                    r["on_hand"],
+                    r["on_hand"] if r["counted"] else "not counted",
                     r["reserved"],
                     r["safety"],
-                    r["sellable"],
+                    r["sellable"] if r["counted"] else "-",
                     r["mode"],
-                    "  ".join(f"{x['shop']} {x['shown']}→{x['target']}" for x in r["shops"]),
+                    "  ".join(
+                        f"{x['shop']} {x['shown']}→{'not pushed' if x['target'] is None else x['target']}"
+                        for x in r["shops"]
+                    ),
                 )
                 for r in rows
             ],

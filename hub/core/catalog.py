@@ -50,8 +50,24 @@ def add_sku(session: Session, *, code: str, title: str, price: int, now: datetim
     sku = t.Sku(code=code, title=title, price=price, partitioned=False, created_at=now, updated_at=now)
     session.add(sku)
     session.flush()
+    link_codes(session, [code])
     relink(session)
     return sku
+
+
+def link_codes(session: Session, codes: Sequence[str]) -> None:
+    """Link the already-read listings whose 商家编码 is one of ``codes`` (new SKUs) at once,
+    not only at the next listings read. Links made by hand are left alone."""
+    for start in range(0, len(codes), 500):
+        session.execute(
+            update(t.Listing)
+            .where(
+                t.Listing.mapped_manually.is_(False),
+                t.Listing.sku_id.is_(None),
+                t.Listing.master_code.in_(list(codes[start : start + 500])),
+            )
+            .values(sku_id=select(t.Sku.id).where(t.Sku.code == t.Listing.master_code).scalar_subquery())
+        )
 
 
 def set_on_hand(
@@ -242,15 +258,7 @@ def import_skus_from(
             set_on_hand(session, sku, row.platform_quantity, None, now)
         created.append(sku)
     if created:
-        session.execute(
-            update(t.Listing)
-            .where(
-                t.Listing.mapped_manually.is_(False),
-                t.Listing.sku_id.is_(None),
-                t.Listing.master_code.in_([s.code for s in created]),
-            )
-            .values(sku_id=select(t.Sku.id).where(t.Sku.code == t.Listing.master_code).scalar_subquery())
-        )
+        link_codes(session, [s.code for s in created])
         relink(session)
     return created
 

@@ -365,6 +365,7 @@ class SyncEngine:
             return picture, pushes
 
         picture, pushes = await self.db.run(prepare)
+        report.uncounted = stock_mod.uncounted(picture, ids)
         by_shop = {shop.id: shop for shop in shops}
         outcomes = {shop_id: stock_mod.StockOutcome() for shop_id in ids}
 

@@ -345,6 +345,7 @@ class _Kind:
     value: ClassVar[str]
     place: ClassVar[str]
     default_place: ClassVar[str] = ""
+    blank_allowed: ClassVar[bool] = False  # an empty value cell may mean "leave as it is"
 
     def __init__(self, options: ImportOptions):
         self.options = options
@@ -411,7 +412,8 @@ class _Kind:
         text = cell(self.value)
         new = None
         if not text:
-            problems.append(f"the {self.value} cell is empty")
+            if not self.blank_allowed:
+                problems.append(f"the {self.value} cell is empty")
         else:
             new, error = self.parse_value(text)
             if error:
@@ -498,6 +500,9 @@ class StockFile(_Kind):
     value = "quantity"
     place = "warehouse"
     default_place = catalog.DEFAULT_WAREHOUSE
+    # A SKU nobody counted is exported with an empty quantity (0 would be a count): such a
+    # row leaves it uncounted. For a counted SKU an empty cell is a mistake.
+    blank_allowed = True
 
     def parse_value(self, text: str) -> tuple[int | None, str | None]:
         return parse_quantity(text)
@@ -521,6 +526,7 @@ class StockFile(_Kind):
                 )
             )
         }
+        counted = {sku_id for sku_id, _ in counts}
         out = []
         for r in records:
             problems = r.problems
@@ -540,7 +546,17 @@ class StockFile(_Kind):
                     problems.append(f"unknown warehouse {r.place!r} (--create-warehouses creates it)")
             current = counts.get((sku_id, wh_id)) if sku_id is not None and wh_id is not None else None
             old = None if sku_id is None else (current or 0)
-            changed = not problems and r.new != old
+            first_count = sku_id is not None and sku_id not in counted
+            if r.new is None and not problems:
+                if sku_id is not None and not first_count:
+                    problems.append(
+                        "the quantity cell is empty (the SKU is counted: give a number, 0 included)"
+                    )
+                elif sku_id is not None:
+                    note = "not counted; left as it is"
+            changed = not problems and r.new is not None and (r.new != old or first_count)
+            if changed and first_count and r.new == 0:  # otherwise the diff speaks for itself
+                note = f"{note}; first count" if note else "first count (the SKU was not counted)"
             out.append(
                 (
                     r.line,
@@ -600,12 +616,13 @@ class StockFile(_Kind):
                     )
                 )
             }
+            counted = {sku_id for sku_id, _ in current}
             updates, inserts, audits = [], [], []
             for line, sku, sku_id, place, place_id, new in rows:
                 wh_id = place_id if place_id is not None else created[place]
                 row_id, old = current.get((sku_id, wh_id), (None, 0))
-                if (row_id is not None and old == new) or (row_id is None and new == 0):
-                    continue  # became unchanged meanwhile
+                if (row_id is not None and old == new) or (row_id is None and new == 0 and sku_id in counted):
+                    continue  # became unchanged meanwhile (a 0 is written only as a SKU's first count)
                 if row_id is None:
                     inserts.append(
                         {

@@ -1,0 +1,111 @@
+"""A count nobody set never drives a stock write (DESIGN invariant 8), and the hub says so.
+
+Also: `skus import-from SHOP --with-stock` counts what is physically there (the platform's
+quantity plus the units of its open orders, which the hub reserves again).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from hub.cli import cli
+from hub.testing import FakeClock
+from hub.testing.lab import Lab
+from hub.testing.sandbox.seed import Seed, SeedProduct, SeedSku
+from tests.conftest import fake_host
+
+SHOPS = {"a": "fake", "b": "fake", "c": "fake_abs"}
+
+
+def seed() -> Seed:
+    return Seed(
+        products=[
+            SeedProduct(
+                title="杯子",
+                skus=[SeedSku(code="CUP", price=1990, stock=200), SeedSku(code="LID", price=300, stock=40)],
+            ),
+        ]
+    )
+
+
+@pytest.fixture
+def lab(tmp_path: Path, fake_clock: FakeClock) -> Iterator[Lab]:
+    lab = Lab.create(
+        f"sqlite:///{tmp_path / 'hub.db'}", shops=SHOPS, seed=seed(), clock=fake_clock, host_factory=fake_host
+    )
+    yield lab
+    lab.close()
+
+
+def hub(lab: Lab, *args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), obj=lab.app, catch_exceptions=False)
+
+
+def sync_json(lab: Lab, *args: str) -> dict:
+    result = hub(lab, "sync", *args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def pushed(report: dict) -> int:
+    return sum(r["pushed"] for r in report["results"] if r["stream"] == "stock")
+
+
+def test_a_sku_added_without_a_count_leaves_its_listings_alone(lab: Lab) -> None:
+    assert hub(lab, "sync", "--stream", "listings").exit_code == 0
+    assert hub(lab, "skus", "add", "CUP", "--price", "19.90").exit_code == 0
+    # linked to the listings already read, at once
+    linked = json.loads(hub(lab, "listings", "list", "--sku", "CUP", "--json").stdout)
+    assert {r["shop"] for r in linked} == set(SHOPS)
+    report = sync_json(lab)
+    assert lab.shown("CUP") == {"a": 200, "b": 200, "c": 200}
+    assert pushed(report) == 0
+    assert report["uncounted_skus"] == ["CUP"]
+    human = hub(lab, "sync")
+    assert human.exit_code == 0
+    assert "1 SKU(s) not counted, so their listings were left as they are: CUP" in human.stderr
+
+
+def test_an_explicit_zero_is_a_count(lab: Lab) -> None:
+    hub(lab, "sync", "--stream", "listings")
+    hub(lab, "skus", "add", "CUP", "--price", "19.90")
+    assert hub(lab, "stock", "set", "CUP", "0").exit_code == 0
+    report = sync_json(lab)
+    assert report["uncounted_skus"] == []
+    assert lab.shown("CUP") == {"a": 0, "b": 0, "c": 0}
+
+
+def test_import_from_without_stock_pushes_nothing(lab: Lab) -> None:
+    assert hub(lab, "sync", "--stream", "listings").exit_code == 0
+    created = json.loads(hub(lab, "skus", "import-from", "a", "--json").stdout)
+    assert {c["code"] for c in created} == {"CUP", "LID"}
+    report = sync_json(lab)
+    assert pushed(report) == 0
+    assert report["uncounted_skus"] == ["CUP", "LID"]
+    assert lab.shown("CUP") == {"a": 200, "b": 200, "c": 200}
+    assert lab.shown("LID") == {"a": 40, "b": 40, "c": 40}
+    # once counted, the SKU is allocated as usual
+    hub(lab, "stock", "set", "LID", "30")
+    report = sync_json(lab)
+    assert report["uncounted_skus"] == ["CUP"]
+    assert lab.shown("LID") == {"a": 30, "b": 30, "c": 30}
+    assert lab.shown("CUP") == {"a": 200, "b": 200, "c": 200}
+
+
+def test_stock_show_marks_uncounted_skus(lab: Lab) -> None:
+    hub(lab, "sync", "--stream", "listings")
+    hub(lab, "skus", "add", "CUP", "--price", "19.90")
+    hub(lab, "skus", "add", "LID", "--price", "3.00")
+    hub(lab, "stock", "set", "LID", "5")
+    rows = {r["sku"]: r for r in json.loads(hub(lab, "stock", "show", "--json").stdout)}
+    assert rows["CUP"]["counted"] is False and rows["CUP"]["mode"] == "not counted"
+    assert {x["target"] for x in rows["CUP"]["shops"]} == {None}
+    assert {x["shown"] for x in rows["CUP"]["shops"]} == {200}
+    assert rows["LID"]["counted"] is True and {x["target"] for x in rows["LID"]["shops"]} == {5}
+    table = hub(lab, "stock", "show", "CUP").stdout
+    assert "not counted" in table and "200→not pushed" in table
