@@ -109,3 +109,42 @@ def test_stock_show_marks_uncounted_skus(lab: Lab) -> None:
     assert rows["LID"]["counted"] is True and {x["target"] for x in rows["LID"]["shops"]} == {5}
     table = hub(lab, "stock", "show", "CUP").stdout
     assert "not counted" in table and "200→not pushed" in table
+
+
+def on_hand(lab: Lab, code: str) -> int:
+    rows = {r["sku"]: r for r in json.loads(hub(lab, "stock", "show", "--json").stdout)}
+    return rows[code]["on_hand"]
+
+
+def test_import_from_with_stock_counts_what_is_physically_there(lab: Lab) -> None:
+    box = lab.sandboxes["a"].state
+    for _ in range(2):  # two open orders: the platform shows 38 of the 40 on the shelf
+        lab.clock.advance(3)
+        box.order_code("LID", 1)
+    shipped = box.order_code("LID", 1)  # shipped: gone from the shelf and from the count
+    box.ship(shipped.order_id, "SF", "SF1")
+    lab.sandboxes["b"].state.order_code("LID", 4)  # another shop's order: not in a's quantity
+    lab.clock.advance(3)
+    assert hub(lab, "sync", "--stream", "listings").exit_code == 0
+    lab.clock.advance(3)
+    box.order_code("LID", 1)  # after the listings read: the import re-reads the quantity
+    lab.clock.advance(3)
+    assert box.quantity_of("LID") == 36
+    result = hub(lab, "skus", "import-from", "a", "--with-stock")
+    assert result.exit_code == 0, result.output
+    assert on_hand(lab, "LID") == 39  # 36 shown + 3 units of open orders on a
+    assert on_hand(lab, "CUP") == 200
+    report = sync_json(lab)
+    assert report["uncounted_skus"] == []
+    # 39 on hand, 3 (a) + 4 (b) reserved: 32 sellable, shown everywhere
+    assert lab.shown("LID") == {"a": 32, "b": 32, "c": 32}
+
+
+def test_import_from_with_stock_fails_cleanly_when_orders_cannot_be_read(lab: Lab) -> None:
+    hub(lab, "sync", "--stream", "listings")
+    lab.sandboxes["a"].faults.inject("server_error", times=100, when="orders.list")
+    result = CliRunner().invoke(cli, ["skus", "import-from", "a", "--with-stock"], obj=lab.app)
+    assert result.exit_code == 1, result.output
+    assert "a: could not read its orders" in result.stderr and "nothing created" in result.stderr
+    assert "Traceback" not in result.output
+    assert json.loads(hub(lab, "skus", "list", "--json").stdout) == []

@@ -9,11 +9,12 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.cli.app import App
+from hub.cli.app import App, run_async
 from hub.cli.output import emit, fen, info, json_option, print_table
 from hub.core import audit, catalog
 from hub.core.shops import get_shop
-from hub.errors import InputError
+from hub.errors import InputError, SyncError
+from hub.models import ListingRef
 from hub.storage import tables as t
 from hub.units import yuan_to_fen
 
@@ -167,7 +168,14 @@ def skus_import_from(app: App, shop: str, with_stock: bool, as_json: bool) -> No
     """Create master SKUs from SHOP's listings (run `hub sync --stream listings` first).
 
     Listings whose 商家编码 the hub does not know become SKUs with the listing's title and
-    price; listings without a code are left for `hub listings map`."""
+    price; listings without a code are left for `hub listings map`. Without --with-stock
+    the new SKUs are not counted, and the hub leaves their listings alone until they are.
+
+    With --with-stock the count is what is physically there: the hub re-reads those
+    listings' quantities and SHOP's orders, and adds the units of open orders (which the
+    platform already took off its quantity, and which the hub reserves) to each count."""
+    if with_stock:
+        _read_for_count(app, shop)
 
     def write(s: Session) -> list[dict[str, Any]]:
         shop_row = get_shop(s, shop)
@@ -187,6 +195,54 @@ def skus_import_from(app: App, shop: str, with_stock: bool, as_json: bool) -> No
 
     created = app.db.run_sync(write)
     emit(as_json, created, lambda: info(f"created {len(created)} SKU(s) from {shop}"))
+
+
+def _read_for_count(app: App, shop: str) -> None:
+    """Fresh quantities of SHOP's listings with new codes, then SHOP's orders up to after
+    that read, so :func:`hub.core.catalog.open_order_units` sees every open order the
+    quantities exclude. Raises when either read fails (nothing is created then)."""
+    from hub.core import stock as stock_mod
+    from hub.core.engine import SyncEngine
+
+    runtime = app.runtime()
+
+    async def main() -> None:
+        row = app.db.run_sync(lambda s: get_shop(s, shop))
+        refs = app.db.run_sync(
+            lambda s: [
+                stock_mod.ListingInfo(
+                    x.id,
+                    x.shop_id,
+                    0,
+                    ListingRef(
+                        platform_item_id=x.platform_item_id,
+                        platform_sku_id=x.platform_sku_id,
+                        master_code=x.master_code,
+                    ),
+                    x.platform_quantity,
+                    x.quantity_as_of,
+                    x.needs_read,
+                )
+                for x in catalog.new_code_listings(s, row.id)
+            ]
+        )
+        if not refs:
+            return
+        ctx = runtime.open(row)
+        try:
+            await stock_mod.observe(app.host, app.db, ctx, refs)
+        finally:
+            await ctx.client.aclose()
+        report = await SyncEngine(runtime, app.settings).run_cycle([shop], ["orders"])
+        for result in report.results:
+            if result.skipped or result.exit_code:
+                why = result.skipped or result.error
+                raise SyncError(
+                    f"{shop}: could not read its orders ({why}), so the units of open orders cannot "
+                    "be counted; nothing created. Try again, or import without --with-stock"
+                )
+
+    run_async(main)
 
 
 # --- listings --------------------------------------------------------------------------------

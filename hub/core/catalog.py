@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from hub.errors import InputError
 from hub.models import Listing as ListingModel
+from hub.models import OrderStatus
 from hub.storage import tables as t
 
 DEFAULT_WAREHOUSE = "main"
@@ -231,14 +232,10 @@ def relink(session: Session) -> int:
     return fixed
 
 
-def import_skus_from(
-    session: Session, shop_id: int, now: datetime, *, with_stock: bool = False
-) -> list[t.Sku]:
-    """Create master SKUs from a shop's listings that carry a master code the hub does
-    not know yet (bootstrapping the catalogue from the shop the merchant already runs).
-    With ``with_stock``, the platform quantity becomes the on-hand count."""
+def new_code_listings(session: Session, shop_id: int) -> list[t.Listing]:
+    """A shop's listings whose master code the hub does not know yet (the first of each code)."""
     known = set(session.scalars(select(t.Sku.code)))
-    created = []
+    out = []
     rows = session.scalars(
         select(t.Listing)
         .where(t.Listing.shop_id == shop_id, t.Listing.master_code.is_not(None), t.Listing.status != REMOVED)
@@ -246,16 +243,64 @@ def import_skus_from(
     )
     for row in rows:
         code = row.master_code
-        if not code or code in known:
-            continue
-        known.add(code)
+        if code and code not in known:
+            known.add(code)
+            out.append(row)
+    return out
+
+
+def open_order_units(session: Session, shop_id: int, listings: Sequence[t.Listing]) -> dict[int, int]:
+    """Per listing: units of the shop's open orders placed before its quantity was read.
+
+    The platform took those units off the quantity it shows, yet they are still on the
+    shelf, and the hub reserves them as it ingests the orders: a count taken from the
+    platform quantity alone would subtract them twice. An order placed too close to the
+    read to tell (see :data:`hub.core.stock.AMBIGUITY`) is not added: the count errs low."""
+    from hub.core.orders import _desired
+    from hub.core.stock import AMBIGUITY
+
+    by_sku = {row.platform_sku_id: row for row in listings}
+    units: dict[int, int] = {}
+    for start in range(0, len(listings), 500):
+        chunk = [row.platform_sku_id for row in listings[start : start + 500]]
+        lines = session.execute(
+            select(t.OrderLine, t.Order.status, t.Order.created_at_platform)
+            .join(t.Order, t.Order.id == t.OrderLine.order_id)
+            .where(t.Order.shop_id == shop_id, t.OrderLine.platform_sku_id.in_(chunk))
+        )
+        for line, status, created in lines:
+            listing = by_sku[line.platform_sku_id]
+            before_read = created < listing.quantity_as_of - timedelta(seconds=AMBIGUITY)
+            if before_read and _desired(OrderStatus(status), line.shipped, line.refunded) == "held":
+                units[listing.id] = units.get(listing.id, 0) + line.quantity
+    return units
+
+
+def import_skus_from(
+    session: Session, shop_id: int, now: datetime, *, with_stock: bool = False
+) -> list[t.Sku]:
+    """Create master SKUs from a shop's listings that carry a master code the hub does
+    not know yet (bootstrapping the catalogue from the shop the merchant already runs).
+
+    With ``with_stock``, the on-hand count is what is physically there: the platform
+    quantity plus the units of the open orders it already excludes
+    (:func:`open_order_units`; the caller reads the shop's orders first)."""
+    rows = new_code_listings(session, shop_id)
+    held = open_order_units(session, shop_id, rows) if with_stock else {}
+    created = []
+    for row in rows:
         sku = t.Sku(
-            code=code, title=row.title, price=row.price, partitioned=False, created_at=now, updated_at=now
+            code=row.master_code,
+            title=row.title,
+            price=row.price,
+            partitioned=False,
+            created_at=now,
+            updated_at=now,
         )
         session.add(sku)
         session.flush()
         if with_stock:
-            set_on_hand(session, sku, row.platform_quantity, None, now)
+            set_on_hand(session, sku, row.platform_quantity + held.get(row.id, 0), None, now)
         created.append(sku)
     if created:
         link_codes(session, [s.code for s in created])
