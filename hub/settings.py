@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub import validation
 
 DEFAULT_DATABASE_URL = "sqlite:///hub.db"
 
@@ -16,7 +20,9 @@ class HubSettings(BaseSettings):
     database_url: str = Field(DEFAULT_DATABASE_URL, description="SQLAlchemy URL; a SQLite file by default")
     safety_stock: int = Field(0, ge=0, description="units held back per SKU unless set per SKU")
     price_change_limit: float = Field(
-        0.5, gt=0, description="largest price change (share of the current price) without --force"
+        0.5,
+        description="largest price change without --force: a percentage such as 50%, or the "
+        "share 0.5 (a bare number above 1 is refused: 50 could mean 50% or 5000%)",
     )
     partition_below: int | None = Field(
         None,
@@ -38,3 +44,8 @@ class HubSettings(BaseSettings):
     lease_seconds: float = Field(300, gt=0, description="a crashed sync's lease expires after this")
     http_timeout: float = Field(30, gt=0, description="seconds before a platform call times out")
     actor: str | None = Field(None, description="who the audit log names (default: OS user)")
+
+    @field_validator("price_change_limit", mode="before")
+    @classmethod
+    def _percent(cls, value: Any) -> float:
+        return validation.percent_limit(value)

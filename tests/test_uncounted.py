@@ -148,3 +148,21 @@ def test_import_from_with_stock_fails_cleanly_when_orders_cannot_be_read(lab: La
     assert "a: could not read its orders" in result.stderr and "nothing created" in result.stderr
     assert "Traceback" not in result.output
     assert json.loads(hub(lab, "skus", "list", "--json").stdout) == []
+
+
+def test_import_from_skips_listings_whose_code_breaks_the_code_rule(
+    tmp_path: Path, fake_clock: FakeClock
+) -> None:
+    skus = [SeedSku(code="CUP", price=1990, stock=5), SeedSku(code="LID\u200b", price=300, stock=4)]
+    bad = Seed(products=[SeedProduct(title="杯子", skus=skus)])
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    lab = Lab.create(url, shops={"a": "fake"}, seed=bad, clock=fake_clock, host_factory=fake_host)
+    try:
+        hub(lab, "sync", "--stream", "listings")
+        result = hub(lab, "skus", "import-from", "a", "--json")
+        assert result.exit_code == 0, result.output
+        assert [c["code"] for c in json.loads(result.stdout)] == ["CUP"]
+        reason = "商家编码 'LID\\u200b' contains an invisible or unusual character (ZERO WIDTH SPACE)"
+        assert reason in result.stderr
+    finally:
+        lab.close()

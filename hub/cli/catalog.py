@@ -9,24 +9,24 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub import validation
 from hub.cli.app import App, run_async
 from hub.cli.output import emit, fen, info, json_option, print_table
+from hub.cli.params import QUANTITY
 from hub.core import audit, catalog
 from hub.core.shops import get_shop
 from hub.errors import InputError, SyncError
 from hub.models import ListingRef
 from hub.storage import tables as t
-from hub.units import yuan_to_fen
 
 
-def parse_price(text: str) -> int:
-    """A price typed by a person, in yuan (e.g. 59.90) -> fen."""
-    try:
-        fen_value = yuan_to_fen(text)
-    except ValueError as exc:
-        raise InputError(f"invalid price {text!r}: {exc}") from None
-    if fen_value <= 0:
-        raise InputError(f"invalid price {text!r}: must be positive")
+def parse_price(text: str, what: str = "price") -> int:
+    """A price typed by a person, in yuan (e.g. 59.90) -> fen (:func:`hub.validation.price`;
+    full-width digits are read with a notice)."""
+    fen_value = validation.price(text, what)
+    notice = validation.fullwidth_notice(text)
+    if notice:
+        info(f"note: {notice}")
     return fen_value
 
 
@@ -108,10 +108,10 @@ def skus_add(app: App, code: str, price: str, title: str) -> None:
 
 @skus.command("set")
 @click.argument("code")
-@click.option("--safety-stock", type=click.IntRange(min=0), help="Units never offered on any channel.")
+@click.option("--safety-stock", type=QUANTITY, help="Units never offered on any channel.")
 @click.option(
     "--partition-below",
-    type=click.IntRange(min=0),
+    type=QUANTITY,
     help="Partition the SKU when its sellable stock falls below this.",
 )
 @click.option("--partitioned/--shared", default=None, help="Always partition (e.g. a flash-sale SKU).")
@@ -132,7 +132,7 @@ def skus_set(
         "safety_stock": safety_stock,
         "partition_below": partition_below,
         "partitioned": partitioned,
-        "price_floor": parse_price(price_floor) if price_floor else None,
+        "price_floor": parse_price(price_floor, "price floor") if price_floor else None,
         "title": title,
     }
     changes = {k: v for k, v in changes.items() if v is not None}
@@ -179,7 +179,12 @@ def skus_import_from(app: App, shop: str, with_stock: bool, as_json: bool) -> No
 
     def write(s: Session) -> list[dict[str, Any]]:
         shop_row = get_shop(s, shop)
-        created = catalog.import_skus_from(s, shop_row.id, app.clock.now(), with_stock=with_stock)
+        refused: list[tuple[t.Listing, str]] = []
+        created = catalog.import_skus_from(
+            s, shop_row.id, app.clock.now(), with_stock=with_stock, refused=refused
+        )
+        # left for a person: fix the code on the platform, or link by hand (`hub listings map`)
+        skipped.extend(f"skipped listing {x.platform_sku_id}: {reason}" for x, reason in refused)
         for sku in created:
             audit.record(
                 s,
@@ -193,7 +198,10 @@ def skus_import_from(app: App, shop: str, with_stock: bool, as_json: bool) -> No
             )
         return [{"code": k.code, "title": k.title, "price": k.price} for k in created]
 
+    skipped: list[str] = []
     created = app.db.run_sync(write)
+    for line in skipped:
+        info(line)
     emit(as_json, created, lambda: info(f"created {len(created)} SKU(s) from {shop}"))
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from hub import validation
 from hub.errors import InputError
 from hub.models import Listing as ListingModel
 from hub.models import OrderStatus
@@ -39,6 +40,7 @@ def warehouse(session: Session, code: str | None, *, create: bool = False) -> t.
     if row is None:
         if not create and code != DEFAULT_WAREHOUSE:
             raise InputError(f"unknown warehouse {code!r}; add --create to create it")
+        validation.code(code, "warehouse code")
         row = t.Warehouse(code=code, name=code)
         session.add(row)
         session.flush()
@@ -46,6 +48,10 @@ def warehouse(session: Session, code: str | None, *, create: bool = False) -> t.
 
 
 def add_sku(session: Session, *, code: str, title: str, price: int, now: datetime) -> t.Sku:
+    """Add a master SKU (not counted: see :func:`set_on_hand`). The code and price follow
+    :mod:`hub.validation`."""
+    validation.code(code)
+    validation.check_price(price)
     if session.scalar(select(t.Sku.id).where(t.Sku.code == code)) is not None:
         raise InputError(f"SKU {code!r} already exists")
     sku = t.Sku(code=code, title=title, price=price, partitioned=False, created_at=now, updated_at=now)
@@ -81,8 +87,7 @@ def set_on_hand(
     create_warehouse: bool = False,
 ) -> tuple[int, int]:
     """Set the counted units of ``sku`` in a warehouse; returns (old, new)."""
-    if quantity < 0:
-        raise InputError(f"quantity {quantity} is negative")
+    validation.quantity(quantity)
     wh = warehouse(session, warehouse_code, create=create_warehouse)
     row = session.scalar(
         select(t.StockOnHand).where(t.StockOnHand.sku_id == sku.id, t.StockOnHand.warehouse_id == wh.id)
@@ -232,8 +237,12 @@ def relink(session: Session) -> int:
     return fixed
 
 
-def new_code_listings(session: Session, shop_id: int) -> list[t.Listing]:
-    """A shop's listings whose master code the hub does not know yet (the first of each code)."""
+def new_code_listings(
+    session: Session, shop_id: int, refused: list[tuple[t.Listing, str]] | None = None
+) -> list[t.Listing]:
+    """A shop's listings whose master code the hub does not know yet (the first of each
+    code). Codes that break :func:`hub.validation.code` are left out, and added to
+    ``refused`` with the reason when given."""
     known = set(session.scalars(select(t.Sku.code)))
     out = []
     rows = session.scalars(
@@ -245,6 +254,12 @@ def new_code_listings(session: Session, shop_id: int) -> list[t.Listing]:
         code = row.master_code
         if code and code not in known:
             known.add(code)
+            try:
+                validation.code(code, "商家编码")
+            except validation.InvalidValue as exc:
+                if refused is not None:
+                    refused.append((row, str(exc)))
+                continue
             out.append(row)
     return out
 
@@ -277,7 +292,12 @@ def open_order_units(session: Session, shop_id: int, listings: Sequence[t.Listin
 
 
 def import_skus_from(
-    session: Session, shop_id: int, now: datetime, *, with_stock: bool = False
+    session: Session,
+    shop_id: int,
+    now: datetime,
+    *,
+    with_stock: bool = False,
+    refused: list[tuple[t.Listing, str]] | None = None,
 ) -> list[t.Sku]:
     """Create master SKUs from a shop's listings that carry a master code the hub does
     not know yet (bootstrapping the catalogue from the shop the merchant already runs).
@@ -285,7 +305,7 @@ def import_skus_from(
     With ``with_stock``, the on-hand count is what is physically there: the platform
     quantity plus the units of the open orders it already excludes
     (:func:`open_order_units`; the caller reads the shop's orders first)."""
-    rows = new_code_listings(session, shop_id)
+    rows = new_code_listings(session, shop_id, refused)
     held = open_order_units(session, shop_id, rows) if with_stock else {}
     created = []
     for row in rows:

@@ -19,18 +19,17 @@ or none.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from hub import validation
 from hub.core import catalog, outbox, prices
 from hub.errors import InputError, Problem
 from hub.ops.spreadsheet import Sheet, SheetRow, column_letter, open_sheet, unneutralise
@@ -41,9 +40,6 @@ from hub.units import fen_to_yuan
 CHUNK = 2000  # rows per database lookup and per write batch: bounds memory, few round trips
 SHOW = 50  # changes listed by default
 MAX_PROBLEMS = 100_000  # bad rows listed at most (a million wrong rows would not be read anyway)
-MAX_QUANTITY = 1_000_000_000
-MAX_PRICE = 100_000_000 * 100  # fen: a hundred million yuan
-CODE_LENGTH = 64
 
 Progress = Callable[[str, int, float | None], None]
 """progress(phase, rows, fraction): phase "checking" or "applying", rows done so far, and
@@ -116,46 +112,21 @@ class Layout:
 
 # --- numbers -------------------------------------------------------------------------------------
 
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
-_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")  # 1,299.00 as Excel formats it
-
-
-def _decimal(text: str) -> Decimal | None:
-    if _GROUPED.fullmatch(text):
-        text = text.replace(",", "")
-    if not _NUMBER.fullmatch(text):
-        return None
-    return Decimal(text)
-
 
 def parse_quantity(text: str) -> tuple[int | None, str | None]:
-    """A quantity cell -> (units, None) or (None, why it is wrong)."""
-    value = _decimal(text)
-    if value is None:
-        return None, f"quantity {text!r} is not a number"
-    if value != value.to_integral_value():
-        return None, f"quantity {text!r} is not a whole number"
-    if value < 0:
-        return None, f"quantity {text!r} is negative"
-    if value > MAX_QUANTITY:
-        return None, f"quantity {text!r} is larger than {MAX_QUANTITY}"
-    return int(value), None
+    """A quantity cell -> (units, None) or (None, why it is wrong): :func:`hub.validation.quantity`."""
+    try:
+        return validation.quantity(text), None
+    except validation.InvalidValue as exc:
+        return None, str(exc)
 
 
 def parse_price_cell(text: str) -> tuple[int | None, str | None]:
-    """A price cell in yuan (``59.90``; a leading ¥ and thousands separators as Excel
-    formats currency are accepted) -> (fen, None) or (None, why it is wrong)."""
-    value = _decimal(text.lstrip("¥￥").strip())
-    if value is None:
-        return None, f"price {text!r} is not a number"
-    fen = value * 100
-    if fen != fen.to_integral_value():
-        return None, f"price {text!r} has more than two decimals"
-    if fen <= 0:
-        return None, f"price {text!r} must be positive"
-    if fen > MAX_PRICE:
-        return None, f"price {text!r} is larger than {fen_to_yuan(MAX_PRICE)}"
-    return int(fen), None
+    """A price cell in yuan -> (fen, None) or (None, why it is wrong): :func:`hub.validation.price`."""
+    try:
+        return validation.price(text), None
+    except validation.InvalidValue as exc:
+        return None, str(exc)
 
 
 # --- staging -------------------------------------------------------------------------------------
@@ -334,6 +305,7 @@ class _Record:
     new: int | None
     problems: list[str]
     fatal: bool
+    note: str | None = None  # e.g. full-width digits read as 0-9
 
 
 # --- the two kinds of file ----------------------------------------------------------------------
@@ -409,6 +381,12 @@ class _Kind:
         sku = unneutralise(cell("sku"))
         if not sku:
             problems.append("the sku cell is empty")
+        else:
+            try:
+                validation.code(sku)
+            except validation.InvalidValue as exc:
+                problems.append(str(exc))
+                sku = ""
         text = cell(self.value)
         new = None
         if not text:
@@ -418,8 +396,14 @@ class _Kind:
             new, error = self.parse_value(text)
             if error:
                 problems.append(error)
+        notice = validation.fullwidth_notice(text) if new is not None else None
         place = unneutralise(cell(self.place)) or self.default_place
-        return _Record(row.line, sku, place, new, problems, row.damage is not None)
+        if self.place == "warehouse" and place:
+            try:
+                validation.code(place, "warehouse code")
+            except validation.InvalidValue as exc:
+                problems.append(str(exc))
+        return _Record(row.line, sku, place, new, problems, row.damage is not None, notice)
 
     def load(self, session: Session) -> None:
         """Read the small lookup tables (warehouses, shops) once."""
@@ -530,18 +514,18 @@ class StockFile(_Kind):
         out = []
         for r in records:
             problems = r.problems
-            note = None
+            note = r.note
             sku_id = ids.get(r.sku) if r.sku else None
             if r.sku and sku_id is None:
                 problems.append(f"unknown SKU {r.sku!r}")
             wh_id = self.warehouses.get(r.place)
             if wh_id is None:
-                if len(r.place) > CODE_LENGTH:
-                    problems.append(f"warehouse code longer than {CODE_LENGTH} characters")
+                if problems:
+                    pass  # a code breaking the rule is named already
                 elif r.place == catalog.DEFAULT_WAREHOUSE:
                     pass  # the default warehouse is created on first use, as `hub stock set` does
                 elif self.options.create_warehouses:
-                    note = "new warehouse"
+                    note = f"{note}; new warehouse" if note else "new warehouse"
                 else:
                     problems.append(f"unknown warehouse {r.place!r} (--create-warehouses creates it)")
             current = counts.get((sku_id, wh_id)) if sku_id is not None and wh_id is not None else None
@@ -697,7 +681,7 @@ class PriceFile(_Kind):
         out = []
         for r in records:
             problems = r.problems
-            note = None
+            note = r.note
             sku = skus.get(r.sku) if r.sku else None
             if r.sku and sku is None:
                 problems.append(f"unknown SKU {r.sku!r}")
@@ -715,9 +699,10 @@ class PriceFile(_Kind):
             if changed and sku is not None and r.new is not None and old is not None:
                 refusal = self.guard(sku, old, r.new)
                 if refusal and self.options.force:
-                    note = "forced: " + refusal.removeprefix("price guard: ").removesuffix(
+                    forced = "forced: " + refusal.removeprefix("price guard: ").removesuffix(
                         " (--force allows it)"
                     )
+                    note = f"{note}; {forced}" if note else forced
                 elif refusal:
                     problems.append(refusal)
                     changed = False
