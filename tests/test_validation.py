@@ -178,3 +178,103 @@ def test_full_width_digits_in_a_file_are_noted_on_the_row(app: App, invoke: Invo
     change = json.loads(result.stdout)["changes"][0]
     assert (change["new"], change["note"]) == (12, "'１２' has full-width characters: read as '12'")
     assert on_hand(app, "CUP") == 12
+
+
+# --- hostile files ----------------------------------------------------------------------------------
+
+
+def test_a_header_of_150k_columns_is_refused_in_one_line(app: App, invoke: Invoke, tmp_path: Path) -> None:
+    add_sku(app, "CUP", 1000, 5)
+    f = tmp_path / "wide.csv"
+    f.write_text(",".join(["sku", "quantity", *(f"c{i}" for i in range(150_000))]) + "\nCUP,1\n")
+    result = invoke("stock", "import", str(f))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: wide.csv: the header row (line 1) has 150,002 columns; at most 1,000 are read "
+        "(is this the right file?); nothing changed"
+    )
+
+
+def test_column_letters_beyond_excel_are_numbers() -> None:
+    from hub.ops.spreadsheet import column_letter
+
+    assert (column_letter(0), column_letter(16_383), column_letter(20_000)) == ("A", "XFD", "#20001")
+
+
+def _workbook(path: Path, sheet_xml: bytes | None = None) -> Path:
+    import zipfile
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["sku", "quantity"])
+    book.active.append(["CUP", 1])
+    plain = path.with_suffix(".plain.xlsx")
+    book.save(plain)
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if sheet_xml is not None and info.filename == "xl/worksheets/sheet1.xml":
+                data = sheet_xml
+            out.writestr(info.filename, data)
+    return path
+
+
+def test_an_xlsx_zip_bomb_is_refused_before_parsing(
+    app: App, invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hub.ops.spreadsheet as spreadsheet
+
+    xml = b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+    bomb = _workbook(tmp_path / "bomb.xlsx", xml + b"<row/>" * 3_000_000 + b"</sheetData></worksheet>")
+    assert bomb.stat().st_size < 200_000
+
+    def never(*args: object, **kw: object) -> None:
+        raise AssertionError("the workbook was parsed")
+
+    monkeypatch.setattr(spreadsheet.openpyxl, "load_workbook", never)
+    result = invoke("stock", "import", str(bomb))
+    assert result.exit_code == 2
+    assert "xl/worksheets/sheet1.xml would inflate" in result.stderr
+    assert "a zip bomb, not a spreadsheet; refused unread" in result.stderr
+
+
+def test_an_xlsx_part_read_whole_is_capped(
+    app: App, invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hub.ops.spreadsheet as spreadsheet
+
+    monkeypatch.setattr(spreadsheet, "MAX_XLSX_PART_BYTES", 5_000)  # the theme is ~10 KB
+    result = invoke("stock", "import", str(_workbook(tmp_path / "s.xlsx")))
+    assert result.exit_code == 2
+    assert "xl/theme/theme1.xml would inflate to 10,140 bytes, more than 5,000" in result.stderr
+    monkeypatch.setattr(spreadsheet, "MAX_XLSX_BYTES", 5_000)
+    result = invoke("stock", "import", str(_workbook(tmp_path / "t.xlsx")))
+    assert result.exit_code == 2
+    assert "the workbook would inflate to" in result.stderr and "refused unread" in result.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs Linux /proc")
+def test_export_to_an_unwritable_place_is_one_line(app: App, invoke: Invoke) -> None:
+    result = invoke("export", "stock", "/proc/x.csv")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: /proc/x.csv: cannot write the file here (")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("codec", "header", "order"),
+    [("utf-16-le", "sku,quantity", "little"), ("utf-16-be", "商家编码,库存", "big")],
+)
+def test_utf16_without_a_byte_order_mark_is_detected_and_said(
+    app: App, invoke: Invoke, tmp_path: Path, codec: str, header: str, order: str
+) -> None:
+    add_sku(app, "CUP", 1000, 5)
+    f = tmp_path / "u16.csv"
+    f.write_bytes(f"{header}\r\nCUP,3\r\n".encode(codec))
+    result = invoke("stock", "import", str(f), "--apply")
+    assert result.exit_code == 0, result.output
+    assert f"note: u16.csv has no byte-order mark but is UTF-16 text ({order}-endian): read as such" in (
+        result.stderr
+    )
+    assert on_hand(app, "CUP") == 3

@@ -247,6 +247,7 @@ class ImportResult:
     applied: int | None = None  # None: nothing applied (dry run or refused)
     shops: list[str] = field(default_factory=list)
     place_name: str = "warehouse"
+    notices: list[str] = field(default_factory=list)  # how the file was read (e.g. its encoding)
 
     @property
     def not_listed(self) -> int:
@@ -292,6 +293,7 @@ class ImportResult:
             "problems_not_listed": self.problems_not_listed,
             "damaged": self.damaged,
             "shops": self.shops,
+            "notices": self.notices,
         }
 
 
@@ -963,7 +965,9 @@ def _check(
     staging.index()
     spec.cross_rows(staging)
 
-    result = ImportResult(spec.kind, sheet.name, sheet.format, sheet.encoding, place_name=spec.place)
+    result = ImportResult(
+        spec.kind, sheet.name, sheet.format, sheet.encoding, place_name=spec.place, notices=sheet.notices
+    )
     rows, changes, unchanged, bad, fatal = staging.query(
         "SELECT count(*), "
         "coalesce(sum(problem IS NULL AND changed = 1), 0), "
