@@ -20,6 +20,7 @@ The rules (README "Bulk changes"):
   other unusual spaces, direction marks), no full-width or other compatibility forms,
   and no Latin letters mixed with Cyrillic or Greek look-alikes. Each of those makes a
   code that looks like another and matches nothing on the platforms.
+* **titles**: at most :data:`TITLE_LENGTH` characters, no control characters.
 * **percentage** limits (``HUB_PRICE_CHANGE_LIMIT``): ``50%``, or a share ``0.5``.
 
 Functions raise :class:`InvalidValue` (an :class:`~hub.errors.InputError`) with a message
@@ -38,6 +39,7 @@ from hub.units import fen_to_yuan
 MAX_QUANTITY = 1_000_000_000
 MAX_PRICE = 100_000_000 * 100  # fen: a hundred million yuan
 CODE_LENGTH = 64  # the hub's code columns; the platforms' 商家编码 fields take at least as many
+TITLE_LENGTH = 256
 MAX_PERCENT = 1000  # a price change limit above 1000% guards nothing
 
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
@@ -155,6 +157,16 @@ def code(value: str, what: str = "SKU code") -> str:
     scripts = {_script(char) for char in value if char.isalpha()}
     if "LATIN" in scripts and scripts & {"CYRILLIC", "GREEK"}:
         raise InvalidValue(f"{what} {value!r} mixes Latin letters with Cyrillic or Greek look-alikes")
+    return value
+
+
+def text(value: str, what: str = "title", length: int = TITLE_LENGTH) -> str:
+    """Free text for people (a title): at most ``length`` characters, no control characters."""
+    if len(value) > length:
+        raise InvalidValue(f"{what} is {len(value)} characters long; at most {length}")
+    for char in value:
+        if unicodedata.category(char) == "Cc":
+            raise InvalidValue(f"{what} {value[:20]!r} contains a control character (U+{ord(char):04X})")
     return value
 
 

@@ -131,6 +131,8 @@ def test_a_50_percent_limit_refuses_75_50_to_500(app: App, invoke: Invoke) -> No
         (("skus", "add", "SKU\u200b1", "--price", "1"), "ZERO WIDTH SPACE"),
         (("skus", "add", "S" * 300, "--price", "1"), "at most 64"),
         (("skus", "add", "NEW", "--price", "1000000000000000"), "larger than 100000000.00"),
+        (("skus", "add", "NEW", "--price", "1", "--title", "t" * 300), "title is 300 characters long"),
+        (("skus", "set", "CUP", "--title", "t" * 300), "title is 300 characters long"),
     ],
 )
 def test_bad_arguments_get_one_line_exit_2_and_change_nothing(

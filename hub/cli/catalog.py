@@ -133,7 +133,7 @@ def skus_set(
         "partition_below": partition_below,
         "partitioned": partitioned,
         "price_floor": parse_price(price_floor, "price floor") if price_floor else None,
-        "title": title,
+        "title": validation.text(title) if title is not None else None,
     }
     changes = {k: v for k, v in changes.items() if v is not None}
     if not changes:

@@ -52,6 +52,7 @@ def add_sku(session: Session, *, code: str, title: str, price: int, now: datetim
     :mod:`hub.validation`."""
     validation.code(code)
     validation.check_price(price)
+    validation.text(title)
     if session.scalar(select(t.Sku.id).where(t.Sku.code == code)) is not None:
         raise InputError(f"SKU {code!r} already exists")
     sku = t.Sku(code=code, title=title, price=price, partitioned=False, created_at=now, updated_at=now)

@@ -315,7 +315,8 @@ class SyncEngine:
             return self._picture(s)
 
         picture = await self.db.run(prepare)
-        partitioned = {sku.id for sku in picture.skus.values() if sku.partitioned}
+        # a SKU nobody counted is never pushed, so its listings need no read
+        partitioned = {sku.id for sku in picture.skus.values() if sku.partitioned and sku.counted}
 
         async def one(shop: Shop) -> None:
             wanted = [
