@@ -61,7 +61,7 @@ def _foreign_digits(text: str) -> str | None:
 
 
 def _fullwidth(text: str) -> bool:
-    return any("\uff01" <= char <= "\uff5e" for char in text)
+    return not text.isascii() and any("\uff01" <= char <= "\uff5e" for char in text)
 
 
 def fullwidth_notice(text: str) -> str | None:
@@ -76,7 +76,7 @@ def _decimal(text: str, what: str) -> Decimal:
     shown = text
     if _fullwidth(text):  # what a Chinese input method types: read as ASCII, with a notice
         text = unicodedata.normalize("NFKC", text)
-    foreign = _foreign_digits(text)
+    foreign = None if text.isascii() else _foreign_digits(text)
     if foreign is not None:
         name = unicodedata.name(foreign, f"U+{ord(foreign):04X}")
         raise InvalidValue(f"{what} {shown!r} has a digit other than 0-9 ({name}); type the digits 0-9")
@@ -142,6 +142,8 @@ def code(value: str, what: str = "SKU code") -> str:
         raise InvalidValue(f"{what} is empty")
     if len(value) > CODE_LENGTH:
         raise InvalidValue(f"{what} {value[:20]!r}… is {len(value)} characters long; at most {CODE_LENGTH}")
+    if value.isascii() and value.isprintable() and value.strip() == value:
+        return value  # the usual code: nothing below can object (a file checks millions)
     for char in value:
         category = unicodedata.category(char)
         if category[0] in "CZ" and char not in _SPACES:  # controls, invisible formats, odd spaces
