@@ -140,6 +140,16 @@ def test_import_from_with_stock_counts_what_is_physically_there(lab: Lab) -> Non
     assert lab.shown("LID") == {"a": 32, "b": 32, "c": 32}
 
 
+def test_an_order_in_the_same_second_as_the_read_is_read_again_later(lab: Lab) -> None:
+    hub(lab, "sync", "--stream", "listings")
+    box = lab.sandboxes["a"].state
+    box.order_code("LID", 2)  # at the very instant of the import's read: which side is unknown
+    slept = lab.clock.slept  # type: ignore[attr-defined]
+    assert hub(lab, "skus", "import-from", "a", "--with-stock").exit_code == 0
+    assert lab.clock.slept > slept  # type: ignore[attr-defined]
+    assert on_hand(lab, "LID") == 40  # 38 shown + 2, settled by a later read
+
+
 def test_import_from_with_stock_fails_cleanly_when_orders_cannot_be_read(lab: Lab) -> None:
     hub(lab, "sync", "--stream", "listings")
     lab.sandboxes["a"].faults.inject("server_error", times=100, when="orders.list")

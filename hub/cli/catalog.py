@@ -205,50 +205,63 @@ def skus_import_from(app: App, shop: str, with_stock: bool, as_json: bool) -> No
     emit(as_json, created, lambda: info(f"created {len(created)} SKU(s) from {shop}"))
 
 
-def _read_for_count(app: App, shop: str) -> None:
+def _read_for_count(app: App, shop: str, attempts: int = 3) -> None:
     """Fresh quantities of SHOP's listings with new codes, then SHOP's orders up to after
     that read, so :func:`hub.core.catalog.open_order_units` sees every open order the
-    quantities exclude. Raises when either read fails (nothing is created then)."""
+    quantities exclude. A listing with an order too close to its read to tell is read
+    again a few seconds later (at most ``attempts`` reads). Raises when a read fails
+    (nothing is created then)."""
     from hub.core import stock as stock_mod
     from hub.core.engine import SyncEngine
 
     runtime = app.runtime()
 
+    def pending(s: Session, shop_id: int, wanted: set[int] | None) -> list[stock_mod.ListingInfo]:
+        rows = [x for x in catalog.new_code_listings(s, shop_id) if wanted is None or x.id in wanted]
+        return [
+            stock_mod.ListingInfo(
+                x.id,
+                x.shop_id,
+                0,
+                ListingRef(
+                    platform_item_id=x.platform_item_id,
+                    platform_sku_id=x.platform_sku_id,
+                    master_code=x.master_code,
+                ),
+                x.platform_quantity,
+                x.quantity_as_of,
+                x.needs_read,
+            )
+            for x in rows
+        ]
+
     async def main() -> None:
         row = app.db.run_sync(lambda s: get_shop(s, shop))
-        refs = app.db.run_sync(
-            lambda s: [
-                stock_mod.ListingInfo(
-                    x.id,
-                    x.shop_id,
-                    0,
-                    ListingRef(
-                        platform_item_id=x.platform_item_id,
-                        platform_sku_id=x.platform_sku_id,
-                        master_code=x.master_code,
-                    ),
-                    x.platform_quantity,
-                    x.quantity_as_of,
-                    x.needs_read,
-                )
-                for x in catalog.new_code_listings(s, row.id)
-            ]
-        )
-        if not refs:
-            return
-        ctx = runtime.open(row)
-        try:
-            await stock_mod.observe(app.host, app.db, ctx, refs)
-        finally:
-            await ctx.client.aclose()
-        report = await SyncEngine(runtime, app.settings).run_cycle([shop], ["orders"])
-        for result in report.results:
-            if result.skipped or result.exit_code:
-                why = result.skipped or result.error
-                raise SyncError(
-                    f"{shop}: could not read its orders ({why}), so the units of open orders cannot "
-                    "be counted; nothing created. Try again, or import without --with-stock"
-                )
+        refs = app.db.run_sync(lambda s: pending(s, row.id, None))
+        for attempt in range(attempts):
+            if not refs:
+                return
+            if attempt:
+                await app.clock.sleep(stock_mod.AMBIGUITY + 1)  # move the next read clear of them
+            ctx = runtime.open(row)
+            try:
+                await stock_mod.observe(app.host, app.db, ctx, refs)
+            finally:
+                await ctx.client.aclose()
+            report = await SyncEngine(runtime, app.settings).run_cycle([shop], ["orders"])
+            for result in report.results:
+                if result.skipped or result.exit_code:
+                    why = result.skipped or result.error
+                    raise SyncError(
+                        f"{shop}: could not read its orders ({why}), so the units of open orders cannot "
+                        "be counted; nothing created. Try again, or import without --with-stock"
+                    )
+
+            def unsure(s: Session) -> list[stock_mod.ListingInfo]:
+                rows = catalog.new_code_listings(s, row.id)
+                return pending(s, row.id, catalog.open_order_units(s, row.id, rows).unsure)
+
+            refs = app.db.run_sync(unsure)
 
     run_async(main)
 

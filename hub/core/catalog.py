@@ -265,18 +265,29 @@ def new_code_listings(
     return out
 
 
-def open_order_units(session: Session, shop_id: int, listings: Sequence[t.Listing]) -> dict[int, int]:
-    """Per listing: units of the shop's open orders placed before its quantity was read.
+@dataclass
+class OpenUnits:
+    """Per listing id: units of open orders the platform quantity excludes (``units``), and
+    the listings with an order too close to their read to tell (``unsure``)."""
+
+    units: dict[int, int]
+    unsure: set[int]
+
+
+def open_order_units(session: Session, shop_id: int, listings: Sequence[t.Listing]) -> OpenUnits:
+    """Units of the shop's open orders placed before each listing's quantity was read.
 
     The platform took those units off the quantity it shows, yet they are still on the
     shelf, and the hub reserves them as it ingests the orders: a count taken from the
-    platform quantity alone would subtract them twice. An order placed too close to the
-    read to tell (see :data:`hub.core.stock.AMBIGUITY`) is not added: the count errs low."""
+    platform quantity alone would subtract them twice. An order placed within
+    :data:`hub.core.stock.AMBIGUITY` seconds of the read is not added (the count errs
+    low) and its listing is named in ``unsure``, so the caller can read it again later."""
     from hub.core.orders import _desired
     from hub.core.stock import AMBIGUITY
 
+    band = timedelta(seconds=AMBIGUITY)
     by_sku = {row.platform_sku_id: row for row in listings}
-    units: dict[int, int] = {}
+    out = OpenUnits({}, set())
     for start in range(0, len(listings), 500):
         chunk = [row.platform_sku_id for row in listings[start : start + 500]]
         lines = session.execute(
@@ -286,10 +297,13 @@ def open_order_units(session: Session, shop_id: int, listings: Sequence[t.Listin
         )
         for line, status, created in lines:
             listing = by_sku[line.platform_sku_id]
-            before_read = created < listing.quantity_as_of - timedelta(seconds=AMBIGUITY)
-            if before_read and _desired(OrderStatus(status), line.shipped, line.refunded) == "held":
-                units[listing.id] = units.get(listing.id, 0) + line.quantity
-    return units
+            if abs(created - listing.quantity_as_of) <= band:
+                out.unsure.add(listing.id)
+            elif created < listing.quantity_as_of and (
+                _desired(OrderStatus(status), line.shipped, line.refunded) == "held"
+            ):
+                out.units[listing.id] = out.units.get(listing.id, 0) + line.quantity
+    return out
 
 
 def import_skus_from(
@@ -307,7 +321,7 @@ def import_skus_from(
     quantity plus the units of the open orders it already excludes
     (:func:`open_order_units`; the caller reads the shop's orders first)."""
     rows = new_code_listings(session, shop_id, refused)
-    held = open_order_units(session, shop_id, rows) if with_stock else {}
+    held = open_order_units(session, shop_id, rows).units if with_stock else {}
     created = []
     for row in rows:
         sku = t.Sku(
