@@ -46,6 +46,8 @@ class SyncReport:
     #: last error), for shops whose circuit is not plainly closed
     circuits: dict[str, dict[str, Any]] = field(default_factory=dict)
     interrupted: bool = False  # asked to stop (a signal) before it was done
+    # SKUs with listings in this run's shops that nobody counted: their stock is not pushed
+    uncounted: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -65,4 +67,5 @@ class SyncReport:
             "interrupted": self.interrupted,
             "circuits": self.circuits,
             "results": [asdict(r) for r in self.results],
+            "uncounted_skus": self.uncounted,
         }

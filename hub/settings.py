@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hub import validation
 from hub.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///hub.db"
@@ -20,7 +21,9 @@ class HubSettings(BaseSettings):
     database_url: str = Field(DEFAULT_DATABASE_URL, description="SQLAlchemy URL; a SQLite file by default")
     safety_stock: int = Field(0, ge=0, description="units held back per SKU unless set per SKU")
     price_change_limit: float = Field(
-        0.5, gt=0, description="largest price change (share of the current price) without --force"
+        0.5,
+        description="largest price change without --force: a percentage such as 50%, or the "
+        "share 0.5 (a bare number above 1 is refused: 50 could mean 50% or 5000%)",
     )
     partition_below: int | None = Field(
         None,
@@ -60,6 +63,11 @@ class HubSettings(BaseSettings):
     http_timeout: float = Field(30, gt=0, description="seconds before a platform call times out")
     actor: str | None = Field(None, description="who the audit log names (default: OS user)")
 
+    @field_validator("price_change_limit", mode="before")
+    @classmethod
+    def _percent(cls, value: Any) -> float:
+        return validation.percent_limit(value)
+
 
 # Settings whose value may hold a password: an error about them never repeats the value.
 _SENSITIVE = ("database_url",)
@@ -76,5 +84,7 @@ def load_settings(**values: Any) -> HubSettings:
             field = str(err["loc"][0]) if err["loc"] else ""
             name = f"HUB_{field.upper()}" if field else "HUB_* settings"
             shown = "" if field in _SENSITIVE or "input" not in err else f"={err['input']}"
-            problems.append(f"{name}{shown}: {err['msg']}")
+            message = err["msg"].removeprefix("Value error, ")
+            # A field rule's own message already names the variable and its value.
+            problems.append(message if name in message else f"{name}{shown}: {message}")
         raise ConfigError("invalid setting " + "; ".join(problems)) from None

@@ -79,7 +79,7 @@ def test_stock_export_rows_and_csv_bytes(stocked: App, invoke: Invoke, tmp_path:
     lines = data.decode("utf-8-sig").split("\r\n")
     assert lines[0] == "sku,title,warehouse,quantity"
     assert "CUP,杯子 红色,main,5" in lines and "CUP,杯子 红色,north,8" in lines
-    assert "LID,盖子,main,0" in lines  # counted nowhere: one row with 0
+    assert "LID,盖子,main," in lines  # counted nowhere: one row, quantity empty (0 would be a count)
     assert '\'=1+1,"\'=HYPERLINK(""http://evil"",""点我"")",main,2' in lines
     assert "'-5,'@SUM(A1),main,1" in lines
     assert "''quoted,'+plus,main,1" in lines

@@ -287,7 +287,7 @@ def test_price_set_guard_and_errors(lab: Lab) -> None:
     for args, message in [
         (("NOPE", "1.00"), "unknown SKU 'NOPE'"),
         (("CUP", "1.234"), "more than two decimals"),
-        (("CUP", "abc"), "invalid price 'abc'"),
+        (("CUP", "abc"), "price 'abc' is not a number"),
         (("CUP", "11.00", "--shop", "zz"), "unknown shop 'zz'"),
     ]:
         result = hub(lab.app, "price", "set", *args)

@@ -65,13 +65,34 @@ def test_apply_sets_counts_in_one_go_and_audits_every_row(shop: App, invoke: Inv
 
 
 def test_unchanged_rows_are_not_written(shop: App, invoke: Invoke, tmp_path: Path) -> None:
-    f = write_text(tmp_path / "same.csv", "sku,quantity\nCUP,5\nLID,0\n")
+    f = write_text(tmp_path / "same.csv", "sku,quantity,warehouse\nCUP,5,\nLID,,\nBOWL,0,north\n")
     before = snapshot(shop)
     shop.clock.advance(60)  # type: ignore[attr-defined]
     result = invoke("stock", "import", str(f), "--apply")
-    assert result.exit_code == 0
-    assert "2 unchanged" in result.stdout
-    assert snapshot(shop) == before  # no new row for LID, CUP's count time kept
+    assert result.exit_code == 0, result.output
+    assert "3 unchanged" in result.stdout
+    # CUP's count time kept; LID (empty: not counted) and BOWL's 0 in north add no row
+    assert snapshot(shop) == before
+
+
+def test_a_zero_is_the_first_count_of_an_uncounted_sku(shop: App, invoke: Invoke, tmp_path: Path) -> None:
+    f = write_text(tmp_path / "zero.csv", "sku,quantity\nLID,0\n")
+    result = invoke("stock", "import", str(f), "--apply", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["counts"]["changes"] == 1
+    assert data["changes"][0]["note"] == "first count (the SKU was not counted)"
+    assert on_hand(shop, "LID") == 0
+    assert ("LID", "0", "0") in [(e["sku"], e["old"], e["new"]) for e in audit_rows(shop)]
+
+
+def test_an_empty_quantity_leaves_only_an_uncounted_sku_alone(
+    shop: App, invoke: Invoke, tmp_path: Path
+) -> None:
+    f = write_text(tmp_path / "blank.csv", "sku,quantity\nLID,\nCUP,\n")
+    result = invoke("stock", "import", str(f), "--apply")
+    assert result.exit_code == 2
+    assert "line 3: the quantity cell is empty (the SKU is counted" in result.stderr
 
 
 BAD_ROWS = [
@@ -155,11 +176,14 @@ def test_the_main_warehouse_needs_no_creating(app: App, invoke: Invoke, tmp_path
 
 
 def test_create_warehouses(shop: App, invoke: Invoke, tmp_path: Path) -> None:
-    f = write_text(tmp_path / "wh.csv", "sku,quantity,warehouse\nCUP,6,south\nLID,0,east\n")
+    f = write_text(
+        tmp_path / "wh.csv", "sku,quantity,warehouse\nCUP,6,south\nBOWL,0,east\nLID,0,west\n"
+    )
     result = invoke("stock", "import", str(f), "--apply", "--create-warehouses")
     assert result.exit_code == 0, result.output
     assert on_hand(shop, "CUP", "south") == 6
-    assert ("east",) not in snapshot(shop)["warehouses"]  # nothing to count there: not created
+    assert ("east",) not in snapshot(shop)["warehouses"]  # BOWL is counted: nothing to count there
+    assert on_hand(shop, "LID", "west") == 0  # LID's first count
 
 
 def test_missing_unknown_and_repeated_columns_are_refused_before_any_row(
@@ -259,7 +283,7 @@ def test_a_formula_with_no_saved_value_is_named_not_called_empty(
     assert result.exit_code == 2
     problems = problem_lines(result.stderr)
     assert problems[2].startswith("the quantity cell (column B) is a formula with no saved value")
-    assert problems[3] == "the quantity cell is empty"  # a truly empty cell stays so
+    assert problems[3].startswith("the quantity cell is empty")  # a truly empty cell stays so
     assert on_hand(app, "CUP") == 1
 
 

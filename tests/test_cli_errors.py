@@ -116,7 +116,8 @@ async def _raise(exc: Exception) -> None:
     ("variable", "value", "message"),
     [
         ("HUB_SAFETY_STOCK", "-3", "HUB_SAFETY_STOCK=-3: Input should be greater than or equal to 0"),
-        ("HUB_PRICE_CHANGE_LIMIT", "abc", "HUB_PRICE_CHANGE_LIMIT=abc: Input should be a valid number"),
+        ("HUB_PRICE_CHANGE_LIMIT", "abc", "HUB_PRICE_CHANGE_LIMIT='abc' is not a percentage; write e.g. 50%"),
+        ("HUB_PRICE_CHANGE_LIMIT", "50", "HUB_PRICE_CHANGE_LIMIT='50' must be a percentage such as 50%"),
         ("HUB_HTTP_TIMEOUT", "0", "HUB_HTTP_TIMEOUT=0"),
     ],
 )

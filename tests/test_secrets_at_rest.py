@@ -81,8 +81,18 @@ def test_no_secret_value_is_in_the_database(hub_db: Database) -> None:
 
 def test_cli_add_stores_nothing_readable_and_files_are_private(invoke: Invoke, tmp_path: Path) -> None:
     result = invoke(
-        "shops", "add", "t", "--no-check", "--platform", "fake", "--app-key", "k", "--app-secret", SECRET,
-        "--access-token", TOKEN,
+        "shops",
+        "add",
+        "t",
+        "--no-check",
+        "--platform",
+        "fake",
+        "--app-key",
+        "k",
+        "--app-secret",
+        SECRET,
+        "--access-token",
+        TOKEN,
     )
     assert result.exit_code == 0, result.stderr
     files = [p for p in tmp_path.iterdir() if p.name.startswith("hub.db")]
@@ -355,7 +365,9 @@ def test_rotate_with_an_env_key_takes_the_new_one_from_the_environment(
         app = App(settings=HubSettings(database_url=url), host_factory=fake_host)
         return CliRunner().invoke(cli, list(args), obj=app, catch_exceptions=False)
 
-    added = run("shops", "add", "s1", "--no-check", "--platform", "fake", "--app-key", "k", "--app-secret", SECRET)
+    added = run(
+        "shops", "add", "s1", "--no-check", "--platform", "fake", "--app-key", "k", "--app-secret", SECRET
+    )
     assert added.exit_code == 0
     refused = run("secrets", "rotate")
     assert refused.exit_code == 2 and "set HUB_NEW_SECRET_KEY" in refused.stderr
@@ -400,16 +412,28 @@ def _before_encryption() -> str:
 def test_migration_encrypts_clear_text_rows_and_gives_them_back_only_on_request(hub_db: Database) -> None:
     previous = _before_encryption()
     migrate.downgrade(hub_db, previous)
-    old = sa_table("shops", *(sa_column(c) for c in ("name", "platform", "app_key", "app_secret")),
-                   sa_column("access_token"), sa_column("options", JSON), sa_column("created_at", DateTime()))
+    old = sa_table(
+        "shops",
+        *(sa_column(c) for c in ("name", "platform", "app_key", "app_secret")),
+        sa_column("access_token"),
+        sa_column("options", JSON),
+        sa_column("created_at", DateTime()),
+    )
     clear = {f"old{i}": (f"CLEARSECRET{i}", f"CLEARTOKEN{i}" * 3) for i in range(5)}  # rows share a page
     created = FakeClock().now().replace(tzinfo=None)
     with hub_db.engine.begin() as conn:
         for name, (secret, token) in clear.items():
-            conn.execute(old.insert().values(
-                name=name, platform="fake", app_key="k", app_secret=secret, access_token=token,
-                options={"base_url": "http://127.0.0.1:9/api"}, created_at=created,
-            ))
+            conn.execute(
+                old.insert().values(
+                    name=name,
+                    platform="fake",
+                    app_key="k",
+                    app_secret=secret,
+                    access_token=token,
+                    options={"base_url": "http://127.0.0.1:9/api"},
+                    created_at=created,
+                )
+            )
     migrate.upgrade(hub_db)
     data = stored_bytes(hub_db)
     host = fake_host()
@@ -471,7 +495,9 @@ def malformed_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("malformed_key")
 def test_a_malformed_key_is_one_line_and_exit_2(invoke: Invoke) -> None:
-    result = invoke("shops", "add", "s1", "--no-check", "--platform", "fake", "--app-key", "k", "--app-secret", SECRET)
+    result = invoke(
+        "shops", "add", "s1", "--no-check", "--platform", "fake", "--app-key", "k", "--app-secret", SECRET
+    )
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: HUB_SECRET_KEY is not a valid secret key"), lines

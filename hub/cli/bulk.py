@@ -199,6 +199,9 @@ def run_file_import(
     progress = ImportProgress(Path(file).name, live=sys.stderr.isatty(), quiet=as_json)
     with progress.running():
         result = run_import(app.db, file, kind, options, now=app.clock.now, progress=progress)
+    if not as_json:
+        for notice in result.notices:
+            info(f"note: {notice}")
 
     if result.damaged:
         if as_json:

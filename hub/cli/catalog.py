@@ -9,23 +9,24 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.cli.app import App
+from hub import validation
+from hub.cli.app import App, run_async
 from hub.cli.output import emit, fen, info, json_option, print_table
+from hub.cli.params import QUANTITY
 from hub.core import audit, catalog
 from hub.core.shops import get_shop
-from hub.errors import InputError
+from hub.errors import InputError, SyncError
+from hub.models import ListingRef
 from hub.storage import tables as t
-from hub.units import yuan_to_fen
 
 
-def parse_price(text: str) -> int:
-    """A price typed by a person, in yuan (e.g. 59.90) -> fen."""
-    try:
-        fen_value = yuan_to_fen(text)
-    except ValueError as exc:
-        raise InputError(f"invalid price {text!r}: {exc}") from None
-    if fen_value <= 0:
-        raise InputError(f"invalid price {text!r}: must be positive")
+def parse_price(text: str, what: str = "price") -> int:
+    """A price typed by a person, in yuan (e.g. 59.90) -> fen (:func:`hub.validation.price`;
+    full-width digits are read with a notice)."""
+    fen_value = validation.price(text, what)
+    notice = validation.fullwidth_notice(text)
+    if notice:
+        info(f"note: {notice}")
     return fen_value
 
 
@@ -107,10 +108,10 @@ def skus_add(app: App, code: str, price: str, title: str) -> None:
 
 @skus.command("set")
 @click.argument("code")
-@click.option("--safety-stock", type=click.IntRange(min=0), help="Units never offered on any channel.")
+@click.option("--safety-stock", type=QUANTITY, help="Units never offered on any channel.")
 @click.option(
     "--partition-below",
-    type=click.IntRange(min=0),
+    type=QUANTITY,
     help="Partition the SKU when its sellable stock falls below this.",
 )
 @click.option("--partitioned/--shared", default=None, help="Always partition (e.g. a flash-sale SKU).")
@@ -131,8 +132,8 @@ def skus_set(
         "safety_stock": safety_stock,
         "partition_below": partition_below,
         "partitioned": partitioned,
-        "price_floor": parse_price(price_floor) if price_floor else None,
-        "title": title,
+        "price_floor": parse_price(price_floor, "price floor") if price_floor else None,
+        "title": validation.text(title) if title is not None else None,
     }
     changes = {k: v for k, v in changes.items() if v is not None}
     if not changes:
@@ -167,11 +168,23 @@ def skus_import_from(app: App, shop: str, with_stock: bool, as_json: bool) -> No
     """Create master SKUs from SHOP's listings (run `hub sync --stream listings` first).
 
     Listings whose 商家编码 the hub does not know become SKUs with the listing's title and
-    price; listings without a code are left for `hub listings map`."""
+    price; listings without a code are left for `hub listings map`. Without --with-stock
+    the new SKUs are not counted, and the hub leaves their listings alone until they are.
+
+    With --with-stock the count is what is physically there: the hub re-reads those
+    listings' quantities and SHOP's orders, and adds the units of open orders (which the
+    platform already took off its quantity, and which the hub reserves) to each count."""
+    if with_stock:
+        _read_for_count(app, shop)
 
     def write(s: Session) -> list[dict[str, Any]]:
         shop_row = get_shop(s, shop)
-        created = catalog.import_skus_from(s, shop_row.id, app.clock.now(), with_stock=with_stock)
+        refused: list[tuple[t.Listing, str]] = []
+        created = catalog.import_skus_from(
+            s, shop_row.id, app.clock.now(), with_stock=with_stock, refused=refused
+        )
+        # left for a person: fix the code on the platform, or link by hand (`hub listings map`)
+        skipped.extend(f"skipped listing {x.platform_sku_id}: {reason}" for x, reason in refused)
         for sku in created:
             audit.record(
                 s,
@@ -185,8 +198,72 @@ def skus_import_from(app: App, shop: str, with_stock: bool, as_json: bool) -> No
             )
         return [{"code": k.code, "title": k.title, "price": k.price} for k in created]
 
+    skipped: list[str] = []
     created = app.db.run_sync(write)
+    for line in skipped:
+        info(line)
     emit(as_json, created, lambda: info(f"created {len(created)} SKU(s) from {shop}"))
+
+
+def _read_for_count(app: App, shop: str, attempts: int = 3) -> None:
+    """Fresh quantities of SHOP's listings with new codes, then SHOP's orders up to after
+    that read, so :func:`hub.core.catalog.open_order_units` sees every open order the
+    quantities exclude. A listing with an order too close to its read to tell is read
+    again a few seconds later (at most ``attempts`` reads). Raises when a read fails
+    (nothing is created then)."""
+    from hub.core import stock as stock_mod
+    from hub.core.engine import SyncEngine
+
+    runtime = app.runtime()
+
+    def pending(s: Session, shop_id: int, wanted: set[int] | None) -> list[stock_mod.ListingInfo]:
+        rows = [x for x in catalog.new_code_listings(s, shop_id) if wanted is None or x.id in wanted]
+        return [
+            stock_mod.ListingInfo(
+                x.id,
+                x.shop_id,
+                0,
+                ListingRef(
+                    platform_item_id=x.platform_item_id,
+                    platform_sku_id=x.platform_sku_id,
+                    master_code=x.master_code,
+                ),
+                x.platform_quantity,
+                x.quantity_as_of,
+                x.needs_read,
+            )
+            for x in rows
+        ]
+
+    async def main() -> None:
+        row = app.db.run_sync(lambda s: get_shop(s, shop))
+        refs = app.db.run_sync(lambda s: pending(s, row.id, None))
+        for attempt in range(attempts):
+            if not refs:
+                return
+            if attempt:
+                await app.clock.sleep(stock_mod.AMBIGUITY + 1)  # move the next read clear of them
+            ctx = runtime.open(row)
+            try:
+                await stock_mod.observe(app.host, app.db, ctx, refs)
+            finally:
+                await ctx.client.aclose()
+            report = await SyncEngine(runtime, app.settings).run_cycle([shop], ["orders"])
+            for result in report.results:
+                if result.skipped or result.exit_code:
+                    why = result.skipped or result.error
+                    raise SyncError(
+                        f"{shop}: could not read its orders ({why}), so the units of open orders cannot "
+                        "be counted; nothing created. Try again, or import without --with-stock"
+                    )
+
+            def unsure(s: Session) -> list[stock_mod.ListingInfo]:
+                rows = catalog.new_code_listings(s, row.id)
+                return pending(s, row.id, catalog.open_order_units(s, row.id, rows).unsure)
+
+            refs = app.db.run_sync(unsure)
+
+    run_async(main)
 
 
 # --- listings --------------------------------------------------------------------------------

@@ -13,9 +13,11 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub import validation
 from hub.cli.app import App, run_async
 from hub.cli.catalog import parse_price
 from hub.cli.output import emit, fen, info, json_option, print_table
+from hub.cli.params import Percent
 from hub.core import audit
 from hub.core import promotions as promo_mod
 from hub.core.engine import SyncEngine
@@ -50,9 +52,11 @@ def build(values: dict[str, Any], where: str) -> Promotion:
     try:
         for name in MONEY:
             if name in data:
-                data[name] = parse_price(str(data[name]))
+                data[name] = parse_price(str(data[name]), name)
         if "percent_off" in data:
-            data["percent_off"] = int(str(data["percent_off"]).rstrip("%"))
+            data["percent_off"] = validation.whole_number(
+                str(data["percent_off"]).rstrip("%"), "percent_off", 1, 99
+            )
         data["starts_at"] = parse_time(data.pop("start", data.get("starts_at", "")), "start")
         data["ends_at"] = parse_time(data.pop("end", data.get("ends_at", "")), "end")
         return Promotion(**data)
@@ -112,7 +116,7 @@ def _run_now(app: App) -> int:
 )
 @click.option("--name")
 @click.option("--kind", type=click.Choice([k.value for k in PromotionKind]))
-@click.option("--percent-off", type=click.IntRange(1, 99), help="percent_discount: e.g. 20 = 20% off.")
+@click.option("--percent-off", type=Percent(1, 99), help="percent_discount: e.g. 20 = 20% off.")
 @click.option("--flash-price", help="flash_price: the price in yuan, e.g. 99.00.")
 @click.option("--spend", "spend_threshold", help="spend_save: spend at least this (yuan)…")
 @click.option("--save", "spend_discount", help="…to save this (yuan).")

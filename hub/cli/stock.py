@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from hub.cli.app import App, run_async
 from hub.cli.output import emit, info, json_option, print_table
+from hub.cli.params import QUANTITY, Percent
 from hub.core import audit, catalog
 from hub.core import stock as stock_mod
 from hub.core.shops import get_shop
@@ -35,12 +36,15 @@ def load_picture(app: App, s: Session) -> stock_mod.Picture:
 
 @group.command("set")
 @click.argument("sku")
-@click.argument("quantity", type=int)
+@click.argument("quantity", type=QUANTITY)
 @click.option("--warehouse", "-w", help="Warehouse code (default: main).")
 @click.option("--create", is_flag=True, help="Create the warehouse if it does not exist.")
 @click.pass_obj
 def set_(app: App, sku: str, quantity: int, warehouse: str | None, create: bool) -> None:
-    """Set the counted on-hand QUANTITY of SKU in a warehouse (pushed by the next sync)."""
+    """Set the counted on-hand QUANTITY of SKU in a warehouse (pushed by the next sync).
+
+    QUANTITY is a whole number from 0 to 1,000,000,000; 0 is a count too (a SKU nobody
+    counted is never pushed)."""
 
     def write(s: Session) -> tuple[int, int]:
         row = catalog.sku_by_code(s, sku)
@@ -66,7 +70,10 @@ def set_(app: App, sku: str, quantity: int, warehouse: str | None, create: bool)
 @json_option
 @click.pass_obj
 def show(app: App, sku: str | None, as_json: bool) -> None:
-    """On hand, reserved, safety, sellable, mode, and per shop: shown now and the target."""
+    """On hand, reserved, safety, sellable, mode, and per shop: shown now and the target.
+
+    A SKU nobody counted shows "not counted" (JSON: "counted": false, targets null): the
+    hub leaves its listings as they are until a count is set, 0 included."""
 
     def read(s: Session) -> list[dict[str, Any]]:
         picture = load_picture(app, s)
@@ -85,13 +92,17 @@ def show(app: App, sku: str | None, as_json: bool) -> None:
                     "reserved": info_.reserved,
                     "safety": info_.safety,
                     "sellable": info_.sellable,
-                    "mode": "partitioned" if info_.partitioned else "shared",
+                    "counted": info_.counted,
+                    "mode": ("partitioned" if info_.partitioned else "shared")
+                    if info_.counted
+                    else "not counted",
                     "shops": [
                         {
                             "shop": shops[x.shop_id],
                             "platform_sku_id": x.ref.platform_sku_id,
                             "shown": x.model,
-                            "target": wanted[x.id],
+                            # a SKU nobody counted is never pushed: its listings keep what they show
+                            "target": wanted[x.id] if info_.counted else None,
                         }
                         for x in listings
                     ],
@@ -110,12 +121,15 @@ def show(app: App, sku: str | None, as_json: bool) -> None:
             [
                 (
                     r["sku"],
-                    r["on_hand"],
+                    r["on_hand"] if r["counted"] else "not counted",
                     r["reserved"],
                     r["safety"],
-                    r["sellable"],
+                    r["sellable"] if r["counted"] else "-",
                     r["mode"],
-                    "  ".join(f"{x['shop']} {x['shown']}→{x['target']}" for x in r["shops"]),
+                    "  ".join(
+                        f"{x['shop']} {x['shown']}→{'not pushed' if x['target'] is None else x['target']}"
+                        for x in r["shops"]
+                    ),
                 )
                 for r in rows
             ],
@@ -194,10 +208,10 @@ def rules() -> None:
 @rules.command("set")
 @click.argument("shop")
 @click.option("--sku", help="Only for this SKU (default: the shop's rule for every SKU).")
-@click.option("--share", type=click.IntRange(0, 100), help="Percent of the sellable stock (default 100).")
-@click.option("--cap", type=click.IntRange(min=0), help="Never show more than this.")
+@click.option("--share", type=Percent(0, 100), help="Percent of the sellable stock (default 100).")
+@click.option("--cap", type=QUANTITY, help="Never show more than this.")
 @click.option("--no-cap", is_flag=True, help="Remove the cap.")
-@click.option("--floor", type=click.IntRange(min=0), help="Show 0 when the allocation falls below this.")
+@click.option("--floor", type=QUANTITY, help="Show 0 when the allocation falls below this.")
 @click.option("--warehouses", help="Comma-separated warehouse codes feeding the shop ('' = all).")
 @click.pass_obj
 def rules_set(

@@ -41,6 +41,15 @@ def print_report(report: SyncReport) -> None:
     )
 
 
+def uncounted_notice(codes: Sequence[str], shown: int = 10) -> str:
+    """One line naming the SKUs whose stock was not pushed because nobody counted them."""
+    names = ", ".join(codes[:shown]) + (f" and {len(codes) - shown} more" if len(codes) > shown else "")
+    return (
+        f"{len(codes)} SKU(s) not counted, so their listings were left as they are: {names}. "
+        "Set counts with `hub stock set` or `hub stock import` (0 is a count)."
+    )
+
+
 class TerminalProgress:
     """A live progress display on a terminal (the engine only emits events)."""
 
@@ -134,6 +143,8 @@ def sync(
                 info(f"{len(skipped)} stream(s) skipped: {why}")
             if report.interrupted:
                 info("stopped by a signal before the run was done; the next run picks up the rest")
+        if report.uncounted and not as_json:
+            info(uncounted_notice(report.uncounted))
         if report.exit_code and not as_json:
             failed = [r for r in report.results if r.exit_code]
             info(f"{len(failed)} stream(s) need attention (exit code {report.exit_code})")

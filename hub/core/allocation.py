@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from hub.validation import MAX_QUANTITY
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -39,7 +41,9 @@ class ShopInput:
 
 
 def sellable(on_hand: int, reserved: int, safety: int) -> int:
-    return max(0, on_hand - reserved - safety)
+    """Units that may be offered; never more than one platform quantity may hold (the sum
+    of several warehouses could exceed it)."""
+    return min(MAX_QUANTITY, max(0, on_hand - reserved - safety))
 
 
 def shared_targets(total: int, shops: Mapping[str, ShopInput]) -> dict[str, int]:

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from hub import validation
 from hub.errors import InputError
 from hub.models import Listing as ListingModel
+from hub.models import OrderStatus
 from hub.storage import tables as t
 
 DEFAULT_WAREHOUSE = "main"
@@ -38,6 +40,7 @@ def warehouse(session: Session, code: str | None, *, create: bool = False) -> t.
     if row is None:
         if not create and code != DEFAULT_WAREHOUSE:
             raise InputError(f"unknown warehouse {code!r}; add --create to create it")
+        validation.code(code, "warehouse code")
         row = t.Warehouse(code=code, name=code)
         session.add(row)
         session.flush()
@@ -45,13 +48,34 @@ def warehouse(session: Session, code: str | None, *, create: bool = False) -> t.
 
 
 def add_sku(session: Session, *, code: str, title: str, price: int, now: datetime) -> t.Sku:
+    """Add a master SKU (not counted: see :func:`set_on_hand`). The code and price follow
+    :mod:`hub.validation`."""
+    validation.code(code)
+    validation.check_price(price)
+    validation.text(title)
     if session.scalar(select(t.Sku.id).where(t.Sku.code == code)) is not None:
         raise InputError(f"SKU {code!r} already exists")
     sku = t.Sku(code=code, title=title, price=price, partitioned=False, created_at=now, updated_at=now)
     session.add(sku)
     session.flush()
+    link_codes(session, [code])
     relink(session)
     return sku
+
+
+def link_codes(session: Session, codes: Sequence[str]) -> None:
+    """Link the already-read listings whose 商家编码 is one of ``codes`` (new SKUs) at once,
+    not only at the next listings read. Links made by hand are left alone."""
+    for start in range(0, len(codes), 500):
+        session.execute(
+            update(t.Listing)
+            .where(
+                t.Listing.mapped_manually.is_(False),
+                t.Listing.sku_id.is_(None),
+                t.Listing.master_code.in_(list(codes[start : start + 500])),
+            )
+            .values(sku_id=select(t.Sku.id).where(t.Sku.code == t.Listing.master_code).scalar_subquery())
+        )
 
 
 def set_on_hand(
@@ -64,8 +88,7 @@ def set_on_hand(
     create_warehouse: bool = False,
 ) -> tuple[int, int]:
     """Set the counted units of ``sku`` in a warehouse; returns (old, new)."""
-    if quantity < 0:
-        raise InputError(f"quantity {quantity} is negative")
+    validation.quantity(quantity)
     wh = warehouse(session, warehouse_code, create=create_warehouse)
     row = session.scalar(
         select(t.StockOnHand).where(t.StockOnHand.sku_id == sku.id, t.StockOnHand.warehouse_id == wh.id)
@@ -215,14 +238,14 @@ def relink(session: Session) -> int:
     return fixed
 
 
-def import_skus_from(
-    session: Session, shop_id: int, now: datetime, *, with_stock: bool = False
-) -> list[t.Sku]:
-    """Create master SKUs from a shop's listings that carry a master code the hub does
-    not know yet (bootstrapping the catalogue from the shop the merchant already runs).
-    With ``with_stock``, the platform quantity becomes the on-hand count."""
+def new_code_listings(
+    session: Session, shop_id: int, refused: list[tuple[t.Listing, str]] | None = None
+) -> list[t.Listing]:
+    """A shop's listings whose master code the hub does not know yet (the first of each
+    code). Codes that break :func:`hub.validation.code` are left out, and added to
+    ``refused`` with the reason when given."""
     known = set(session.scalars(select(t.Sku.code)))
-    created = []
+    out = []
     rows = session.scalars(
         select(t.Listing)
         .where(t.Listing.shop_id == shop_id, t.Listing.master_code.is_not(None), t.Listing.status != REMOVED)
@@ -230,27 +253,92 @@ def import_skus_from(
     )
     for row in rows:
         code = row.master_code
-        if not code or code in known:
-            continue
-        known.add(code)
+        if code and code not in known:
+            known.add(code)
+            try:
+                validation.code(code, "商家编码")
+            except validation.InvalidValue as exc:
+                if refused is not None:
+                    refused.append((row, str(exc)))
+                continue
+            out.append(row)
+    return out
+
+
+@dataclass
+class OpenUnits:
+    """Per listing id: units of open orders the platform quantity excludes (``units``), and
+    the listings with an order too close to their read to tell (``unsure``)."""
+
+    units: dict[int, int]
+    unsure: set[int]
+
+
+def open_order_units(session: Session, shop_id: int, listings: Sequence[t.Listing]) -> OpenUnits:
+    """Units of the shop's open orders placed before each listing's quantity was read.
+
+    The platform took those units off the quantity it shows, yet they are still on the
+    shelf, and the hub reserves them as it ingests the orders: a count taken from the
+    platform quantity alone would subtract them twice. An order placed within
+    :data:`hub.core.stock.AMBIGUITY` seconds of the read is not added (the count errs
+    low) and its listing is named in ``unsure``, so the caller can read it again later."""
+    from hub.core.orders import _desired
+    from hub.core.stock import AMBIGUITY
+
+    band = timedelta(seconds=AMBIGUITY)
+    by_sku = {row.platform_sku_id: row for row in listings}
+    out = OpenUnits({}, set())
+    for start in range(0, len(listings), 500):
+        chunk = [row.platform_sku_id for row in listings[start : start + 500]]
+        lines = session.execute(
+            select(t.OrderLine, t.Order.status, t.Order.created_at_platform)
+            .join(t.Order, t.Order.id == t.OrderLine.order_id)
+            .where(t.Order.shop_id == shop_id, t.OrderLine.platform_sku_id.in_(chunk))
+        )
+        for line, status, created in lines:
+            listing = by_sku[line.platform_sku_id]
+            if abs(created - listing.quantity_as_of) <= band:
+                out.unsure.add(listing.id)
+            elif created < listing.quantity_as_of and (
+                _desired(OrderStatus(status), line.shipped, line.refunded) == "held"
+            ):
+                out.units[listing.id] = out.units.get(listing.id, 0) + line.quantity
+    return out
+
+
+def import_skus_from(
+    session: Session,
+    shop_id: int,
+    now: datetime,
+    *,
+    with_stock: bool = False,
+    refused: list[tuple[t.Listing, str]] | None = None,
+) -> list[t.Sku]:
+    """Create master SKUs from a shop's listings that carry a master code the hub does
+    not know yet (bootstrapping the catalogue from the shop the merchant already runs).
+
+    With ``with_stock``, the on-hand count is what is physically there: the platform
+    quantity plus the units of the open orders it already excludes
+    (:func:`open_order_units`; the caller reads the shop's orders first)."""
+    rows = new_code_listings(session, shop_id, refused)
+    held = open_order_units(session, shop_id, rows).units if with_stock else {}
+    created = []
+    for row in rows:
         sku = t.Sku(
-            code=code, title=row.title, price=row.price, partitioned=False, created_at=now, updated_at=now
+            code=row.master_code,
+            title=row.title,
+            price=row.price,
+            partitioned=False,
+            created_at=now,
+            updated_at=now,
         )
         session.add(sku)
         session.flush()
         if with_stock:
-            set_on_hand(session, sku, row.platform_quantity, None, now)
+            set_on_hand(session, sku, row.platform_quantity + held.get(row.id, 0), None, now)
         created.append(sku)
     if created:
-        session.execute(
-            update(t.Listing)
-            .where(
-                t.Listing.mapped_manually.is_(False),
-                t.Listing.sku_id.is_(None),
-                t.Listing.master_code.in_([s.code for s in created]),
-            )
-            .values(sku_id=select(t.Sku.id).where(t.Sku.code == t.Listing.master_code).scalar_subquery())
-        )
+        link_codes(session, [s.code for s in created])
         relink(session)
     return created
 

@@ -399,7 +399,8 @@ class SyncEngine:
             return self._picture(s)
 
         picture = await self.db.run(prepare)
-        partitioned = {sku.id for sku in picture.skus.values() if sku.partitioned}
+        # a SKU nobody counted is never pushed, so its listings need no read
+        partitioned = {sku.id for sku in picture.skus.values() if sku.partitioned and sku.counted}
 
         async def one(shop: Shop) -> None:
             wanted = [
@@ -443,7 +444,7 @@ class SyncEngine:
         since = {shop.id: shop.ctx.client.platform_time(fresh_since) for shop in shops}
         absolute = await self.db.run(self.absolute_shops)
 
-        def prepare(s: Session) -> list[stock_mod.Push]:
+        def prepare(s: Session) -> tuple[stock_mod.Picture, list[stock_mod.Push]]:
             stock_mod.consistent_snapshot(s)
             now = self.clock.now()
             for shop_id in ids:
@@ -462,11 +463,11 @@ class SyncEngine:
                 s.execute(update(t.Listing).where(t.Listing.id.in_(unsure)).values(needs_read=True))
             # Recorded before the plan lease is let go: they are this process's claims.
             stock_mod.record_planned(s, lowers + raises, now)
-            return lowers + raises
+            return picture, lowers + raises
 
         try:
             async with keeper.holding(stock_mod.PLAN_LEASE):
-                pushes = await self.db.run(prepare)
+                picture, pushes = await self.db.run(prepare)
         except HubError as exc:
             for result in results.values():
                 result.fail(f"stock not planned: {redact(str(exc))}", exc.exit_code)
@@ -476,6 +477,7 @@ class SyncEngine:
             for result in results.values():
                 result.fail(f"stock not planned: internal error: {type(exc).__name__}: {redact(str(exc))}")
             return
+        report.uncounted = stock_mod.uncounted(picture, ids)
         by_shop = {shop.id: shop for shop in shops}
         outcomes = {shop_id: stock_mod.StockOutcome() for shop_id in ids}
 

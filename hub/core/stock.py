@@ -80,6 +80,12 @@ class SkuInfo:
     partitioned: bool = False
     sellable: int = 0
 
+    @property
+    def counted(self) -> bool:
+        """Whether anyone set a count (in any warehouse; 0 counts). A SKU nobody counted
+        never drives a stock write (see :func:`plan`)."""
+        return bool(self.on_hand)
+
 
 @dataclass
 class Picture:
@@ -344,6 +350,8 @@ def plan(
         if listing.shop_id not in shop_ids:
             continue
         sku = picture.skus[listing.sku_id]
+        if not sku.counted:
+            continue  # nobody set a count: the listing keeps what it shows (see uncounted())
         target = wanted[listing.id]
         if listing.needs_read and (listing.shop_id not in absolute_shops or target >= listing.model):
             # The platform quantity is unknown until a read succeeds: a relative write would
@@ -357,6 +365,17 @@ def plan(
         if target != listing.model:
             pushes.append(Push(listing, target, sku.partitioned, sku.sellable))
     return pushes
+
+
+def uncounted(picture: Picture, shop_ids: set[int] | None = None) -> list[str]:
+    """Codes of SKUs nobody counted that have a listing (in ``shop_ids``, if given): their
+    listings are left alone, whatever they show, until a count is set."""
+    ids = {
+        x.sku_id
+        for x in picture.listings
+        if (shop_ids is None or x.shop_id in shop_ids) and not picture.skus[x.sku_id].counted
+    }
+    return sorted(picture.skus[i].code for i in ids)
 
 
 def _absolute_partitioned(shown: int, target: int) -> int:

@@ -1,9 +1,10 @@
 """Current stock counts and prices, written in exactly the format the imports read.
 
 Exporting and importing the file unchanged is a no-op (the dry run shows 0 changes): the
-stock file has one row per SKU and warehouse (a SKU counted nowhere gets one row with 0 in
-``main``); the price file has one row per SKU with its price for every shop, followed by a
-row with ``shop`` for each shop-specific price. A ``title`` column helps people find their
+stock file has one row per SKU and warehouse (a SKU counted nowhere gets one row in ``main``
+with an empty quantity: 0 would be a count, and the import leaves an empty cell uncounted);
+the price file has one row per SKU with its price for every shop, followed by a row with
+``shop`` for each shop-specific price. A ``title`` column helps people find their
 way; the import ignores it.
 
 SKUs are read a page at a time, each page in its own short transaction, so exporting a
@@ -81,8 +82,9 @@ def _by_sku(db: Database, query: Select[Any]) -> dict[int, list[tuple[str, int]]
     return db.run_sync(read)
 
 
-def stock_rows(db: Database) -> Iterator[tuple[str, str, str, int]]:
-    """(sku, title, warehouse, quantity) for every SKU and warehouse it is counted in."""
+def stock_rows(db: Database) -> Iterator[tuple[str, str, str, int | None]]:
+    """(sku, title, warehouse, quantity) for every SKU and warehouse it is counted in
+    (quantity None: a SKU counted nowhere)."""
     for page in _pages(db):
         counted = _by_sku(
             db,
@@ -92,7 +94,7 @@ def stock_rows(db: Database) -> Iterator[tuple[str, str, str, int]]:
             .order_by(t.Warehouse.code),
         )
         for sku_id, code, title, _price in page:
-            for warehouse, quantity in counted.get(sku_id) or [(DEFAULT_WAREHOUSE, 0)]:
+            for warehouse, quantity in counted.get(sku_id) or [(DEFAULT_WAREHOUSE, None)]:
                 yield code, title, warehouse, quantity
 
 

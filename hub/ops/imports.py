@@ -19,18 +19,17 @@ or none.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from hub import validation
 from hub.core import catalog, outbox, prices
 from hub.errors import InputError, Problem
 from hub.ops.spreadsheet import Sheet, SheetRow, column_letter, open_sheet, unneutralise
@@ -41,9 +40,6 @@ from hub.units import fen_to_yuan
 CHUNK = 2000  # rows per database lookup and per write batch: bounds memory, few round trips
 SHOW = 50  # changes listed by default
 MAX_PROBLEMS = 100_000  # bad rows listed at most (a million wrong rows would not be read anyway)
-MAX_QUANTITY = 1_000_000_000
-MAX_PRICE = 100_000_000 * 100  # fen: a hundred million yuan
-CODE_LENGTH = 64
 
 Progress = Callable[[str, int, float | None], None]
 """progress(phase, rows, fraction): phase "checking" or "applying", rows done so far, and
@@ -116,46 +112,21 @@ class Layout:
 
 # --- numbers -------------------------------------------------------------------------------------
 
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
-_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")  # 1,299.00 as Excel formats it
-
-
-def _decimal(text: str) -> Decimal | None:
-    if _GROUPED.fullmatch(text):
-        text = text.replace(",", "")
-    if not _NUMBER.fullmatch(text):
-        return None
-    return Decimal(text)
-
 
 def parse_quantity(text: str) -> tuple[int | None, str | None]:
-    """A quantity cell -> (units, None) or (None, why it is wrong)."""
-    value = _decimal(text)
-    if value is None:
-        return None, f"quantity {text!r} is not a number"
-    if value != value.to_integral_value():
-        return None, f"quantity {text!r} is not a whole number"
-    if value < 0:
-        return None, f"quantity {text!r} is negative"
-    if value > MAX_QUANTITY:
-        return None, f"quantity {text!r} is larger than {MAX_QUANTITY}"
-    return int(value), None
+    """A quantity cell -> (units, None) or (None, why it is wrong): :func:`hub.validation.quantity`."""
+    try:
+        return validation.quantity(text), None
+    except validation.InvalidValue as exc:
+        return None, str(exc)
 
 
 def parse_price_cell(text: str) -> tuple[int | None, str | None]:
-    """A price cell in yuan (``59.90``; a leading ¥ and thousands separators as Excel
-    formats currency are accepted) -> (fen, None) or (None, why it is wrong)."""
-    value = _decimal(text.lstrip("¥￥").strip())
-    if value is None:
-        return None, f"price {text!r} is not a number"
-    fen = value * 100
-    if fen != fen.to_integral_value():
-        return None, f"price {text!r} has more than two decimals"
-    if fen <= 0:
-        return None, f"price {text!r} must be positive"
-    if fen > MAX_PRICE:
-        return None, f"price {text!r} is larger than {fen_to_yuan(MAX_PRICE)}"
-    return int(fen), None
+    """A price cell in yuan -> (fen, None) or (None, why it is wrong): :func:`hub.validation.price`."""
+    try:
+        return validation.price(text), None
+    except validation.InvalidValue as exc:
+        return None, str(exc)
 
 
 # --- staging -------------------------------------------------------------------------------------
@@ -276,6 +247,7 @@ class ImportResult:
     applied: int | None = None  # None: nothing applied (dry run or refused)
     shops: list[str] = field(default_factory=list)
     place_name: str = "warehouse"
+    notices: list[str] = field(default_factory=list)  # how the file was read (e.g. its encoding)
 
     @property
     def not_listed(self) -> int:
@@ -321,6 +293,7 @@ class ImportResult:
             "problems_not_listed": self.problems_not_listed,
             "damaged": self.damaged,
             "shops": self.shops,
+            "notices": self.notices,
         }
 
 
@@ -334,6 +307,7 @@ class _Record:
     new: int | None
     problems: list[str]
     fatal: bool
+    note: str | None = None  # e.g. full-width digits read as 0-9
 
 
 # --- the two kinds of file ----------------------------------------------------------------------
@@ -345,6 +319,7 @@ class _Kind:
     value: ClassVar[str]
     place: ClassVar[str]
     default_place: ClassVar[str] = ""
+    blank_allowed: ClassVar[bool] = False  # an empty value cell may mean "leave as it is"
 
     def __init__(self, options: ImportOptions):
         self.options = options
@@ -417,16 +392,30 @@ class _Kind:
         sku = unneutralise(cell("sku"))
         if not sku:
             problems.append(empty("sku"))
+        else:
+            try:
+                validation.code(sku)
+            except validation.InvalidValue as exc:
+                problems.append(str(exc))
+                sku = ""
         text = cell(self.value)
         new = None
         if not text:
-            problems.append(empty(self.value))
+            # A formula with no saved value is never a deliberate blank.
+            if not self.blank_allowed or layout.index.get(self.value) in row.uncached:
+                problems.append(empty(self.value))
         else:
             new, error = self.parse_value(text)
             if error:
                 problems.append(error)
+        notice = validation.fullwidth_notice(text) if new is not None else None
         place = unneutralise(cell(self.place)) or self.default_place
-        return _Record(row.line, sku, place, new, problems, row.damage is not None)
+        if self.place == "warehouse" and place:
+            try:
+                validation.code(place, "warehouse code")
+            except validation.InvalidValue as exc:
+                problems.append(str(exc))
+        return _Record(row.line, sku, place, new, problems, row.damage is not None, notice)
 
     def load(self, session: Session) -> None:
         """Read the small lookup tables (warehouses, shops) once."""
@@ -507,6 +496,9 @@ class StockFile(_Kind):
     value = "quantity"
     place = "warehouse"
     default_place = catalog.DEFAULT_WAREHOUSE
+    # A SKU nobody counted is exported with an empty quantity (0 would be a count): such a
+    # row leaves it uncounted. For a counted SKU an empty cell is a mistake.
+    blank_allowed = True
 
     def parse_value(self, text: str) -> tuple[int | None, str | None]:
         return parse_quantity(text)
@@ -530,26 +522,37 @@ class StockFile(_Kind):
                 )
             )
         }
+        counted = {sku_id for sku_id, _ in counts}
         out = []
         for r in records:
             problems = r.problems
-            note = None
+            note = r.note
             sku_id = ids.get(r.sku) if r.sku else None
             if r.sku and sku_id is None:
                 problems.append(f"unknown SKU {r.sku!r}")
             wh_id = self.warehouses.get(r.place)
             if wh_id is None:
-                if len(r.place) > CODE_LENGTH:
-                    problems.append(f"warehouse code longer than {CODE_LENGTH} characters")
+                if problems:
+                    pass  # a code breaking the rule is named already
                 elif r.place == catalog.DEFAULT_WAREHOUSE:
                     pass  # the default warehouse is created on first use, as `hub stock set` does
                 elif self.options.create_warehouses:
-                    note = "new warehouse"
+                    note = f"{note}; new warehouse" if note else "new warehouse"
                 else:
                     problems.append(f"unknown warehouse {r.place!r} (--create-warehouses creates it)")
             current = counts.get((sku_id, wh_id)) if sku_id is not None and wh_id is not None else None
             old = None if sku_id is None else (current or 0)
-            changed = not problems and r.new != old
+            first_count = sku_id is not None and sku_id not in counted
+            if r.new is None and not problems:
+                if sku_id is not None and not first_count:
+                    problems.append(
+                        "the quantity cell is empty (the SKU is counted: give a number, 0 included)"
+                    )
+                elif sku_id is not None:
+                    note = "not counted; left as it is"
+            changed = not problems and r.new is not None and (r.new != old or first_count)
+            if changed and first_count and r.new == 0:  # otherwise the diff speaks for itself
+                note = f"{note}; first count" if note else "first count (the SKU was not counted)"
             out.append(
                 (
                     r.line,
@@ -609,12 +612,13 @@ class StockFile(_Kind):
                     )
                 )
             }
+            counted = {sku_id for sku_id, _ in current}
             updates, inserts, audits = [], [], []
             for line, sku, sku_id, place, place_id, new in rows:
                 wh_id = place_id if place_id is not None else created[place]
                 row_id, old = current.get((sku_id, wh_id), (None, 0))
-                if (row_id is not None and old == new) or (row_id is None and new == 0):
-                    continue  # became unchanged meanwhile
+                if (row_id is not None and old == new) or (row_id is None and new == 0 and sku_id in counted):
+                    continue  # became unchanged meanwhile (a 0 is written only as a SKU's first count)
                 if row_id is None:
                     inserts.append(
                         {
@@ -689,7 +693,7 @@ class PriceFile(_Kind):
         out = []
         for r in records:
             problems = r.problems
-            note = None
+            note = r.note
             sku = skus.get(r.sku) if r.sku else None
             if r.sku and sku is None:
                 problems.append(f"unknown SKU {r.sku!r}")
@@ -707,9 +711,10 @@ class PriceFile(_Kind):
             if changed and sku is not None and r.new is not None and old is not None:
                 refusal = self.guard(sku, old, r.new)
                 if refusal and self.options.force:
-                    note = "forced: " + refusal.removeprefix("price guard: ").removesuffix(
+                    forced = "forced: " + refusal.removeprefix("price guard: ").removesuffix(
                         " (--force allows it)"
                     )
+                    note = f"{note}; {forced}" if note else forced
                 elif refusal:
                     problems.append(refusal)
                     changed = False
@@ -971,7 +976,9 @@ def _check(
     staging.index()
     spec.cross_rows(staging)
 
-    result = ImportResult(spec.kind, sheet.name, sheet.format, sheet.encoding, place_name=spec.place)
+    result = ImportResult(
+        spec.kind, sheet.name, sheet.format, sheet.encoding, place_name=spec.place, notices=sheet.notices
+    )
     rows, changes, unchanged, bad, fatal = staging.query(
         "SELECT count(*), "
         "coalesce(sum(problem IS NULL AND changed = 1), 0), "

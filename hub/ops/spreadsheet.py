@@ -53,6 +53,13 @@ DELIMITERS = (",", "\t", ";")  # in order of preference when headers score the s
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 QUOTE = "'"
 EXPORT_ENCODINGS = ("utf-8-sig", "utf-8", "gb18030", "gbk")
+EXCEL_COLUMNS = 16_384  # XFD
+MAX_COLUMNS = 1_000  # an import file has a handful; more is the wrong file, refused before any row
+# XLSX is a zip: what it inflates to is capped before parsing (a "zip bomb" of a few hundred
+# KB can inflate to gigabytes). Shared strings and styles are read whole into memory.
+MAX_XLSX_BYTES = 2_000_000_000  # every part together (a million-row sheet is ~100-250 MB)
+MAX_XLSX_PART_BYTES = 200_000_000  # any part other than the worksheets, which are streamed
+MAX_XLSX_RATIO = 100  # sheets inflate ~13x (even a million equal rows); a bomb ~1000x
 
 HeaderScore = Callable[[Sequence[str]], int]
 """How many of a candidate header's cells name a known column (picks the delimiter)."""
@@ -96,8 +103,9 @@ def cell_text(value: Any) -> str:
 
 
 def column_letter(index: int) -> str:
-    """0-based column index -> the letter Excel shows (0 -> A)."""
-    return get_column_letter(index + 1)
+    """0-based column index -> the letter Excel shows (0 -> A); beyond Excel's last
+    column, the column's number (#20000)."""
+    return get_column_letter(index + 1) if index < EXCEL_COLUMNS else f"#{index + 1}"
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -128,6 +136,7 @@ class Sheet:
         self.header: tuple[str, ...] = ()
         self.header_line = 0
         self.rows_read = 0
+        self.notices: list[str] = []  # how the file was read, when it was not as it says
 
     def rows(self) -> Iterator[SheetRow]:
         """Data rows after the header, blank rows skipped."""
@@ -162,10 +171,18 @@ def open_sheet(path: str | os.PathLike[str], *, encoding: str | None = None, sco
             f"{path.name}: the old Excel 97-2003 format is not supported; save it as .xlsx or CSV"
         )
     if suffix in XLSX_SUFFIXES:
-        return XlsxSheet(path, score)
-    if suffix in CSV_SUFFIXES:
-        return CsvSheet(path, encoding, score)
-    raise InputError(f"{path.name}: unknown file type {suffix or '(none)'!r}; use .csv or .xlsx")
+        sheet: Sheet = XlsxSheet(path, score)
+    elif suffix in CSV_SUFFIXES:
+        sheet = CsvSheet(path, encoding, score)
+    else:
+        raise InputError(f"{path.name}: unknown file type {suffix or '(none)'!r}; use .csv or .xlsx")
+    if len(sheet.header) > MAX_COLUMNS:
+        sheet.close()
+        raise sheet.error(
+            f"the header row (line {sheet.header_line}) has {len(sheet.header):,} columns; "
+            f"at most {MAX_COLUMNS:,} are read (is this the right file?)"
+        )
+    return sheet
 
 
 def detect_encoding(path: Path) -> str:
@@ -178,6 +195,10 @@ def detect_encoding(path: Path) -> str:
         if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             return "utf-16"
         f.seek(0)
+        unmarked = _utf16_without_bom(f.read(4096))
+        if unmarked:
+            return unmarked
+        f.seek(0)
         decoder = codecs.getincrementaldecoder("utf-8")()
         while chunk := f.read(1 << 20):
             try:
@@ -187,6 +208,19 @@ def detect_encoding(path: Path) -> str:
         # Ending inside a multi-byte character is a cut-off UTF-8 file, not GBK: reading
         # reports the cut line rather than garbling the whole file as another encoding.
         return "utf-8"
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """``utf-16-le``/``utf-16-be`` when ``head`` reads as UTF-16 without a byte-order mark:
+    the line breaks, commas, digits and Latin letters of such text put a 0 byte in every
+    other position (odd ones little-endian), and almost never in the others."""
+    if len(head) < 4 or b"\x00" not in head:
+        return None
+    even, odd = head[0::2], head[1::2]
+    for zeros, others, name in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+        if zeros.count(0) >= len(zeros) // 5 and others.count(0) <= len(others) // 20:
+            return name
+    return None
 
 
 def check_encoding(name: str) -> str:
@@ -219,6 +253,11 @@ class CsvSheet(Sheet):
         self._file.seek(0)
         self.detected = encoding is None
         self.encoding = check_encoding(encoding) if encoding else detect_encoding(self.path)
+        if self.detected and self.encoding in ("utf-16-le", "utf-16-be"):
+            self.notices.append(
+                f"{self.name} has no byte-order mark but is UTF-16 text "
+                f"({'little' if self.encoding.endswith('le') else 'big'}-endian): read as such"
+            )
         self.bytes_read = 0
         self.line = 0  # physical lines consumed so far
         self._unterminated = 0  # the last line, when it has no line break
@@ -344,6 +383,7 @@ class XlsxSheet(Sheet):
     def __init__(self, path: Path, score: HeaderScore):
         super().__init__(path)
         self._at = 0
+        self._check_size()
         try:
             self._book = openpyxl.load_workbook(path, read_only=True, data_only=True)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError):
@@ -362,6 +402,39 @@ class XlsxSheet(Sheet):
         except BaseException:
             self.close()
             raise
+
+    def _check_size(self) -> None:
+        """Refuse, before parsing, a workbook that would inflate beyond the caps. The sizes
+        come from the zip directory; a part that inflates past its stated size fails its
+        read (the zip module stops at the stated size and checks the CRC)."""
+        try:
+            with zipfile.ZipFile(self.path) as archive:
+                parts = archive.infolist()
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError):
+            return  # openpyxl reports a damaged file in its own words below
+        for part in parts:
+            ratio = part.file_size / max(1, part.compress_size)
+            if part.file_size > 10_000_000 and ratio > MAX_XLSX_RATIO:
+                raise self.error(
+                    f"{part.filename} would inflate {ratio:,.0f} times, from {part.compress_size:,} to "
+                    f"{part.file_size:,} bytes: a zip bomb, not a spreadsheet; refused unread"
+                )
+        total = sum(p.file_size for p in parts)
+        big = max(
+            (p for p in parts if not p.filename.startswith("xl/worksheets/")),
+            key=lambda p: p.file_size,
+            default=None,
+        )
+        if total > MAX_XLSX_BYTES:
+            raise self.error(
+                f"the workbook would inflate to {total:,} bytes, more than {MAX_XLSX_BYTES:,}: "
+                "refused unread. Split it, or save it as CSV"
+            )
+        if big is not None and big.file_size > MAX_XLSX_PART_BYTES:
+            raise self.error(
+                f"{big.filename} would inflate to {big.file_size:,} bytes, more than "
+                f"{MAX_XLSX_PART_BYTES:,} for a part read whole: refused unread. Save the sheet as CSV"
+            )
 
     def _raw_rows(self) -> Iterator[tuple[int, tuple[str, ...]]]:
         try:
@@ -471,7 +544,10 @@ def write_sheet(
         raise InputError(f"{path.name}: unknown file type {suffix or '(none)'!r}; use .csv or .xlsx")
     if not path.parent.is_dir():
         raise InputError(f"{path.parent}: no such directory")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=suffix)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=suffix)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
     os.close(fd)
     try:
         if suffix in XLSX_SUFFIXES:
@@ -479,11 +555,19 @@ def write_sheet(
         else:
             count = _write_csv(Path(tmp), columns, rows, encoding)
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise _write_error(path, exc) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
     return count
+
+
+def _write_error(path: Path, exc: OSError) -> InputError:
+    return InputError(f"{path}: cannot write the file here ({exc.strerror or exc}); nothing written")
 
 
 def _text_cells(columns: Sequence[OutColumn], row: Sequence[Any]) -> list[Any]:
