@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from hub.core import catalog
 from hub.core import promotions as promo_mod
+from hub.core import stock as stock_mod
 from hub.models import OrderStatus, Promotion, PromotionKind
 from hub.storage import tables as t
 from hub.testing import FakeClock
@@ -118,6 +119,48 @@ async def test_flash_sale_race_never_oversells_and_sells_through(lab: Lab, seed:
     assert sold <= 100, f"oversold {sold - 100}"
     assert sold >= 99, f"sell-through {sold}%"
     assert buyers.units_bought == sold
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize(
+    "weights", [{"dy": 6, "tb": 2, "jd": 1, "wx": 1}, None], ids=["skewed-to-douyin", "evenly"]
+)
+async def test_scarce_stock_is_never_oversold_with_the_defaults(
+    lab: Lab, seed: int, weights: dict[str, int] | None
+) -> None:
+    """A new user's race (issue 12): one SKU on all four shops, 12 on hand, 3 of them held
+    by open orders, nothing else configured. Buyers on every channel race while the hub
+    syncs between rounds: every one of the 9 sellable units is sold, none twice."""
+    lab.app.db.run_sync(lambda s: catalog.set_on_hand(s, catalog.sku_by_code(s, "FLASH"), 12, None, lab.clock.now()))
+    await lab.sync()
+    for shop in ("dy", "dy", "tb"):  # three open orders, placed before the rush
+        buy(lab, shop, "FLASH")
+    lab.clock.advance(1)
+    await lab.sync()
+    mode = lab.app.db.run_sync(
+        lambda s: next(
+            x for x in stock_mod.load_picture(
+                s, lab.clock.now(), safety_default=0, partition_below=None, sales_window=timedelta(hours=1)
+            ).skus.values() if x.code == "FLASH"
+        )
+    )
+    assert (mode.sellable, mode.partitioned) == (9, True), mode
+    assert sum(lab.shown("FLASH").values()) <= 9
+    buyers = Buyers(lab.sandboxes, rng=random.Random(seed))
+    buyers.race_requests(["FLASH"], chance=0.4, weights=weights)
+    for _ in range(200):  # like `hub sync --watch --interval 1`
+        report = await lab.sync()
+        assert report.exit_code == 0, report.to_dict()
+        buyers.burst(["FLASH"], 3, weights)
+        lab.clock.advance(1)
+        sold = sum(box.state.units_sold("FLASH") for box in lab.sandboxes.values())
+        assert sold + sum(lab.shown("FLASH").values()) <= 12, "the channels show more than exists"
+        if sold == 12:
+            break
+    buyers.stop_racing()
+    sold = sum(box.state.units_sold("FLASH") for box in lab.sandboxes.values())
+    assert sold <= 12, f"oversold {sold - 12}"
+    assert buyers.units_bought >= 0.99 * 9, f"sold {buyers.units_bought} of 9 sellable"
 
 
 async def test_a_promotion_starts_and_ends_on_all_four_shops(lab: Lab) -> None:

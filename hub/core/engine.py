@@ -135,7 +135,6 @@ class SyncEngine:
                 shops, "listings", report, keeper, lambda s, r: self._listings(s, r, force=explicit)
             )
         stock_held = "stock" in wanted and await keeper.acquire("stock")
-        fresh_since = self.clock.now()
         if "stock" in wanted and not stock_held:
             report.results.append(StreamResult("*", "stock", skipped=self._held_by("stock")))
         read_errors: dict[int, str] = {}
@@ -147,7 +146,7 @@ class SyncEngine:
         if "orders" in wanted:
             await self._each(shops, "orders", report, keeper, self._orders)
         if stock_held:
-            await self._stock(shops, report, fresh_since, read_errors)
+            await self._stock(shops, report, read_errors)
             await keeper.release("stock")
         if "prices" in wanted:
             due = await self._due(shops, ["price"])
@@ -339,7 +338,7 @@ class SyncEngine:
         return errors
 
     async def _stock(
-        self, shops: Sequence[Shop], report: SyncReport, fresh_since: Any, read_errors: dict[int, str]
+        self, shops: Sequence[Shop], report: SyncReport, read_errors: dict[int, str]
     ) -> None:
         results = {shop.id: StreamResult(shop.name, "stock") for shop in shops}
         for shop_id, error in read_errors.items():
@@ -353,10 +352,7 @@ class SyncEngine:
             for shop_id in ids:
                 stock_mod.supersede_open(s, shop_id, now)
             picture = self._picture(s)
-            since = {shop.id: shop.ctx.client.platform_time(fresh_since) for shop in shops}
-            pushes = stock_mod.plan(
-                picture, shop_ids=ids, fresh_since=since, absolute_shops=self.absolute_shops(s)
-            )
+            pushes = stock_mod.plan(picture, shop_ids=ids, absolute_shops=self.absolute_shops(s))
             # The plan is safe for listings whose model is ambiguous (an order close to its
             # anchor); reading them next cycle makes the model exact again.
             unsure = stock_mod.ambiguous(s)
