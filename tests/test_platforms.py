@@ -52,8 +52,37 @@ def catalogue() -> Seed:
 def lab(tmp_path: Path, fake_clock: FakeClock) -> Iterator[Lab]:
     lab = Lab.create(f"sqlite:///{tmp_path / 'hub.db'}", shops=SHOPS, seed=catalogue(), clock=fake_clock)
     lab.import_catalogue(on_hand=20)
+    # 20 units on four shops are scarce: partitioned automatically, except where a test
+    # sets a SKU's own threshold to check shared mode (see `shared`).
     yield lab
     lab.close()
+
+
+def sku_info(lab: Lab, code: str) -> stock_mod.SkuInfo:
+    """What the hub's stock plan knows of ``code`` now (sellable, mode and why)."""
+    settings = lab.app.settings
+
+    def read(session):  # type: ignore[no-untyped-def]
+        picture = stock_mod.load_picture(
+            session,
+            lab.clock.now(),
+            safety_default=settings.safety_stock,
+            partition_below=settings.partition_below,
+            sales_window=timedelta(minutes=settings.sales_window_minutes),
+        )
+        return next(x for x in picture.skus.values() if x.code == code)
+
+    return lab.app.db.run_sync(read)
+
+
+def shared(lab: Lab, *codes: str) -> None:
+    """Keep ``codes`` in shared mode (their own threshold 0), for tests of its numbers."""
+
+    def write(session):  # type: ignore[no-untyped-def]
+        for code in codes:
+            catalog.sku_by_code(session, code).partition_below = 0
+
+    lab.app.db.run_sync(write)
 
 
 def buy(lab: Lab, shop: str, code: str, qty: int = 1) -> str:
@@ -62,6 +91,7 @@ def buy(lab: Lab, shop: str, code: str, qty: int = 1) -> str:
 
 
 async def test_a_sale_on_douyin_lowers_taobao_jd_and_wechat_after_one_cycle(lab: Lab) -> None:
+    shared(lab, "CUP-500", "CUP-750")
     first = await lab.sync()
     assert first.exit_code == 0, first.to_dict()
     assert lab.shown("CUP-500") == dict.fromkeys(SHOPS, 20)
@@ -74,6 +104,7 @@ async def test_a_sale_on_douyin_lowers_taobao_jd_and_wechat_after_one_cycle(lab:
 
 
 async def test_refunds_and_shipments_flow_back_into_stock(lab: Lab) -> None:
+    shared(lab, "CUP-500", "CUP-750")
     await lab.sync()
     kept = buy(lab, "wx", "CUP-750", 2)
     refunded = buy(lab, "tb", "CUP-750", 4)
@@ -131,20 +162,15 @@ async def test_scarce_stock_is_never_oversold_with_the_defaults(
     """A new user's race (issue 12): one SKU on all four shops, 12 on hand, 3 of them held
     by open orders, nothing else configured. Buyers on every channel race while the hub
     syncs between rounds: every one of the 9 sellable units is sold, none twice."""
-    lab.app.db.run_sync(lambda s: catalog.set_on_hand(s, catalog.sku_by_code(s, "FLASH"), 12, None, lab.clock.now()))
+    now = lab.clock.now()
+    lab.app.db.run_sync(lambda s: catalog.set_on_hand(s, catalog.sku_by_code(s, "FLASH"), 12, None, now))
     await lab.sync()
     for shop in ("dy", "dy", "tb"):  # three open orders, placed before the rush
         buy(lab, shop, "FLASH")
     lab.clock.advance(1)
     await lab.sync()
-    mode = lab.app.db.run_sync(
-        lambda s: next(
-            x for x in stock_mod.load_picture(
-                s, lab.clock.now(), safety_default=0, partition_below=None, sales_window=timedelta(hours=1)
-            ).skus.values() if x.code == "FLASH"
-        )
-    )
-    assert (mode.sellable, mode.partitioned) == (9, True), mode
+    flash = sku_info(lab, "FLASH")
+    assert (flash.sellable, flash.partitioned) == (9, True), flash
     assert sum(lab.shown("FLASH").values()) <= 9
     buyers = Buyers(lab.sandboxes, rng=random.Random(seed))
     buyers.race_requests(["FLASH"], chance=0.4, weights=weights)
