@@ -66,7 +66,13 @@ def set_(app: App, sku: str, quantity: int, warehouse: str | None, create: bool)
 @json_option
 @click.pass_obj
 def show(app: App, sku: str | None, as_json: bool) -> None:
-    """On hand, reserved, safety, sellable, mode, and per shop: shown now and the target."""
+    """On hand, reserved, safety, sellable, mode and why, and per shop: shown now and the target.
+
+    \b
+    The mode is decided each cycle: a SKU is partitioned (its units divided among the
+    shops) when its sellable units fall below what its channels could sell before the
+    next sync lands, or below a floor per channel; otherwise shared. A SKU marked
+    --partitioned, its --partition-below and HUB_PARTITION_BELOW win."""
 
     def read(s: Session) -> list[dict[str, Any]]:
         picture = load_picture(app, s)
@@ -86,6 +92,7 @@ def show(app: App, sku: str | None, as_json: bool) -> None:
                     "safety": info_.safety,
                     "sellable": info_.sellable,
                     "mode": "partitioned" if info_.partitioned else "shared",
+                    "why": info_.mode_reason,
                     "shops": [
                         {
                             "shop": shops[x.shop_id],
@@ -106,7 +113,7 @@ def show(app: App, sku: str | None, as_json: bool) -> None:
         as_json,
         rows,
         lambda: print_table(
-            ["sku", "on hand", "reserved", "safety", "sellable", "mode", "shops (shown → target)"],
+            ["sku", "on hand", "reserved", "safety", "sellable", "mode (why)", "shops (shown → target)"],
             [
                 (
                     r["sku"],
@@ -114,7 +121,7 @@ def show(app: App, sku: str | None, as_json: bool) -> None:
                     r["reserved"],
                     r["safety"],
                     r["sellable"],
-                    r["mode"],
+                    r["why"],
                     "  ".join(f"{x['shop']} {x['shown']}→{x['target']}" for x in r["shops"]),
                 )
                 for r in rows
