@@ -32,6 +32,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 if TYPE_CHECKING:
     import click
 
+    from hub.core.alerts import Alert
     from hub.models import (
         Listing,
         ListingRef,
@@ -142,6 +143,12 @@ def hub_push_failed(shop: str, kind: str, key: str, error: str) -> Awaitable[Non
 @hookspec
 def hub_sync_finished(report: SyncReport) -> Awaitable[None] | None:
     """Called once at the end of every ``hub sync`` cycle with its report."""
+
+
+@hookspec
+def hub_stock_alerts(alerts: Sequence[Alert]) -> Awaitable[None] | None:
+    """Called after a ``hub sync`` cycle that raised new stock alerts, with those alerts
+    (e.g. to notify a WeChat Work group). Not called when nothing new was raised."""
 
 
 __all__ = [

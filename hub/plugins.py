@@ -195,6 +195,9 @@ class PluginHost:
     async def notify_sync_finished(self, report: Any) -> None:
         await self._broadcast("hub_sync_finished", report=report)
 
+    async def notify_stock_alerts(self, alerts: Sequence[Any]) -> None:
+        await self._broadcast("hub_stock_alerts", alerts=alerts)
+
     def register_commands(self, cli: Any) -> None:
         self.pm.hook.hub_register_commands(cli=cli)
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hub.core.alerts import Alert
 
 STREAMS = ("listings", "orders", "stock", "prices", "promotions")
 
@@ -42,6 +45,7 @@ class SyncReport:
     results: list[StreamResult] = field(default_factory=list)
     calls: int = 0  # platform calls made, retries included
     retries: int = 0
+    alerts: list[Alert] = field(default_factory=list)  # stock alerts raised in this cycle (new ones)
 
     @property
     def exit_code(self) -> int:
@@ -59,4 +63,5 @@ class SyncReport:
             "calls": self.calls,
             "retries": self.retries,
             "results": [asdict(r) for r in self.results],
+            "alerts": [a.to_dict() for a in self.alerts],
         }

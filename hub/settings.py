@@ -38,3 +38,12 @@ class HubSettings(BaseSettings):
     lease_seconds: float = Field(300, gt=0, description="a crashed sync's lease expires after this")
     http_timeout: float = Field(30, gt=0, description="seconds before a platform call times out")
     actor: str | None = Field(None, description="who the audit log names (default: OS user)")
+    alert_cover_days: float = Field(
+        3, ge=0, description="stock alert when sellable ÷ daily sales falls below this many days"
+    )
+    alert_sales_days: float = Field(
+        7, gt=0, description="days of sales behind the daily rate of stock alerts"
+    )
+    alert_stuck_days: float = Field(
+        3, gt=0, description="stock alert when an open order older than this many days still holds units"
+    )

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from hub.cli.app import App, run_async
 from hub.cli.output import emit, info, json_option, print_table
+from hub.core import alerts as alerts_mod
 from hub.core import audit, catalog
 from hub.core import stock as stock_mod
 from hub.core.shops import get_shop
@@ -127,6 +128,46 @@ def show(app: App, sku: str | None, as_json: bool) -> None:
                 for r in rows
             ],
             empty="no SKUs",
+        ),
+    )
+
+
+@group.command("alerts")
+@click.option(
+    "--cover-days",
+    type=click.FloatRange(min=0),
+    help="Alert below this many days of cover (default: HUB_ALERT_COVER_DAYS, 3).",
+)
+@click.option(
+    "--stuck-days",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Alert on open orders older than this (default: HUB_ALERT_STUCK_DAYS, 3).",
+)
+@json_option
+@click.pass_obj
+def alerts(app: App, cover_days: float | None, stuck_days: float | None, as_json: bool) -> None:
+    """Stock alerts (安全库存预警) that stand now, each naming the SKU, shops and numbers.
+
+    \b
+    safety_stock             free units (on hand − reserved) at or below safety stock
+    low_cover                sellable ÷ daily sales (last HUB_ALERT_SALES_DAYS, 7) under
+                             --cover-days
+    zero_on_selling_channel  a listing at 0 on a shop that sold the SKU in those days,
+                             while units are sellable
+    stuck_reservation        open orders older than --stuck-days still holding units
+
+    `hub sync` reports each new alert once, in its summary and --json, and passes it to
+    plugins (the hub_stock_alerts hook)."""
+    overrides = {"alert_cover_days": cover_days, "alert_stuck_days": stuck_days}
+    settings = app.settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    found = app.db.run_sync(lambda s: alerts_mod.find(s, app.clock.now(), settings))
+    emit(
+        as_json,
+        [a.to_dict() for a in found],
+        lambda: print_table(
+            ["kind", "sku", "shops", "alert"],
+            [(a.kind, a.sku, ", ".join(a.shops) or "-", a.message) for a in found],
+            empty="no stock alerts",
         ),
     )
 

@@ -98,7 +98,8 @@ def sync(
 
     \b
     Quiet unless something needs attention: on a terminal it shows progress and a
-    summary table; otherwise (cron) it prints only problems. --json prints the report.
+    summary table; otherwise (cron) it prints only problems and new stock alerts
+    (see `hub stock alerts`). --json prints the report, new alerts under "alerts".
     Exit code: 0 all good, 1 some work failed (retried next run), 2 configuration or
     authentication needs a human.
     """
@@ -114,6 +115,9 @@ def sync(
             print_json(report.to_dict())
         elif tty or verbose or report.exit_code:
             print_report(report)
+        if report.alerts and not as_json:  # new ones only: each is said once while it stands
+            for alert in report.alerts:
+                info(f"stock alert: {alert.message}")
         if report.exit_code and not as_json:
             failed = [r for r in report.results if r.exit_code]
             info(f"{len(failed)} stream(s) need attention (exit code {report.exit_code})")

@@ -29,6 +29,7 @@ import anyio
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from hub.core import alerts as alerts_mod
 from hub.core import leases, outbox, promotions
 from hub.core import stock as stock_mod
 from hub.core.catalog import store_listings
@@ -147,6 +148,7 @@ class SyncEngine:
             await self._each(shops, "orders", report, keeper, self._orders)
         if stock_held:
             await self._stock(shops, report, read_errors)
+            await self._alerts(report)
             await keeper.release("stock")
         if "prices" in wanted:
             due = await self._due(shops, ["price"])
@@ -396,6 +398,21 @@ class SyncEngine:
                 )
             result.seconds = round(self.clock.monotonic() - start, 3)
             self.progress("done", result.shop, "stock", {"result": result})
+
+    async def _alerts(self, report: SyncReport) -> None:
+        """Stock alerts raised by this cycle: reported, and broadcast to plugins. Under the
+        stock lease, so two overlapping runs never report the same alert twice."""
+        now = self.clock.now()
+        try:
+            report.alerts = await self.db.run(lambda s: alerts_mod.refresh(s, now, self.settings))
+        except Exception:  # alerts are advice: a bug here must not fail the sync
+            log.exception("stock alerts could not be computed")
+            return
+        if report.alerts:
+            try:
+                await self.host.notify_stock_alerts(report.alerts)
+            except Exception:
+                log.exception("a plugin failed to handle %d stock alert(s)", len(report.alerts))
 
     # --- promotions ----------------------------------------------------------------------------
 

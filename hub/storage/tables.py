@@ -350,3 +350,17 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime]
+
+
+class StockAlert(Base):
+    """A stock alert that stands (see :mod:`hub.core.alerts`). A cleared alert's row is
+    deleted, so if it comes back it is reported as new again."""
+
+    __tablename__ = "stock_alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(256), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    sku_code: Mapped[str] = mapped_column(Code)
+    message: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[datetime]
