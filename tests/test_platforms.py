@@ -189,6 +189,29 @@ async def test_scarce_stock_is_never_oversold_with_the_defaults(
     assert buyers.units_bought >= 0.99 * 9, f"sold {buyers.units_bought} of 9 sellable"
 
 
+async def test_one_shop_whose_stock_reads_keep_failing_does_not_stop_the_others_refills(lab: Lab) -> None:
+    """Issue 11 item 13: with WeChat's stock reads failing every cycle, a scarce SKU's
+    units still move to the channel that sells them (its listings' models, the last read
+    less the sales since, bound what WeChat shows)."""
+    await lab.sync()
+    assert 0 < lab.shown("FLASH")["dy"] < 20 and sum(lab.shown("FLASH").values()) == 20
+    lab.sandboxes["wx"].faults.inject("server_error", times=1000, when="stock/get")
+    for _ in range(6):
+        while lab.shown("FLASH")["dy"]:  # Douyin sells out its share, again and again
+            buy(lab, "dy", "FLASH")
+        lab.clock.advance(1)
+        report = await lab.sync()
+        assert {(r.shop, r.stream) for r in report.results if r.exit_code} == {("wx", "stock")}
+        assert sum(lab.shown("FLASH").values()) + units_sold(lab, "FLASH") <= 20
+        lab.clock.advance(1)
+        await lab.sync()
+    assert units_sold(lab, "FLASH") >= 20 - lab.shown("FLASH")["wx"]  # all but WeChat's units went to Douyin
+
+
+def units_sold(lab: Lab, code: str) -> int:
+    return sum(box.state.units_sold(code) for box in lab.sandboxes.values())
+
+
 async def test_a_promotion_starts_and_ends_on_all_four_shops(lab: Lab) -> None:
     await lab.sync()
     now = lab.clock.now()
