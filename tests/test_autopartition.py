@@ -132,3 +132,20 @@ async def test_a_sku_without_sales_history_is_partitioned_from_the_first_sync(la
     assert stock_show(lab, "LID")["why"] == "partitioned: 25 sellable < 30, the floor for 3 channels"
     assert 0 < sum(lab.shown("LID").values()) <= 25
     assert lab.shown("CUP") == dict.fromkeys(SHOPS, 100)
+
+
+def test_the_readme_example() -> None:
+    cycles = [(T0 + timedelta(seconds=60 * i), T0 + timedelta(seconds=60 * i + 5)) for i in range(5)]
+    delay = ap.propagation_delay(cycles)
+    short = ap.short_window(delay, 3600)
+    assert (delay, short) == (65.0, 260.0)
+    rates = [ap.velocity(110, 3600, 104, short), ap.velocity(36, 3600, 2, short), 0.0, 0.0]
+    expected = ap.expected_sales(rates, delay)
+    assert expected == 27
+    says = {n: ap.decide(n, channels=4, expected=expected).reason for n in (300, 50)}
+    assert says == {
+        300: "shared: 300 sellable ≥ 54 expected sales before the next sync",
+        50: "partitioned: 50 sellable < 54 expected sales before the next sync",
+    }
+    new_launch = ap.decide(30, channels=4, expected=0).reason
+    assert new_launch == "partitioned: 30 sellable < 40, the floor for 4 channels"
