@@ -75,6 +75,10 @@ def find(session: Session, now: datetime, settings: HubSettings) -> list[Alert]:
     names: dict[int, str] = dict(session.execute(select(t.Shop.id, t.Shop.name)).all())
     days = settings.alert_sales_days
     sold = autopartition.sold_since(session, now - timedelta(days=days))
+    sold_by_sku: dict[int, dict[int, int]] = defaultdict(dict)
+    for (shop_id, sku_id), units in sold.items():
+        if units > 0:
+            sold_by_sku[sku_id][shop_id] = units
     listed: dict[int, list[stock_mod.ListingInfo]] = defaultdict(list)
     primary: set[tuple[int, int]] = set()
     for listing in picture.listings:  # ordered by id: the oldest of a shop is its primary listing
@@ -97,7 +101,7 @@ def find(session: Session, now: datetime, settings: HubSettings) -> list[Alert]:
                     {"on_hand": on_hand, "reserved": sku.reserved, "free": free, "safety": sku.safety},
                 )
             )
-        by_shop = {shop_id: n for (shop_id, sku_id), n in sold.items() if sku_id == sku.id and n > 0}
+        by_shop = sold_by_sku.get(sku.id, {})
         daily = sum(by_shop.values()) / days
         if daily > 0 and sku.sellable / daily < settings.alert_cover_days:
             cover = sku.sellable / daily

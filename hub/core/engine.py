@@ -8,7 +8,9 @@ Phases of a cycle (shops run concurrently within a phase, each within its rate l
    is ingested next (see :mod:`hub.core.stock`).
 3. **orders** — per shop: windows from the cursor (less the lookback) to now; each
    window's orders and the cursor commit in one transaction; then due shipments.
-4. **stock** — plan from the fresh picture, lower, then raise.
+4. **stock** — plan from the fresh picture (each SKU shared or partitioned, see
+   :mod:`hub.core.autopartition`), lower, then raise; then stock alerts
+   (:mod:`hub.core.alerts`): new ones are reported and broadcast.
 5. **prices**, **promotions** — per shop: due outbox entries (and the promotion schedule).
 
 Work is guarded by leases (``<shop>:<stream>``, and one ``stock`` lease for the

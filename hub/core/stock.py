@@ -5,8 +5,9 @@ Every cycle (see :mod:`hub.core.engine` for the order of phases):
 1. **Observe** — listings of partitioned SKUs, and listings whose last write is in doubt,
    are read from the platforms *before* the orders phase, so every sale reflected in a
    read quantity is also ingested as a reservation.
-2. **Plan** — per SKU, ``sellable = on_hand - held reservations - safety``; targets per
-   shop by :mod:`hub.core.allocation` (shared or partitioned). The hub's *model* of a
+2. **Plan** — per SKU, ``sellable = on_hand - held reservations - safety``; the mode,
+   shared or partitioned, by :mod:`hub.core.autopartition`; targets per shop by
+   :mod:`hub.core.allocation`. The hub's *model* of a
    listing's platform quantity is its last read or acknowledged write, less units of
    orders placed since (plus units of older orders cancelled since). A listing is
    pushed only when its target differs from that model.
@@ -202,8 +203,11 @@ def _decide_modes(
     channels: dict[int, set[int]] = defaultdict(set)
     for listing in listings:
         channels[listing.sku_id].add(listing.shop_id)
+    selling: dict[int, set[int]] = defaultdict(set)
+    for shop_id, sku_id in [*sold, *measured.sold_short]:
+        selling[sku_id].add(shop_id)
     for sku in skus.values():
-        shops = channels[sku.id] | {shop for shop, sku_id in sold if sku_id == sku.id}
+        shops = channels[sku.id] | selling[sku.id]
         rates = [
             autopartition.velocity(
                 sold.get((shop, sku.id), 0),
