@@ -3,9 +3,9 @@
 Phases of a cycle (shops run concurrently within a phase, each within its rate limit):
 
 1. **listings** — per shop, when due (or asked for): read every listing, link by 商家编码.
-2. **observe** — (stock) read platform quantities of partitioned SKUs and of listings
-   whose last write is in doubt. Before the orders phase, so every sale a read reflects
-   is ingested next (see :mod:`hub.core.stock`).
+2. **observe** — (stock) read platform quantities of partitioned SKUs that sold
+   recently and of listings whose last write is in doubt. Before the orders phase, so
+   every sale a read reflects is ingested next (see :mod:`hub.core.stock`).
 3. **orders** — per shop: windows from the cursor (less the lookback) to now; each
    window's orders and the cursor commit in one transaction; then due shipments.
 4. **stock** — plan from the fresh picture (each SKU shared or partitioned, see
@@ -318,7 +318,11 @@ class SyncEngine:
             return self._picture(s)
 
         picture = await self.db.run(prepare)
-        partitioned = {sku.id for sku in picture.skus.values() if sku.partitioned}
+        # Partitioned SKUs that sold recently: a quiet one's models are exact without a read
+        # (its raises never depend on one, see stock._fresh), and the automatic mode makes
+        # the long tail of low-stock SKUs partitioned, which must not cost reads every cycle.
+        selling = {sku_id for (_, sku_id), units in picture.sold_recently.items() if units}
+        partitioned = {sku.id for sku in picture.skus.values() if sku.partitioned and sku.id in selling}
 
         async def one(shop: Shop) -> None:
             wanted = [
