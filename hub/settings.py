@@ -21,7 +21,8 @@ class HubSettings(BaseSettings):
     partition_below: int | None = Field(
         None,
         ge=0,
-        description="SKUs whose sellable stock falls below this are partitioned (a SKU's own setting wins)",
+        description="SKUs whose sellable stock falls below this are partitioned, instead of the automatic "
+        "rule (a SKU's own setting wins; 0: never)",
     )
     sales_window_minutes: float = Field(
         60, gt=0, description="recent sales that steer partitioned units toward selling shops"
