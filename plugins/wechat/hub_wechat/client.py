@@ -364,7 +364,10 @@ class WechatClient(PlatformClient):
             try:
                 await self.request("product/stock/update", {**body, "num": left}, idempotent=False)
             except PlatformError as exc:
-                return PushResult(idempotency_key=key, ok=False, error=str(exc),
+                # As for the first write: without an answer the subtraction may have landed.
+                doubt = (isinstance(exc, TransportError | ServerError | MalformedResponse)
+                         and not isinstance(exc, ConnectFailed))
+                return PushResult(idempotency_key=key, ok=False, error=str(exc), in_doubt=doubt,
                                   retryable=isinstance(exc, RateLimited))
         log.info("%s: SKU %s had %d units, fewer than the %d to subtract; took them all",
                  self.shop, body["sku_id"], left, body["num"])

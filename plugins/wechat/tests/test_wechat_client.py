@@ -56,6 +56,16 @@ async def test_a_subtraction_beyond_the_stock_takes_what_is_left(host: PluginHos
     assert result.ok and sandbox.state.sku(sku.sku_id).quantity == 0
 
 
+async def test_taking_what_is_left_with_no_answer_is_in_doubt(host: PluginHost, shop: Any,
+                                                               sandbox: WechatSandbox) -> None:
+    sku = sku_of(sandbox, "CUP-500")
+    sandbox.state.set_quantity(sku.sku_id, 2)
+    sandbox.faults.inject("timeout", when='"num":2')  # the second subtraction gets no answer
+    [result] = await host.push_stock(shop, [stock(sku, 0, delta=-10)])
+    assert not result.ok and result.in_doubt and not result.retryable  # re-read, never resent
+    assert sandbox.faults.injected["timeout"] == 1
+
+
 async def test_a_zero_delta_sends_nothing(host: PluginHost, shop: Any, sandbox: WechatSandbox) -> None:
     [result] = await host.push_stock(shop, [stock(sku_of(sandbox, "CUP-500"), 15, delta=0)])
     assert result.ok and sandbox.calls["product/stock/update"] == 0
