@@ -136,3 +136,19 @@ def test_sync_reports_a_new_alert_once_and_passes_it_to_plugins(lab: Lab) -> Non
     lab.clock.advance(5)
     back = json.loads(hub_cli(lab, "sync", "--json").stdout)["alerts"]
     assert [(a["kind"], a["sku"], a["shops"]) for a in back] == [("low_cover", "CUP", ["a"])]  # new again
+
+
+class BrokenNotifier:
+    @hub.hookimpl
+    def hub_stock_alerts(self, alerts: Sequence[Alert]) -> None:
+        raise RuntimeError("the work group robot is down")
+
+
+def test_a_notifier_that_fails_does_not_fail_the_sync(lab: Lab) -> None:
+    lab.app.host.register(BrokenNotifier(), name="broken")
+    assert hub_cli(lab, "sync").exit_code == 0
+    buy(lab, "a", "CUP", 95)
+    lab.clock.advance(5)
+    result = hub_cli(lab, "sync", "--json")
+    assert result.exit_code == 0
+    assert [a["kind"] for a in json.loads(result.stdout)["alerts"]] == ["low_cover"]
