@@ -2,9 +2,9 @@
 
 Every cycle (see :mod:`hub.core.engine` for the order of phases):
 
-1. **Observe** — listings of partitioned SKUs, and listings whose last write is in doubt,
-   are read from the platforms *before* the orders phase, so every sale reflected in a
-   read quantity is also ingested as a reservation.
+1. **Observe** — listings of partitioned SKUs that sold recently, and listings whose
+   last write is in doubt, are read from the platforms *before* the orders phase, so
+   every sale reflected in a read quantity is also ingested as a reservation.
 2. **Plan** — per SKU, ``sellable = on_hand - held reservations - safety``; the mode,
    shared or partitioned, by :mod:`hub.core.autopartition`; targets per shop by
    :mod:`hub.core.allocation`. The hub's *model* of a
