@@ -1,9 +1,10 @@
 """Flash sale: hub.demo.run_demo with flags, one run per --seed.
 
 Four platform sandboxes (Taobao, JD, Douyin, WeChat) share one catalogue; after a first
-sync, simulated buyers race for a few scarce (partitioned) SKUs on all four channels
-while the hub syncs every --interval seconds (like ``hub sync --watch``). Figures come
-from the platforms' own records:
+sync, simulated buyers race for a few scarce SKUs on all four channels while the hub
+syncs every --interval seconds (like ``hub sync --watch``). Nothing but the counts is
+configured: no SKU is marked partitioned, the hub partitions the scarce ones by itself.
+Figures come from the platforms' own records:
 
 * oversold units: units sold beyond each scarce SKU's stock, summed (target 0);
 * sell-through: units sold / scarce stock (target >= 99% when demand exceeds stock);
@@ -128,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                 "propagation_p99_max": p99,
                 "unpropagated_total": sum(r["unpropagated"] for r in runs),
                 "failed_writes_total": sum(r["failed_writes"] for r in runs),
+                "problems": [f"seed {r['seed']}: {p}" for r in runs for p in r["problems"]],
             },
             "runs": runs,
             "targets": {

@@ -40,7 +40,7 @@ class DemoOptions:
     folder: Path = Path("hub-demo")
     seed: int = 11
     skus: int = 200
-    scarce: int = 10  # SKUs in the flash sale (partitioned)
+    scarce: int = 10  # SKUs in the flash sale (scarce: the hub partitions them by itself)
     scarce_stock: int = 25  # units of each
     on_hand: int = 60  # units of every other SKU
     seconds: float = 15.0  # length of the sale
@@ -74,8 +74,18 @@ class DemoResult:
     database: str
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def problems(self) -> list[str]:
+        """What makes the run a failure: units oversold, or a sale that sold nothing."""
+        out = []
+        if self.oversold:
+            out.append(f"{self.oversold} units oversold")
+        if self.sold == 0 and self.stock > 0:
+            out.append(f"nothing sold of {self.stock} units: no channel offered the stock during the sale")
+        return out
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "problems": self.problems}
 
 
 Say = Callable[[str], None]
@@ -108,9 +118,9 @@ def build_lab(options: DemoOptions, clock: Clock = SYSTEM_CLOCK) -> tuple[Lab, l
     lab.import_catalogue(on_hand=options.on_hand)
 
     def flash(session: Any) -> None:
+        # Only counts: no SKU is marked partitioned. The hub partitions the scarce ones itself.
         for code in scarce:
             sku = catalog.sku_by_code(session, code)
-            sku.partitioned = True
             catalog.set_on_hand(session, sku, options.scarce_stock, None, clock.now())
 
     lab.app.db.run_sync(flash)

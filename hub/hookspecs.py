@@ -16,7 +16,7 @@ is in ``docs/plugin_hooks.md``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -29,6 +29,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 if TYPE_CHECKING:
     import click
 
+    from hub.core.alerts import Alert
     from hub.models import Order, OrderStatus
     from hub.platform import PlatformRegistry
     from hub.report import SyncReport
@@ -66,6 +67,12 @@ def hub_push_failed(shop: str, kind: str, key: str, error: str) -> Awaitable[Non
 @hookspec
 def hub_sync_finished(report: SyncReport) -> Awaitable[None] | None:
     """Called once at the end of every ``hub sync`` cycle with its report."""
+
+
+@hookspec
+def hub_stock_alerts(alerts: Sequence[Alert]) -> Awaitable[None] | None:
+    """Called after a ``hub sync`` cycle that raised new stock alerts, with those alerts
+    (e.g. to notify a WeChat Work group). Not called when nothing new was raised."""
 
 
 __all__ = [

@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -146,6 +146,9 @@ class PluginHost:
 
     async def notify_sync_finished(self, report: Any) -> None:
         await self._broadcast("hub_sync_finished", report=report)
+
+    async def notify_stock_alerts(self, alerts: Sequence[Any]) -> None:
+        await self._broadcast("hub_stock_alerts", alerts=alerts)
 
     def register_commands(self, cli: Any) -> None:
         self.pm.hook.hub_register_commands(cli=cli)

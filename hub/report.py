@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hub.core.alerts import Alert
 
 STREAMS = ("listings", "orders", "stock", "prices", "promotions")
 
@@ -48,6 +51,7 @@ class SyncReport:
     interrupted: bool = False  # asked to stop (a signal) before it was done
     # SKUs with listings in this run's shops that nobody counted: their stock is not pushed
     uncounted: list[str] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)  # stock alerts raised in this cycle (new ones)
 
     @property
     def exit_code(self) -> int:
@@ -68,4 +72,5 @@ class SyncReport:
             "circuits": self.circuits,
             "results": [asdict(r) for r in self.results],
             "uncounted_skus": self.uncounted,
+            "alerts": [a.to_dict() for a in self.alerts],
         }

@@ -28,7 +28,8 @@ class HubSettings(BaseSettings):
     partition_below: int | None = Field(
         None,
         ge=0,
-        description="SKUs whose sellable stock falls below this are partitioned (a SKU's own setting wins)",
+        description="SKUs whose sellable stock falls below this are partitioned, instead of the automatic "
+        "rule (a SKU's own setting wins; 0: never)",
     )
     sales_window_minutes: float = Field(
         60, gt=0, description="recent sales that steer partitioned units toward selling shops"
@@ -62,6 +63,15 @@ class HubSettings(BaseSettings):
     )
     http_timeout: float = Field(30, gt=0, description="seconds before a platform call times out")
     actor: str | None = Field(None, description="who the audit log names (default: OS user)")
+    alert_cover_days: float = Field(
+        3, ge=0, description="stock alert when sellable ÷ daily sales falls below this many days"
+    )
+    alert_sales_days: float = Field(
+        7, gt=0, description="days of sales behind the daily rate of stock alerts"
+    )
+    alert_stuck_days: float = Field(
+        3, gt=0, description="stock alert when an open order older than this many days still holds units"
+    )
 
     @field_validator("price_change_limit", mode="before")
     @classmethod

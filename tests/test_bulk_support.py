@@ -144,7 +144,12 @@ def lab_fixture(tmp_path: Path, fake_clock: FakeClock) -> Iterator[Lab]:
     """Three fake shops (a, b: delta stock; c: absolute) listing CUP and LID, with the
     listings read and linked and 20 units of each on hand."""
     lab = Lab.create(
-        f"sqlite:///{tmp_path / 'hub.db'}", shops=SHOPS, seed=seed(), clock=fake_clock, host_factory=fake_host
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        shops=SHOPS,
+        seed=seed(),
+        clock=fake_clock,
+        host_factory=fake_host,
+        settings={"partition_below": 0},  # shared: the bulk tests check its numbers
     )
     lab.import_catalogue(on_hand=20, codes=["CUP", "LID"])
     assert hub(lab.app, "sync").exit_code == 0

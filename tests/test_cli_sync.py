@@ -20,7 +20,12 @@ from tests.test_engine import SHOPS, seed
 @pytest.fixture
 def lab(tmp_path: Path, fake_clock: FakeClock) -> Iterator[Lab]:
     lab = Lab.create(
-        f"sqlite:///{tmp_path / 'hub.db'}", shops=SHOPS, seed=seed(), clock=fake_clock, host_factory=fake_host
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        shops=SHOPS,
+        seed=seed(),
+        clock=fake_clock,
+        host_factory=fake_host,
+        settings={"partition_below": 0},  # shared: these tests check its numbers
     )
     yield lab
     lab.close()

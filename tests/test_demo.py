@@ -32,12 +32,20 @@ def run_demo(folder: Path, *extra: str) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("faults", [False, True], ids=["calm", "faults"])
-def test_the_demo_sells_without_overselling_and_stores_every_sale(tmp_path: Path, faults: bool) -> None:
-    report = run_demo(tmp_path, *(["--faults"] if faults else []))
+@pytest.mark.parametrize(
+    ("faults", "seed"), [(False, 11), (True, 11), (True, 24)], ids=["calm", "faults", "faults-seed-24"]
+)
+def test_the_demo_sells_without_overselling_and_stores_every_sale(
+    tmp_path: Path, faults: bool, seed: int
+) -> None:
+    report = run_demo(tmp_path, "--seed", str(seed), *(["--faults"] if faults else []))
     assert report["oversold"] == 0
     assert report["listings"] == dict.fromkeys(SHOPS, 20)
     assert 0 < report["sold"] <= report["stock"] == 10 * 25
+    assert report["problems"] == []
+    # nothing marked partitioned: the 25-unit SKUs on four shops are partitioned by the hub
+    shows = db_stock_show(tmp_path)
+    assert {r["mode"] for r in shows if r["on_hand"] <= 25} == {"partitioned"}
     assert sum(report["units_sold"].values()) == report["sold"]
     assert report["unpropagated"] == 0 and report["failed_writes"] == 0
     if faults:
@@ -89,3 +97,33 @@ def test_the_next_commands_call_the_hub_the_way_it_was_started(
     monkeypatch.setattr(demo_cli.sys, "argv", [argv0, "demo"])
     monkeypatch.setattr(demo_cli.shutil, "which", lambda name: on_path)
     assert demo_cli._hub_command() == shown
+
+
+def db_stock_show(folder: Path) -> list[dict]:
+    result = CliRunner().invoke(
+        cli, ["--database-url", f"sqlite:///{folder / 'hub.db'}", "stock", "show", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_a_demo_that_sells_nothing_is_a_failure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from hub.cli import demo as demo_cli
+    from hub.demo import DemoResult
+
+    def nothing_sold(options, say):  # type: ignore[no-untyped-def]
+        async def run() -> DemoResult:
+            return DemoResult(
+                skus=20, listings=dict.fromkeys(SHOPS, 20), first_sync_seconds=1.0, first_sync_pushes=80,
+                orders={}, units_sold=dict.fromkeys(SHOPS, 0), stock=250, sold=0, oversold=0,
+                sell_through=0.0, propagation_p50=None, propagation_p99=None, unpropagated=0, cycles=9,
+                pushes=80, retries=0, faults_injected={}, failed_writes=0, database=str(tmp_path / "hub.db"),
+            )
+
+        return run()
+
+    monkeypatch.setattr(demo_cli, "run_demo", nothing_sold)
+    result = CliRunner().invoke(cli, ["demo", "--folder", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "FAILED: nothing sold of 250 units" in result.stdout
+    assert "oversold units: 0" in result.stdout

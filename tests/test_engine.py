@@ -21,6 +21,7 @@ from tests.conftest import fake_host
 pytestmark = pytest.mark.anyio
 
 SHOPS = {"a": "fake", "b": "fake", "c": "fake_abs"}
+SHARED = {"partition_below": 0}  # 20 units on 3 shops would be partitioned automatically
 
 
 def seed() -> Seed:
@@ -39,7 +40,12 @@ def seed() -> Seed:
 @pytest.fixture
 def lab(tmp_path: Path, fake_clock: FakeClock) -> Lab:
     lab = Lab.create(
-        f"sqlite:///{tmp_path / 'hub.db'}", shops=SHOPS, seed=seed(), clock=fake_clock, host_factory=fake_host
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        shops=SHOPS,
+        seed=seed(),
+        clock=fake_clock,
+        host_factory=fake_host,
+        settings=SHARED,
     )
     lab.import_catalogue(on_hand=20, codes=["CUP", "LID"])
     yield lab

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from hub.core import catalog
 from hub.core import promotions as promo_mod
+from hub.core import stock as stock_mod
 from hub.models import OrderStatus, Promotion, PromotionKind
 from hub.storage import tables as t
 from hub.testing import FakeClock
@@ -51,8 +52,37 @@ def catalogue() -> Seed:
 def lab(tmp_path: Path, fake_clock: FakeClock) -> Iterator[Lab]:
     lab = Lab.create(f"sqlite:///{tmp_path / 'hub.db'}", shops=SHOPS, seed=catalogue(), clock=fake_clock)
     lab.import_catalogue(on_hand=20)
+    # 20 units on four shops are scarce: partitioned automatically, except where a test
+    # sets a SKU's own threshold to check shared mode (see `shared`).
     yield lab
     lab.close()
+
+
+def sku_info(lab: Lab, code: str) -> stock_mod.SkuInfo:
+    """What the hub's stock plan knows of ``code`` now (sellable, mode and why)."""
+    settings = lab.app.settings
+
+    def read(session):  # type: ignore[no-untyped-def]
+        picture = stock_mod.load_picture(
+            session,
+            lab.clock.now(),
+            safety_default=settings.safety_stock,
+            partition_below=settings.partition_below,
+            sales_window=timedelta(minutes=settings.sales_window_minutes),
+        )
+        return next(x for x in picture.skus.values() if x.code == code)
+
+    return lab.app.db.run_sync(read)
+
+
+def shared(lab: Lab, *codes: str) -> None:
+    """Keep ``codes`` in shared mode (their own threshold 0), for tests of its numbers."""
+
+    def write(session):  # type: ignore[no-untyped-def]
+        for code in codes:
+            catalog.sku_by_code(session, code).partition_below = 0
+
+    lab.app.db.run_sync(write)
 
 
 def buy(lab: Lab, shop: str, code: str, qty: int = 1) -> str:
@@ -61,6 +91,7 @@ def buy(lab: Lab, shop: str, code: str, qty: int = 1) -> str:
 
 
 async def test_a_sale_on_douyin_lowers_taobao_jd_and_wechat_after_one_cycle(lab: Lab) -> None:
+    shared(lab, "CUP-500", "CUP-750")
     first = await lab.sync()
     assert first.exit_code == 0, first.to_dict()
     assert lab.shown("CUP-500") == dict.fromkeys(SHOPS, 20)
@@ -73,6 +104,7 @@ async def test_a_sale_on_douyin_lowers_taobao_jd_and_wechat_after_one_cycle(lab:
 
 
 async def test_refunds_and_shipments_flow_back_into_stock(lab: Lab) -> None:
+    shared(lab, "CUP-500", "CUP-750")
     await lab.sync()
     kept = buy(lab, "wx", "CUP-750", 2)
     refunded = buy(lab, "tb", "CUP-750", 4)
@@ -118,6 +150,67 @@ async def test_flash_sale_race_never_oversells_and_sells_through(lab: Lab, seed:
     assert sold <= 100, f"oversold {sold - 100}"
     assert sold >= 99, f"sell-through {sold}%"
     assert buyers.units_bought == sold
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize(
+    "weights", [{"dy": 6, "tb": 2, "jd": 1, "wx": 1}, None], ids=["skewed-to-douyin", "evenly"]
+)
+async def test_scarce_stock_is_never_oversold_with_the_defaults(
+    lab: Lab, seed: int, weights: dict[str, int] | None
+) -> None:
+    """A new user's race (issue 12): one SKU on all four shops, 12 on hand, 3 of them held
+    by open orders, nothing else configured. Buyers on every channel race while the hub
+    syncs between rounds: every one of the 9 sellable units is sold, none twice."""
+    now = lab.clock.now()
+    lab.app.db.run_sync(lambda s: catalog.set_on_hand(s, catalog.sku_by_code(s, "FLASH"), 12, None, now))
+    await lab.sync()
+    for shop in ("dy", "dy", "tb"):  # three open orders, placed before the rush
+        buy(lab, shop, "FLASH")
+    lab.clock.advance(1)
+    await lab.sync()
+    flash = sku_info(lab, "FLASH")
+    assert (flash.sellable, flash.partitioned) == (9, True), flash
+    assert sum(lab.shown("FLASH").values()) <= 9
+    buyers = Buyers(lab.sandboxes, rng=random.Random(seed))
+    buyers.race_requests(["FLASH"], chance=0.4, weights=weights)
+    for _ in range(200):  # like `hub sync --watch --interval 1`
+        report = await lab.sync()
+        assert report.exit_code == 0, report.to_dict()
+        buyers.burst(["FLASH"], 3, weights)
+        lab.clock.advance(1)
+        sold = sum(box.state.units_sold("FLASH") for box in lab.sandboxes.values())
+        assert sold + sum(lab.shown("FLASH").values()) <= 12, "the channels show more than exists"
+        if sold == 12:
+            break
+    buyers.stop_racing()
+    sold = sum(box.state.units_sold("FLASH") for box in lab.sandboxes.values())
+    assert sold <= 12, f"oversold {sold - 12}"
+    assert buyers.units_bought >= 0.99 * 9, f"sold {buyers.units_bought} of 9 sellable"
+
+
+async def test_one_shop_whose_stock_reads_keep_failing_does_not_stop_the_others_refills(lab: Lab) -> None:
+    """Issue 11 item 13: with WeChat's stock reads failing every cycle, a scarce SKU's
+    units still move to the channel that sells them (its listings' models, the last read
+    less the sales since, bound what WeChat shows)."""
+    await lab.sync()
+    assert 0 < lab.shown("FLASH")["dy"] < 20 and sum(lab.shown("FLASH").values()) == 20
+    lab.sandboxes["wx"].faults.inject("server_error", times=1000, when="stock/get")
+    failed = set()
+    for _ in range(6):
+        while lab.shown("FLASH")["dy"]:  # Douyin sells out its share, again and again
+            buy(lab, "dy", "FLASH")
+        for _ in range(2):
+            lab.clock.advance(1)
+            report = await lab.sync()
+            failed |= {(r.shop, r.stream) for r in report.results if r.exit_code}
+            assert sum(lab.shown("FLASH").values()) + units_sold(lab, "FLASH") <= 20
+    assert failed == {("wx", "stock")}  # WeChat's reads of the selling SKU failed throughout
+    assert units_sold(lab, "FLASH") >= 20 - lab.shown("FLASH")["wx"]  # all but WeChat's units went to Douyin
+
+
+def units_sold(lab: Lab, code: str) -> int:
+    return sum(box.state.units_sold(code) for box in lab.sandboxes.values())
 
 
 async def test_a_promotion_starts_and_ends_on_all_four_shops(lab: Lab) -> None:

@@ -102,6 +102,7 @@ def test_stock_show_marks_uncounted_skus(lab: Lab) -> None:
     hub(lab, "skus", "add", "CUP", "--price", "19.90")
     hub(lab, "skus", "add", "LID", "--price", "3.00")
     hub(lab, "stock", "set", "LID", "5")
+    hub(lab, "skus", "set", "LID", "--partition-below", "0")  # shared: every shop's target is 5
     rows = {r["sku"]: r for r in json.loads(hub(lab, "stock", "show", "--json").stdout)}
     assert rows["CUP"]["counted"] is False and rows["CUP"]["mode"] == "not counted"
     assert {x["target"] for x in rows["CUP"]["shops"]} == {None}

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from hub.cli.app import App, run_async
 from hub.cli.output import emit, info, json_option, print_table
 from hub.cli.params import QUANTITY, Percent
+from hub.core import alerts as alerts_mod
 from hub.core import audit, catalog
 from hub.core import stock as stock_mod
 from hub.core.shops import get_shop
@@ -70,8 +71,15 @@ def set_(app: App, sku: str, quantity: int, warehouse: str | None, create: bool)
 @json_option
 @click.pass_obj
 def show(app: App, sku: str | None, as_json: bool) -> None:
-    """On hand, reserved, safety, sellable, mode, and per shop: shown now and the target.
+    """On hand, reserved, safety, sellable, mode and why, and per shop: shown now and the target.
 
+    \b
+    The mode is decided each cycle: a SKU is partitioned (its units divided among the
+    shops) when its sellable units fall below what its channels could sell before the
+    next sync lands, or below a floor per channel; otherwise shared. A SKU marked
+    --partitioned, its --partition-below and HUB_PARTITION_BELOW win.
+
+    \b
     A SKU nobody counted shows "not counted" (JSON: "counted": false, targets null): the
     hub leaves its listings as they are until a count is set, 0 included."""
 
@@ -96,6 +104,7 @@ def show(app: App, sku: str | None, as_json: bool) -> None:
                     "mode": ("partitioned" if info_.partitioned else "shared")
                     if info_.counted
                     else "not counted",
+                    "why": info_.mode_reason if info_.counted else "not counted: its listings are left alone",
                     "shops": [
                         {
                             "shop": shops[x.shop_id],
@@ -117,7 +126,7 @@ def show(app: App, sku: str | None, as_json: bool) -> None:
         as_json,
         rows,
         lambda: print_table(
-            ["sku", "on hand", "reserved", "safety", "sellable", "mode", "shops (shown → target)"],
+            ["sku", "on hand", "reserved", "safety", "sellable", "mode (why)", "shops (shown → target)"],
             [
                 (
                     r["sku"],
@@ -125,7 +134,7 @@ def show(app: App, sku: str | None, as_json: bool) -> None:
                     r["reserved"],
                     r["safety"],
                     r["sellable"] if r["counted"] else "-",
-                    r["mode"],
+                    r["why"],
                     "  ".join(
                         f"{x['shop']} {x['shown']}→{'not pushed' if x['target'] is None else x['target']}"
                         for x in r["shops"]
@@ -134,6 +143,46 @@ def show(app: App, sku: str | None, as_json: bool) -> None:
                 for r in rows
             ],
             empty="no SKUs",
+        ),
+    )
+
+
+@group.command("alerts")
+@click.option(
+    "--cover-days",
+    type=click.FloatRange(min=0),
+    help="Alert below this many days of cover (default: HUB_ALERT_COVER_DAYS, 3).",
+)
+@click.option(
+    "--stuck-days",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Alert on open orders older than this (default: HUB_ALERT_STUCK_DAYS, 3).",
+)
+@json_option
+@click.pass_obj
+def alerts(app: App, cover_days: float | None, stuck_days: float | None, as_json: bool) -> None:
+    """Stock alerts (安全库存预警) that stand now, each naming the SKU, shops and numbers.
+
+    \b
+    safety_stock             free units (on hand − reserved) at or below safety stock
+    low_cover                sellable ÷ daily sales (last HUB_ALERT_SALES_DAYS, 7) under
+                             --cover-days
+    zero_on_selling_channel  a listing at 0 on a shop that sold the SKU in those days,
+                             while units are sellable
+    stuck_reservation        open orders older than --stuck-days still holding units
+
+    `hub sync` reports each new alert once, in its summary and --json, and passes it to
+    plugins (the hub_stock_alerts hook)."""
+    overrides = {"alert_cover_days": cover_days, "alert_stuck_days": stuck_days}
+    settings = app.settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    found = app.db.run_sync(lambda s: alerts_mod.find(s, app.clock.now(), settings))
+    emit(
+        as_json,
+        [a.to_dict() for a in found],
+        lambda: print_table(
+            ["kind", "sku", "shops", "alert"],
+            [(a.kind, a.sku, ", ".join(a.shops) or "-", a.message) for a in found],
+            empty="no stock alerts",
         ),
     )
 

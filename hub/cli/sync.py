@@ -114,7 +114,8 @@ def sync(
 
     \b
     Quiet unless something needs attention: on a terminal it shows progress and a
-    summary table; otherwise (cron) it prints only problems. --json prints the report.
+    summary table; otherwise (cron) it prints only problems and new stock alerts
+    (see `hub stock alerts`). --json prints the report, new alerts under "alerts".
     Exit code: 0 all good, 1 some work failed or was skipped because another sync holds
     its lease (retried next run), 2 configuration or authentication needs a human.
 
@@ -145,6 +146,9 @@ def sync(
                 info("stopped by a signal before the run was done; the next run picks up the rest")
         if report.uncounted and not as_json:
             info(uncounted_notice(report.uncounted))
+        if report.alerts and not as_json:  # new ones only: each is said once while it stands
+            for alert in report.alerts:
+                info(f"stock alert: {alert.message}")
         if report.exit_code and not as_json:
             failed = [r for r in report.results if r.exit_code]
             info(f"{len(failed)} stream(s) need attention (exit code {report.exit_code})")

@@ -3,12 +3,14 @@
 Phases of a cycle (shops run concurrently within a phase, each within its rate limit):
 
 1. **listings** — per shop, when due (or asked for): read every listing, link by 商家编码.
-2. **observe** — (stock) read platform quantities of partitioned SKUs and of listings
-   whose last write is in doubt. Before the orders phase, so every sale a read reflects
-   is ingested next (see :mod:`hub.core.stock`).
+2. **observe** — (stock) read platform quantities of partitioned SKUs that sold
+   recently and of listings whose last write is in doubt. Before the orders phase, so
+   every sale a read reflects is ingested next (see :mod:`hub.core.stock`).
 3. **orders** — per shop: windows from the cursor (less the lookback) to now; each
    window's orders and the cursor commit in one transaction; then due shipments.
-4. **stock** — plan from the fresh picture, lower, then raise.
+4. **stock** — plan from the fresh picture (each SKU shared or partitioned, see
+   :mod:`hub.core.autopartition`), lower, then raise; then stock alerts
+   (:mod:`hub.core.alerts`): new ones are reported and broadcast.
 5. **prices**, **promotions** — per shop: due outbox entries (and the promotion schedule).
 
 Work is guarded by leases (``<shop>:<stream>``), so overlapping runs never do the same
@@ -37,6 +39,7 @@ import anyio
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from hub.core import alerts as alerts_mod
 from hub.core import leases, outbox, promotions
 from hub.core import stock as stock_mod
 from hub.core.catalog import store_listings
@@ -183,7 +186,6 @@ class SyncEngine:
         stock_shops: list[Shop] = []
         if "stock" in wanted:
             stock_shops = await self._take(shops, "stock", report, keeper)
-        fresh_since = self.clock.now()
         read_errors: dict[int, str] = {}
         if stock_shops:
             read_errors = await self._observe(stock_shops)
@@ -194,7 +196,8 @@ class SyncEngine:
             await self._each(shops, "orders", report, keeper, self._orders)
         if stock_shops:
             try:
-                await self._stock(stock_shops, report, fresh_since, read_errors, keeper)
+                await self._stock(stock_shops, report, read_errors, keeper)
+                await self._alerts(report, keeper)
             finally:
                 await keeper.release_many(sorted(f"{shop.name}:stock" for shop in stock_shops))
         if "prices" in wanted:
@@ -399,8 +402,14 @@ class SyncEngine:
             return self._picture(s)
 
         picture = await self.db.run(prepare)
-        # a SKU nobody counted is never pushed, so its listings need no read
-        partitioned = {sku.id for sku in picture.skus.values() if sku.partitioned and sku.counted}
+        # Partitioned SKUs that sold recently: a quiet one's models are exact without a read
+        # (its raises never depend on one, see stock._fresh), and the automatic mode makes
+        # the long tail of low-stock SKUs partitioned, which must not cost reads every cycle.
+        # A SKU nobody counted is never pushed, so its listings need no read either.
+        selling = {sku_id for (_, sku_id), units in picture.sold_recently.items() if units}
+        partitioned = {
+            sku.id for sku in picture.skus.values() if sku.partitioned and sku.counted and sku.id in selling
+        }
 
         async def one(shop: Shop) -> None:
             wanted = [
@@ -427,7 +436,6 @@ class SyncEngine:
         self,
         shops: Sequence[Shop],
         report: SyncReport,
-        fresh_since: Any,
         read_errors: dict[int, str],
         keeper: LeaseKeeper,
     ) -> None:
@@ -441,7 +449,6 @@ class SyncEngine:
             return
         start = self.clock.monotonic()
         ids = set(results)
-        since = {shop.id: shop.ctx.client.platform_time(fresh_since) for shop in shops}
         absolute = await self.db.run(self.absolute_shops)
 
         def prepare(s: Session) -> tuple[stock_mod.Picture, list[stock_mod.Push]]:
@@ -453,7 +460,7 @@ class SyncEngine:
             # picture, so a write they finish meanwhile is seen in one or the other.
             claimed = stock_mod.claims(s)
             picture = self._picture(s)
-            pushes = stock_mod.plan(picture, shop_ids=ids, fresh_since=since, absolute_shops=absolute)
+            pushes = stock_mod.plan(picture, shop_ids=ids, absolute_shops=absolute)
             lowers = [p for p in pushes if p.lowers]
             raises = stock_mod.grant_raises([p for p in pushes if not p.lowers], picture, claimed)
             # The plan is safe for listings whose model is ambiguous (an order close to its
@@ -523,6 +530,26 @@ class SyncEngine:
                 result.fail(f"{outcome.unsent} stock writes not sent: the run was asked to stop")
             result.seconds = round(self.clock.monotonic() - start, 3)
             self.progress("done", result.shop, "stock", {"result": result})
+
+    async def _alerts(self, report: SyncReport, keeper: LeaseKeeper) -> None:
+        """Stock alerts raised by this cycle: reported, and broadcast to plugins. Under an
+        ``alerts`` lease, so overlapping runs (one per shop, say) never report the same alert
+        twice: a run that finds it held leaves the alerts to the holder."""
+        now = self.clock.now()
+        if not await keeper.acquire("alerts"):
+            return
+        try:
+            report.alerts = await self.db.run(lambda s: alerts_mod.refresh(s, now, self.settings))
+        except Exception:  # alerts are advice: a bug here must not fail the sync
+            log.exception("stock alerts could not be computed")
+            return
+        finally:
+            await keeper.release("alerts")
+        if report.alerts:
+            try:
+                await self.host.notify_stock_alerts(report.alerts)
+            except Exception:
+                log.exception("a plugin failed to handle %d stock alert(s)", len(report.alerts))
 
     # --- promotions ----------------------------------------------------------------------------
 

@@ -2,11 +2,12 @@
 
 Every cycle (see :mod:`hub.core.engine` for the order of phases):
 
-1. **Observe** — listings of partitioned SKUs, and listings whose last write is in doubt,
-   are read from the platforms *before* the orders phase, so every sale reflected in a
-   read quantity is also ingested as a reservation.
-2. **Plan** — per SKU, ``sellable = on_hand - held reservations - safety``; targets per
-   shop by :mod:`hub.core.allocation` (shared or partitioned). The hub's *model* of a
+1. **Observe** — listings of partitioned SKUs that sold recently, and listings whose
+   last write is in doubt, are read from the platforms *before* the orders phase, so
+   every sale reflected in a read quantity is also ingested as a reservation.
+2. **Plan** — per SKU, ``sellable = on_hand - held reservations - safety``; the mode,
+   shared or partitioned, by :mod:`hub.core.autopartition`; targets per shop by
+   :mod:`hub.core.allocation`. The hub's *model* of a
    listing's platform quantity is its last read or acknowledged write, less units of
    orders placed since (plus units of older orders cancelled since). A relative write
    answered without a quantity keeps the anchor at the read and adds its delta, so
@@ -17,9 +18,8 @@ Every cycle (see :mod:`hub.core.engine` for the order of phases):
    get the target; for partitioned SKUs the quantity is re-read just before the write
    and reduced by the sales since the observation. Raises of a partitioned SKU are
    granted only from units no shop holds (nor is about to show: writes other processes
-   planned, see :func:`claims`), and only when every listing of the SKU has an exact
-   model: its shop's orders ingested past its anchor, and read this cycle if this
-   process syncs that shop.
+   planned, see :func:`claims`), and only when every sale up to each listing's anchor is
+   ingested (see :func:`_fresh`).
 
 Planning runs under the short global :data:`PLAN_LEASE` and records every planned write
 (``pending``) before it lets go; writes then go out under per-shop leases, so processes
@@ -43,7 +43,7 @@ from sqlalchemy import Interval, and_, bindparam, case, func, literal, or_, sele
 from sqlalchemy.orm import Session
 
 from hub.client import check_results
-from hub.core import outbox
+from hub.core import autopartition, outbox
 from hub.core.allocation import Rule, ShopInput, partitioned_targets, sellable, shared_targets
 from hub.core.catalog import REMOVED
 from hub.errors import HubError
@@ -54,7 +54,7 @@ from hub.storage import tables as t
 from hub.storage.db import Database
 
 log = logging.getLogger("hub.stock")
-CLOSED = ("cancelled", "refunded")
+CLOSED = autopartition.CLOSED
 READ_CHUNK = 100
 
 
@@ -79,6 +79,7 @@ class SkuInfo:
     partition_below: int | None = None
     partitioned: bool = False
     sellable: int = 0
+    mode_reason: str = ""  # why the SKU is partitioned or shared this cycle
 
     @property
     def counted(self) -> bool:
@@ -163,8 +164,6 @@ def load_picture(
         skus[sku_id].reserved = int(reserved)
     for sku in skus.values():
         sku.sellable = sellable(sum(sku.on_hand.values()), sku.reserved, sku.safety)
-        threshold = partition_below if sku.partition_below is None else sku.partition_below
-        sku.partitioned = sku.partitioned or (threshold is not None and sku.sellable < threshold)
 
     adjustments = _model_adjustments(session)
     listings = [
@@ -198,26 +197,50 @@ def load_picture(
         )
     ]
     rules = {(r.shop_id, r.sku_id): r for r in session.scalars(select(t.AllocationRule))}
-    since = now - sales_window
-    sold = {
-        (shop_id, sku_id): int(qty)
-        for shop_id, sku_id, qty in session.execute(
-            select(t.Order.shop_id, t.OrderLine.sku_id, func.sum(t.OrderLine.quantity))
-            .join(t.Order, t.Order.id == t.OrderLine.order_id)
-            .where(
-                t.OrderLine.sku_id.is_not(None),
-                t.Order.created_at_platform >= since,
-                t.Order.status.not_in(CLOSED),
-            )
-            .group_by(t.Order.shop_id, t.OrderLine.sku_id)
-        )
-    }
+    sold = autopartition.sold_since(session, now - sales_window)
+    _decide_modes(skus, listings, sold, autopartition.measure(session, now, sales_window), partition_below)
     cursors = dict(
         session.execute(
             select(t.SyncCursor.shop_id, t.SyncCursor.position).where(t.SyncCursor.stream == "orders")
         ).all()
     )
     return Picture(skus, listings, rules, sold, cursors)
+
+
+def _decide_modes(
+    skus: dict[int, SkuInfo],
+    listings: Sequence[ListingInfo],
+    sold: dict[tuple[int, int], int],
+    measured: autopartition.Measurements,
+    partition_below: int | None,
+) -> None:
+    """Set each SKU's mode for this cycle (see :mod:`hub.core.autopartition`)."""
+    channels: dict[int, set[int]] = defaultdict(set)
+    for listing in listings:
+        channels[listing.sku_id].add(listing.shop_id)
+    selling: dict[int, set[int]] = defaultdict(set)
+    for shop_id, sku_id in [*sold, *measured.sold_short]:
+        selling[sku_id].add(shop_id)
+    for sku in skus.values():
+        shops = channels[sku.id] | selling[sku.id]
+        rates = [
+            autopartition.velocity(
+                sold.get((shop, sku.id), 0),
+                measured.long_window,
+                measured.sold_short.get((shop, sku.id), 0),
+                measured.short_window,
+            )
+            for shop in shops
+        ]
+        mode = autopartition.decide(
+            sku.sellable,
+            channels=len(channels[sku.id]),
+            expected=autopartition.expected_sales(rates, measured.delay),
+            marked=sku.partitioned,
+            own_threshold=sku.partition_below,
+            global_threshold=partition_below,
+        )
+        sku.partitioned, sku.mode_reason = mode.partitioned, mode.reason
 
 
 # Order times are the platform's whole seconds and anchors our estimate of its clock (to
@@ -326,24 +349,18 @@ def plan(
     picture: Picture,
     *,
     shop_ids: set[int],
-    fresh_since: dict[int, datetime],
     absolute_shops: frozenset[int] = frozenset(),
 ) -> list[Push]:
     """Writes to make for the shops in ``shop_ids`` (other shops count as they stand).
 
-    ``fresh_since``: per shop of this run, when this cycle's observations began (on that
-    platform's clock). A partitioned SKU is raised only if every listing of it has an
-    exact model: not in doubt, and its shop's orders ingested past its anchor — and the
-    listings of this run's shops were read since ``fresh_since``. (Shops another process
-    syncs are read by that process; their un-ingested sales lower their listing and the
-    sellable stock alike, so they do not change the units no shop holds.)
-    ``absolute_shops``: shops whose platform takes only absolute stock writes (see
-    :func:`_absolute_partitioned`)."""
+    Partitioned SKUs are raised only if every listing's model is sound (:func:`_fresh`),
+    whichever process syncs its shop. ``absolute_shops``: shops whose platform takes only
+    absolute stock writes (see :func:`_absolute_partitioned`)."""
     wanted = targets(picture)
     stale_skus = {
         x.sku_id
         for x in picture.listings
-        if picture.skus[x.sku_id].partitioned and not _fresh(picture, x, fresh_since.get(x.shop_id))
+        if picture.skus[x.sku_id].partitioned and not _fresh(picture, x)
     }
     pushes: list[Push] = []
     for listing in picture.listings:
@@ -394,12 +411,19 @@ def _absolute_partitioned(shown: int, target: int) -> int:
     return shown
 
 
-def _fresh(picture: Picture, listing: ListingInfo, since: datetime | None) -> bool:
-    """Read since ``since`` (None: any time), and every order placed up to the read is
-    ingested (order windows are half-open, so the cursor must be strictly later)."""
+def _fresh(picture: Picture, listing: ListingInfo) -> bool:
+    """The listing's model is an upper bound of what it shows: not in doubt, and every
+    order placed up to its anchor is ingested (order windows are half-open, so the cursor
+    must be strictly later than the anchor).
+
+    The model is the anchor less the ingested sales since, so a sale not yet ingested
+    makes both the model and the sellable units high by the same amount and the free
+    units stay exact. What would overstate them is a read reflecting a sale that is not
+    yet reserved, hence the cursor. A listing need not be read this cycle: platforms
+    stamp reads in whole seconds, which may fall before the cycle began, and one shop's
+    failed read must not stop the others' refills."""
     cursor = picture.cursors.get(listing.shop_id)
-    recent = since is None or listing.as_of >= since
-    return recent and not listing.needs_read and cursor is not None and cursor > listing.as_of
+    return not listing.needs_read and cursor is not None and cursor > listing.as_of
 
 
 def grant_raises(

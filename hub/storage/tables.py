@@ -359,3 +359,17 @@ class Lease(Base):
     host: Mapped[str | None] = mapped_column(String(255))
     pid: Mapped[int | None]
     acquired_at: Mapped[datetime | None]
+
+
+class StockAlert(Base):
+    """A stock alert that stands (see :mod:`hub.core.alerts`). A cleared alert's row is
+    deleted, so if it comes back it is reported as new again."""
+
+    __tablename__ = "stock_alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(256), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    sku_code: Mapped[str] = mapped_column(Code)
+    message: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[datetime]

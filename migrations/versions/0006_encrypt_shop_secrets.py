@@ -6,7 +6,7 @@ writes them back in clear text, and only when asked: `hub db downgrade REV --dec
 (a downgrade to 'base' drops the table, so it needs no key).
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-04
 """
 
@@ -19,7 +19,7 @@ from hub.errors import ConfigError
 from hub.storage.secretbox import SecretBox, is_sealed
 
 revision = '0006'
-down_revision = '0003'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

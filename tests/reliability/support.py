@@ -167,6 +167,9 @@ def make_rig(
     """Like ``Lab.create`` (in-process transports, one sandbox per shop), but the hub runs
     on a :class:`SkewedClock` over the sandboxes' :class:`FakeClock`."""
     seed = seed or catalogue()
+    # Shared mode unless asked: these tests check its arithmetic against an oracle; the
+    # automatic partitioning of scarce SKUs is tested in tests/test_autopartition.py.
+    settings = {"partition_below": 0, **dict(settings or {})}
     clock = FakeClock()
     hub_clock = SkewedClock(clock, offset)
     sandboxes: dict[str, SandboxApp] = {}

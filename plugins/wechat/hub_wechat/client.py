@@ -342,8 +342,10 @@ class WechatClient(ShopClient):
         which is what the engine wanted at most (never leaving more units for sale)."""
         try:
             left = mappers.normal_stock(await self._stock_data(body["product_id"], body["sku_id"]))
-        except (PlatformError, TypeError, ValueError):
-            return None
+        except (PlatformError, TypeError, ValueError) as exc:
+            # Nothing was applied (the subtraction was refused): safe to try again later.
+            return PushResult(idempotency_key=update.idempotency_key, ok=False, retryable=True,
+                              error=f"{refused}; what is left could not be read: {exc}")
         if left >= body["num"]:
             return None  # refused for another reason: report it
         key = update.idempotency_key

@@ -67,6 +67,27 @@ async def test_taking_what_is_left_is_in_doubt_when_its_answer_is_lost(host: Plu
     assert sandbox.state.sku(sku.sku_id).quantity == 0
 
 
+async def test_taking_what_is_left_with_no_answer_is_in_doubt(host: PluginHost, shop: Any,
+                                                               sandbox: WechatSandbox) -> None:
+    sku = sku_of(sandbox, "CUP-500")
+    sandbox.state.set_quantity(sku.sku_id, 2)
+    sandbox.faults.inject("timeout", when='"num":2')  # the second subtraction gets no answer
+    [result] = await shop.client.push_stock([stock(sku, 0, delta=-10)])
+    assert not result.ok and result.in_doubt and not result.retryable  # re-read, never resent
+    assert sandbox.faults.injected["timeout"] == 1
+
+
+async def test_a_refused_subtraction_whose_stock_read_fails_is_tried_again(
+        host: PluginHost, shop: Any, sandbox: WechatSandbox) -> None:
+    sku = sku_of(sandbox, "CUP-500")
+    sandbox.state.set_quantity(sku.sku_id, 2)
+    sandbox.faults.inject("server_error", times=10, when="stock/get")
+    [result] = await shop.client.push_stock([stock(sku, 0, delta=-10)])
+    assert not result.ok and result.retryable and not result.in_doubt  # refused: nothing applied
+    assert "could not be read" in (result.error or "")
+    assert sandbox.state.sku(sku.sku_id).quantity == 2
+
+
 async def test_a_zero_delta_sends_nothing(host: PluginHost, shop: Any, sandbox: WechatSandbox) -> None:
     [result] = await shop.client.push_stock([stock(sku_of(sandbox, "CUP-500"), 15, delta=0)])
     assert result.ok and sandbox.calls["product/stock/update"] == 0

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def lab(tmp_path: Path, clock: FakeClock) -> Iterator[Lab]:
     lab = Lab.create(f"sqlite:///{tmp_path / 'hub.db'}", shops={"a": "wechat", "b": "wechat"},
-                     seed=contract_seed(), clock=clock)
+                     seed=contract_seed(), clock=clock, settings={"partition_below": 0})  # shared
     lab.import_catalogue(on_hand=20, codes=["CUP-500", "CABLE-1M"])
     yield lab
     lab.close()
