@@ -130,7 +130,8 @@ def lab(tmp_path: Path, fake_clock: FakeClock) -> Lab:
         seed=seed(),
         clock=fake_clock,
         host_factory=fake_host,
-        settings={"breaker_failures": 3, "breaker_cooldown_seconds": 60},
+        # shared mode: every shop shows all 20 units
+        settings={"breaker_failures": 3, "breaker_cooldown_seconds": 60, "partition_below": 0},
     )
     lab.import_catalogue(on_hand=20, codes=["CUP", "LID"])
     yield lab

@@ -111,7 +111,12 @@ def race_for_a_lease(url: str, now: datetime, racers: int = 8) -> tuple[list[str
 @pytest.fixture
 def lab(tmp_path: Path, fake_clock: FakeClock) -> Lab:
     lab = Lab.create(
-        f"sqlite:///{tmp_path / 'hub.db'}", shops=SHOPS, seed=seed(), clock=fake_clock, host_factory=fake_host
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        shops=SHOPS,
+        seed=seed(),
+        clock=fake_clock,
+        host_factory=fake_host,
+        settings={"partition_below": 0},  # shared mode: every shop shows all 20 units
     )
     lab.import_catalogue(on_hand=20, codes=["CUP", "LID"])
     yield lab
