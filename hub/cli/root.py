@@ -79,6 +79,7 @@ def _register() -> None:
         outbox,
         plugins,
         promo,
+        report,
         sandbox,
         shops,
         stock,
@@ -99,6 +100,7 @@ def _register() -> None:
         bulk.price,
         bulk.export,
         promo.group,
+        report.report,
         sandbox.group,
         demo.demo,
     ):

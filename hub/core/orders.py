@@ -42,6 +42,11 @@ class StoredChange:
     previous: OrderStatus | None
 
 
+# Statuses that say the parcel has just left: the first update in one of them dates the
+# shipment (a "completed" first sighting is later than the shipment, so it dates nothing).
+_SHIPPING = frozenset({OrderStatus.PARTLY_SHIPPED, OrderStatus.SHIPPED})
+
+
 def _desired(status: OrderStatus, shipped: bool, refunded: bool) -> str:
     if shipped:
         return "consumed"
@@ -154,6 +159,7 @@ def _insert_new(
                     "created_at_platform": o.created_at,
                     "modified_at_platform": o.modified_at,
                     "paid_at": o.paid_at,
+                    "shipped_at": o.modified_at if o.status in _SHIPPING else None,
                     "total": o.total,
                     "stored_at": now,
                     "updated_at": now,
@@ -252,6 +258,8 @@ def _update(
         )
     row.modified_at_platform = order.modified_at
     row.paid_at = order.paid_at or row.paid_at
+    if row.shipped_at is None and order.status in _SHIPPING:
+        row.shipped_at = order.modified_at
     row.total = order.total
     row.updated_at = now
     lines = {line.line_id: line for line in row.lines}

@@ -170,6 +170,9 @@ class Order(Base):
     created_at_platform: Mapped[datetime]
     modified_at_platform: Mapped[datetime]
     paid_at: Mapped[datetime | None]
+    # The platform's modification time of the first update that reported the order shipped
+    # (handling time in reports runs from paid_at to it).
+    shipped_at: Mapped[datetime | None]
     total: Mapped[int] = mapped_column(BigInteger)
     stored_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -350,3 +353,17 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime]
+
+
+class User(Base):
+    """A person who may sign in to the console. ``role``: viewer, operator or admin.
+    ``password_hash`` is an argon2 hash; the password itself is never stored."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(Code, unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
