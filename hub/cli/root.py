@@ -84,6 +84,7 @@ def _register() -> None:
         shops,
         stock,
         sync,
+        users,
     )
 
     for command in (
@@ -103,6 +104,7 @@ def _register() -> None:
         report.report,
         sandbox.group,
         demo.demo,
+        users.group,
     ):
         cli.add_command(command)
     stock.group.add_command(bulk.stock_import)

@@ -398,3 +398,29 @@ def set_cursor(session: Session, shop_id: int, stream: str, position: datetime, 
         session.add(t.SyncCursor(shop_id=shop_id, stream=stream, position=position, updated_at=now))
     elif position > row.position:
         row.position, row.updated_at = position, now
+
+
+def order_exceptions(s: Session) -> list[dict[str, Any]]:
+    """Order lines whose SKU matches nothing, oldest order first, with the reason."""
+    rows = s.execute(
+        select(t.OrderLine, t.Order, t.Shop.name)
+        .join(t.Order, t.Order.id == t.OrderLine.order_id)
+        .join(t.Shop, t.Shop.id == t.Order.shop_id)
+        .where(t.OrderLine.sku_id.is_(None))
+        .order_by(t.Order.created_at_platform)
+    )
+    return [
+        {
+            "shop": name,
+            "order_id": o.platform_order_id,
+            "status": o.status,
+            "platform_sku_id": ln.platform_sku_id,
+            "master_code": ln.master_code,
+            "title": ln.title,
+            "quantity": ln.quantity,
+            "reason": f"master code {ln.master_code!r} matches no SKU"
+            if ln.master_code
+            else "no master code on the platform",
+        }
+        for ln, o, name in rows
+    ]
