@@ -73,6 +73,7 @@ def _register() -> None:
         audit,
         bulk,
         catalog,
+        console,
         db,
         demo,
         orders,
@@ -105,6 +106,7 @@ def _register() -> None:
         sandbox.group,
         demo.demo,
         users.group,
+        console.console,
     ):
         cli.add_command(command)
     stock.group.add_command(bulk.stock_import)

@@ -424,3 +424,53 @@ def order_exceptions(s: Session) -> list[dict[str, Any]]:
         }
         for ln, o, name in rows
     ]
+
+
+def search_orders(
+    s: Session,
+    *,
+    shop: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    sku: str | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    """Orders newest first, filtered by shop name, status, creation time ``[since, until)``
+    and a master SKU code on any line; each with its shop and lines."""
+    query = (
+        select(t.Order, t.Shop.name)
+        .join(t.Shop, t.Shop.id == t.Order.shop_id)
+        .options(selectinload(t.Order.lines))
+        .order_by(t.Order.created_at_platform.desc(), t.Order.id.desc())
+        .limit(limit)
+    )
+    if shop:
+        query = query.where(t.Shop.name == shop)
+    if status:
+        query = query.where(t.Order.status == status)
+    if since:
+        query = query.where(t.Order.created_at_platform >= since)
+    if until:
+        query = query.where(t.Order.created_at_platform < until)
+    if sku:
+        query = query.where(
+            t.Order.id.in_(select(t.OrderLine.order_id).where(t.OrderLine.master_code == sku))
+        )
+    return [
+        {
+            "shop": name,
+            "order_id": o.platform_order_id,
+            "status": o.status,
+            "created_at": o.created_at_platform,
+            "paid_at": o.paid_at,
+            "shipped_at": o.shipped_at,
+            "total": o.total,
+            "lines": [
+                {"line_id": ln.line_id, "sku": ln.master_code or ln.platform_sku_id, "quantity": ln.quantity,
+                 "linked": ln.sku_id is not None}
+                for ln in o.lines
+            ],
+        }
+        for o, name in s.execute(query)
+    ]

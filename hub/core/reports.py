@@ -307,3 +307,44 @@ def stock(sku_rows: Sequence[dict[str, Any]]) -> Report:
 def alerts(report: Report) -> list[dict[str, Any]]:
     """The SKUs of a stock report that need attention."""
     return [r for r in report.rows if r["alert"]]
+
+
+def sync_health(session: Session) -> list[dict[str, Any]]:
+    """Per shop, from the sync runs: the last successful run, failed runs since then, and the
+    last failure's error."""
+    names = dict(session.execute(select(t.Shop.id, t.Shop.name)).all())
+    health = {
+        shop_id: {"shop": name, "last_success": None, "failures": 0, "last_error": None, "last_run": None}
+        for shop_id, name in names.items()
+    }
+    runs = session.execute(
+        select(t.SyncRun.shop_id, t.SyncRun.status, t.SyncRun.started_at, t.SyncRun.finished_at)
+        .add_columns(t.SyncRun.error)
+        .where(t.SyncRun.shop_id.is_not(None))
+        .order_by(t.SyncRun.started_at, t.SyncRun.id)
+    )
+    for shop_id, status, started, finished, error in runs:
+        row = health[shop_id]
+        row["last_run"] = started
+        if status == "ok":
+            row["last_success"], row["failures"], row["last_error"] = finished or started, 0, None
+        elif status == "failed":
+            row["failures"] += 1
+            row["last_error"] = error
+    return sorted(health.values(), key=lambda r: r["shop"])
+
+
+def failed_writes(session: Session, limit: int = 50) -> tuple[int, list[dict[str, Any]]]:
+    """Outbox writes that failed for good: how many, and the latest ``limit`` of them."""
+    query = (
+        select(t.OutboxEntry, t.Shop.name)
+        .join(t.Shop, t.Shop.id == t.OutboxEntry.shop_id)
+        .where(t.OutboxEntry.state == "failed")
+    )
+    total = len(session.execute(query.with_only_columns(t.OutboxEntry.id)).all())
+    rows = [
+        {"id": e.id, "shop": name, "kind": e.kind, "target": e.target, "attempts": e.attempts,
+         "error": e.last_error, "at": e.updated_at}
+        for e, name in session.execute(query.order_by(t.OutboxEntry.updated_at.desc()).limit(limit))
+    ]
+    return total, rows
