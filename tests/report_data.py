@@ -45,15 +45,27 @@ def _order(oid: str, created: datetime, status: OrderStatus, total: int, qty: in
         modified_at=created,
         paid_at=paid,
         total=total,
-        lines=(OrderLine(line_id=f"{oid}-1", platform_item_id="i1", platform_sku_id=f"p-{oid}",
-                         master_code="S1", title="Tea", quantity=qty, unit_price=total // qty),),
+        lines=(
+            OrderLine(
+                line_id=f"{oid}-1",
+                platform_item_id="i1",
+                platform_sku_id=f"p-{oid}",
+                master_code="S1",
+                title="Tea",
+                quantity=qty,
+                unit_price=total // qty,
+            ),
+        ),
     )
 
 
 def _shipped(order: Order, hours: float) -> Order:
     return order.model_copy(
-        update={"status": OrderStatus.SHIPPED, "platform_status": "SHIPPED",
-                "modified_at": order.modified_at + timedelta(hours=hours)}
+        update={
+            "status": OrderStatus.SHIPPED,
+            "platform_status": "SHIPPED",
+            "modified_at": order.modified_at + timedelta(hours=hours),
+        }
     )
 
 
@@ -77,14 +89,20 @@ def seed(app: App) -> None:
             if code == "S3":
                 sku.safety_stock = 5
         new = {
-            "a": [_order("O8", _at(9, 20), OrderStatus.AWAITING_SHIPMENT, 100),
-                  _order("O1", _at(10, 15, 30), OrderStatus.AWAITING_SHIPMENT, 1000, qty=2),
-                  _order("O5", _at(10, 20), OrderStatus.PENDING_PAYMENT, 777),
-                  _order("O2", _at(10, 16, 10), OrderStatus.AWAITING_SHIPMENT, 2550)],
-            "b": [_order("O7", _at(10, 2), OrderStatus.AWAITING_SHIPMENT, 300),
-                  _order("O3", _at(10, 17), OrderStatus.REFUNDED, 990)],
-            "c": [_order("O4", _at(10, 10), OrderStatus.AWAITING_SHIPMENT, 5000),
-                  _order("O6", _at(10, 18), OrderStatus.CANCELLED, 9900)],
+            "a": [
+                _order("O8", _at(9, 20), OrderStatus.AWAITING_SHIPMENT, 100),
+                _order("O1", _at(10, 15, 30), OrderStatus.AWAITING_SHIPMENT, 1000, qty=2),
+                _order("O5", _at(10, 20), OrderStatus.PENDING_PAYMENT, 777),
+                _order("O2", _at(10, 16, 10), OrderStatus.AWAITING_SHIPMENT, 2550),
+            ],
+            "b": [
+                _order("O7", _at(10, 2), OrderStatus.AWAITING_SHIPMENT, 300),
+                _order("O3", _at(10, 17), OrderStatus.REFUNDED, 990),
+            ],
+            "c": [
+                _order("O4", _at(10, 10), OrderStatus.AWAITING_SHIPMENT, 5000),
+                _order("O6", _at(10, 18), OrderStatus.CANCELLED, 9900),
+            ],
         }
         for shop, orders in new.items():
             store_orders(s, shops[shop], orders, now)

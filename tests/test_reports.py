@@ -62,12 +62,28 @@ def test_handling_time_nearest_rank_percentiles(seeded: App, invoke: Invoke) -> 
 def test_channels(seeded: App, invoke: Invoke) -> None:
     fake, fake_abs = run_json(invoke, "channels", *PERIOD)["rows"]
     assert fake == {
-        "channel": "fake", "shops": 2, "orders": 5, "gmv": 4940, "units": 6, "average_order": 988,
-        "refunded": 1, "awaiting_shipment": 1, "p50_seconds": 21600, "p90_seconds": 36000,
+        "channel": "fake",
+        "shops": 2,
+        "orders": 5,
+        "gmv": 4940,
+        "units": 6,
+        "average_order": 988,
+        "refunded": 1,
+        "awaiting_shipment": 1,
+        "p50_seconds": 21600,
+        "p90_seconds": 36000,
     }
     assert fake_abs == {
-        "channel": "fake_abs", "shops": 1, "orders": 1, "gmv": 5000, "units": 1, "average_order": 5000,
-        "refunded": 0, "awaiting_shipment": 0, "p50_seconds": 7200, "p90_seconds": 7200,
+        "channel": "fake_abs",
+        "shops": 1,
+        "orders": 1,
+        "gmv": 5000,
+        "units": 1,
+        "average_order": 5000,
+        "refunded": 0,
+        "awaiting_shipment": 0,
+        "p50_seconds": 7200,
+        "p90_seconds": 7200,
     }
 
 

@@ -40,8 +40,14 @@ def add(app: App, name: str, role: str, password_stdin: bool) -> None:
 
     def write(s):  # type: ignore[no-untyped-def]
         users.add_user(s, name=name, role=role, password=password, now=app.clock.now())
-        audit.record(s, actor=app.actor, action="user.add", now=app.clock.now(), new=f"{name} {role}",
-                     source="hub users add")
+        audit.record(
+            s,
+            actor=app.actor,
+            action="user.add",
+            now=app.clock.now(),
+            new=f"{name} {role}",
+            source="hub users add",
+        )
 
     app.db.run_sync(write)
     info(f"added user {name} ({role})")
@@ -72,8 +78,9 @@ def remove(app: App, name: str) -> None:
 
     def write(s):  # type: ignore[no-untyped-def]
         users.remove_user(s, name)
-        audit.record(s, actor=app.actor, action="user.remove", now=app.clock.now(), old=name,
-                     source="hub users remove")
+        audit.record(
+            s, actor=app.actor, action="user.remove", now=app.clock.now(), old=name, source="hub users remove"
+        )
 
     app.db.run_sync(write)
     info(f"removed user {name}")

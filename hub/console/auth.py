@@ -88,7 +88,11 @@ async def login(request: Request) -> Response:
     wait = throttle.retry_after(name, address)
     if wait:
         return render(
-            request, "login.html", 429, next=target, username=name,
+            request,
+            "login.html",
+            429,
+            next=target,
+            username=name,
             error=f"too many failed sign-ins: try again in {int(wait // 60) + 1} minutes",
         )
     app = hub(request)

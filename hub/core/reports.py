@@ -166,16 +166,24 @@ def orders_by_day(session: Session, period: Period, shop: str | None = None) -> 
         cell[1] += total
     channels = sorted({channel for _, channel in shops.values()})
     rows = [
-        {"day": day.isoformat(), "channel": channel, "orders": counts[(day, channel)][0],
-         "gmv": counts[(day, channel)][1]}
+        {
+            "day": day.isoformat(),
+            "channel": channel,
+            "orders": counts[(day, channel)][0],
+            "gmv": counts[(day, channel)][1],
+        }
         for day in period.days()
         for channel in channels
     ]
     return Report(
         "orders",
         "Orders per day",
-        [Column("day", "day"), Column("channel", "channel"), Column("orders", "orders", "int"),
-         Column("gmv", "GMV (yuan)", "money")],
+        [
+            Column("day", "day"),
+            Column("channel", "channel"),
+            Column("orders", "orders", "int"),
+            Column("gmv", "GMV (yuan)", "money"),
+        ],
         rows,
     )
 
@@ -213,8 +221,12 @@ def handling(session: Session, period: Period, shop: str | None = None) -> Repor
     return Report(
         "handling",
         "Handling time, paid → shipped",
-        [Column("channel", "channel"), Column("shipped", "shipped", "int"),
-         Column("p50_seconds", "p50 (hours)", "hours"), Column("p90_seconds", "p90 (hours)", "hours")],
+        [
+            Column("channel", "channel"),
+            Column("shipped", "shipped", "int"),
+            Column("p50_seconds", "p50 (hours)", "hours"),
+            Column("p90_seconds", "p90 (hours)", "hours"),
+        ],
         rows,
     )
 
@@ -264,11 +276,18 @@ def channels(session: Session, period: Period, shop: str | None = None) -> Repor
     return Report(
         "channels",
         "Channels",
-        [Column("channel", "channel"), Column("shops", "shops", "int"), Column("orders", "orders", "int"),
-         Column("gmv", "GMV (yuan)", "money"), Column("units", "units", "int"),
-         Column("average_order", "avg order (yuan)", "money"), Column("refunded", "refunded", "int"),
-         Column("awaiting_shipment", "awaiting shipment", "int"),
-         Column("p50_seconds", "p50 (hours)", "hours"), Column("p90_seconds", "p90 (hours)", "hours")],
+        [
+            Column("channel", "channel"),
+            Column("shops", "shops", "int"),
+            Column("orders", "orders", "int"),
+            Column("gmv", "GMV (yuan)", "money"),
+            Column("units", "units", "int"),
+            Column("average_order", "avg order (yuan)", "money"),
+            Column("refunded", "refunded", "int"),
+            Column("awaiting_shipment", "awaiting shipment", "int"),
+            Column("p50_seconds", "p50 (hours)", "hours"),
+            Column("p90_seconds", "p90 (hours)", "hours"),
+        ],
         rows,
     )
 
@@ -297,9 +316,16 @@ def stock(sku_rows: Sequence[dict[str, Any]]) -> Report:
     return Report(
         "stock",
         "Stock",
-        [Column("sku", "商家编码"), Column("title", "title"), Column("on_hand", "on hand", "int"),
-         Column("reserved", "reserved", "int"), Column("safety", "safety", "int"),
-         Column("sellable", "sellable", "int"), Column("mode", "mode"), Column("alert", "alert")],
+        [
+            Column("sku", "商家编码"),
+            Column("title", "title"),
+            Column("on_hand", "on hand", "int"),
+            Column("reserved", "reserved", "int"),
+            Column("safety", "safety", "int"),
+            Column("sellable", "sellable", "int"),
+            Column("mode", "mode"),
+            Column("alert", "alert"),
+        ],
         rows,
     )
 
@@ -343,8 +369,15 @@ def failed_writes(session: Session, limit: int = 50) -> tuple[int, list[dict[str
     )
     total = len(session.execute(query.with_only_columns(t.OutboxEntry.id)).all())
     rows = [
-        {"id": e.id, "shop": name, "kind": e.kind, "target": e.target, "attempts": e.attempts,
-         "error": e.last_error, "at": e.updated_at}
+        {
+            "id": e.id,
+            "shop": name,
+            "kind": e.kind,
+            "target": e.target,
+            "attempts": e.attempts,
+            "error": e.last_error,
+            "at": e.updated_at,
+        }
         for e, name in session.execute(query.order_by(t.OutboxEntry.updated_at.desc()).limit(limit))
     ]
     return total, rows

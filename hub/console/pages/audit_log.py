@@ -25,8 +25,13 @@ async def page(request: Request) -> Response:
             error = str(exc)
     rows = await app.db.run(
         lambda s: audit.entries(
-            s, sku=q["sku"] or None, shop=q["shop"] or None, actor=q["actor"] or None,
-            action=q["action"] or None, since=since, limit=500,
+            s,
+            sku=q["sku"] or None,
+            shop=q["shop"] or None,
+            actor=q["actor"] or None,
+            action=q["action"] or None,
+            since=since,
+            limit=500,
         )
     )
     return render(request, "audit.html", rows=rows, q=q, error=error)

@@ -52,8 +52,7 @@ async def check(request: Request) -> Response:
         return render(request, "bulk.html", 400, kinds=list(KINDS))
     name = SAFE_NAME.sub("_", Path(upload.filename).name)[-100:]
     if not name.lower().endswith(CSV_SUFFIXES + XLSX_SUFFIXES):
-        return render(request, "bulk.html", 400, kinds=list(KINDS),
-                      error=f"{name}: use a .csv or .xlsx file")
+        return render(request, "bulk.html", 400, kinds=list(KINDS), error=f"{name}: use a .csv or .xlsx file")
     token = secrets.token_urlsafe(16)
     folder = _uploads(request) / token
     folder.mkdir(mode=0o700)
@@ -93,8 +92,14 @@ async def apply(request: Request) -> Response:
         uploads = dict(request.session.get("uploads", {}))
         uploads.pop(token, None)
         request.session["uploads"] = uploads
-    return render(request, "bulk.html", kinds=list(KINDS), result=result, kind=upload["kind"],
-                  token=None if result.applied is not None else token)
+    return render(
+        request,
+        "bulk.html",
+        kinds=list(KINDS),
+        result=result,
+        kind=upload["kind"],
+        token=None if result.applied is not None else token,
+    )
 
 
 async def _in_thread(request: Request, path: Path, kind: str, **kw: object) -> ImportResult:

@@ -58,8 +58,15 @@ async def page(request: Request) -> Response:
 
     shops, rows, exceptions = await app.db.run(read)
     return render(
-        request, "orders.html", rows=rows, exceptions=exceptions, shops=shops, values=values, error=error,
-        statuses=[s.value for s in OrderStatus], query=request.url.query,
+        request,
+        "orders.html",
+        rows=rows,
+        exceptions=exceptions,
+        shops=shops,
+        values=values,
+        error=error,
+        statuses=[s.value for s in OrderStatus],
+        query=request.url.query,
     )
 
 
@@ -71,12 +78,25 @@ async def export(request: Request) -> Response:
     if error:
         raise HTTPException(400, error)
     rows = await app.db.run(lambda s: search_orders(s, **args, limit=10_000))
-    columns = [OutColumn("shop"), OutColumn("order"), OutColumn("status"), OutColumn("created", width=18),
-               OutColumn("total (yuan)", text=False, number_format="0.00"), OutColumn("商家编码"),
-               OutColumn("quantity", text=False, number_format="0")]
+    columns = [
+        OutColumn("shop"),
+        OutColumn("order"),
+        OutColumn("status"),
+        OutColumn("created", width=18),
+        OutColumn("total (yuan)", text=False, number_format="0.00"),
+        OutColumn("商家编码"),
+        OutColumn("quantity", text=False, number_format="0"),
+    ]
     lines = (
-        [r["shop"], r["order_id"], r["status"], r["created_at"].astimezone(CN_TZ).strftime("%Y-%m-%d %H:%M"),
-         r["total"] / 100, ln["sku"], ln["quantity"]]
+        [
+            r["shop"],
+            r["order_id"],
+            r["status"],
+            r["created_at"].astimezone(CN_TZ).strftime("%Y-%m-%d %H:%M"),
+            r["total"] / 100,
+            ln["sku"],
+            ln["quantity"],
+        ]
         for r in rows
         for ln in r["lines"]
     )
@@ -99,8 +119,15 @@ async def ship(request: Request) -> Response:
     try:
         shop_row, entry_id = await app.db.run(
             lambda s: shipping.queue_shipment(
-                s, order_id=order_id, carrier=carrier, tracking=tracking, shop=shop, lines=(),
-                actor=user.name, now=app.clock.now(), source="console",
+                s,
+                order_id=order_id,
+                carrier=carrier,
+                tracking=tracking,
+                shop=shop,
+                lines=(),
+                actor=user.name,
+                now=app.clock.now(),
+                source="console",
             )
         )
         state, problem = await shipping.send_shipments(app.runtime(), shop_row, entry_id)
@@ -128,8 +155,16 @@ async def link(request: Request) -> Response:
     def write(s):  # type: ignore[no-untyped-def]
         shop_row = get_shop(s, shop)
         catalog.map_listing(s, shop_row.id, platform_sku_id, sku)
-        audit.record(s, actor=user.name, action="listing.map", now=app.clock.now(), sku=sku, shop=shop,
-                     new=platform_sku_id, source="console")
+        audit.record(
+            s,
+            actor=user.name,
+            action="listing.map",
+            now=app.clock.now(),
+            sku=sku,
+            shop=shop,
+            new=platform_sku_id,
+            source="console",
+        )
 
     try:
         await app.db.run(write)

@@ -18,8 +18,18 @@ from hub.errors import HubError
 from hub.models import PromotionKind
 from hub.storage import tables as t
 
-FIELDS = ("name", "kind", "percent_off", "flash_price", "spend_threshold", "spend_discount", "skus", "shops",
-          "start", "end")
+FIELDS = (
+    "name",
+    "kind",
+    "percent_off",
+    "flash_price",
+    "spend_threshold",
+    "spend_discount",
+    "skus",
+    "shops",
+    "start",
+    "end",
+)
 
 
 def _timeline(rows: list[t.Promotion]) -> tuple[list[dict], str, str]:
@@ -49,8 +59,15 @@ async def page(request: Request) -> Response:
     app = hub(request)
     rows = await app.db.run(_all)
     items, first, last = _timeline(rows)
-    return render(request, "promotions.html", items=items, first=first, last=last,
-                  kinds=[k.value for k in PromotionKind], values={})
+    return render(
+        request,
+        "promotions.html",
+        items=items,
+        first=first,
+        last=last,
+        kinds=[k.value for k in PromotionKind],
+        values={},
+    )
 
 
 async def create(request: Request) -> Response:
@@ -69,8 +86,17 @@ async def create(request: Request) -> Response:
     except HubError as exc:
         rows = await app.db.run(_all)
         items, first, last = _timeline(rows)
-        return render(request, "promotions.html", 400, items=items, first=first, last=last,
-                      kinds=[k.value for k in PromotionKind], values=values, error=str(exc))
+        return render(
+            request,
+            "promotions.html",
+            400,
+            items=items,
+            first=first,
+            last=last,
+            kinds=[k.value for k in PromotionKind],
+            values=values,
+            error=str(exc),
+        )
     flash(request, f"created promotion #{promotion_id}; the next sync starts it on time")
     return RedirectResponse("/promotions", status_code=303)
 

@@ -41,8 +41,16 @@ async def set_on_hand(request: Request) -> Response:
     def write(s):  # type: ignore[no-untyped-def]
         row = catalog.sku_by_code(s, sku)
         old, new = catalog.set_on_hand(s, row, quantity, warehouse, now)
-        audit.record(s, actor=user.name, action="stock.set", now=now, sku=sku, old=old, new=new,
-                     source=f"console ({warehouse or catalog.DEFAULT_WAREHOUSE})")
+        audit.record(
+            s,
+            actor=user.name,
+            action="stock.set",
+            now=now,
+            sku=sku,
+            old=old,
+            new=new,
+            source=f"console ({warehouse or catalog.DEFAULT_WAREHOUSE})",
+        )
         return old, new
 
     try:
