@@ -7,7 +7,7 @@ import re
 import warnings
 
 with warnings.catch_warnings():  # starlette asks for httpx2 instead of httpx; both work
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
 from hub.cli.app import App

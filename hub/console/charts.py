@@ -3,6 +3,7 @@ fetched from the internet)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import pygal
@@ -17,7 +18,7 @@ STYLE = Style(
 )
 
 
-def line_chart(title: str, labels: Sequence[str], series: Mapping[str, Sequence[float]]) -> Markup:
+def line_chart(title: str, labels: Sequence[str], series: Mapping[str, Sequence[int]]) -> Markup:
     """A line chart, one line per series, as an ``<svg>`` element safe to embed in a page."""
     chart = pygal.Line(
         title=title,
@@ -33,6 +34,9 @@ def line_chart(title: str, labels: Sequence[str], series: Mapping[str, Sequence[
         dots_size=2,
         explicit_size=True,
     )
+    top = max((max(v, default=0) for v in series.values()), default=0)
+    step = max(1, math.ceil(top / 5))
+    chart.y_labels = list(range(0, top + step + 1, step))  # counts: whole numbers only
     chart.x_labels = list(labels)
     for name, values in series.items():
         chart.add(name, list(values))
