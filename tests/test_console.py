@@ -481,3 +481,11 @@ def test_users_add_twice_and_remove_unknown(invoke: Invoke) -> None:
     assert again.exit_code == 2 and "already exists" in again.output
     gone = invoke("users", "remove", "nobody")
     assert gone.exit_code == 2 and "no user 'nobody'" in gone.output
+
+
+def test_hub_console_refuses_a_weak_key_before_serving(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUB_CONSOLE_SECRET", "short")
+    result = invoke("console", "--port", "0")
+    assert result.exit_code == 2 and "HUB_CONSOLE_SECRET is too short" in result.output

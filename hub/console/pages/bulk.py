@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -103,8 +104,6 @@ async def apply(request: Request) -> Response:
 
 
 async def _in_thread(request: Request, path: Path, kind: str, **kw: object) -> ImportResult:
-    from anyio import to_thread
-
     return await to_thread.run_sync(lambda: _run(request, path, kind, **kw))  # type: ignore[arg-type]
 
 

@@ -137,7 +137,11 @@ async def ship(request: Request) -> Response:
     if state == "done":
         flash(request, f"shipped {order_id} with {carrier.strip()} {tracking.strip()}")
     else:
-        flash(request, f"shipment of {order_id} is {state}: {problem} (outbox #{entry_id})", "error")
+        flash(
+            request,
+            f"shipment of {order_id} is recorded but {state}: {problem} (outbox #{entry_id})",
+            "error",
+        )
     return back
 
 
