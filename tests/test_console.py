@@ -497,3 +497,17 @@ def test_hub_console_refuses_a_weak_key_before_serving(
     monkeypatch.setenv("HUB_CONSOLE_SECRET", "short")
     result = invoke("console", "--port", "0")
     assert result.exit_code == 2 and "HUB_CONSOLE_SECRET is too short" in result.output
+
+
+def test_a_session_keeps_its_last_five_uploads(seeded: App, console: Console) -> None:
+    console.login("olga")
+    tokens = []
+    for n in range(6):
+        data = f"sku,quantity\nS1,{n + 20}\n".encode()
+        html = console.post(
+            "/bulk/check", {"kind": "stock"}, files={"file": ("c.csv", data, "text/csv")}
+        ).text
+        tokens.append(_token(html))
+    assert "no longer here" in console.post("/bulk/apply", {"token": tokens[0]}).text
+    assert "applied 1 change(s)" in console.post("/bulk/apply", {"token": tokens[1]}).text
+    assert on_hand(seeded, "S1") == 21

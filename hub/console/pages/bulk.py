@@ -21,6 +21,7 @@ from hub.ops.imports import KINDS, ImportOptions, ImportResult, run_import
 from hub.ops.spreadsheet import CSV_SUFFIXES, XLSX_SUFFIXES
 
 MAX_BYTES = 50 * 1024 * 1024
+KEEP = 5  # checked uploads a session keeps for applying
 SAFE_NAME = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
 
 
@@ -68,8 +69,12 @@ async def check(request: Request) -> Response:
     except HubError as exc:
         shutil.rmtree(folder)
         return render(request, "bulk.html", 400, kinds=list(KINDS), error=str(exc))
-    request.session.setdefault("uploads", {})[token] = {"kind": kind, "name": name}
-    request.session["uploads"] = request.session["uploads"]  # mark the session changed
+    uploads = dict(request.session.get("uploads", {}))
+    for old in list(uploads)[: max(0, len(uploads) - KEEP + 1)]:  # the cookie stays small
+        uploads.pop(old)
+        shutil.rmtree(_uploads(request) / old, ignore_errors=True)
+    uploads[token] = {"kind": kind, "name": name}
+    request.session["uploads"] = uploads
     return render(request, "bulk.html", kinds=list(KINDS), result=result, token=token, kind=kind)
 
 
