@@ -10,12 +10,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from hub.cli.app import App, run_async
 from hub.cli.output import emit, fen, info, json_option, print_table
-from hub.core import audit, outbox
-from hub.core.delivery import deliver_due
+from hub.core import shipping
+from hub.core.orders import order_exceptions
 from hub.core.shops import get_shop
-from hub.errors import InputError
 from hub.models import OrderStatus
-from hub.report import StreamResult
 from hub.storage import tables as t
 
 
@@ -102,31 +100,7 @@ def exceptions(app: App, as_json: bool) -> None:
 
     Fix them with `hub listings map` or by adding the SKU; exit code 1 while any remain."""
 
-    def read(s: Session) -> list[dict[str, Any]]:
-        rows = s.execute(
-            select(t.OrderLine, t.Order, t.Shop.name)
-            .join(t.Order, t.Order.id == t.OrderLine.order_id)
-            .join(t.Shop, t.Shop.id == t.Order.shop_id)
-            .where(t.OrderLine.sku_id.is_(None))
-            .order_by(t.Order.created_at_platform)
-        )
-        return [
-            {
-                "shop": name,
-                "order_id": o.platform_order_id,
-                "status": o.status,
-                "platform_sku_id": ln.platform_sku_id,
-                "master_code": ln.master_code,
-                "title": ln.title,
-                "quantity": ln.quantity,
-                "reason": f"master code {ln.master_code!r} matches no SKU"
-                if ln.master_code
-                else "no master code on the platform",
-            }
-            for ln, o, name in rows
-        ]
-
-    rows = app.db.run_sync(read)
+    rows = app.db.run_sync(order_exceptions)
     emit(
         as_json,
         rows,
@@ -173,77 +147,25 @@ def ship(
     Repeating the same command is harmless: the same shipment is recorded once."""
 
     def write(s: Session) -> tuple[t.Shop, int]:
-        query = (
-            select(t.Order, t.Shop)
-            .join(t.Shop, t.Shop.id == t.Order.shop_id)
-            .where(t.Order.platform_order_id == order_id)
-        )
-        if shop:
-            query = query.where(t.Shop.id == get_shop(s, shop).id)
-        found = s.execute(query).all()
-        if not found:
-            raise InputError(
-                f"no order {order_id!r}"
-                + (f" in shop {shop!r}" if shop else "")
-                + "; run `hub sync --stream orders` first"
-            )
-        if len(found) > 1:
-            raise InputError(f"order {order_id!r} exists in several shops; add --shop")
-        order, shop_row = found[0]
-        if OrderStatus(order.status) not in (
-            OrderStatus.AWAITING_SHIPMENT,
-            OrderStatus.PARTLY_SHIPPED,
-            OrderStatus.SHIPPED,
-        ):
-            raise InputError(f"order {order_id} is {order.status}; only paid orders can be shipped")
-        entry = outbox.enqueue(
+        return shipping.queue_shipment(
             s,
-            shop_id=shop_row.id,
-            kind="shipment",
-            target=order_id,
-            key=outbox.stable_key("ship", shop_row.id, order_id, carrier, tracking, *sorted(lines)),
-            payload={
-                "platform_order_id": order_id,
-                "carrier": carrier,
-                "tracking_number": tracking,
-                "line_ids": list(lines),
-            },
-            now=app.clock.now(),
-            supersede=False,
-        )
-        audit.record(
-            s,
+            order_id=order_id,
+            carrier=carrier,
+            tracking=tracking,
+            shop=shop,
+            lines=lines,
             actor=app.actor,
-            action="order.ship",
             now=app.clock.now(),
-            shop=shop_row.name,
-            new=f"{order_id} {carrier} {tracking}",
             source="hub orders ship",
         )
-        s.flush()
-        return shop_row, entry.id
 
     shop_row, entry_id = app.db.run_sync(write)
     if queue_only:
         info(f"shipment of {order_id} queued (outbox #{entry_id})")
         return 0
-    runtime = app.runtime()
-
-    async def send() -> StreamResult:
-        ctx = runtime.open(shop_row)
-        result = StreamResult(shop_row.name, "orders")
-        try:
-            await deliver_due(app.host, app.db, ctx, shop_row.id, ["shipment"], result)
-        finally:
-            await ctx.client.aclose()
-        return result
-
-    result = run_async(send)
-    state = app.db.run_sync(lambda s: s.get(t.OutboxEntry, entry_id))
-    if state.state == "done":
+    state, error = run_async(lambda: shipping.send_shipments(app.runtime(), shop_row, entry_id))
+    if state == "done":
         info(f"shipped {order_id} with {carrier} {tracking}")
         return 0
-    info(
-        f"shipment of {order_id} is {state.state}: {state.last_error or result.error} (see `hub outbox list`)"
-    )
+    info(f"shipment of {order_id} is {state}: {error} (see `hub outbox list`)")
     return 1

@@ -104,6 +104,7 @@ def _register() -> None:
         audit,
         bulk,
         catalog,
+        console,
         db,
         demo,
         leases,
@@ -111,11 +112,13 @@ def _register() -> None:
         outbox,
         plugins,
         promo,
+        report,
         sandbox,
         secrets,
         shops,
         stock,
         sync,
+        users,
     )
 
     for command in (
@@ -134,8 +137,11 @@ def _register() -> None:
         bulk.price,
         bulk.export,
         promo.group,
+        report.report,
         sandbox.group,
         demo.demo,
+        users.group,
+        console.console,
     ):
         cli.add_command(command)
     stock.group.add_command(bulk.stock_import)

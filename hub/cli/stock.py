@@ -84,39 +84,7 @@ def show(app: App, sku: str | None, as_json: bool) -> None:
     hub leaves its listings as they are until a count is set, 0 included."""
 
     def read(s: Session) -> list[dict[str, Any]]:
-        picture = load_picture(app, s)
-        wanted = stock_mod.targets(picture)
-        shops = dict(s.execute(select(t.Shop.id, t.Shop.name)).all())
-        rows = []
-        for info_ in sorted(picture.skus.values(), key=lambda x: x.code):
-            if sku and info_.code != sku:
-                continue
-            listings = [x for x in picture.listings if x.sku_id == info_.id]
-            rows.append(
-                {
-                    "sku": info_.code,
-                    "on_hand": sum(info_.on_hand.values()),
-                    "warehouses": info_.on_hand,
-                    "reserved": info_.reserved,
-                    "safety": info_.safety,
-                    "sellable": info_.sellable,
-                    "counted": info_.counted,
-                    "mode": ("partitioned" if info_.partitioned else "shared")
-                    if info_.counted
-                    else "not counted",
-                    "why": info_.mode_reason if info_.counted else "not counted: its listings are left alone",
-                    "shops": [
-                        {
-                            "shop": shops[x.shop_id],
-                            "platform_sku_id": x.ref.platform_sku_id,
-                            "shown": x.model,
-                            # a SKU nobody counted is never pushed: its listings keep what they show
-                            "target": wanted[x.id] if info_.counted else None,
-                        }
-                        for x in listings
-                    ],
-                }
-            )
+        rows = stock_mod.sku_rows(s, load_picture(app, s), code=sku)
         if sku and not rows:
             raise InputError(f"unknown SKU {sku!r}")
         return rows

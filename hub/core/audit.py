@@ -38,11 +38,25 @@ def record(
 
 
 def entries(
-    session: Session, *, sku: str | None = None, since: datetime | None = None, limit: int = 1000
+    session: Session,
+    *,
+    sku: str | None = None,
+    since: datetime | None = None,
+    limit: int = 1000,
+    actor: str | None = None,
+    action: str | None = None,
+    shop: str | None = None,
 ) -> list[dict[str, Any]]:
+    """Audit entries, newest first; ``action`` matches a prefix (``stock`` finds ``stock.set``)."""
     query = select(t.AuditEntry).order_by(t.AuditEntry.at.desc(), t.AuditEntry.id.desc()).limit(limit)
     if sku:
         query = query.where(t.AuditEntry.sku_code == sku)
+    if actor:
+        query = query.where(t.AuditEntry.actor == actor)
+    if action:
+        query = query.where(t.AuditEntry.action.startswith(action, autoescape=True))
+    if shop:
+        query = query.where(t.AuditEntry.shop == shop)
     if since:
         query = query.where(t.AuditEntry.at >= since)
     return [

@@ -42,6 +42,11 @@ class StoredChange:
     previous: OrderStatus | None
 
 
+# Statuses that say the parcel has just left: the first update in one of them dates the
+# shipment (a "completed" first sighting is later than the shipment, so it dates nothing).
+_SHIPPING = frozenset({OrderStatus.PARTLY_SHIPPED, OrderStatus.SHIPPED})
+
+
 def _desired(status: OrderStatus, shipped: bool, refunded: bool) -> str:
     if shipped:
         return "consumed"
@@ -154,6 +159,7 @@ def _insert_new(
                     "created_at_platform": o.created_at,
                     "modified_at_platform": o.modified_at,
                     "paid_at": o.paid_at,
+                    "shipped_at": o.modified_at if o.status in _SHIPPING else None,
                     "total": o.total,
                     "stored_at": now,
                     "updated_at": now,
@@ -252,6 +258,8 @@ def _update(
         )
     row.modified_at_platform = order.modified_at
     row.paid_at = order.paid_at or row.paid_at
+    if row.shipped_at is None and order.status in _SHIPPING:
+        row.shipped_at = order.modified_at
     row.total = order.total
     row.updated_at = now
     lines = {line.line_id: line for line in row.lines}
@@ -390,3 +398,79 @@ def set_cursor(session: Session, shop_id: int, stream: str, position: datetime, 
         session.add(t.SyncCursor(shop_id=shop_id, stream=stream, position=position, updated_at=now))
     elif position > row.position:
         row.position, row.updated_at = position, now
+
+
+def order_exceptions(s: Session) -> list[dict[str, Any]]:
+    """Order lines whose SKU matches nothing, oldest order first, with the reason."""
+    rows = s.execute(
+        select(t.OrderLine, t.Order, t.Shop.name)
+        .join(t.Order, t.Order.id == t.OrderLine.order_id)
+        .join(t.Shop, t.Shop.id == t.Order.shop_id)
+        .where(t.OrderLine.sku_id.is_(None))
+        .order_by(t.Order.created_at_platform)
+    )
+    return [
+        {
+            "shop": name,
+            "order_id": o.platform_order_id,
+            "status": o.status,
+            "platform_sku_id": ln.platform_sku_id,
+            "master_code": ln.master_code,
+            "title": ln.title,
+            "quantity": ln.quantity,
+            "reason": f"master code {ln.master_code!r} matches no SKU"
+            if ln.master_code
+            else "no master code on the platform",
+        }
+        for ln, o, name in rows
+    ]
+
+
+def search_orders(
+    s: Session,
+    *,
+    shop: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    sku: str | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    """Orders newest first, filtered by shop name, status, creation time ``[since, until)``
+    and a master SKU code on any line; each with its shop and lines."""
+    query = (
+        select(t.Order, t.Shop.name)
+        .join(t.Shop, t.Shop.id == t.Order.shop_id)
+        .options(selectinload(t.Order.lines))
+        .order_by(t.Order.created_at_platform.desc(), t.Order.id.desc())
+        .limit(limit)
+    )
+    if shop:
+        query = query.where(t.Shop.name == shop)
+    if status:
+        query = query.where(t.Order.status == status)
+    if since:
+        query = query.where(t.Order.created_at_platform >= since)
+    if until:
+        query = query.where(t.Order.created_at_platform < until)
+    if sku:
+        query = query.where(
+            t.Order.id.in_(select(t.OrderLine.order_id).where(t.OrderLine.master_code == sku))
+        )
+    return [
+        {
+            "shop": name,
+            "order_id": o.platform_order_id,
+            "status": o.status,
+            "created_at": o.created_at_platform,
+            "paid_at": o.paid_at,
+            "shipped_at": o.shipped_at,
+            "total": o.total,
+            "lines": [
+                {"line_id": ln.line_id, "sku": ln.master_code or ln.platform_sku_id, "quantity": ln.quantity,
+                 "linked": ln.sku_id is not None}
+                for ln in o.lines
+            ],
+        }
+        for o, name in s.execute(query)
+    ]

@@ -170,6 +170,9 @@ class Order(Base):
     created_at_platform: Mapped[datetime]
     modified_at_platform: Mapped[datetime]
     paid_at: Mapped[datetime | None]
+    # The platform's modification time of the first update that reported the order shipped
+    # (handling time in reports runs from paid_at to it).
+    shipped_at: Mapped[datetime | None]
     total: Mapped[int] = mapped_column(BigInteger)
     stored_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -373,3 +376,17 @@ class StockAlert(Base):
     sku_code: Mapped[str] = mapped_column(Code)
     message: Mapped[str] = mapped_column(Text)
     raised_at: Mapped[datetime]
+
+
+class User(Base):
+    """A person who may sign in to the console. ``role``: viewer, operator or admin.
+    ``password_hash`` is an argon2 hash; the password itself is never stored."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(Code, unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
