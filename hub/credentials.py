@@ -16,9 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from hub.models import UTCDateTime
 
-__all__ = ["SECRET_FIELDS", "ShopSettings", "TokenSet", "TokenStore"]
+__all__ = ["OPTION_SECRETS", "SECRET_FIELDS", "ShopSettings", "TokenSet", "TokenStore"]
 
-SECRET_FIELDS = ("app_secret", "access_token", "refresh_token")
+SECRET_FIELDS = ("app_secret", "access_token", "refresh_token", "push_token", "push_aes_key")
+#: Secrets stored with the shop's options rather than in their own columns.
+OPTION_SECRETS = ("push_token", "push_aes_key")
 
 
 class ShopSettings(BaseModel):
@@ -33,6 +35,12 @@ class ShopSettings(BaseModel):
     refresh_token: SecretStr | None = None
     token_expires_at: UTCDateTime | None = None
     base_url: str = Field(description="API gateway; point it at a sandbox for tests")
+    push_token: SecretStr | None = Field(
+        default=None, description="the Token configured for push messages (WeChat); never shown"
+    )
+    push_aes_key: SecretStr | None = Field(
+        default=None, description="the EncodingAESKey of encrypted push messages (WeChat); never shown"
+    )
     qps: float | None = Field(default=None, gt=0, description="override the platform QPS")
     concurrency: int | None = Field(default=None, ge=1, description="override in-flight cap")
 

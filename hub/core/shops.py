@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from hub.core.clock import Clock
 from hub.core.http import HttpOptions, RetryPolicy
 from hub.core.ratelimit import RateLimit
+from hub.credentials import OPTION_SECRETS
 from hub.errors import ConfigError, UnknownShop
 from hub.platform import SECRET_FIELDS, ShopContext, ShopSettings, TokenSet
 from hub.plugins import PluginHost
@@ -106,6 +107,9 @@ def add_shop(
         raise ConfigError(f"shop {name!r} already exists; remove it first or pick another name")
     dumped = settings.model_dump(exclude=set(COLUMN_FIELDS))
     options = {k: v for k, v in dumped.items() if k in values or k == "base_url"}
+    for secret in OPTION_SECRETS:  # stored as given (a dump would hold a SecretStr)
+        if values.get(secret):
+            options[secret] = str(values[secret])
     row = t.Shop(
         name=name,
         platform=platform,
@@ -132,10 +136,13 @@ def get_shop(session: Session, name: str) -> t.Shop:
 def describe_shop(host: PluginHost, shop: t.Shop, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """A shop for output: settings with every secret masked, and where secrets come from."""
 
+    options = dict(shop.options or {})
+
     def source(field: str) -> str:
         if environ.get(env_name(shop.name, field)):
             return "env"
-        return "db" if getattr(shop, field) else "unset"
+        stored = options.get(field) if field in OPTION_SECRETS else getattr(shop, field)
+        return "db" if stored else "unset"
 
     return {
         "name": shop.name,
@@ -147,7 +154,9 @@ def describe_shop(host: PluginHost, shop: t.Shop, environ: Mapping[str, str] = o
         "secret_sources": {f: source(f) for f in SECRET_FIELDS},
         "token_expires_at": shop.token_expires_at.isoformat() if shop.token_expires_at else None,
         "base_url": (shop.options or {}).get("base_url"),
-        "options": {k: v for k, v in (shop.options or {}).items() if k != "base_url"},
+        "options": {
+            k: mask(v) if k in OPTION_SECRETS else v for k, v in options.items() if k != "base_url"
+        },
         "installed": shop.platform in host.registry,
     }
 
