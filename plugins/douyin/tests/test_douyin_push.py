@@ -14,7 +14,9 @@ from hub_douyin import push
 KEY, SECRET = "7000000000000000001", "s3cret-s3cret"
 
 
-def _request(messages: list, *, key: str = KEY, secret: str = SECRET, body: bytes | None = None) -> PushRequest:
+def _request(
+    messages: list, *, key: str = KEY, secret: str = SECRET, body: bytes | None = None
+) -> PushRequest:
     raw = body if body is not None else json.dumps(messages).encode()
     sign = hashlib.md5((key + raw.decode("utf-8", "replace") + secret).encode()).hexdigest()
     return PushRequest("POST", {"app-id": key, "event-sign": sign}, {}, raw)

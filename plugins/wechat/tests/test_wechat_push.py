@@ -29,7 +29,8 @@ def _post(message: dict, *, token: str = TOKEN, key: str = AES_KEY, app_id: str 
 
 
 ORDER_NEW = {"ToUserName": "gh_x", "FromUserName": "OPENID", "CreateTime": 1714036504,
-             "MsgType": "event", "Event": "channels_ec_order_new", "order_info": {"order_id": 3705115058471208928}}
+             "MsgType": "event", "Event": "channels_ec_order_new",
+             "order_info": {"order_id": 3705115058471208928}}
 
 
 def test_url_check_echoes_with_the_official_vector() -> None:
