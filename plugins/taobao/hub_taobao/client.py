@@ -30,6 +30,7 @@ from hub.errors import (
     NotFound,
     PermissionDenied,
     PlatformError,
+    PushMalformed,
     RateLimited,
     ServerError,
 )
@@ -574,7 +575,16 @@ class TaobaoClient(ShopClient):
         """``taobao.tmc.messages.consume`` of the settings' group (10-200 messages)."""
         data = await self.request("taobao.tmc.messages.consume", {
             "group_name": self.settings.tmc_group, "quantity": max(10, min(200, quantity))})
-        return [push.events_of(row) for row in push.messages_of(data)]
+        out = []
+        for row in push.messages_of(data):
+            try:
+                out.append(push.events_of(row))
+            except PushMalformed as exc:
+                # A permanent data error would be redelivered forever: log it and confirm it.
+                log.warning("TMC message dropped: %s", exc.reason)
+                if isinstance(row, dict) and row.get("id") not in (None, ""):
+                    out.append((str(row["id"]), []))
+        return out
 
     async def confirm_pushes(self, message_ids: Sequence[str]) -> None:
         """``taobao.tmc.messages.confirm``, at most 200 ids per call."""

@@ -1,0 +1,290 @@
+"""The least work an announced event needs: fetch that order, store it with its
+reservation, re-read a changed listing, and recompute and push only the SKUs concerned,
+on every shop — not a full cycle.
+
+Processing is idempotent: the order is re-read from the platform's detail API (its
+latest version, whatever the order the messages arrived in) and stored through
+:func:`hub.core.orders.store_orders`, which ignores older versions and never moves a
+status back. An entry is marked processed only after its work is done; a failure leaves
+it pending for the next round. The stock step takes the same ``stock`` lease as a sync
+cycle, so the two never plan at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import anyio
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from hub.client import gather
+from hub.core import leases
+from hub.core import stock as stock_mod
+from hub.core.engine import Shop, SyncEngine
+from hub.core.orders import store_orders
+from hub.core.shops import ShopRuntime
+from hub.errors import HubError
+from hub.models import ListingRef, Order
+from hub.push import inbox
+from hub.push.events import EventKind
+from hub.secrets import redact
+from hub.settings import HubSettings
+from hub.storage import tables as t
+
+log = logging.getLogger("hub.push")
+LEASE = "stock"
+
+
+@dataclass
+class ProcessResult:
+    """What one round did."""
+
+    events: int = 0
+    orders_fetched: int = 0
+    orders_changed: int = 0
+    listings_read: int = 0
+    skus: int = 0
+    pushed: int = 0
+    failed: int = 0
+    waiting: bool = False  # the stock lease was held elsewhere: entries stay pending
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Entry:
+    id: int
+    shop_id: int
+    kind: EventKind
+    order_id: str | None
+    item_id: str | None
+    sku_id: str | None
+
+
+@dataclass
+class PushProcessor:
+    """Processes pending inbox entries for the shops it has open (see :meth:`open`)."""
+
+    runtime: ShopRuntime
+    settings: HubSettings
+    shops: dict[int, Shop]
+    holder: str = field(default_factory=leases.new_holder)
+
+    @classmethod
+    def open(cls, runtime: ShopRuntime, settings: HubSettings) -> PushProcessor:
+        """A processor with every configured shop open (shops that fail to open are logged
+        and left out: their pushes wait until they are fixed)."""
+        rows = runtime.db.run_sync(lambda s: list(s.scalars(select(t.Shop).order_by(t.Shop.id))))
+        shops: dict[int, Shop] = {}
+        for row in rows:
+            try:
+                shops[row.id] = Shop(row.id, row.name, runtime.open(row))
+            except HubError as exc:
+                log.warning("shop %s cannot process pushes: %s", row.name, redact(str(exc)))
+        return cls(runtime, settings, shops)
+
+    async def aclose(self) -> None:
+        for shop in self.shops.values():
+            await shop.ctx.client.aclose()
+
+    @property
+    def calls(self) -> int:
+        """Platform calls made by this processor's clients so far."""
+        return sum(shop.ctx.client.stats.calls for shop in self.shops.values())
+
+    # --- one round ------------------------------------------------------------------------
+
+    async def run_once(self, limit: int = 500) -> ProcessResult:
+        """Process up to ``limit`` pending entries."""
+        result = ProcessResult()
+        db, clock = self.runtime.db, self.runtime.clock
+
+        def load(s: Session) -> list[_Entry]:
+            return [
+                _Entry(r.id, r.shop_id, EventKind(r.kind), r.order_id, r.item_id, r.sku_id)
+                for r in inbox.pending(s, limit)
+                if r.shop_id in self.shops
+            ]
+
+        entries = await db.run(load)
+        if not entries:
+            return result
+        ttl = self.settings.lease_seconds
+        if not await db.run(lambda s: leases.acquire(s, LEASE, self.holder, clock.now(), ttl)):
+            result.waiting = True
+            return result
+        try:
+            await self._round(entries, result)
+        finally:
+            await db.run(lambda s: leases.release(s, LEASE, self.holder))
+        return result
+
+    async def _round(self, entries: list[_Entry], result: ProcessResult) -> None:
+        result.events = len(entries)
+        by_shop: dict[int, list[_Entry]] = defaultdict(list)
+        for entry in entries:
+            by_shop[entry.shop_id].append(entry)
+        affected: set[int] = set()
+        failed: dict[int, str] = {}
+
+        async def one(shop_id: int, shop_entries: list[_Entry]) -> None:
+            try:
+                affected.update(await self._shop_events(self.shops[shop_id], shop_entries, result))
+            except HubError as exc:
+                message = f"{self.shops[shop_id].name}: {redact(str(exc))}"
+                result.errors.append(message)
+                log.warning("push processing: %s", message)
+                failed.update({e.id: message for e in shop_entries})
+            except Exception as exc:  # a bug must not stop the other shops
+                log.exception("push processing of %s failed", self.shops[shop_id].name)
+                failed.update({e.id: f"internal error: {type(exc).__name__}" for e in shop_entries})
+
+        async with anyio.create_task_group() as group:
+            for shop_id, shop_entries in by_shop.items():
+                group.start_soon(one, shop_id, shop_entries)
+        outcomes = await self.push_skus(affected) if affected else {}
+        result.skus = len(affected)
+        for shop_id, outcome in outcomes.items():
+            result.pushed += outcome.pushed
+            result.failed += outcome.failed
+            result.errors.extend(f"{self.shops[shop_id].name}: {e}" for e in outcome.errors)
+        now = self.runtime.clock.now()
+        done = [e.id for e in entries if e.id not in failed]
+
+        def finish(s: Session) -> None:
+            inbox.mark_done(s, done, now)
+            for entry_id, error in failed.items():
+                inbox.mark_failed(s, [entry_id], error)
+
+        await self.runtime.db.run(finish)
+
+    async def _shop_events(self, shop: Shop, entries: Sequence[_Entry], result: ProcessResult) -> set[int]:
+        """Re-read what the shop's events name; the SKU ids whose stock may have changed."""
+        affected: set[int] = set()
+        items = {(e.item_id, e.sku_id) for e in entries if not e.kind.is_order and e.item_id}
+        if items:
+            affected |= await self._read_listings(shop, items, result)
+        order_ids = sorted({e.order_id for e in entries if e.kind.is_order and e.order_id})
+        if order_ids:
+            fetched = await gather(lambda i=i: shop.ctx.client.fetch_order(i) for i in order_ids)
+            orders: list[Order] = [o for o in fetched if o is not None]
+            result.orders_fetched += len(orders)
+            now = self.runtime.clock.now()
+
+            def write(s: Session) -> tuple[list[Any], set[int]]:
+                changes = store_orders(s, shop.id, orders, now)
+                skus = set(
+                    s.scalars(
+                        select(t.OrderLine.sku_id)
+                        .join(t.Order, t.Order.id == t.OrderLine.order_id)
+                        .where(
+                            t.Order.shop_id == shop.id,
+                            t.Order.platform_order_id.in_([o.platform_order_id for o in orders]),
+                            t.OrderLine.sku_id.is_not(None),
+                        )
+                    )
+                )
+                return changes, skus
+
+            changes, skus = await self.runtime.db.run(write)
+            result.orders_changed += len(changes)
+            affected |= skus
+            host = self.runtime.host
+            if changes and host.has_listeners("hub_order_stored"):
+                for change in changes:
+                    await host.notify_order_stored(shop.name, change.order, change.previous)
+        return affected
+
+    async def _read_listings(
+        self, shop: Shop, items: set[tuple[str | None, str | None]], result: ProcessResult
+    ) -> set[int]:
+        """Read the platform quantity of the linked listings a product/stock event names."""
+
+        def find(s: Session) -> list[stock_mod.ListingInfo]:
+            rows = s.execute(
+                select(t.Listing).where(
+                    t.Listing.shop_id == shop.id,
+                    t.Listing.sku_id.is_not(None),
+                    t.Listing.platform_item_id.in_(sorted({i for i, _ in items if i})),
+                )
+            ).scalars()
+            return [
+                stock_mod.ListingInfo(
+                    row.id,
+                    row.shop_id,
+                    row.sku_id,
+                    ListingRef(
+                        platform_item_id=row.platform_item_id,
+                        platform_sku_id=row.platform_sku_id,
+                        master_code=row.master_code,
+                    ),
+                    row.platform_quantity,
+                    row.quantity_as_of,
+                    row.needs_read,
+                )
+                for row in rows
+                if {(row.platform_item_id, row.platform_sku_id), (row.platform_item_id, None)} & items
+            ]
+
+        listings = await self.runtime.db.run(find)
+        runtime = self.runtime
+        result.listings_read += await stock_mod.observe(runtime.host, runtime.db, shop.ctx, listings)
+        return {x.sku_id for x in listings}
+
+    # --- stock of a few SKUs ------------------------------------------------------------------
+
+    async def push_skus(self, sku_ids: set[int]) -> dict[int, stock_mod.StockOutcome]:
+        """Plan and push the stock of ``sku_ids`` only, on every open shop: lower first,
+        then raise (as a cycle does). The caller holds the ``stock`` lease."""
+        clock, host = self.runtime.clock, self.runtime.host
+        engine = SyncEngine(self.runtime, self.settings)
+
+        def prepare(s: Session) -> tuple[stock_mod.Picture, list[stock_mod.Push]]:
+            now = clock.now()
+            picture = stock_mod.load_picture(
+                s,
+                now,
+                safety_default=self.settings.safety_stock,
+                partition_below=self.settings.partition_below,
+                sales_window=timedelta(minutes=self.settings.sales_window_minutes),
+            )
+            # No read happened in this round: partitioned SKUs are only lowered (raising
+            # them needs fresh reads, which the next cycle makes).
+            since = {x.shop_id: now for x in picture.listings}
+            since.update({i: shop.ctx.client.platform_time(now) for i, shop in self.shops.items()})
+            planned = stock_mod.plan(
+                picture, shop_ids=set(self.shops), fresh_since=since, absolute_shops=engine.absolute_shops(s)
+            )
+            pushes = [p for p in planned if p.listing.sku_id in sku_ids]
+            unsure = {x.id for x in picture.listings if x.sku_id in sku_ids} & stock_mod.ambiguous(s)
+            if unsure:
+                s.execute(update(t.Listing).where(t.Listing.id.in_(unsure)).values(needs_read=True))
+            return picture, pushes
+
+        picture, pushes = await self.runtime.db.run(prepare)
+        outcomes = {shop_id: stock_mod.StockOutcome() for shop_id in self.shops}
+
+        async def phase(todo: Sequence[stock_mod.Push]) -> None:
+            grouped: dict[int, list[stock_mod.Push]] = defaultdict(list)
+            for push in todo:
+                grouped[push.listing.shop_id].append(push)
+
+            async def one(shop_id: int, items: list[stock_mod.Push]) -> None:
+                ctx, db = self.shops[shop_id].ctx, self.runtime.db
+                try:
+                    await stock_mod.push_shop(host, db, ctx, shop_id, items, outcomes[shop_id])
+                except HubError as exc:
+                    outcomes[shop_id].record(exc, len(items))
+
+            async with anyio.create_task_group() as group:
+                for shop_id, items in grouped.items():
+                    group.start_soon(one, shop_id, items)
+
+        await phase([p for p in pushes if p.lowers])
+        await phase(stock_mod.grant_raises([p for p in pushes if not p.lowers], picture))
+        return outcomes

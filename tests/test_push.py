@@ -1,0 +1,234 @@
+"""Push messages end to end (no sockets): a platform push reaches ``POST /push/<shop>``,
+is stored in the inbox before it is acknowledged, and triggers the least work — that
+order read, its SKUs recomputed and pushed on every shop."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from hub.errors import StorageError
+from hub.push import inbox
+from hub.push.app import PushService, create_app
+from hub.push.events import EventKind, PushEvent
+from hub.push.process import PushProcessor
+from hub.storage import tables as t
+from hub.testing import FakeClock
+from hub.testing.lab import Lab
+from hub_wechat import push as wechat_push
+
+from .test_platforms import SHOPS, catalogue
+
+pytestmark = pytest.mark.anyio
+
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+PUSH_TOKEN = "PushToken1"
+
+
+@pytest.fixture
+def lab(tmp_path: Path, fake_clock: FakeClock) -> Iterator[Lab]:
+    lab = Lab.create(
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        shops=SHOPS,
+        seed=catalogue(),
+        clock=fake_clock,
+        shop_settings={"push_token": PUSH_TOKEN, "push_aes_key": AES_KEY},
+    )
+    lab.import_catalogue(on_hand=20)
+    yield lab
+    lab.close()
+
+
+@pytest.fixture
+async def service(lab: Lab) -> AsyncIterator[PushService]:
+    service = PushService(PushProcessor.open(lab.app.runtime(), lab.app.settings))
+    yield service
+    await service.processor.aclose()
+
+
+@pytest.fixture
+async def http(service: PushService) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(service, background=False))
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+        yield client
+
+
+def inbox_rows(lab: Lab) -> int:
+    return lab.app.db.run_sync(lambda s: s.scalar(select(func.count()).select_from(t.PushInboxEntry)))
+
+
+def douyin_push(lab: Lab, messages: list[dict], *, secret: str | None = None) -> tuple[bytes, dict]:
+    creds = lab.sandboxes["dy"].shop_credentials()
+    body = json.dumps(messages).encode()
+    sign = hashlib.md5(
+        creds["app_key"].encode() + body + (secret or creds["app_secret"]).encode()
+    ).hexdigest()
+    return body, {"app-id": creds["app_key"], "event-sign": sign, "content-type": "application/json"}
+
+
+def order_message(msg_id: str, order_id: str, tag: str = "100") -> dict:
+    return {"tag": tag, "msg_id": msg_id, "data": json.dumps({"p_id": int(order_id), "order_status": 2})}
+
+
+async def test_a_douyin_sale_pushed_lowers_every_other_shop_without_a_cycle(
+    lab: Lab, service: PushService, http: httpx.AsyncClient
+) -> None:
+    assert (await lab.sync()).exit_code == 0
+    assert lab.shown("CUP-500") == dict.fromkeys(SHOPS, 20)
+    lab.clock.advance(3)
+    order = lab.sandboxes["dy"].state.order_code("CUP-500", 3)
+    body, headers = douyin_push(lab, [order_message("m1", order.order_id)])
+    answer = await http.post("/push/dy", content=body, headers=headers)
+    assert (answer.status_code, answer.json()) == (200, {"code": 0, "msg": "success"})
+    assert inbox_rows(lab) == 1
+    calls_before = service.processor.calls
+    result = await service.processor.run_once()
+    assert (result.events, result.orders_fetched, result.skus, result.failed) == (1, 1, 1, 0)
+    assert lab.shown("CUP-500") == dict.fromkeys(SHOPS, 17)
+    assert lab.shown("CUP-750") == dict.fromkeys(SHOPS, 20)  # untouched SKUs are not written
+    # One detail read plus one write per other shop (WeChat may fetch a token first).
+    assert service.processor.calls - calls_before <= 6
+    assert result.pushed == 3
+
+
+async def test_duplicates_and_out_of_order_messages_are_harmless(
+    lab: Lab, service: PushService, http: httpx.AsyncClient
+) -> None:
+    await lab.sync()
+    lab.clock.advance(3)
+    order = lab.sandboxes["dy"].state.order_code("CUP-500", 2)
+    paid, headers = douyin_push(lab, [order_message("m2", order.order_id, "101")])
+    created, headers2 = douyin_push(lab, [order_message("m1", order.order_id, "100")])
+    for body, h in ((paid, headers), (paid, headers), (created, headers2)):  # redelivered, then late
+        assert (await http.post("/push/dy", content=body, headers=h)).json()["code"] == 0
+    assert inbox_rows(lab) == 2
+    await service.processor.run_once()
+    assert (await http.post("/push/dy", content=paid, headers=headers)).json()["code"] == 0
+    assert inbox_rows(lab) == 2  # already stored: acknowledged, not stored again
+    again = await service.processor.run_once()
+    assert again.events == 0
+    assert lab.shown("CUP-500") == dict.fromkeys(SHOPS, 18)
+    reserved = lab.app.db.run_sync(
+        lambda s: s.scalar(select(func.sum(t.Reservation.quantity)).where(t.Reservation.state == "held"))
+    )
+    assert reserved == 2
+
+
+async def test_bad_pushes_get_the_error_answer_and_store_nothing(
+    lab: Lab, service: PushService, http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    good, headers = douyin_push(lab, [order_message("m1", "3000000000000001")])
+    _, bad_sign = douyin_push(lab, [order_message("m1", "3000000000000001")], secret="wrong-secret")
+    secret = lab.sandboxes["dy"].shop_credentials()["app_secret"]
+    cases = [
+        ("/push/dy", good, bad_sign),  # wrong signature
+        ("/push/nope", good, headers),  # unknown shop
+        (
+            "/push/dy",
+            good[:-7],
+            douyin_push(lab, [])[1]
+            | {
+                "event-sign": hashlib.md5(
+                    lab.sandboxes["dy"].shop_credentials()["app_key"].encode() + good[:-7] + secret.encode()
+                ).hexdigest()
+            },
+        ),  # truncated, yet signed
+        ("/push/dy", b"[" + b" " * (service.max_body + 10) + b"]", headers),  # oversized
+    ]
+    for path, body, h in cases:
+        answer = await http.post(path, content=body, headers=h)
+        assert answer.status_code == 404 or answer.json()["code"] != 0, (path, answer.text)
+    assert inbox_rows(lab) == 0
+    assert secret not in caplog.text
+    assert caplog.text.count("refused") == len(cases)
+
+
+def wechat_request(lab: Lab, message: dict, timestamp: int) -> tuple[bytes, dict]:
+    app_id = lab.sandboxes["wx"].shop_credentials()["app_key"]
+    encrypted = wechat_push.encrypt(json.dumps(message), AES_KEY, app_id)
+    query = {
+        "timestamp": str(timestamp),
+        "nonce": "42",
+        "msg_signature": wechat_push.sign_push(PUSH_TOKEN, str(timestamp), "42", encrypted),
+    }
+    return json.dumps({"ToUserName": "gh", "Encrypt": encrypted}).encode(), query
+
+
+async def test_a_wechat_push_is_verified_decrypted_and_processed(
+    lab: Lab, service: PushService, http: httpx.AsyncClient
+) -> None:
+    await lab.sync()
+    lab.clock.advance(3)
+    order = lab.sandboxes["wx"].state.order_code("FLASH", 4)
+    now = int(lab.clock.now().timestamp())
+    event = {"Event": "channels_ec_order_new", "CreateTime": now, "order_info": {"order_id": order.order_id}}
+    body, query = wechat_request(lab, event, now)
+    answer = await http.post("/push/wx", content=body, params=query)
+    assert (answer.status_code, answer.text) == (200, "success")
+    await service.processor.run_once()
+    assert lab.shown("FLASH") == dict.fromkeys(SHOPS, 16)
+    # A replay of an old push is refused, even correctly signed.
+    old = now - 3600
+    body, query = wechat_request(lab, {**event, "CreateTime": old}, old)
+    answer = await http.post("/push/wx", content=body, params=query)
+    assert answer.status_code == 400 and answer.text != "success"
+    assert inbox_rows(lab) == 1
+
+
+async def test_the_wechat_url_check(http: httpx.AsyncClient) -> None:
+    signature = hashlib.sha1("".join(sorted([PUSH_TOKEN, "1714036504", "7"])).encode()).hexdigest()
+    ok = await http.get(
+        "/push/wx",
+        params={"signature": signature, "timestamp": "1714036504", "nonce": "7", "echostr": "echo-me"},
+    )
+    assert (ok.status_code, ok.text) == (200, "echo-me")
+    bad = await http.get(
+        "/push/wx",
+        params={"signature": "0" * 40, "timestamp": "1714036504", "nonce": "7", "echostr": "echo-me"},
+    )
+    assert bad.status_code == 400 and "echo-me" not in bad.text
+
+
+async def test_a_push_is_acknowledged_only_after_it_is_stored(
+    lab: Lab, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> int:
+        raise StorageError("database is locked")
+
+    monkeypatch.setattr(inbox, "store", broken)
+    body, headers = douyin_push(lab, [order_message("m1", "3000000000000001")])
+    answer = await http.post("/push/dy", content=body, headers=headers)
+    assert answer.status_code == 503  # not success: the platform redelivers
+
+
+async def test_pulled_messages_are_confirmed_only_after_they_are_stored(
+    lab: Lab, service: PushService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [shop] = service.pulled_shops()
+    assert shop.name == "tb"
+    seen: list[str] = []
+
+    async def consume(quantity: int) -> list[tuple[str, list[PushEvent]]]:
+        return [("77", [PushEvent("77", EventKind.ORDER_PAID, order_id="1")]), ("78", [])]
+
+    async def confirm(ids: list[str]) -> None:
+        seen.append(f"confirm {ids} after {inbox_rows(lab)} stored")
+
+    monkeypatch.setattr(shop.ctx.client, "consume_pushes", consume)
+    monkeypatch.setattr(shop.ctx.client, "confirm_pushes", confirm)
+    assert await service.pull_once(shop) == 2
+    assert seen == ["confirm ['77', '78'] after 1 stored"]
+
+    def failing(*args: object, **kwargs: object) -> int:
+        raise StorageError("disk full")
+
+    monkeypatch.setattr(inbox, "store", failing)
+    with pytest.raises(StorageError):
+        await service.pull_once(shop)
+    assert len(seen) == 1  # nothing confirmed
