@@ -25,8 +25,6 @@ from hub_wechat import push as wechat_push
 
 from .test_platforms import SHOPS, catalogue
 
-pytestmark = pytest.mark.anyio
-
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 PUSH_TOKEN = "PushToken1"
 
@@ -76,6 +74,7 @@ def order_message(msg_id: str, order_id: str, tag: str = "100") -> dict:
     return {"tag": tag, "msg_id": msg_id, "data": json.dumps({"p_id": int(order_id), "order_status": 2})}
 
 
+@pytest.mark.anyio
 async def test_a_douyin_sale_pushed_lowers_every_other_shop_without_a_cycle(
     lab: Lab, service: PushService, http: httpx.AsyncClient
 ) -> None:
@@ -97,6 +96,7 @@ async def test_a_douyin_sale_pushed_lowers_every_other_shop_without_a_cycle(
     assert result.pushed == 3
 
 
+@pytest.mark.anyio
 async def test_duplicates_and_out_of_order_messages_are_harmless(
     lab: Lab, service: PushService, http: httpx.AsyncClient
 ) -> None:
@@ -120,6 +120,7 @@ async def test_duplicates_and_out_of_order_messages_are_harmless(
     assert reserved == 2
 
 
+@pytest.mark.anyio
 async def test_bad_pushes_get_the_error_answer_and_store_nothing(
     lab: Lab, service: PushService, http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -160,6 +161,7 @@ def wechat_request(lab: Lab, message: dict, timestamp: int) -> tuple[bytes, dict
     return json.dumps({"ToUserName": "gh", "Encrypt": encrypted}).encode(), query
 
 
+@pytest.mark.anyio
 async def test_a_wechat_push_is_verified_decrypted_and_processed(
     lab: Lab, service: PushService, http: httpx.AsyncClient
 ) -> None:
@@ -181,6 +183,7 @@ async def test_a_wechat_push_is_verified_decrypted_and_processed(
     assert inbox_rows(lab) == 1
 
 
+@pytest.mark.anyio
 async def test_the_wechat_url_check(http: httpx.AsyncClient) -> None:
     signature = hashlib.sha1("".join(sorted([PUSH_TOKEN, "1714036504", "7"])).encode()).hexdigest()
     ok = await http.get(
@@ -195,6 +198,7 @@ async def test_the_wechat_url_check(http: httpx.AsyncClient) -> None:
     assert bad.status_code == 400 and "echo-me" not in bad.text
 
 
+@pytest.mark.anyio
 async def test_a_push_is_acknowledged_only_after_it_is_stored(
     lab: Lab, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -207,6 +211,7 @@ async def test_a_push_is_acknowledged_only_after_it_is_stored(
     assert answer.status_code == 503  # not success: the platform redelivers
 
 
+@pytest.mark.anyio
 async def test_pulled_messages_are_confirmed_only_after_they_are_stored(
     lab: Lab, service: PushService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -232,3 +237,17 @@ async def test_pulled_messages_are_confirmed_only_after_they_are_stored(
     with pytest.raises(StorageError):
         await service.pull_once(shop)
     assert len(seen) == 1  # nothing confirmed
+
+
+def test_hub_serve_refuses_a_port_in_use_in_one_line(invoke, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        result = invoke("serve", "--port", str(taken.getsockname()[1]))
+    finally:
+        taken.close()
+    assert result.exit_code == 2
+    assert "cannot listen on 127.0.0.1" in result.output and "Traceback" not in result.output

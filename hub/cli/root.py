@@ -80,6 +80,7 @@ def _register() -> None:
         plugins,
         promo,
         sandbox,
+        serve,
         shops,
         stock,
         sync,
@@ -100,6 +101,7 @@ def _register() -> None:
         bulk.export,
         promo.group,
         sandbox.group,
+        serve.serve,
         demo.demo,
     ):
         cli.add_command(command)
