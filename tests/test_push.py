@@ -251,3 +251,23 @@ def test_hub_serve_refuses_a_port_in_use_in_one_line(invoke, tmp_path: Path) -> 
         taken.close()
     assert result.exit_code == 2
     assert "cannot listen on 127.0.0.1" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.anyio
+async def test_taobao_tmc_messages_are_consumed_stored_confirmed_and_processed(
+    lab: Lab, service: PushService
+) -> None:
+    await lab.sync()
+    [shop] = service.pulled_shops()
+    client = shop.ctx.client
+    await client.enable_pushes()
+    lab.clock.advance(3)
+    order = lab.sandboxes["tb"].state.order_code("CUP-750", 5)
+    pairs = await client.consume_pushes(10)  # consumed, not confirmed: delivered again
+    assert [e.order_id for _, events in pairs for e in events] == [order.order_id]
+    assert await service.pull_once(shop) == 1
+    assert inbox_rows(lab) == 1 and lab.sandboxes["tb"].tmc_queue == {}
+    assert await service.pull_once(shop) == 0
+    result = await service.processor.run_once()
+    assert result.orders_fetched == 1
+    assert lab.shown("CUP-750") == dict.fromkeys(SHOPS, 15)
