@@ -271,3 +271,68 @@ async def test_taobao_tmc_messages_are_consumed_stored_confirmed_and_processed(
     result = await service.processor.run_once()
     assert result.orders_fetched == 1
     assert lab.shown("CUP-750") == dict.fromkeys(SHOPS, 15)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", ["dy", "wx"])
+async def test_sandboxes_push_signed_messages_and_redeliver_until_accepted(
+    lab: Lab, service: PushService, http: httpx.AsyncClient, name: str
+) -> None:
+    from hub.testing.sandbox.pushes import OrderFeed, PushSender
+
+    await lab.sync()
+    box = lab.sandboxes[name]
+    if name == "wx":  # the shop is configured with the sandbox's Token and EncodingAESKey
+        box.push_token, box.push_aes_key = PUSH_TOKEN, AES_KEY
+    sent: list[httpx.Request] = []
+    answers = iter([httpx.Response(500), httpx.Response(200, text="busy")])
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return next(answers, None) or forward[0]
+
+    forward: list[httpx.Response] = []
+    sender = PushSender(
+        OrderFeed(box.state),
+        "http://hub/push/" + name,
+        lambda change: box.push_request(change, "http://hub/push/" + name),
+        box.push_accepted,
+        client=httpx.Client(transport=httpx.MockTransport(receiver)),
+    )
+    lab.clock.advance(3)
+    order = box.state.order_code("CUP-500", 2)
+    assert sender.pump() == 0 and sender.pump() == 0  # refused twice: kept for redelivery
+    # The third delivery reaches the hub, which verifies it with the shop's credentials.
+    request = box.push_request(sender._pending[0][0], "http://hub/push/" + name)
+    answer = await http.post(
+        "/push/" + name,
+        content=request.content,
+        headers=dict(request.headers),
+        params=dict(request.url.params),
+    )
+    forward.append(httpx.Response(answer.status_code, content=answer.content))
+    assert box.push_accepted(forward[0])
+    assert sender.pump() == 1 and sender.delivered == 1 and len(sent) == 3
+    assert sender.pump() == 0 and len(sent) == 3  # accepted: not sent again
+    await service.processor.run_once()
+    assert lab.shown("CUP-500") == dict.fromkeys(SHOPS, 18)
+    assert order.order_id in {
+        e for (e,) in lab.app.db.run_sync(lambda s: s.execute(select(t.PushInboxEntry.order_id)).all())
+    }
+
+
+def test_sandbox_serve_push_to_is_refused_where_the_platform_does_not_push_to_a_url(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from hub.cli import cli
+    from hub.cli.app import App
+    from hub.settings import HubSettings
+
+    app = App(settings=HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}"))
+    runner = CliRunner()
+    args = ["sandbox", "serve", "taobao", "--port", "0", "--push-to", "http://127.0.0.1:9/push/tb"]
+    result = runner.invoke(cli, args, obj=app)
+    assert result.exit_code == 2 and "does not push to a URL" in result.output, result.output
+    args = ["sandbox", "serve", "douyin", "--port", "0", "--push-to", "ftp://x"]
+    result = runner.invoke(cli, args, obj=app)
+    assert result.exit_code == 2 and "--push-to must be an http(s) URL" in result.output, result.output
