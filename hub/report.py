@@ -27,6 +27,9 @@ class StreamResult:
     error: str | None = None
     skipped: str | None = None
     exit_code: int = 0
+    # orders stream of a shop that receives pushes: changes polling found that no push
+    # announced (the safety net at work; a steady count means pushes are being lost)
+    unannounced: int = 0
 
     def fail(self, error: str, exit_code: int = 1) -> None:
         self.error = error if self.error is None else f"{self.error}; {error}"
@@ -51,6 +54,10 @@ class SyncReport:
     def failed(self) -> int:
         return sum(r.failed for r in self.results)
 
+    @property
+    def unannounced(self) -> int:
+        return sum(r.unannounced for r in self.results)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "started_at": self.started_at.isoformat(),
@@ -58,5 +65,6 @@ class SyncReport:
             "exit_code": self.exit_code,
             "calls": self.calls,
             "retries": self.retries,
+            "unannounced": self.unannounced,
             "results": [asdict(r) for r in self.results],
         }

@@ -336,3 +336,29 @@ def test_sandbox_serve_push_to_is_refused_where_the_platform_does_not_push_to_a_
     args = ["sandbox", "serve", "douyin", "--port", "0", "--push-to", "ftp://x"]
     result = runner.invoke(cli, args, obj=app)
     assert result.exit_code == 2 and "--push-to must be an http(s) URL" in result.output, result.output
+
+
+@pytest.mark.anyio
+async def test_polling_reports_the_changes_no_push_announced_and_slows_down_while_pushes_arrive(
+    lab: Lab, service: PushService, http: httpx.AsyncClient
+) -> None:
+    from hub.cli.sync import POLL_INTERVAL, POLL_INTERVAL_WITH_PUSH, default_interval
+
+    await lab.sync()
+    assert default_interval(lab.app) == POLL_INTERVAL
+    lab.clock.advance(3)
+    pushed = lab.sandboxes["dy"].state.order_code("CUP-500", 1)
+    lab.sandboxes["dy"].state.order_code("CUP-750", 1)  # its push was lost
+    lab.sandboxes["jd"].state.order_code("CUP-750", 1)  # JD is polled: nothing to report
+    body, headers = douyin_push(lab, [order_message("m1", pushed.order_id)])
+    assert (await http.post("/push/dy", content=body, headers=headers)).json()["code"] == 0
+    await service.processor.run_once()
+    lab.clock.advance(5)
+    report = await lab.sync()
+    orders = {r.shop: r for r in report.results if r.stream == "orders"}
+    assert (orders["dy"].unannounced, orders["jd"].unannounced) == (1, 0)
+    assert report.to_dict()["unannounced"] == 1
+    assert lab.shown("CUP-750") == dict.fromkeys(SHOPS, 18)  # the safety net caught both
+    assert default_interval(lab.app) == POLL_INTERVAL_WITH_PUSH
+    lab.clock.advance(2 * 3600)
+    assert default_interval(lab.app) == POLL_INTERVAL

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -73,9 +74,9 @@ class TerminalProgress:
 @click.option(
     "--interval",
     type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="Seconds between cycles with --watch.",
+    default=None,
+    help="Seconds between cycles with --watch (default 60; 300 while `hub serve` receives pushes, "
+    "polling then being the safety net).",
 )
 @click.option(
     "--max-cycles",
@@ -90,7 +91,7 @@ def sync(
     shops: Sequence[str],
     streams: Sequence[str],
     watch: bool,
-    interval: float,
+    interval: float | None,
     max_cycles: int,
     as_json: bool,
 ) -> int:
@@ -114,9 +115,14 @@ def sync(
             print_json(report.to_dict())
         elif tty or verbose or report.exit_code:
             print_report(report)
+            if report.unannounced:
+                info(f"polling found {report.unannounced} order change(s) that no push announced")
         if report.exit_code and not as_json:
             failed = [r for r in report.results if r.exit_code]
             info(f"{len(failed)} stream(s) need attention (exit code {report.exit_code})")
+
+    if interval is None:
+        interval = default_interval(app)
 
     async def main() -> int:
         stop = anyio.Event()
@@ -144,6 +150,20 @@ def sync(
 
     code = run_async(main)
     return code
+
+
+POLL_INTERVAL = 60.0
+POLL_INTERVAL_WITH_PUSH = 300.0
+
+
+def default_interval(app: App) -> float:
+    """Seconds between --watch cycles: longer while pushes arrive (one reached the hub in
+    the last hour), since polling is then only the safety net."""
+    from hub.push.inbox import last_received
+
+    last = app.db.run_sync(last_received)
+    recent = last is not None and app.clock.now() - last < timedelta(hours=1)
+    return POLL_INTERVAL_WITH_PUSH if recent else POLL_INTERVAL
 
 
 async def _pause(app: App, seconds: float, stop: anyio.Event) -> None:

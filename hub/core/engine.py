@@ -38,6 +38,7 @@ from hub.core.shops import ShopRuntime, get_shop
 from hub.core.windows import plan_windows
 from hub.errors import HubError
 from hub.platform import ShopContext
+from hub.push import inbox
 from hub.report import STREAMS, StreamResult, SyncReport
 from hub.secrets import redact
 from hub.settings import HubSettings
@@ -274,6 +275,7 @@ class SyncEngine:
             changes = store_orders(s, shop.id, orders, now)
             if cursor_to is not None:  # the window is complete: commit its cursor with it
                 set_cursor(s, shop.id, "orders", cursor_to, now)
+            result.unannounced += inbox.unannounced(s, shop.id, [c.order.platform_order_id for c in changes])
             return changes
 
         changes = await self.db.run(write)

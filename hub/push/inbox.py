@@ -90,14 +90,29 @@ def mark_failed(session: Session, ids: Sequence[int], error: str) -> None:
         )
 
 
-def announced_orders(session: Session, shop_id: int, order_ids: Sequence[str]) -> set[str]:
-    """Which of ``order_ids`` some push announced (for the polling safety-net report)."""
+def unannounced(session: Session, shop_id: int, order_ids: Sequence[str]) -> int:
+    """How many of ``order_ids`` (orders polling just stored or changed) no push announced;
+    0 for a shop that has never received a push (it is simply polled)."""
     if not order_ids:
-        return set()
-    return set(
-        session.scalars(
-            select(t.PushInboxEntry.order_id).where(
-                t.PushInboxEntry.shop_id == shop_id, t.PushInboxEntry.order_id.in_(list(order_ids))
+        return 0
+    any_push = select(t.PushInboxEntry.id).where(t.PushInboxEntry.shop_id == shop_id).limit(1)
+    if session.scalar(any_push) is None:
+        return 0
+    wanted = sorted(set(order_ids))
+    announced: set[str] = set()
+    for start in range(0, len(wanted), 400):  # under SQLite's parameter limit
+        announced.update(
+            session.scalars(
+                select(t.PushInboxEntry.order_id).where(
+                    t.PushInboxEntry.shop_id == shop_id,
+                    t.PushInboxEntry.order_id.in_(wanted[start : start + 400]),
+                )
             )
         )
-    )
+    return len(set(wanted) - announced)
+
+
+def last_received(session: Session) -> datetime | None:
+    """When the newest inbox entry arrived (None: pushes never reached this hub)."""
+    newest = select(t.PushInboxEntry.received_at).order_by(t.PushInboxEntry.id.desc()).limit(1)
+    return session.scalar(newest)
