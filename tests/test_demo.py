@@ -76,3 +76,21 @@ def test_the_next_commands_call_the_hub_the_way_it_was_started(
     monkeypatch.setattr(demo_cli.sys, "argv", [argv0, "demo"])
     monkeypatch.setattr(demo_cli.shutil, "which", lambda name: on_path)
     assert demo_cli._hub_command() == shown
+
+
+@pytest.mark.slow
+def test_the_demo_on_pushes_stores_every_sale_and_polls_far_less_when_idle(tmp_path: Path) -> None:
+    polled = run_demo(tmp_path / "polling")
+    pushed = run_demo(tmp_path / "push", "--push")
+    assert pushed["mode"] == "push" and pushed["oversold"] == 0
+    assert 0 < pushed["sold"] <= pushed["stock"]
+    assert pushed["unpropagated"] == 0 and pushed["failed_writes"] == 0
+    db = Database(f"sqlite:///{tmp_path / 'push' / 'hub.db'}")
+    try:
+        inbox = db.run_sync(lambda s: s.scalar(select(func.count()).select_from(t.PushInboxEntry)))
+    finally:
+        db.dispose()
+    assert inbox > 0  # the sale did run on pushes
+    # Every pushed shop polls far less when nothing happens (JD has no push: safety net only).
+    for shop in ("douyin-live", "wechat-store", "taobao-main"):
+        assert pushed["idle_calls_per_hour"][shop] * 5 <= polled["idle_calls_per_hour"][shop]
