@@ -16,6 +16,7 @@ import anyio
 import httpx
 
 from hub.core.clock import Clock
+from hub.core.engine import Shop
 from hub.push.app import PushService, create_app
 from hub.push.process import PushProcessor
 from hub.report import SyncReport
@@ -37,7 +38,9 @@ async def race_on_pushes(
     from hub.demo import WEIGHTS
 
     service = PushService(
-        PushProcessor.open(lab.app.runtime(), lab.app.settings), pull_interval=options.pull_interval
+        PushProcessor.open(lab.app.runtime(), lab.app.settings),
+        pull_interval=options.pull_interval,
+        poll_interval=options.interval,
     )
     buyers = Buyers(lab.sandboxes, rng=random.Random(options.seed))
     reports: list[SyncReport] = []
@@ -73,6 +76,13 @@ async def race_on_pushes(
             else:
                 await clock.sleep(TICK)
 
+    async def polled(shop: Shop) -> None:
+        while not done.is_set():
+            if await service.processor.poll_orders(shop):
+                ends.append(clock.now())
+            with anyio.move_on_after(options.interval):
+                await done.wait()
+
     async def safety_net() -> None:  # like `hub sync --watch`: a cycle now, then every interval
         while not done.is_set():
             reports.append(await lab.sync())
@@ -89,6 +99,8 @@ async def race_on_pushes(
         group.start_soon(safety_net)
         for shop in service.pulled_shops():
             group.start_soon(service.pull_forever, shop)
+        for shop in service.polled_shops():  # JD: its orders at the demo interval, then its SKUs
+            group.start_soon(polled, shop)
         await done.wait()
         group.cancel_scope.cancel()
     await service.processor.aclose()

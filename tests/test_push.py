@@ -362,3 +362,17 @@ async def test_polling_reports_the_changes_no_push_announced_and_slows_down_whil
     assert default_interval(lab.app) == POLL_INTERVAL_WITH_PUSH
     lab.clock.advance(2 * 3600)
     assert default_interval(lab.app) == POLL_INTERVAL
+
+
+@pytest.mark.anyio
+async def test_a_shop_without_pushes_is_polled_and_its_skus_pushed_at_once(
+    lab: Lab, service: PushService
+) -> None:
+    await lab.sync()
+    assert [s.name for s in service.polled_shops()] == ["jd"]
+    lab.clock.advance(3)
+    lab.sandboxes["jd"].state.order_code("CUP-500", 4)
+    lab.clock.advance(3)
+    assert await service.processor.poll_orders(service.polled_shops()[0]) == 1
+    assert lab.shown("CUP-500") == dict.fromkeys(SHOPS, 16)
+    assert lab.shown("CUP-750") == dict.fromkeys(SHOPS, 20)

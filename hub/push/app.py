@@ -52,6 +52,7 @@ class PushService:
     process_interval: float = 5.0  # process pending entries at least this often
     pull_interval: float = 2.0  # wait between empty consumes of a pulled channel
     pull_quantity: int = 100
+    poll_interval: float = 60.0  # orders of shops without pushes (JD) are polled this often
     stored: int = 0  # events stored since start (for tests and logs)
     _wake: anyio.Event = field(default_factory=anyio.Event)
 
@@ -117,6 +118,24 @@ class PushService:
         await self.store(shop, [e for _, events in pairs for e in events], "pull")
         await shop.ctx.client.confirm_pushes([message_id for message_id, _ in pairs])
         return len(pairs)
+
+    def polled_shops(self) -> list[Shop]:
+        """Shops whose platform neither pushes to a URL nor hands out messages (JD)."""
+        return [
+            s
+            for s in self.processor.shops.values()
+            if type(s.ctx.client).parse_push is ShopClient.parse_push
+            and type(s.ctx.client).consume_pushes is ShopClient.consume_pushes
+        ]
+
+    async def poll_forever(self, shop: Shop) -> None:
+        """Poll ``shop``'s orders every ``poll_interval`` and push the SKUs they concern."""
+        while True:
+            try:
+                await self.processor.poll_orders(shop)
+            except HubError as exc:
+                log.warning("polling %s's orders failed: %s", shop.name, redact(str(exc)))
+            await self.processor.runtime.clock.sleep(self.poll_interval)
 
     async def pull_forever(self, shop: Shop) -> None:
         clock = self.processor.runtime.clock
@@ -192,6 +211,8 @@ def create_app(service: PushService, *, background: bool = True) -> Starlette:
             group.start_soon(service.process_forever)
             for shop in service.pulled_shops():
                 group.start_soon(service.pull_forever, shop)
+            for shop in service.polled_shops():
+                group.start_soon(service.poll_forever, shop)
             yield
             group.cancel_scope.cancel()
         await service.processor.aclose()

@@ -102,7 +102,7 @@ class PushProcessor:
     async def run_once(self, limit: int = 500) -> ProcessResult:
         """Process up to ``limit`` pending entries."""
         result = ProcessResult()
-        db, clock = self.runtime.db, self.runtime.clock
+        db = self.runtime.db
 
         def load(s: Session) -> list[_Entry]:
             return [
@@ -114,8 +114,7 @@ class PushProcessor:
         entries = await db.run(load)
         if not entries:
             return result
-        ttl = self.settings.lease_seconds
-        if not await db.run(lambda s: leases.acquire(s, LEASE, self.holder, clock.now(), ttl)):
+        if not await self._take_lease():
             result.waiting = True
             return result
         try:
@@ -235,6 +234,41 @@ class PushProcessor:
         runtime = self.runtime
         result.listings_read += await stock_mod.observe(runtime.host, runtime.db, shop.ctx, listings)
         return {x.sku_id for x in listings}
+
+    # --- shops without pushes ------------------------------------------------------------------
+
+    async def poll_orders(self, shop: Shop) -> int:
+        """For a shop whose platform does not push (JD): one orders-only sync of that shop,
+        then the SKUs of the orders it stored or re-read are pushed on every shop, as an
+        announced order's would be. Returns how many SKUs were concerned."""
+        clock, db = self.runtime.clock, self.runtime.db
+        since = clock.now()
+        await SyncEngine(self.runtime, self.settings).run_cycle([shop.name], ["orders"])
+
+        def touched(s: Session) -> set[int]:
+            return set(
+                s.scalars(
+                    select(t.OrderLine.sku_id)
+                    .join(t.Order, t.Order.id == t.OrderLine.order_id)
+                    .where(
+                        t.Order.shop_id == shop.id,
+                        t.Order.updated_at >= since,
+                        t.OrderLine.sku_id.is_not(None),
+                    )
+                )
+            )
+
+        skus = await db.run(touched)
+        if skus and await self._take_lease():
+            try:
+                await self.push_skus(skus)
+            finally:
+                await db.run(lambda s: leases.release(s, LEASE, self.holder))
+        return len(skus)
+
+    async def _take_lease(self) -> bool:
+        clock, ttl = self.runtime.clock, self.settings.lease_seconds
+        return await self.runtime.db.run(lambda s: leases.acquire(s, LEASE, self.holder, clock.now(), ttl))
 
     # --- stock of a few SKUs ------------------------------------------------------------------
 
