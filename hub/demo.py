@@ -179,8 +179,9 @@ async def idle_calls_per_hour(lab: Lab, options: DemoOptions) -> dict[str, float
     """Platform calls per hour each shop makes when nothing happens, measured over three
     idle sync cycles: polling every ``options.interval`` seconds; with pushes, the
     safety-net cycles every 300 s (``hub sync --watch`` while pushes arrive) plus, for a
-    shop consumed from a message channel (Taobao TMC), one consume per ``pull_interval``."""
-    from hub.cli.sync import POLL_INTERVAL_WITH_PUSH
+    shop consumed from a message channel (Taobao TMC), one consume per ``pull_interval``;
+    a shop without pushes (JD) is polled every 60 s."""
+    from hub.cli.sync import POLL_INTERVAL, POLL_INTERVAL_WITH_PUSH
 
     before = {name: sum(box.calls.values()) for name, box in lab.sandboxes.items()}
     cycles = 3
@@ -190,9 +191,14 @@ async def idle_calls_per_hour(lab: Lab, options: DemoOptions) -> dict[str, float
     per_cycle = {name: (sum(box.calls.values()) - before[name]) / cycles for name, box in boxes.items()}
     if not options.push:
         return {name: round(n * 3600 / max(options.interval, 0.001)) for name, n in per_cycle.items()}
+    # JD has no push: `hub serve` polls its orders every 60 s (counted here as full cycles,
+    # an upper bound).
     pulls = 3600 / options.pull_interval
     return {
-        name: round(n * 3600 / POLL_INTERVAL_WITH_PUSH + (pulls if SHOPS[name] == "taobao" else 0))
+        name: round(
+            n * 3600 / (POLL_INTERVAL if SHOPS[name] == "jd" else POLL_INTERVAL_WITH_PUSH)
+            + (pulls if SHOPS[name] == "taobao" else 0)
+        )
         for name, n in per_cycle.items()
     }
 
