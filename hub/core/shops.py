@@ -1,9 +1,11 @@
 """Configured shops: adding them, validating their settings, and opening them for work.
 
 A shop's secrets may live in the database or come from the environment:
-``HUB_SHOP_<NAME>_APP_SECRET``, ``HUB_SHOP_<NAME>_ACCESS_TOKEN`` and
-``HUB_SHOP_<NAME>_REFRESH_TOKEN`` (``NAME`` upper-cased, other characters as ``_``).
-The environment wins over the database.
+``HUB_SHOP_<NAME>_APP_SECRET``, ``HUB_SHOP_<NAME>_ACCESS_TOKEN``,
+``HUB_SHOP_<NAME>_REFRESH_TOKEN``, ``HUB_SHOP_<NAME>_PUSH_TOKEN`` and
+``HUB_SHOP_<NAME>_PUSH_AES_KEY`` (``NAME`` upper-cased, other characters as ``_``).
+The environment wins over the database. The push secrets are kept with the shop's
+options (masked in every output like the others).
 """
 
 from __future__ import annotations

@@ -175,7 +175,7 @@ class PushService:
                     result.failed,
                 )
             if result.waiting:
-                await anyio.sleep(0.2)  # a sync cycle holds the stock lease
+                await self.processor.runtime.clock.sleep(0.2)  # a sync cycle holds the stock lease
 
 
 def create_app(service: PushService, *, background: bool = True) -> Starlette:
