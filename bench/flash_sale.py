@@ -11,6 +11,11 @@ Figures come from the platforms' own records:
 * propagation p50/p99: seconds from a sale on one channel to the end of the first sync
   cycle that stored it (after which every other channel shows the new quantity)
   (target p99 <= interval + 1 s).
+
+Each seed runs twice, side by side: polling (``hub sync --watch``) and on push messages
+(``hub demo --push``: Douyin and WeChat push, Taobao TMC, JD polled; polling as the
+safety net). For push the targets are p99 <= 1.0 s and, for every pushed shop, at least
+5x fewer API calls per hour when idle than polling at the demo's interval.
 """
 
 from __future__ import annotations
@@ -57,8 +62,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def one(args: argparse.Namespace, seed: int, folder: Path) -> dict[str, Any]:
+def one(args: argparse.Namespace, seed: int, folder: Path, push: bool = False) -> dict[str, Any]:
     options = DemoOptions(
+        push=push,
         folder=folder,
         seed=seed,
         skus=args.skus,
@@ -73,12 +79,13 @@ def one(args: argparse.Namespace, seed: int, folder: Path) -> dict[str, Any]:
         faults=args.faults,
     )
     started = time.monotonic()
-    result = anyio.run(lambda: run_demo(options, say=lambda m: say(f"seed {seed}: {m}")))
+    mode = "push" if push else "polling"
+    result = anyio.run(lambda: run_demo(options, say=lambda m: say(f"seed {seed} {mode}: {m}")))
     out = result.to_dict()
     out["seed"] = seed
     out["run_seconds"] = round(time.monotonic() - started, 1)
     say(
-        f"seed {seed}: oversold {result.oversold}, sell-through {result.sell_through:.2%}, "
+        f"seed {seed} {mode}: oversold {result.oversold}, sell-through {result.sell_through:.2%}, "
         f"propagation p50 {result.propagation_p50}s p99 {result.propagation_p99}s"
     )
     return out
@@ -89,8 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp:
         base = Path(args.dir) if args.dir else Path(tmp)
+        pushed = []
         for seed in args.seed:
             runs.append(one(args, seed, base / f"seed-{seed}"))
+            pushed.append(one(args, seed, base / f"seed-{seed}-push", push=True))
     stock = args.scarce * args.stock
     demand = args.rate * args.seconds  # one unit per attempt
     oversold = max(r["oversold"] for r in runs)
@@ -132,14 +141,60 @@ def main(argv: list[str] | None = None) -> int:
                 "problems": [f"seed {r['seed']}: {p}" for r in runs for p in r["problems"]],
             },
             "runs": runs,
+            "push": push_figures(runs, pushed),
             "targets": {
                 "oversold": target(oversold, "<=", 0),
                 "sell_through": sell_target,
                 "propagation_p99": target(p99, "<=", round(args.interval + 1.0, 3)),
+                **push_targets(runs, pushed),
             },
         }
     )
     return 0
+
+
+PUSHED_SHOPS = ("douyin-live", "wechat-store", "taobao-main")  # JD has no push: polled
+
+
+def _idle_ratio(polled: list[dict[str, Any]], pushed: list[dict[str, Any]]) -> float | None:
+    """The smallest (polling / push) ratio of idle calls per hour over pushed shops and runs."""
+    ratios = [
+        a["idle_calls_per_hour"][shop] / max(1, b["idle_calls_per_hour"][shop])
+        for a, b in zip(polled, pushed, strict=True)
+        for shop in PUSHED_SHOPS
+    ]
+    return round(min(ratios), 1) if ratios else None
+
+
+def push_figures(polled: list[dict[str, Any]], pushed: list[dict[str, Any]]) -> dict[str, Any]:
+    """Polling and push side by side: propagation and idle calls per hour."""
+
+    def side(runs: list[dict[str, Any]]) -> dict[str, Any]:
+        p99s = [r["propagation_p99"] for r in runs]
+        return {
+            "oversold_max": max(r["oversold"] for r in runs),
+            "sell_through_min": min(r["sell_through"] for r in runs),
+            "propagation_p50_max": max((r["propagation_p50"] or 0) for r in runs),
+            "propagation_p99_max": None if None in p99s else max(p99s),
+            "propagation_p99_by_shop": [r["propagation_p99_by_shop"] for r in runs],
+            "idle_calls_per_hour": [r["idle_calls_per_hour"] for r in runs],
+        }
+
+    return {
+        "polling": side(polled),
+        "push": side(pushed),
+        "push_runs": pushed,
+        "idle_calls_ratio_min": _idle_ratio(polled, pushed),
+    }
+
+
+def push_targets(polled: list[dict[str, Any]], pushed: list[dict[str, Any]]) -> dict[str, Any]:
+    p99s = [r["propagation_p99"] for r in pushed]
+    return {
+        "push_oversold": target(max(r["oversold"] for r in pushed), "<=", 0),
+        "push_propagation_p99": target(None if None in p99s else max(p99s), "<=", 1.0),
+        "push_idle_calls_ratio": target(_idle_ratio(polled, pushed), ">=", 5.0),
+    }
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import anyio
 from hub.core.http import PlatformClient
 from hub.errors import (
     AuthError,
+    BadPush,
     CapabilityNotSupported,
     ConnectFailed,
     PermissionDenied,
@@ -48,6 +49,7 @@ from hub.models import (
     StockUpdate,
     TimeWindow,
 )
+from hub.push.events import ParsedPush, PushAnswer, PushEvent, PushRequest
 
 T = TypeVar("T")
 
@@ -161,6 +163,43 @@ class ShopClient(PlatformClient):
     async def end_promotion(self, push: PromotionPush, platform_ref: str) -> PushResult:
         """End the native promotion ``platform_ref`` that :meth:`start_promotion` began."""
         raise CapabilityNotSupported(self.platform, f"native {push.promotion.kind.value}")
+
+    async def fetch_order(self, order_id: str) -> Order | None:
+        """One order by its platform id, from the platform's order detail API (None when
+        the platform does not know it). A push announces a change; this reads it."""
+        raise CapabilityNotSupported(self.platform, "order detail reads")
+
+    # --- push messages (see docs/plugin_hooks.md, "Push messages") ----------------------------
+
+    def parse_push(self, request: PushRequest) -> ParsedPush:
+        """Verify a push the platform sent to ``POST /push/<shop>`` with this shop's
+        credentials and parse it into hub events plus the answer the platform expects.
+        Raises :class:`~hub.errors.BadPush` (a signature, app id or body problem): then
+        nothing is stored and :meth:`push_error_answer` is sent. Pure: no network call."""
+        raise CapabilityNotSupported(self.platform, "push messages")
+
+    def push_error_answer(self, error: BadPush) -> PushAnswer:
+        """The answer the platform expects when a push is refused (it redelivers)."""
+        return PushAnswer(400, b'{"error":"bad push"}')
+
+    def verify_push_url(self, request: PushRequest) -> PushAnswer:
+        """Answer the platform's URL check (``GET /push/<shop>``), or raise
+        :class:`~hub.errors.BadPush`."""
+        raise CapabilityNotSupported(self.platform, "push URL verification")
+
+    async def consume_pushes(self, quantity: int) -> list[tuple[str, list[PushEvent]]]:
+        """Pull messages waiting on the platform's message channel (platforms that serve
+        pushes by polling, with no public URL): ``(channel message id, events)`` pairs.
+        Nothing is removed until :meth:`confirm_pushes` is called with those ids."""
+        raise CapabilityNotSupported(self.platform, "pulled push messages")
+
+    async def confirm_pushes(self, message_ids: Sequence[str]) -> None:
+        """Tell the channel these consumed messages are stored (they are not redelivered)."""
+        raise CapabilityNotSupported(self.platform, "pulled push messages")
+
+    async def enable_pushes(self) -> None:
+        """Ask the platform to deliver this shop's messages to the app (e.g. a permit)."""
+        raise CapabilityNotSupported(self.platform, "pulled push messages")
 
     # --- the write policy -------------------------------------------------------------------
 

@@ -19,6 +19,8 @@ from hub.models import UTCDateTime
 
 __all__ = ["SECRET_FIELDS", "ShopSettings", "TokenSet", "TokenStore"]
 
+#: The secrets every shop has, each in its own column; a ``SecretStr`` field beyond these
+#: (the push secrets below, a plugin's own) is stored sealed in the shop's options.
 SECRET_FIELDS = ("app_secret", "access_token", "refresh_token")
 
 
@@ -34,6 +36,12 @@ class ShopSettings(BaseModel):
     refresh_token: SecretStr | None = None
     token_expires_at: UTCDateTime | None = None
     base_url: str = Field(description="API gateway; point it at a sandbox for tests")
+    push_token: SecretStr | None = Field(
+        default=None, description="the Token configured for push messages (WeChat); never shown"
+    )
+    push_aes_key: SecretStr | None = Field(
+        default=None, description="the EncodingAESKey of encrypted push messages (WeChat); never shown"
+    )
     qps: float | None = Field(default=None, gt=0, description="override the platform QPS")
     concurrency: int | None = Field(default=None, ge=1, description="override in-flight cap")
 

@@ -32,6 +32,8 @@ from hub.testing.sandbox import Buyers, Faults, generate_seed
 SHOPS = {"taobao-main": "taobao", "jd-pop": "jd", "douyin-live": "douyin", "wechat-store": "wechat"}
 # Demand is skewed: a live stream on Douyin sells faster than the rest.
 WEIGHTS = {"douyin-live": 4.0, "taobao-main": 2.0, "jd-pop": 1.0, "wechat-store": 1.0}
+# The demo's push Token and EncodingAESKey (a WeChat store generates its own).
+PUSH_SETTINGS = {"push_token": "demoPushToken", "push_aes_key": "demoEncodingAESKey0123456789abcdefghijklmno"}
 FAULT_RATES = {"throttle": 0.03, "server_error": 0.02, "timeout": 0.01, "reset": 0.01, "malformed": 0.01}
 
 
@@ -49,6 +51,9 @@ class DemoOptions:
     latency: float = 0.02  # seconds per platform call
     qps: float = 100.0  # per-shop call pacing (the sandboxes allow it)
     faults: bool = False
+    push: bool = False  # the sale runs on push messages, polling as the safety net
+    safety_interval: float = 2.0  # with push: seconds between safety-net sync cycles
+    pull_interval: float = 1.0  # with push: wait between empty TMC consumes
 
 
 @dataclass
@@ -72,6 +77,9 @@ class DemoResult:
     faults_injected: dict[str, int]
     failed_writes: int
     database: str
+    mode: str = "polling"
+    propagation_p99_by_shop: dict[str, float | None] = field(default_factory=dict)
+    idle_calls_per_hour: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -106,10 +114,14 @@ def build_lab(options: DemoOptions, clock: Clock = SYSTEM_CLOCK) -> tuple[Lab, l
         seed=seed,
         clock=clock,
         sandbox=sandbox,
-        shop_settings={"qps": options.qps},
+        shop_settings={"qps": options.qps, **(PUSH_SETTINGS if options.push else {})},
         retry=RetryPolicy(initial_wait=0.05, max_wait=1.0, max_retry_after=5.0),
         settings={"listings_interval_minutes": 60, "sales_window_minutes": 5, "order_lookback_seconds": 2},
     )
+    if options.push:  # the WeChat store signs and encrypts with what the shop is configured with
+        for box in lab.sandboxes.values():
+            if hasattr(box, "push_token"):
+                box.push_token, box.push_aes_key = PUSH_SETTINGS["push_token"], PUSH_SETTINGS["push_aes_key"]
     if options.faults:
         for number, box in enumerate(lab.sandboxes.values()):
             box.faults = Faults(rng=random.Random(options.seed * 31 + number))
@@ -148,15 +160,57 @@ async def run_demo(
             + (", with injected faults" if options.faults else "")
         )
         sale_start = clock.now()
-        reports = await _race(lab, scarce, options, clock)
+        ends: list[datetime] = []
+        if options.push:
+            from hub.demo_push import race_on_pushes
+
+            reports = await race_on_pushes(lab, scarce, options, clock, ends)
+        else:
+            reports = await _race(lab, scarce, options, clock)
         for box in lab.sandboxes.values():
             box.faults.clear()
         say("3/3 settling: last cycles after the sale")
-        for _ in range(3):
-            reports.append(await lab.sync())
-        return _measure(lab, scarce, options, sale_start, reports, listings, first_seconds, first_pushes)
+        settle = [await lab.sync() for _ in range(3)]
+        # With pushes, a sale has propagated at the end of the push round that stored it
+        # (safety-net cycles during the sale are not counted: one finishing between a
+        # round's store and its writes would flatter the figure).
+        ends += [r.finished_at for r in (settle if options.push else reports + settle) if r.finished_at]
+        reports += settle
+        result = _measure(
+            lab, scarce, options, sale_start, reports, listings, first_seconds, first_pushes, ends
+        )
+        result.idle_calls_per_hour = await idle_calls_per_hour(lab, options)
+        return result
     finally:
         lab.close()
+
+
+async def idle_calls_per_hour(lab: Lab, options: DemoOptions) -> dict[str, float]:
+    """Platform calls per hour each shop makes when nothing happens, measured over three
+    idle sync cycles: polling every ``options.interval`` seconds; with pushes, the
+    safety-net cycles every 300 s (``hub sync --watch`` while pushes arrive) plus, for a
+    shop consumed from a message channel (Taobao TMC), one consume per ``pull_interval``;
+    a shop without pushes (JD) is polled every 60 s."""
+    from hub.cli.sync import POLL_INTERVAL, POLL_INTERVAL_WITH_PUSH
+
+    before = {name: sum(box.calls.values()) for name, box in lab.sandboxes.items()}
+    cycles = 3
+    for _ in range(cycles):
+        await lab.sync()
+    boxes = lab.sandboxes
+    per_cycle = {name: (sum(box.calls.values()) - before[name]) / cycles for name, box in boxes.items()}
+    if not options.push:
+        return {name: round(n * 3600 / max(options.interval, 0.001)) for name, n in per_cycle.items()}
+    # JD has no push: `hub serve` polls its orders every 60 s (counted here as full cycles,
+    # an upper bound).
+    pulls = 3600 / options.pull_interval
+    return {
+        name: round(
+            n * 3600 / (POLL_INTERVAL if SHOPS[name] == "jd" else POLL_INTERVAL_WITH_PUSH)
+            + (pulls if SHOPS[name] == "taobao" else 0)
+        )
+        for name, n in per_cycle.items()
+    }
 
 
 async def _race(lab: Lab, scarce: list[str], options: DemoOptions, clock: Clock) -> list[SyncReport]:
@@ -189,6 +243,7 @@ def _measure(
     listings: dict[str, int],
     first_seconds: float,
     first_pushes: int,
+    extra_ends: list[datetime],
 ) -> DemoResult:
     stock = len(scarce) * options.scarce_stock
     per_code = {code: sum(box.state.units_sold(code) for box in lab.sandboxes.values()) for code in scarce}
@@ -213,13 +268,17 @@ def _measure(
             }
         )
     )
-    ends = sorted(r.finished_at for r in reports if r.finished_at)
+    # A sale has reached every channel at the end of the first cycle (or push round) that
+    # finished after its order was stored.
+    ends = sorted(extra_ends or [])
     delays = []
+    by_shop: dict[str, list[float]] = {}
     for shop, sale in sales:
         at = stored.get((shop, sale.order_id))
         end = next((e for e in ends if at is not None and e >= at), None)
         if end is not None:
             delays.append((end - sale.at).total_seconds())
+            by_shop.setdefault(shop, []).append(delays[-1])
     orders: Counter[str] = Counter(shop for shop, _ in sales)
     faults = Counter[str]()
     for box in lab.sandboxes.values():
@@ -244,12 +303,14 @@ def _measure(
         propagation_p50=_quantile(delays, 0.5),
         propagation_p99=_quantile(delays, 0.99),
         unpropagated=len(sales) - len(delays),
+        propagation_p99_by_shop={shop: _quantile(v, 0.99) for shop, v in sorted(by_shop.items())},
         cycles=len(reports),
         pushes=pushes,
         retries=sum(r.retries for r in reports),
         faults_injected=dict(faults),
         failed_writes=failed,
         database=str(options.folder / "hub.db"),
+        mode="push" if options.push else "polling",
     )
 
 

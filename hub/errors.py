@@ -254,3 +254,28 @@ class StorageRefused(StorageError):
     was changed, and the same input will be refused again."""
 
     exit_code = 2
+
+
+# --- pushes from platforms ---------------------------------------------------------------
+
+
+class BadPush(HubError):
+    """A push message a platform (or anyone) sent us cannot be accepted: nothing of it is
+    stored. ``reason`` is one line without secrets, for the log. The sender gets the
+    platform's error answer; a genuine platform push will be redelivered."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
+class PushSignatureInvalid(BadPush):
+    """The push's signature (or app id) does not match the shop's credentials."""
+
+
+class PushMalformed(BadPush):
+    """The push's body cannot be read (truncated, not JSON, missing fields, too large)."""
+
+
+class PushExpired(BadPush):
+    """The push carries a timestamp too old to be accepted (a replay)."""

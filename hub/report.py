@@ -30,6 +30,9 @@ class StreamResult:
     error: str | None = None
     skipped: str | None = None
     exit_code: int = 0
+    # orders stream of a shop that receives pushes: changes polling found that no push
+    # announced (the safety net at work; a steady count means pushes are being lost)
+    unannounced: int = 0
 
     def fail(self, error: str, exit_code: int = 1) -> None:
         self.error = error if self.error is None else f"{self.error}; {error}"
@@ -61,6 +64,10 @@ class SyncReport:
     def failed(self) -> int:
         return sum(r.failed for r in self.results)
 
+    @property
+    def unannounced(self) -> int:
+        return sum(r.unannounced for r in self.results)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "started_at": self.started_at.isoformat(),
@@ -70,6 +77,7 @@ class SyncReport:
             "retries": self.retries,
             "interrupted": self.interrupted,
             "circuits": self.circuits,
+            "unannounced": self.unannounced,
             "results": [asdict(r) for r in self.results],
             "uncounted_skus": self.uncounted,
             "alerts": [a.to_dict() for a in self.alerts],

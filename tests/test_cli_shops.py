@@ -108,3 +108,15 @@ def test_usage_errors_are_one_line(invoke: Invoke) -> None:
     result = invoke("shops", "frobnicate")
     assert result.exit_code == 2
     assert result.stderr.strip().count("\n") == 0 and "No such command" in result.stderr
+
+
+def test_push_secrets_are_stored_and_masked_like_the_app_secret(invoke: Invoke) -> None:
+    aes = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+    result = add(invoke, "s1", "--set", "push_token=PushTok3n", "--set", f"push_aes_key={aes}")
+    assert result.exit_code == 0, result.output
+    listed = invoke("shops", "list", "--json")
+    assert "PushTok3n" not in listed.output and aes not in listed.output
+    [shop] = json.loads(listed.output)
+    assert shop["name"] == "s1"
+    assert shop["options"] == {"push_token": "****", "push_aes_key": "****"}
+    assert shop["secret_sources"]["push_token"] == "db"

@@ -127,3 +127,21 @@ def test_a_demo_that_sells_nothing_is_a_failure(monkeypatch: pytest.MonkeyPatch,
     assert result.exit_code == 1
     assert "FAILED: nothing sold of 250 units" in result.stdout
     assert "oversold units: 0" in result.stdout
+
+
+@pytest.mark.slow
+def test_the_demo_on_pushes_stores_every_sale_and_polls_far_less_when_idle(tmp_path: Path) -> None:
+    polled = run_demo(tmp_path / "polling")
+    pushed = run_demo(tmp_path / "push", "--push")
+    assert pushed["mode"] == "push" and pushed["oversold"] == 0
+    assert 0 < pushed["sold"] <= pushed["stock"]
+    assert pushed["unpropagated"] == 0 and pushed["failed_writes"] == 0
+    db = Database(f"sqlite:///{tmp_path / 'push' / 'hub.db'}")
+    try:
+        inbox = db.run_sync(lambda s: s.scalar(select(func.count()).select_from(t.PushInboxEntry)))
+    finally:
+        db.dispose()
+    assert inbox > 0  # the sale did run on pushes
+    # Every pushed shop polls far less when nothing happens (JD has no push: safety net only).
+    for shop in ("douyin-live", "wechat-store", "taobao-main"):
+        assert pushed["idle_calls_per_hour"][shop] * 5 <= polled["idle_calls_per_hour"][shop]

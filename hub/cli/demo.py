@@ -47,6 +47,12 @@ from hub.demo import DemoOptions, DemoResult, run_demo
     show_default=True,
     help="Seconds between sync cycles during the sale.",
 )
+@click.option(
+    "--push",
+    is_flag=True,
+    help="Run the sale on push messages (Douyin, WeChat store: signed pushes; Taobao: TMC), "
+    "polling only as the safety net.",
+)
 @json_option
 @click.pass_obj
 def demo(
@@ -58,6 +64,7 @@ def demo(
     seconds: float,
     rate: float,
     interval: float,
+    push: bool,
     as_json: bool,
 ) -> int:
     """Run a flash sale across Taobao, JD, Douyin and WeChat sandboxes, in-process.
@@ -70,7 +77,14 @@ def demo(
     result afterwards with the commands printed at the end."""
     err = Console(file=sys.stderr)
     options = DemoOptions(
-        folder=folder, seed=seed, skus=skus, seconds=seconds, rate=rate, interval=interval, faults=faults
+        folder=folder,
+        seed=seed,
+        skus=skus,
+        seconds=seconds,
+        rate=rate,
+        interval=interval,
+        faults=faults,
+        push=push,
     )
     result = run_async(lambda: run_demo(options, say=lambda m: err.print(f"[bold]{m}[/bold]")))
     if as_json:
@@ -103,6 +117,10 @@ def show(r: DemoResult) -> None:
         f"sync cycles: {r.cycles}   pushes: {r.pushes}   retries: {r.retries}   "
         f"failed writes: {r.failed_writes}",
     ]
+    lines.append(
+        f"mode: {r.mode}   idle API calls per hour: "
+        + ", ".join(f"{shop} {calls:.0f}" for shop, calls in r.idle_calls_per_hour.items())
+    )
     if r.faults_injected:
         lines.append(
             "injected faults survived: " + ", ".join(f"{k} {v}" for k, v in sorted(r.faults_injected.items()))

@@ -13,7 +13,8 @@ import click
 from hub.cli.app import App
 from hub.cli.output import info, print_table
 from hub.errors import ConfigError, InputError
-from hub.testing.sandbox import Faults, SandboxConfig, generate_seed, load_seed
+from hub.testing.sandbox import Faults, SandboxApp, SandboxConfig, generate_seed, load_seed
+from hub.testing.sandbox.pushes import OrderFeed, PushSender
 from hub.testing.sandbox.transport import bind_socket, uvicorn_config
 
 
@@ -58,6 +59,12 @@ def list_(app: App) -> None:
 @click.option("--refresh-token", help="Refresh token to accept (generated).")
 @click.option("--latency", type=click.FloatRange(min=0), default=0.0, help="Seconds added to every call.")
 @click.option(
+    "--push-to",
+    metavar="URL",
+    help="Push order messages to URL (e.g. http://127.0.0.1:8080/push/SHOP of `hub serve`), signed "
+    "with the shop's credentials and redelivered until accepted (Douyin, WeChat store).",
+)
+@click.option(
     "--qps", type=click.FloatRange(min=0.01), help="Per-app call limit (throttled answers above it)."
 )
 @click.option("--token-ttl", type=click.FloatRange(min=1), help="Seconds an access token lives.")
@@ -84,6 +91,7 @@ def serve(
     token_ttl: float | None,
     faults: str | None,
     random_seed: int,
+    push_to: str | None,
 ) -> None:
     """Serve PLATFORM's sandbox on HOST:PORT until interrupted.
 
@@ -123,6 +131,13 @@ def serve(
         faults=Faults.parse(faults, rng) if faults else None,
     )
     sandbox = info_.make_sandbox(config)
+    if push_to and type(sandbox).push_request is SandboxApp.push_request:
+        raise ConfigError(
+            f"the {platform} sandbox does not push to a URL"
+            + (" (its shops consume TMC: `hub serve` needs no --push-to)" if platform == "taobao" else "")
+        )
+    if push_to and not re.match(r"^https?://[^/\s]+", push_to):
+        raise ConfigError(f"--push-to must be an http(s) URL, got {push_to!r}")
     try:  # bind first, so that --port 0 prints the port it really got
         sock = bind_socket(host, port)
     except OSError as exc:
@@ -144,7 +159,18 @@ def serve(
     for name, value in creds.items():
         command += [f"--{name.replace('_', '-')}", value]
     command += ["--base-url", url]
+    for name, value in sandbox.push_settings().items():
+        command += ["--set", f"{name}={value}"]
     click.echo("Add it as a shop with:\n  " + shlex.join(command))
+    if push_to:
+        sender = PushSender(
+            OrderFeed(sandbox.state),
+            push_to,
+            lambda change: sandbox.push_request(change, push_to),
+            sandbox.push_accepted,
+        )
+        sender.start()
+        click.echo(f"  pushing order messages to {push_to}")
     info("serving; press Ctrl-C to stop")
     import uvicorn
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -88,9 +89,9 @@ class TerminalProgress:
 @click.option(
     "--interval",
     type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="Seconds between cycles with --watch.",
+    default=None,
+    help="Seconds between cycles with --watch (default 60; 300 while `hub serve` receives pushes, "
+    "polling then being the safety net).",
 )
 @click.option(
     "--max-cycles",
@@ -106,7 +107,7 @@ def sync(
     shops: Sequence[str],
     streams: Sequence[str],
     watch: bool,
-    interval: float,
+    interval: float | None,
     max_cycles: int,
     as_json: bool,
 ) -> int:
@@ -134,24 +135,29 @@ def sync(
             print_json(report.to_dict(), lines=watch)  # --watch: one object per line (JSON Lines)
         elif tty or verbose or report.exit_code:
             print_report(report)
-        if not as_json:
-            for shop, circuit in report.circuits.items():
-                if circuit["state"] != "closed":
-                    info(f"{shop}: circuit open, calls fail fast; next probe in {circuit['retry_in']:.0f} s")
-            skipped = [r for r in report.results if r.skipped and r.exit_code]
-            if skipped:
-                why = "; ".join(f"{r.shop} {r.stream}: {r.skipped}" for r in skipped)
-                info(f"{len(skipped)} stream(s) skipped: {why}")
-            if report.interrupted:
-                info("stopped by a signal before the run was done; the next run picks up the rest")
-        if report.uncounted and not as_json:
+        if as_json:
+            return
+        for shop, circuit in report.circuits.items():
+            if circuit["state"] != "closed":
+                info(f"{shop}: circuit open, calls fail fast; next probe in {circuit['retry_in']:.0f} s")
+        skipped = [r for r in report.results if r.skipped and r.exit_code]
+        if skipped:
+            why = "; ".join(f"{r.shop} {r.stream}: {r.skipped}" for r in skipped)
+            info(f"{len(skipped)} stream(s) skipped: {why}")
+        if report.interrupted:
+            info("stopped by a signal before the run was done; the next run picks up the rest")
+        if report.uncounted:
             info(uncounted_notice(report.uncounted))
-        if report.alerts and not as_json:  # new ones only: each is said once while it stands
-            for alert in report.alerts:
-                info(f"stock alert: {alert.message}")
-        if report.exit_code and not as_json:
+        for alert in report.alerts:  # new ones only: each is said once while it stands
+            info(f"stock alert: {alert.message}")
+        if report.unannounced:
+            info(f"polling found {report.unannounced} order change(s) that no push announced")
+        if report.exit_code:
             failed = [r for r in report.results if r.exit_code]
             info(f"{len(failed)} stream(s) need attention (exit code {report.exit_code})")
+
+    if interval is None:
+        interval = default_interval(app)
 
     async def main() -> int:
         stop = anyio.Event()
@@ -194,6 +200,20 @@ def _check_shops(app: App, names: Sequence[str]) -> None:
             )
 
     app.db.run_sync(check)
+
+
+POLL_INTERVAL = 60.0
+POLL_INTERVAL_WITH_PUSH = 300.0
+
+
+def default_interval(app: App) -> float:
+    """Seconds between --watch cycles: longer while pushes arrive (one reached the hub in
+    the last hour), since polling is then only the safety net."""
+    from hub.push.inbox import last_received
+
+    last = app.db.run_sync(last_received)
+    recent = last is not None and app.clock.now() - last < timedelta(hours=1)
+    return POLL_INTERVAL_WITH_PUSH if recent else POLL_INTERVAL
 
 
 async def _pause(app: App, seconds: float, stop: anyio.Event) -> None:

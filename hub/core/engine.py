@@ -49,6 +49,7 @@ from hub.core.shops import ShopRuntime, get_shop
 from hub.core.windows import plan_windows
 from hub.errors import HubError, LeaseHeld
 from hub.platform import ShopContext
+from hub.push import inbox
 from hub.report import STREAMS, StreamResult, SyncReport
 from hub.secrets import redact
 from hub.settings import HubSettings
@@ -361,6 +362,7 @@ class SyncEngine:
             changes = store_orders(s, shop.id, orders, now)
             if cursor_to is not None:  # the window is complete: commit its cursor with it
                 set_cursor(s, shop.id, "orders", cursor_to, now)
+            result.unannounced += inbox.unannounced(s, shop.id, [c.order.platform_order_id for c in changes])
             return changes
 
         changes = await self.db.run(write)
@@ -438,7 +440,10 @@ class SyncEngine:
         report: SyncReport,
         read_errors: dict[int, str],
         keeper: LeaseKeeper,
+        only: set[int] | None = None,
     ) -> None:
+        """Plan and push the stock of ``shops``. ``only``: just these SKU ids, and their
+        partitioned listings only lowered (a pushed event, with no stock read behind it)."""
         results = {shop.id: StreamResult(shop.name, "stock") for shop in shops}
         for shop_id, error in read_errors.items():
             results[shop_id].fail(error)
@@ -461,6 +466,8 @@ class SyncEngine:
             claimed = stock_mod.claims(s)
             picture = self._picture(s)
             pushes = stock_mod.plan(picture, shop_ids=ids, absolute_shops=absolute)
+            if only is not None:
+                pushes = [p for p in pushes if p.listing.sku_id in only and (p.lowers or not p.partitioned)]
             lowers = [p for p in pushes if p.lowers]
             raises = stock_mod.grant_raises([p for p in pushes if not p.lowers], picture, claimed)
             # The plan is safe for listings whose model is ambiguous (an order close to its
@@ -530,6 +537,22 @@ class SyncEngine:
                 result.fail(f"{outcome.unsent} stock writes not sent: the run was asked to stop")
             result.seconds = round(self.clock.monotonic() - start, 3)
             self.progress("done", result.shop, "stock", {"result": result})
+
+    async def push_stock_of(self, shops: Sequence[Shop], sku_ids: set[int]) -> SyncReport:
+        """Plan and push the stock of ``sku_ids`` only, on ``shops``: the least work after a
+        pushed event. The same leases and safety as a cycle's stock phase (per-shop stock
+        leases, planning under the plan lease, writes recorded as claims); shops whose
+        lease another process holds are reported as skipped and left to it."""
+        report = SyncReport(started_at=self.clock.now())
+        keeper = LeaseKeeper(self)
+        try:
+            taken = await self._take(shops, "stock", report, keeper)
+            if taken:
+                await self._stock(taken, report, {}, keeper, only=sku_ids)
+        finally:
+            await keeper.release_all()
+        report.finished_at = self.clock.now()
+        return report
 
     async def _alerts(self, report: SyncReport, keeper: LeaseKeeper) -> None:
         """Stock alerts raised by this cycle: reported, and broadcast to plugins. Under an

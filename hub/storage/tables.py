@@ -390,3 +390,33 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
+
+
+class PushInboxEntry(Base):
+    """A push message, stored before it is acknowledged to the platform.
+
+    Keyed by (shop, platform message id), so a redelivered message is stored once.
+    ``processed_at`` is set once the work the event triggers is done; until then a
+    processor picks it up (again, after a crash). ``source``: "push" (HTTP) or "pull"
+    (a consumed message channel)."""
+
+    __tablename__ = "push_inbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(24))
+    topic: Mapped[str] = mapped_column(String(64), default="")
+    order_id: Mapped[str | None] = mapped_column(String(64))
+    item_id: Mapped[str | None] = mapped_column(String(64))
+    sku_id: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(8), default="push")
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("shop_id", "message_id"),
+        Index("ix_push_inbox_pending", "processed_at", "shop_id"),
+    )

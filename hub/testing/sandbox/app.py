@@ -242,6 +242,20 @@ class SandboxApp:
             "refresh_token": self.refresh_token,
         }
 
+    def push_request(self, change: Any, url: str) -> httpx.Request | None:
+        """The HTTP push announcing ``change`` (a :class:`hub.testing.sandbox.pushes.OrderChange`)
+        to ``url``, signed as the platform signs it; None when the platform does not push
+        to a URL (see :class:`~hub.testing.sandbox.pushes.PushSender`)."""
+        return None
+
+    def push_accepted(self, response: httpx.Response) -> bool:
+        """Whether the receiver's answer acknowledges a push (otherwise it is redelivered)."""
+        return response.status_code == 200
+
+    def push_settings(self) -> dict[str, str]:
+        """Shop settings the receiver needs to verify this sandbox's pushes (e.g. a push token)."""
+        return {}
+
     def serve_notes(self) -> dict[str, str]:
         """Other facts ``hub sandbox serve`` prints that a client of this platform needs
         (e.g. the shop id that self-authorisation asks for); none by default."""

@@ -23,6 +23,7 @@ import httpx
 from hub.client import ShopClient, gather
 from hub.errors import (
     AuthError,
+    BadPush,
     InvalidRequest,
     MalformedResponse,
     NotFound,
@@ -44,8 +45,9 @@ from hub.models import (
 )
 from hub.paging import numbered_pages
 from hub.platform import TokenSet
+from hub.push.events import ParsedPush, PushAnswer, PushRequest
 from hub.secrets import redact
-from hub_douyin import PLATFORM, mappers, signing
+from hub_douyin import PLATFORM, mappers, push, signing
 from hub_douyin.settings import DouyinSettings
 
 log = logging.getLogger("hub.douyin")
@@ -382,6 +384,20 @@ class DouyinClient(ShopClient):
     async def get_order(self, order_id: str) -> Order:
         """One order by its shop order id (order.orderDetail)."""
         return self._mapped(mappers.order_from, await self._order_detail(order_id))
+
+    async def fetch_order(self, order_id: str) -> Order | None:
+        """:meth:`get_order`, None when Douyin does not know the order."""
+        try:
+            return await self.get_order(order_id)
+        except NotFound:
+            return None
+
+    def parse_push(self, request: PushRequest) -> ParsedPush:
+        """Check ``app-id`` and ``event-sign`` and parse the messages (see :mod:`hub_douyin.push`)."""
+        return push.parse(request, self.settings.app_key, self.settings.app_secret.get_secret_value())
+
+    def push_error_answer(self, error: BadPush) -> PushAnswer:
+        return push.error_answer(error)
 
     async def _order_detail(self, order_id: str) -> Mapping[str, Any]:
         data = await self.request("/order/orderDetail", {"shop_order_id": order_id})

@@ -475,6 +475,9 @@ class JdClient(ShopClient):
         info = await self.get_order_info(order_id)
         return None if info is None else self._order(self.settings.order_get_method, info)
 
+    async def fetch_order(self, order_id: str) -> Order | None:
+        return await self.get_order(order_id)
+
     # --- shipments -----------------------------------------------------------------------------
 
     async def ship(self, shipment: Shipment) -> PushResult:

@@ -30,6 +30,7 @@ from hub.errors import (
     NotFound,
     PermissionDenied,
     PlatformError,
+    PushMalformed,
     RateLimited,
     ServerError,
 )
@@ -46,8 +47,9 @@ from hub.models import (
     TimeWindow,
 )
 from hub.paging import numbered_pages
+from hub.push.events import PushEvent
 from hub.secrets import redact
-from hub_taobao import PLATFORM
+from hub_taobao import PLATFORM, push
 from hub_taobao import mappers as m
 from hub_taobao.settings import TaobaoSettings
 from hub_taobao.signing import sign
@@ -566,6 +568,46 @@ class TaobaoClient(ShopClient):
             raise MalformedResponse("trade.fullinfo.get answered without a trade",
                                     platform=self.platform, operation="taobao.trade.fullinfo.get")
         return trade
+
+    async def fetch_order(self, order_id: str) -> Order | None:
+        """The trade ``order_id`` with its sub-orders (trade.fullinfo.get)."""
+        try:
+            trade = await self.trade_detail(order_id)
+        except NotFound:
+            return None
+        try:
+            return m.order_from_trade(trade)
+        except (m.MappingError, ValueError) as exc:
+            raise self._malformed("taobao.trade.fullinfo.get", exc) from None
+
+    # --- TMC messages (hub_taobao.push) -----------------------------------------------------------
+
+    async def consume_pushes(self, quantity: int) -> list[tuple[str, list[PushEvent]]]:
+        """``taobao.tmc.messages.consume`` of the settings' group (10-200 messages)."""
+        data = await self.request("taobao.tmc.messages.consume", {
+            "group_name": self.settings.tmc_group, "quantity": max(10, min(200, quantity))})
+        out = []
+        for row in push.messages_of(data):
+            try:
+                out.append(push.events_of(row))
+            except PushMalformed as exc:
+                # A permanent data error would be redelivered forever: log it and confirm it.
+                log.warning("TMC message dropped: %s", exc.reason)
+                if isinstance(row, dict) and row.get("id") not in (None, ""):
+                    out.append((str(row["id"]), []))
+        return out
+
+    async def confirm_pushes(self, message_ids: Sequence[str]) -> None:
+        """``taobao.tmc.messages.confirm``, at most 200 ids per call."""
+        for start in range(0, len(message_ids), 200):
+            await self.request("taobao.tmc.messages.confirm", {
+                "group_name": self.settings.tmc_group,
+                "s_message_ids": ",".join(message_ids[start:start + 200])})
+
+    async def enable_pushes(self) -> None:
+        """``taobao.tmc.user.permit`` without ``topics``: the app's subscribed topics
+        (sending ``topics`` would overwrite the list)."""
+        await self.request("taobao.tmc.user.permit", {})
 
     # --- shipment ------------------------------------------------------------------------------------
 

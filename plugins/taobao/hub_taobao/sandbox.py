@@ -53,6 +53,7 @@ from hub.testing.sandbox import (
     SkuState,
     numeric_ids,
 )
+from hub.testing.sandbox.pushes import OrderFeed
 from hub.units import CN_FORMAT, CN_TZ, fen_to_yuan, format_cn_time, from_unix, utc, yuan_to_fen
 from hub_taobao import PLATFORM
 from hub_taobao.signing import SIGN_METHODS, verify
@@ -66,6 +67,15 @@ _TRADE_STATUS = {
     OrderStatus.SHIPPED: "WAIT_BUYER_CONFIRM_GOODS",
     OrderStatus.COMPLETED: "TRADE_FINISHED",
     OrderStatus.REFUNDED: "TRADE_CLOSED",
+}
+# The TMC topic announcing an order's later statuses (its first: TradeCreate).
+_TMC_TOPICS = {
+    OrderStatus.AWAITING_SHIPMENT: "taobao_trade_TradeBuyerPay",
+    OrderStatus.PARTLY_SHIPPED: "taobao_trade_TradeSellerShip",
+    OrderStatus.SHIPPED: "taobao_trade_TradeSellerShip",
+    OrderStatus.COMPLETED: "taobao_trade_TradeSuccess",
+    OrderStatus.CANCELLED: "taobao_trade_TradeClose",
+    OrderStatus.REFUNDED: "taobao_refund_RefundSuccess",
 }
 _PLATFORM_STATUS = {
     "TRADE_NO_CREATE_PAY", "WAIT_BUYER_PAY", "SELLER_CONSIGNED_PART", "WAIT_SELLER_SEND_GOODS",
@@ -164,7 +174,16 @@ class TaobaoSandbox(SandboxApp):
             "taobao.top.auth.token.create": self._token_create,
             "taobao.trade.fullinfo.get": self._trade_fullinfo_get,
             "taobao.logistics.offline.send": self._logistics_offline_send,
+            "taobao.tmc.user.permit": self._tmc_user_permit,
+            "taobao.tmc.messages.consume": self._tmc_messages_consume,
+            "taobao.tmc.messages.confirm": self._tmc_messages_confirm,
         }
+        #: TMC: the seller's trade messages, from ``taobao.tmc.user.permit`` on; a consumed
+        #: message stays until it is confirmed (consumed again: redelivered)
+        self.tmc_permitted = False
+        self.tmc_queue: dict[str, dict[str, Any]] = {}
+        self._tmc_feed: OrderFeed | None = None
+        self._tmc_ids = numeric_ids(7_000_000_001)
 
     # --- shop state ------------------------------------------------------------------------------
 
@@ -766,6 +785,49 @@ class TaobaoSandbox(SandboxApp):
             if order is None:
                 raise _refused("isv.trade-not-exist:invalid-tid", f"trade {tid} does not exist")
             return {"trade": self._trade_json(order, fields)}
+
+    # --- TMC (fact sheet §1.10) ----------------------------------------------------------------
+
+    def _tmc_user_permit(self, p: dict[str, str]) -> dict[str, Any]:
+        if not self.tmc_permitted:
+            self.tmc_permitted = True
+            self._tmc_feed = OrderFeed(self.state)
+        return {"is_success": True}
+
+    def _tmc_collect(self) -> None:
+        if self._tmc_feed is None:
+            return
+        for change in self._tmc_feed.new():
+            topic = _TMC_TOPICS.get(change.status, "taobao_trade_TradeChanged") if change.seq else (
+                "taobao_trade_TradeCreate")
+            msg_id = self._tmc_ids()
+            self.tmc_queue[msg_id] = {
+                "id": int(msg_id),
+                "topic": topic,
+                "content": json.dumps({"tid": int(change.order.order_id), "seller_nick": "sandbox"}),
+                "pub_time": self.clock.now().astimezone(CN_TZ).strftime(CN_FORMAT),
+                "pub_app_key": self.credentials.app_key,
+                "user_id": 1,
+                "user_nick": "sandbox",
+            }
+
+    def _tmc_messages_consume(self, p: dict[str, str]) -> dict[str, Any]:
+        quantity = int(p.get("quantity") or 100)
+        if not 10 <= quantity <= 200:
+            raise TopError(41, "Invalid Arguments", "isv.invalid-parameter:quantity", "quantity is 10-200")
+        with self.state.lock:
+            self._tmc_collect()
+            rows = list(self.tmc_queue.values())[:quantity]
+        return {"messages": {"tmc_message": rows}} if rows else {}
+
+    def _tmc_messages_confirm(self, p: dict[str, str]) -> dict[str, Any]:
+        ids = [i for i in self._required(p, "s_message_ids").split(",") if i]
+        if len(ids) > 200:
+            raise TopError(41, "Invalid Arguments", "isv.invalid-parameter:s_message_ids", "at most 200 ids")
+        with self.state.lock:
+            for msg_id in ids:
+                self.tmc_queue.pop(msg_id, None)
+        return {"is_success": True}
 
     def _logistics_offline_send(self, p: dict[str, str]) -> dict[str, Any]:
         tid = self._required(p, "tid")

@@ -69,6 +69,10 @@ class TaobaoSettings(ShopSettings):
                     "reports such price updates as unsupported (not in our sources: UNCONFIRMED)",
     )
 
+    tmc_group: str = Field(
+        default="default", min_length=1, description="TMC group the hub consumes messages of"
+    )
+
     @field_validator("partner_id", "trade_types", "plain_item_price_method", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:

@@ -26,6 +26,7 @@ import httpx
 from hub.client import SHOP_WIDE, ShopClient, gather
 from hub.errors import (
     AuthError,
+    BadPush,
     InvalidRequest,
     MalformedResponse,
     NotFound,
@@ -51,8 +52,9 @@ from hub.models import (
 )
 from hub.paging import token_pages
 from hub.platform import TokenSet
+from hub.push.events import ParsedPush, PushAnswer, PushRequest
 from hub.secrets import redact
-from hub_wechat import PLATFORM, mappers
+from hub_wechat import PLATFORM, mappers, push
 from hub_wechat.settings import WechatSettings
 
 log = logging.getLogger("hub_wechat")
@@ -429,6 +431,25 @@ class WechatClient(ShopClient):
             return mappers.order_from_wire(order, self.settings.master_code_source)
         except (KeyError, TypeError, ValueError) as exc:
             raise self._malformed("order/get", exc) from None
+
+    async def fetch_order(self, order_id: str) -> Order | None:
+        return await self.get_order(order_id)
+
+    # --- push messages (hub_wechat.push) -------------------------------------------------------
+
+    def _push_secrets(self) -> tuple[str | None, str | None]:
+        token, key = self.settings.push_token, self.settings.push_aes_key
+        return (token.get_secret_value() if token else None, key.get_secret_value() if key else None)
+
+    def parse_push(self, request: PushRequest) -> ParsedPush:
+        """``msg_signature``, AES decryption with the shop's EncodingAESKey, the appid."""
+        return push.parse(request, self.settings.app_key, *self._push_secrets())
+
+    def verify_push_url(self, request: PushRequest) -> PushAnswer:
+        return push.verify_url(request, self._push_secrets()[0])
+
+    def push_error_answer(self, error: BadPush) -> PushAnswer:
+        return push.error_answer(error)
 
     async def ship(self, shipment: Shipment) -> PushResult:
         """``order/delivery/send`` for the shipment's lines (all lines left to ship when

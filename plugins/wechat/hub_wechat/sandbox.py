@@ -43,6 +43,7 @@ from hub.models import OrderStatus
 from hub.testing.sandbox import SandboxApp, SandboxConfig, SandboxError, ShopState, numeric_ids
 from hub.testing.sandbox.state import OrderState
 from hub.units import CN_TZ, from_unix, to_unix
+from hub_wechat import push
 
 TOKEN_TTL = 7200  # seconds a WeChat access token lives
 RENEW_WINDOW = 300  # stable_token renews in the last 5 minutes; old and new overlap 5 min
@@ -166,6 +167,11 @@ class WechatSandbox(SandboxApp):
         self.deliveries: dict[str, list[dict[str, Any]]] = {}
         self.tasks: dict[str, Task] = {}
         self._task_ids = numeric_ids(2_024_050_001)
+        # The Token and EncodingAESKey of 消息推送, as the store backend generates them.
+        push_rng = random.Random(config.rng_seed + 7)
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+        self.push_token = "".join(push_rng.choice(alphabet) for _ in range(32))
+        self.push_aes_key = "".join(push_rng.choice(alphabet) for _ in range(43))
 
     def new_state(self) -> ShopState:
         return ShopState(
@@ -174,6 +180,30 @@ class WechatSandbox(SandboxApp):
             new_sku_id=numeric_ids(462_966_001),
             new_order_id=numeric_ids(3_712_984_209_868_589_057),
         )
+
+    def push_settings(self) -> dict[str, str]:
+        return {"push_token": self.push_token, "push_aes_key": self.push_aes_key}
+
+    def push_request(self, change: Any, url: str) -> httpx.Request:
+        """An event POST in secure JSON mode (fact sheet §4.7): the event encrypted with the
+        EncodingAESKey for this AppID, ``msg_signature`` over the Token, time, nonce and
+        ciphertext in the query."""
+        event = _PUSH_EVENTS.get(change.status, "channels_ec_order_ext_info_update") if change.seq else (
+            "channels_ec_order_new")
+        now = str(to_unix(self.clock.now()))
+        message = {"ToUserName": "gh_sandbox", "FromUserName": "sandbox", "CreateTime": int(now),
+                   "MsgType": "event", "Event": event,
+                   "order_info": {"order_id": int(change.order.order_id)}}
+        encrypted = push.encrypt(json.dumps(message), self.push_aes_key, self.credentials.app_key)
+        nonce = str(self.rng.randrange(10**9))
+        query = {"timestamp": now, "nonce": nonce,
+                 "msg_signature": push.sign_push(self.push_token, now, nonce, encrypted)}
+        return httpx.Request("POST", url, params=query, headers={"content-type": "application/json"},
+                             content=json.dumps({"ToUserName": "gh_sandbox", "Encrypt": encrypted}).encode())
+
+    def push_accepted(self, response: httpx.Response) -> bool:
+        """``success`` (or an empty body) acknowledges; anything else is retried."""
+        return response.status_code == 200 and response.text.strip() in ("success", "")
 
     def shop_credentials(self) -> dict[str, str]:
         """AppID, AppSecret and the current token (the store has no refresh token)."""
@@ -751,4 +781,15 @@ WechatSandbox.ROUTES = {
     "product/limiteddiscounttask/list/get": WechatSandbox._task_list,
     "product/limiteddiscounttask/stop": WechatSandbox._task_stop,
     "product/limiteddiscounttask/delete": WechatSandbox._task_delete,
+}
+
+
+# WeChat push events of an order's statuses (its first status: channels_ec_order_new).
+_PUSH_EVENTS = {
+    OrderStatus.AWAITING_SHIPMENT: "channels_ec_order_pay",
+    OrderStatus.PARTLY_SHIPPED: "channels_ec_order_deliver",
+    OrderStatus.SHIPPED: "channels_ec_order_deliver",
+    OrderStatus.COMPLETED: "channels_ec_order_confirm",
+    OrderStatus.CANCELLED: "channels_ec_order_cancel",
+    OrderStatus.REFUNDED: "channels_ec_aftersale_update",
 }

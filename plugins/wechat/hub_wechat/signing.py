@@ -8,7 +8,7 @@ and the server IP must be whitelisted), so this module covers only what WeChat s
   ``[token, timestamp, nonce]`` concatenated;
 * event POSTs: ``msg_signature`` = the same over ``[token, timestamp, nonce, Encrypt]``.
 
-The hub does not receive pushes yet; these pure functions pin the protocol facts.
+:mod:`hub_wechat.push` uses these to verify the pushes `hub serve` receives.
 """
 
 from __future__ import annotations

@@ -1,0 +1,220 @@
+"""The ASGI app of ``hub serve``: push endpoints per shop, the durable inbox, and the
+in-process processing of what pushes announce.
+
+* ``POST /push/{shop}``: the shop's plugin verifies and parses the push
+  (:meth:`hub.client.ShopClient.parse_push`); its events are stored in the inbox and
+  committed *before* the platform's success answer is sent. A bad push (unknown shop,
+  wrong signature, malformed or truncated body, an old timestamp, an oversized body) gets
+  the platform's error answer and one log line without secrets, and stores nothing.
+* ``GET /push/{shop}``: the platform's URL check (WeChat).
+* Shops whose platform serves messages by pulling (Taobao TMC) are consumed in a loop:
+  stored, then confirmed.
+
+:func:`create_app` is a factory so that other ASGI apps (a web console) can be mounted
+beside it in the same ``hub serve``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hub.client import ShopClient
+from hub.core.engine import Shop
+from hub.errors import BadPush, CapabilityNotSupported, HubError, PushExpired, PushMalformed
+from hub.push import inbox
+from hub.push.events import PushAnswer, PushEvent, PushRequest
+from hub.push.process import PushProcessor
+from hub.secrets import redact
+
+log = logging.getLogger("hub.push")
+
+MAX_BODY = 1024 * 1024  # platforms push small JSON documents; anything bigger is refused
+MAX_AGE = timedelta(minutes=10)  # a push whose own timestamp is older is taken as a replay
+
+
+@dataclass
+class PushService:
+    """What the app needs: the processor (open shops, database, clock) and its limits."""
+
+    processor: PushProcessor
+    max_body: int = MAX_BODY
+    max_age: timedelta = MAX_AGE
+    process_interval: float = 5.0  # process pending entries at least this often
+    pull_interval: float = 2.0  # wait between empty consumes of a pulled channel
+    pull_quantity: int = 100
+    poll_interval: float = 60.0  # orders of shops without pushes (JD) are polled this often
+    stored: int = 0  # events stored since start (for tests and logs)
+    _wake: anyio.Event = field(default_factory=anyio.Event)
+
+    def shop(self, name: str) -> Shop | None:
+        return next((s for s in self.processor.shops.values() if s.name == name), None)
+
+    # --- receiving --------------------------------------------------------------------------
+
+    async def receive(self, name: str, request: PushRequest) -> PushAnswer:
+        """Verify, parse and store one push; the answer to send."""
+        shop = self.shop(name)
+        if shop is None:
+            log.warning("push refused: unknown shop %r", name[:64])
+            return PushAnswer(404, b'{"error":"unknown shop"}')
+        client = shop.ctx.client
+        try:
+            if len(request.body) > self.max_body:
+                raise PushMalformed(f"body over {self.max_body} bytes")
+            if request.method == "GET":
+                return client.verify_push_url(request)
+            parsed = client.parse_push(request)
+            now = self.processor.runtime.clock.now()
+            if parsed.sent_at is not None and abs(now - parsed.sent_at) > self.max_age:
+                raise PushExpired(f"timestamp {parsed.sent_at.isoformat()} is outside {self.max_age} of now")
+        except BadPush as exc:
+            log.warning("push to %s refused: %s", name, redact(exc.reason))
+            return client.push_error_answer(exc)
+        except CapabilityNotSupported:
+            log.warning("push refused: shop %s's platform takes no pushes at this URL", name)
+            return PushAnswer(404, b'{"error":"this shop takes no pushes"}')
+        try:
+            await self.store(shop, parsed.events, "push")
+        except HubError as exc:  # not stored: not acknowledged, the platform redelivers
+            log.warning("push to %s not stored: %s", name, redact(str(exc)))
+            return PushAnswer(503, b'{"error":"not stored"}')
+        return parsed.answer
+
+    async def store(self, shop: Shop, events: list[PushEvent], source: str) -> int:
+        """Store events in the inbox (committed on return) and wake the processor."""
+        now = self.processor.runtime.clock.now()
+        new = await self.processor.runtime.db.run(lambda s: inbox.store(s, shop.id, events, now, source))
+        self.stored += new
+        if new:
+            self._wake.set()
+        return new
+
+    # --- pulled channels ----------------------------------------------------------------------
+
+    def pulled_shops(self) -> list[Shop]:
+        """Shops whose client consumes a message channel (it overrides consume_pushes)."""
+        return [
+            s
+            for s in self.processor.shops.values()
+            if type(s.ctx.client).consume_pushes is not ShopClient.consume_pushes
+        ]
+
+    async def pull_once(self, shop: Shop) -> int:
+        """Consume one batch of ``shop``'s channel, store it, then confirm it; how many
+        messages were consumed. Nothing is confirmed unless it was stored."""
+        pairs = await shop.ctx.client.consume_pushes(self.pull_quantity)
+        if not pairs:
+            return 0
+        await self.store(shop, [e for _, events in pairs for e in events], "pull")
+        await shop.ctx.client.confirm_pushes([message_id for message_id, _ in pairs])
+        return len(pairs)
+
+    def polled_shops(self) -> list[Shop]:
+        """Shops whose platform neither pushes to a URL nor hands out messages (JD)."""
+        return [
+            s
+            for s in self.processor.shops.values()
+            if type(s.ctx.client).parse_push is ShopClient.parse_push
+            and type(s.ctx.client).consume_pushes is ShopClient.consume_pushes
+        ]
+
+    async def poll_forever(self, shop: Shop) -> None:
+        """Poll ``shop``'s orders every ``poll_interval`` and push the SKUs they concern."""
+        while True:
+            try:
+                await self.processor.poll_orders(shop)
+            except HubError as exc:
+                log.warning("polling %s's orders failed: %s", shop.name, redact(str(exc)))
+            await self.processor.runtime.clock.sleep(self.poll_interval)
+
+    async def pull_forever(self, shop: Shop) -> None:
+        clock = self.processor.runtime.clock
+        try:
+            await shop.ctx.client.enable_pushes()
+        except HubError as exc:  # topics may already be enabled; consuming tells
+            log.warning("enabling %s's messages failed: %s", shop.name, redact(str(exc)))
+        while True:
+            try:
+                got = await self.pull_once(shop)
+            except HubError as exc:
+                log.warning("consuming %s's messages failed: %s", shop.name, redact(str(exc)))
+                got = 0
+            if not got:
+                await clock.sleep(self.pull_interval)
+
+    # --- processing -----------------------------------------------------------------------------
+
+    async def process_forever(self) -> None:
+        """Process pending entries whenever something was stored (and every few seconds)."""
+        while True:
+            with anyio.move_on_after(self.process_interval):
+                await self._wake.wait()
+            self._wake = anyio.Event()
+            try:
+                result = await self.processor.run_once()
+            except HubError as exc:
+                log.warning("push processing failed: %s", redact(str(exc)))
+                continue
+            if result.events:
+                log.info(
+                    "pushes: %d events, %d orders read, %d SKUs, %d writes, %d failed",
+                    result.events,
+                    result.orders_fetched,
+                    result.skus,
+                    result.pushed,
+                    result.failed,
+                )
+            if result.waiting:
+                await self.processor.runtime.clock.sleep(0.2)  # a sync cycle holds the stock lease
+
+
+def create_app(service: PushService, *, background: bool = True) -> Starlette:
+    """The push app. ``background``: run the processor and the pulled channels in the
+    app's lifespan (``hub serve``); tests drive :class:`PushService` themselves."""
+
+    async def push(request: Request) -> Response:
+        limit = service.max_body
+        declared = request.headers.get("content-length", "")
+        body = b""
+        if declared.isdigit() and int(declared) > limit:
+            body = b"\0" * (limit + 1)  # refused below without reading it
+        else:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    break
+        raw = PushRequest(
+            request.method,
+            {k.lower(): v for k, v in request.headers.items()},
+            dict(request.query_params),
+            body,
+        )
+        answer = await service.receive(request.path_params["shop"], raw)
+        return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if not background:
+            yield
+            return
+        async with anyio.create_task_group() as group:
+            group.start_soon(service.process_forever)
+            for shop in service.pulled_shops():
+                group.start_soon(service.pull_forever, shop)
+            for shop in service.polled_shops():
+                group.start_soon(service.poll_forever, shop)
+            yield
+            group.cancel_scope.cancel()
+        await service.processor.aclose()
+
+    return Starlette(routes=[Route("/push/{shop}", push, methods=["GET", "POST"])], lifespan=lifespan)
