@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import inspect
 
 from hub.storage import migrate
@@ -11,8 +9,8 @@ from hub.storage.base import Base
 from hub.storage.db import Database
 
 
-def test_upgrade_check_downgrade(tmp_path: Path) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'm.db'}")
+def test_upgrade_check_downgrade(hub_empty_db_url: str) -> None:
+    db = Database(hub_empty_db_url)
     migrate.upgrade(db)
     assert migrate.current_revision(db) == migrate.head_revision(db)
     assert set(inspect(db.engine).get_table_names()) >= set(Base.metadata.tables)
@@ -33,3 +31,23 @@ def test_utc_datetimes_survive_a_round_trip(hub_db: Database) -> None:
     hub_db.run_sync(lambda s: s.add(t.Lease(name="x", holder="me", expires_at=when)))
     lease = hub_db.run_sync(lambda s: s.get(t.Lease, "x"))
     assert lease.expires_at == when and lease.expires_at.tzinfo == UTC
+
+
+def test_utc_columns_shift_by_seconds_in_sql(hub_db: Database) -> None:
+    """The stock read's anchors move by a few seconds in SQL: an interval on PostgreSQL
+    (a timedelta bound next to a UTC column), ``datetime()`` on SQLite."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from hub.core.stock import _shifted
+    from hub.storage import tables as t
+
+    when = datetime(2026, 11, 11, 8, 0, tzinfo=UTC)
+    hub_db.run_sync(lambda s: s.add(t.Lease(name="x", holder="me", expires_at=when)))
+
+    one_second_later = datetime(2026, 11, 11, 8, 0, 1, tzinfo=UTC)
+    for seconds, found in [(2, "x"), (-2, None)]:
+        with hub_db.transaction() as s:
+            query = select(t.Lease.name).where(_shifted(s, t.Lease.expires_at, seconds) > one_second_later)
+            assert s.scalar(query) == found, (hub_db.engine.dialect.name, seconds)

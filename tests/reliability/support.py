@@ -13,7 +13,6 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -155,7 +154,7 @@ class Rig:
 
 
 def make_rig(
-    tmp_path: Path,
+    url: str,
     *,
     offset: float = 0.0,
     shops: Mapping[str, str] = SHOPS,
@@ -171,7 +170,7 @@ def make_rig(
     hub_clock = SkewedClock(clock, offset)
     sandboxes: dict[str, SandboxApp] = {}
     app = App(
-        settings=HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}", **dict(settings or {})),
+        settings=HubSettings(database_url=url, **dict(settings or {})),
         clock=hub_clock,
         transport_for=lambda shop, platform: sandboxes[shop].transport(),
         retry=RetryPolicy(),

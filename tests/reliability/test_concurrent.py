@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -18,8 +17,8 @@ from tests.reliability.support import STOCK_WRITE_CALLS
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    world = build_world(tmp_path, world_seed(11), latency=0.02)
+def world(hub_db_url: str) -> Iterator[World]:
+    world = build_world(hub_db_url, world_seed(11), latency=0.02)
     yield world
     world.stop()
 
