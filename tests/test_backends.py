@@ -12,9 +12,11 @@ from sqlalchemy.orm import Session
 from hub.core import catalog
 from hub.core.orders import _Consumer
 from hub.errors import StorageError
+from hub.storage import migrate
 from hub.storage import tables as t
 from hub.storage.db import Database
 from hub.testing import FakeClock
+from hub.testing.postgres import PostgresForTests
 
 
 @pytest.fixture
@@ -77,3 +79,61 @@ def test_shipped_units_lock_the_counts_they_change(
             ship("LID", 3)
     assert on_hand(hub_db, stocked["CUP"]) == 18
     assert on_hand(hub_db, stocked["LID"]) == (20 if hub_db.is_sqlite else 17)
+
+
+# --- the test databases themselves (hub.testing.postgres) --------------------------------------
+
+
+def _skus(url: str) -> list[tuple[int, str]]:
+    db = Database(url)
+    try:
+        return db.run_sync(lambda s: [tuple(row) for row in s.execute(select(t.Sku.id, t.Sku.code))])
+    finally:
+        db.dispose()
+
+
+def _add_sku(url: str, code: str) -> None:
+    db = Database(url)
+    try:
+        db.run_sync(lambda s: catalog.add_sku(s, code=code, title=code, price=1, now=FakeClock().now()))
+    finally:
+        db.dispose()
+
+
+@pytest.mark.postgres
+def test_a_released_postgres_database_comes_back_empty(hub_postgres: PostgresForTests) -> None:
+    url = hub_postgres.migrated_database()
+    _add_sku(url, "CUP")
+    _add_sku(url, "LID")
+    db = Database(url)
+    forgotten = db.engine.connect()
+    forgotten.execute(select(t.Sku.id))  # a transaction left open: it would block TRUNCATE
+    hub_postgres.release(url)
+    forgotten.invalidate()
+    db.dispose()
+    again = hub_postgres.migrated_database()
+    try:
+        assert again == url  # reused, not created again
+        assert _skus(again) == []
+        _add_sku(again, "CUP")
+        assert _skus(again) == [(1, "CUP")]  # identities restart too
+    finally:
+        hub_postgres.release(again)
+
+
+@pytest.mark.postgres
+def test_a_postgres_database_whose_schema_changed_is_dropped(hub_postgres: PostgresForTests) -> None:
+    url = hub_postgres.migrated_database()
+    db = Database(url)
+    migrate.downgrade(db, "base")
+    db.dispose()
+    hub_postgres.release(url)
+    fresh = hub_postgres.migrated_database()
+    try:
+        assert fresh != url
+        checked = Database(fresh)
+        assert migrate.current_revision(checked) == migrate.head_revision(checked)
+        checked.dispose()
+        assert not hub_postgres.exists(url)
+    finally:
+        hub_postgres.release(fresh)

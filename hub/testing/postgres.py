@@ -116,6 +116,7 @@ class PostgresForTests:
         engine = create_engine(self.url(name), poolclass=NullPool)
         try:
             with engine.begin() as conn:
+                conn.exec_driver_sql("SET LOCAL lock_timeout = '5s'")  # blocked: drop it instead
                 revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
                 tables = conn.execute(
                     text(
@@ -135,6 +136,14 @@ class PostgresForTests:
             return
         engine.dispose()
         self._free.append(name)
+
+    def exists(self, url: str) -> bool:
+        """Whether the database ``url`` names is on the server."""
+        with self._admin.connect() as conn:
+            found = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": make_url(url).database}
+            )
+            return found.scalar() is not None
 
     def drop(self, url: str) -> None:
         """Drop a database from :meth:`empty_database` now (connections still open are ended)."""
