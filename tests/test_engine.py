@@ -16,7 +16,7 @@ from hub.testing import FakeClock
 from hub.testing.lab import Lab
 from hub.testing.sandbox import Buyers, Seed
 from hub.testing.sandbox.seed import SeedProduct, SeedSku
-from tests.conftest import fake_host
+from tests.conftest import expect_lease_race, fake_host
 
 pytestmark = pytest.mark.anyio
 
@@ -157,10 +157,7 @@ async def test_buyers_racing_the_hub_never_get_more_than_exists(lab: Lab) -> Non
 async def test_two_engines_never_do_the_same_work(
     lab: Lab, hub_backend: str, request: pytest.FixtureRequest
 ) -> None:
-    if hub_backend == "postgres":
-        # Both engines find no lease row and both INSERT it: the loser's whole cycle fails on
-        # the primary key instead of skipping. Taking a lease with INSERT … ON CONFLICT fixes it.
-        request.applymarker(pytest.mark.xfail(reason="lease race on PostgreSQL (first acquire)"))
+    expect_lease_race(request, hub_backend)
     first = lab.engine()
     from hub.core.engine import SyncEngine
 
