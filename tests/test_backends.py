@@ -81,6 +81,32 @@ def test_shipped_units_lock_the_counts_they_change(
     assert on_hand(hub_db, stocked["LID"]) == (20 if hub_db.is_sqlite else 17)
 
 
+def test_a_warehouse_created_by_another_process_meanwhile_is_kept(
+    hub_db: Database, impatient: Database
+) -> None:
+    """Another process creates warehouse "east" between our read and our insert: on
+    PostgreSQL (INSERT … ON CONFLICT DO NOTHING) we keep its row; on SQLite it cannot
+    happen, as the other writer is refused while our transaction holds the write lock."""
+    interloper: list[str] = []
+
+    def other_process(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("INSERT INTO warehouses") and not interloper:
+            interloper.append("tried")
+            with impatient.transaction() as other:
+                other.add(t.Warehouse(code="east", name="theirs"))
+            interloper.append("committed")
+
+    event.listen(hub_db.engine, "before_cursor_execute", other_process)
+    if hub_db.is_sqlite:
+        with pytest.raises(StorageError, match="locked"), hub_db.transaction() as s:
+            catalog.warehouse(s, "east", create=True)
+        return
+    with hub_db.transaction() as s:
+        row = catalog.warehouse(s, "east", create=True)
+        assert (row.code, row.name) == ("east", "theirs")
+    assert interloper == ["tried", "committed"]
+
+
 # --- the test databases themselves (hub.testing.postgres) --------------------------------------
 
 

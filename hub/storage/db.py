@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -80,6 +81,16 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def insert_or_ignore(session: Session, table: Table, values: dict[str, Any]) -> None:
+    """``INSERT … ON CONFLICT DO NOTHING``: a row another transaction inserted first (and
+    committed, or commits while this one waits for it) is kept and no error is raised."""
+    dialects = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+    name = session.get_bind().dialect.name
+    if name not in dialects:
+        raise ConfigError(f"unsupported database {name!r}: use SQLite or PostgreSQL")
+    session.execute(dialects[name](table).values(**values).on_conflict_do_nothing())
 
 
 def _safe_url(url: str) -> str:
