@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 from click.testing import CliRunner, Result
@@ -27,17 +26,18 @@ def fake_host() -> PluginHost:
 
 
 @pytest.fixture
-def app(tmp_path: Path, fake_clock: FakeClock) -> App:
-    """An App on a temporary database (created, with no shops) with the fake platforms and a
-    fake clock."""
+def app(hub_db_url: str, fake_clock: FakeClock) -> Iterator[App]:
+    """An App on a fresh database (SQLite, then PostgreSQL: see ``hub_backend``) with the
+    fake platforms and a fake clock."""
     app = App(
-        settings=HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}"),
+        settings=HubSettings(database_url=hub_db_url),
         clock=fake_clock,
         host_factory=fake_host,
         retry=RetryPolicy(initial_wait=0.01),
     )
     app.database(create=True)
-    return app
+    yield app
+    app.close()
 
 
 @pytest.fixture

@@ -4,6 +4,9 @@ Runs the real `hub` console script in a subprocess so its wall time and peak mem
 child's maximum resident set size) are measured alone; the figures are printed as JSON
 (`pytest -m slow -s tests/test_bulk_scale.py` shows them). Memory is asserted against a
 bound, time is not (DESIGN: no timed asserts in tests).
+
+SQLite only, on purpose: these are the embedded default's figures (the seed below writes
+SQLite's datetime text); the import itself runs on both backends in test_bulk_stock.py.
 """
 
 from __future__ import annotations

@@ -140,11 +140,11 @@ def hub(app: App, *args: str) -> Result:
 
 
 @pytest.fixture(name="lab")
-def lab_fixture(tmp_path: Path, fake_clock: FakeClock) -> Iterator[Lab]:
+def lab_fixture(hub_db_url: str, fake_clock: FakeClock) -> Iterator[Lab]:
     """Three fake shops (a, b: delta stock; c: absolute) listing CUP and LID, with the
     listings read and linked and 20 units of each on hand."""
     lab = Lab.create(
-        f"sqlite:///{tmp_path / 'hub.db'}",
+        hub_db_url,
         shops=SHOPS,
         seed=seed(),
         clock=fake_clock,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -18,9 +17,9 @@ from tests.test_engine import SHOPS, seed
 
 
 @pytest.fixture
-def lab(tmp_path: Path, fake_clock: FakeClock) -> Iterator[Lab]:
+def lab(hub_db_url: str, fake_clock: FakeClock) -> Iterator[Lab]:
     lab = Lab.create(
-        f"sqlite:///{tmp_path / 'hub.db'}",
+        hub_db_url,
         shops=SHOPS,
         seed=seed(),
         clock=fake_clock,

@@ -3,6 +3,7 @@
 The demo races real buyers against real sync cycles, so it runs on real time (a few
 seconds) and sits with the slow tests. It asserts what must hold whatever the timing:
 nothing oversold, every listing linked, every sale stored, and a report a user can act on.
+SQLite only: `hub demo` always makes its own SQLite file in ``--folder``.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -49,8 +48,8 @@ def catalogue() -> Seed:
 
 
 @pytest.fixture
-def lab(tmp_path: Path, fake_clock: FakeClock) -> Iterator[Lab]:
-    lab = Lab.create(f"sqlite:///{tmp_path / 'hub.db'}", shops=SHOPS, seed=catalogue(), clock=fake_clock)
+def lab(hub_db_url: str, fake_clock: FakeClock) -> Iterator[Lab]:
+    lab = Lab.create(hub_db_url, shops=SHOPS, seed=catalogue(), clock=fake_clock)
     lab.import_catalogue(on_hand=20)
     # 20 units on four shops are scarce: partitioned automatically, except where a test
     # sets a SKU's own threshold to check shared mode (see `shared`).
@@ -282,7 +281,7 @@ async def test_cancelling_a_promotion_restores_every_price(lab: Lab) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("platform", ["taobao", "jd", "douyin", "wechat"])
-async def test_a_generated_shop_is_stored_exactly_once(tmp_path: Path, platform: str) -> None:
+async def test_a_generated_shop_is_stored_exactly_once(hub_db_url: str, platform: str) -> None:
     """1,000 SKUs and 5,000 orders over five days, through the engine: every listing and
     every order the platform lists is stored once, and a second cycle changes nothing."""
     clock = FakeClock()
@@ -295,7 +294,7 @@ async def test_a_generated_shop_is_stored_exactly_once(tmp_path: Path, platform:
         rng=random.Random(5),
     )
     lab = Lab.create(
-        f"sqlite:///{tmp_path / 'hub.db'}",
+        hub_db_url,
         shops={"s": platform},
         seed=seed,
         clock=clock,

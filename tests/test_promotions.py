@@ -27,7 +27,7 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def lab(tmp_path: Path, fake_clock: FakeClock) -> Iterator[Lab]:
+def lab(hub_db_url: str, fake_clock: FakeClock) -> Iterator[Lab]:
     seed = Seed(
         products=[
             SeedProduct(
@@ -37,7 +37,7 @@ def lab(tmp_path: Path, fake_clock: FakeClock) -> Iterator[Lab]:
         ]
     )
     lab = Lab.create(
-        f"sqlite:///{tmp_path / 'hub.db'}",
+        hub_db_url,
         shops={"a": "fake", "c": "fake_abs"},
         seed=seed,
         clock=fake_clock,

@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -96,7 +95,7 @@ def test_hub_sandbox_serve_answers_any_top_client() -> None:
 
 
 @pytest.mark.parametrize("platform", ["taobao", "jd", "douyin", "wechat"])
-def test_shops_add_then_sync_stores_a_generated_shop_exactly_once(platform: str, tmp_path: Path) -> None:
+def test_shops_add_then_sync_stores_a_generated_shop_exactly_once(platform: str, hub_db_url: str) -> None:
     info = PluginHost().platform(platform)
     now = datetime.now(UTC)
     seed = generate_seed(
@@ -104,7 +103,7 @@ def test_shops_add_then_sync_stores_a_generated_shop_exactly_once(platform: str,
     )
     sandbox = info.make_sandbox(SandboxConfig(seed=seed))
     app = App(
-        settings=HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}", listings_interval_minutes=0)
+        settings=HubSettings(database_url=hub_db_url, listings_interval_minutes=0)
     )
     runner = CliRunner()
 

@@ -22,6 +22,7 @@ from hub.errors import InputError
 from hub.models import Listing as ListingModel
 from hub.models import OrderStatus
 from hub.storage import tables as t
+from hub.storage.db import insert_or_ignore
 
 DEFAULT_WAREHOUSE = "main"
 REMOVED = "removed"  # a listing the platform no longer returns
@@ -41,9 +42,10 @@ def warehouse(session: Session, code: str | None, *, create: bool = False) -> t.
         if not create and code != DEFAULT_WAREHOUSE:
             raise InputError(f"unknown warehouse {code!r}; add --create to create it")
         validation.code(code, "warehouse code")
-        row = t.Warehouse(code=code, name=code)
-        session.add(row)
-        session.flush()
+        # On PostgreSQL another process may create it between our read and our write: keep
+        # theirs rather than fail on the unique code.
+        insert_or_ignore(session, t.Warehouse.__table__, {"code": code, "name": code})
+        row = session.scalars(select(t.Warehouse).where(t.Warehouse.code == code)).one()
     return row
 
 

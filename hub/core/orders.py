@@ -341,9 +341,16 @@ class _Consumer:
             if rows:
                 for sku_id in chunk:
                     self._rows[sku_id] = []
-                for row in self.session.scalars(
-                    select(t.StockOnHand).where(t.StockOnHand.sku_id.in_(chunk)).order_by(t.StockOnHand.id)
-                ):
+                # Locked until commit: on PostgreSQL, processes syncing other shops ship the same
+                # SKUs side by side, and a count read unlocked would lose one of two decrements.
+                # (SQLite has one writer at a time, and no row locks: it ignores FOR UPDATE.)
+                locked = (
+                    select(t.StockOnHand)
+                    .where(t.StockOnHand.sku_id.in_(chunk))
+                    .order_by(t.StockOnHand.id)
+                    .with_for_update()
+                )
+                for row in self.session.scalars(locked):
                     self._rows[row.sku_id].append(row)
             else:
                 self._counted.update(dict.fromkeys(chunk))

@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
@@ -126,6 +127,17 @@ def secrets_of(session: Session) -> SecretBox:
     if not isinstance(box, SecretBox):
         raise StorageError("this session was not opened by hub.storage.db.Database: it has no secret key")
     return box
+
+
+def insert_or_ignore(session: Session, table: Table, values: dict[str, Any]) -> None:
+    """``INSERT … ON CONFLICT DO NOTHING``: a row another transaction inserted first (and
+    committed, or commits while this one waits for it) is kept and no error is raised."""
+    dialects = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+    name = session.get_bind().dialect.name
+    if name not in dialects:
+        raise ConfigError(f"unsupported database {name!r}: use SQLite or PostgreSQL")
+    session.execute(dialects[name](table).values(**values).on_conflict_do_nothing())
+
 
 
 def _create_private_file(database: str | None) -> None:

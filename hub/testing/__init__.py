@@ -5,7 +5,8 @@
 * :mod:`hub.testing.sandbox` — the sandbox toolkit every platform sandbox is built on;
 * :mod:`hub.testing.fake` — a complete fake platform plugin with its sandbox;
 * :mod:`hub.testing.contract` — ``PlatformContract``, the tests every plugin inherits;
-* :mod:`hub.testing.pytest_plugin` — fixtures (loaded automatically by pytest).
+* :mod:`hub.testing.pytest_plugin` — fixtures (loaded automatically by pytest);
+* :mod:`hub.testing.postgres` — the PostgreSQL server and databases those fixtures use.
 """
 
 from __future__ import annotations

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -11,8 +10,8 @@ from tests.reliability.support import Rig, make_rig
 
 
 @pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
+def rig(hub_db_url: str) -> Iterator[Rig]:
     """The four shops on in-process sandboxes, a fake clock, 20 units of each SKU."""
-    rig = make_rig(tmp_path)
+    rig = make_rig(hub_db_url)
     yield rig
     rig.close()

@@ -1,8 +1,8 @@
 """Worlds for `hub` running as a real process: the four platform sandboxes served over
-HTTP on 127.0.0.1 (``serve_in_thread``) on the real clock, and a hub database in a temp
-SQLite file configured through the CLI (``hub shops add``, ``hub sync --stream
-listings``, ``hub skus import-from SHOP --with-stock``). Two worlds built from the same
-seed and rng seeds are identical (same catalogue, orders, ids and credentials)."""
+HTTP on 127.0.0.1 (``serve_in_thread``) on the real clock, and a hub database (the
+test's ``hub_db_url``: SQLite, then PostgreSQL) configured through the CLI (``hub shops
+add``, ``hub sync --stream listings``, ``hub skus import-from SHOP --with-stock``). Two
+worlds built from the same seed and rng seeds are identical (same catalogue, orders, ids and credentials)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
@@ -48,15 +47,11 @@ def world_seed(rng_seed: int = 7) -> Seed:
 
 @dataclass
 class World:
-    """Four served sandboxes and a hub database file."""
+    """Four served sandboxes and a hub database."""
 
     served: dict[str, ServedSandbox]
-    db_path: Path
+    url: str
     env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def url(self) -> str:
-        return f"sqlite:///{self.db_path}"
 
     @property
     def sandboxes(self) -> dict[str, SandboxApp]:
@@ -166,7 +161,7 @@ class World:
 
 
 def build_world(
-    tmp: Path,
+    url: str,
     seed: Seed,
     *,
     latency: float = 0.01,
@@ -178,7 +173,6 @@ def build_world(
     (the same ones in every world built from the same arguments), configure the hub
     through its CLI and take the catalogue and on-hand counts from Taobao. With
     ``partition_every`` N, every Nth SKU (by code) is partitioned."""
-    tmp.mkdir(parents=True, exist_ok=True)
     host = PluginHost()
     served: dict[str, ServedSandbox] = {}
     for number, (name, platform) in enumerate(SHOPS.items()):
@@ -186,7 +180,7 @@ def build_world(
             SandboxConfig(seed=seed, rng_seed=number * 101, latency=latency)
         )
         served[name] = serve_in_thread(box)
-    world = World(served, tmp / "hub.db")
+    world = World(served, url)
     world.env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
         "HUB_DATABASE_URL": world.url,

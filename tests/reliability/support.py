@@ -13,7 +13,6 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -155,7 +154,7 @@ class Rig:
 
 
 def make_rig(
-    tmp_path: Path,
+    url: str,
     *,
     offset: float = 0.0,
     shops: Mapping[str, str] = SHOPS,
@@ -176,10 +175,7 @@ def make_rig(
     app = App(
         # The rig's cycles are 5 s apart (like `hub sync --watch --interval 5`): a shop whose
         # circuit opened is probed again by the next cycle.
-        settings=HubSettings(
-            database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-            **{"breaker_cooldown_seconds": 5, **dict(settings or {})},
-        ),
+        settings=HubSettings(database_url=url, **{"breaker_cooldown_seconds": 5, **dict(settings or {})}),
         clock=hub_clock,
         transport_for=lambda shop, platform: sandboxes[shop].transport(),
         retry=RetryPolicy(),

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -19,8 +18,8 @@ from tests.reliability.support import STOCK_WRITE_CALLS
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    world = build_world(tmp_path, world_seed(11), latency=0.02, partition_every=3)
+def world(hub_db_url: str) -> Iterator[World]:
+    world = build_world(hub_db_url, world_seed(11), latency=0.02, partition_every=3)
     yield world
     world.stop()
 

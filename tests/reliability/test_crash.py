@@ -15,7 +15,6 @@ import random
 import signal
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,8 +41,9 @@ def seed() -> Seed:
 @pytest.fixture(scope="module")
 def uninterrupted(seed: Seed, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The outcome of two uninterrupted runs (a first one, then cron's next), and how many
-    requests the first one sent."""
-    world = build_world(tmp_path_factory.mktemp("uninterrupted"), seed)
+    requests the first one sent. Made once, on SQLite: the outcome is the same on every
+    backend, so the killed runs on both backends are held to it."""
+    world = build_world(f"sqlite:///{tmp_path_factory.mktemp('uninterrupted') / 'hub.db'}", seed)
     try:
         requests = world.on_request_number(0, lambda: None)
         for run in range(2):
@@ -58,8 +58,8 @@ def uninterrupted(seed: Seed, tmp_path_factory: pytest.TempPathFactory) -> dict[
 
 
 @pytest.fixture
-def world(seed: Seed, tmp_path: Path) -> Iterator[World]:
-    world = build_world(tmp_path, seed)
+def world(seed: Seed, hub_db_url: str) -> Iterator[World]:
+    world = build_world(hub_db_url, seed)
     yield world
     world.stop()
 

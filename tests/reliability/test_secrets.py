@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
 
 import pytest
 
@@ -64,8 +63,8 @@ def record_texts(records: Iterable[logging.LogRecord]) -> list[str]:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    world = build_world(tmp_path, world_seed(5), latency=0.0)
+def world(hub_db_url: str) -> Iterator[World]:
+    world = build_world(hub_db_url, world_seed(5), latency=0.0)
     yield world
     world.stop()
 

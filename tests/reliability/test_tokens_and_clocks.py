@@ -6,8 +6,6 @@ naming the clock). Afterwards further runs converge (``support.check_invariants`
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
@@ -87,7 +85,7 @@ def test_an_access_token_expiring_mid_run(rig: Rig, platform: str, monkeypatch: 
 @pytest.mark.parametrize("ahead", [True, False], ids=["hub-ahead", "hub-behind"])
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_a_clock_skewed_just_inside_the_platform_limit_works(
-    tmp_path: Path, platform: str, ahead: bool
+    hub_db_url: str, platform: str, ahead: bool
 ) -> None:
     """A hub whose clock is off by a little less than the platform tolerates runs every
     minute while buyers buy on two shops of the platform (so each sale is written to the
@@ -95,7 +93,7 @@ def test_a_clock_skewed_just_inside_the_platform_limit_works(
     last read, every order is stored once and both shops show the hub's target."""
     skew = SKEW_LIMIT[platform] - MARGIN
     shops = {f"{SHOP_OF[platform]}1": platform, f"{SHOP_OF[platform]}2": platform}
-    rig = make_rig(tmp_path, shops=shops, offset=skew if ahead else -skew)
+    rig = make_rig(hub_db_url, shops=shops, offset=skew if ahead else -skew)
     try:
         assert rig.sync().exit_code == 0
         for minute, code in enumerate(("CUP-S", "TEA", "CUP-L", "CUP-S", "TEA", "CUP-S")):
@@ -111,13 +109,13 @@ def test_a_clock_skewed_just_inside_the_platform_limit_works(
 @pytest.mark.parametrize("ahead", [True, False], ids=["hub-ahead", "hub-behind"])
 @pytest.mark.parametrize("platform", [p for p in PLATFORMS if p != "wechat"])
 def test_a_clock_skewed_just_outside_the_platform_limit_fails_naming_the_clock(
-    tmp_path: Path, platform: str, ahead: bool
+    hub_db_url: str, platform: str, ahead: bool
 ) -> None:
     skew = SKEW_LIMIT[platform] + MARGIN
     shop = SHOP_OF[platform]
     # The platform already shows the stock: buyers buy before the hub ever succeeds.
     rig = make_rig(
-        tmp_path, shops={shop: platform}, offset=skew if ahead else -skew, seed=catalogue(stock=ON_HAND)
+        hub_db_url, shops={shop: platform}, offset=skew if ahead else -skew, seed=catalogue(stock=ON_HAND)
     )
     try:
         rig.buy(shop, "TEA", 2)
@@ -132,14 +130,14 @@ def test_a_clock_skewed_just_outside_the_platform_limit_fails_naming_the_clock(
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
-def test_a_sale_in_the_same_second_as_a_stock_write_is_counted_once(tmp_path: Path, platform: str) -> None:
+def test_a_sale_in_the_same_second_as_a_stock_write_is_counted_once(hub_db_url: str, platform: str) -> None:
     """Platforms stamp orders with whole seconds while the hub anchors its belief of a
     listing at the sub-second moment a write was acknowledged. A buyer who buys in that
     same second, just after the write, must still be counted once: the runs converge to
     the platform showing the hub's target."""
     shop = SHOP_OF[platform]
     other, other_platform = ("dy", "douyin") if platform != "douyin" else ("tb", "taobao")
-    rig = make_rig(tmp_path, shops={shop: platform, other: other_platform})
+    rig = make_rig(hub_db_url, shops={shop: platform, other: other_platform})
     try:
         assert rig.sync().exit_code == 0
         rig.buy(other, "TEA")  # the next run writes TEA to `shop`

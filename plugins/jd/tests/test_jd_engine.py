@@ -4,7 +4,6 @@ own sandboxes share one stock."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +16,8 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def lab(tmp_path: Path, clock: FakeClock) -> Iterator[Lab]:
-    lab = Lab.create(f"sqlite:///{tmp_path / 'hub.db'}", shops={"a": "jd", "b": "jd"},
+def lab(hub_db_url: str, clock: FakeClock) -> Iterator[Lab]:
+    lab = Lab.create(hub_db_url, shops={"a": "jd", "b": "jd"},
                      seed=contract_seed(), clock=clock, settings={"partition_below": 0})  # shared
     lab.import_catalogue(on_hand=20, codes=["CUP-500", "CABLE-1M"])
     yield lab
