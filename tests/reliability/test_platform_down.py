@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +15,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    world = build_world(tmp_path, world_seed(3), latency=0.01, partition_every=3)
+def world(hub_db_url: str) -> Iterator[World]:
+    world = build_world(hub_db_url, world_seed(3), latency=0.01, partition_every=3)
     yield world
     world.stop()
 

@@ -9,7 +9,6 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -21,8 +20,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    world = build_world(tmp_path, world_seed(5), latency=0.02, partition_every=3)
+def world(hub_db_url: str) -> Iterator[World]:
+    world = build_world(hub_db_url, world_seed(5), latency=0.02, partition_every=3)
     yield world
     world.stop()
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from email.utils import formatdate
-from pathlib import Path
 
 import anyio
 import httpx
@@ -49,8 +48,8 @@ def per_shop_sync(rig: Rig, shop: str, advance: float = 5.0) -> dict:
 # --- 20.1: per-shop runs with a partitioned SKU --------------------------------------------------
 
 
-def test_a_per_shop_run_with_a_partitioned_sku_works_and_keeps_the_split(tmp_path: Path) -> None:
-    rig = make_rig(tmp_path, shops={"tb": "taobao", "dy": "douyin", "wx": "wechat"})
+def test_a_per_shop_run_with_a_partitioned_sku_works_and_keeps_the_split(hub_db_url: str) -> None:
+    rig = make_rig(hub_db_url, shops={"tb": "taobao", "dy": "douyin", "wx": "wechat"})
     try:
         partition(rig)
         for shop in ("tb", "dy", "wx"):  # each shop's own process, one after the other
@@ -76,13 +75,13 @@ def test_a_per_shop_run_with_a_partitioned_sku_works_and_keeps_the_split(tmp_pat
 
 @pytest.mark.parametrize("platform", ["douyin", "wechat", "taobao", "jd"])
 def test_a_cancellation_between_the_order_read_and_a_write_is_not_shown_as_stock(
-    tmp_path: Path, platform: str
+    hub_db_url: str, platform: str
 ) -> None:
     """A paid order on the shop is cancelled (its units given back by the platform)
     after the cycle read its orders and before the stock write lands: the model must not
     forget the give-back, or the listing shows more than exists."""
     shops = {"wr": platform, "other": "taobao" if platform != "taobao" else "jd"}
-    rig = make_rig(tmp_path, shops=shops)
+    rig = make_rig(hub_db_url, shops=shops)
     try:
         box = rig.sandboxes["wr"]
         armed: list[str] = []
@@ -145,13 +144,13 @@ class StaleDate(httpx.AsyncBaseTransport):
 
 @pytest.mark.parametrize("margin", [None, 0.0], ids=["default-margin", "no-margin"])
 def test_partitioned_stock_never_oversells_with_a_clock_learnt_early(
-    tmp_path: Path, margin: float | None
+    hub_db_url: str, margin: float | None
 ) -> None:
     """A sale lands just before a partitioned stock read (the read reflects it), at a
     moment the hub's early estimate of the platform's clock puts after its order window.
     With no margin the units are handed out again (an oversell); the margin prevents it."""
     settings = {} if margin is None else {"clock_margin_seconds": margin}
-    rig = make_rig(tmp_path, shops={"tb": "taobao", "dy": "douyin"}, settings=settings)
+    rig = make_rig(hub_db_url, shops={"tb": "taobao", "dy": "douyin"}, settings=settings)
     try:
         sandboxes = rig.sandboxes
         rig.lab.app.transport_for = lambda shop, platform: StaleDate(
@@ -190,8 +189,8 @@ def test_partitioned_stock_never_oversells_with_a_clock_learnt_early(
 # --- 20.5: per-shop processes pushing stock at the same time --------------------------------------
 
 
-def test_two_per_shop_engines_push_stock_in_parallel_and_keep_the_split(tmp_path: Path) -> None:
-    rig = make_rig(tmp_path, shops={"tb": "taobao", "dy": "douyin"})
+def test_two_per_shop_engines_push_stock_in_parallel_and_keep_the_split(hub_db_url: str) -> None:
+    rig = make_rig(hub_db_url, shops={"tb": "taobao", "dy": "douyin"})
     try:
         partition(rig)
         app = rig.lab.app
