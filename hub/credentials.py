@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from hub.models import UTCDateTime
 
-__all__ = ["SECRET_FIELDS", "ShopSettings", "TokenSet", "TokenStore"]
+__all__ = ["SECRET_FIELDS", "ShopSettings", "TokenLoad", "TokenSet", "TokenStore"]
 
 #: The secrets every shop has, each in its own column; a ``SecretStr`` field beyond these
 #: (the push secrets below, a plugin's own) is stored sealed in the shop's options.
@@ -86,3 +86,6 @@ class TokenSet:
 
 TokenStore = Callable[[TokenSet], Awaitable[None]]
 """Persists refreshed tokens for the shop (the core writes them to the database)."""
+
+TokenLoad = Callable[[], Awaitable[TokenSet | None]]
+"""Reads the shop's stored tokens again (another process may have refreshed them)."""

@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.core import alerts as alerts_mod
@@ -208,7 +208,7 @@ class SyncEngine:
                 "prices",
                 report,
                 keeper,
-                lambda s, r: deliver_due(self.host, self.db, s.ctx, s.id, ["price"], r),
+                lambda s, r: self._deliver(s, ["price"], r),
             )
         if "promotions" in wanted:
             await self._promotions(shops, report, keeper)
@@ -230,7 +230,8 @@ class SyncEngine:
         return [shop for shop in shops if names[shop.name] in taken]
 
     async def _due(self, shops: Sequence[Shop], kinds: Sequence[str]) -> list[Shop]:
-        """The shops with outbox entries of ``kinds`` due now (most cycles: none)."""
+        """The shops with outbox entries of ``kinds`` due now (most cycles: none), or left
+        ``sending`` (by a process that may have died: see :meth:`_deliver`)."""
         now = self.clock.now()
         ids = await self.db.run(
             lambda s: set(
@@ -238,14 +239,37 @@ class SyncEngine:
                     select(t.OutboxEntry.shop_id)
                     .where(
                         t.OutboxEntry.kind.in_(list(kinds)),
-                        t.OutboxEntry.state.in_(outbox.OPEN_STATES),
-                        t.OutboxEntry.next_attempt_at <= now,
+                        or_(
+                            t.OutboxEntry.state == "sending",
+                            t.OutboxEntry.state.in_(outbox.OPEN_STATES)
+                            & (t.OutboxEntry.next_attempt_at <= now),
+                        ),
                     )
                     .distinct()
                 )
             )
         )
         return [shop for shop in shops if shop.id in ids]
+
+    async def _deliver(self, shop: Shop, kinds: Sequence[str], result: StreamResult) -> None:
+        """Send the shop's due entries of ``kinds`` (not stock), after making those a dead
+        process left ``sending`` due again (these writes are absolute or named by the hub:
+        sending one again is safe). Only when no other live process holds one of the
+        shop's leases that send such entries, and the entry has been sending longer than a
+        lease lasts (`hub orders ship` sends outside any lease)."""
+        now = self.clock.now()
+        names = {f"{shop.name}:{stream}" for stream in ("orders", "prices", "promotions")}
+
+        def recover(s: Session) -> int:
+            busy = [x for x in leases.list_leases(s, now) if x.name in names and x.holder != self.holder]
+            if any(not x.dead for x in busy):
+                return 0
+            stale = now - timedelta(seconds=self.settings.lease_seconds)
+            return outbox.recover_in_doubt(s, shop_id=shop.id, kinds=kinds, now=now, claimed_before=stale)
+
+        if await self.db.run(recover):
+            log.info("%s: resending writes an interrupted run left in flight", shop.name)
+        await deliver_due(self.host, self.db, shop.ctx, shop.id, kinds, result)
 
     async def _each(
         self,
@@ -351,7 +375,7 @@ class SyncEngine:
                     await self._store_orders(shop, batch, result, None)
                     batch = []
             await self._store_orders(shop, batch, result, window.end)
-        await deliver_due(self.host, self.db, shop.ctx, shop.id, ["shipment"], result)
+        await self._deliver(shop, ["shipment"], result)
 
     async def _store_orders(
         self, shop: Shop, orders: list[Any], result: StreamResult, cursor_to: Any
@@ -598,7 +622,7 @@ class SyncEngine:
             "promotions",
             report,
             keeper,
-            lambda s, r: deliver_due(self.host, self.db, s.ctx, s.id, kinds, r),
+            lambda s, r: self._deliver(s, kinds, r),
         )
 
 

@@ -35,7 +35,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from hub.core.breaker import BreakerPolicy, CircuitBreaker
 from hub.core.clock import SYSTEM_CLOCK, Clock
 from hub.core.ratelimit import RateLimit, RateLimiter
-from hub.credentials import ShopSettings, TokenSet, TokenStore
+from hub.credentials import ShopSettings, TokenLoad, TokenSet, TokenStore
 from hub.errors import (
     AuthError,
     CircuitOpen,
@@ -87,6 +87,9 @@ class HttpOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: float = 30.0
     token_store: TokenStore | None = None
+    #: reads the stored tokens again: a refresh refused because another process already
+    #: used the (single-use) refresh token adopts what that process stored
+    token_load: TokenLoad | None = None
     rng: random.Random = field(default_factory=random.Random)
     clock_offset: timedelta | None = None  # the platform's clock minus ours, if known
     #: the shop's circuit breaker; pass the same one to every client of a shop in one
@@ -123,6 +126,7 @@ class PlatformClient:
         self.stats = ClientStats()
         self._rng = http.rng
         self._token_store = http.token_store
+        self._token_load = http.token_load
         self._http = httpx.AsyncClient(transport=http.transport, timeout=http.timeout)
         self._refresh_lock = anyio.Lock()
         self._token_generation = 0
@@ -337,7 +341,12 @@ class PlatformClient:
         async with self._refresh_lock:
             if self._token_generation != since_generation:
                 return True  # another request refreshed while we waited
-            tokens = await self.refresh_credentials()
+            try:
+                tokens = await self.refresh_credentials()
+            except AuthError:
+                if await self._adopt_stored_tokens():
+                    return True
+                raise
             if tokens is None:
                 return False
             register_secret(tokens.access_token)
@@ -351,6 +360,24 @@ class PlatformClient:
                 await self._token_store(tokens)
             log.info("%s: access token refreshed", self.shop)
             return True
+
+
+    async def _adopt_stored_tokens(self) -> bool:
+        """Take the stored tokens if they are not the ones this client holds: another
+        process refreshed (and stored) them first, which spent our refresh token."""
+        if self._token_load is None:
+            return False
+        stored = await self._token_load()
+        if stored is None or stored.access_token == self.access_token:
+            return False
+        register_secret(stored.access_token)
+        register_secret(stored.refresh_token)
+        self.access_token = stored.access_token
+        self.refresh_token = stored.refresh_token or self.refresh_token
+        self.token_expires_at = stored.expires_at
+        self._token_generation += 1
+        log.info("%s: adopted the access token another process refreshed", self.shop)
+        return True
 
 
 def _transport_error(exc: httpx.HTTPError, **where: str) -> PlatformError:

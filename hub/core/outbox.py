@@ -179,20 +179,27 @@ def record(session: Session, entry_id: int, result: PushResult, now: datetime) -
     return entry.state
 
 
-def recover_in_doubt(session: Session, *, shop_id: int, kinds: Iterable[str], now: datetime) -> int:
-    """Entries left ``sending`` by a dead process (the caller holds their lease).
+def recover_in_doubt(
+    session: Session,
+    *,
+    shop_id: int,
+    kinds: Iterable[str],
+    now: datetime,
+    claimed_before: datetime | None = None,
+) -> int:
+    """Entries left ``sending`` by a dead process (the caller holds their lease), only
+    those claimed before ``claimed_before`` if given.
 
     Stock entries are superseded and their listing marked to be re-read; others are
     made due again. Returns how many were found."""
-    stuck = list(
-        session.scalars(
-            select(t.OutboxEntry).where(
-                t.OutboxEntry.shop_id == shop_id,
-                t.OutboxEntry.kind.in_(list(kinds)),
-                t.OutboxEntry.state == "sending",
-            )
-        )
+    query = select(t.OutboxEntry).where(
+        t.OutboxEntry.shop_id == shop_id,
+        t.OutboxEntry.kind.in_(list(kinds)),
+        t.OutboxEntry.state == "sending",
     )
+    if claimed_before is not None:
+        query = query.where(t.OutboxEntry.updated_at < claimed_before)
+    stuck = list(session.scalars(query))
     for entry in stuck:
         entry.updated_at = now
         if entry.kind == "stock":

@@ -350,6 +350,21 @@ class ShopRuntime:
 
             await self.db.run(write)
 
+        # Only tokens stored after this client opened are adopted (another process
+        # refreshed them): never a stored token the environment's one overrides.
+        stored_at_open = stored_secret(self.db.secrets, shop, "access_token")
+
+        async def load_tokens() -> TokenSet | None:
+            def read(session: Session) -> TokenSet | None:
+                row = session.get(t.Shop, shop_id)
+                access = stored_secret(self.db.secrets, row, "access_token") if row else None
+                if row is None or not access or access == stored_at_open:
+                    return None
+                refresh = stored_secret(self.db.secrets, row, "refresh_token")
+                return TokenSet(access, refresh, row.token_expires_at)
+
+            return await self.db.run(read)
+
         options = HttpOptions(
             shop=shop.name,
             rate_limit=limit,
@@ -358,6 +373,7 @@ class ShopRuntime:
             retry=self.retry,
             timeout=self.timeout,
             token_store=save_tokens,
+            token_load=load_tokens,
             clock_offset=None
             if shop.clock_offset_ms is None
             else timedelta(milliseconds=shop.clock_offset_ms),
