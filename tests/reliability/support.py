@@ -9,6 +9,8 @@ mirrors it with two.)
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -151,6 +153,13 @@ class Rig:
 
     def close(self) -> None:
         self.lab.close()
+
+
+def sqlite_url(folder: Path) -> str:
+    """A fresh SQLite database in ``folder``, for tests that build several worlds (a
+    reference run and killed runs) and compare them: they stay on SQLite files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'hub.db'}"
 
 
 def make_rig(

@@ -30,7 +30,7 @@ from hub.storage import tables as t
 from hub.testing.sandbox import Seed
 from hub.testing.sandbox.state import SandboxError
 from tests.reliability.served import LEASE_SECONDS, World, build_world, world_seed
-from tests.reliability.support import problems
+from tests.reliability.support import problems, sqlite_url
 from tests.reliability.test_crash import rerun_until_done
 
 pytestmark = pytest.mark.slow
@@ -108,7 +108,7 @@ def uninterrupted_then_killed(
     """Run ``hub ARGS…`` (``prepare`` writes its input and returns ARGS) uninterrupted in
     one world, then in a fresh world per seed killed at a seeded share of its requests;
     after cron's reruns every killed world equals the uninterrupted one."""
-    reference = shared(build_world(tmp / "uninterrupted", seed))
+    reference = shared(build_world(sqlite_url(tmp / "uninterrupted"), seed))
     try:
         args = prepare(reference)
         requests = reference.on_request_number(0, lambda: None)
@@ -121,7 +121,7 @@ def uninterrupted_then_killed(
     finally:
         reference.stop()
     for kill_seed in kill_seeds:
-        world = shared(build_world(tmp / f"killed-{kill_seed}", seed))
+        world = shared(build_world(sqlite_url(tmp / f"killed-{kill_seed}"), seed))
         try:
             args = prepare(world)
             number = max(1, round(random.Random(kill_seed).uniform(0.1, 0.9) * total))
@@ -223,7 +223,7 @@ def oversold(world: World, before: dict[str, int]) -> dict[str, tuple[int, int]]
 
 
 def test_repeated_kills_during_watch_while_buyers_race(seed: Seed, tmp_path: Path) -> None:
-    world = shared(build_world(tmp_path, seed, partition_every=2))
+    world = shared(build_world(sqlite_url(tmp_path), seed, partition_every=2))
     try:
         codes = partitioned_codes(world)
         assert codes
@@ -261,7 +261,7 @@ def test_repeated_kills_during_watch_while_buyers_race(seed: Seed, tmp_path: Pat
 
 
 def test_per_shop_processes_at_once_while_buyers_race(seed: Seed, tmp_path: Path) -> None:
-    world = shared(build_world(tmp_path, seed, partition_every=2))
+    world = shared(build_world(sqlite_url(tmp_path), seed, partition_every=2))
     try:
         codes = partitioned_codes(world)
         before = units_sold(world, codes)
