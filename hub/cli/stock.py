@@ -91,7 +91,7 @@ def show(app: App, sku: str | None, as_json: bool) -> None:
         for info_ in sorted(picture.skus.values(), key=lambda x: x.code):
             if sku and info_.code != sku:
                 continue
-            listings = [x for x in picture.listings if x.sku_id == info_.id]
+            listings = picture.by_sku.get(info_.id, [])
             rows.append(
                 {
                     "sku": info_.code,
