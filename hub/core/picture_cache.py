@@ -18,8 +18,8 @@ last picture and brings it up to date:
 * **unsettled** — a SKU with a listing off its target at the last plan (a write failed, a
   raise waited for fresh models, another process's shop) stays dirty until it settles.
 
-Anything the increments cannot follow — the set of SKUs, allocation rules, a listing
-that vanished (a shop or SKU deleted) — makes the load a full one, as does a cold cache
+Anything the increments cannot follow — the set of SKUs or of shops (a deleted one takes
+its listings along without a change mark), allocation rules — makes the load a full one, as does a cold cache
 and the periodic full pass (``HUB_STOCK_FULL_PASS_MINUTES``; ``0``: every load is full).
 An incremental picture plans exactly the writes a full one would: the SKUs it leaves out
 had no listing off its target, and nothing they depend on changed.
@@ -33,12 +33,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.core import autopartition
 from hub.core import stock as stock_mod
-from hub.core.catalog import REMOVED
 from hub.storage import tables as t
 
 #: Rows changed this long before the previous load began are read again: a transaction
@@ -74,6 +73,7 @@ class PictureCache:
         self._full_at: datetime | None = None  # the hub's clock at the last full load
         self._since: datetime | None = None  # re-read listings changed at or after this (wall clock)
         self._pending: set[int] = set()  # dirty SKUs not planned yet
+        self._shops: set[tuple[int, datetime]] = set()
         self.full_loads = 0  # for tests and benchmarks
         self.incremental_loads = 0
 
@@ -120,6 +120,7 @@ class PictureCache:
             sales_window=self.sales_window,
         )
         self._index = {x.id: x for x in picture.listings}
+        self._shops = _shops(session)
         self._full_at = now
         self._pending = set()
         self.full_loads += 1
@@ -133,7 +134,11 @@ class PictureCache:
         if _rule_values(rules) != _rule_values(old.rules):
             return None
         skus = stock_mod.load_skus(session, self.safety_default)
-        if skus.keys() != old.skus.keys():
+        # Listings vanish or lose their SKU without a change mark only by the cascade of a
+        # deleted shop or SKU (whose id a new one may take).
+        if skus.keys() != old.skus.keys() or any(x.code != old.skus[i].code for i, x in skus.items()):
+            return None
+        if _shops(session) != self._shops:
             return None
         dirty = {
             sku_id
@@ -168,13 +173,6 @@ class PictureCache:
             siblings[siblings.index(listing)] = fresh
             index[listing_id] = fresh
             dirty.add(listing.sku_id)
-        linked = session.scalar(
-            select(func.count())
-            .select_from(t.Listing)
-            .where(t.Listing.sku_id.is_not(None), t.Listing.status != REMOVED)
-        )
-        if linked != len(index):  # a row vanished or was unlinked without a change mark
-            return None
         for sku_id in [i for i, listings in by_sku.items() if not listings]:
             del by_sku[sku_id]
 
@@ -209,6 +207,10 @@ class PictureCache:
             adjustments=adjustments,
             measured=measured,
         )
+
+
+def _shops(session: Session) -> set[tuple[int, datetime]]:
+    return {(shop_id, created) for shop_id, created in session.execute(select(t.Shop.id, t.Shop.created_at))}
 
 
 def _rule_values(rules: dict[tuple[int, int | None], t.AllocationRule]) -> dict[Any, tuple[Any, ...]]:

@@ -248,17 +248,20 @@ def load_listings(session: Session, adjustments: dict[int, int], *conditions: An
         .order_by(t.Listing.id)
         .execution_options(yield_per=LOAD_BATCH)
     )
-    times: dict[datetime, datetime] = {}  # one object per distinct anchor: many listings share one
+    # One object per distinct value where many listings share it (a SKU's id and code, an
+    # anchor time): millions of listings, a few hundred bytes each, make up the picture.
+    shared: dict[Any, Any] = {}
     for id_, shop_id, sku_id, item_id, sku_ref, code, quantity, as_of, needs_read in session.execute(query):
+        adjustment = adjustments.get(id_, 0)
         yield ListingInfo(
             id_,
             shop_id,
-            sku_id,
+            shared.setdefault(sku_id, sku_id),
             item_id,
             sku_ref,
-            code,
-            max(0, quantity + adjustments.get(id_, 0)),
-            times.setdefault(as_of, as_of),
+            code if code is None else shared.setdefault(code, code),
+            max(0, quantity + adjustment) if adjustment else quantity,
+            shared.setdefault(as_of, as_of),
             bool(needs_read),
             quantity,
         )
