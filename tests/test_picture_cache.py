@@ -82,7 +82,7 @@ def mutate(s: Session, rng: random.Random, now: datetime) -> None:
     skus = list(s.scalars(select(t.Sku.id)))
     listings = list(s.scalars(select(t.Listing)))
     for _ in range(rng.randint(0, 6)):
-        kind = rng.randrange(11)
+        kind = rng.randrange(12)
         listing = rng.choice(listings)
         sku = rng.choice(skus)
         if kind == 0:  # a count set
@@ -161,6 +161,17 @@ def mutate(s: Session, rng: random.Random, now: datetime) -> None:
             row.partitioned = rng.random() < 0.3
             row.partition_below = rng.choice([None, None, 5, 40])
             row.safety_stock = rng.choice([None, 0, 2])
+        elif kind == 11:  # a stock cycle recorded: the measured propagation delay moves
+            started = now - timedelta(seconds=rng.randint(30, 900))
+            s.add(
+                t.SyncRun(
+                    shop_id=1,
+                    stream="stock",
+                    started_at=started,
+                    finished_at=started + timedelta(seconds=rng.randint(1, 600)),
+                    status="ok",
+                )
+            )
         else:  # an order window read
             s.execute(
                 update(t.SyncCursor)
@@ -316,3 +327,55 @@ def test_the_benchmark_runs_at_a_small_size(tmp_path: Path, capsys: pytest.Captu
     assert result["full_cycle"]["pushes"] == 0 and result["no_change_cycle"]["pushes"] == 0
     assert result["small_change_cycle"]["pushes"] == 30  # 10 SKUs × 3 shops lowered by one
     assert set(result["targets"]) == {"peak_rss_mb", "no_change_share"}
+
+
+def test_a_longer_propagation_delay_changes_the_mode_of_a_selling_sku(
+    tmp_path: Path, wall: list[datetime]
+) -> None:
+    """Nothing about the SKU changes, but the measured delay does: 60 sold in the last hour
+    is 10 expected sales in a 600 s delay, and 15 sellable < 20 partitions it."""
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    db = make_db(tmp_path)
+
+    def setup(s: Session) -> None:
+        s.add(t.Shop(id=1, name="s1", platform="fake", app_key="k", app_secret="x", created_at=now))
+        s.add(t.Warehouse(id=1, code="main"))
+        s.add(t.Sku(id=1, code="C1", price=100, created_at=now, updated_at=now))
+        s.flush()
+        s.add(t.StockOnHand(sku_id=1, warehouse_id=1, quantity=15, counted_at=now, updated_at=now))
+        s.add(new_listing(1, 1, 1, 15, now))
+        sold_at = now - timedelta(minutes=59)
+        order = t.Order(
+            shop_id=1,
+            platform_order_id="O1",
+            status="completed",
+            platform_status="done",
+            created_at_platform=sold_at,
+            modified_at_platform=sold_at,
+            total=100,
+            stored_at=sold_at,
+            updated_at=sold_at,
+        )
+        order.lines.append(
+            t.OrderLine(
+                line_id="1", platform_item_id="I1", platform_sku_id="P1", sku_id=1, quantity=60, unit_price=1
+            )
+        )
+        s.add(order)
+
+    db.run_sync(setup)
+    wall[0] += timedelta(minutes=2)  # the listing's change is older than the first load's margin
+    cache = PictureCache(
+        full_pass=timedelta(hours=1), safety_default=0, partition_below=None, sales_window=WINDOW * 2
+    )
+    assert not db.run_sync(lambda s: cache.load(s, now)).skus[1].partitioned
+    for minutes in (20, 15):  # two cycles 5 minutes apart, 5 minutes each: a 600 s delay
+        started = now - timedelta(minutes=minutes)
+        finished = started + timedelta(minutes=5)
+        runs = t.SyncRun(stream="stock", started_at=started, finished_at=finished, status="ok")
+        db.run_sync(lambda s, runs=runs: s.add(runs))
+    wall[0] += timedelta(minutes=2)
+    picture = db.run_sync(lambda s: cache.load(s, now))
+    assert cache.incremental_loads == 1
+    assert picture.skus[1].mode_reason.startswith("partitioned: 15 sellable < 20")
+    assert picture.dirty == {1}
