@@ -229,6 +229,7 @@ def test_incremental_picture_plans_what_a_full_one_plans(tmp_path: Path, wall: l
                 s, now, safety_default=1, partition_below=None, sales_window=WINDOW
             )
             assert snapshot(fresh) == snapshot(full)
+            assert sorted(x.id for x in fresh.needing_read()) == sorted(x.id for x in full.needing_read())
             pushes = stock_mod.plan(fresh, shop_ids=set(SHOPS), absolute_shops=ABSOLUTE)
             expected = stock_mod.plan(full, shop_ids=set(SHOPS), absolute_shops=ABSOLUTE)
             assert writes(pushes) == writes(expected)

@@ -427,7 +427,7 @@ class SyncEngine:
             sku.id for sku in picture.skus.values() if sku.partitioned and sku.counted and sku.id in selling
         }
 
-        chosen = {x.id: x for x in picture.listings if x.needs_read}
+        chosen = {x.id: x for x in picture.needing_read()}
         chosen.update((x.id, x) for i in partitioned for x in picture.by_sku.get(i, ()))
         candidates = sorted(chosen.values(), key=lambda x: x.id)
 

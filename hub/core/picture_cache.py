@@ -74,6 +74,7 @@ class PictureCache:
         self._since: datetime | None = None  # re-read listings changed at or after this (wall clock)
         self._pending: set[int] = set()  # dirty SKUs not planned yet
         self._shops: set[tuple[int, datetime]] = set()
+        self._unread: set[int] = set()  # SKUs with a listing in doubt
         self.full_loads = 0  # for tests and benchmarks
         self.incremental_loads = 0
 
@@ -120,6 +121,8 @@ class PictureCache:
             sales_window=self.sales_window,
         )
         self._index = {x.id: x for x in picture.listings}
+        self._unread = {x.sku_id for x in picture.listings if x.needs_read}
+        picture.unread_skus = set(self._unread)
         self._shops = _shops(session)
         self._full_at = now
         self._pending = set()
@@ -195,6 +198,11 @@ class PictureCache:
                 after.mode_reason,
             ):
                 dirty.add(sku_id)
+        for sku_id in dirty:
+            if any(x.needs_read for x in by_sku.get(sku_id, ())):
+                self._unread.add(sku_id)
+            else:
+                self._unread.discard(sku_id)
         self._pending |= dirty
         self.incremental_loads += 1
         return stock_mod.Picture(
@@ -206,6 +214,7 @@ class PictureCache:
             dirty=set(self._pending),
             adjustments=adjustments,
             measured=measured,
+            unread_skus=set(self._unread),
         )
 
 

@@ -126,11 +126,19 @@ class Picture:
     unsettled: set[int] = field(default_factory=set)
     adjustments: dict[int, int] = field(default_factory=dict)  # see model_adjustments
     measured: autopartition.Measurements | None = None
+    #: SKUs with a listing whose write is in doubt (None: not tracked, look at every listing).
+    unread_skus: set[int] | None = None
 
     @property
     def listings(self) -> Iterator[ListingInfo]:
         """Every linked listing, SKU by SKU (each SKU's ordered by id)."""
         return itertools.chain.from_iterable(self.by_sku.values())
+
+    def needing_read(self) -> list[ListingInfo]:
+        """Listings whose platform quantity is in doubt (``needs_read``)."""
+        if self.unread_skus is None:
+            return [x for x in self.listings if x.needs_read]
+        return [x for i in self.unread_skus for x in self.by_sku.get(i, ()) if x.needs_read]
 
     def planned_skus(self) -> Iterable[int]:
         return self.by_sku if self.dirty is None else [i for i in self.dirty if i in self.by_sku]
