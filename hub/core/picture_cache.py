@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+from array import array
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -69,7 +70,7 @@ class PictureCache:
         self.sales_window = sales_window
         self.wall_clock = wall_clock
         self._picture: stock_mod.Picture | None = None
-        self._index: dict[int, stock_mod.ListingInfo] = {}
+        self._where = _Locations()
         self._full_at: datetime | None = None  # the hub's clock at the last full load
         self._since: datetime | None = None  # re-read listings changed at or after this (wall clock)
         self._pending: set[int] = set()  # dirty SKUs not planned yet
@@ -113,14 +114,16 @@ class PictureCache:
         )
 
     def _full(self, session: Session, now: datetime) -> stock_mod.Picture:
+        where = _Locations()
         picture = stock_mod.load_picture(
             session,
             now,
             safety_default=self.safety_default,
             partition_below=self.partition_below,
             sales_window=self.sales_window,
+            each=lambda x: where.append(x.id, x.sku_id),
         )
-        self._index = {x.id: x for x in picture.listings}
+        self._where = where
         self._unread = {x.sku_id for x in picture.listings if x.needs_read}
         picture.unread_skus = set(self._unread)
         self._shops = _shops(session)
@@ -148,34 +151,34 @@ class PictureCache:
             for sku_id, sku in skus.items()
             if sku.inputs != old.skus[sku_id].inputs or sku.sellable != old.skus[sku_id].sellable
         }
-        by_sku, index = old.by_sku, self._index
+        by_sku, where = old.by_sku, self._where
         adjustments = stock_mod.model_adjustments(session)
         before = old.adjustments
         moved = {i for i in adjustments.keys() | before.keys() if adjustments.get(i) != before.get(i)}
         changed = set(session.scalars(select(t.Listing.id).where(t.Listing.changed_at >= self._since)))
         for listing_id in changed:  # take out every changed row; the linked ones come back below
-            gone = index.pop(listing_id, None)
-            if gone is not None:
-                by_sku[gone.sku_id].remove(gone)
-                dirty.add(gone.sku_id)
+            sku_id = where.pop(listing_id)
+            if sku_id is not None:
+                _take(by_sku[sku_id], listing_id)
+                dirty.add(sku_id)
         if changed:
             for listing in stock_mod.load_listings(session, adjustments, t.Listing.changed_at >= self._since):
-                if listing.id in index:  # changed again after the id query: read once more
-                    dirty.add(index[listing.id].sku_id)
-                    by_sku[index[listing.id].sku_id].remove(index[listing.id])
-                index[listing.id] = listing
+                sku_id = where.pop(listing.id)
+                if sku_id is not None:  # changed again after the id query: read once more
+                    _take(by_sku[sku_id], listing.id)
+                    dirty.add(sku_id)
+                where.put(listing.id, listing.sku_id)
                 bisect.insort(by_sku.setdefault(listing.sku_id, []), listing, key=lambda x: x.id)
                 dirty.add(listing.sku_id)
         for listing_id in moved - changed:
-            listing = index.get(listing_id)
-            if listing is None:
+            sku_id = where.get(listing_id)
+            if sku_id is None:
                 continue
+            siblings = by_sku[sku_id]
+            listing = _take(siblings, listing_id)
             model = max(0, listing.stored + adjustments.get(listing_id, 0))
-            fresh = dataclasses.replace(listing, model=model)
-            siblings = by_sku[listing.sku_id]
-            siblings[siblings.index(listing)] = fresh
-            index[listing_id] = fresh
-            dirty.add(listing.sku_id)
+            bisect.insort(siblings, dataclasses.replace(listing, model=model), key=lambda x: x.id)
+            dirty.add(sku_id)
         for sku_id in [i for i, listings in by_sku.items() if not listings]:
             del by_sku[sku_id]
 
@@ -229,3 +232,45 @@ def _rule_values(rules: dict[tuple[int, int | None], t.AllocationRule]) -> dict[
 def _moved(new: Any, old: Any) -> set[int]:
     """SKUs with a (shop, SKU) figure that differs between ``new`` and ``old``."""
     return {key[1] for key in new.keys() | old.keys() if new.get(key) != old.get(key)}
+
+
+def _take(listings: list[stock_mod.ListingInfo], listing_id: int) -> stock_mod.ListingInfo:
+    """Remove the listing ``listing_id`` from ``listings`` (ordered by id) and return it."""
+    at = bisect.bisect_left(listings, listing_id, key=lambda x: x.id)
+    return listings.pop(at)
+
+
+class _Locations:
+    """Listing id -> SKU id of every listing in the picture, in two arrays ordered by id:
+    millions of them, a third of the memory of a dict."""
+
+    def __init__(self) -> None:
+        self.ids = array("q")
+        self.skus = array("q")  # 0: no longer in the picture
+
+    def append(self, listing_id: int, sku_id: int) -> None:
+        """Add a listing with an id above every known one (a load ordered by id)."""
+        self.ids.append(listing_id)
+        self.skus.append(sku_id)
+
+    def _at(self, listing_id: int) -> int | None:
+        at = bisect.bisect_left(self.ids, listing_id)
+        return at if at < len(self.ids) and self.ids[at] == listing_id else None
+
+    def get(self, listing_id: int) -> int | None:
+        at = self._at(listing_id)
+        return None if at is None or not self.skus[at] else self.skus[at]
+
+    def pop(self, listing_id: int) -> int | None:
+        sku_id = self.get(listing_id)
+        if sku_id is not None:
+            self.skus[self._at(listing_id) or 0] = 0
+        return sku_id
+
+    def put(self, listing_id: int, sku_id: int) -> None:
+        at = bisect.bisect_left(self.ids, listing_id)
+        if at < len(self.ids) and self.ids[at] == listing_id:
+            self.skus[at] = sku_id
+        else:
+            self.ids.insert(at, listing_id)
+            self.skus.insert(at, sku_id)

@@ -185,13 +185,16 @@ def load_picture(
     safety_default: int,
     partition_below: int | None,
     sales_window: timedelta,
+    each: Callable[[ListingInfo], None] | None = None,
 ) -> Picture:
-    """The whole picture, read afresh."""
+    """The whole picture, read afresh (``each`` is called with every listing, by id)."""
     skus = load_skus(session, safety_default)
     adjustments = model_adjustments(session)
     by_sku: dict[int, list[ListingInfo]] = defaultdict(list)
     for listing in load_listings(session, adjustments):
         by_sku[listing.sku_id].append(listing)
+        if each is not None:
+            each(listing)
     sold = autopartition.sold_since(session, now - sales_window)
     measured = autopartition.measure(session, now, sales_window)
     decide_modes(skus, by_sku, sold, measured, partition_below)
@@ -268,10 +271,10 @@ def load_listings(session: Session, adjustments: dict[int, int], *conditions: An
             item_id,
             sku_ref,
             code if code is None else shared.setdefault(code, code),
-            max(0, quantity + adjustment) if adjustment else quantity,
+            max(0, quantity + adjustment) if adjustment else shared.setdefault(quantity, quantity),
             shared.setdefault(as_of, as_of),
             bool(needs_read),
-            quantity,
+            shared.setdefault(quantity, quantity),
         )
 
 
