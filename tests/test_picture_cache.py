@@ -380,3 +380,38 @@ def test_a_longer_propagation_delay_changes_the_mode_of_a_selling_sku(
     assert cache.incremental_loads == 1
     assert picture.skus[1].mode_reason.startswith("partitioned: 15 sellable < 20")
     assert picture.dirty == {1}
+
+
+@pytest.mark.anyio
+async def test_a_sync_engine_keeps_its_picture_across_cycles(tmp_path: Path, fake_clock: Any) -> None:
+    """`hub sync --watch`: the first cycle reads everything, later ones only what changed,
+    and a new count still reaches every shop."""
+    from hub.testing.lab import Lab
+    from tests.conftest import fake_host
+    from tests.test_engine import SHARED, SHOPS, seed
+
+    lab = Lab.create(
+        f"sqlite:///{tmp_path / 'hub.db'}",
+        shops=SHOPS,
+        seed=seed(),
+        clock=fake_clock,
+        host_factory=fake_host,
+        settings=SHARED,
+    )
+    try:
+        lab.import_catalogue(on_hand=20, codes=["CUP", "LID"])
+        await lab.sync()
+        assert lab.shown("CUP") == {"a": 20, "b": 20, "c": 20}
+        pictures = lab.engine().pictures
+        assert pictures.full_loads == 1 and pictures.incremental_loads >= 1  # observe full, the rest not
+        cup = select(t.Sku.id).where(t.Sku.code == "CUP").scalar_subquery()
+        lab.app.database().run_sync(
+            lambda s: s.execute(update(t.StockOnHand).where(t.StockOnHand.sku_id == cup).values(quantity=12))
+        )
+        fake_clock.advance(60)
+        report = await lab.sync()
+        assert lab.shown("CUP") == {"a": 12, "b": 12, "c": 12}
+        assert sum(r.pushed for r in report.results if r.stream == "stock") == 3
+        assert pictures.full_loads == 1
+    finally:
+        lab.close()
