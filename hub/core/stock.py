@@ -21,6 +21,10 @@ Every cycle (see :mod:`hub.core.engine` for the order of phases):
    planned, see :func:`claims`), and only when every sale up to each listing's anchor is
    ingested (see :func:`_fresh`).
 
+A sync keeps its picture between cycles (:mod:`hub.core.picture_cache`) and plans only
+the SKUs whose inputs changed or whose listings are off their targets
+(``Picture.dirty``); :func:`load_picture` reads everything.
+
 Planning runs under the short global :data:`PLAN_LEASE` and records every planned write
 (``pending``) before it lets go; writes then go out under per-shop leases, so processes
 of different shops push at the same time. Every push is an outbox entry written before
