@@ -34,6 +34,12 @@ class HubSettings(BaseSettings):
     sales_window_minutes: float = Field(
         60, gt=0, description="recent sales that steer partitioned units toward selling shops"
     )
+    stock_full_pass_minutes: float = Field(
+        60,
+        ge=0,
+        description="between full reads of the stock picture a process re-reads only what changed; "
+        "0: every cycle reads everything",
+    )
     order_lookback_seconds: float | None = Field(
         None,
         ge=0,

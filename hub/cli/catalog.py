@@ -16,7 +16,6 @@ from hub.cli.params import QUANTITY
 from hub.core import audit, catalog
 from hub.core.shops import get_shop
 from hub.errors import InputError, SyncError
-from hub.models import ListingRef
 from hub.storage import tables as t
 
 
@@ -223,11 +222,9 @@ def _read_for_count(app: App, shop: str, attempts: int = 3) -> None:
                 x.id,
                 x.shop_id,
                 0,
-                ListingRef(
-                    platform_item_id=x.platform_item_id,
-                    platform_sku_id=x.platform_sku_id,
-                    master_code=x.master_code,
-                ),
+                x.platform_item_id,
+                x.platform_sku_id,
+                x.master_code,
                 x.platform_quantity,
                 x.quantity_as_of,
                 x.needs_read,

@@ -21,6 +21,7 @@ clears and comes back later is new again.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +33,8 @@ from hub.core import autopartition
 from hub.core import stock as stock_mod
 from hub.settings import HubSettings
 from hub.storage import tables as t
+
+Loader = Callable[[Session, datetime], stock_mod.Picture]  # the stock picture as of a transaction
 
 KINDS = ("safety_stock", "low_cover", "zero_on_selling_channel", "stuck_reservation")
 PER_SHOP = frozenset({"zero_on_selling_channel", "stuck_reservation"})  # one alert per shop
@@ -63,15 +66,21 @@ class Alert:
         }
 
 
-def find(session: Session, now: datetime, settings: HubSettings) -> list[Alert]:
-    """Every alert that stands now, ordered by SKU and kind."""
-    picture = stock_mod.load_picture(
-        session,
-        now,
-        safety_default=settings.safety_stock,
-        partition_below=settings.partition_below,
-        sales_window=timedelta(minutes=settings.sales_window_minutes),
-    )
+def find(
+    session: Session, now: datetime, settings: HubSettings, *, load: Loader | None = None
+) -> list[Alert]:
+    """Every alert that stands now, ordered by SKU and kind. ``load``: how to get the stock
+    picture (a sync passes its cached one, see :mod:`hub.core.picture_cache`)."""
+    if load is not None:
+        picture = load(session, now)
+    else:
+        picture = stock_mod.load_picture(
+            session,
+            now,
+            safety_default=settings.safety_stock,
+            partition_below=settings.partition_below,
+            sales_window=timedelta(minutes=settings.sales_window_minutes),
+        )
     names: dict[int, str] = dict(session.execute(select(t.Shop.id, t.Shop.name)).all())
     days = settings.alert_sales_days
     sold = autopartition.sold_since(session, now - timedelta(days=days))
@@ -167,9 +176,11 @@ def _stuck(session: Session, now: datetime, settings: HubSettings, names: dict[i
     ]
 
 
-def refresh(session: Session, now: datetime, settings: HubSettings) -> list[Alert]:
+def refresh(
+    session: Session, now: datetime, settings: HubSettings, *, load: Loader | None = None
+) -> list[Alert]:
     """Remember the alerts that stand now and return the new ones (cleared ones are forgotten)."""
-    current = {a.key: a for a in find(session, now, settings)}
+    current = {a.key: a for a in find(session, now, settings, load=load)}
     known = set(session.scalars(select(t.StockAlert.key)))
     gone = known - set(current)
     if gone:

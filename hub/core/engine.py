@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from sqlalchemy import or_, select, update
@@ -45,6 +45,7 @@ from hub.core import stock as stock_mod
 from hub.core.catalog import store_listings
 from hub.core.delivery import deliver_due
 from hub.core.orders import get_cursor, set_cursor, store_orders
+from hub.core.picture_cache import PictureCache
 from hub.core.shops import ShopRuntime, get_shop
 from hub.core.windows import plan_windows
 from hub.errors import HubError, LeaseHeld
@@ -54,6 +55,8 @@ from hub.report import STREAMS, StreamResult, SyncReport
 from hub.secrets import redact
 from hub.settings import HubSettings
 from hub.storage import tables as t
+
+T = TypeVar("T")
 
 log = logging.getLogger("hub.sync")
 ORDER_CHUNK = 2000  # orders stored per transaction within a window (bounds memory)
@@ -86,6 +89,16 @@ class SyncEngine:
     stopping: bool = field(default=False, init=False)
     aborted: bool = field(default=False, init=False)
     _scope: anyio.CancelScope | None = field(default=None, init=False)
+    pictures: PictureCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Kept across the cycles of this engine (``--watch``): each load reads what changed.
+        self.pictures = PictureCache(
+            full_pass=timedelta(minutes=self.settings.stock_full_pass_minutes),
+            safety_default=self.settings.safety_stock,
+            partition_below=self.settings.partition_below,
+            sales_window=timedelta(minutes=self.settings.sales_window_minutes),
+        )
 
     @property
     def db(self) -> Any:
@@ -409,13 +422,16 @@ class SyncEngine:
         return frozenset(out)
 
     def _picture(self, s: Session) -> stock_mod.Picture:
-        return stock_mod.load_picture(
-            s,
-            self.clock.now(),
-            safety_default=self.settings.safety_stock,
-            partition_below=self.settings.partition_below,
-            sales_window=timedelta(minutes=self.settings.sales_window_minutes),
-        )
+        return self.pictures.load(s, self.clock.now())
+
+    async def _loading(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn``, a transaction that loads the picture: if it fails, the cache may hold
+        rows the rollback undid, so the next load is a full one."""
+        try:
+            return await self.db.run(fn)
+        except BaseException:
+            self.pictures.invalidate()
+            raise
 
     async def _observe(self, shops: Sequence[Shop]) -> dict[int, str]:
         """Read what must be read before orders are ingested; returns shop id -> error."""
@@ -427,7 +443,7 @@ class SyncEngine:
                 outbox.recover_in_doubt(s, shop_id=shop_id, kinds=["stock"], now=now)
             return self._picture(s)
 
-        picture = await self.db.run(prepare)
+        picture = await self._loading(prepare)
         # Partitioned SKUs that sold recently: a quiet one's models are exact without a read
         # (its raises never depend on one, see stock._fresh), and the automatic mode makes
         # the long tail of low-stock SKUs partitioned, which must not cost reads every cycle.
@@ -437,12 +453,12 @@ class SyncEngine:
             sku.id for sku in picture.skus.values() if sku.partitioned and sku.counted and sku.id in selling
         }
 
+        chosen = {x.id: x for x in picture.needing_read()}
+        chosen.update((x.id, x) for i in partitioned for x in picture.by_sku.get(i, ()))
+        candidates = sorted(chosen.values(), key=lambda x: x.id)
+
         async def one(shop: Shop) -> None:
-            wanted = [
-                x
-                for x in picture.listings
-                if x.shop_id == shop.id and (x.sku_id in partitioned or x.needs_read)
-            ]
+            wanted = [x for x in candidates if x.shop_id == shop.id]
             try:
                 await stock_mod.observe(self.host, self.db, shop.ctx, wanted)
             except HubError as exc:  # unread listings are simply not raised this cycle
@@ -490,6 +506,7 @@ class SyncEngine:
             claimed = stock_mod.claims(s)
             picture = self._picture(s)
             pushes = stock_mod.plan(picture, shop_ids=ids, absolute_shops=absolute)
+            self.pictures.planned(picture)
             if only is not None:
                 pushes = [p for p in pushes if p.listing.sku_id in only and (p.lowers or not p.partitioned)]
             lowers = [p for p in pushes if p.lowers]
@@ -505,7 +522,7 @@ class SyncEngine:
 
         try:
             async with keeper.holding(stock_mod.PLAN_LEASE):
-                picture, pushes = await self.db.run(prepare)
+                picture, pushes = await self._loading(prepare)
         except HubError as exc:
             for result in results.values():
                 result.fail(f"stock not planned: {redact(str(exc))}", exc.exit_code)
@@ -586,7 +603,9 @@ class SyncEngine:
         if not await keeper.acquire("alerts"):
             return
         try:
-            report.alerts = await self.db.run(lambda s: alerts_mod.refresh(s, now, self.settings))
+            report.alerts = await self._loading(
+                lambda s: alerts_mod.refresh(s, now, self.settings, load=self.pictures.load)
+            )
         except Exception:  # alerts are advice: a bug here must not fail the sync
             log.exception("stock alerts could not be computed")
             return

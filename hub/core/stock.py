@@ -21,6 +21,10 @@ Every cycle (see :mod:`hub.core.engine` for the order of phases):
    planned, see :func:`claims`), and only when every sale up to each listing's anchor is
    ingested (see :func:`_fresh`).
 
+A sync keeps its picture between cycles (:mod:`hub.core.picture_cache`) and plans only
+the SKUs whose inputs changed or whose listings are off their targets
+(``Picture.dirty``); :func:`load_picture` reads everything.
+
 Planning runs under the short global :data:`PLAN_LEASE` and records every planned write
 (``pending``) before it lets go; writes then go out under per-shop leases, so processes
 of different shops push at the same time. Every push is an outbox entry written before
@@ -30,10 +34,11 @@ doubt is never resent: its listing is re-read next cycle and a fresh write compu
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,15 +63,29 @@ CLOSED = autopartition.CLOSED
 READ_CHUNK = 100
 
 
-@dataclass
+@dataclass(slots=True)
 class ListingInfo:
+    """One linked listing as the plan sees it (compact: a picture holds millions)."""
+
     id: int
     shop_id: int
     sku_id: int
-    ref: ListingRef
+    platform_item_id: str
+    platform_sku_id: str
+    master_code: str | None
     model: int  # the hub's belief of the platform quantity now
     as_of: datetime  # when that belief was last anchored by a read or a write
     needs_read: bool
+    stored: int = 0  # the stored platform quantity the model is adjusted from
+
+    @property
+    def ref(self) -> ListingRef:
+        """The address of the listing in a platform call (built on demand)."""
+        return ListingRef(
+            platform_item_id=self.platform_item_id,
+            platform_sku_id=self.platform_sku_id,
+            master_code=self.master_code,
+        )
 
 
 @dataclass
@@ -77,7 +96,8 @@ class SkuInfo:
     reserved: int
     safety: int
     partition_below: int | None = None
-    partitioned: bool = False
+    marked: bool = False  # `hub skus set --partitioned`
+    partitioned: bool = False  # this cycle's mode (see _decide_modes)
     sellable: int = 0
     mode_reason: str = ""  # why the SKU is partitioned or shared this cycle
 
@@ -87,16 +107,45 @@ class SkuInfo:
         never drives a stock write (see :func:`plan`)."""
         return bool(self.on_hand)
 
+    @property
+    def inputs(self) -> tuple[Any, ...]:
+        """What the SKU's plan depends on, besides its listings and sales."""
+        return (self.code, self.on_hand, self.reserved, self.safety, self.partition_below, self.marked)
+
 
 @dataclass
 class Picture:
-    """Everything the plan needs, read in one transaction."""
+    """Everything the plan needs, read in one transaction (fully, or brought up to date
+    by :class:`hub.core.picture_cache.PictureCache`)."""
 
     skus: dict[int, SkuInfo]
-    listings: list[ListingInfo]
+    by_sku: dict[int, list[ListingInfo]]  # each SKU's linked listings, ordered by id
     rules: dict[tuple[int, int | None], t.AllocationRule]
     sold_recently: dict[tuple[int, int], int]
     cursors: dict[int, datetime | None]
+    #: SKUs whose listings may need a write: the plan covers only these (None: all).
+    dirty: set[int] | None = None
+    #: SKUs with a listing whose target differed from its model at the last plan
+    #: (set by :func:`plan`, whether or not a write was made).
+    unsettled: set[int] = field(default_factory=set)
+    adjustments: dict[int, int] = field(default_factory=dict)  # see model_adjustments
+    measured: autopartition.Measurements | None = None
+    #: SKUs with a listing whose write is in doubt (None: not tracked, look at every listing).
+    unread_skus: set[int] | None = None
+
+    @property
+    def listings(self) -> Iterator[ListingInfo]:
+        """Every linked listing, SKU by SKU (each SKU's ordered by id)."""
+        return itertools.chain.from_iterable(self.by_sku.values())
+
+    def needing_read(self) -> list[ListingInfo]:
+        """Listings whose platform quantity is in doubt (``needs_read``)."""
+        if self.unread_skus is None:
+            return [x for x in self.listings if x.needs_read]
+        return [x for i in self.unread_skus for x in self.by_sku.get(i, ()) if x.needs_read]
+
+    def planned_skus(self) -> Iterable[int]:
+        return self.by_sku if self.dirty is None else [i for i in self.dirty if i in self.by_sku]
 
 
 @dataclass
@@ -130,6 +179,8 @@ class StockOutcome:
 
 # --- reading the picture ---------------------------------------------------------------------
 
+LOAD_BATCH = 20_000  # rows fetched at a time: millions of listings never sit in memory as rows
+
 
 def load_picture(
     session: Session,
@@ -138,17 +189,44 @@ def load_picture(
     safety_default: int,
     partition_below: int | None,
     sales_window: timedelta,
+    each: Callable[[ListingInfo], None] | None = None,
 ) -> Picture:
+    """The whole picture, read afresh (``each`` is called with every listing, by id)."""
+    skus = load_skus(session, safety_default)
+    adjustments = model_adjustments(session)
+    by_sku: dict[int, list[ListingInfo]] = defaultdict(list)
+    for listing in load_listings(session, adjustments):
+        by_sku[listing.sku_id].append(listing)
+        if each is not None:
+            each(listing)
+    sold = autopartition.sold_since(session, now - sales_window)
+    measured = autopartition.measure(session, now, sales_window)
+    decide_modes(skus, by_sku, sold, measured, partition_below)
+    return Picture(
+        skus,
+        dict(by_sku),
+        load_rules(session),
+        sold,
+        load_cursors(session),
+        adjustments=adjustments,
+        measured=measured,
+    )
+
+
+def load_skus(session: Session, safety_default: int) -> dict[int, SkuInfo]:
+    """Every SKU with its counts, held reservations and sellable units (modes undecided)."""
     skus: dict[int, SkuInfo] = {}
-    for sku in session.scalars(select(t.Sku)):
-        skus[sku.id] = SkuInfo(
-            sku.id,
-            sku.code,
+    for sku_id, code, safety, below, marked in session.execute(
+        select(t.Sku.id, t.Sku.code, t.Sku.safety_stock, t.Sku.partition_below, t.Sku.partitioned)
+    ):
+        skus[sku_id] = SkuInfo(
+            sku_id,
+            code,
             {},
             0,
-            sku.safety_stock if sku.safety_stock is not None else safety_default,
-            partition_below=sku.partition_below,
-            partitioned=sku.partitioned,
+            safety if safety is not None else safety_default,
+            partition_below=below,
+            marked=bool(marked),
         )
     for sku_id, code, quantity in session.execute(
         select(t.StockOnHand.sku_id, t.Warehouse.code, t.StockOnHand.quantity).join(
@@ -164,79 +242,90 @@ def load_picture(
         skus[sku_id].reserved = int(reserved)
     for sku in skus.values():
         sku.sellable = sellable(sum(sku.on_hand.values()), sku.reserved, sku.safety)
+    return skus
 
-    adjustments = _model_adjustments(session)
-    listings = [
-        ListingInfo(
-            row.id,
-            row.shop_id,
-            row.sku_id,
-            ListingRef(
-                platform_item_id=row.platform_item_id,
-                platform_sku_id=row.platform_sku_id,
-                master_code=row.master_code,
-            ),
-            max(0, row.platform_quantity + adjustments.get(row.id, 0)),
-            row.quantity_as_of,
-            row.needs_read,
+
+def load_listings(session: Session, adjustments: dict[int, int], *conditions: Any) -> Iterator[ListingInfo]:
+    """Linked listings (matching ``conditions``), ordered by id, with their models."""
+    query = (
+        select(
+            t.Listing.id,
+            t.Listing.shop_id,
+            t.Listing.sku_id,
+            t.Listing.platform_item_id,
+            t.Listing.platform_sku_id,
+            t.Listing.master_code,
+            t.Listing.platform_quantity,
+            t.Listing.quantity_as_of,
+            t.Listing.needs_read,
         )
-        for row in session.execute(
-            select(
-                t.Listing.id,
-                t.Listing.shop_id,
-                t.Listing.sku_id,
-                t.Listing.platform_item_id,
-                t.Listing.platform_sku_id,
-                t.Listing.master_code,
-                t.Listing.platform_quantity,
-                t.Listing.quantity_as_of,
-                t.Listing.needs_read,
-            )
-            .where(t.Listing.sku_id.is_not(None), t.Listing.status != REMOVED)
-            .order_by(t.Listing.id)
+        .where(t.Listing.sku_id.is_not(None), t.Listing.status != REMOVED, *conditions)
+        .order_by(t.Listing.id)
+        .execution_options(yield_per=LOAD_BATCH)
+    )
+    # One object per distinct value where many listings share it (a SKU's id and code, an
+    # anchor time): millions of listings, a few hundred bytes each, make up the picture.
+    shared: dict[Any, Any] = {}
+    for id_, shop_id, sku_id, item_id, sku_ref, code, quantity, as_of, needs_read in session.execute(query):
+        adjustment = adjustments.get(id_, 0)
+        yield ListingInfo(
+            id_,
+            shop_id,
+            shared.setdefault(sku_id, sku_id),
+            item_id,
+            sku_ref,
+            code if code is None else shared.setdefault(code, code),
+            max(0, quantity + adjustment) if adjustment else shared.setdefault(quantity, quantity),
+            shared.setdefault(as_of, as_of),
+            bool(needs_read),
+            shared.setdefault(quantity, quantity),
         )
-    ]
-    rules = {(r.shop_id, r.sku_id): r for r in session.scalars(select(t.AllocationRule))}
-    sold = autopartition.sold_since(session, now - sales_window)
-    _decide_modes(skus, listings, sold, autopartition.measure(session, now, sales_window), partition_below)
-    cursors = dict(
+
+
+def load_rules(session: Session) -> dict[tuple[int, int | None], t.AllocationRule]:
+    return {(r.shop_id, r.sku_id): r for r in session.scalars(select(t.AllocationRule))}
+
+
+def load_cursors(session: Session) -> dict[int, datetime | None]:
+    return dict(
         session.execute(
             select(t.SyncCursor.shop_id, t.SyncCursor.position).where(t.SyncCursor.stream == "orders")
         ).all()
     )
-    return Picture(skus, listings, rules, sold, cursors)
 
 
-def _decide_modes(
+def decide_modes(
     skus: dict[int, SkuInfo],
-    listings: Sequence[ListingInfo],
+    by_sku: dict[int, list[ListingInfo]],
     sold: dict[tuple[int, int], int],
     measured: autopartition.Measurements,
     partition_below: int | None,
+    sku_ids: Iterable[int] | None = None,
 ) -> None:
-    """Set each SKU's mode for this cycle (see :mod:`hub.core.autopartition`)."""
-    channels: dict[int, set[int]] = defaultdict(set)
-    for listing in listings:
-        channels[listing.sku_id].add(listing.shop_id)
+    """Set the mode of each SKU (of ``sku_ids``, default all) for this cycle (see
+    :mod:`hub.core.autopartition`)."""
     selling: dict[int, set[int]] = defaultdict(set)
     for shop_id, sku_id in [*sold, *measured.sold_short]:
         selling[sku_id].add(shop_id)
-    for sku in skus.values():
-        shops = channels[sku.id] | selling[sku.id]
+    for sku_id in skus if sku_ids is None else sku_ids:
+        sku = skus.get(sku_id)
+        if sku is None:
+            continue
+        channels = {x.shop_id for x in by_sku.get(sku_id, ())}
         rates = [
             autopartition.velocity(
-                sold.get((shop, sku.id), 0),
+                sold.get((shop, sku_id), 0),
                 measured.long_window,
-                measured.sold_short.get((shop, sku.id), 0),
+                measured.sold_short.get((shop, sku_id), 0),
                 measured.short_window,
             )
-            for shop in shops
+            for shop in channels | selling.get(sku_id, set())
         ]
         mode = autopartition.decide(
             sku.sellable,
-            channels=len(channels[sku.id]),
+            channels=len(channels),
             expected=autopartition.expected_sales(rates, measured.delay),
-            marked=sku.partitioned,
+            marked=sku.marked,
             own_threshold=sku.partition_below,
             global_threshold=partition_below,
         )
@@ -285,8 +374,7 @@ def sku_rows(
                         # a SKU nobody counted is never pushed: its listings keep what they show
                         "target": wanted[x.id] if info.counted else None,
                     }
-                    for x in picture.listings
-                    if x.sku_id == info.id
+                    for x in picture.by_sku.get(info.id, [])
                 ],
             }
         )
@@ -315,7 +403,7 @@ def _order_lines_of_listings(session: Session, *conditions: Any) -> Any:
     )
 
 
-def _model_adjustments(session: Session) -> dict[int, int]:
+def model_adjustments(session: Session) -> dict[int, int]:
     """Per listing: minus units of open orders placed after its last anchor, plus units of
     older orders cancelled since (the platform gave those back).
 
@@ -358,14 +446,11 @@ def _rule(picture: Picture, shop_id: int, sku_id: int) -> t.AllocationRule | Non
     return picture.rules.get((shop_id, sku_id)) or picture.rules.get((shop_id, None))
 
 
-def targets(picture: Picture) -> dict[int, int]:
-    """Listing id -> the quantity it should show, for every linked listing."""
-    by_sku: dict[int, list[ListingInfo]] = defaultdict(list)
-    for listing in picture.listings:
-        by_sku[listing.sku_id].append(listing)
+def targets(picture: Picture, sku_ids: Iterable[int] | None = None) -> dict[int, int]:
+    """Listing id -> the quantity it should show, for every linked listing (of ``sku_ids``)."""
     out: dict[int, int] = {}
-    for sku_id, listings in by_sku.items():
-        sku = picture.skus[sku_id]
+    for sku_id in picture.by_sku if sku_ids is None else sku_ids:
+        sku, listings = picture.skus[sku_id], picture.by_sku.get(sku_id, [])
         primary: dict[int, ListingInfo] = {}
         for listing in listings:  # ordered by id: the oldest listing of a shop is primary
             if listing.shop_id in primary:
@@ -401,43 +486,54 @@ def plan(
     Partitioned SKUs are raised only if every listing's model is sound (:func:`_fresh`),
     whichever process syncs its shop. ``absolute_shops``: shops whose platform takes only
     absolute stock writes (see :func:`_absolute_partitioned`)."""
-    wanted = targets(picture)
+    skus = list(picture.planned_skus())
+    wanted = targets(picture, skus)
     stale_skus = {
-        x.sku_id
-        for x in picture.listings
-        if picture.skus[x.sku_id].partitioned and not _fresh(picture, x)
+        sku_id
+        for sku_id in skus
+        if picture.skus[sku_id].partitioned and not all(_fresh(picture, x) for x in picture.by_sku[sku_id])
+    }
+    # Any listing off its target, in any shop: the SKU is planned again next cycle even if
+    # nothing about it changes (a write failed, a raise waited for fresh models).
+    picture.unsettled = {
+        sku_id
+        for sku_id in skus
+        if picture.skus[sku_id].counted and any(wanted[x.id] != x.model for x in picture.by_sku[sku_id])
     }
     pushes: list[Push] = []
-    for listing in picture.listings:
-        if listing.shop_id not in shop_ids:
-            continue
-        sku = picture.skus[listing.sku_id]
+    for sku_id in skus:
+        sku = picture.skus[sku_id]
         if not sku.counted:
             continue  # nobody set a count: the listing keeps what it shows (see uncounted())
-        target = wanted[listing.id]
-        if listing.needs_read and (listing.shop_id not in absolute_shops or target >= listing.model):
-            # The platform quantity is unknown until a read succeeds: a relative write would
-            # be computed from stale numbers (repeating a change that may have landed), so
-            # only an absolute lowering is safe.
-            continue
-        if listing.sku_id in stale_skus:
-            target = min(target, listing.model)
-        if sku.partitioned and listing.shop_id in absolute_shops:
-            target = _absolute_partitioned(listing.model, target)
-        if target != listing.model:
-            pushes.append(Push(listing, target, sku.partitioned, sku.sellable))
+        for listing in picture.by_sku[sku_id]:
+            if listing.shop_id not in shop_ids:
+                continue
+            target = wanted[listing.id]
+            if listing.needs_read and (listing.shop_id not in absolute_shops or target >= listing.model):
+                # The platform quantity is unknown until a read succeeds: a relative write would
+                # be computed from stale numbers (repeating a change that may have landed), so
+                # only an absolute lowering is safe.
+                continue
+            if sku_id in stale_skus:
+                target = min(target, listing.model)
+            if sku.partitioned and listing.shop_id in absolute_shops:
+                target = _absolute_partitioned(listing.model, target)
+            if target != listing.model:
+                pushes.append(Push(listing, target, sku.partitioned, sku.sellable))
+    pushes.sort(key=lambda p: p.listing.id)
     return pushes
 
 
 def uncounted(picture: Picture, shop_ids: set[int] | None = None) -> list[str]:
     """Codes of SKUs nobody counted that have a listing (in ``shop_ids``, if given): their
     listings are left alone, whatever they show, until a count is set."""
-    ids = {
-        x.sku_id
-        for x in picture.listings
-        if (shop_ids is None or x.shop_id in shop_ids) and not picture.skus[x.sku_id].counted
-    }
-    return sorted(picture.skus[i].code for i in ids)
+    codes = [
+        sku.code
+        for sku in picture.skus.values()
+        if not sku.counted
+        and any(shop_ids is None or x.shop_id in shop_ids for x in picture.by_sku.get(sku.id, ()))
+    ]
+    return sorted(codes)
 
 
 def _absolute_partitioned(shown: int, target: int) -> int:
@@ -484,9 +580,10 @@ def grant_raises(
     read and order ingest can tell. They are free next cycle."""
     claimed = claimed or {}
     free: dict[int, int] = {}
-    for listing in picture.listings:
-        held = max(listing.model, claimed.get(listing.id, 0))
-        free[listing.sku_id] = free.get(listing.sku_id, picture.skus[listing.sku_id].sellable) - held
+    for sku_id in {p.listing.sku_id for p in pushes if p.partitioned}:
+        free[sku_id] = picture.skus[sku_id].sellable - sum(
+            max(x.model, claimed.get(x.id, 0)) for x in picture.by_sku.get(sku_id, ())
+        )
     granted = []
     for push in sorted(pushes, key=lambda p: (p.listing.sku_id, -(p.target - p.listing.model))):
         if not push.partitioned:
@@ -759,7 +856,7 @@ def _record_results(
         if result.ok and result.quantity_after is None and update_.delta is not None:
             # A relative write moved the platform's figure by ``delta`` from whatever it
             # was: the anchor stays at the last read, so sales and give-backs since that
-            # read keep counting (see _model_adjustments). A lowering may have been
+            # read keep counting (see model_adjustments). A lowering may have been
             # clamped at 0 by sales not read yet: the listing is re-read before its next write.
             relative.append(
                 {

@@ -5,7 +5,8 @@ Money columns are integer fen, datetime columns are UTC (see :class:`UTCDateTime
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -23,6 +24,20 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from hub.storage.base import Base
 
 Code = String(64)
+
+
+def system_time() -> datetime:
+    return datetime.now(UTC)
+
+
+#: What stamps ``listings.changed_at``: the machine's clock, not the hub's injected one,
+#: since change marks are compared with the time a picture was loaded (see
+#: :mod:`hub.core.picture_cache`). Tests replace it to move time without sleeping.
+change_clock: Callable[[], datetime] = system_time
+
+
+def _wall_clock() -> datetime:
+    return change_clock()
 
 
 class Shop(Base):
@@ -152,10 +167,14 @@ class Listing(Base):
     pushed_at: Mapped[datetime | None]
     needs_read: Mapped[bool] = mapped_column(Boolean, default=False)
     last_seen_at: Mapped[datetime]
+    # Wall-clock time of the row's last insert or update (every write, ORM or Core, sets
+    # it): the incremental stock picture re-reads only rows changed since its last load.
+    changed_at: Mapped[datetime | None] = mapped_column(default=_wall_clock, onupdate=_wall_clock)
 
     __table_args__ = (
         UniqueConstraint("shop_id", "platform_sku_id"),
         Index("ix_listings_sku_id", "sku_id"),
+        Index("ix_listings_changed_at", "changed_at"),
     )
 
 

@@ -9,12 +9,11 @@ mirrors it with two.)
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import anyio

@@ -29,8 +29,8 @@ from tests.reliability.support import (
     catalogue,
     failures,
     make_rig,
-    sqlite_url,
     problems,
+    sqlite_url,
 )
 from tests.reliability.test_faults import STOCK_READ
 
@@ -148,8 +148,9 @@ def test_faults_on_listing_reads_then_runs_converge(tmp_path: Any, platform: str
     shop's listings clearly, later runs link every listing once."""
     for number, kind in enumerate(FAULT_KINDS):
         other = "jd" if platform == "taobao" else "taobao"
-        (tmp_path / str(number)).mkdir()
-        rig = make_rig(sqlite_url(tmp_path / str(number)), shops={SHOP_OF[platform]: platform, "other": other})
+        rig = make_rig(
+            sqlite_url(tmp_path / str(number)), shops={SHOP_OF[platform]: platform, "other": other}
+        )
         try:
             box = rig.box(platform)
             box.faults.inject(kind, times=MAX_ATTEMPTS, when=LISTING_READ[platform])
@@ -257,8 +258,9 @@ def test_a_fault_on_page_2_of_n(tmp_path: Any, platform: str) -> None:
     every order exactly once."""
     for number, kind in enumerate(FAULT_KINDS):
         shop = SHOP_OF[platform]
-        (tmp_path / str(number)).mkdir()
-        rig = make_rig(sqlite_url(tmp_path / str(number)), shops={shop: platform}, seed=catalogue(stock=ON_HAND))
+        rig = make_rig(
+            sqlite_url(tmp_path / str(number)), shops={shop: platform}, seed=catalogue(stock=ON_HAND)
+        )
         try:
             options = SMALL_PAGES[platform]
             rig.db.run_sync(

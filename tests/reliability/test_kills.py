@@ -140,8 +140,16 @@ def uninterrupted_then_killed(
 def test_a_stock_import_killed_while_it_pushes(seed: Seed, tmp_path: Path) -> None:
     def prepare(world: World) -> list[str]:
         rows = [f"{code},{40 + n % 7}" for n, code in enumerate(codes_of(world))]
-        (world.db_path.parent / "stock.csv").write_text("sku,quantity\n" + "\n".join(rows) + "\n")
-        return ["stock", "import", str(world.db_path.parent / "stock.csv"), "--apply", "--push"]
+        (Path(world.url.removeprefix("sqlite:///")).parent / "stock.csv").write_text(
+            "sku,quantity\n" + "\n".join(rows) + "\n"
+        )
+        return [
+            "stock",
+            "import",
+            str(Path(world.url.removeprefix("sqlite:///")).parent / "stock.csv"),
+            "--apply",
+            "--push",
+        ]
 
     uninterrupted_then_killed(tmp_path, seed, prepare, (1,))
 
@@ -153,8 +161,16 @@ def test_a_price_import_killed_while_it_pushes(seed: Seed, tmp_path: Path) -> No
         for code in codes_of(world):
             price = box.state.skus_by_code(code)[0].price
             rows.append(f"{code},{price * 105 // 10000}.{price * 105 // 100 % 100:02d}")  # +5 %
-        (world.db_path.parent / "prices.csv").write_text("sku,price\n" + "\n".join(rows) + "\n")
-        return ["price", "import", str(world.db_path.parent / "prices.csv"), "--apply", "--push"]
+        (Path(world.url.removeprefix("sqlite:///")).parent / "prices.csv").write_text(
+            "sku,price\n" + "\n".join(rows) + "\n"
+        )
+        return [
+            "price",
+            "import",
+            str(Path(world.url.removeprefix("sqlite:///")).parent / "prices.csv"),
+            "--apply",
+            "--push",
+        ]
 
     uninterrupted_then_killed(tmp_path, seed, prepare, (2,))
 
