@@ -135,8 +135,12 @@ def main(argv: list[str] | None = None) -> None:
         build(path, args.skus, args.shops, args.on_hand, now)
         say(f"built {args.skus} SKUs × {args.shops} shops in {time.perf_counter() - started:.1f} s")
         db = Database(f"sqlite:///{path}")
-        cache = PictureCache(full_pass=timedelta(minutes=60), safety_default=0, partition_below=None,
-                             sales_window=timedelta(minutes=60))
+        cache = PictureCache(
+            full_pass=timedelta(minutes=60),
+            safety_default=0,
+            partition_below=None,
+            sales_window=timedelta(minutes=60),
+        )
         base = current_rss_mb()
         full = stock_cycle(db, now, cache)
         say(f"full cycle: {full}")
@@ -157,7 +161,9 @@ def main(argv: list[str] | None = None) -> None:
                 "full_cycle": {"cpu_seconds": full[0], "wall_seconds": full[1], "pushes": full[2]},
                 "no_change_cycle": {"cpu_seconds": quiet[0], "wall_seconds": quiet[1], "pushes": quiet[2]},
                 "small_change_cycle": {
-                    "cpu_seconds": changed[0], "wall_seconds": changed[1], "pushes": changed[2]
+                    "cpu_seconds": changed[0],
+                    "wall_seconds": changed[1],
+                    "pushes": changed[2],
                 },
                 "no_change_share": share,
                 "targets": {

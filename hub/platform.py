@@ -41,6 +41,7 @@ __all__ = [
     "TokenStore",
 ]
 
+
 @dataclass(frozen=True)
 class PromotionLimits:
     """What a platform's native promotion API accepts (``None``: no limit). Amounts are

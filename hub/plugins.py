@@ -162,4 +162,3 @@ class PluginHost:
         for result in getattr(self.pm.hook, hook)(**kwargs):
             if inspect.isawaitable(result):
                 await result
-

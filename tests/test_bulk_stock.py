@@ -176,9 +176,7 @@ def test_the_main_warehouse_needs_no_creating(app: App, invoke: Invoke, tmp_path
 
 
 def test_create_warehouses(shop: App, invoke: Invoke, tmp_path: Path) -> None:
-    f = write_text(
-        tmp_path / "wh.csv", "sku,quantity,warehouse\nCUP,6,south\nBOWL,0,east\nLID,0,west\n"
-    )
+    f = write_text(tmp_path / "wh.csv", "sku,quantity,warehouse\nCUP,6,south\nBOWL,0,east\nLID,0,west\n")
     result = invoke("stock", "import", str(f), "--apply", "--create-warehouses")
     assert result.exit_code == 0, result.output
     assert on_hand(shop, "CUP", "south") == 6

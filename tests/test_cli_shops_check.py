@@ -81,9 +81,7 @@ def test_every_shop_passes_with_the_platforms_own_words(lab: Lab) -> None:
 
 @pytest.mark.parametrize("shop", list(SHOPS))
 def test_a_wrong_secret_is_named_and_exits_2(lab: Lab, shop: str) -> None:
-    lab.app.db.run_sync(
-        lambda s: set_secrets(s, lab.app.host, shop, {"app_secret": "not-the-right-secret"})
-    )
+    lab.app.db.run_sync(lambda s: set_secrets(s, lab.app.host, shop, {"app_secret": "not-the-right-secret"}))
     result = hub(lab, "shops", "check", "--json")
     assert result.exit_code == 2
     found = checks(result)

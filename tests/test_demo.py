@@ -115,10 +115,25 @@ def test_a_demo_that_sells_nothing_is_a_failure(monkeypatch: pytest.MonkeyPatch,
     def nothing_sold(options, say):  # type: ignore[no-untyped-def]
         async def run() -> DemoResult:
             return DemoResult(
-                skus=20, listings=dict.fromkeys(SHOPS, 20), first_sync_seconds=1.0, first_sync_pushes=80,
-                orders={}, units_sold=dict.fromkeys(SHOPS, 0), stock=250, sold=0, oversold=0,
-                sell_through=0.0, propagation_p50=None, propagation_p99=None, unpropagated=0, cycles=9,
-                pushes=80, retries=0, faults_injected={}, failed_writes=0, database=str(tmp_path / "hub.db"),
+                skus=20,
+                listings=dict.fromkeys(SHOPS, 20),
+                first_sync_seconds=1.0,
+                first_sync_pushes=80,
+                orders={},
+                units_sold=dict.fromkeys(SHOPS, 0),
+                stock=250,
+                sold=0,
+                oversold=0,
+                sell_through=0.0,
+                propagation_p50=None,
+                propagation_p99=None,
+                unpropagated=0,
+                cycles=9,
+                pushes=80,
+                retries=0,
+                faults_injected={},
+                failed_writes=0,
+                database=str(tmp_path / "hub.db"),
             )
 
         return run()

@@ -225,9 +225,7 @@ def test_incremental_picture_plans_what_a_full_one_plans(tmp_path: Path, wall: l
         def cycle(s: Session, now: datetime = now) -> list[stock_mod.Push]:
             claimed = stock_mod.claims(s)
             fresh = cache.load(s, now)
-            full = stock_mod.load_picture(
-                s, now, safety_default=1, partition_below=None, sales_window=WINDOW
-            )
+            full = stock_mod.load_picture(s, now, safety_default=1, partition_below=None, sales_window=WINDOW)
             assert snapshot(fresh) == snapshot(full)
             assert sorted(x.id for x in fresh.needing_read()) == sorted(x.id for x in full.needing_read())
             pushes = stock_mod.plan(fresh, shop_ids=set(SHOPS), absolute_shops=ABSOLUTE)

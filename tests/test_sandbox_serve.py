@@ -102,9 +102,7 @@ def test_shops_add_then_sync_stores_a_generated_shop_exactly_once(platform: str,
         items=60, skus_per_item=3, orders=400, start=now - timedelta(days=3), end=now, rng=random.Random(7)
     )
     sandbox = info.make_sandbox(SandboxConfig(seed=seed))
-    app = App(
-        settings=HubSettings(database_url=hub_db_url, listings_interval_minutes=0)
-    )
+    app = App(settings=HubSettings(database_url=hub_db_url, listings_interval_minutes=0))
     runner = CliRunner()
 
     def hub(*args: str) -> str:
@@ -159,11 +157,17 @@ def test_served_sandboxes_take_an_absolute_form_target_and_send_one_date_header(
     Date header, the sandbox's own."""
     sandbox = PluginHost().platform(platform).make_sandbox(SandboxConfig())
     with serve_in_thread(sandbox) as served:
-        path = {"taobao": "/router/rest", "jd": "/routerjson", "douyin": "/product/listV2",
-                "wechat": "/channels/ec/product/list/get"}[platform]
+        path = {
+            "taobao": "/router/rest",
+            "jd": "/routerjson",
+            "douyin": "/product/listV2",
+            "wechat": "/channels/ec/product/list/get",
+        }[platform]
         target = f"http://127.0.0.1{path}?app_key=x&method=y"
-        head = (f"POST {target} HTTP/1.1\r\nHost: elsewhere.invalid\r\nContent-Length: 2\r\n"
-                "Content-Type: application/json\r\nConnection: close")
+        head = (
+            f"POST {target} HTTP/1.1\r\nHost: elsewhere.invalid\r\nContent-Length: 2\r\n"
+            "Content-Type: application/json\r\nConnection: close"
+        )
         status, fields, content = raw_http(served.port, head, b"{}")
     assert status.startswith("HTTP/1.1 200"), (status, content)
     body = json.loads(content)
@@ -175,7 +179,9 @@ def test_served_sandboxes_take_an_absolute_form_target_and_send_one_date_header(
 def test_hub_sandbox_serve_port_0_prints_the_bound_port_and_the_douyin_shop_id() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "hub", "sandbox", "serve", "douyin", "--port", "0", "--generate", "2x1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         lines = []

@@ -133,9 +133,12 @@ async def test_a_second_stop_cuts_off_a_write_in_flight_and_the_next_run_rereads
         assert again.exit_code == 0, again.to_dict()
     # The write that landed was re-read, not sent again: every shop shows 18.
     assert lab.shown("CUP") == {"a": 18, "b": 18, "c": 18}
-    assert lab.app.db.run_sync(
-        lambda s: s.scalar(select(t.OutboxEntry.state).where(t.OutboxEntry.id == sending[0]))
-    ) == "superseded"
+    assert (
+        lab.app.db.run_sync(
+            lambda s: s.scalar(select(t.OutboxEntry.state).where(t.OutboxEntry.id == sending[0]))
+        )
+        == "superseded"
+    )
 
 
 async def test_outbox_list_open_shows_writes_in_flight(lab: Lab) -> None:

@@ -724,9 +724,7 @@ def _start_run(session: Session, holder: str, now: datetime) -> int:
     return run.id
 
 
-def _record_runs(
-    session: Session, report: SyncReport, ids: dict[str, int], run_id: int, holder: str
-) -> None:
+def _record_runs(session: Session, report: SyncReport, ids: dict[str, int], run_id: int, holder: str) -> None:
     cycle = session.get(t.SyncRun, run_id)
     if cycle is not None:
         cycle.finished_at = report.finished_at

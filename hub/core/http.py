@@ -361,7 +361,6 @@ class PlatformClient:
             log.info("%s: access token refreshed", self.shop)
             return True
 
-
     async def _adopt_stored_tokens(self) -> bool:
         """Take the stored tokens if they are not the ones this client holds: another
         process refreshed (and stored) them first, which spent our refresh token."""

@@ -200,4 +200,3 @@ def mark_crashed_runs(session: Session, now: datetime) -> int:
 #: A run with no live lease is given this long before it counts as crashed (it may not
 #: have taken its first lease yet).
 _GRACE = timedelta(minutes=10)
-

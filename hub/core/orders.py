@@ -474,8 +474,12 @@ def search_orders(
             "shipped_at": o.shipped_at,
             "total": o.total,
             "lines": [
-                {"line_id": ln.line_id, "sku": ln.master_code or ln.platform_sku_id, "quantity": ln.quantity,
-                 "linked": ln.sku_id is not None}
+                {
+                    "line_id": ln.line_id,
+                    "sku": ln.master_code or ln.platform_sku_id,
+                    "quantity": ln.quantity,
+                    "linked": ln.sku_id is not None,
+                }
                 for ln in o.lines
             ],
         }

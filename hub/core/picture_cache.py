@@ -196,9 +196,14 @@ class PictureCache:
         stock_mod.decide_modes(skus, by_sku, sold, measured, self.partition_below, decide)
         for sku_id in decide:
             before, after = old.skus.get(sku_id), skus.get(sku_id)
-            if before and after and (before.partitioned, before.mode_reason) != (
-                after.partitioned,
-                after.mode_reason,
+            if (
+                before
+                and after
+                and (before.partitioned, before.mode_reason)
+                != (
+                    after.partitioned,
+                    after.mode_reason,
+                )
             ):
                 dirty.add(sku_id)
         for sku_id in dirty:

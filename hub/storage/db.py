@@ -139,7 +139,6 @@ def insert_or_ignore(session: Session, table: Table, values: dict[str, Any]) -> 
     session.execute(dialects[name](table).values(**values).on_conflict_do_nothing())
 
 
-
 def _create_private_file(database: str | None) -> None:
     """Create a new SQLite file as 0600 before SQLite creates it with the umask's mode
     (SQLite gives its -wal and -shm files the database file's mode)."""

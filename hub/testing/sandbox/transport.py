@@ -134,8 +134,14 @@ def uvicorn_config(app: SandboxApp, host: str, port: int, **options: Any) -> Any
     import uvicorn
 
     return uvicorn.Config(
-        asgi_app(app), host=host, port=port, log_level="warning", access_log=False,
-        date_header=False, server_header=False, **options,
+        asgi_app(app),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        date_header=False,
+        server_header=False,
+        **options,
     )
 
 

@@ -92,14 +92,19 @@ def classify(body: Mapping[str, Any], *, operation: str, platform: str = PLATFOR
     try:
         code = int(body.get("code"))  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        return MalformedResponse(f"unreadable envelope code {body.get('code')!r}",
-                                 platform=platform, operation=operation)
+        return MalformedResponse(
+            f"unreadable envelope code {body.get('code')!r}", platform=platform, operation=operation
+        )
     sub_code = str(body.get("sub_code") or "")
     msg, sub_msg = str(body.get("msg") or ""), str(body.get("sub_msg") or "")
     text = redact(": ".join(p for p in (msg, sub_msg) if p) or "error without a message")
-    where: dict[str, Any] = {"platform": platform, "operation": operation, "code": code,
-                             "sub_code": sub_code or None,
-                             "request_id": str(body.get("log_id") or "") or None}
+    where: dict[str, Any] = {
+        "platform": platform,
+        "operation": operation,
+        "code": code,
+        "sub_code": sub_code or None,
+        "request_id": str(body.get("log_id") or "") or None,
+    }
     if sub_code in REFRESHABLE_TOKEN_ERRORS:
         return AuthError(text, refreshable=True, credential="token", **where)
     if sub_code.startswith("isv.access-token"):  # invalid / missing: a refresh cannot cure it
@@ -123,8 +128,9 @@ def classify(body: Mapping[str, Any], *, operation: str, platform: str = PLATFOR
     if sub_code.startswith("isv.app-id"):
         return AuthError(f"{text} — check the shop's app_key", credential="app", **where)
     if sub_code.startswith("isv.timestamp"):
-        return InvalidRequest(f"{text} (check the clock: Douyin allows 10 minutes of skew)",
-                              parameter="timestamp", **where)
+        return InvalidRequest(
+            f"{text} (check the clock: Douyin allows 10 minutes of skew)", parameter="timestamp", **where
+        )
     if sub_code.endswith(":" + INSUFFICIENT_STOCK) or "库存不足" in sub_msg:
         return InsufficientStock(text, parameter="stock_num", **where)
     if code in REQUEST_ERRORS:
@@ -156,25 +162,35 @@ class DouyinClient(ShopClient):
             "method": method,
             "timestamp": timestamp,
             "v": signing.API_VERSION,
-            "sign": signing.sign(app_secret=self.settings.app_secret.get_secret_value(),
-                                 app_key=self.settings.app_key, method=method, param_json=body,
-                                 timestamp=timestamp, sign_method=self.settings.sign_method),
+            "sign": signing.sign(
+                app_secret=self.settings.app_secret.get_secret_value(),
+                app_key=self.settings.app_key,
+                method=method,
+                param_json=body,
+                timestamp=timestamp,
+                sign_method=self.settings.sign_method,
+            ),
             "sign_method": self.settings.sign_method,
         }
         if with_token and self.access_token:
             query["access_token"] = self.access_token
         return httpx.Request(
-            "POST", f"{self.settings.base_url}/{path.lstrip('/')}", params=query,
+            "POST",
+            f"{self.settings.base_url}/{path.lstrip('/')}",
+            params=query,
             content=body.encode("utf-8"),
-            headers={"content-type": "application/json;charset=UTF-8",
-                     "x-open-no-old-err-code": "1"},  # ask for the code/sub_code envelope
+            headers={
+                "content-type": "application/json;charset=UTF-8",
+                "x-open-no-old-err-code": "1",
+            },  # ask for the code/sub_code envelope
         )
 
     def request(self, path: str, params: Mapping[str, Any], *, idempotent: bool = True) -> Awaitable[Any]:
         """Call the API at ``path`` with business ``params``; returns the envelope's ``data``."""
         body = signing.param_json(params)  # serialised once: the body and the signed string
-        return self.call(signing.method_for_path(path), partial(self.build_request, path, body),
-                         idempotent=idempotent)
+        return self.call(
+            signing.method_for_path(path), partial(self.build_request, path, body), idempotent=idempotent
+        )
 
     def parse(self, operation: str, response: httpx.Response) -> Any:
         """The ``data`` of a success envelope, or the classified hub error."""
@@ -182,8 +198,12 @@ class DouyinClient(ShopClient):
         if "code" not in body and "err_no" in body:  # the legacy envelope
             if body.get("err_no") == 0:
                 return body.get("data")
-            raise PlatformError(redact(str(body.get("message") or "error")), platform=self.platform,
-                                operation=operation, code=body.get("err_no"))
+            raise PlatformError(
+                redact(str(body.get("message") or "error")),
+                platform=self.platform,
+                operation=operation,
+                code=body.get("err_no"),
+            )
         if "code" not in body:
             raise MalformedResponse("envelope without a code", **self._where(operation))
         if body.get("code") in (SUCCESS, str(SUCCESS)):
@@ -199,11 +219,13 @@ class DouyinClient(ShopClient):
         body = signing.param_json({"grant_type": "refresh_token", "refresh_token": self.refresh_token})
         # Not through call(): that would check the token's expiry and try to refresh again.
         data = await self._call_with_retries(
-            "token.refresh", partial(self.build_request, "/token/refresh", body, with_token=False), True)
+            "token.refresh", partial(self.build_request, "/token/refresh", body, with_token=False), True
+        )
         return self._tokens(data, "token.refresh")
 
-    async def create_token(self, *, code: str = "", shop_id: str | None = None,
-                           grant_type: str | None = None) -> TokenSet:
+    async def create_token(
+        self, *, code: str = "", shop_id: str | None = None, grant_type: str | None = None
+    ) -> TokenSet:
         """``POST /token/create``: exchange an authorisation ``code`` (tool apps) or, with
         ``shop_id`` and no code, authorise a self-use app (grant_type authorization_self)."""
         grant = grant_type or ("authorization_code" if code else "authorization_self")
@@ -212,13 +234,15 @@ class DouyinClient(ShopClient):
             params["shop_id"] = shop_id
         body = signing.param_json(params)
         data = await self._call_with_retries(
-            "token.create", partial(self.build_request, "/token/create", body, with_token=False), True)
+            "token.create", partial(self.build_request, "/token/create", body, with_token=False), True
+        )
         return self._tokens(data, "token.create")
 
     def _tokens(self, data: Any, operation: str) -> TokenSet:
         try:
-            return mappers.token_set(data or {}, now=self.clock.now(),
-                                     expires_in=self.settings.token_expires_in)
+            return mappers.token_set(
+                data or {}, now=self.clock.now(), expires_in=self.settings.token_expires_in
+            )
         except mappers.DataError as exc:
             raise PlatformError(str(exc), **self._where(operation)) from None
 
@@ -238,8 +262,9 @@ class DouyinClient(ShopClient):
             async for rows in self._product_pages(status):
                 products = []
                 for product in rows:
-                    product_id = self._mapped(mappers.platform_id, product.get("product_id"),
-                                              "product_id", "product.listV2 row")
+                    product_id = self._mapped(
+                        mappers.platform_id, product.get("product_id"), "product_id", "product.listV2 row"
+                    )
                     if product_id in seen or product.get("status") == mappers.PRODUCT_DELETED:
                         continue  # creation-time slices overlap by a second; read each once
                     seen.add(product_id)
@@ -254,8 +279,9 @@ class DouyinClient(ShopClient):
 
     async def sku_list(self, product_id: str) -> list[Mapping[str, Any]]:
         """The SKUs of one product (``/sku/list``)."""
-        data = await self.request("/sku/list",
-                                  {"product_id": self._mapped(mappers.numeric_id, product_id, "product_id")})
+        data = await self.request(
+            "/sku/list", {"product_id": self._mapped(mappers.numeric_id, product_id, "product_id")}
+        )
         if isinstance(data, Mapping):  # tolerate {"data": [...]} as well as the documented list
             data = data.get("data")
         if not isinstance(data, list):
@@ -280,8 +306,12 @@ class DouyinClient(ShopClient):
                     found.add(level.platform_sku_id)
             missing = wanted[product_id] - found
             if missing:
-                log.warning("%s: product %s has no SKU %s on Douyin; no stock read for it",
-                            self.shop, product_id, ", ".join(sorted(missing)))
+                log.warning(
+                    "%s: product %s has no SKU %s on Douyin; no stock read for it",
+                    self.shop,
+                    product_id,
+                    ", ".join(sorted(missing)),
+                )
         return levels
 
     async def _sku_list_or_none(self, product_id: str) -> list[Mapping[str, Any]] | None:
@@ -313,11 +343,11 @@ class DouyinClient(ShopClient):
                 return self.failed(key, exc)
             # Douyin refuses a decrease below zero; a clamped relative write would leave 0.
             # Showing 0 can never oversell, so set it absolutely.
-            await self.request("/sku/syncStock", mappers.stock_params(update, use_delta=False)
-                               | {"stock_num": 0})
+            await self.request(
+                "/sku/syncStock", mappers.stock_params(update, use_delta=False) | {"stock_num": 0}
+            )
             return PushResult(idempotency_key=key, ok=True, quantity_after=0)
-        return PushResult(idempotency_key=key, ok=True,
-                          quantity_after=None if relative else update.quantity)
+        return PushResult(idempotency_key=key, ok=True, quantity_after=None if relative else update.quantity)
 
     async def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]:
         """Set prices (fen) with sku.editPrice, one call per SKU."""
@@ -355,8 +385,13 @@ class DouyinClient(ShopClient):
 
     async def _search_orders(self, start: int, end: int) -> AsyncIterator[Mapping[str, Any]]:
         size = self.settings.page_size
-        params = {"update_time_start": start, "update_time_end": end, "order_by": "update_time",
-                  "order_asc": True, "size": size}
+        params = {
+            "update_time_start": start,
+            "update_time_end": end,
+            "order_by": "update_time",
+            "order_asc": True,
+            "size": size,
+        }
 
         async def page_at(page: int) -> tuple[list[Mapping[str, Any]], int]:
             return self._order_page(await self.request("/order/searchList", {**params, "page": page}))
@@ -371,14 +406,16 @@ class DouyinClient(ShopClient):
 
     def _order_page(self, data: Any) -> tuple[list[Mapping[str, Any]], int]:
         if not isinstance(data, Mapping):
-            raise MalformedResponse("order.searchList data is not an object",
-                                    **self._where("order.searchList"))
+            raise MalformedResponse(
+                "order.searchList data is not an object", **self._where("order.searchList")
+            )
         rows = data.get("shop_order_list") or []
         try:
             total = int(data.get("total") or 0)
         except (TypeError, ValueError):
-            raise MalformedResponse("order.searchList total is not a number",
-                                    **self._where("order.searchList")) from None
+            raise MalformedResponse(
+                "order.searchList total is not a number", **self._where("order.searchList")
+            ) from None
         return list(rows), total
 
     async def get_order(self, order_id: str) -> Order:
@@ -403,8 +440,9 @@ class DouyinClient(ShopClient):
         data = await self.request("/order/orderDetail", {"shop_order_id": order_id})
         detail = (data or {}).get("shop_order_detail") if isinstance(data, Mapping) else None
         if not isinstance(detail, Mapping):
-            raise MalformedResponse("order.orderDetail without shop_order_detail",
-                                    **self._where("order.orderDetail"))
+            raise MalformedResponse(
+                "order.orderDetail without shop_order_detail", **self._where("order.orderDetail")
+            )
         return detail
 
     async def ship(self, shipment: Shipment) -> PushResult:
@@ -415,8 +453,11 @@ class DouyinClient(ShopClient):
     async def _ship(self, shipment: Shipment) -> PushResult:
         key = shipment.idempotency_key
         if shipment.line_ids:
-            return self.failed(key, "Douyin plugin writes back whole-order shipments only "
-                                    "(order.logisticsAdd); a shipment of some lines is not supported")
+            return self.failed(
+                key,
+                "Douyin plugin writes back whole-order shipments only "
+                "(order.logisticsAdd); a shipment of some lines is not supported",
+            )
         company = self.settings.carrier_codes.get(shipment.carrier, shipment.carrier)
         try:
             await self.request("/order/logisticsAdd", mappers.shipment_params(shipment, company))
@@ -431,8 +472,11 @@ class DouyinClient(ShopClient):
             detail = await self._order_detail(shipment.platform_order_id)
         except PlatformError:
             return False
-        return any(str(info.get("tracking_no")) == shipment.tracking_number
-                   for info in detail.get("logistics_info") or [] if isinstance(info, Mapping))
+        return any(
+            str(info.get("tracking_no")) == shipment.tracking_number
+            for info in detail.get("logistics_info") or []
+            if isinstance(info, Mapping)
+        )
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -449,8 +493,9 @@ class DouyinClient(ShopClient):
         async for rows in self._product_slice(status, size, cap, FIRST_PRODUCT_SECOND, hi):
             yield rows
 
-    async def _product_slice(self, status: int, size: int, cap: int, lo: int,
-                             hi: int) -> AsyncIterator[list[Mapping[str, Any]]]:
+    async def _product_slice(
+        self, status: int, size: int, cap: int, lo: int, hi: int
+    ) -> AsyncIterator[list[Mapping[str, Any]]]:
         # Products created in seconds lo..hi. The creation bounds are sent one second wider
         # on each side, so the slices cover every second whether Douyin treats the bounds
         # as inclusive or exclusive; the overlap is de-duplicated by product id.
@@ -464,17 +509,27 @@ class DouyinClient(ShopClient):
                 yield rows
             return
         if first[1] > cap:
-            log.warning("%s: %d products created in one second exceed Douyin's %d-row listing "
-                        "cap; only the first %d are read", self.shop, first[1], cap, cap)
+            log.warning(
+                "%s: %d products created in one second exceed Douyin's %d-row listing "
+                "cap; only the first %d are read",
+                self.shop,
+                first[1],
+                cap,
+                cap,
+            )
         async for rows in self._product_rows(status, size, first, bounds):
             yield rows
 
-    async def _product_rows(self, status: int, size: int, first: tuple[list[Any], int],
-                            bounds: Mapping[str, int] | None = None
-                            ) -> AsyncIterator[list[Mapping[str, Any]]]:
+    async def _product_rows(
+        self, status: int, size: int, first: tuple[list[Any], int], bounds: Mapping[str, int] | None = None
+    ) -> AsyncIterator[list[Mapping[str, Any]]]:
         _, cap = self._product_page_size()
-        async for rows in numbered_pages(lambda page: self._list_products(status, page, size, bounds),
-                                         size=size, first_page=first, max_rows=cap):
+        async for rows in numbered_pages(
+            lambda page: self._list_products(status, page, size, bounds),
+            size=size,
+            first_page=first,
+            max_rows=cap,
+        ):
             yield list(rows)
 
     def _product_page_size(self) -> tuple[int, int]:
@@ -485,18 +540,20 @@ class DouyinClient(ShopClient):
             size = gcd(size, cap)  # a size that divides the cap, so the last page fits
         return size, min(cap, MAX_PRODUCT_PAGE * size)
 
-    async def _list_products(self, status: int, page: int, size: int,
-                             bounds: Mapping[str, int] | None = None) -> tuple[list[Any], int]:
-        data = await self.request("/product/listV2",
-                                  {"status": status, "page": page, "size": size, **(bounds or {})})
+    async def _list_products(
+        self, status: int, page: int, size: int, bounds: Mapping[str, int] | None = None
+    ) -> tuple[list[Any], int]:
+        data = await self.request(
+            "/product/listV2", {"status": status, "page": page, "size": size, **(bounds or {})}
+        )
         if not isinstance(data, Mapping):
-            raise MalformedResponse("product.listV2 data is not an object",
-                                    **self._where("product.listV2"))
+            raise MalformedResponse("product.listV2 data is not an object", **self._where("product.listV2"))
         try:
             return list(data.get("data") or []), int(data.get("total") or 0)
         except (TypeError, ValueError):
-            raise MalformedResponse("product.listV2 total is not a number",
-                                    **self._where("product.listV2")) from None
+            raise MalformedResponse(
+                "product.listV2 total is not a number", **self._where("product.listV2")
+            ) from None
 
     def _mapped(self, mapper: Callable[..., T], *args: Any) -> T:
         """Run a mapper; data it cannot map becomes a non-retryable platform error."""
@@ -505,5 +562,6 @@ class DouyinClient(ShopClient):
         except mappers.DataError as exc:
             raise PlatformError(f"unexpected Douyin data: {exc}", platform=self.platform) from None
         except ValueError as exc:  # a canonical model refused the mapped values
-            raise PlatformError(f"unexpected Douyin data: {redact(str(exc))}",
-                                platform=self.platform) from None
+            raise PlatformError(
+                f"unexpected Douyin data: {redact(str(exc))}", platform=self.platform
+            ) from None

@@ -128,8 +128,9 @@ def _required_time(value: Any, field: str, where: str) -> datetime:
 
 def spec_values(sku: Json) -> list[str]:
     """The SKU's spec values (spec_detail_name1..3), e.g. ``["红", "M"]``."""
-    return [str(sku[k]) for k in ("spec_detail_name1", "spec_detail_name2", "spec_detail_name3")
-            if sku.get(k)]
+    return [
+        str(sku[k]) for k in ("spec_detail_name1", "spec_detail_name2", "spec_detail_name3") if sku.get(k)
+    ]
 
 
 def sku_quantity(sku: Json, where: str) -> int:
@@ -160,9 +161,12 @@ def listing_from(product: Json, sku: Json) -> Listing:
 def stock_level_from(sku: Json, product_id: str, observed_at: datetime) -> StockLevel:
     """One sku.list row -> :class:`StockLevel`."""
     where = f"product {product_id} sku {sku.get('id')}"
-    return StockLevel(platform_item_id=product_id,
-                      platform_sku_id=platform_id(sku.get("id"), "id", where),
-                      quantity=sku_quantity(sku, where), observed_at=observed_at)
+    return StockLevel(
+        platform_item_id=product_id,
+        platform_sku_id=platform_id(sku.get("id"), "id", where),
+        quantity=sku_quantity(sku, where),
+        observed_at=observed_at,
+    )
 
 
 def stock_params(update: StockUpdate, *, use_delta: bool = True) -> dict[str, Any]:
@@ -181,9 +185,11 @@ def stock_params(update: StockUpdate, *, use_delta: bool = True) -> dict[str, An
 
 def price_params(update: PriceUpdate) -> dict[str, Any]:
     """sku.editPrice param_json (price in fen)."""
-    return {"product_id": numeric_id(update.ref.platform_item_id, "product_id"),
-            "sku_id": numeric_id(update.ref.platform_sku_id, "sku_id"),
-            "price": update.price}
+    return {
+        "product_id": numeric_id(update.ref.platform_item_id, "product_id"),
+        "sku_id": numeric_id(update.ref.platform_sku_id, "sku_id"),
+        "price": update.price,
+    }
 
 
 # --- orders -----------------------------------------------------------------------------
@@ -235,8 +241,9 @@ def order_line_from(line: Json, order_code: int, where: str) -> OrderLine:
     line_code = line.get("order_status", order_code)
     return OrderLine(
         line_id=platform_id(line.get("order_id"), "order_id", line_where),
-        platform_item_id=platform_id(line.get("product_id_str") or line.get("product_id"),
-                                     "product_id", line_where),
+        platform_item_id=platform_id(
+            line.get("product_id_str") or line.get("product_id"), "product_id", line_where
+        ),
         platform_sku_id=platform_id(line.get("sku_id"), "sku_id", line_where),
         master_code=(str(line.get("code") or "").strip() or None),
         title=str(line.get("product_name") or ""),
@@ -258,8 +265,9 @@ def order_from(shop_order: Json) -> Order:
     paid_at = _time(shop_order.get("pay_time"), "pay_time", where)
     return Order(
         platform_order_id=platform_id(shop_order.get("order_id"), "order_id", where),
-        status=order_status(code, paid=paid_at is not None,
-                            lines_refunded=[line.refunded for line in lines], where=where),
+        status=order_status(
+            code, paid=paid_at is not None, lines_refunded=[line.refunded for line in lines], where=where
+        ),
         platform_status=str(code),
         created_at=_required_time(shop_order.get("create_time"), "create_time", where),
         modified_at=_required_time(shop_order.get("update_time"), "update_time", where),
@@ -277,15 +285,19 @@ def order_modified_at(shop_order: Json) -> datetime:
 
 def shipment_params(shipment: Shipment, company_code: str) -> dict[str, Any]:
     """order.logisticsAdd param_json (whole-order shipment)."""
-    return {"order_id": shipment.platform_order_id, "company_code": company_code,
-            "logistics_code": shipment.tracking_number}
+    return {
+        "order_id": shipment.platform_order_id,
+        "company_code": company_code,
+        "logistics_code": shipment.tracking_number,
+    }
 
 
 # --- tokens -----------------------------------------------------------------------------
 
 
-def token_set(data: Json, *, now: datetime,
-              expires_in: Literal["seconds", "timestamp"] = "seconds") -> TokenSet:
+def token_set(
+    data: Json, *, now: datetime, expires_in: Literal["seconds", "timestamp"] = "seconds"
+) -> TokenSet:
     """token.create / token.refresh ``data`` -> :class:`TokenSet`.
 
     ``expires_in`` is UNCONFIRMED (seconds from now vs an absolute Unix time): the shop
@@ -301,12 +313,16 @@ def token_set(data: Json, *, now: datetime,
         value = _int(raw, "expires_in", where)
         mode = expires_in
         if mode == "seconds" and value > _MAX_PLAUSIBLE_TTL:
-            log.warning("douyin token: expires_in=%d is too large for seconds; read as a Unix "
-                        "time (set token_expires_in='timestamp')", value)
+            log.warning(
+                "douyin token: expires_in=%d is too large for seconds; read as a Unix "
+                "time (set token_expires_in='timestamp')",
+                value,
+            )
             mode = "timestamp"
         expires_at = from_unix(value) if mode == "timestamp" else now + timedelta(seconds=value)
-        log.info("douyin token: expires_in=%d read as %s -> expires at %s", value, mode,
-                 expires_at.isoformat())
+        log.info(
+            "douyin token: expires_in=%d read as %s -> expires at %s", value, mode, expires_at.isoformat()
+        )
     return TokenSet(access_token=access, refresh_token=refresh, expires_at=expires_at)
 
 

@@ -54,8 +54,15 @@ STATUS_CODES: dict[OrderStatus, int] = {
     OrderStatus.CANCELLED: 4,
     OrderStatus.REFUNDED: 4,
 }
-STATUS_DESC = {1: "待支付", 105: "已支付", 2: "备货中", 101: "部分发货", 3: "已发货", 4: "已取消",
-               5: "已完成"}
+STATUS_DESC = {
+    1: "待支付",
+    105: "已支付",
+    2: "备货中",
+    101: "部分发货",
+    3: "已发货",
+    4: "已取消",
+    5: "已完成",
+}
 
 
 class DouyinError(Exception):
@@ -90,8 +97,12 @@ def _token_failed(reason: str, sub_msg: str) -> DouyinError:
     return DouyinError(50001, "平台处理失败", f"dop.token-generate-failed:{reason}", sub_msg)
 
 
-_NOT_FOUND = {"item_not_found": "商品不存在", "sku_not_found": "SKU不存在",
-              "order_not_found": "订单不存在", "line_not_found": "子订单不存在"}
+_NOT_FOUND = {
+    "item_not_found": "商品不存在",
+    "sku_not_found": "SKU不存在",
+    "order_not_found": "订单不存在",
+    "line_not_found": "子订单不存在",
+}
 
 
 class DouyinSandbox(SandboxApp):
@@ -121,7 +132,8 @@ class DouyinSandbox(SandboxApp):
             # Douyin tokens always expire; expires_in is always sent.
             self.token_ttl = self.default_token_ttl
             self.credentials.tokens[self.access_token].expires_at = now + timedelta(
-                seconds=self.default_token_ttl)
+                seconds=self.default_token_ttl
+            )
         self.refresh_expiry: dict[str, datetime] = {self.refresh_token: now + self.refresh_token_ttl}
         self.refresh_successor: dict[str, tuple[datetime, str]] = {}  # old -> (valid until, new)
         self.idempotent_ids: set[str] = set()
@@ -141,17 +153,21 @@ class DouyinSandbox(SandboxApp):
 
     def new_state(self) -> ShopState:
         """Douyin-style ids: 19-digit product and order ids, 16-digit SKU ids."""
-        return ShopState(self.clock,
-                         new_item_id=numeric_ids(3_580_000_000_000_000_001),
-                         new_sku_id=numeric_ids(1_737_000_000_000_001),
-                         new_order_id=numeric_ids(6_921_000_000_000_000_001),
-                         new_line_id=numeric_ids(6_921_500_000_000_000_001))
+        return ShopState(
+            self.clock,
+            new_item_id=numeric_ids(3_580_000_000_000_000_001),
+            new_sku_id=numeric_ids(1_737_000_000_000_001),
+            new_order_id=numeric_ids(6_921_000_000_000_000_001),
+            new_line_id=numeric_ids(6_921_500_000_000_000_001),
+        )
 
     # --- protocol ---------------------------------------------------------------------------
 
     def throttled(self, request: httpx.Request) -> httpx.Response:
-        return self._answer(DouyinError(60000, "请求过于频繁", "", "调用频率超过限制，请稍后重试"),
-                            legacy=request.headers.get("x-open-no-old-err-code") != "1")
+        return self._answer(
+            DouyinError(60000, "请求过于频繁", "", "调用频率超过限制，请稍后重试"),
+            legacy=request.headers.get("x-open-no-old-err-code") != "1",
+        )
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = "/" + request.url.path.lstrip("/")  # some SDKs send //order/searchList
@@ -181,9 +197,13 @@ class DouyinSandbox(SandboxApp):
     def _authenticate(self, request: httpx.Request, api: str) -> dict[str, Any]:
         """The system-parameter checks, in gateway order; returns the parsed param_json."""
         query = request.url.params
-        for name, sub_code in (("app_key", "isv.app-id-missing"), ("method", "isv.parameter-missing"),
-                               ("timestamp", "isv.parameter-missing"), ("v", "isv.parameter-missing"),
-                               ("sign", "isv.signature-missing")):
+        for name, sub_code in (
+            ("app_key", "isv.app-id-missing"),
+            ("method", "isv.parameter-missing"),
+            ("timestamp", "isv.parameter-missing"),
+            ("v", "isv.parameter-missing"),
+            ("sign", "isv.signature-missing"),
+        ):
             if not query.get(name):
                 raise _missing_system(name, sub_code)
         if query["method"] != api:
@@ -206,9 +226,14 @@ class DouyinSandbox(SandboxApp):
             # The API guide lists param_json among the request parameters: a client may send
             # it in the query instead of the body.
             body = query["param_json"]
-        expected = signing.sign(app_secret=self.credentials.app_secret, app_key=query["app_key"],
-                                method=api, param_json=body, timestamp=query["timestamp"],
-                                sign_method=sign_method)
+        expected = signing.sign(
+            app_secret=self.credentials.app_secret,
+            app_key=query["app_key"],
+            method=api,
+            param_json=body,
+            timestamp=query["timestamp"],
+            sign_method=sign_method,
+        )
         if not secrets.compare_digest(expected, query["sign"]):
             raise _bad_system("isv.signature-invalid", "签名校验失败")
         try:
@@ -228,20 +253,33 @@ class DouyinSandbox(SandboxApp):
         except ValueError:
             raise _bad_system("isv.timestamp-format-error", "timestamp格式错误") from None
 
-    def _answer(self, error: DouyinError | None = None, data: Any = None, *,
-                legacy: bool = False) -> httpx.Response:
+    def _answer(
+        self, error: DouyinError | None = None, data: Any = None, *, legacy: bool = False
+    ) -> httpx.Response:
         """Douyin's envelope. The official SDKs send ``x-open-no-old-err-code: 1`` and get only
         ``code/msg/sub_code/sub_msg``; without that header the platform also sends the legacy
         ``err_no``/``message`` pair (0 and "success" on success), which older clients read."""
-        log_id = self.clock.now().astimezone(CN_TZ).strftime("%Y%m%d%H%M%S") + \
-            self.request_id(self.rng).upper()
+        log_id = (
+            self.clock.now().astimezone(CN_TZ).strftime("%Y%m%d%H%M%S") + self.request_id(self.rng).upper()
+        )
         if error is None:
-            body: dict[str, Any] = {"code": SUCCESS, "msg": "success", "sub_code": "", "sub_msg": "",
-                                    "log_id": log_id, "data": data}
+            body: dict[str, Any] = {
+                "code": SUCCESS,
+                "msg": "success",
+                "sub_code": "",
+                "sub_msg": "",
+                "log_id": log_id,
+                "data": data,
+            }
             old = {"err_no": 0, "message": "success"}
         else:
-            body = {"code": error.code, "msg": error.msg, "sub_code": error.sub_code,
-                    "sub_msg": error.sub_msg, "log_id": log_id}
+            body = {
+                "code": error.code,
+                "msg": error.msg,
+                "sub_code": error.sub_code,
+                "sub_msg": error.sub_msg,
+                "log_id": log_id,
+            }
             old = {"err_no": error.code, "message": error.sub_msg or error.msg}
         return self.json_response({**body, **old} if legacy else body)
 
@@ -249,14 +287,27 @@ class DouyinSandbox(SandboxApp):
         """A 消息推送 POST (fact sheet §3.8): a JSON array of one message, ``app-id`` and
         ``event-sign`` = MD5(app key + body + app secret)."""
         tag = _PUSH_TAGS.get(change.status, "109") if change.seq else "100"
-        data = {"p_id": int(change.order.order_id), "s_ids": [int(change.order.order_id)],
-                "shop_id": self.shop_id, "order_status": STATUS_CODES[change.status],
-                "update_time": to_unix(self.clock.now())}
-        body = json.dumps([{"tag": tag, "msg_id": f"{self.shop_id}-{change.key}",
-                            "data": json.dumps(data)}]).encode()
+        data = {
+            "p_id": int(change.order.order_id),
+            "s_ids": [int(change.order.order_id)],
+            "shop_id": self.shop_id,
+            "order_status": STATUS_CODES[change.status],
+            "update_time": to_unix(self.clock.now()),
+        }
+        body = json.dumps(
+            [{"tag": tag, "msg_id": f"{self.shop_id}-{change.key}", "data": json.dumps(data)}]
+        ).encode()
         key, secret = self.credentials.app_key, self.credentials.app_secret
-        return httpx.Request("POST", url, content=body, headers={
-            "content-type": "application/json", "app-id": key, "event-sign": event_sign(key, body, secret)})
+        return httpx.Request(
+            "POST",
+            url,
+            content=body,
+            headers={
+                "content-type": "application/json",
+                "app-id": key,
+                "event-sign": event_sign(key, body, secret),
+            },
+        )
 
     def push_accepted(self, response: httpx.Response) -> bool:
         """Only ``{"code": 0}`` acknowledges; anything else is redelivered."""
@@ -334,38 +385,72 @@ class DouyinSandbox(SandboxApp):
         def inside(when: datetime, low: str, high: str) -> bool:
             # Douyin's bounds exclude the given times ("不包含入参时间").
             t = to_unix(when)
-            return (params.get(low) in (None, "", 0) or t > self._int(params, low)) and \
-                (params.get(high) in (None, "", 0) or t < self._int(params, high))
+            return (params.get(low) in (None, "", 0) or t > self._int(params, low)) and (
+                params.get(high) in (None, "", 0) or t < self._int(params, high)
+            )
 
         name = str(params.get("name") or "")
-        items = [i for i in self.state.items.values()
-                 if (0 if i.on_sale else 1) in statuses and (not ids or i.item_id in ids)
-                 and name in i.title and inside(i.created, "start_time", "end_time")
-                 and inside(i.modified, "update_start_time", "update_end_time")]
+        items = [
+            i
+            for i in self.state.items.values()
+            if (0 if i.on_sale else 1) in statuses
+            and (not ids or i.item_id in ids)
+            and name in i.title
+            and inside(i.created, "start_time", "end_time")
+            and inside(i.modified, "update_start_time", "update_end_time")
+        ]
         items.sort(key=lambda i: (i.created, int(i.item_id)), reverse=True)  # newest first
-        chunk = items[(page - 1) * size: page * size]
-        return {"data": [self._product_json(i) for i in chunk], "total": len(items),
-                "page": page, "size": size}
+        chunk = items[(page - 1) * size : page * size]
+        return {
+            "data": [self._product_json(i) for i in chunk],
+            "total": len(items),
+            "page": page,
+            "size": size,
+        }
 
     def _product_json(self, item: ItemState) -> dict[str, Any]:
         prices = [s.price for s in item.skus.values()] or [0]
-        return {"product_id": int(item.item_id), "name": item.title, "status": 0 if item.on_sale else 1,
-                "check_status": 3, "product_type": 0, "create_time": to_unix(item.created),
-                "update_time": to_unix(item.modified), "outer_product_id": item.code or "",
-                "out_product_id": 0, "img": "", "discount_price": min(prices),
-                "market_price": max(prices), "spec_id": int(item.item_id) % 10**12,
-                "is_package_product": False}
+        return {
+            "product_id": int(item.item_id),
+            "name": item.title,
+            "status": 0 if item.on_sale else 1,
+            "check_status": 3,
+            "product_type": 0,
+            "create_time": to_unix(item.created),
+            "update_time": to_unix(item.modified),
+            "outer_product_id": item.code or "",
+            "out_product_id": 0,
+            "img": "",
+            "discount_price": min(prices),
+            "market_price": max(prices),
+            "spec_id": int(item.item_id) % 10**12,
+            "is_package_product": False,
+        }
 
     def _sku_json(self, sku: SkuState) -> dict[str, Any]:
         values = [part.split(":", 1)[-1] for part in sku.spec.split(";") if part]
         names = {f"spec_detail_name{n}": (values[n - 1] if n <= len(values) else "") for n in (1, 2, 3)}
-        ids = {f"spec_detail_id{n}": (int(sku.sku_id) % 10**9 + n if n <= len(values) else 0)
-               for n in (1, 2, 3)}
-        return {"id": int(sku.sku_id), "product_id": int(sku.item_id), "product_id_str": sku.item_id,
-                "code": sku.code or "", "price": sku.price, "stock_num": sku.quantity,
-                "prehold_stock_num": 0, "prom_stock_num": 0, "step_stock_num": 0, "sku_type": 0,
-                "out_sku_id": 0, "create_time": to_unix(sku.modified), "supplier_id": "",
-                "sell_properties": [{"value_name": v} for v in values], **names, **ids}
+        ids = {
+            f"spec_detail_id{n}": (int(sku.sku_id) % 10**9 + n if n <= len(values) else 0) for n in (1, 2, 3)
+        }
+        return {
+            "id": int(sku.sku_id),
+            "product_id": int(sku.item_id),
+            "product_id_str": sku.item_id,
+            "code": sku.code or "",
+            "price": sku.price,
+            "stock_num": sku.quantity,
+            "prehold_stock_num": 0,
+            "prom_stock_num": 0,
+            "step_stock_num": 0,
+            "sku_type": 0,
+            "out_sku_id": 0,
+            "create_time": to_unix(sku.modified),
+            "supplier_id": "",
+            "sell_properties": [{"value_name": v} for v in values],
+            **names,
+            **ids,
+        }
 
     def _product_detail(self, params: dict[str, Any]) -> dict[str, Any]:
         """One product with its SKUs (``spec_prices``), by ``product_id`` or by the merchant
@@ -380,10 +465,19 @@ class DouyinSandbox(SandboxApp):
         else:
             raise _missing("product_id")
         skus = [self._sku_json(s) for s in item.skus.values()]
-        spec_prices = [{"sku_id": row["id"], "price": row["price"], "stock_num": row["stock_num"],
-                        "code": row["code"], "out_sku_id": 0,
-                        "spec_detail_ids": [row[f"spec_detail_id{n}"] for n in (1, 2, 3)
-                                            if row[f"spec_detail_id{n}"]]} for row in skus]
+        spec_prices = [
+            {
+                "sku_id": row["id"],
+                "price": row["price"],
+                "stock_num": row["stock_num"],
+                "code": row["code"],
+                "out_sku_id": 0,
+                "spec_detail_ids": [
+                    row[f"spec_detail_id{n}"] for n in (1, 2, 3) if row[f"spec_detail_id{n}"]
+                ],
+            }
+            for row in skus
+        ]
         return {**self._product_json(item), "product_id_str": item.item_id, "spec_prices": spec_prices}
 
     def _sku_list(self, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -428,8 +522,11 @@ class DouyinSandbox(SandboxApp):
             number = self._int(row, "stock_num")
             target = sku.quantity + number if incremental else number
             if target < 0:
-                raise (_business("更新库存数失败: 库存不足", ":31055") if incremental
-                       else _invalid("stock_num", "不能小于0"))
+                raise (
+                    _business("更新库存数失败: 库存不足", ":31055")
+                    if incremental
+                    else _invalid("stock_num", "不能小于0")
+                )
             plan.append((sku.sku_id, target))
         for sku_id, target in plan:
             self.state.set_quantity(sku_id, target)
@@ -478,9 +575,11 @@ class DouyinSandbox(SandboxApp):
 
         def selected(order: OrderState) -> bool:
             modified, created = to_unix(order.modified), to_unix(order.created)
-            return ((by_update is None or by_update[0] <= modified <= by_update[1])
-                    and (by_create is None or by_create[0] <= created <= by_create[1])
-                    and (wanted_codes is None or self.status_code(order) in wanted_codes))
+            return (
+                (by_update is None or by_update[0] <= modified <= by_update[1])
+                and (by_create is None or by_create[0] <= created <= by_create[1])
+                and (wanted_codes is None or self.status_code(order) in wanted_codes)
+            )
 
         attribute = "modified" if order_by == "update_time" else "created"
 
@@ -490,11 +589,16 @@ class DouyinSandbox(SandboxApp):
             return found
 
         codes = None if wanted_codes is None else frozenset(wanted_codes)
-        found = self.state.selection(("order.searchList", by_update, by_create, codes, attribute, ascending),
-                                     search)
-        chunk = found[page * size: (page + 1) * size]
-        return {"page": page, "size": size, "total": len(found),
-                "shop_order_list": [self._shop_order(o) for o in chunk]}
+        found = self.state.selection(
+            ("order.searchList", by_update, by_create, codes, attribute, ascending), search
+        )
+        chunk = found[page * size : (page + 1) * size]
+        return {
+            "page": page,
+            "size": size,
+            "total": len(found),
+            "shop_order_list": [self._shop_order(o) for o in chunk],
+        }
 
     def _time_range(self, params: Mapping[str, Any], field: str) -> tuple[int, int] | None:
         """An inclusive [start, end] of Unix seconds, at most ``max_order_window`` long."""
@@ -507,8 +611,9 @@ class DouyinSandbox(SandboxApp):
         if end < start:
             raise _invalid(f"{field}_end", f"不能早于{field}_start")
         if end - start > self.max_order_window.total_seconds():
-            raise _invalid(f"{field}_end", f"与{field}_start的间隔不能超过"
-                                           f"{int(self.max_order_window.total_seconds())}秒")
+            raise _invalid(
+                f"{field}_end", f"与{field}_start的间隔不能超过{int(self.max_order_window.total_seconds())}秒"
+            )
         return start, end
 
     def _order_detail(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -518,53 +623,99 @@ class DouyinSandbox(SandboxApp):
 
     def _shop_order(self, order: OrderState) -> dict[str, Any]:
         code = self.status_code(order)
-        shipped_at = next((to_unix(at) for at, s in order.history
-                           if s in (OrderStatus.SHIPPED, OrderStatus.PARTLY_SHIPPED)), 0)
+        shipped_at = next(
+            (
+                to_unix(at)
+                for at, s in order.history
+                if s in (OrderStatus.SHIPPED, OrderStatus.PARTLY_SHIPPED)
+            ),
+            0,
+        )
         pay_time = to_unix(order.paid_at) if order.paid_at else 0
         lines = []
         for line in order.lines:
             line_code = code
             if code == 101:
                 line_code = 3 if line.shipped else 2
-            after_sale = ({"after_sale_status": 12, "after_sale_type": 1 if line.shipped else 2,
-                           "refund_status": 3} if line.refunded
-                          else {"after_sale_status": 0, "after_sale_type": 0, "refund_status": 0})
+            after_sale = (
+                {"after_sale_status": 12, "after_sale_type": 1 if line.shipped else 2, "refund_status": 3}
+                if line.refunded
+                else {"after_sale_status": 0, "after_sale_type": 0, "refund_status": 0}
+            )
             values = []
             if line.sku_id in self.state.skus:
                 values = [p.split(":", 1) for p in self.state.skus[line.sku_id].spec.split(";") if p]
-            lines.append({
-                "order_id": line.line_id, "parent_order_id": order.order_id, "order_level": 3,
-                "order_status": line_code, "order_status_desc": STATUS_DESC[line_code],
-                "product_id": int(line.item_id), "product_id_str": line.item_id,
-                "sku_id": int(line.sku_id), "code": line.code or "", "product_name": line.title,
-                "item_num": line.quantity, "origin_amount": line.unit_price,
-                "sum_amount": line.unit_price * line.quantity,
-                "pay_amount": line.unit_price * line.quantity if pay_time else 0,
-                "spec": [{"name": v[0], "value": v[-1]} for v in values],
-                "create_time": to_unix(order.created), "update_time": to_unix(order.modified),
-                "pay_time": pay_time, "trade_type": 0, "order_type": 0,
-                "after_sale_info": after_sale,
-            })
+            lines.append(
+                {
+                    "order_id": line.line_id,
+                    "parent_order_id": order.order_id,
+                    "order_level": 3,
+                    "order_status": line_code,
+                    "order_status_desc": STATUS_DESC[line_code],
+                    "product_id": int(line.item_id),
+                    "product_id_str": line.item_id,
+                    "sku_id": int(line.sku_id),
+                    "code": line.code or "",
+                    "product_name": line.title,
+                    "item_num": line.quantity,
+                    "origin_amount": line.unit_price,
+                    "sum_amount": line.unit_price * line.quantity,
+                    "pay_amount": line.unit_price * line.quantity if pay_time else 0,
+                    "spec": [{"name": v[0], "value": v[-1]} for v in values],
+                    "create_time": to_unix(order.created),
+                    "update_time": to_unix(order.modified),
+                    "pay_time": pay_time,
+                    "trade_type": 0,
+                    "order_type": 0,
+                    "after_sale_info": after_sale,
+                }
+            )
         logistics = []
         if order.tracking_number:
-            logistics.append({"tracking_no": order.tracking_number, "company": order.carrier or "",
-                              "company_name": order.carrier or "", "ship_time": shipped_at,
-                              "delivery_id": f"{order.order_id}01",
-                              "product_info": [{"sku_order_id": ln.line_id, "sku_id": int(ln.sku_id),
-                                                "product_count": ln.quantity, "product_name": ln.title,
-                                                "product_id": int(ln.item_id), "price": ln.unit_price,
-                                                "outer_sku_id": ln.code or ""}
-                                               for ln in order.lines if ln.shipped]})
+            logistics.append(
+                {
+                    "tracking_no": order.tracking_number,
+                    "company": order.carrier or "",
+                    "company_name": order.carrier or "",
+                    "ship_time": shipped_at,
+                    "delivery_id": f"{order.order_id}01",
+                    "product_info": [
+                        {
+                            "sku_order_id": ln.line_id,
+                            "sku_id": int(ln.sku_id),
+                            "product_count": ln.quantity,
+                            "product_name": ln.title,
+                            "product_id": int(ln.item_id),
+                            "price": ln.unit_price,
+                            "outer_sku_id": ln.code or "",
+                        }
+                        for ln in order.lines
+                        if ln.shipped
+                    ],
+                }
+            )
         return {
-            "order_id": order.order_id, "order_level": 2, "shop_id": self.shop_id,
-            "shop_name": self.shop_name, "order_status": code, "order_status_desc": STATUS_DESC[code],
-            "order_type": 0, "trade_type": 0, "b_type": 2, "pay_type": 1 if pay_time else 0,
-            "create_time": to_unix(order.created), "update_time": to_unix(order.modified),
+            "order_id": order.order_id,
+            "order_level": 2,
+            "shop_id": self.shop_id,
+            "shop_name": self.shop_name,
+            "order_status": code,
+            "order_status_desc": STATUS_DESC[code],
+            "order_type": 0,
+            "trade_type": 0,
+            "b_type": 2,
+            "pay_type": 1 if pay_time else 0,
+            "create_time": to_unix(order.created),
+            "update_time": to_unix(order.modified),
             "pay_time": pay_time,
             "finish_time": to_unix(order.modified) if order.status is OrderStatus.COMPLETED else 0,
-            "ship_time": shipped_at, "order_amount": order.total,
-            "pay_amount": order.total if pay_time else 0, "post_amount": 0, "promotion_amount": 0,
-            "logistics_info": logistics, "sku_order_list": lines,
+            "ship_time": shipped_at,
+            "order_amount": order.total,
+            "pay_amount": order.total if pay_time else 0,
+            "post_amount": 0,
+            "promotion_amount": 0,
+            "logistics_info": logistics,
+            "sku_order_list": lines,
         }
 
     def _logistics_add(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -599,9 +750,16 @@ class DouyinSandbox(SandboxApp):
             expires_in = to_unix(expires)
         else:
             expires_in = max(0, int((expires - now).total_seconds()))
-        return {"access_token": access, "expires_in": expires_in, "refresh_token": refresh,
-                "scope": "SCOPE", "shop_id": self.shop_id, "shop_name": self.shop_name,
-                "authority_id": str(self.shop_id), "auth_subject_type": "MinShop"}
+        return {
+            "access_token": access,
+            "expires_in": expires_in,
+            "refresh_token": refresh,
+            "scope": "SCOPE",
+            "shop_id": self.shop_id,
+            "shop_name": self.shop_name,
+            "authority_id": str(self.shop_id),
+            "auth_subject_type": "MinShop",
+        }
 
     def _issue(self) -> tuple[str, str]:
         access, refresh = self.credentials.issue(self.token_ttl)

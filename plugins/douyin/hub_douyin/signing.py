@@ -51,17 +51,29 @@ def format_timestamp(when: datetime, style: TimestampFormat = "unix") -> str:
     raise ValueError(f"unknown timestamp format {style!r}; use 'unix' or 'datetime'")
 
 
-def string_to_sign(*, app_key: str, method: str, param_json: str, timestamp: str,
-                   v: str = API_VERSION) -> str:
+def string_to_sign(
+    *, app_key: str, method: str, param_json: str, timestamp: str, v: str = API_VERSION
+) -> str:
     """The signed parameters in their fixed (alphabetical) order, before wrapping."""
     return f"app_key{app_key}method{method}param_json{param_json}timestamp{timestamp}v{v}"
 
 
-def sign(*, app_secret: str, app_key: str, method: str, param_json: str, timestamp: str,
-         sign_method: str = "hmac-sha256", v: str = API_VERSION) -> str:
+def sign(
+    *,
+    app_secret: str,
+    app_key: str,
+    method: str,
+    param_json: str,
+    timestamp: str,
+    sign_method: str = "hmac-sha256",
+    v: str = API_VERSION,
+) -> str:
     """The ``sign`` parameter (lowercase hex) for one request."""
-    wrapped = app_secret + string_to_sign(app_key=app_key, method=method, param_json=param_json,
-                                          timestamp=timestamp, v=v) + app_secret
+    wrapped = (
+        app_secret
+        + string_to_sign(app_key=app_key, method=method, param_json=param_json, timestamp=timestamp, v=v)
+        + app_secret
+    )
     if sign_method == "hmac-sha256":
         return hmac.new(app_secret.encode(), wrapped.encode(), hashlib.sha256).hexdigest()
     if sign_method == "md5":

@@ -48,8 +48,11 @@ def info(host: PluginHost) -> PlatformInfo:
 
 @pytest.fixture
 def sandbox(clock: FakeClock) -> DouyinSandbox:
-    return DouyinSandbox(SandboxConfig(clock=clock, seed=contract_seed(), app_key=APP_KEY,
-                                       app_secret=APP_SECRET, token_ttl=7 * 86400))
+    return DouyinSandbox(
+        SandboxConfig(
+            clock=clock, seed=contract_seed(), app_key=APP_KEY, app_secret=APP_SECRET, token_ttl=7 * 86400
+        )
+    )
 
 
 @pytest.fixture
@@ -58,14 +61,21 @@ def saved_tokens() -> list[TokenSet]:
 
 
 @pytest.fixture
-async def shop_factory(info: PlatformInfo, sandbox: DouyinSandbox, clock: FakeClock,
-                       saved_tokens: list[TokenSet]) -> AsyncIterator[Callable[..., ShopContext]]:
+async def shop_factory(
+    info: PlatformInfo, sandbox: DouyinSandbox, clock: FakeClock, saved_tokens: list[TokenSet]
+) -> AsyncIterator[Callable[..., ShopContext]]:
     """Shops of ``sandbox`` with settings overridden by keyword; closed after the test."""
     made: list[ShopContext] = []
 
     def factory(**settings: Any) -> ShopContext:
-        shop = make_shop(info, sandbox, clock=clock, saved_tokens=saved_tokens,
-                         retry=RetryPolicy(initial_wait=0, max_wait=0, jitter=0), **settings)
+        shop = make_shop(
+            info,
+            sandbox,
+            clock=clock,
+            saved_tokens=saved_tokens,
+            retry=RetryPolicy(initial_wait=0, max_wait=0, jitter=0),
+            **settings,
+        )
         made.append(shop)
         return shop
 
@@ -96,8 +106,9 @@ def raw(sandbox: DouyinSandbox, clock: FakeClock) -> RawCall:
         method = kw.get("method", path.lstrip("/").replace("/", "."))
         timestamp = kw.get("timestamp", str(int(clock.now().timestamp())))
         sign_method = kw.get("sign_method", "hmac-sha256")
-        sign = kw.get("sign") or hand_sign(kw.get("secret", APP_SECRET), app_key, method, body,
-                                           timestamp, sign_method)
+        sign = kw.get("sign") or hand_sign(
+            kw.get("secret", APP_SECRET), app_key, method, body, timestamp, sign_method
+        )
         query = {"app_key": app_key, "method": method, "timestamp": timestamp, "v": "2", "sign": sign}
         if sign_method is not None:
             query["sign_method"] = sign_method
@@ -106,8 +117,12 @@ def raw(sandbox: DouyinSandbox, clock: FakeClock) -> RawCall:
             query["access_token"] = token
         for name in kw.get("drop", ()):
             query.pop(name, None)
-        request = httpx.Request("POST", f"{ORIGIN}{path}?{urlencode(query)}", content=body.encode(),
-                                headers={"content-type": "application/json", **kw.get("headers", {})})
+        request = httpx.Request(
+            "POST",
+            f"{ORIGIN}{path}?{urlencode(query)}",
+            content=body.encode(),
+            headers={"content-type": "application/json", **kw.get("headers", {})},
+        )
         return json.loads(sandbox.dispatch(request).content)
 
     return call

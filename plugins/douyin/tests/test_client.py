@@ -56,8 +56,9 @@ async def orders(host: PluginHost, shop: ShopContext, window: TimeWindow) -> lis
 # --- the wire ---------------------------------------------------------------------------------
 
 
-async def test_requests_follow_the_documented_shape(host: PluginHost, shop_factory: ShopFactory,
-                                                    sandbox: DouyinSandbox, clock: FakeClock) -> None:
+async def test_requests_follow_the_documented_shape(
+    host: PluginHost, shop_factory: ShopFactory, sandbox: DouyinSandbox, clock: FakeClock
+) -> None:
     recorder = Recorder(sandbox.transport())
     started = clock.now()
     await listings(host, shop_factory(transport=recorder))
@@ -66,35 +67,47 @@ async def test_requests_follow_the_documented_shape(host: PluginHost, shop_facto
     query = dict(request.url.params)
     assert set(query) == {"app_key", "method", "timestamp", "v", "sign", "sign_method", "access_token"}
     assert (query["app_key"], query["method"], query["v"], query["sign_method"]) == (
-        APP_KEY, "product.listV2", "2", "hmac-sha256")
+        APP_KEY,
+        "product.listV2",
+        "2",
+        "hmac-sha256",
+    )
     assert query["timestamp"] == str(int(started.timestamp()))
     assert query["access_token"] == sandbox.access_token
     body = request.content.decode()
     assert body == json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    assert query["sign"] == hand_sign(APP_SECRET, APP_KEY, "product.listV2", body, query["timestamp"],
-                                      "hmac-sha256")
+    assert query["sign"] == hand_sign(
+        APP_SECRET, APP_KEY, "product.listV2", body, query["timestamp"], "hmac-sha256"
+    )
     assert request.headers["x-open-no-old-err-code"] == "1"
     assert request.headers["content-type"].startswith("application/json")
 
 
-async def test_datetime_timestamps_and_md5_signatures(host: PluginHost, shop_factory: ShopFactory,
-                                                      sandbox: DouyinSandbox, clock: FakeClock) -> None:
+async def test_datetime_timestamps_and_md5_signatures(
+    host: PluginHost, shop_factory: ShopFactory, sandbox: DouyinSandbox, clock: FakeClock
+) -> None:
     recorder = Recorder(sandbox.transport())
     started = clock.now()
     shop = shop_factory(transport=recorder, timestamp_format="datetime", sign_method="md5")
     assert len(await listings(host, shop)) == 6
     query = recorder.requests[0].url.params
     assert query["timestamp"] == format_cn_time(started) and query["sign_method"] == "md5"
-    assert query["sign"] == hand_sign(APP_SECRET, APP_KEY, "product.listV2",
-                                      recorder.requests[0].content.decode(), query["timestamp"], "md5")
+    assert query["sign"] == hand_sign(
+        APP_SECRET,
+        APP_KEY,
+        "product.listV2",
+        recorder.requests[0].content.decode(),
+        query["timestamp"],
+        "md5",
+    )
 
 
 # --- tokens -----------------------------------------------------------------------------------
 
 
-async def test_an_expired_token_is_refreshed_and_persisted(host: PluginHost, shop: ShopContext,
-                                                           sandbox: DouyinSandbox,
-                                                           saved_tokens: list[TokenSet]) -> None:
+async def test_an_expired_token_is_refreshed_and_persisted(
+    host: PluginHost, shop: ShopContext, sandbox: DouyinSandbox, saved_tokens: list[TokenSet]
+) -> None:
     old = sandbox.access_token
     sandbox.expire_tokens()
     assert len(await listings(host, shop)) == 6
@@ -106,7 +119,8 @@ async def test_an_expired_token_is_refreshed_and_persisted(host: PluginHost, sho
 
 
 async def test_concurrent_calls_with_an_expired_token_cause_one_refresh(
-        host: PluginHost, shop: ShopContext, sandbox: DouyinSandbox, saved_tokens: list[TokenSet]) -> None:
+    host: PluginHost, shop: ShopContext, sandbox: DouyinSandbox, saved_tokens: list[TokenSet]
+) -> None:
     refs = [ref(s) for s in sandbox.state.iter_skus()]
     sandbox.expire_tokens()
     results: list[int] = []
@@ -122,9 +136,13 @@ async def test_concurrent_calls_with_an_expired_token_cause_one_refresh(
     assert len(saved_tokens) == 1
 
 
-async def test_a_token_about_to_expire_is_refreshed_first(host: PluginHost, shop_factory: ShopFactory,
-                                                          sandbox: DouyinSandbox, clock: FakeClock,
-                                                          saved_tokens: list[TokenSet]) -> None:
+async def test_a_token_about_to_expire_is_refreshed_first(
+    host: PluginHost,
+    shop_factory: ShopFactory,
+    sandbox: DouyinSandbox,
+    clock: FakeClock,
+    saved_tokens: list[TokenSet],
+) -> None:
     # Douyin answers a refresh more than an hour before expiry with the same tokens.
     shop = shop_factory(token_expires_at=clock.now() + timedelta(minutes=2))
     assert len(await listings(host, shop)) == 6
@@ -134,9 +152,9 @@ async def test_a_token_about_to_expire_is_refreshed_first(host: PluginHost, shop
     assert shop.client.token_expires_at == tokens.expires_at
 
 
-async def test_expires_in_as_a_timestamp_setting(host: PluginHost, shop_factory: ShopFactory,
-                                                 sandbox: DouyinSandbox,
-                                                 saved_tokens: list[TokenSet]) -> None:
+async def test_expires_in_as_a_timestamp_setting(
+    host: PluginHost, shop_factory: ShopFactory, sandbox: DouyinSandbox, saved_tokens: list[TokenSet]
+) -> None:
     sandbox.expires_in_mode = "timestamp"
     shop = shop_factory(token_expires_in="timestamp")
     sandbox.expire_tokens()
@@ -146,8 +164,8 @@ async def test_expires_in_as_a_timestamp_setting(host: PluginHost, shop_factory:
 
 
 async def test_a_timestamp_where_seconds_were_expected_is_still_read_right(
-        host: PluginHost, shop: ShopContext, sandbox: DouyinSandbox,
-        saved_tokens: list[TokenSet]) -> None:
+    host: PluginHost, shop: ShopContext, sandbox: DouyinSandbox, saved_tokens: list[TokenSet]
+) -> None:
     sandbox.expires_in_mode = "timestamp"  # the shop keeps the default "seconds"
     sandbox.expire_tokens()
     await listings(host, shop)
@@ -156,8 +174,8 @@ async def test_a_timestamp_where_seconds_were_expected_is_still_read_right(
 
 
 async def test_a_refused_refresh_is_an_auth_error_that_shows_no_secret(
-        host: PluginHost, shop_factory: ShopFactory, sandbox: DouyinSandbox,
-        caplog: pytest.LogCaptureFixture) -> None:
+    host: PluginHost, shop_factory: ShopFactory, sandbox: DouyinSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
     shop = shop_factory(refresh_token="not-the-refresh-token")
     sandbox.expire_tokens()
     with caplog.at_level(logging.DEBUG, logger="hub"), pytest.raises(AuthError) as caught:
@@ -168,15 +186,24 @@ async def test_a_refused_refresh_is_an_auth_error_that_shows_no_secret(
         assert secret not in str(caught.value) and secret not in caplog.text
 
 
-async def test_no_secret_reaches_the_logs(host: PluginHost, shop: ShopContext, sandbox: DouyinSandbox,
-                                          saved_tokens: list[TokenSet],
-                                          caplog: pytest.LogCaptureFixture) -> None:
+async def test_no_secret_reaches_the_logs(
+    host: PluginHost,
+    shop: ShopContext,
+    sandbox: DouyinSandbox,
+    saved_tokens: list[TokenSet],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     sandbox.expire_tokens()
     with caplog.at_level(logging.DEBUG, logger="hub"):
         await listings(host, shop)
     assert "/product/listV2" in caplog.text  # requests are logged...
-    secrets = [APP_SECRET, sandbox.access_token, sandbox.refresh_token,
-               saved_tokens[0].access_token, saved_tokens[0].refresh_token]
+    secrets = [
+        APP_SECRET,
+        sandbox.access_token,
+        sandbox.refresh_token,
+        saved_tokens[0].access_token,
+        saved_tokens[0].refresh_token,
+    ]
     assert not [s for s in secrets if s and s in caplog.text]  # ...without credentials
     assert "sign=****" in caplog.text
 
@@ -193,8 +220,9 @@ async def test_create_token(shop: ShopContext, sandbox: DouyinSandbox) -> None:
 # --- stock and prices -------------------------------------------------------------------------
 
 
-async def test_a_delta_whose_answer_was_lost_is_applied_once(host: PluginHost, shop: ShopContext,
-                                                             sandbox: DouyinSandbox) -> None:
+async def test_a_delta_whose_answer_was_lost_is_applied_once(
+    host: PluginHost, shop: ShopContext, sandbox: DouyinSandbox
+) -> None:
     sku = sku_of(sandbox, "CABLE-1M")
     before = sku.quantity
     sandbox.faults.inject("lost_response")  # applied, then the answer times out
@@ -206,8 +234,9 @@ async def test_a_delta_whose_answer_was_lost_is_applied_once(host: PluginHost, s
     assert again.ok and sandbox.state.sku(sku.sku_id).quantity == before + 5
 
 
-async def test_a_decrease_below_the_platform_stock_leaves_zero(host: PluginHost, shop: ShopContext,
-                                                               sandbox: DouyinSandbox) -> None:
+async def test_a_decrease_below_the_platform_stock_leaves_zero(
+    host: PluginHost, shop: ShopContext, sandbox: DouyinSandbox
+) -> None:
     sku = sku_of(sandbox, "CUP-500")
     sandbox.state.set_quantity(sku.sku_id, 2)  # buyers took more than the hub knew
     update = StockUpdate(ref=ref(sku), quantity=5, delta=-5, idempotency_key="dec-1")
@@ -216,23 +245,27 @@ async def test_a_decrease_below_the_platform_stock_leaves_zero(host: PluginHost,
     assert sandbox.state.sku(sku.sku_id).quantity == 0
 
 
-async def test_absolute_writes_report_the_quantity(host: PluginHost, shop: ShopContext,
-                                                   sandbox: DouyinSandbox) -> None:
+async def test_absolute_writes_report_the_quantity(
+    host: PluginHost, shop: ShopContext, sandbox: DouyinSandbox
+) -> None:
     sku = sku_of(sandbox, "CUP-500")
     (result,) = await shop.client.push_stock([StockUpdate(ref=ref(sku), quantity=4, idempotency_key="a")])
     assert result.ok and result.quantity_after == 4 and sandbox.state.sku(sku.sku_id).quantity == 4
 
 
-async def test_one_bad_update_does_not_fail_the_others(host: PluginHost, shop: ShopContext,
-                                                       sandbox: DouyinSandbox) -> None:
+async def test_one_bad_update_does_not_fail_the_others(
+    host: PluginHost, shop: ShopContext, sandbox: DouyinSandbox
+) -> None:
     good = sku_of(sandbox, "CABLE-2M")
     unknown = ListingRef(platform_item_id=good.item_id, platform_sku_id="1737999999999999")
     foreign = ListingRef(platform_item_id="TB-123", platform_sku_id="x")
-    results = await shop.client.push_stock([
-        StockUpdate(ref=ref(good), quantity=9, idempotency_key="ok"),
-        StockUpdate(ref=unknown, quantity=9, idempotency_key="unknown"),
-        StockUpdate(ref=foreign, quantity=9, idempotency_key="foreign"),
-    ])
+    results = await shop.client.push_stock(
+        [
+            StockUpdate(ref=ref(good), quantity=9, idempotency_key="ok"),
+            StockUpdate(ref=unknown, quantity=9, idempotency_key="unknown"),
+            StockUpdate(ref=foreign, quantity=9, idempotency_key="foreign"),
+        ]
+    )
     by_key = {r.idempotency_key: r for r in results}
     assert by_key["ok"].ok and sandbox.state.sku(good.sku_id).quantity == 9
     missing = by_key["unknown"]
@@ -240,26 +273,32 @@ async def test_one_bad_update_does_not_fail_the_others(host: PluginHost, shop: S
     assert not by_key["foreign"].ok and "numeric" in by_key["foreign"].error
 
 
-async def test_bad_credentials_fail_the_whole_push(host: PluginHost, shop_factory: ShopFactory,
-                                                   sandbox: DouyinSandbox) -> None:
+async def test_bad_credentials_fail_the_whole_push(
+    host: PluginHost, shop_factory: ShopFactory, sandbox: DouyinSandbox
+) -> None:
     shop = shop_factory(app_secret="wrong-secret")
     with pytest.raises(AuthError):
-        await shop.client.push_stock([StockUpdate(ref=ref(sku_of(sandbox, "CUP-500")), quantity=1,
-                                                 idempotency_key="k")])
+        await shop.client.push_stock(
+            [StockUpdate(ref=ref(sku_of(sandbox, "CUP-500")), quantity=1, idempotency_key="k")]
+        )
 
 
 async def test_prices_per_sku(host: PluginHost, shop: ShopContext, sandbox: DouyinSandbox) -> None:
     sku = sku_of(sandbox, "CABLE-2M")
     unknown = ListingRef(platform_item_id=sku.item_id, platform_sku_id="1737999999999999")
-    results = await shop.client.push_prices([PriceUpdate(ref=ref(sku), price=2290, idempotency_key="p1"),
-                                            PriceUpdate(ref=unknown, price=100, idempotency_key="p2")])
+    results = await shop.client.push_prices(
+        [
+            PriceUpdate(ref=ref(sku), price=2290, idempotency_key="p1"),
+            PriceUpdate(ref=unknown, price=100, idempotency_key="p2"),
+        ]
+    )
     assert [r.ok for r in results] == [True, False]
     assert sandbox.state.sku(sku.sku_id).price == 2290
 
 
-async def test_stock_reads_skip_what_douyin_does_not_have(host: PluginHost, shop: ShopContext,
-                                                          sandbox: DouyinSandbox,
-                                                          caplog: pytest.LogCaptureFixture) -> None:
+async def test_stock_reads_skip_what_douyin_does_not_have(
+    host: PluginHost, shop: ShopContext, sandbox: DouyinSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
     sku = sku_of(sandbox, "CUP-500")
     gone = ListingRef(platform_item_id="3580000000000999999", platform_sku_id="1")
     with caplog.at_level(logging.WARNING, logger="hub.douyin"):
@@ -280,9 +319,9 @@ def place(sandbox: DouyinSandbox, clock: FakeClock, count: int, every: float) ->
     return ids
 
 
-async def test_a_long_window_is_split_into_allowed_queries(host: PluginHost, shop: ShopContext,
-                                                           shop_factory: ShopFactory,
-                                                           sandbox: DouyinSandbox, clock: FakeClock) -> None:
+async def test_a_long_window_is_split_into_allowed_queries(
+    host: PluginHost, shop: ShopContext, shop_factory: ShopFactory, sandbox: DouyinSandbox, clock: FakeClock
+) -> None:
     start = clock.now()
     placed = place(sandbox, clock, 6, 10 * 3600)  # over 2.5 days
     clock.advance(60)
@@ -296,9 +335,9 @@ async def test_a_long_window_is_split_into_allowed_queries(host: PluginHost, sho
 
 
 @pytest.mark.parametrize("end_inclusive", [True, False])
-async def test_orders_on_window_edges_are_read_exactly_once(host: PluginHost, shop_factory: ShopFactory,
-                                                            sandbox: DouyinSandbox, clock: FakeClock,
-                                                            end_inclusive: bool) -> None:
+async def test_orders_on_window_edges_are_read_exactly_once(
+    host: PluginHost, shop_factory: ShopFactory, sandbox: DouyinSandbox, clock: FakeClock, end_inclusive: bool
+) -> None:
     shop = shop_factory(order_window_end_inclusive=end_inclusive)
     start = clock.now()
     placed = place(sandbox, clock, 4, 30)  # at +30 s, +60 s, +90 s, +120 s
@@ -311,7 +350,8 @@ async def test_orders_on_window_edges_are_read_exactly_once(host: PluginHost, sh
 
 
 async def test_windows_cover_the_partial_seconds_at_both_ends(
-        host: PluginHost, shop: ShopContext, sandbox: DouyinSandbox, clock: FakeClock) -> None:
+    host: PluginHost, shop: ShopContext, sandbox: DouyinSandbox, clock: FakeClock
+) -> None:
     # Douyin stamps whole seconds. A window ending 0.5 s into a second is read; then an
     # order is updated 0.2 s later in that same second, so Douyin stamps it with the second
     # the previous window already covered. The next window must still return it.
@@ -326,10 +366,9 @@ async def test_windows_cover_the_partial_seconds_at_both_ends(
     assert [o.platform_order_id for o in later] == [order.order_id]
 
 
-async def test_an_order_updated_while_paging_does_not_hide_another(host: PluginHost,
-                                                                   shop_factory: ShopFactory,
-                                                                   sandbox: DouyinSandbox,
-                                                                   clock: FakeClock) -> None:
+async def test_an_order_updated_while_paging_does_not_hide_another(
+    host: PluginHost, shop_factory: ShopFactory, sandbox: DouyinSandbox, clock: FakeClock
+) -> None:
     start = clock.now()
     placed = place(sandbox, clock, 7, 1)
     clock.advance(1)
@@ -339,8 +378,10 @@ async def test_an_order_updated_while_paging_does_not_hide_another(host: PluginH
     def after(request: httpx.Request, response: httpx.Response) -> None:
         # Right after the first page: the merchant ships the oldest order, so it leaves the
         # window (its update_time is now) and every later order moves up one place.
-        if request.url.params.get("method") == "order.searchList" and not sandbox.state.order(
-                placed[0]).tracking_number:
+        if (
+            request.url.params.get("method") == "order.searchList"
+            and not sandbox.state.order(placed[0]).tracking_number
+        ):
             sandbox.state.ship(placed[0], "SF", "SF-late")
 
     shop = shop_factory(transport=Recorder(sandbox.transport(), after), page_size=2)
@@ -356,15 +397,33 @@ async def test_get_order(shop: ShopContext, sandbox: DouyinSandbox) -> None:
 
 
 async def test_unmappable_order_data_is_a_clear_non_retryable_error(
-        host: PluginHost, shop_factory: ShopFactory, clock: FakeClock) -> None:
-    row = {"order_id": "6921000000000000009", "order_status": 77, "create_time": 1, "update_time": 1,
-           "order_amount": 0, "sku_order_list": [{"order_id": "1", "product_id": 1, "sku_id": 1,
-                                                  "item_num": 1, "origin_amount": 1}]}
+    host: PluginHost, shop_factory: ShopFactory, clock: FakeClock
+) -> None:
+    row = {
+        "order_id": "6921000000000000009",
+        "order_status": 77,
+        "create_time": 1,
+        "update_time": 1,
+        "order_amount": 0,
+        "sku_order_list": [
+            {"order_id": "1", "product_id": 1, "sku_id": 1, "item_num": 1, "origin_amount": 1}
+        ],
+    }
 
     def answer(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"code": 10000, "msg": "success", "data": {
-            "total": 1, "page": 0, "size": 100, "shop_order_list": [
-                {**row, "update_time": int(clock.now().timestamp()) - 1}]}})
+        return httpx.Response(
+            200,
+            json={
+                "code": 10000,
+                "msg": "success",
+                "data": {
+                    "total": 1,
+                    "page": 0,
+                    "size": 100,
+                    "shop_order_list": [{**row, "update_time": int(clock.now().timestamp()) - 1}],
+                },
+            },
+        )
 
     shop = shop_factory(transport=httpx.MockTransport(answer))
     window = TimeWindow(start=clock.now() - timedelta(minutes=1), end=clock.now())
@@ -377,8 +436,9 @@ async def test_unmappable_order_data_is_a_clear_non_retryable_error(
 # --- listings -----------------------------------------------------------------------------
 
 
-async def test_offline_products_are_listed_off_sale(host: PluginHost, shop: ShopContext,
-                                                    sandbox: DouyinSandbox) -> None:
+async def test_offline_products_are_listed_off_sale(
+    host: PluginHost, shop: ShopContext, sandbox: DouyinSandbox
+) -> None:
     item = next(iter(sandbox.state.items.values()))
     item.on_sale = False
     got = await listings(host, shop)
@@ -386,9 +446,9 @@ async def test_offline_products_are_listed_off_sale(host: PluginHost, shop: Shop
     assert {x.status.value for x in got if x.platform_item_id == item.item_id} == {"off_sale"}
 
 
-async def test_a_product_deleted_while_listing_is_skipped(host: PluginHost, shop_factory: ShopFactory,
-                                                         sandbox: DouyinSandbox,
-                                                         caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_product_deleted_while_listing_is_skipped(
+    host: PluginHost, shop_factory: ShopFactory, sandbox: DouyinSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
     victim = next(iter(sandbox.state.items))
 
     def after(request: httpx.Request, response: httpx.Response) -> None:
@@ -405,7 +465,8 @@ async def test_a_product_deleted_while_listing_is_skipped(host: PluginHost, shop
 
 
 async def test_a_shop_beyond_the_listing_cap_is_read_in_creation_slices(
-        host: PluginHost, shop_factory: ShopFactory, sandbox: DouyinSandbox, clock: FakeClock) -> None:
+    host: PluginHost, shop_factory: ShopFactory, sandbox: DouyinSandbox, clock: FakeClock
+) -> None:
     sandbox.max_product_rows = 20  # as if Douyin's 10,000-row cap were 20
     for n in range(53):
         clock.advance(3600 * (n % 5) + 1)
@@ -421,8 +482,8 @@ async def test_a_shop_beyond_the_listing_cap_is_read_in_creation_slices(
 
 
 async def test_more_products_in_one_second_than_the_cap_are_reported(
-        host: PluginHost, shop_factory: ShopFactory, sandbox: DouyinSandbox,
-        caplog: pytest.LogCaptureFixture) -> None:
+    host: PluginHost, shop_factory: ShopFactory, sandbox: DouyinSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
     sandbox.max_product_rows = 20
     for n in range(25):
         item = sandbox.state.add_item(f"商品{n}")
@@ -436,21 +497,25 @@ async def test_more_products_in_one_second_than_the_cap_are_reported(
 # --- shipments -----------------------------------------------------------------------------
 
 
-async def test_carrier_codes_are_mapped(host: PluginHost, shop_factory: ShopFactory,
-                                        sandbox: DouyinSandbox) -> None:
+async def test_carrier_codes_are_mapped(
+    host: PluginHost, shop_factory: ShopFactory, sandbox: DouyinSandbox
+) -> None:
     shop = shop_factory(carrier_codes={"SF": "shunfeng"})
     order = sandbox.state.place_order([(sku_of(sandbox, "CUP-500").sku_id, 1)])
-    result = await shop.client.ship(Shipment(platform_order_id=order.order_id, carrier="SF",
-                                                  tracking_number="SF1", idempotency_key="s1"))
+    result = await shop.client.ship(
+        Shipment(platform_order_id=order.order_id, carrier="SF", tracking_number="SF1", idempotency_key="s1")
+    )
     assert result.ok and sandbox.state.order(order.order_id).carrier == "shunfeng"
 
 
 async def test_a_repeated_shipment_is_success_even_if_douyin_refuses_it(
-        host: PluginHost, shop: ShopContext, sandbox: DouyinSandbox) -> None:
+    host: PluginHost, shop: ShopContext, sandbox: DouyinSandbox
+) -> None:
     sandbox.repeat_shipment_ok = False  # UNCONFIRMED platform behaviour: check the order instead
     order = sandbox.state.place_order([(sku_of(sandbox, "CUP-500").sku_id, 1)])
-    shipment = Shipment(platform_order_id=order.order_id, carrier="SF", tracking_number="SF1",
-                        idempotency_key="s1")
+    shipment = Shipment(
+        platform_order_id=order.order_id, carrier="SF", tracking_number="SF1", idempotency_key="s1"
+    )
     assert (await shop.client.ship(shipment)).ok
     assert (await shop.client.ship(shipment)).ok
     assert sandbox.calls["order.orderDetail"] == 1
@@ -458,31 +523,43 @@ async def test_a_repeated_shipment_is_success_even_if_douyin_refuses_it(
     assert not other.ok and "已发货" in other.error
 
 
-async def test_shipping_some_lines_is_refused_without_a_call(host: PluginHost, shop: ShopContext,
-                                                             sandbox: DouyinSandbox) -> None:
+async def test_shipping_some_lines_is_refused_without_a_call(
+    host: PluginHost, shop: ShopContext, sandbox: DouyinSandbox
+) -> None:
     order = sandbox.state.place_order([(sku_of(sandbox, "CUP-500").sku_id, 1)])
-    result = await shop.client.ship(Shipment(
-        platform_order_id=order.order_id, carrier="SF", tracking_number="SF1",
-        line_ids=(order.lines[0].line_id,), idempotency_key="s1"))
+    result = await shop.client.ship(
+        Shipment(
+            platform_order_id=order.order_id,
+            carrier="SF",
+            tracking_number="SF1",
+            line_ids=(order.lines[0].line_id,),
+            idempotency_key="s1",
+        )
+    )
     assert not result.ok and "whole-order" in result.error
     assert sandbox.calls["order.logisticsAdd"] == 0
 
 
 async def test_shipping_an_unknown_order_fails_cleanly(host: PluginHost, shop: ShopContext) -> None:
-    result = await shop.client.ship(Shipment(platform_order_id="6921000000009999999", carrier="SF",
-                                                  tracking_number="SF1", idempotency_key="s1"))
+    result = await shop.client.ship(
+        Shipment(
+            platform_order_id="6921000000009999999", carrier="SF", tracking_number="SF1", idempotency_key="s1"
+        )
+    )
     assert not result.ok and "不存在" in result.error
 
 
-async def test_datetime_timestamps_over_real_http(host: PluginHost, info: Any, sandbox: DouyinSandbox,
-                                                  clock: FakeClock) -> None:
+async def test_datetime_timestamps_over_real_http(
+    host: PluginHost, info: Any, sandbox: DouyinSandbox, clock: FakeClock
+) -> None:
     # The documented timestamp has a space; it must survive real URL encoding.
     from hub.testing import make_shop
     from hub.testing.sandbox import serve_in_thread
 
     with serve_in_thread(sandbox) as served:
-        shop = make_shop(info, sandbox, clock=clock, transport=None, base_url=served.url,
-                         timestamp_format="datetime")
+        shop = make_shop(
+            info, sandbox, clock=clock, transport=None, base_url=served.url, timestamp_format="datetime"
+        )
         try:
             assert len(await listings(host, shop)) == 6
         finally:

@@ -27,12 +27,18 @@ def _msg(tag: str, msg_id: str, **data: object) -> dict:
 
 
 def test_messages_become_events_and_the_answer_is_code_0() -> None:
-    parsed = push.parse(_request([
-        _msg("100", "m1", p_id=4781, s_ids=[4782], shop_id=1, order_status=1),
-        _msg("106", "m2", p_id=4781),
-        _msg("400", "m3", product_id=3601),
-        _msg("999", "m4"),  # a tag the hub does not use: acknowledged, no event
-    ]), KEY, SECRET)
+    parsed = push.parse(
+        _request(
+            [
+                _msg("100", "m1", p_id=4781, s_ids=[4782], shop_id=1, order_status=1),
+                _msg("106", "m2", p_id=4781),
+                _msg("400", "m3", product_id=3601),
+                _msg("999", "m4"),  # a tag the hub does not use: acknowledged, no event
+            ]
+        ),
+        KEY,
+        SECRET,
+    )
     assert [(e.message_id, e.kind, e.order_id, e.item_id) for e in parsed.events] == [
         ("m1", EventKind.ORDER_CREATED, "4781", None),
         ("m2", EventKind.ORDER_CANCELLED, "4781", None),

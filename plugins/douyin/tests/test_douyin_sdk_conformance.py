@@ -54,7 +54,7 @@ def gateway(served: ServedSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     def post(url: str, **kwargs: Any) -> requests.Response:
         for gateway in GATEWAYS:
             if url.startswith(gateway):
-                url = origin + url[len(gateway):]
+                url = origin + url[len(gateway) :]
         return requests.post(url, **kwargs)
 
     monkeypatch.setattr(doudian.core, "requests", SimpleNamespace(post=post))
@@ -65,8 +65,13 @@ def gateway(served: ServedSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 def self_app(served: ServedSandbox, **options: Any) -> DouDian:
     """A self-use app (自用型): the constructor calls token.create with the shop's id."""
     sandbox = served.app
-    return DouDian(sandbox.credentials.app_key, sandbox.credentials.app_secret, AppType.SELF,
-                   shop_id=str(sandbox.shop_id), **options)
+    return DouDian(
+        sandbox.credentials.app_key,
+        sandbox.credentials.app_secret,
+        AppType.SELF,
+        shop_id=str(sandbox.shop_id),
+        **options,
+    )
 
 
 def test_doudian_adopts_the_token_from_token_create(served: ServedSandbox) -> None:
@@ -78,8 +83,13 @@ def test_doudian_adopts_the_token_from_token_create(served: ServedSandbox) -> No
 
 def test_doudian_test_mode_self_authorises_with_test_shop(served: ServedSandbox) -> None:
     sandbox = served.app
-    client = DouDian(sandbox.credentials.app_key, sandbox.credentials.app_secret, AppType.SELF,
-                     shop_id="anything", test_mode=True)
+    client = DouDian(
+        sandbox.credentials.app_key,
+        sandbox.credentials.app_secret,
+        AppType.SELF,
+        shop_id="anything",
+        test_mode=True,
+    )
     assert client._token is not None and sandbox.credentials.check(client._token["access_token"]) == "ok"
 
 
@@ -93,8 +103,10 @@ def test_doudian_lists_reads_and_writes_stock(served: ServedSandbox) -> None:
     assert detail["product_id_str"] == sku.item_id
     skus = served.app.state.items[sku.item_id].skus
     assert {row["sku_id"] for row in detail["spec_prices"]} == {int(s) for s in skus}
-    written = client.request("/sku/syncStock", {"product_id": sku.item_id, "sku_id": sku.sku_id,
-                                                "stock_num": 9, "incremental": False})
+    written = client.request(
+        "/sku/syncStock",
+        {"product_id": sku.item_id, "sku_id": sku.sku_id, "stock_num": 9, "incremental": False},
+    )
     assert written["err_no"] == 0
     read = client.request("/sku/detail", {"sku_id": sku.sku_id})
     assert read["data"]["stock_num"] == 9
@@ -104,13 +116,17 @@ def test_doudian_searches_orders_reads_one_and_ships_it(served: ServedSandbox) -
     client = self_app(served)
     order = served.app.state.order_code("TSHIRT-RED-M", 2)
     now = to_unix(order.created)
-    found = client.request("/order/searchList", {"create_time_start": now - 3600,
-                                                 "create_time_end": now + 60, "page": 0, "size": 10})
+    found = client.request(
+        "/order/searchList",
+        {"create_time_start": now - 3600, "create_time_end": now + 60, "page": 0, "size": 10},
+    )
     assert [o["order_id"] for o in found["data"]["shop_order_list"]] == [order.order_id]
     detail = client.request("/order/orderDetail", {"shop_order_id": order.order_id})
     assert detail["data"]["shop_order_detail"]["order_status"] == 2
-    shipped = client.request("/order/logisticsAdd", {"order_id": order.order_id,
-                                                     "company_code": "shunfeng", "logistics_code": "SF0001"})
+    shipped = client.request(
+        "/order/logisticsAdd",
+        {"order_id": order.order_id, "company_code": "shunfeng", "logistics_code": "SF0001"},
+    )
     assert shipped["err_no"] == 0
     after = client.request("/order/orderDetail", {"shop_order_id": order.order_id})
     after = after["data"]["shop_order_detail"]
@@ -127,14 +143,22 @@ def test_doudian_refreshes_its_token_and_uses_the_new_one(served: ServedSandbox)
     assert served.app.credentials.check(client._token["access_token"]) == "ok"
 
 
-def test_doudian_wrong_secret_is_refused_with_the_platforms_code(served: ServedSandbox,
-                                                                 tmp_path: Path) -> None:
+def test_doudian_wrong_secret_is_refused_with_the_platforms_code(
+    served: ServedSandbox, tmp_path: Path
+) -> None:
     token_file = tmp_path / "token.json"
-    token_file.write_text(json.dumps({"access_token": served.app.access_token,
-                                      "refresh_token": served.app.refresh_token,
-                                      "expires_in": int(time.time()) + 86400}))
-    client = DouDian(served.app.credentials.app_key, "not-the-secret", AppType.TOOL,
-                     token_file=str(token_file))
+    token_file.write_text(
+        json.dumps(
+            {
+                "access_token": served.app.access_token,
+                "refresh_token": served.app.refresh_token,
+                "expires_in": int(time.time()) + 86400,
+            }
+        )
+    )
+    client = DouDian(
+        served.app.credentials.app_key, "not-the-secret", AppType.TOOL, token_file=str(token_file)
+    )
     refused = client.request("/product/listV2", {"page": 1, "size": 1})
     assert (refused["code"], refused["sub_code"]) == (40003, "isv.signature-invalid")
     assert refused["err_no"] != 0 and refused["message"]
@@ -147,9 +171,17 @@ def test_doudian_signature_equals_the_hubs(served: ServedSandbox) -> None:
     sent = log.last
     query = dict(sent.url.params.multi_items())
     assert "x-open-no-old-err-code" not in sent.headers
-    assert signing.sign(app_secret=served.app.credentials.app_secret, app_key=query["app_key"],
-                        method=query["method"], param_json=sent.content.decode(),
-                        timestamp=query["timestamp"], sign_method=query["sign_method"]) == query["sign"]
+    assert (
+        signing.sign(
+            app_secret=served.app.credentials.app_secret,
+            app_key=query["app_key"],
+            method=query["method"],
+            param_json=sent.content.decode(),
+            timestamp=query["timestamp"],
+            sign_method=query["sign_method"],
+        )
+        == query["sign"]
+    )
 
     info = PluginHost().platform("douyin")
     shop = make_shop(info, served.app, clock=FakeClock(), sign_method="hmac-sha256")

@@ -25,8 +25,13 @@ from hub_douyin.client import DouyinClient, IdempotentReplay, InsufficientStock,
 from hub_douyin.settings import DouyinSettings
 
 # The fact sheet's error envelope, verbatim.
-EXPIRED = {"code": 40003, "msg": "非法的参数", "sub_code": "isv.access-token-expired",
-           "sub_msg": "access_token已过期", "log_id": "2023..."}
+EXPIRED = {
+    "code": 40003,
+    "msg": "非法的参数",
+    "sub_code": "isv.access-token-expired",
+    "sub_msg": "access_token已过期",
+    "log_id": "2023...",
+}
 
 
 def envelope(code: int, sub_code: str = "", sub_msg: str = "", msg: str = "error") -> dict[str, Any]:
@@ -45,20 +50,30 @@ def test_unknown_token_is_refreshable_too() -> None:
     assert isinstance(error, AuthError) and error.refreshable
 
 
-@pytest.mark.parametrize("code,sub_code", [
-    (40003, "isv.access-token-invalid"), (40001, "isv.access-token-missing"),
-    (40003, "isv.signature-invalid"), (40001, "isv.signature-missing"),
-    (40003, "isv.app-id-invalid"), (40003, "isv.app-id-expired"), (40001, "isv.app-id-missing"),
-])
+@pytest.mark.parametrize(
+    "code,sub_code",
+    [
+        (40003, "isv.access-token-invalid"),
+        (40001, "isv.access-token-missing"),
+        (40003, "isv.signature-invalid"),
+        (40001, "isv.signature-missing"),
+        (40003, "isv.app-id-invalid"),
+        (40003, "isv.app-id-expired"),
+        (40001, "isv.app-id-missing"),
+    ],
+)
 def test_credential_errors_are_not_refreshable(code: int, sub_code: str) -> None:
     error = classify(envelope(code, sub_code), operation="sku.list")
     assert isinstance(error, AuthError) and not error.refreshable
 
 
-@pytest.mark.parametrize("sub_code,hint", [
-    ("isv.signature-invalid", "check the shop's app_secret and sign_method"),
-    ("isv.app-id-invalid", "check the shop's app_key"),
-])
+@pytest.mark.parametrize(
+    "sub_code,hint",
+    [
+        ("isv.signature-invalid", "check the shop's app_secret and sign_method"),
+        ("isv.app-id-invalid", "check the shop's app_key"),
+    ],
+)
 def test_credential_errors_say_what_to_check(sub_code: str, hint: str) -> None:
     error = classify(envelope(40003, sub_code, sub_msg="签名校验失败"), operation="sku.list")
     assert hint in str(error) and "签名校验失败" in str(error)
@@ -69,18 +84,34 @@ def test_throttling_is_rate_limited() -> None:
     assert isinstance(error, RateLimited) and error.retryable and error.retry_after is None
 
 
-@pytest.mark.parametrize("code,sub_code", [(20000, "dop.service-error"), (20000, "isp.service-error:500"),
-                                           (20001, ""), (50000, ""), (90000, "isp.unknown-error"),
-                                           (90000, "dop.unknown-error"), (50001, "")])
+@pytest.mark.parametrize(
+    "code,sub_code",
+    [
+        (20000, "dop.service-error"),
+        (20000, "isp.service-error:500"),
+        (20001, ""),
+        (50000, ""),
+        (90000, "isp.unknown-error"),
+        (90000, "dop.unknown-error"),
+        (50001, ""),
+    ],
+)
 def test_server_side_failures_are_retryable(code: int, sub_code: str) -> None:
     error = classify(envelope(code, sub_code), operation="sku.list")
     assert isinstance(error, ServerError) and error.retryable
 
 
-@pytest.mark.parametrize("code,sub_code", [
-    (30001, "isv.app-permissions-insufficient"), (30001, "dop.authorization-no-existed"),
-    (30001, "dop.app-forbidden"), (30001, "dop.authorization-closed"), (30002, ""), (80000, ""),
-])
+@pytest.mark.parametrize(
+    "code,sub_code",
+    [
+        (30001, "isv.app-permissions-insufficient"),
+        (30001, "dop.authorization-no-existed"),
+        (30001, "dop.app-forbidden"),
+        (30001, "dop.authorization-closed"),
+        (30002, ""),
+        (80000, ""),
+    ],
+)
 def test_permission_errors(code: int, sub_code: str) -> None:
     assert isinstance(classify(envelope(code, sub_code), operation="sku.list"), PermissionDenied)
 
@@ -117,15 +148,21 @@ def test_does_not_exist_is_not_found() -> None:
 def test_idempotent_replay_and_insufficient_stock_have_their_own_classes() -> None:
     replay = classify(envelope(40003, "isv.idempotent-id-existed"), operation="sku.syncStock")
     assert isinstance(replay, IdempotentReplay) and replay.parameter == "idempotent_id"
-    short = classify(envelope(50002, "isv.business-failed:31055", "更新库存数失败: 库存不足"),
-                     operation="sku.syncStock")
+    short = classify(
+        envelope(50002, "isv.business-failed:31055", "更新库存数失败: 库存不足"), operation="sku.syncStock"
+    )
     assert isinstance(short, InsufficientStock) and short.parameter == "stock_num"
 
 
-@pytest.mark.parametrize("code,sub_code", [
-    (50001, "dop.token-generate-failed:token-expired"), (50001, "dop.token-generate-failed:token-invalid"),
-    (50001, "dop.token-generate-failed:code-expired"), (50002, "isv.business-failed:31009"),
-])
+@pytest.mark.parametrize(
+    "code,sub_code",
+    [
+        (50001, "dop.token-generate-failed:token-expired"),
+        (50001, "dop.token-generate-failed:token-invalid"),
+        (50001, "dop.token-generate-failed:code-expired"),
+        (50002, "isv.business-failed:31009"),
+    ],
+)
 def test_failed_token_calls_need_a_new_authorisation(code: int, sub_code: str) -> None:
     error = classify(envelope(code, sub_code), operation="token.refresh")
     assert isinstance(error, AuthError) and not error.refreshable
@@ -152,8 +189,14 @@ def response(payload: Any, status: int = 200) -> httpx.Response:
 
 
 def test_parse_returns_data_of_a_success_envelope(client: DouyinClient) -> None:
-    body = {"code": 10000, "msg": "success", "sub_code": "", "sub_msg": "", "log_id": "x",
-            "data": {"total": 1, "page": 0, "size": 20, "shop_order_list": []}}
+    body = {
+        "code": 10000,
+        "msg": "success",
+        "sub_code": "",
+        "sub_msg": "",
+        "log_id": "x",
+        "data": {"total": 1, "page": 0, "size": 20, "shop_order_list": []},
+    }
     assert client.parse("order.searchList", response(body))["total"] == 1
 
 

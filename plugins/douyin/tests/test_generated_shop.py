@@ -19,12 +19,12 @@ from hub_douyin.sandbox import DouyinSandbox
 pytestmark = pytest.mark.anyio
 
 
-async def test_a_generated_shop_is_read_completely_and_once(host: PluginHost, info: PlatformInfo,
-                                                            clock: FakeClock) -> None:
+async def test_a_generated_shop_is_read_completely_and_once(
+    host: PluginHost, info: PlatformInfo, clock: FakeClock
+) -> None:
     end = clock.now() - timedelta(days=1)
     start = end - timedelta(days=5)
-    seed = generate_seed(items=200, skus_per_item=5, orders=5000, start=start, end=end,
-                         rng=random.Random(7))
+    seed = generate_seed(items=200, skus_per_item=5, orders=5000, start=start, end=end, rng=random.Random(7))
     sandbox = DouyinSandbox(SandboxConfig(clock=clock, seed=seed))
     shop = make_shop(info, sandbox, clock=clock)
     try:

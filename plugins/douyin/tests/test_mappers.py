@@ -14,24 +14,50 @@ from hub_douyin import mappers
 from hub_douyin.mappers import DataError
 
 PRODUCT = {"product_id": 3580000000000000001, "name": "纯棉T恤", "status": 0, "check_status": 3}
-SKU = {"id": 1737000000000001, "product_id": 3580000000000000001, "code": "TSHIRT-RED-M",
-       "price": 5990, "stock_num": 40, "sku_type": 0, "spec_detail_name1": "红",
-       "spec_detail_name2": "M", "spec_detail_name3": ""}
+SKU = {
+    "id": 1737000000000001,
+    "product_id": 3580000000000000001,
+    "code": "TSHIRT-RED-M",
+    "price": 5990,
+    "stock_num": 40,
+    "sku_type": 0,
+    "spec_detail_name1": "红",
+    "spec_detail_name2": "M",
+    "spec_detail_name3": "",
+}
 T0 = 1_794_355_200  # 2026-11-11 00:00:00 UTC
 
 
-def shop_order(status: int = 2, *, pay_time: int = T0 + 5, refunds: tuple[int, ...] = (0,),
-               **extra: Any) -> dict[str, Any]:
-    lines = [{"order_id": f"69215000000000000{i:02d}", "parent_order_id": "6921000000000000001",
-              "order_status": status, "product_id": 3580000000000000001,
-              "product_id_str": "3580000000000000001", "sku_id": 1737000000000001,
-              "code": "TSHIRT-RED-M", "product_name": "纯棉T恤 红 M", "item_num": 2,
-              "origin_amount": 5990, "sum_amount": 11980,
-              "after_sale_info": {"after_sale_status": 0, "refund_status": r}}
-             for i, r in enumerate(refunds)]
-    return {"order_id": "6921000000000000001", "order_status": status, "create_time": T0,
-            "update_time": T0 + 60, "pay_time": pay_time, "order_amount": 11980 * len(refunds),
-            "sku_order_list": lines, **extra}
+def shop_order(
+    status: int = 2, *, pay_time: int = T0 + 5, refunds: tuple[int, ...] = (0,), **extra: Any
+) -> dict[str, Any]:
+    lines = [
+        {
+            "order_id": f"69215000000000000{i:02d}",
+            "parent_order_id": "6921000000000000001",
+            "order_status": status,
+            "product_id": 3580000000000000001,
+            "product_id_str": "3580000000000000001",
+            "sku_id": 1737000000000001,
+            "code": "TSHIRT-RED-M",
+            "product_name": "纯棉T恤 红 M",
+            "item_num": 2,
+            "origin_amount": 5990,
+            "sum_amount": 11980,
+            "after_sale_info": {"after_sale_status": 0, "refund_status": r},
+        }
+        for i, r in enumerate(refunds)
+    ]
+    return {
+        "order_id": "6921000000000000001",
+        "order_status": status,
+        "create_time": T0,
+        "update_time": T0 + 60,
+        "pay_time": pay_time,
+        "order_amount": 11980 * len(refunds),
+        "sku_order_list": lines,
+        **extra,
+    }
 
 
 def test_listing_from_product_and_sku() -> None:
@@ -60,8 +86,10 @@ def test_price_must_be_integer_fen(price: Any) -> None:
 
 
 def test_ids_may_arrive_as_numeric_strings_but_not_as_garbage() -> None:
-    assert mappers.listing_from({**PRODUCT, "product_id": "3580000000000000001"}, SKU).platform_item_id \
+    assert (
+        mappers.listing_from({**PRODUCT, "product_id": "3580000000000000001"}, SKU).platform_item_id
         == "3580000000000000001"
+    )
     with pytest.raises(DataError, match="product_id"):
         mappers.listing_from({**PRODUCT, "product_id": "abc"}, SKU)
 
@@ -82,15 +110,26 @@ def test_order_from_search_list_row() -> None:
     assert order.total == 11980
     (line,) = order.lines
     assert (line.line_id, line.platform_item_id, line.platform_sku_id, line.master_code) == (
-        "6921500000000000000", "3580000000000000001", "1737000000000001", "TSHIRT-RED-M")
+        "6921500000000000000",
+        "3580000000000000001",
+        "1737000000000001",
+        "TSHIRT-RED-M",
+    )
     assert (line.quantity, line.unit_price, line.shipped, line.refunded) == (2, 5990, False, False)
 
 
-@pytest.mark.parametrize("code,expected", [
-    (1, OrderStatus.PENDING_PAYMENT), (105, OrderStatus.AWAITING_SHIPMENT),
-    (2, OrderStatus.AWAITING_SHIPMENT), (101, OrderStatus.PARTLY_SHIPPED), (3, OrderStatus.SHIPPED),
-    (5, OrderStatus.COMPLETED), (4, OrderStatus.CANCELLED),
-])
+@pytest.mark.parametrize(
+    "code,expected",
+    [
+        (1, OrderStatus.PENDING_PAYMENT),
+        (105, OrderStatus.AWAITING_SHIPMENT),
+        (2, OrderStatus.AWAITING_SHIPMENT),
+        (101, OrderStatus.PARTLY_SHIPPED),
+        (3, OrderStatus.SHIPPED),
+        (5, OrderStatus.COMPLETED),
+        (4, OrderStatus.CANCELLED),
+    ],
+)
 def test_order_status_table(code: int, expected: OrderStatus) -> None:
     pay_time = 0 if code == 1 else T0 + 5
     assert mappers.order_from(shop_order(code, pay_time=pay_time)).status is expected
@@ -129,15 +168,22 @@ def ref() -> ListingRef:
 def test_stock_params_delta_is_incremental_with_the_idempotency_key() -> None:
     update = StockUpdate(ref=ref(), quantity=15, delta=-5, idempotency_key="k-1")
     assert mappers.stock_params(update) == {
-        "product_id": 3580000000000000001, "sku_id": 1737000000000001, "incremental": True,
-        "idempotent_id": "k-1", "stock_num": -5}
+        "product_id": 3580000000000000001,
+        "sku_id": 1737000000000001,
+        "incremental": True,
+        "idempotent_id": "k-1",
+        "stock_num": -5,
+    }
 
 
 def test_stock_params_absolute_is_a_full_write() -> None:
     update = StockUpdate(ref=ref(), quantity=15, idempotency_key="k-1")
-    assert mappers.stock_params(update) == {"product_id": 3580000000000000001,
-                                            "sku_id": 1737000000000001, "incremental": False,
-                                            "stock_num": 15}
+    assert mappers.stock_params(update) == {
+        "product_id": 3580000000000000001,
+        "sku_id": 1737000000000001,
+        "incremental": False,
+        "stock_num": 15,
+    }
 
 
 def test_price_params_are_fen() -> None:
@@ -152,8 +198,7 @@ def test_non_numeric_ids_cannot_be_sent() -> None:
 
 def test_window_seconds_round_outwards() -> None:
     start = datetime(2026, 11, 11, tzinfo=UTC)
-    assert mappers.window_seconds(TimeWindow(start=start, end=start + timedelta(hours=1))) == (
-        T0, T0 + 3600)
+    assert mappers.window_seconds(TimeWindow(start=start, end=start + timedelta(hours=1))) == (T0, T0 + 3600)
     fractional = TimeWindow(start=start + timedelta(seconds=0.5), end=start + timedelta(seconds=2.5))
     assert mappers.window_seconds(fractional) == (T0, T0 + 3)
     tiny = TimeWindow(start=start + timedelta(seconds=0.1), end=start + timedelta(seconds=0.9))
@@ -162,8 +207,7 @@ def test_window_seconds_round_outwards() -> None:
 
 def test_split_window() -> None:
     start = datetime(2026, 11, 11, tzinfo=UTC)
-    parts = mappers.split_window(TimeWindow(start=start, end=start + timedelta(hours=50)),
-                                 timedelta(days=1))
+    parts = mappers.split_window(TimeWindow(start=start, end=start + timedelta(hours=50)), timedelta(days=1))
     assert [(p.end - p.start) for p in parts] == [timedelta(days=1), timedelta(days=1), timedelta(hours=2)]
     assert parts[0].start == start and parts[-1].end == start + timedelta(hours=50)
     assert all(a.end == b.start for a, b in pairwise(parts))

@@ -47,8 +47,13 @@ def test_md5_is_the_default_when_sign_method_is_absent(raw: RawCall) -> None:
 
 def test_an_hmac_signature_sent_as_md5_is_rejected(raw: RawCall) -> None:
     body = '{"page":1,"size":10}'
-    answer = raw("/product/listV2", body=body, sign_method=None, timestamp="1794355200",
-                 sign=hand_sign(APP_SECRET, APP_KEY, "product.listV2", body, "1794355200", "hmac-sha256"))
+    answer = raw(
+        "/product/listV2",
+        body=body,
+        sign_method=None,
+        timestamp="1794355200",
+        sign=hand_sign(APP_SECRET, APP_KEY, "product.listV2", body, "1794355200", "hmac-sha256"),
+    )
     assert_error(answer, 40003, "isv.signature-invalid")
 
 
@@ -129,10 +134,15 @@ def test_param_json_must_be_a_json_object(raw: RawCall) -> None:
 # --- page and window limits ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("params,named", [
-    ({"page": 1, "size": 101}, "size"), ({"page": 0, "size": 10}, "page"),
-    ({"page": 101, "size": 10}, "page"), ({"page": 100, "size": 100}, None),
-])
+@pytest.mark.parametrize(
+    "params,named",
+    [
+        ({"page": 1, "size": 101}, "size"),
+        ({"page": 0, "size": 10}, "page"),
+        ({"page": 101, "size": 10}, "page"),
+        ({"page": 100, "size": 100}, None),
+    ],
+)
 def test_product_page_limits(raw: RawCall, params: dict, named: str | None) -> None:
     answer = raw("/product/listV2", params)
     if named is None:
@@ -180,19 +190,24 @@ def test_sku_list_needs_a_known_product(raw: RawCall) -> None:
 
 def test_order_window_too_long(raw: RawCall, clock: FakeClock) -> None:
     end = int(clock.now().timestamp())
-    answer = raw("/order/searchList", {"update_time_start": end - 86401, "update_time_end": end,
-                                       "page": 0, "size": 10})
+    answer = raw(
+        "/order/searchList", {"update_time_start": end - 86401, "update_time_end": end, "page": 0, "size": 10}
+    )
     assert_error(answer, 40004, "isv.parameter-invalid")
     assert answer["sub_msg"].startswith("update_time_end")
-    ok = raw("/order/searchList", {"update_time_start": end - 86400, "update_time_end": end,
-                                   "page": 0, "size": 10})
+    ok = raw(
+        "/order/searchList", {"update_time_start": end - 86400, "update_time_end": end, "page": 0, "size": 10}
+    )
     assert ok["code"] == SUCCESS
 
 
 def test_order_window_start_alone_is_measured_to_now(raw: RawCall, clock: FakeClock) -> None:
     start = int(clock.now().timestamp()) - 2 * 86400
-    assert_error(raw("/order/searchList", {"update_time_start": start, "page": 0, "size": 10}),
-                 40004, "isv.parameter-invalid")
+    assert_error(
+        raw("/order/searchList", {"update_time_start": start, "page": 0, "size": 10}),
+        40004,
+        "isv.parameter-invalid",
+    )
 
 
 def test_order_page_size_too_large(raw: RawCall) -> None:
@@ -200,14 +215,24 @@ def test_order_page_size_too_large(raw: RawCall) -> None:
 
 
 def test_order_search_shape_status_codes_and_inclusive_bounds(  # type: ignore[no-untyped-def]
-        raw: RawCall, sandbox, clock: FakeClock) -> None:
+    raw: RawCall, sandbox, clock: FakeClock
+) -> None:
     sku = next(iter(sandbox.state.iter_skus()))
     paid = sandbox.state.place_order([(sku.sku_id, 1)])
     clock.advance(1)
     unpaid = sandbox.state.place_order([(sku.sku_id, 1)], paid=False)
     t = int(paid.created.timestamp())
-    data = raw("/order/searchList", {"update_time_start": t, "update_time_end": t + 1, "page": 0,
-                                     "size": 10, "order_by": "update_time", "order_asc": True})["data"]
+    data = raw(
+        "/order/searchList",
+        {
+            "update_time_start": t,
+            "update_time_end": t + 1,
+            "page": 0,
+            "size": 10,
+            "order_by": "update_time",
+            "order_asc": True,
+        },
+    )["data"]
     assert (data["page"], data["size"], data["total"]) == (0, 10, 2)
     first, second = data["shop_order_list"]
     assert (first["order_id"], first["order_status"]) == (paid.order_id, 2)
@@ -215,11 +240,20 @@ def test_order_search_shape_status_codes_and_inclusive_bounds(  # type: ignore[n
     line = first["sku_order_list"][0]
     assert line["sku_id"] == int(sku.sku_id) and line["item_num"] == 1
     assert line["origin_amount"] == sku.price and line["code"] == (sku.code or "")
-    only_end = raw("/order/searchList", {"update_time_start": t + 1, "update_time_end": t + 1,
-                                         "page": 0, "size": 10})["data"]
+    only_end = raw(
+        "/order/searchList", {"update_time_start": t + 1, "update_time_end": t + 1, "page": 0, "size": 10}
+    )["data"]
     assert [o["order_id"] for o in only_end["shop_order_list"]] == [unpaid.order_id]
-    by_status = raw("/order/searchList", {"update_time_start": t, "update_time_end": t + 1, "page": 0,
-                                          "size": 10, "combine_status": [{"order_status": "1"}]})["data"]
+    by_status = raw(
+        "/order/searchList",
+        {
+            "update_time_start": t,
+            "update_time_end": t + 1,
+            "page": 0,
+            "size": 10,
+            "combine_status": [{"order_status": "1"}],
+        },
+    )["data"]
     assert by_status["total"] == 1
 
 
@@ -254,13 +288,29 @@ def test_incremental_stock_needs_an_idempotent_id_and_applies_once(raw: RawCall,
 def test_an_incremental_decrease_below_zero_is_refused(raw: RawCall, sandbox) -> None:  # type: ignore[no-untyped-def]
     sku = first_sku(raw)
     sandbox.state.set_quantity(str(sku["id"]), 2)
-    answer = raw("/sku/syncStock", {"product_id": sku["product_id"], "sku_id": sku["id"],
-                                    "incremental": True, "idempotent_id": "dec-1", "stock_num": -3})
+    answer = raw(
+        "/sku/syncStock",
+        {
+            "product_id": sku["product_id"],
+            "sku_id": sku["id"],
+            "incremental": True,
+            "idempotent_id": "dec-1",
+            "stock_num": -3,
+        },
+    )
     assert_error(answer, 50002, "isv.business-failed:31055")
     assert sandbox.state.sku(str(sku["id"])).quantity == 2
     # nothing was applied, so the same idempotent_id may be used again
-    answer = raw("/sku/syncStock", {"product_id": sku["product_id"], "sku_id": sku["id"],
-                                    "incremental": True, "idempotent_id": "dec-1", "stock_num": -2})
+    answer = raw(
+        "/sku/syncStock",
+        {
+            "product_id": sku["product_id"],
+            "sku_id": sku["id"],
+            "incremental": True,
+            "idempotent_id": "dec-1",
+            "stock_num": -2,
+        },
+    )
     assert answer["code"] == SUCCESS and sandbox.state.sku(str(sku["id"])).quantity == 0
 
 
@@ -280,17 +330,29 @@ def test_batch_stock_is_all_or_nothing(raw: RawCall, sandbox) -> None:  # type: 
     product = first_product(raw)
     skus = raw("/sku/list", {"product_id": product["product_id"]})["data"]
     before = {s["id"]: sandbox.state.sku(str(s["id"])).quantity for s in skus}
-    bad = raw("/sku/syncStockBatch", {"product_id": product["product_id"], "incremental": False,
-                                      "sku_sync_list": [{"sku_id": skus[0]["id"], "stock_num": 9},
-                                                        {"sku_id": 42, "stock_num": 9}]})
+    bad = raw(
+        "/sku/syncStockBatch",
+        {
+            "product_id": product["product_id"],
+            "incremental": False,
+            "sku_sync_list": [{"sku_id": skus[0]["id"], "stock_num": 9}, {"sku_id": 42, "stock_num": 9}],
+        },
+    )
     assert bad["code"] != SUCCESS
     assert {s["id"]: sandbox.state.sku(str(s["id"])).quantity for s in skus} == before
-    good = raw("/sku/syncStockBatch", {"product_id": product["product_id"], "incremental": True,
-                                       "idempotent_id": "b-1",
-                                       "sku_sync_list": [{"sku_id": s["id"], "stock_num": 1} for s in skus]})
+    good = raw(
+        "/sku/syncStockBatch",
+        {
+            "product_id": product["product_id"],
+            "incremental": True,
+            "idempotent_id": "b-1",
+            "sku_sync_list": [{"sku_id": s["id"], "stock_num": 1} for s in skus],
+        },
+    )
     assert good["code"] == SUCCESS
     assert {s["id"]: sandbox.state.sku(str(s["id"])).quantity for s in skus} == {
-        k: v + 1 for k, v in before.items()}
+        k: v + 1 for k, v in before.items()
+    }
 
 
 def test_edit_price_in_fen(raw: RawCall, sandbox) -> None:  # type: ignore[no-untyped-def]
@@ -359,11 +421,13 @@ def test_product_detail_by_id_or_merchant_code(raw: RawCall, sandbox) -> None:  
 
 
 def test_self_authorisation_by_test_shop(raw: RawCall, sandbox) -> None:  # type: ignore[no-untyped-def]
-    created = raw("/token/create", {"code": "", "grant_type": "authorization_self", "test_shop": "1"},
-                  token=None)
+    created = raw(
+        "/token/create", {"code": "", "grant_type": "authorization_self", "test_shop": "1"}, token=None
+    )
     assert created["err_no"] == 0 and sandbox.credentials.check(created["data"]["access_token"]) == "ok"
-    refused = raw("/token/create", {"code": "", "grant_type": "authorization_self", "shop_id": "1"},
-                  token=None)
+    refused = raw(
+        "/token/create", {"code": "", "grant_type": "authorization_self", "shop_id": "1"}, token=None
+    )
     assert refused["sub_code"] == "dop.token-generate-failed:no-authorization" and refused["err_no"] != 0
     assert sandbox.serve_notes() == {"shop_id": str(sandbox.shop_id)}
 
@@ -371,9 +435,16 @@ def test_self_authorisation_by_test_shop(raw: RawCall, sandbox) -> None:  # type
 def test_param_json_may_come_in_the_query_instead_of_the_body(sandbox, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
     body = '{"page":1,"size":1}'
     timestamp = str(int(clock.now().timestamp()))
-    query = {"app_key": APP_KEY, "method": "product.listV2", "timestamp": timestamp, "v": "2",
-             "sign_method": "hmac-sha256", "access_token": sandbox.access_token, "param_json": body,
-             "sign": hand_sign(APP_SECRET, APP_KEY, "product.listV2", body, timestamp, "hmac-sha256")}
+    query = {
+        "app_key": APP_KEY,
+        "method": "product.listV2",
+        "timestamp": timestamp,
+        "v": "2",
+        "sign_method": "hmac-sha256",
+        "access_token": sandbox.access_token,
+        "param_json": body,
+        "sign": hand_sign(APP_SECRET, APP_KEY, "product.listV2", body, timestamp, "hmac-sha256"),
+    }
     request = httpx.Request("POST", "http://sandbox.test/product/listV2", params=query)
     answer = sandbox.dispatch(request).json()
     assert answer["code"] == SUCCESS and answer["data"]["size"] == 1

@@ -25,8 +25,9 @@ def listing_ok(raw: RawCall, token: str) -> bool:
     return raw("/product/listV2", {"page": 1, "size": 10}, token=token)["code"] == 10000
 
 
-def test_refresh_long_before_expiry_returns_the_same_tokens(raw: RawCall, sandbox: DouyinSandbox,
-                                                            clock: FakeClock) -> None:
+def test_refresh_long_before_expiry_returns_the_same_tokens(
+    raw: RawCall, sandbox: DouyinSandbox, clock: FakeClock
+) -> None:
     clock.advance(TTL - 2 * HOUR)
     data = refresh(raw, sandbox.refresh_token)["data"]
     assert (data["access_token"], data["refresh_token"]) == (sandbox.access_token, sandbox.refresh_token)
@@ -35,7 +36,8 @@ def test_refresh_long_before_expiry_returns_the_same_tokens(raw: RawCall, sandbo
 
 
 def test_refresh_in_the_last_hour_gives_new_tokens_and_the_old_pair_lives_one_more_hour(
-        raw: RawCall, sandbox: DouyinSandbox, clock: FakeClock) -> None:
+    raw: RawCall, sandbox: DouyinSandbox, clock: FakeClock
+) -> None:
     clock.advance(TTL - HOUR / 2)
     data = refresh(raw, sandbox.refresh_token)["data"]
     new_access, new_refresh = data["access_token"], data["refresh_token"]
@@ -51,8 +53,9 @@ def test_refresh_in_the_last_hour_gives_new_tokens_and_the_old_pair_lives_one_mo
     assert listing_ok(raw, new_access)
 
 
-def test_refresh_after_expiry_gives_new_tokens_and_the_old_ones_die(raw: RawCall, sandbox: DouyinSandbox,
-                                                                    clock: FakeClock) -> None:
+def test_refresh_after_expiry_gives_new_tokens_and_the_old_ones_die(
+    raw: RawCall, sandbox: DouyinSandbox, clock: FakeClock
+) -> None:
     clock.advance(TTL + 60)
     data = refresh(raw, sandbox.refresh_token)["data"]
     assert data["access_token"] != sandbox.access_token
@@ -71,14 +74,19 @@ def test_refresh_errors(raw: RawCall, sandbox: DouyinSandbox) -> None:
     assert refresh(raw, "unknown")["sub_code"] == "dop.token-generate-failed:token-invalid"
     missing = raw("/token/refresh", {"grant_type": "refresh_token"}, token=None)
     assert (missing["code"], missing["sub_code"]) == (50002, "isv.business-failed:31009")
-    wrong = raw("/token/refresh", {"grant_type": "password", "refresh_token": sandbox.refresh_token},
-                token=None)
+    wrong = raw(
+        "/token/refresh", {"grant_type": "password", "refresh_token": sandbox.refresh_token}, token=None
+    )
     assert wrong["sub_code"] == "dop.token-generate-failed:grant-type-invalid"
 
 
 def test_token_endpoints_still_check_the_signature(raw: RawCall, sandbox: DouyinSandbox) -> None:
-    answer = raw("/token/refresh", {"grant_type": "refresh_token", "refresh_token": sandbox.refresh_token},
-                 token=None, secret="wrong")
+    answer = raw(
+        "/token/refresh",
+        {"grant_type": "refresh_token", "refresh_token": sandbox.refresh_token},
+        token=None,
+        secret="wrong",
+    )
     assert answer["sub_code"] == "isv.signature-invalid"
 
 
@@ -88,8 +96,9 @@ def test_expires_in_as_a_timestamp(raw: RawCall, sandbox: DouyinSandbox, clock: 
     assert data["expires_in"] == int((clock.now() + timedelta(seconds=TTL)).timestamp())
 
 
-def test_token_create_with_an_authorisation_code(raw: RawCall, sandbox: DouyinSandbox,
-                                                 clock: FakeClock) -> None:
+def test_token_create_with_an_authorisation_code(
+    raw: RawCall, sandbox: DouyinSandbox, clock: FakeClock
+) -> None:
     code = sandbox.authorization_code()
     data = raw("/token/create", {"code": code, "grant_type": "authorization_code"}, token=None)["data"]
     assert listing_ok(raw, data["access_token"]) and data["shop_id"] == sandbox.shop_id
@@ -103,8 +112,9 @@ def test_token_create_with_an_authorisation_code(raw: RawCall, sandbox: DouyinSa
 
 @pytest.mark.parametrize("shop_id,ok", [(DouyinSandbox.shop_id, True), (1, False)])
 def test_token_create_for_a_self_use_app(raw: RawCall, shop_id: int, ok: bool) -> None:
-    answer = raw("/token/create", {"code": "", "grant_type": "authorization_self", "shop_id": shop_id},
-                 token=None)
+    answer = raw(
+        "/token/create", {"code": "", "grant_type": "authorization_self", "shop_id": shop_id}, token=None
+    )
     assert (answer["code"] == 10000) is ok
 
 

@@ -10,31 +10,39 @@ import pytest
 from hub_douyin import signing
 
 # Fact sheet §3.2, "Worked example: SELF-COMPUTED, not official".
-VECTOR = {"app_key": "3409409348479354011", "method": "product.getGoodsCategory",
-          "param_json": '{"cid":"12","page":"1"}', "timestamp": "2020-09-15 14:48:13"}
+VECTOR = {
+    "app_key": "3409409348479354011",
+    "method": "product.getGoodsCategory",
+    "param_json": '{"cid":"12","page":"1"}',
+    "timestamp": "2020-09-15 14:48:13",
+}
 SECRET = "helloworld"
 
 
 def test_string_to_sign_matches_the_worked_example() -> None:
     wrapped = SECRET + signing.string_to_sign(**VECTOR) + SECRET
-    assert wrapped == ('helloworldapp_key3409409348479354011methodproduct.getGoodsCategory'
-                       'param_json{"cid":"12","page":"1"}timestamp2020-09-15 14:48:13v2helloworld')
+    assert wrapped == (
+        "helloworldapp_key3409409348479354011methodproduct.getGoodsCategory"
+        'param_json{"cid":"12","page":"1"}timestamp2020-09-15 14:48:13v2helloworld'
+    )
 
 
 def test_hmac_sha256_self_computed_vector() -> None:
     assert signing.sign(app_secret=SECRET, sign_method="hmac-sha256", **VECTOR) == (
-        "c6e1b25d4f14cdbdd36cfdb896a160122d324a954d1ee1620e136c11463b6642")
+        "c6e1b25d4f14cdbdd36cfdb896a160122d324a954d1ee1620e136c11463b6642"
+    )
 
 
 def test_md5_self_computed_vector() -> None:
     assert signing.sign(app_secret=SECRET, sign_method="md5", **VECTOR) == (
-        "c656bcc0eb1c976ef23c634463663307")
+        "c656bcc0eb1c976ef23c634463663307"
+    )
 
 
 def test_hmac_sha256_self_computed_vector_with_unix_timestamp() -> None:
-    assert signing.sign(app_secret=SECRET, sign_method="hmac-sha256",
-                        **{**VECTOR, "timestamp": "1600152493"}) == (
-        "a42c340513ebedef265083b62cc80eadb04b28c7f8329f64689eca3447842fc2")
+    assert signing.sign(
+        app_secret=SECRET, sign_method="hmac-sha256", **{**VECTOR, "timestamp": "1600152493"}
+    ) == ("a42c340513ebedef265083b62cc80eadb04b28c7f8329f64689eca3447842fc2")
 
 
 def test_unknown_sign_method_is_refused() -> None:

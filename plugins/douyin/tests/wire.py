@@ -19,23 +19,24 @@ RawCall = Callable[..., dict[str, Any]]
 """``raw(path, params, **overrides)`` -> the sandbox's JSON answer (see conftest)."""
 
 
-def hand_sign(secret: str, app_key: str, method: str, body: str, timestamp: str,
-              sign_method: str | None) -> str:
+def hand_sign(
+    secret: str, app_key: str, method: str, body: str, timestamp: str, sign_method: str | None
+) -> str:
     """Douyin's recipe written out independently of hub_douyin.signing."""
-    wrapped = (f"{secret}app_key{app_key}method{method}param_json{body}"
-               f"timestamp{timestamp}v2{secret}")
+    wrapped = f"{secret}app_key{app_key}method{method}param_json{body}timestamp{timestamp}v2{secret}"
     if sign_method == "hmac-sha256":
         return hmac.new(secret.encode(), wrapped.encode(), hashlib.sha256).hexdigest()
     return hashlib.md5(wrapped.encode()).hexdigest()
 
 
-
-
 class Recorder(httpx.AsyncBaseTransport):
     """Wraps a transport, keeps every request (body read) and can act after each answer."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport,
-                 after: Callable[[httpx.Request, httpx.Response], None] | None = None):
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        after: Callable[[httpx.Request, httpx.Response], None] | None = None,
+    ):
         self.inner = inner
         self.after = after
         self.requests: list[httpx.Request] = []

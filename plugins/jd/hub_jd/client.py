@@ -87,27 +87,44 @@ GATEWAY_ERRORS: dict[str, tuple[type[PlatformError], str | None, str]] = {
     "4": (InvalidRequest, "v", "the version parameter is missing"),
     "5": (InvalidRequest, "v", "unsupported version; JD's /routerjson takes v=2.0"),
     "7": (InvalidRequest, "timestamp", "timestamp missing; check the clock"),
-    "8": (InvalidRequest, "timestamp",
-          "timestamp invalid or more than 6 minutes off; check the clock (Asia/Shanghai)"),
+    "8": (
+        InvalidRequest,
+        "timestamp",
+        "timestamp invalid or more than 6 minutes off; check the clock (Asia/Shanghai)",
+    ),
     "11": (AuthError, "sign", "signature missing"),
     "12": (AuthError, "sign", "signature invalid; check the shop's app_secret"),
     "14": (InvalidRequest, "method", "method name missing"),
     "15": (InvalidRequest, "method", "JD does not know this method"),
-    "18": (AuthError, "access_token",
-           "access_token missing; authorise the shop in JD and store its token"),
-    "19": (AuthError, "access_token",
-           "access_token invalid or expired; re-authorise the shop in JD and update its token"),
+    "18": (AuthError, "access_token", "access_token missing; authorise the shop in JD and store its token"),
+    "19": (
+        AuthError,
+        "access_token",
+        "access_token invalid or expired; re-authorise the shop in JD and update its token",
+    ),
     "20": (AuthError, "app_key", "app_key missing"),
     "21": (AuthError, "app_key", "app_key invalid (a sandbox key used in production?)"),
-    "24": (PermissionDenied, None,
-           "the app may not call this API; apply for the permission in the JD console"),
+    "24": (
+        PermissionDenied,
+        None,
+        "the app may not call this API; apply for the permission in the JD console",
+    ),
 }
 
 # JD does not document business error codes (apiResult.numberCode etc.), so business
 # failures are classified by their text; anything unrecognised is the request's fault.
 _NOT_FOUND_WORDS = ("not exist", "not found", "no such", "不存在", "未找到")
-_SERVER_WORDS = ("system error", "system busy", "busy", "timeout", "系统异常", "系统繁忙",
-                 "服务异常", "超时", "稍后重试")
+_SERVER_WORDS = (
+    "system error",
+    "system busy",
+    "busy",
+    "timeout",
+    "系统异常",
+    "系统繁忙",
+    "服务异常",
+    "超时",
+    "稍后重试",
+)
 _PERMISSION_WORDS = ("permission", "no right", "unauthorized", "无权", "没有权限")
 
 
@@ -125,7 +142,8 @@ def classify_gateway_error(envelope: Mapping[str, Any], operation: str) -> Platf
     code = str(envelope.get("code", "")).strip()
     desc = str(envelope.get("en_desc") or envelope.get("zh_desc") or "no description")
     cls, parameter, advice = GATEWAY_ERRORS.get(
-        code, (ServerError, None, "JD gateway error (a code JD does not document)"))
+        code, (ServerError, None, "JD gateway error (a code JD does not document)")
+    )
     message = f"{advice}: {_clean(desc)}"
     where: dict[str, Any] = {"platform": PLATFORM, "operation": operation, "code": code or None}
     if cls is AuthError:
@@ -153,19 +171,24 @@ def find_business_failure(result: Any, depth: int = 3) -> Mapping[str, Any] | No
     return None
 
 
-def classify_business_failure(failure: Mapping[str, Any], operation: str,
-                              param_names: Sequence[str] = ()) -> PlatformError:
+def classify_business_failure(
+    failure: Mapping[str, Any], operation: str, param_names: Sequence[str] = ()
+) -> PlatformError:
     """The hub error for a business failure inside a successful envelope. ``param_names``
     (the business parameters sent) lets an InvalidRequest name the one JD complains of."""
-    english = str(failure.get("englishErrCode") or failure.get("errorMessage")
-                  or failure.get("message") or "")
+    english = str(
+        failure.get("englishErrCode") or failure.get("errorMessage") or failure.get("message") or ""
+    )
     chinese = str(failure.get("chineseErrCode") or "")
     code = failure.get("numberCode") or failure.get("errorCode") or failure.get("code")
     text = " / ".join(t for t in (english, chinese) if t) or "JD reported a failure"
     message = f"JD refused the request: {_clean(text)}"
     lowered = f"{english} {chinese}".lower()
-    where: dict[str, Any] = {"platform": PLATFORM, "operation": operation,
-                             "code": str(code) if code not in (None, "") else None}
+    where: dict[str, Any] = {
+        "platform": PLATFORM,
+        "operation": operation,
+        "code": str(code) if code not in (None, "") else None,
+    }
     if any(w in lowered for w in _NOT_FOUND_WORDS):
         return NotFound(message, **where)
     if any(w in lowered for w in _SERVER_WORDS):
@@ -173,9 +196,11 @@ def classify_business_failure(failure: Mapping[str, Any], operation: str,
     if any(w in lowered for w in _PERMISSION_WORDS):
         return PermissionDenied(message, **where)
     # The parameter JD names first, as a whole word ("page" is not in "page_size").
-    mentioned = [(match.start(), name) for name in param_names
-                 if (match := re.search(rf"(?<![a-z0-9_]){re.escape(name.lower())}(?![a-z0-9_])",
-                                        lowered))]
+    mentioned = [
+        (match.start(), name)
+        for name in param_names
+        if (match := re.search(rf"(?<![a-z0-9_]){re.escape(name.lower())}(?![a-z0-9_])", lowered))
+    ]
     parameter = min(mentioned)[1] if mentioned else None
     return InvalidRequest(message, parameter=parameter, **where)
 
@@ -218,13 +243,12 @@ class JdClient(ShopClient):
         if self.access_token:
             system["access_token"] = self.access_token
         # The signed set must equal the sent set: the JSON string travels in the body.
-        system[SIGN] = sign({PARAM_JSON: body, **system},
-                            self.settings.app_secret.get_secret_value())
-        return httpx.Request("POST", httpx.URL(self.settings.base_url, params=system),
-                             data={PARAM_JSON: body})
+        system[SIGN] = sign({PARAM_JSON: body, **system}, self.settings.app_secret.get_secret_value())
+        return httpx.Request(
+            "POST", httpx.URL(self.settings.base_url, params=system), data={PARAM_JSON: body}
+        )
 
-    def request(self, method: str, params: Mapping[str, Any], *, idempotent: bool = True
-                ) -> Awaitable[Any]:
+    def request(self, method: str, params: Mapping[str, Any], *, idempotent: bool = True) -> Awaitable[Any]:
         """Call ``method``; the result object inside its ``_responce`` envelope."""
         return self.call(method, lambda: self.build_request(method, params), idempotent=idempotent)
 
@@ -238,8 +262,9 @@ class JdClient(ShopClient):
         # JD writes "responce"; accept the correct spelling too, in case a gateway fixes it.
         result = body.get(key, body.get(key.removesuffix("_responce") + "_response"))
         if not isinstance(result, Mapping):
-            raise MalformedResponse(f"the answer has no {key} object", platform=self.platform,
-                                    operation=operation)
+            raise MalformedResponse(
+                f"the answer has no {key} object", platform=self.platform, operation=operation
+            )
         if str(result.get("code", "0")).strip() != "0":
             raise classify_gateway_error(result, operation)
         failure = find_business_failure(result)
@@ -254,8 +279,9 @@ class JdClient(ShopClient):
 
     def _malformed(self, operation: str, exc: JdDataError, record: str = "") -> MalformedResponse:
         what = f" in {record}" if record else ""
-        return MalformedResponse(f"unreadable field{what}: {exc}", platform=self.platform,
-                                 operation=operation)
+        return MalformedResponse(
+            f"unreadable field{what}: {exc}", platform=self.platform, operation=operation
+        )
 
     def _count(self, operation: str, value: Any, field: str) -> int | None:
         """A total JD reports (None when it reports none)."""
@@ -268,12 +294,14 @@ class JdClient(ShopClient):
 
     async def check(self) -> str:
         """One row of the SKU search: the app key, signature and access token all checked."""
-        result = await self.request(SKU_SEARCH, {
-            "pageNo": 1, "pageSize": 1, "skuStatuValue": [SKU_ON_SALE, SKU_OFF_SALE]})
+        result = await self.request(
+            SKU_SEARCH, {"pageNo": 1, "pageSize": 1, "skuStatuValue": [SKU_ON_SALE, SKU_OFF_SALE]}
+        )
         block = result.get("page")
         if not isinstance(block, Mapping):
-            raise MalformedResponse("the answer has no page object", platform=self.platform,
-                                    operation=SKU_SEARCH)
+            raise MalformedResponse(
+                "the answer has no page object", platform=self.platform, operation=SKU_SEARCH
+            )
         total = self._count(SKU_SEARCH, block.get("totalItem"), "page.totalItem")
         return "SKUs listed" if total is None else f"{total} SKU(s) listed"
 
@@ -285,16 +313,19 @@ class JdClient(ShopClient):
         seen: set[str] = set()
         page = 1
         while True:
-            result = await self.request(SKU_SEARCH, {
-                "pageNo": page, "pageSize": size, "skuStatuValue": [SKU_ON_SALE, SKU_OFF_SALE]})
+            result = await self.request(
+                SKU_SEARCH, {"pageNo": page, "pageSize": size, "skuStatuValue": [SKU_ON_SALE, SKU_OFF_SALE]}
+            )
             block = result.get("page")
             if not isinstance(block, Mapping):
-                raise MalformedResponse("the answer has no page object", platform=self.platform,
-                                        operation=SKU_SEARCH)
+                raise MalformedResponse(
+                    "the answer has no page object", platform=self.platform, operation=SKU_SEARCH
+                )
             rows = block.get("data") or []
             if not isinstance(rows, list):
-                raise MalformedResponse("page.data is not a list", platform=self.platform,
-                                        operation=SKU_SEARCH)
+                raise MalformedResponse(
+                    "page.data is not a list", platform=self.platform, operation=SKU_SEARCH
+                )
             for row in rows:
                 if not isinstance(row, Mapping) or str(row.get("status")) == str(SKU_DELETED):
                     continue
@@ -321,8 +352,9 @@ class JdClient(ShopClient):
         try:
             sku_id = id_param(ref.platform_sku_id, "skuId")
         except JdDataError as exc:
-            raise InvalidRequest(str(exc), parameter="skuId", platform=self.platform,
-                                 operation=STOCK_READ) from None
+            raise InvalidRequest(
+                str(exc), parameter="skuId", platform=self.platform, operation=STOCK_READ
+            ) from None
         result = await self.request(STOCK_READ, {"skuId": sku_id})
         rows = result.get("skuStocks")
         if isinstance(rows, Mapping):
@@ -330,53 +362,68 @@ class JdClient(ShopClient):
         if not isinstance(rows, list):
             rows = [result]  # a flat answer carrying stockNum itself
         for row in rows:
-            if isinstance(row, Mapping) and "stockNum" in row and (
-                    "skuId" not in row or str(row["skuId"]).strip() == ref.platform_sku_id):
+            if (
+                isinstance(row, Mapping)
+                and "stockNum" in row
+                and ("skuId" not in row or str(row["skuId"]).strip() == ref.platform_sku_id)
+            ):
                 try:
                     quantity = count(row["stockNum"], "stockNum")
                 except JdDataError as exc:
                     raise self._malformed(STOCK_READ, exc) from None
-                return StockLevel(platform_item_id=ref.platform_item_id,
-                                  platform_sku_id=ref.platform_sku_id, quantity=quantity,
-                                  observed_at=self.clock.now())
-        raise MalformedResponse("the answer has no stockNum for the SKU asked for",
-                                platform=self.platform, operation=STOCK_READ)
+                return StockLevel(
+                    platform_item_id=ref.platform_item_id,
+                    platform_sku_id=ref.platform_sku_id,
+                    quantity=quantity,
+                    observed_at=self.clock.now(),
+                )
+        raise MalformedResponse(
+            "the answer has no stockNum for the SKU asked for", platform=self.platform, operation=STOCK_READ
+        )
 
     async def push_stock(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
         """Set each SKU's stock (absolute ``stockNum``, one SKU per call, concurrently).
 
         JD has no delta write, so ``delta`` is ignored; an absolute set is safe to resend."""
+
         async def one(update: StockUpdate) -> PushResult:
             try:
-                params: dict[str, Any] = {"skuId": id_param(update.ref.platform_sku_id, "skuId"),
-                                          "stockNum": update.quantity}
+                params: dict[str, Any] = {
+                    "skuId": id_param(update.ref.platform_sku_id, "skuId"),
+                    "stockNum": update.quantity,
+                }
             except JdDataError as exc:
                 return self.failed(update.idempotency_key, str(exc))
             if self.settings.stock_store_id is not None:
                 params["storeId"] = self.settings.stock_store_id
             await self.request(STOCK_WRITE, params)
-            return PushResult(idempotency_key=update.idempotency_key, ok=True,
-                              quantity_after=update.quantity)
+            return PushResult(idempotency_key=update.idempotency_key, ok=True, quantity_after=update.quantity)
+
         return await self.write_each(updates, one)
 
     async def push_prices(self, updates: Sequence[PriceUpdate]) -> list[PushResult]:
         """Set each SKU's JD price (``jdPrice`` in yuan, one SKU per call, concurrently)."""
+
         async def one(update: PriceUpdate) -> PushResult:
             try:
-                params = {"skuId": id_param(update.ref.platform_sku_id, "skuId"),
-                          "jdPrice": yuan(update.price)}
+                params = {
+                    "skuId": id_param(update.ref.platform_sku_id, "skuId"),
+                    "jdPrice": yuan(update.price),
+                }
             except JdDataError as exc:
                 return self.failed(update.idempotency_key, str(exc))
             await self.request(PRICE_WRITE, params)
             return PushResult(idempotency_key=update.idempotency_key, ok=True)
+
         return await self.write_each(updates, one)
 
     # --- orders --------------------------------------------------------------------------------
 
     def _order(self, operation: str, info: Any) -> Order:
         if not isinstance(info, Mapping):
-            raise MalformedResponse("an orderInfo is not an object", platform=self.platform,
-                                    operation=operation)
+            raise MalformedResponse(
+                "an orderInfo is not an object", platform=self.platform, operation=operation
+            )
         try:
             return order_from_jd(info, refund_from_payment_time=self.settings.refund_from_payment_time)
         except JdDataError as exc:
@@ -397,8 +444,9 @@ class JdClient(ShopClient):
                 yield order
             start = end
 
-    async def _search_span(self, start: datetime, end: datetime,
-                           seen: set[tuple[str, datetime]]) -> AsyncIterator[Order]:
+    async def _search_span(
+        self, start: datetime, end: datetime, seen: set[tuple[str, datetime]]
+    ) -> AsyncIterator[Order]:
         """One query span, paged so that orders changing meanwhile are not skipped.
 
         Plain page numbers skip an order whenever one on an earlier page is modified
@@ -414,12 +462,14 @@ class JdClient(ShopClient):
             result = await self.request(method, self._search_params(cursor, end, page, size))
             block = result.get("searchorderinfo_result")
             if not isinstance(block, Mapping):
-                raise MalformedResponse("the answer has no searchorderinfo_result",
-                                        platform=self.platform, operation=method)
+                raise MalformedResponse(
+                    "the answer has no searchorderinfo_result", platform=self.platform, operation=method
+                )
             infos = block.get("orderInfoList") or []
             if not isinstance(infos, list):
-                raise MalformedResponse("orderInfoList is not a list", platform=self.platform,
-                                        operation=method)
+                raise MalformedResponse(
+                    "orderInfoList is not a list", platform=self.platform, operation=method
+                )
             orders = [self._order(method, info) for info in infos]
             for order in orders:
                 key = (order.platform_order_id, order.modified_at)
@@ -452,22 +502,28 @@ class JdClient(ShopClient):
         """JD's raw ``orderInfo`` of one order, or None when JD does not know it."""
         method = self.settings.order_get_method
         try:
-            result = await self.request(method, {
-                "order_id": id_param(order_id, "order_id"),
-                "optional_fields": ",".join(ORDER_FIELDS),
-                "order_state": ",".join(self.settings.order_states)})
+            result = await self.request(
+                method,
+                {
+                    "order_id": id_param(order_id, "order_id"),
+                    "optional_fields": ",".join(ORDER_FIELDS),
+                    "order_state": ",".join(self.settings.order_states),
+                },
+            )
         except NotFound:
             return None
         except JdDataError as exc:
-            raise InvalidRequest(str(exc), parameter="order_id", platform=self.platform,
-                                 operation=method) from None
+            raise InvalidRequest(
+                str(exc), parameter="order_id", platform=self.platform, operation=method
+            ) from None
         detail = result.get("orderDetailInfo")
         info = detail.get("orderInfo") if isinstance(detail, Mapping) else None
         if info is None:
             return None
         if not isinstance(info, Mapping):
-            raise MalformedResponse("orderDetailInfo.orderInfo is not an object",
-                                    platform=self.platform, operation=method)
+            raise MalformedResponse(
+                "orderDetailInfo.orderInfo is not an object", platform=self.platform, operation=method
+            )
         return info
 
     async def get_order(self, order_id: str) -> Order | None:
@@ -498,12 +554,17 @@ class JdClient(ShopClient):
                 return self.failed(key, "JD does not know this order")
             missing = {line.line_id for line in order.lines} - set(shipment.line_ids)
             if missing:
-                return self.failed(key, f"JD ships whole orders: its lines {', '.join(sorted(missing))} "
-                                        "would ship too; name every line or none")
+                return self.failed(
+                    key,
+                    f"JD ships whole orders: its lines {', '.join(sorted(missing))} "
+                    "would ship too; name every line or none",
+                )
         carrier = self.settings.carrier_ids.get(shipment.carrier, shipment.carrier)
         try:
-            await self.request(ORDER_SHIPMENT, {"order_id": int(order_id), "logiCoprId": carrier,
-                                                "logiNo": shipment.tracking_number})
+            await self.request(
+                ORDER_SHIPMENT,
+                {"order_id": int(order_id), "logiCoprId": carrier, "logiNo": shipment.tracking_number},
+            )
         except InvalidRequest as exc:
             if await self._already_shipped(order_id, shipment.tracking_number):
                 return PushResult(idempotency_key=key, ok=True)

@@ -52,9 +52,19 @@ STATUS_TO_STATE: dict[OrderStatus, str | None] = {
 
 #: The orderInfo fields the plugin reads; sent as ``optional_fields`` (JD returns only these).
 ORDER_FIELDS: tuple[str, ...] = (
-    "orderId", "orderState", "orderStartTime", "modified", "paymentConfirmTime",
-    "orderTotalPrice", "orderSellerPrice", "orderPayment", "freightPrice", "sellerDiscount",
-    "itemInfoList", "logisticsId", "waybill",
+    "orderId",
+    "orderState",
+    "orderStartTime",
+    "modified",
+    "paymentConfirmTime",
+    "orderTotalPrice",
+    "orderSellerPrice",
+    "orderPayment",
+    "freightPrice",
+    "sellerDiscount",
+    "itemInfoList",
+    "logisticsId",
+    "waybill",
 )
 
 SKU_ON_SALE, SKU_OFF_SALE, SKU_DELETED = 1, 2, 4
@@ -185,8 +195,9 @@ def parse_jd_timestamp(text: str) -> datetime:
 # --- statuses -------------------------------------------------------------------------------
 
 
-def status_from_jd(state: str, paid_at: datetime | None, *, refund_from_payment_time: bool = True
-                   ) -> OrderStatus:
+def status_from_jd(
+    state: str, paid_at: datetime | None, *, refund_from_payment_time: bool = True
+) -> OrderStatus:
     """Canonical status of a JD ``orderState``. A TRADE_CANCELED order that was paid was
     refunded; one never paid was cancelled."""
     try:
@@ -266,17 +277,19 @@ def order_from_jd(info: Mapping[str, Any], *, refund_from_payment_time: bool = T
         quantity = count(row.get("itemTotal"), f"{where}.itemTotal")
         if quantity == 0:
             raise JdDataError(f"{where}.itemTotal", "a line needs a positive quantity")
-        lines.append(OrderLine(
-            line_id=line_id,
-            platform_item_id=jd_id(row.get("wareId"), f"{where}.wareId"),
-            platform_sku_id=sku_id,
-            master_code=_code(row.get("outerSkuId")),
-            title=str(row.get("skuName") or ""),
-            quantity=quantity,
-            unit_price=fen_from_yuan(row.get("jdPrice"), f"{where}.jdPrice"),
-            shipped=status in (OrderStatus.SHIPPED, OrderStatus.COMPLETED),
-            refunded=status is OrderStatus.REFUNDED,
-        ))
+        lines.append(
+            OrderLine(
+                line_id=line_id,
+                platform_item_id=jd_id(row.get("wareId"), f"{where}.wareId"),
+                platform_sku_id=sku_id,
+                master_code=_code(row.get("outerSkuId")),
+                title=str(row.get("skuName") or ""),
+                quantity=quantity,
+                unit_price=fen_from_yuan(row.get("jdPrice"), f"{where}.jdPrice"),
+                shipped=status in (OrderStatus.SHIPPED, OrderStatus.COMPLETED),
+                refunded=status is OrderStatus.REFUNDED,
+            )
+        )
     return Order(
         platform_order_id=order_id,
         status=status,

@@ -106,16 +106,21 @@ class BusinessError(Exception):
         super().__init__(english)
 
     def fields(self) -> dict[str, Any]:
-        return {"success": False, "englishErrCode": self.english,
-                "chineseErrCode": self.chinese, "numberCode": self.number}
+        return {
+            "success": False,
+            "englishErrCode": self.english,
+            "chineseErrCode": self.chinese,
+            "numberCode": self.number,
+        }
 
 
 def _from_state_error(exc: SandboxError) -> BusinessError:
     if exc.code.endswith("not_found"):
         return BusinessError(f"{exc.message}: not exist", "数据不存在", E_NOT_FOUND)
     if exc.code == "bad_order_status":
-        return BusinessError(f"{exc.message}: order state does not allow this", "订单状态不允许该操作",
-                             E_STATE)
+        return BusinessError(
+            f"{exc.message}: order state does not allow this", "订单状态不允许该操作", E_STATE
+        )
     return BusinessError(exc.message, "参数错误", E_PARAM)
 
 
@@ -139,15 +144,22 @@ def _when(found: tuple[datetime, str, OrderState]) -> datetime:
 # --- business parameter readers (JD's Java side coerces "1" and 1 alike) -------------------
 
 
-def _int(params: Mapping[str, Any], name: str, *, default: int | None = None,
-         low: int | None = None, high: int | None = None) -> int:
+def _int(
+    params: Mapping[str, Any],
+    name: str,
+    *,
+    default: int | None = None,
+    low: int | None = None,
+    high: int | None = None,
+) -> int:
     value = params.get(name)
     if value is None or value == "":
         if default is None:
             raise BusinessError(f"{name} is required", f"{name}不能为空")
         return default
-    if isinstance(value, bool) or not (isinstance(value, int) or (
-            isinstance(value, str) and value.strip().lstrip("-").isdigit())):
+    if isinstance(value, bool) or not (
+        isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit())
+    ):
         raise BusinessError(f"{name} must be an integer", f"{name}格式错误")
     number = int(value)
     if (low is not None and number < low) or (high is not None and number > high):
@@ -292,8 +304,14 @@ class JdSandbox(SandboxApp):
             if not isinstance(business, dict):
                 raise ValueError("not an object")
         except ValueError:
-            return self.json_response(self._envelope(method, self._failure(method, BusinessError(
-                f"{PARAM_JSON} is not a JSON object", f"{PARAM_JSON}格式错误"))))
+            return self.json_response(
+                self._envelope(
+                    method,
+                    self._failure(
+                        method, BusinessError(f"{PARAM_JSON} is not a JSON object", f"{PARAM_JSON}格式错误")
+                    ),
+                )
+            )
         try:
             with self.state.lock:
                 result = handler(method, business)
@@ -307,8 +325,9 @@ class JdSandbox(SandboxApp):
     def _failure(method: str, exc: BusinessError) -> dict[str, Any]:
         """Where each API reports a business failure (see the module docstring)."""
         if method in ORDER_SEARCH_METHODS:
-            return {"searchorderinfo_result": {"apiResult": exc.fields(), "orderTotal": 0,
-                                               "orderInfoList": []}}
+            return {
+                "searchorderinfo_result": {"apiResult": exc.fields(), "orderTotal": 0, "orderInfoList": []}
+            }
         if method in ORDER_GET_METHODS:
             return {"orderDetailInfo": {"apiResult": exc.fields()}}
         if method == "jingdong.pop.order.shipment":
@@ -347,17 +366,23 @@ class JdSandbox(SandboxApp):
             matches = candidates  # nothing to filter: page the id order (a scan per page is quadratic)
         else:
             matches = [sku for sku in candidates if self._sku_matches(sku, statuses, ware_ids, outer_ids)]
-        page = matches[(page_no - 1) * page_size: page_no * page_size]
+        page = matches[(page_no - 1) * page_size : page_no * page_size]
         chunk = [self._sku_row(self.state.items[sku.item_id], sku) for sku in page]
-        return {"page": {"data": chunk, "pageNo": page_no, "pageSize": page_size,
-                         "totalItem": len(matches)}}
+        return {"page": {"data": chunk, "pageNo": page_no, "pageSize": page_size, "totalItem": len(matches)}}
 
-    def _sku_matches(self, sku: SkuState, statuses: Sequence[str], ware_ids: Sequence[str] | None,
-                     outer_ids: Sequence[str] | None) -> bool:
+    def _sku_matches(
+        self,
+        sku: SkuState,
+        statuses: Sequence[str],
+        ware_ids: Sequence[str] | None,
+        outer_ids: Sequence[str] | None,
+    ) -> bool:
         item = self.state.items[sku.item_id]
-        return (str(SKU_ON_SALE if item.on_sale else SKU_OFF_SALE) in statuses
-                and (ware_ids is None or item.item_id in ware_ids)
-                and (outer_ids is None or (sku.code or "") in outer_ids))
+        return (
+            str(SKU_ON_SALE if item.on_sale else SKU_OFF_SALE) in statuses
+            and (ware_ids is None or item.item_id in ware_ids)
+            and (outer_ids is None or (sku.code or "") in outer_ids)
+        )
 
     def _skus_by_id(self) -> tuple[SkuState, ...]:
         """Every SKU by numeric id. Sandbox SKUs are only ever added, so the count tells
@@ -373,11 +398,18 @@ class JdSandbox(SandboxApp):
         skus = [self._sku_row(item, sku) for sku in item.skus.values()]
         prices = [sku.price for sku in item.skus.values()] or [0]
         ware: dict[str, Any] = {
-            "wareId": item.item_id, "title": item.title, "outerId": item.code or "",
-            "itemNum": item.code or "", "wareStatus": WARE_ON_SALE if item.on_sale else WARE_OFF_SHELF,
-            "jdPrice": yuan(min(prices)), "marketPrice": yuan(max(prices)),
-            "stockNum": sum(sku.quantity for sku in item.skus.values()), "venderId": self.vender_id,
-            "created": cn_time(item.created), "modified": cn_time(item.modified), "skus": skus,
+            "wareId": item.item_id,
+            "title": item.title,
+            "outerId": item.code or "",
+            "itemNum": item.code or "",
+            "wareStatus": WARE_ON_SALE if item.on_sale else WARE_OFF_SHELF,
+            "jdPrice": yuan(min(prices)),
+            "marketPrice": yuan(max(prices)),
+            "stockNum": sum(sku.quantity for sku in item.skus.values()),
+            "venderId": self.vender_id,
+            "created": cn_time(item.created),
+            "modified": cn_time(item.modified),
+            "skus": skus,
         }
         wanted = _values(p, "field")
         if wanted is not None:
@@ -402,8 +434,9 @@ class JdSandbox(SandboxApp):
         try:
             fen = fen_from_yuan(value, "jdPrice")
         except JdDataError:
-            raise BusinessError("jdPrice must be a yuan amount with at most 2 decimals",
-                                "jdPrice格式错误") from None
+            raise BusinessError(
+                "jdPrice must be a yuan amount with at most 2 decimals", "jdPrice格式错误"
+            ) from None
         if fen <= 0:
             raise BusinessError("jdPrice must be positive", "jdPrice必须大于0")
         self.state.set_price(sku_id, fen)
@@ -432,11 +465,17 @@ class JdSandbox(SandboxApp):
             "freightPrice": "0.00",
             "sellerDiscount": "0.00",
             "payType": "4-在线支付",
-            "itemInfoList": [{
-                "skuId": line.sku_id, "outerSkuId": line.code or "", "wareId": line.item_id,
-                "jdPrice": yuan(line.unit_price), "itemTotal": str(line.quantity),
-                "skuName": line.title,
-            } for line in order.lines],
+            "itemInfoList": [
+                {
+                    "skuId": line.sku_id,
+                    "outerSkuId": line.code or "",
+                    "wareId": line.item_id,
+                    "jdPrice": yuan(line.unit_price),
+                    "itemTotal": str(line.quantity),
+                    "skuName": line.title,
+                }
+                for line in order.lines
+            ],
             "couponDetailList": [],
             "logisticsId": order.carrier or "",
             "waybill": order.tracking_number or "",
@@ -478,8 +517,9 @@ class JdSandbox(SandboxApp):
         if end < start:
             raise BusinessError("end_date must not be before start_date", "结束时间不能早于开始时间")
         if end > _add_month(start.astimezone(CN_TZ)):
-            raise BusinessError("end_date - start_date must not exceed one month",
-                                "查询时间跨度不能超过一个月", E_WINDOW)
+            raise BusinessError(
+                "end_date - start_date must not exceed one month", "查询时间跨度不能超过一个月", E_WINDOW
+            )
         by_created = str(p.get("dateType", "")) == "1"
         descending = str(p.get("sortType", "")) == "1"
 
@@ -496,15 +536,20 @@ class JdSandbox(SandboxApp):
         # Every order in the states, by date (memoised while no order changes); the dates
         # select a slice of it, both inclusive.
         ordered = self.state.selection(("order.search", tuple(states), by_created), search)
-        found = ordered[bisect_left(ordered, start, key=_when):bisect_right(ordered, end, key=_when)]
+        found = ordered[bisect_left(ordered, start, key=_when) : bisect_right(ordered, end, key=_when)]
         if descending:
             found.reverse()
-        chunk = found[(page - 1) * size: page * size]
-        infos = [self._only(info, fields) for _, _, order in chunk
-                 if (info := self.order_info(order)) is not None]
-        return {"searchorderinfo_result": {
-            "apiResult": {"success": True, "englishErrCode": "", "chineseErrCode": "", "numberCode": 0},
-            "orderTotal": len(found), "orderInfoList": infos}}
+        chunk = found[(page - 1) * size : page * size]
+        infos = [
+            self._only(info, fields) for _, _, order in chunk if (info := self.order_info(order)) is not None
+        ]
+        return {
+            "searchorderinfo_result": {
+                "apiResult": {"success": True, "englishErrCode": "", "chineseErrCode": "", "numberCode": 0},
+                "orderTotal": len(found),
+                "orderInfoList": infos,
+            }
+        }
 
     def _listed_order(self, order_id: str) -> OrderState:
         order = self.state.order(order_id)
@@ -519,9 +564,12 @@ class JdSandbox(SandboxApp):
         states = _values(p, "order_state")
         if states is not None and info["orderState"] not in states:
             raise SandboxError("order_not_found", f"order {order.order_id} is not in the states asked for")
-        return {"orderDetailInfo": {
-            "apiResult": {"success": True, "englishErrCode": "", "chineseErrCode": "", "numberCode": 0},
-            "orderInfo": self._only(info, _values(p, "optional_fields"))}}
+        return {
+            "orderDetailInfo": {
+                "apiResult": {"success": True, "englishErrCode": "", "chineseErrCode": "", "numberCode": 0},
+                "orderInfo": self._only(info, _values(p, "optional_fields")),
+            }
+        }
 
     def _ship(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
         order = self._listed_order(str(_int(p, "order_id", low=1)))
@@ -529,8 +577,14 @@ class JdSandbox(SandboxApp):
         shipped = order.status in (OrderStatus.SHIPPED, OrderStatus.COMPLETED)
         if not (shipped and order.tracking_number == waybill):  # a repeat changes nothing
             self.state.ship(order.order_id, carrier, waybill)
-        return {"sopjosshipment_result": {"success": True, "chineseErrCode": "成功",
-                                          "englishErrCode": "success", "errorCode": ""}}
+        return {
+            "sopjosshipment_result": {
+                "success": True,
+                "chineseErrCode": "成功",
+                "englishErrCode": "success",
+                "errorCode": "",
+            }
+        }
 
 
 def jd_sandbox(**config: Any) -> JdSandbox:

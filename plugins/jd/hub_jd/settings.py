@@ -34,35 +34,52 @@ class JdSettings(ShopSettings):
     """A JD shop: app key/secret and the merchant's ``access_token`` from JD OAuth, plus
     the protocol options below."""
 
-    base_url: str = Field(default="https://api.jd.com/routerjson",
-                          description="the /routerjson gateway (a sandbox's URL in tests)")
+    base_url: str = Field(
+        default="https://api.jd.com/routerjson",
+        description="the /routerjson gateway (a sandbox's URL in tests)",
+    )
     api_version: str = Field(default="2.0", description="system parameter v")
     timestamp_format: Literal["millis", "plain"] = Field(
         default="millis",
         description="'millis' sends yyyy-MM-dd HH:mm:ss.SSS+0800 (official SDK); "
-                    "'plain' sends yyyy-MM-dd HH:mm:ss (legacy doc). Both in Asia/Shanghai")
+        "'plain' sends yyyy-MM-dd HH:mm:ss (legacy doc). Both in Asia/Shanghai",
+    )
     sku_page_size: int = Field(
-        default=50, ge=1, le=100,
-        description="pageSize of jingdong.sku.read.searchSkuList (JD's maximum is UNCONFIRMED)")
-    order_page_size: int = Field(default=ORDER_PAGE_MAX, ge=1, le=ORDER_PAGE_MAX,
-                                 description="page_size of the POP order search (JD: at most 100)")
+        default=50,
+        ge=1,
+        le=100,
+        description="pageSize of jingdong.sku.read.searchSkuList (JD's maximum is UNCONFIRMED)",
+    )
+    order_page_size: int = Field(
+        default=ORDER_PAGE_MAX,
+        ge=1,
+        le=ORDER_PAGE_MAX,
+        description="page_size of the POP order search (JD: at most 100)",
+    )
     order_search_method: Literal["jingdong.pop.order.search", "jingdong.pop.order.enSearch"] = Field(
         default="jingdong.pop.order.search",
-        description="order search API; enSearch returns the same orders with encrypted buyer data")
+        description="order search API; enSearch returns the same orders with encrypted buyer data",
+    )
     order_get_method: Literal["jingdong.pop.order.get", "jingdong.pop.order.enGet"] = Field(
-        default="jingdong.pop.order.get", description="single-order API")
+        default="jingdong.pop.order.get", description="single-order API"
+    )
     order_states: tuple[str, ...] = Field(
-        default=ALL_ORDER_STATES, min_length=1,
-        description="order_state values the order search asks for (comma-joined)")
+        default=ALL_ORDER_STATES,
+        min_length=1,
+        description="order_state values the order search asks for (comma-joined)",
+    )
     carrier_ids: dict[str, str] = Field(
         default_factory=dict,
-        description="hub carrier name -> JD logiCoprId; unmapped carriers are sent as given")
+        description="hub carrier name -> JD logiCoprId; unmapped carriers are sent as given",
+    )
     stock_store_id: int | None = Field(
-        default=None, description="storeId (warehouse) for stock writes; None = the default stock")
+        default=None, description="storeId (warehouse) for stock writes; None = the default stock"
+    )
     refund_from_payment_time: bool = Field(
         default=True,
         description="report TRADE_CANCELED orders that carry a payment time as refunded "
-                    "(paid, then cancelled) rather than cancelled (UNCONFIRMED field paymentConfirmTime)")
+        "(paid, then cancelled) rather than cancelled (UNCONFIRMED field paymentConfirmTime)",
+    )
 
     @field_validator("order_states")
     @classmethod

@@ -41,14 +41,18 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def sandbox(clock: FakeClock) -> JdSandbox:
-    return JdSandbox(SandboxConfig(clock=clock, seed=contract_seed(), app_key=APP_KEY,
-                                   app_secret=APP_SECRET, access_token=TOKEN))
+    return JdSandbox(
+        SandboxConfig(
+            clock=clock, seed=contract_seed(), app_key=APP_KEY, app_secret=APP_SECRET, access_token=TOKEN
+        )
+    )
 
 
 @pytest.fixture
 async def shop(sandbox: JdSandbox, clock: FakeClock):  # type: ignore[no-untyped-def]
-    shop: ShopContext = make_shop(INFO, sandbox, clock=clock,
-                                  retry=RetryPolicy(initial_wait=0, max_wait=0, jitter=0))
+    shop: ShopContext = make_shop(
+        INFO, sandbox, clock=clock, retry=RetryPolicy(initial_wait=0, max_wait=0, jitter=0)
+    )
     yield shop
     await shop.client.aclose()
 
@@ -68,14 +72,28 @@ def build(clock: FakeClock) -> Build:
     signature, ``secret=`` signs with another secret, ``json_in="query"`` moves
     360buy_param_json to the query string, ``system_in="body"`` moves the system
     parameters into the form body, ``origin=`` targets a served sandbox."""
-    def make(api: str, business: dict[str, Any] | str | None = None, *,
-             secret: str = APP_SECRET, json_in: str = "body", system_in: str = "query",
-             origin: str = "http://sandbox.test", **changes: Any) -> httpx.Request:
-        text = business if isinstance(business, str) else json.dumps(
-            business or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    def make(
+        api: str,
+        business: dict[str, Any] | str | None = None,
+        *,
+        secret: str = APP_SECRET,
+        json_in: str = "body",
+        system_in: str = "query",
+        origin: str = "http://sandbox.test",
+        **changes: Any,
+    ) -> httpx.Request:
+        text = (
+            business
+            if isinstance(business, str)
+            else json.dumps(business or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        )
         now = clock.now().astimezone(CN_TZ)
         system: dict[str, Any] = {
-            "method": api, "app_key": APP_KEY, "access_token": TOKEN, "v": "2.0",
+            "method": api,
+            "app_key": APP_KEY,
+            "access_token": TOKEN,
+            "v": "2.0",
             "timestamp": now.strftime("%Y-%m-%d %H:%M:%S") + ".000+0800",
         }
         forced_sign = changes.pop("sign", None)
@@ -89,20 +107,28 @@ def build(clock: FakeClock) -> Build:
         else:
             query["360buy_param_json"] = text
         if system_in == "body":
-            form.update(query if json_in == "body" else {k: v for k, v in query.items()
-                                                         if k != "360buy_param_json"})
+            form.update(
+                query if json_in == "body" else {k: v for k, v in query.items() if k != "360buy_param_json"}
+            )
             query = {} if json_in == "body" else {"360buy_param_json": text}
         url = f"{origin}/routerjson" + (f"?{urlencode(query)}" if query else "")
-        return httpx.Request("POST", url, content=urlencode(form).encode(),
-                             headers={"content-type": "application/x-www-form-urlencoded;charset=UTF-8"})
+        return httpx.Request(
+            "POST",
+            url,
+            content=urlencode(form).encode(),
+            headers={"content-type": "application/x-www-form-urlencoded;charset=UTF-8"},
+        )
+
     return make
 
 
 @pytest.fixture
 def ask(sandbox: JdSandbox) -> Ask:
     """Send a request to the sandbox in-process; the JSON answer."""
+
     def send(request: httpx.Request) -> dict[str, Any]:
         response = sandbox.dispatch(request)
         assert response.status_code == 200, response.text
         return response.json()
+
     return send

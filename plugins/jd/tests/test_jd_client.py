@@ -52,10 +52,12 @@ class Recorder(httpx.AsyncBaseTransport):
 
 def scripted(answers: Callable[[str, dict[str, Any]], Any]) -> httpx.MockTransport:
     """A transport answering ``answers(method, business_params)`` as JSON."""
+
     def handler(request: httpx.Request) -> httpx.Response:
         form = dict(parse_qsl(request.content.decode()))
         body = answers(request.url.params["method"], json.loads(form["360buy_param_json"]))
         return httpx.Response(200, json=body)
+
     return httpx.MockTransport(handler)
 
 
@@ -89,8 +91,13 @@ async def test_listings_skip_deleted_and_duplicate_rows(clock: FakeClock, sandbo
 
     def answers(method: str, params: dict[str, Any]) -> Any:
         data = pages.get(params["pageNo"], [])
-        return {"jingdong_sku_read_searchSkuList_responce": {"code": "0", "page": {
-            "data": data, "pageNo": params["pageNo"], "totalItem": 4}}}
+        return {
+            "jingdong_sku_read_searchSkuList_responce": {
+                "code": "0",
+                "page": {"data": data, "pageNo": params["pageNo"], "totalItem": 4},
+            }
+        }
+
     shop = shop_with(sandbox, clock, transport=scripted(answers), sku_page_size=2)
     listings = [x async for x in shop.client.iter_listings()]
     assert [x.platform_sku_id for x in listings] == ["11", "13"] and listings[0].price == 150
@@ -98,8 +105,15 @@ async def test_listings_skip_deleted_and_duplicate_rows(clock: FakeClock, sandbo
 
 async def test_unreadable_listing_names_the_sku(clock: FakeClock, sandbox: JdSandbox) -> None:
     def answers(method: str, params: dict[str, Any]) -> Any:
-        return {"jingdong_sku_read_searchSkuList_responce": {"code": "0", "page": {"data": [
-            {"skuId": 77, "wareId": 1, "jdPrice": "1.234", "stockNum": 1, "status": 1}]}}}
+        return {
+            "jingdong_sku_read_searchSkuList_responce": {
+                "code": "0",
+                "page": {
+                    "data": [{"skuId": 77, "wareId": 1, "jdPrice": "1.234", "stockNum": 1, "status": 1}]
+                },
+            }
+        }
+
     shop = shop_with(sandbox, clock, transport=scripted(answers))
     with pytest.raises(MalformedResponse, match=r"skuId 77.*jdPrice"):
         _ = [x async for x in shop.client.iter_listings()]
@@ -108,6 +122,7 @@ async def test_unreadable_listing_names_the_sku(clock: FakeClock, sandbox: JdSan
 async def test_a_listing_answer_without_a_page_is_malformed(clock: FakeClock, sandbox: JdSandbox) -> None:
     def answers(method: str, params: dict[str, Any]) -> Any:
         return {"jingdong_sku_read_searchSkuList_responce": {"code": "0"}}
+
     shop = shop_with(sandbox, clock, transport=scripted(answers))
     with pytest.raises(MalformedResponse, match="no page"):
         _ = [x async for x in shop.client.iter_listings()]
@@ -116,18 +131,21 @@ async def test_a_listing_answer_without_a_page_is_malformed(clock: FakeClock, sa
 # --- stock and prices ---------------------------------------------------------------------------
 
 
-async def test_stock_writes_are_absolute_and_reported_one_by_one(sandbox: JdSandbox,
-                                                                 clock: FakeClock) -> None:
+async def test_stock_writes_are_absolute_and_reported_one_by_one(
+    sandbox: JdSandbox, clock: FakeClock
+) -> None:
     recorder = Recorder(sandbox)
     shop = shop_with(sandbox, clock, transport=recorder, stock_store_id=3)
     good = ref(sandbox, "CABLE-1M")
     missing = ListingRef(platform_item_id="1", platform_sku_id="99999999999")
     not_jd = ListingRef(platform_item_id="1", platform_sku_id="SKU-X")
-    results = await shop.client.push_stock([
-        StockUpdate(ref=good, quantity=15, delta=5, idempotency_key="a"),
-        StockUpdate(ref=missing, quantity=1, idempotency_key="b"),
-        StockUpdate(ref=not_jd, quantity=1, idempotency_key="c"),
-    ])
+    results = await shop.client.push_stock(
+        [
+            StockUpdate(ref=good, quantity=15, delta=5, idempotency_key="a"),
+            StockUpdate(ref=missing, quantity=1, idempotency_key="b"),
+            StockUpdate(ref=not_jd, quantity=1, idempotency_key="c"),
+        ]
+    )
     assert [(r.idempotency_key, r.ok) for r in results] == [("a", True), ("b", False), ("c", False)]
     assert results[0].quantity_after == 15 and sandbox.state.sku(good.platform_sku_id).quantity == 15
     assert "not exist" in (results[1].error or "") and not results[1].retryable
@@ -145,12 +163,14 @@ async def test_a_lost_stock_answer_is_resent(shop: ShopContext, sandbox: JdSandb
     assert shop.client.stats.retries == 1
 
 
-async def test_bad_credentials_raise_instead_of_failing_each_update(sandbox: JdSandbox,
-                                                                    clock: FakeClock) -> None:
+async def test_bad_credentials_raise_instead_of_failing_each_update(
+    sandbox: JdSandbox, clock: FakeClock
+) -> None:
     shop = shop_with(sandbox, clock, access_token="not-a-token")
     with pytest.raises(AuthError) as caught:
-        await shop.client.push_stock([StockUpdate(ref=ref(sandbox, "CUP-500"), quantity=1,
-                                                  idempotency_key="k")])
+        await shop.client.push_stock(
+            [StockUpdate(ref=ref(sandbox, "CUP-500"), quantity=1, idempotency_key="k")]
+        )
     assert caught.value.code == "19" and not caught.value.refreshable
 
 
@@ -158,13 +178,21 @@ async def test_prices_are_sent_in_yuan(sandbox: JdSandbox, clock: FakeClock) -> 
     recorder = Recorder(sandbox)
     shop = shop_with(sandbox, clock, transport=recorder)
     tee = ref(sandbox, "TSHIRT-RED-M")
-    results = await shop.client.push_prices([
-        PriceUpdate(ref=tee, price=4990, idempotency_key="p1"),
-        PriceUpdate(ref=ListingRef(platform_item_id="1", platform_sku_id="99999999999"), price=100,
-                    idempotency_key="p2")])
+    results = await shop.client.push_prices(
+        [
+            PriceUpdate(ref=tee, price=4990, idempotency_key="p1"),
+            PriceUpdate(
+                ref=ListingRef(platform_item_id="1", platform_sku_id="99999999999"),
+                price=100,
+                idempotency_key="p2",
+            ),
+        ]
+    )
     assert [r.ok for r in results] == [True, False]
-    assert ("jingdong.price.write.updateSkuJdPrice",
-            {"skuId": int(tee.platform_sku_id), "jdPrice": "49.90"}) in recorder.sent
+    assert (
+        "jingdong.price.write.updateSkuJdPrice",
+        {"skuId": int(tee.platform_sku_id), "jdPrice": "49.90"},
+    ) in recorder.sent
     assert sandbox.state.sku(tee.platform_sku_id).price == 4990
 
 
@@ -183,8 +211,10 @@ async def test_long_windows_are_split_under_a_month(sandbox: JdSandbox, clock: F
     shop = shop_with(sandbox, clock, transport=recorder)
     start = clock.now() - timedelta(days=70)
     sku = sandbox.state.skus_by_code("CABLE-1M")[0]
-    placed = [sandbox.state.place_order([(sku.sku_id, 1)], at=start + timedelta(days=d)).order_id
-              for d in (0, 27.9, 28, 56.5, 69.9)]
+    placed = [
+        sandbox.state.place_order([(sku.sku_id, 1)], at=start + timedelta(days=d)).order_id
+        for d in (0, 27.9, 28, 56.5, 69.9)
+    ]
     orders = [o async for o in shop.client.iter_orders(TimeWindow(start=start, end=clock.now()))]
     assert [o.platform_order_id for o in orders] == placed
     searches = [p for m, p in recorder.sent if m == SEARCH]
@@ -194,16 +224,19 @@ async def test_long_windows_are_split_under_a_month(sandbox: JdSandbox, clock: F
     assert timedelta(days=28) >= MAX_QUERY_SPAN
 
 
-async def test_window_edges_are_half_open_on_whole_seconds(shop: ShopContext, sandbox: JdSandbox,
-                                                           clock: FakeClock) -> None:
+async def test_window_edges_are_half_open_on_whole_seconds(
+    shop: ShopContext, sandbox: JdSandbox, clock: FakeClock
+) -> None:
     sku = sandbox.state.skus_by_code("CABLE-1M")[0]
     t0 = clock.now()
     inside = sandbox.state.place_order([(sku.sku_id, 1)], at=t0 + timedelta(seconds=9.5)).order_id
     at_end = sandbox.state.place_order([(sku.sku_id, 1)], at=t0 + timedelta(seconds=10)).order_id
     clock.advance(60)
-    windows = [TimeWindow(start=t0, end=t0 + timedelta(seconds=9.7)),
-               TimeWindow(start=t0 + timedelta(seconds=9.7), end=t0 + timedelta(seconds=10)),
-               TimeWindow(start=t0 + timedelta(seconds=10), end=t0 + timedelta(seconds=20))]
+    windows = [
+        TimeWindow(start=t0, end=t0 + timedelta(seconds=9.7)),
+        TimeWindow(start=t0 + timedelta(seconds=9.7), end=t0 + timedelta(seconds=10)),
+        TimeWindow(start=t0 + timedelta(seconds=10), end=t0 + timedelta(seconds=20)),
+    ]
     seen = [[o.platform_order_id async for o in shop.client.iter_orders(w)] for w in windows]
     # JD reports whole seconds: the order at 9.5 s shows as 9 s, inside the first window only.
     assert seen == [[inside], [], [at_end]]
@@ -221,7 +254,8 @@ def five_orders(sandbox: JdSandbox, clock: FakeClock) -> list[str]:
 
 
 async def test_an_order_leaving_the_window_while_paging_skips_no_other(
-        sandbox: JdSandbox, clock: FakeClock, five_orders: list[str]) -> None:
+    sandbox: JdSandbox, clock: FakeClock, five_orders: list[str]
+) -> None:
     shop = shop_with(sandbox, clock, order_page_size=2)
     window = TimeWindow(start=clock.now() - timedelta(seconds=60), end=clock.now())
     got = []
@@ -235,7 +269,8 @@ async def test_an_order_leaving_the_window_while_paging_skips_no_other(
 
 
 async def test_an_order_moving_within_the_window_is_reported_again(
-        sandbox: JdSandbox, clock: FakeClock, five_orders: list[str]) -> None:
+    sandbox: JdSandbox, clock: FakeClock, five_orders: list[str]
+) -> None:
     shop = shop_with(sandbox, clock, order_page_size=2)
     window = TimeWindow(start=clock.now() - timedelta(seconds=60), end=clock.now() + timedelta(hours=1))
     got = []
@@ -248,8 +283,9 @@ async def test_an_order_moving_within_the_window_is_reported_again(
     assert got[-1][1] is OrderStatus.SHIPPED
 
 
-async def test_unsorted_answers_fall_back_to_page_numbers(sandbox: JdSandbox, clock: FakeClock,
-                                                          five_orders: list[str]) -> None:
+async def test_unsorted_answers_fall_back_to_page_numbers(
+    sandbox: JdSandbox, clock: FakeClock, five_orders: list[str]
+) -> None:
     recorder = Recorder(sandbox)
     shop = shop_with(sandbox, clock, transport=recorder, order_page_size=2)
     window = TimeWindow(start=clock.now() - timedelta(seconds=60), end=clock.now())
@@ -257,6 +293,7 @@ async def test_unsorted_answers_fall_back_to_page_numbers(sandbox: JdSandbox, cl
 
     def descending(method: str, params: dict[str, Any]) -> dict[str, Any]:
         return sandbox_search(method, {**params, "sortType": 1})  # a JD that ignores sortType
+
     sandbox._handlers = lambda: {**JdSandbox._handlers(sandbox), SEARCH: descending}  # type: ignore[method-assign]
     got = [o.platform_order_id async for o in shop.client.iter_orders(window)]
     assert got == list(reversed(five_orders))
@@ -278,21 +315,44 @@ async def test_order_search_failure_is_raised(sandbox: JdSandbox, clock: FakeClo
     shop = shop_with(sandbox, clock, order_states=("WAIT_SELLER_STOCK_OUT",))
     sandbox.order_page_max = 50  # this shop's JD would take fewer orders per page
     with pytest.raises(InvalidRequest) as caught:
-        _ = [o async for o in shop.client.iter_orders(
-            TimeWindow(start=clock.now() - timedelta(hours=1), end=clock.now()))]
+        _ = [
+            o
+            async for o in shop.client.iter_orders(
+                TimeWindow(start=clock.now() - timedelta(hours=1), end=clock.now())
+            )
+        ]
     assert caught.value.parameter == "page_size"
 
 
 async def test_unreadable_order_names_the_order(sandbox: JdSandbox, clock: FakeClock) -> None:
     def answers(method: str, params: dict[str, Any]) -> Any:
-        return {"jingdong_pop_order_search_responce": {"code": "0", "searchorderinfo_result": {
-            "apiResult": {"success": True}, "orderTotal": 1, "orderInfoList": [
-                {"orderId": "230100000099", "orderState": "NEW_STATE", "modified": "2026-11-11 08:00:00",
-                 "orderTotalPrice": "1.00", "itemInfoList": []}]}}}
+        return {
+            "jingdong_pop_order_search_responce": {
+                "code": "0",
+                "searchorderinfo_result": {
+                    "apiResult": {"success": True},
+                    "orderTotal": 1,
+                    "orderInfoList": [
+                        {
+                            "orderId": "230100000099",
+                            "orderState": "NEW_STATE",
+                            "modified": "2026-11-11 08:00:00",
+                            "orderTotalPrice": "1.00",
+                            "itemInfoList": [],
+                        }
+                    ],
+                },
+            }
+        }
+
     shop = shop_with(sandbox, clock, transport=scripted(answers))
     with pytest.raises(MalformedResponse, match="order 230100000099"):
-        _ = [o async for o in shop.client.iter_orders(
-            TimeWindow(start=clock.now() - timedelta(hours=1), end=clock.now()))]
+        _ = [
+            o
+            async for o in shop.client.iter_orders(
+                TimeWindow(start=clock.now() - timedelta(hours=1), end=clock.now())
+            )
+        ]
 
 
 async def test_refund_setting_reaches_the_mapping(sandbox: JdSandbox, clock: FakeClock) -> None:
@@ -325,8 +385,13 @@ async def test_order_get_method_setting(sandbox: JdSandbox, clock: FakeClock) ->
 async def test_an_unreadable_total_is_malformed(sandbox: JdSandbox, clock: FakeClock) -> None:
     def answers(method: str, params: dict[str, Any]) -> Any:
         row = {"skuId": 1, "wareId": 2, "jdPrice": "1.00", "stockNum": 1, "status": 1}
-        return {"jingdong_sku_read_searchSkuList_responce": {"code": "0", "page": {
-            "data": [row], "totalItem": "many"}}}
+        return {
+            "jingdong_sku_read_searchSkuList_responce": {
+                "code": "0",
+                "page": {"data": [row], "totalItem": "many"},
+            }
+        }
+
     shop = shop_with(sandbox, clock, transport=scripted(answers), sku_page_size=1)
     with pytest.raises(MalformedResponse, match="totalItem"):
         _ = [x async for x in shop.client.iter_listings()]
@@ -343,8 +408,13 @@ async def test_version_setting_reaches_the_gateway(sandbox: JdSandbox, clock: Fa
 
 
 def shipment(order_id: str, tracking: str = "SF1234567890", **kw: Any) -> Shipment:
-    return Shipment(platform_order_id=order_id, carrier=kw.pop("carrier", "SF"),
-                    tracking_number=tracking, idempotency_key="ship-1", **kw)
+    return Shipment(
+        platform_order_id=order_id,
+        carrier=kw.pop("carrier", "SF"),
+        tracking_number=tracking,
+        idempotency_key="ship-1",
+        **kw,
+    )
 
 
 async def test_ship_maps_the_carrier_and_repeats_harmlessly(sandbox: JdSandbox, clock: FakeClock) -> None:
@@ -378,17 +448,37 @@ async def test_ship_whole_orders_only(shop: ShopContext, sandbox: JdSandbox) -> 
     assert whole.ok and sandbox.state.order(order.order_id).status is OrderStatus.SHIPPED
 
 
-async def test_a_refused_repeat_of_a_recorded_shipment_is_success(sandbox: JdSandbox,
-                                                                  clock: FakeClock) -> None:
+async def test_a_refused_repeat_of_a_recorded_shipment_is_success(
+    sandbox: JdSandbox, clock: FakeClock
+) -> None:
     """Should JD refuse a repeat, the order read back shows our waybill: success."""
+
     def answers(method: str, params: dict[str, Any]) -> Any:
         if method == "jingdong.pop.order.shipment":
-            return {"jingdong_pop_order_shipment_responce": {"code": "0", "sopjosshipment_result": {
-                "success": False, "chineseErrCode": "订单已出库", "englishErrCode": "order already out"}}}
-        return {"jingdong_pop_order_get_responce": {"code": "0", "orderDetailInfo": {
-            "apiResult": {"success": True}, "orderInfo": {
-                "orderId": params["order_id"], "orderState": "WAIT_GOODS_RECEIVE_CONFIRM",
-                "waybill": "YT1,SF1234567890"}}}}
+            return {
+                "jingdong_pop_order_shipment_responce": {
+                    "code": "0",
+                    "sopjosshipment_result": {
+                        "success": False,
+                        "chineseErrCode": "订单已出库",
+                        "englishErrCode": "order already out",
+                    },
+                }
+            }
+        return {
+            "jingdong_pop_order_get_responce": {
+                "code": "0",
+                "orderDetailInfo": {
+                    "apiResult": {"success": True},
+                    "orderInfo": {
+                        "orderId": params["order_id"],
+                        "orderState": "WAIT_GOODS_RECEIVE_CONFIRM",
+                        "waybill": "YT1,SF1234567890",
+                    },
+                },
+            }
+        }
+
     shop = shop_with(sandbox, clock, transport=scripted(answers))
     assert (await shop.client.ship(shipment("230100000001"))).ok
     other = await shop.client.ship(shipment("230100000001", tracking="ZT999"))
@@ -412,8 +502,9 @@ async def test_throttling_is_retried(sandbox: JdSandbox, shop: ShopContext) -> N
     assert shop.client.stats.retries == 3 and shop.client.stats.errors["RateLimited"] == 3
 
 
-async def test_logs_carry_no_credentials(shop: ShopContext, sandbox: JdSandbox,
-                                         caplog: pytest.LogCaptureFixture) -> None:
+async def test_logs_carry_no_credentials(
+    shop: ShopContext, sandbox: JdSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     sandbox.faults.inject("throttle", 1)
     _ = [x async for x in shop.client.iter_listings()]

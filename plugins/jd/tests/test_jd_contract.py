@@ -15,6 +15,9 @@ class TestJdContract(PlatformContract):
     # JD's POP order search lists no unpaid orders, so PENDING_PAYMENT cannot round-trip.
     # A paid-then-refunded order is TRADE_CANCELED with a payment time: REFUNDED.
     statuses: ClassVar[tuple[OrderStatus, ...]] = (
-        OrderStatus.AWAITING_SHIPMENT, OrderStatus.SHIPPED, OrderStatus.COMPLETED,
-        OrderStatus.CANCELLED, OrderStatus.REFUNDED,
+        OrderStatus.AWAITING_SHIPMENT,
+        OrderStatus.SHIPPED,
+        OrderStatus.COMPLETED,
+        OrderStatus.CANCELLED,
+        OrderStatus.REFUNDED,
     )

@@ -17,8 +17,13 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 def lab(hub_db_url: str, clock: FakeClock) -> Iterator[Lab]:
-    lab = Lab.create(hub_db_url, shops={"a": "jd", "b": "jd"},
-                     seed=contract_seed(), clock=clock, settings={"partition_below": 0})  # shared
+    lab = Lab.create(
+        hub_db_url,
+        shops={"a": "jd", "b": "jd"},
+        seed=contract_seed(),
+        clock=clock,
+        settings={"partition_below": 0},
+    )  # shared
     lab.import_catalogue(on_hand=20, codes=["CUP-500", "CABLE-1M"])
     yield lab
     lab.close()

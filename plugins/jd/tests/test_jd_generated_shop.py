@@ -57,8 +57,9 @@ async def test_every_listing_and_order_exactly_once(span: timedelta | None) -> N
     finally:
         await shop.client.aclose()
 
-    visible = {oid: expected_status(o) for oid, o in sandbox.state.orders.items()
-               if expected_status(o) is not None}
+    visible = {
+        oid: expected_status(o) for oid, o in sandbox.state.orders.items() if expected_status(o) is not None
+    }
     hidden = len(sandbox.state.orders) - len(visible)
     assert hidden > 0  # generated pending-payment orders: JD does not list them
     assert len(got) == len({o.platform_order_id for o in got}) == len(visible)

@@ -26,21 +26,42 @@ from hub_jd.settings import ALL_ORDER_STATES
 
 
 def sku_row(**changes: Any) -> dict[str, Any]:
-    row = {"skuId": "10020000001", "wareId": "10010000001", "outerId": "CUP-500",
-           "jdPrice": "129.00", "stockNum": 15, "status": 1, "skuName": "保温杯 容量:500ml"}
+    row = {
+        "skuId": "10020000001",
+        "wareId": "10010000001",
+        "outerId": "CUP-500",
+        "jdPrice": "129.00",
+        "stockNum": 15,
+        "status": 1,
+        "skuName": "保温杯 容量:500ml",
+    }
     return {**row, **changes}
 
 
 def order_info(**changes: Any) -> dict[str, Any]:
     info = {
-        "orderId": "230100000008", "orderState": "WAIT_SELLER_STOCK_OUT",
-        "orderStartTime": "2026-11-11 08:01:00", "modified": "2026-11-11 08:02:03",
-        "paymentConfirmTime": "2026-11-11 08:01:30", "orderTotalPrice": "158.80",
+        "orderId": "230100000008",
+        "orderState": "WAIT_SELLER_STOCK_OUT",
+        "orderStartTime": "2026-11-11 08:01:00",
+        "modified": "2026-11-11 08:02:03",
+        "paymentConfirmTime": "2026-11-11 08:01:30",
+        "orderTotalPrice": "158.80",
         "itemInfoList": [
-            {"skuId": "10020000003", "outerSkuId": "CUP-500", "wareId": "10010000002",
-             "jdPrice": "129.00", "itemTotal": "1", "skuName": "保温杯"},
-            {"skuId": "10020000005", "outerSkuId": "", "wareId": "10010000003",
-             "jdPrice": "14.90", "itemTotal": "2"},
+            {
+                "skuId": "10020000003",
+                "outerSkuId": "CUP-500",
+                "wareId": "10010000002",
+                "jdPrice": "129.00",
+                "itemTotal": "1",
+                "skuName": "保温杯",
+            },
+            {
+                "skuId": "10020000005",
+                "outerSkuId": "",
+                "wareId": "10010000003",
+                "jdPrice": "14.90",
+                "itemTotal": "2",
+            },
         ],
     }
     return {**info, **changes}
@@ -56,26 +77,47 @@ def test_listing_from_a_sku_row() -> None:
     assert listing.status is ListingStatus.ON_SALE and listing.title == "保温杯 容量:500ml"
 
 
-@pytest.mark.parametrize(("changes", "expected"), [
-    ({"skuId": 10020000001, "wareId": 10010000001}, ("10020000001", "10010000001")),  # JSON numbers
-    ({"jdPrice": 129}, 12900), ({"jdPrice": 129.9}, 12990), ({"jdPrice": "0.01"}, 1),
-    ({"stockNum": "15"}, 15),
-    ({"status": 2}, ListingStatus.OFF_SALE), ({"status": "1"}, ListingStatus.ON_SALE),
-    ({"outerId": ""}, None), ({"outerId": "  "}, None), ({"outerId": None}, None),
-])
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"skuId": 10020000001, "wareId": 10010000001}, ("10020000001", "10010000001")),  # JSON numbers
+        ({"jdPrice": 129}, 12900),
+        ({"jdPrice": 129.9}, 12990),
+        ({"jdPrice": "0.01"}, 1),
+        ({"stockNum": "15"}, 15),
+        ({"status": 2}, ListingStatus.OFF_SALE),
+        ({"status": "1"}, ListingStatus.ON_SALE),
+        ({"outerId": ""}, None),
+        ({"outerId": "  "}, None),
+        ({"outerId": None}, None),
+    ],
+)
 def test_listing_accepts_jd_variants(changes: dict[str, Any], expected: Any) -> None:
     listing = listing_from_jd(sku_row(**changes))
-    got = {"skuId": (listing.platform_sku_id, listing.platform_item_id), "jdPrice": listing.price,
-           "stockNum": listing.quantity, "status": listing.status,
-           "outerId": listing.master_code}[next(iter(changes))]
+    got = {
+        "skuId": (listing.platform_sku_id, listing.platform_item_id),
+        "jdPrice": listing.price,
+        "stockNum": listing.quantity,
+        "status": listing.status,
+        "outerId": listing.master_code,
+    }[next(iter(changes))]
     assert got == expected
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"jdPrice": "12.345"}, "jdPrice"), ({"jdPrice": "abc"}, "jdPrice"), ({"jdPrice": None}, "jdPrice"),
-    ({"jdPrice": "-1.00"}, "jdPrice"), ({"stockNum": "x"}, "stockNum"), ({"stockNum": -2}, "stockNum"),
-    ({"status": 4}, "status"), ({"skuId": None}, "skuId"), ({"wareId": ""}, "wareId"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"jdPrice": "12.345"}, "jdPrice"),
+        ({"jdPrice": "abc"}, "jdPrice"),
+        ({"jdPrice": None}, "jdPrice"),
+        ({"jdPrice": "-1.00"}, "jdPrice"),
+        ({"stockNum": "x"}, "stockNum"),
+        ({"stockNum": -2}, "stockNum"),
+        ({"status": 4}, "status"),
+        ({"skuId": None}, "skuId"),
+        ({"wareId": ""}, "wareId"),
+    ],
+)
 def test_listing_refuses_unreadable_fields(changes: dict[str, Any], field: str) -> None:
     with pytest.raises(JdDataError) as caught:
         listing_from_jd(sku_row(**changes))
@@ -117,17 +159,30 @@ def test_order_from_order_info() -> None:
     assert order.total == 15880 and isinstance(order.total, int)
     first, second = order.lines
     assert (first.line_id, first.platform_sku_id, first.platform_item_id) == (
-        "10020000003", "10020000003", "10010000002")
+        "10020000003",
+        "10020000003",
+        "10010000002",
+    )
     assert (first.master_code, first.quantity, first.unit_price, first.title) == (
-        "CUP-500", 1, 12900, "保温杯")
+        "CUP-500",
+        1,
+        12900,
+        "保温杯",
+    )
     assert (second.master_code, second.quantity, second.unit_price) == (None, 2, 1490)
     assert not first.shipped and not first.refunded
 
 
 def test_every_documented_state_is_mapped() -> None:
     assert set(STATE_TO_STATUS) == set(ALL_ORDER_STATES)
-    for state in ("WAIT_SELLER_STOCK_OUT", "WAIT_SELLER_DELIVERY", "PAUSE", "POP_ORDER_PAUSE",
-                  "LOCKED", "WAIT_SEND_CODE"):
+    for state in (
+        "WAIT_SELLER_STOCK_OUT",
+        "WAIT_SELLER_DELIVERY",
+        "PAUSE",
+        "POP_ORDER_PAUSE",
+        "LOCKED",
+        "WAIT_SEND_CODE",
+    ):
         assert status_from_jd(state, None) is OrderStatus.AWAITING_SHIPMENT
     assert status_from_jd("WAIT_GOODS_RECEIVE_CONFIRM", None) is OrderStatus.SHIPPED
     assert status_from_jd("FINISHED_L", None) is OrderStatus.COMPLETED
@@ -161,12 +216,18 @@ def test_a_repeated_sku_gets_distinct_line_ids() -> None:
     assert [line.line_id for line in order.lines] == ["10020000003", "10020000003-2"]
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"orderState": "WAIT_PAY"}, "orderState"), ({"orderState": None}, "orderState"),
-    ({"modified": "2026/11/11"}, "modified"), ({"orderTotalPrice": "1.234"}, "orderTotalPrice"),
-    ({"itemInfoList": []}, "itemInfoList"), ({"orderId": None}, "orderId"),
-    ({"paymentConfirmTime": "soon"}, "paymentConfirmTime"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"orderState": "WAIT_PAY"}, "orderState"),
+        ({"orderState": None}, "orderState"),
+        ({"modified": "2026/11/11"}, "modified"),
+        ({"orderTotalPrice": "1.234"}, "orderTotalPrice"),
+        ({"itemInfoList": []}, "itemInfoList"),
+        ({"orderId": None}, "orderId"),
+        ({"paymentConfirmTime": "soon"}, "paymentConfirmTime"),
+    ],
+)
 def test_order_refuses_unreadable_fields(changes: dict[str, Any], field: str) -> None:
     with pytest.raises(JdDataError) as caught:
         order_from_jd(order_info(**changes))

@@ -17,8 +17,10 @@ from hub_jd.sandbox import JdSandbox
 
 SKUS = "jingdong.sku.read.searchSkuList"
 SEARCH = "jingdong.pop.order.search"
-ALL_STATES = ("WAIT_SELLER_STOCK_OUT,WAIT_SELLER_DELIVERY,PAUSE,POP_ORDER_PAUSE,LOCKED,WAIT_SEND_CODE,"
-              "WAIT_GOODS_RECEIVE_CONFIRM,FINISHED_L,TRADE_CANCELED")
+ALL_STATES = (
+    "WAIT_SELLER_STOCK_OUT,WAIT_SELLER_DELIVERY,PAUSE,POP_ORDER_PAUSE,LOCKED,WAIT_SEND_CODE,"
+    "WAIT_GOODS_RECEIVE_CONFIRM,FINISHED_L,TRADE_CANCELED"
+)
 FIELDS = "orderId,orderState,orderStartTime,modified,paymentConfirmTime,orderTotalPrice,itemInfoList"
 
 
@@ -45,8 +47,15 @@ def cn(dt: datetime) -> str:
 
 
 def search(start: datetime, end: datetime, **extra: Any) -> dict[str, Any]:
-    return {"start_date": cn(start), "end_date": cn(end), "order_state": ALL_STATES,
-            "optional_fields": FIELDS, "page": "1", "page_size": "100", **extra}
+    return {
+        "start_date": cn(start),
+        "end_date": cn(end),
+        "order_state": ALL_STATES,
+        "optional_fields": FIELDS,
+        "page": "1",
+        "page_size": "100",
+        **extra,
+    }
 
 
 # --- gateway checks -----------------------------------------------------------------------
@@ -87,22 +96,25 @@ def test_sku_search_filters_and_pages_in_id_order(build, ask, sandbox: JdSandbox
     assert page(pageNo=1, pageSize=50)["data"][-1]["skuId"] == added.sku_id  # a later SKU is seen
 
 
-@pytest.mark.parametrize(("changes", "code"), [
-    ({"sign": "0" * 32}, "12"),
-    ({"secret": "wrong-secret"}, "12"),
-    ({"sign": ""}, "11"),
-    ({"app_key": None}, "20"),
-    ({"app_key": "NOT-OUR-KEY"}, "21"),
-    ({"v": None}, "4"),
-    ({"v": "1.0"}, "5"),
-    ({"timestamp": None}, "7"),
-    ({"timestamp": "yesterday"}, "8"),
-    ({"method": None}, "14"),
-    ({"method": "jingdong.no.such.method"}, "15"),
-    ({"access_token": None}, "18"),
-    ({"access_token": "not-a-token"}, "19"),
-    ({"sign_method": "hmacsha256"}, "12"),
-])
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"sign": "0" * 32}, "12"),
+        ({"secret": "wrong-secret"}, "12"),
+        ({"sign": ""}, "11"),
+        ({"app_key": None}, "20"),
+        ({"app_key": "NOT-OUR-KEY"}, "21"),
+        ({"v": None}, "4"),
+        ({"v": "1.0"}, "5"),
+        ({"timestamp": None}, "7"),
+        ({"timestamp": "yesterday"}, "8"),
+        ({"method": None}, "14"),
+        ({"method": "jingdong.no.such.method"}, "15"),
+        ({"access_token": None}, "18"),
+        ({"access_token": "not-a-token"}, "19"),
+        ({"sign_method": "hmacsha256"}, "12"),
+    ],
+)
 def test_gateway_rejections(build, ask, sandbox: JdSandbox, changes: dict[str, Any], code: str) -> None:  # type: ignore[no-untyped-def]
     assert gateway_code(ask(build(SKUS, {"pageNo": 1}, **changes))) == code
     assert sandbox.calls[SKUS] == 0
@@ -117,14 +129,23 @@ def test_lowercase_signature_is_invalid(build, ask) -> None:  # type: ignore[no-
 
 def test_a_tampered_body_breaks_the_signature(build, ask) -> None:  # type: ignore[no-untyped-def]
     good = build(SKUS, {"pageNo": 1})
-    request = httpx.Request("POST", good.url, content=good.content.replace(b"1", b"2"),
-                            headers={"content-type": "application/x-www-form-urlencoded"})
+    request = httpx.Request(
+        "POST",
+        good.url,
+        content=good.content.replace(b"1", b"2"),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert gateway_code(ask(request)) == "12"
 
 
 @pytest.mark.parametrize(("minutes", "code"), [(-7, "8"), (7, "8"), (-5, None), (5, None)])
-def test_timestamp_skew_limit_is_six_minutes(build, ask, clock: FakeClock, minutes: int,  # type: ignore[no-untyped-def]
-                                             code: str | None) -> None:
+def test_timestamp_skew_limit_is_six_minutes(
+    build,
+    ask,
+    clock: FakeClock,
+    minutes: int,  # type: ignore[no-untyped-def]
+    code: str | None,
+) -> None:
     sent = clock.now() + timedelta(minutes=minutes)
     stamp = (sent + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S") + ".000+0800"
     answer = ask(build(SKUS, {"pageNo": 1}, timestamp=stamp))
@@ -153,20 +174,32 @@ def test_param_json_in_the_query_and_system_params_in_the_body(build, ask) -> No
 def test_the_query_string_wins_over_the_body(build, ask) -> None:  # type: ignore[no-untyped-def]
     good = build(SKUS, {"pageNo": 1})
     # A stray form field of the same name does not override the signed query parameter.
-    request = httpx.Request("POST", good.url, content=good.content + b"&method=jingdong.other",
-                            headers={"content-type": "application/x-www-form-urlencoded"})
+    request = httpx.Request(
+        "POST",
+        good.url,
+        content=good.content + b"&method=jingdong.other",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     result(ask(request), SKUS)
 
 
 def test_throttled_answer_is_code_2(build, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
-    app = JdSandbox(SandboxConfig(clock=clock, seed=contract_seed(), qps=1, app_key="4F2B9C1D7E",
-                                  app_secret="jd-test-app-secret-0001",
-                                  access_token="jd-test-access-token-0001"))
+    app = JdSandbox(
+        SandboxConfig(
+            clock=clock,
+            seed=contract_seed(),
+            qps=1,
+            app_key="4F2B9C1D7E",
+            app_secret="jd-test-app-secret-0001",
+            access_token="jd-test-access-token-0001",
+        )
+    )
     first = app.dispatch(build(SKUS, {"pageNo": 1})).json()
     second = app.dispatch(build(SKUS, {"pageNo": 1})).json()
     assert "error_response" not in first
-    assert second == {"error_response": {"code": "2", "zh_desc": "限制时间内调用失败次数",
-                                         "en_desc": "App Call Limited"}}
+    assert second == {
+        "error_response": {"code": "2", "zh_desc": "限制时间内调用失败次数", "en_desc": "App Call Limited"}
+    }
 
 
 def test_wrong_path_is_404(build, sandbox: JdSandbox) -> None:  # type: ignore[no-untyped-def]
@@ -296,13 +329,22 @@ def test_dates_are_inclusive_seconds(build, ask, sandbox: JdSandbox, orders: dic
     assert [o["orderId"] for o in infos] == [order.order_id]
 
 
-def test_sort_type_and_date_type(build, ask, clock: FakeClock, sandbox: JdSandbox,
-                                 orders: dict[OrderStatus, str]) -> None:  # type: ignore[no-untyped-def]
+def test_sort_type_and_date_type(
+    build, ask, clock: FakeClock, sandbox: JdSandbox, orders: dict[OrderStatus, str]
+) -> None:  # type: ignore[no-untyped-def]
     window = (clock.now() - timedelta(hours=1), clock.now())
-    ascending = [o["orderId"] for o in result(ask(build(SEARCH, search(*window))), SEARCH)[
-        "searchorderinfo_result"]["orderInfoList"]]
-    descending = [o["orderId"] for o in result(ask(build(SEARCH, search(*window, sortType=1))), SEARCH)[
-        "searchorderinfo_result"]["orderInfoList"]]
+    ascending = [
+        o["orderId"]
+        for o in result(ask(build(SEARCH, search(*window))), SEARCH)["searchorderinfo_result"][
+            "orderInfoList"
+        ]
+    ]
+    descending = [
+        o["orderId"]
+        for o in result(ask(build(SEARCH, search(*window, sortType=1))), SEARCH)["searchorderinfo_result"][
+            "orderInfoList"
+        ]
+    ]
     assert descending == list(reversed(ascending))
     # The awaiting-shipment order (placed second) is shipped ten minutes later: a window
     # around its creation finds it by creation time, and no longer by modified time.
@@ -312,7 +354,8 @@ def test_sort_type_and_date_type(build, ask, clock: FakeClock, sandbox: JdSandbo
     around = (second_created - timedelta(seconds=30), second_created + timedelta(seconds=30))
     by_created = result(ask(build(SEARCH, search(*around, dateType=1))), SEARCH)
     assert [o["orderId"] for o in by_created["searchorderinfo_result"]["orderInfoList"]] == [
-        orders[OrderStatus.AWAITING_SHIPMENT]]
+        orders[OrderStatus.AWAITING_SHIPMENT]
+    ]
     by_modified = result(ask(build(SEARCH, search(*around))), SEARCH)
     assert by_modified["searchorderinfo_result"]["orderInfoList"] == []
 
@@ -326,16 +369,25 @@ def test_window_longer_than_a_month_is_refused(build, ask) -> None:  # type: ign
     assert "一个月" in failure["chineseErrCode"]
 
 
-@pytest.mark.parametrize(("start", "end", "ok"), [
-    ("2026-12-31 00:00:00", "2027-01-31 00:00:00", True),
-    ("2026-12-31 00:00:00", "2027-01-31 00:00:01", False),
-    ("2027-01-31 10:00:00", "2027-02-28 10:00:00", True),  # the month's end is clamped
-    ("2027-01-31 10:00:00", "2027-02-28 10:00:01", False),
-    ("2027-01-02 00:00:00", "2027-01-01 00:00:00", False),  # end before start
-])
+@pytest.mark.parametrize(
+    ("start", "end", "ok"),
+    [
+        ("2026-12-31 00:00:00", "2027-01-31 00:00:00", True),
+        ("2026-12-31 00:00:00", "2027-01-31 00:00:01", False),
+        ("2027-01-31 10:00:00", "2027-02-28 10:00:00", True),  # the month's end is clamped
+        ("2027-01-31 10:00:00", "2027-02-28 10:00:01", False),
+        ("2027-01-02 00:00:00", "2027-01-01 00:00:00", False),  # end before start
+    ],
+)
 def test_one_calendar_month_in_beijing_time(build, ask, start: str, end: str, ok: bool) -> None:  # type: ignore[no-untyped-def]
-    params = {"start_date": start, "end_date": end, "order_state": "FINISHED_L",
-              "optional_fields": "orderId", "page": "1", "page_size": "10"}
+    params = {
+        "start_date": start,
+        "end_date": end,
+        "order_state": "FINISHED_L",
+        "optional_fields": "orderId",
+        "page": "1",
+        "page_size": "10",
+    }
     assert api_result(ask(build(SEARCH, params)))["success"] is ok
 
 
@@ -346,24 +398,41 @@ def test_page_size_over_100_is_refused(build, ask, clock: FakeClock) -> None:  #
     assert failure["success"] is False and "page_size" in failure["englishErrCode"]
 
 
-@pytest.mark.parametrize(("change", "word"), [
-    ({"order_state": ""}, "order_state"), ({"order_state": "WAIT_PAY"}, "order_state"),
-    ({"optional_fields": ""}, "optional_fields"), ({"start_date": ""}, "start_date"),
-    ({"end_date": "2026/11/11"}, "end_date"), ({"page": "0"}, "page"),
-])
-def test_order_search_parameter_errors(build, ask, clock: FakeClock, change: dict[str, Any],  # type: ignore[no-untyped-def]
-                                       word: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "word"),
+    [
+        ({"order_state": ""}, "order_state"),
+        ({"order_state": "WAIT_PAY"}, "order_state"),
+        ({"optional_fields": ""}, "optional_fields"),
+        ({"start_date": ""}, "start_date"),
+        ({"end_date": "2026/11/11"}, "end_date"),
+        ({"page": "0"}, "page"),
+    ],
+)
+def test_order_search_parameter_errors(
+    build,
+    ask,
+    clock: FakeClock,
+    change: dict[str, Any],  # type: ignore[no-untyped-def]
+    word: str,
+) -> None:
     params = {**search(clock.now() - timedelta(days=1), clock.now()), **change}
     failure = api_result(ask(build(SEARCH, params)))
     assert failure["success"] is False and word in failure["englishErrCode"]
 
 
 def test_stock_out_orders_may_omit_the_dates(build, ask, orders: dict[OrderStatus, str]) -> None:  # type: ignore[no-untyped-def]
-    params = {"order_state": "WAIT_SELLER_STOCK_OUT", "optional_fields": "orderId",
-              "page": "1", "page_size": "10"}
+    params = {
+        "order_state": "WAIT_SELLER_STOCK_OUT",
+        "optional_fields": "orderId",
+        "page": "1",
+        "page_size": "10",
+    }
     infos = result(ask(build(SEARCH, params)), SEARCH)["searchorderinfo_result"]["orderInfoList"]
-    assert {o["orderId"] for o in infos} == {orders[OrderStatus.AWAITING_SHIPMENT],
-                                            orders[OrderStatus.PARTLY_SHIPPED]}
+    assert {o["orderId"] for o in infos} == {
+        orders[OrderStatus.AWAITING_SHIPMENT],
+        orders[OrderStatus.PARTLY_SHIPPED],
+    }
 
 
 def test_en_search_is_served_too(build, ask, clock: FakeClock, orders: dict[OrderStatus, str]) -> None:  # type: ignore[no-untyped-def]
@@ -375,10 +444,14 @@ def test_en_search_is_served_too(build, ask, clock: FakeClock, orders: dict[Orde
 def test_order_get(build, ask, orders: dict[OrderStatus, str]) -> None:  # type: ignore[no-untyped-def]
     method = "jingdong.pop.order.get"
     oid = orders[OrderStatus.SHIPPED]
-    detail = result(ask(build(method, {"order_id": oid, "optional_fields": "orderId,orderState,waybill"})),
-                    method)["orderDetailInfo"]
-    assert detail["orderInfo"] == {"orderId": oid, "orderState": "WAIT_GOODS_RECEIVE_CONFIRM",
-                                   "waybill": f"SF{oid}"}
+    detail = result(
+        ask(build(method, {"order_id": oid, "optional_fields": "orderId,orderState,waybill"})), method
+    )["orderDetailInfo"]
+    assert detail["orderInfo"] == {
+        "orderId": oid,
+        "orderState": "WAIT_GOODS_RECEIVE_CONFIRM",
+        "waybill": f"SF{oid}",
+    }
     unpaid = result(ask(build(method, {"order_id": orders[OrderStatus.PENDING_PAYMENT]})), method)
     assert unpaid["orderDetailInfo"]["apiResult"]["success"] is False
 
@@ -394,8 +467,9 @@ def test_shipment_and_its_repeat(build, ask, sandbox: JdSandbox, orders: dict[Or
     assert order.status is OrderStatus.SHIPPED and order.tracking_number == "SF1234567890"
     other = result(ask(build(method, {**params, "logiNo": "YT0000"})), method)["sopjosshipment_result"]
     assert other["success"] is False and "state" in other["englishErrCode"]
-    gone = result(ask(build(method, {**params, "order_id": orders[OrderStatus.PENDING_PAYMENT]})),
-                  method)["sopjosshipment_result"]
+    gone = result(ask(build(method, {**params, "order_id": orders[OrderStatus.PENDING_PAYMENT]})), method)[
+        "sopjosshipment_result"
+    ]
     assert gone["success"] is False and "not exist" in gone["englishErrCode"]
 
 

@@ -92,15 +92,22 @@ def test_jd_sdk_writes_stock_and_reads_it_back(served: ServedSandbox) -> None:
 def test_jd_sdk_searches_orders_reads_one_and_ships_it(served: ServedSandbox) -> None:
     order = served.app.state.order_code("TSHIRT-RED-M", 2)
     now = datetime.now(CN_TZ)
-    found = call(served, OrderSearch, order_state="WAIT_SELLER_STOCK_OUT", page="1", page_size="20",
-                 optional_fields="orderId,orderState,itemInfoList",
-                 start_date=(now - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S"),
-                 end_date=(now + timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S"))
+    found = call(
+        served,
+        OrderSearch,
+        order_state="WAIT_SELLER_STOCK_OUT",
+        page="1",
+        page_size="20",
+        optional_fields="orderId,orderState,itemInfoList",
+        start_date=(now - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S"),
+        end_date=(now + timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S"),
+    )
     result = found["jingdong_pop_order_search_responce"]["searchorderinfo_result"]
     assert result["apiResult"]["success"] is True
     assert [o["orderId"] for o in result["orderInfoList"]] == [order.order_id]
-    detail = call(served, OrderGet, order_id=order.order_id,
-                  optional_fields="orderId,orderState,itemInfoList")
+    detail = call(
+        served, OrderGet, order_id=order.order_id, optional_fields="orderId,orderState,itemInfoList"
+    )
     info = detail["jingdong_pop_order_get_responce"]["orderDetailInfo"]["orderInfo"]
     assert info["orderState"] == "WAIT_SELLER_STOCK_OUT" and info["itemInfoList"][0]["itemTotal"] == "2"
     shipped = call(served, OrderShipment, order_id=order.order_id, logiCoprId="463", logiNo="JDV0001")
@@ -112,8 +119,9 @@ def test_jd_sdk_searches_orders_reads_one_and_ships_it(served: ServedSandbox) ->
 
 def test_jd_sdk_wrong_secret_is_12_and_methods_jos_lacks_are_15(served: ServedSandbox) -> None:
     refused = call(served, SearchSkuList, secret="not-the-secret", pageNo=1)
-    assert refused == {"error_response": {"code": "12", "zh_desc": "无效签名",
-                                          "en_desc": "Invalid Signature"}}
+    assert refused == {
+        "error_response": {"code": "12", "zh_desc": "无效签名", "en_desc": "Invalid Signature"}
+    }
     # jd-sdk's own classes are JD's international APIs, which JOS's router does not know.
     unknown = call(served, jd.api.StockUpdateSkuStockRequest, skuId=1, stockNum=1)
     assert unknown["error_response"]["code"] == "15"

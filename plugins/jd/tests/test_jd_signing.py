@@ -16,8 +16,10 @@ from hub_jd.mappers import jd_timestamp, parse_jd_timestamp
 from hub_jd.signing import business_json, sign, sign_base
 
 # The official example, exactly as the fact sheet quotes it.
-OFFICIAL_JSON = ('{"end_date":null,"optional_fields":null,"order_state":"WAIT_SELLER_STOCK_OUT",'
-                 '"page":"1","page_size":"200","start_date":null}')
+OFFICIAL_JSON = (
+    '{"end_date":null,"optional_fields":null,"order_state":"WAIT_SELLER_STOCK_OUT",'
+    '"page":"1","page_size":"200","start_date":null}'
+)
 OFFICIAL_PARAMS = {
     "360buy_param_json": OFFICIAL_JSON,
     "access_token": "yourtoken",
@@ -54,21 +56,34 @@ def test_sign_ignores_the_sign_parameter_and_input_order() -> None:
 
 
 def test_business_json_reproduces_the_official_string() -> None:
-    params = {"start_date": None, "page_size": "200", "page": "1",
-              "order_state": "WAIT_SELLER_STOCK_OUT", "optional_fields": None, "end_date": None}
+    params = {
+        "start_date": None,
+        "page_size": "200",
+        "page": "1",
+        "order_state": "WAIT_SELLER_STOCK_OUT",
+        "optional_fields": None,
+        "end_date": None,
+    }
     assert business_json(params) == OFFICIAL_JSON
 
 
 def test_self_computed_vector_with_chinese_text() -> None:
     """SELF-COMPUTED (not official): UTF-8 bytes of Chinese text, as the Java SDK signs;
     the official Python SDK's latin1 would fail on this input."""
-    params = {"360buy_param_json": business_json({"wareTitle": "纯棉T恤", "pageNo": 1}),
-              "app_key": "k", "method": "jingdong.sku.read.searchSkuList",
-              "timestamp": "2026-11-11 08:00:00", "v": "2.0"}
+    params = {
+        "360buy_param_json": business_json({"wareTitle": "纯棉T恤", "pageNo": 1}),
+        "app_key": "k",
+        "method": "jingdong.sku.read.searchSkuList",
+        "timestamp": "2026-11-11 08:00:00",
+        "v": "2.0",
+    }
     assert params["360buy_param_json"] == '{"pageNo":1,"wareTitle":"纯棉T恤"}'
     assert sign(params, "s") == "D5E36AA8EBC173FD44DB815FF92744A2"  # regression value
-    expected = hashlib.md5(("s" + "".join(k + params[k] for k in sorted(params)) + "s")
-                           .encode("utf-8")).hexdigest().upper()
+    expected = (
+        hashlib.md5(("s" + "".join(k + params[k] for k in sorted(params)) + "s").encode("utf-8"))
+        .hexdigest()
+        .upper()
+    )
     assert sign(params, "s") == expected
 
 
@@ -83,8 +98,11 @@ async def test_the_signed_set_is_the_sent_set(shop: ShopContext) -> None:
     assert form["360buy_param_json"] == '{"skuId":10020000001}'
     sent = {**{k: v for k, v in query.items() if k != "sign"}, **form}
     secret = shop.settings.app_secret.get_secret_value()
-    by_hand = hashlib.md5((secret + "".join(k + sent[k] for k in sorted(sent)) + secret)
-                          .encode("utf-8")).hexdigest().upper()
+    by_hand = (
+        hashlib.md5((secret + "".join(k + sent[k] for k in sorted(sent)) + secret).encode("utf-8"))
+        .hexdigest()
+        .upper()
+    )
     assert query["sign"] == by_hand
     assert query["v"] == "2.0" and request.method == "POST"
 

@@ -63,8 +63,21 @@ MAX_ORDER_SPAN = timedelta(days=1)
 ENGINE_ORDER_SPAN = MAX_ORDER_SPAN - timedelta(seconds=2)
 SKUS_PER_READ = 40  # item.skus.get num_iids
 SKUS_PER_STOCK_CALL = 20  # skus.quantity.update skuid_quantities
-SYSTEM_PARAMS = frozenset({"method", "app_key", "session", "timestamp", "v", "sign_method", "format",
-                           "sign", "simplify", "partner_id", "target_app_key"})
+SYSTEM_PARAMS = frozenset(
+    {
+        "method",
+        "app_key",
+        "session",
+        "timestamp",
+        "v",
+        "sign_method",
+        "format",
+        "sign",
+        "simplify",
+        "partner_id",
+        "target_app_key",
+    }
+)
 
 
 # --- error classification ---------------------------------------------------------------------
@@ -72,7 +85,8 @@ SYSTEM_PARAMS = frozenset({"method", "app_key", "session", "timestamp", "v", "si
 _BAN = re.compile(r"ban will last for (\d+(?:\.\d+)?) more seconds?", re.IGNORECASE)
 _PARAM_SUB_CODE = re.compile(r"^isv\.(?:invalid|missing)-parameters?:(?P<name>[\w.\-]+)$")
 _PARAM_MSG = re.compile(
-    r"^(?:missing required arguments|invalid arguments|parameter error):\s*(?P<name>[\w.\-]+)", re.IGNORECASE)
+    r"^(?:missing required arguments|invalid arguments|parameter error):\s*(?P<name>[\w.\-]+)", re.IGNORECASE
+)
 _RATE_CODES = frozenset({4, 5, 6, 7, 8})
 _CALLER_CODES = frozenset({3, 9, 21, 22, 23, 32, 33, 34, 40, 41, 43})
 
@@ -86,8 +100,9 @@ def ban_seconds(*texts: str | None) -> float | None:
     return None
 
 
-def classify_error(error: Mapping[str, Any], *, operation: str = "",
-                   platform: str = PLATFORM) -> PlatformError:
+def classify_error(
+    error: Mapping[str, Any], *, operation: str = "", platform: str = PLATFORM
+) -> PlatformError:
     """The hub error for a TOP ``error_response`` object (fact sheet §1.6).
 
     Platform codes decide first (throttling, credentials, permissions), then the
@@ -103,21 +118,30 @@ def classify_error(error: Mapping[str, Any], *, operation: str = "",
     sub_code = str(error.get("sub_code") or "")
     sub_msg = str(error.get("sub_msg") or "")
     text = redact(f"{msg}: {sub_msg}" if sub_msg else msg)
-    where: dict[str, Any] = {"platform": platform, "operation": operation,
-                             "code": code if code is not None else raw_code,
-                             "sub_code": sub_code or None,
-                             "request_id": error.get("request_id") or None}
+    where: dict[str, Any] = {
+        "platform": platform,
+        "operation": operation,
+        "code": code if code is not None else raw_code,
+        "sub_code": sub_code or None,
+        "request_id": error.get("request_id") or None,
+    }
 
     if code in _RATE_CODES or sub_code.startswith("accesscontrol."):
         return RateLimited(text, retry_after=ban_seconds(sub_msg, msg), **where)
     if code == 27:
         expired = "expired" in sub_code or "expired" in msg.lower()
         state = "has expired" if expired else "is invalid"
-        return AuthError(f"{text} — the shop's session {state}; re-authorise the shop on Taobao "
-                         "and update its access_token", refreshable=False, credential="token", **where)
+        return AuthError(
+            f"{text} — the shop's session {state}; re-authorise the shop on Taobao "
+            "and update its access_token",
+            refreshable=False,
+            credential="token",
+            **where,
+        )
     if code == 26:
-        return AuthError(f"{text} — no session was sent; set the shop's access_token",
-                         credential="token", **where)
+        return AuthError(
+            f"{text} — no session was sent; set the shop's access_token", credential="token", **where
+        )
     if code in (24, 25):
         return AuthError(f"{text} — check the shop's app_secret and sign_method", credential="app", **where)
     if code in (28, 29):
@@ -126,8 +150,11 @@ def classify_error(error: Mapping[str, Any], *, operation: str = "",
         api = operation or "this API"
         return PermissionDenied(f"{text} — the app or the seller lacks permission for {api}", **where)
     if code in (30, 31):
-        return InvalidRequest(f"{text} — TOP allows 10 minutes of clock skew: check this host's clock",
-                              parameter="timestamp", **where)
+        return InvalidRequest(
+            f"{text} — TOP allows 10 minutes of clock skew: check this host's clock",
+            parameter="timestamp",
+            **where,
+        )
     if sub_code.startswith("isp.") or (code in (10, 15) and not sub_code.startswith("isv.")):
         return ServerError(text, **where)
     if sub_code.startswith("isv."):
@@ -206,13 +233,19 @@ class TaobaoClient(ShopClient):
     def build_request(self, method: str, business: Mapping[str, Any]) -> httpx.Request:
         """A signed POST to the router; rebuilt per attempt so timestamp and sign are fresh."""
         body = urlencode(self.build_params(method, business)).encode("ascii")
-        return httpx.Request("POST", self.settings.base_url, content=body, headers={
-            "content-type": "application/x-www-form-urlencoded;charset=utf-8",
-            "accept": "application/json",
-        })
+        return httpx.Request(
+            "POST",
+            self.settings.base_url,
+            content=body,
+            headers={
+                "content-type": "application/x-www-form-urlencoded;charset=utf-8",
+                "accept": "application/json",
+            },
+        )
 
-    async def request(self, method: str, business: Mapping[str, Any], *,
-                      idempotent: bool = True) -> dict[str, Any]:
+    async def request(
+        self, method: str, business: Mapping[str, Any], *, idempotent: bool = True
+    ) -> dict[str, Any]:
         """Call ``method`` and return the object inside its ``<api>_response`` wrapper."""
         return await self.call(method, lambda: self.build_request(method, business), idempotent=idempotent)
 
@@ -225,8 +258,9 @@ class TaobaoClient(ShopClient):
         payload = body.get(response_key(operation))
         if not isinstance(payload, dict):
             keys = ", ".join(sorted(body)[:3]) or "nothing"
-            raise MalformedResponse(f"expected {response_key(operation)}, got {keys}",
-                                    platform=self.platform, operation=operation)
+            raise MalformedResponse(
+                f"expected {response_key(operation)}, got {keys}", platform=self.platform, operation=operation
+            )
         return payload
 
     def _malformed(self, operation: str, exc: Exception) -> MalformedResponse:
@@ -275,12 +309,23 @@ class TaobaoClient(ShopClient):
             async for row in self._scan_items("taobao.items.inventory.get", {"banner": banner}, max_rows):
                 yield row, m.listing_status(row, ListingStatus.OFF_SALE)
 
-    async def _items_page(self, method: str, extra: Mapping[str, Any], page: int, size: int,
-                          span: tuple[datetime, datetime] | None) -> tuple[list[dict[str, Any]], int]:
-        params: dict[str, Any] = {"fields": m.ITEM_FIELDS, "page_no": page, "page_size": size,
-                                  # list_time changes only when an item is relisted, unlike
-                                  # modified (every sale), so pages stay stable while we read
-                                  "order_by": "list_time:asc", **extra}
+    async def _items_page(
+        self,
+        method: str,
+        extra: Mapping[str, Any],
+        page: int,
+        size: int,
+        span: tuple[datetime, datetime] | None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        params: dict[str, Any] = {
+            "fields": m.ITEM_FIELDS,
+            "page_no": page,
+            "page_size": size,
+            # list_time changes only when an item is relisted, unlike
+            # modified (every sale), so pages stay stable while we read
+            "order_by": "list_time:asc",
+            **extra,
+        }
         if span is not None:
             params["start_modified"], params["end_modified"] = m.top_time(span[0]), m.top_time(span[1])
         data = await self.request(method, params)
@@ -289,15 +334,17 @@ class TaobaoClient(ShopClient):
         except (m.MappingError, ValueError) as exc:
             raise self._malformed(method, exc) from None
 
-    async def _scan_items(self, method: str, extra: Mapping[str, Any],
-                          max_rows: int) -> AsyncIterator[dict[str, Any]]:
+    async def _scan_items(
+        self, method: str, extra: Mapping[str, Any], max_rows: int
+    ) -> AsyncIterator[dict[str, Any]]:
         """Every item row of ``method``. TOP refuses to page past ``max_rows``; a bigger
         shop is read in modified-time slices, halved until each fits."""
         size = self.settings.item_page_size
         rows, total = await self._items_page(method, extra, 1, size, None)
         if total <= max_rows:
-            async for page in numbered_pages(lambda n: self._items_page(method, extra, n, size, None),
-                                             size=size, first_page=(rows, total)):
+            async for page in numbered_pages(
+                lambda n: self._items_page(method, extra, n, size, None), size=size, first_page=(rows, total)
+            ):
                 for row in page:
                     yield row
             return
@@ -318,11 +365,19 @@ class TaobaoClient(ShopClient):
                 pending[:0] = [(span[0], middle), (middle, span[1])]
                 continue
             if total > max_rows:
-                log.warning("%s %s: %d items modified within one second; only %d are readable",
-                            self.shop, method, total, max_rows)
+                log.warning(
+                    "%s %s: %d items modified within one second; only %d are readable",
+                    self.shop,
+                    method,
+                    total,
+                    max_rows,
+                )
             async for page in numbered_pages(
-                    lambda n, span=span: self._items_page(method, extra, n, size, span),
-                    size=size, first_page=(rows, total), max_rows=max_rows):
+                lambda n, span=span: self._items_page(method, extra, n, size, span),
+                size=size,
+                first_page=(rows, total),
+                max_rows=max_rows,
+            ):
                 for row in page:
                     yield row
 
@@ -359,7 +414,7 @@ class TaobaoClient(ShopClient):
         found: dict[str, tuple[int, datetime]] = {}
         sku_items = list(dict.fromkeys(r.platform_item_id for r in refs if not _is_plain(r)))
         for start in range(0, len(sku_items), SKUS_PER_READ):
-            chunk = sku_items[start:start + SKUS_PER_READ]
+            chunk = sku_items[start : start + SKUS_PER_READ]
             skus = await self._read_skus(chunk, "sku_id,num_iid,quantity,status")
             now = self.clock.now()
             for sku in skus:
@@ -367,21 +422,31 @@ class TaobaoClient(ShopClient):
         for ref in refs:
             if _is_plain(ref) and ref.platform_sku_id not in found:
                 try:
-                    data = await self.request("taobao.item.seller.get",
-                                              {"fields": "num_iid,num", "num_iid": ref.platform_item_id})
+                    data = await self.request(
+                        "taobao.item.seller.get", {"fields": "num_iid,num", "num_iid": ref.platform_item_id}
+                    )
                 except NotFound:
                     continue
                 found[ref.platform_sku_id] = (int((data.get("item") or {}).get("num") or 0), self.clock.now())
         levels = []
         for ref in refs:
             if ref.platform_sku_id not in found:
-                log.info("%s: %s/%s is not on Taobao any more", self.shop, ref.platform_item_id,
-                         ref.platform_sku_id)
+                log.info(
+                    "%s: %s/%s is not on Taobao any more",
+                    self.shop,
+                    ref.platform_item_id,
+                    ref.platform_sku_id,
+                )
                 continue
             quantity, seen_at = found[ref.platform_sku_id]
-            levels.append(StockLevel(platform_item_id=ref.platform_item_id,
-                                     platform_sku_id=ref.platform_sku_id,
-                                     quantity=max(0, quantity), observed_at=seen_at))
+            levels.append(
+                StockLevel(
+                    platform_item_id=ref.platform_item_id,
+                    platform_sku_id=ref.platform_sku_id,
+                    quantity=max(0, quantity),
+                    observed_at=seen_at,
+                )
+            )
         return levels
 
     async def push_stock(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
@@ -400,8 +465,9 @@ class TaobaoClient(ShopClient):
 
         async def run(item_updates: list[StockUpdate]) -> list[PushResult]:
             # A delta repeated would apply twice: one whose answer was lost is in doubt.
-            return await self.write_batches(_stock_chunks(item_updates), self._stock_call,
-                                            concurrently=False, maybe_applied=_is_delta)
+            return await self.write_batches(
+                _stock_chunks(item_updates), self._stock_call, concurrently=False, maybe_applied=_is_delta
+            )
 
         for batch in await gather(lambda u=u: run(u) for u in by_item.values()):
             for result in batch:
@@ -423,13 +489,20 @@ class TaobaoClient(ShopClient):
                 params["sku_id"] = update.ref.platform_sku_id
         else:
             method = "taobao.skus.quantity.update"
-            params = {"num_iid": item_id, "type": kind, "skuid_quantities": m.skuid_quantities(
-                (u.ref.platform_sku_id, amount(u)) for u in chunk)}
+            params = {
+                "num_iid": item_id,
+                "type": kind,
+                "skuid_quantities": m.skuid_quantities((u.ref.platform_sku_id, amount(u)) for u in chunk),
+            }
         # A delta repeated would apply twice: only re-send it when it surely did not arrive.
         data = await self.request(method, params, idempotent=not delta)
         after = m.quantities_after(data.get("item"))
-        return [PushResult(idempotency_key=u.idempotency_key, ok=True,
-                           quantity_after=after.get(u.ref.platform_sku_id)) for u in chunk]
+        return [
+            PushResult(
+                idempotency_key=u.idempotency_key, ok=True, quantity_after=after.get(u.ref.platform_sku_id)
+            )
+            for u in chunk
+        ]
 
     # --- prices ------------------------------------------------------------------------------------
 
@@ -443,7 +516,7 @@ class TaobaoClient(ShopClient):
         info: dict[str, _SkuInfo] = {}
         read_errors: dict[str, PlatformError] = {}
         for start in range(0, len(sku_items), SKUS_PER_READ):
-            chunk = sku_items[start:start + SKUS_PER_READ]
+            chunk = sku_items[start : start + SKUS_PER_READ]
             try:
                 skus = await self._read_skus(chunk, "sku_id,num_iid,price,properties,status")
             except SHOP_WIDE:
@@ -454,8 +527,9 @@ class TaobaoClient(ShopClient):
             try:
                 for sku in skus:
                     price = m.to_fen(sku.get("price"), f"sku {sku['sku_id']} price")
-                    info[str(sku["sku_id"])] = _SkuInfo(str(sku["num_iid"]), str(sku.get("properties") or ""),
-                                                        price)
+                    info[str(sku["sku_id"])] = _SkuInfo(
+                        str(sku["num_iid"]), str(sku.get("properties") or ""), price
+                    )
             except (KeyError, m.MappingError) as exc:
                 bad = self._malformed("taobao.item.skus.get", exc)
                 read_errors.update(dict.fromkeys(chunk, bad))
@@ -483,19 +557,29 @@ class TaobaoClient(ShopClient):
             method = self.settings.plain_item_price_method
             if not method:
                 return self.failed(
-                    key, f"item {ref.platform_item_id} has no SKUs and plain_item_price_method is not set")
+                    key, f"item {ref.platform_item_id} has no SKUs and plain_item_price_method is not set"
+                )
             await self.request(method, {"num_iid": ref.platform_item_id, "price": m.to_yuan(update.price)})
             return PushResult(idempotency_key=key, ok=True)
         sku = info.get(ref.platform_sku_id)
         if sku is None or sku.num_iid != ref.platform_item_id:
-            return self.failed(key, f"SKU {ref.platform_sku_id} of item {ref.platform_item_id} "
-                                    "is not on Taobao")
-        siblings = [s.price for sku_id, s in info.items()
-                    if s.num_iid == sku.num_iid and sku_id != ref.platform_sku_id]
-        await self.request("taobao.item.sku.price.update", {
-            "num_iid": ref.platform_item_id, "properties": sku.properties,
-            "price": m.to_yuan(update.price), "item_price": m.to_yuan(min([update.price, *siblings])),
-        })
+            return self.failed(
+                key, f"SKU {ref.platform_sku_id} of item {ref.platform_item_id} is not on Taobao"
+            )
+        siblings = [
+            s.price
+            for sku_id, s in info.items()
+            if s.num_iid == sku.num_iid and sku_id != ref.platform_sku_id
+        ]
+        await self.request(
+            "taobao.item.sku.price.update",
+            {
+                "num_iid": ref.platform_item_id,
+                "properties": sku.properties,
+                "price": m.to_yuan(update.price),
+                "item_price": m.to_yuan(min([update.price, *siblings])),
+            },
+        )
         sku.price = update.price
         return PushResult(idempotency_key=key, ok=True)
 
@@ -515,15 +599,23 @@ class TaobaoClient(ShopClient):
                 yield order
             start = stop
 
-    async def _trades_page(self, start: datetime, end: datetime,
-                           page: int) -> tuple[list[dict[str, Any]], int]:
+    async def _trades_page(
+        self, start: datetime, end: datetime, page: int
+    ) -> tuple[list[dict[str, Any]], int]:
         method = "taobao.trades.sold.increment.get"
-        data = await self.request(method, {
-            "fields": m.TRADE_FIELDS, "start_modified": m.top_time(start), "end_modified": m.top_time(end),
-            "type": self.settings.trade_types, "page_no": page, "page_size": self.settings.trade_page_size,
-            # has_next paging would drop total_results, which walking backwards needs
-            "use_has_next": False,
-        })
+        data = await self.request(
+            method,
+            {
+                "fields": m.TRADE_FIELDS,
+                "start_modified": m.top_time(start),
+                "end_modified": m.top_time(end),
+                "type": self.settings.trade_types,
+                "page_no": page,
+                "page_size": self.settings.trade_page_size,
+                # has_next paging would drop total_results, which walking backwards needs
+                "use_has_next": False,
+            },
+        )
         try:
             return m.nested(data, "trades", "trade"), int(data.get("total_results") or 0)
         except (m.MappingError, ValueError) as exc:
@@ -534,9 +626,12 @@ class TaobaoClient(ShopClient):
         modified while we read leaves the window and shifts later rows towards page 1, so
         reading from the last page back to page 1 (as TOP advises) can repeat a row but
         never skip one."""
-        async for page in numbered_pages(lambda n: self._trades_page(start, end, n),
-                                         size=self.settings.trade_page_size, backwards=True,
-                                         yield_first_read=False):
+        async for page in numbered_pages(
+            lambda n: self._trades_page(start, end, n),
+            size=self.settings.trade_page_size,
+            backwards=True,
+            yield_first_read=False,
+        ):
             for row in page:
                 yield row
 
@@ -565,8 +660,11 @@ class TaobaoClient(ShopClient):
         data = await self.request("taobao.trade.fullinfo.get", {"fields": fields, "tid": tid})
         trade = data.get("trade")
         if not isinstance(trade, dict):
-            raise MalformedResponse("trade.fullinfo.get answered without a trade",
-                                    platform=self.platform, operation="taobao.trade.fullinfo.get")
+            raise MalformedResponse(
+                "trade.fullinfo.get answered without a trade",
+                platform=self.platform,
+                operation="taobao.trade.fullinfo.get",
+            )
         return trade
 
     async def fetch_order(self, order_id: str) -> Order | None:
@@ -584,8 +682,10 @@ class TaobaoClient(ShopClient):
 
     async def consume_pushes(self, quantity: int) -> list[tuple[str, list[PushEvent]]]:
         """``taobao.tmc.messages.consume`` of the settings' group (10-200 messages)."""
-        data = await self.request("taobao.tmc.messages.consume", {
-            "group_name": self.settings.tmc_group, "quantity": max(10, min(200, quantity))})
+        data = await self.request(
+            "taobao.tmc.messages.consume",
+            {"group_name": self.settings.tmc_group, "quantity": max(10, min(200, quantity))},
+        )
         out = []
         for row in push.messages_of(data):
             try:
@@ -600,9 +700,13 @@ class TaobaoClient(ShopClient):
     async def confirm_pushes(self, message_ids: Sequence[str]) -> None:
         """``taobao.tmc.messages.confirm``, at most 200 ids per call."""
         for start in range(0, len(message_ids), 200):
-            await self.request("taobao.tmc.messages.confirm", {
-                "group_name": self.settings.tmc_group,
-                "s_message_ids": ",".join(message_ids[start:start + 200])})
+            await self.request(
+                "taobao.tmc.messages.confirm",
+                {
+                    "group_name": self.settings.tmc_group,
+                    "s_message_ids": ",".join(message_ids[start : start + 200]),
+                },
+            )
 
     async def enable_pushes(self) -> None:
         """``taobao.tmc.user.permit`` without ``topics``: the app's subscribed topics
@@ -621,8 +725,12 @@ class TaobaoClient(ShopClient):
 
     async def _ship(self, shipment: Shipment) -> PushResult:
         key = shipment.idempotency_key
-        params = {"tid": shipment.platform_order_id, "out_sid": shipment.tracking_number,
-                  "company_code": shipment.carrier, "sub_tid": list(shipment.line_ids) or None}
+        params = {
+            "tid": shipment.platform_order_id,
+            "out_sid": shipment.tracking_number,
+            "company_code": shipment.carrier,
+            "sub_tid": list(shipment.line_ids) or None,
+        }
         try:
             data = await self.request("taobao.logistics.offline.send", params)
         except (InvalidRequest, NotFound) as exc:
@@ -640,8 +748,9 @@ class TaobaoClient(ShopClient):
         return PushResult(idempotency_key=key, ok=True, platform_ref=shipment.platform_order_id)
 
     async def _already_shipped(self, shipment: Shipment) -> bool:
-        trade = await self.trade_detail(shipment.platform_order_id,
-                                        "tid,status,orders.oid,orders.status,orders.invoice_no")
+        trade = await self.trade_detail(
+            shipment.platform_order_id, "tid,status,orders.oid,orders.status,orders.invoice_no"
+        )
         wanted = set(shipment.line_ids)
         lines = [o for o in m.nested(trade, "orders", "order") if not wanted or str(o.get("oid")) in wanted]
         return bool(lines) and all(str(o.get("invoice_no") or "") == shipment.tracking_number for o in lines)
@@ -656,8 +765,12 @@ def _stock_chunks(updates: Sequence[StockUpdate]) -> list[list[StockUpdate]]:
         delta = update.delta is not None
         if chunks and not _is_plain(update.ref):
             chunk = chunks[-1]
-            if (_is_delta(chunk) == delta and len(chunk) < SKUS_PER_STOCK_CALL and not _is_plain(chunk[0].ref)
-                    and all(u.ref.platform_sku_id != update.ref.platform_sku_id for u in chunk)):
+            if (
+                _is_delta(chunk) == delta
+                and len(chunk) < SKUS_PER_STOCK_CALL
+                and not _is_plain(chunk[0].ref)
+                and all(u.ref.platform_sku_id != update.ref.platform_sku_id for u in chunk)
+            ):
                 chunk.append(update)
                 continue
         chunks.append([update])

@@ -220,8 +220,11 @@ def order_from_trade(trade: Mapping[str, Any]) -> Order:
     if not lines:
         raise MappingError(f"{where}: no sub-orders")
     total_fee = trade.get("total_fee")
-    total = (to_fen(total_fee, f"{where} total_fee") if total_fee not in (None, "")
-             else sum(line.unit_price * line.quantity for line in lines))
+    total = (
+        to_fen(total_fee, f"{where} total_fee")
+        if total_fee not in (None, "")
+        else sum(line.unit_price * line.quantity for line in lines)
+    )
     pay_time = trade.get("pay_time")
     return Order(
         platform_order_id=tid,

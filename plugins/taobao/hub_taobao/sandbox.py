@@ -78,9 +78,18 @@ _TMC_TOPICS = {
     OrderStatus.REFUNDED: "taobao_refund_RefundSuccess",
 }
 _PLATFORM_STATUS = {
-    "TRADE_NO_CREATE_PAY", "WAIT_BUYER_PAY", "SELLER_CONSIGNED_PART", "WAIT_SELLER_SEND_GOODS",
-    "WAIT_BUYER_CONFIRM_GOODS", "TRADE_BUYER_SIGNED", "TRADE_FINISHED", "TRADE_CLOSED",
-    "TRADE_CLOSED_BY_TAOBAO", "PAY_PENDING", "WAIT_PRE_AUTH_CONFIRM", "PAID_FORBID_CONSIGN",
+    "TRADE_NO_CREATE_PAY",
+    "WAIT_BUYER_PAY",
+    "SELLER_CONSIGNED_PART",
+    "WAIT_SELLER_SEND_GOODS",
+    "WAIT_BUYER_CONFIRM_GOODS",
+    "TRADE_BUYER_SIGNED",
+    "TRADE_FINISHED",
+    "TRADE_CLOSED",
+    "TRADE_CLOSED_BY_TAOBAO",
+    "PAY_PENDING",
+    "WAIT_PRE_AUTH_CONFIRM",
+    "PAID_FORBID_CONSIGN",
 }
 _KNOWN_PIDS = {"颜色": 1627207, "颜色分类": 1627207, "尺码": 20509}
 _ORDER_BY = {
@@ -92,8 +101,10 @@ _ORDER_BY = {
 }
 _BANNERS = {
     "for_shelved": {"off_shelf", "never_on_shelf", "regular_shelved"},
-    "off_shelf": {"off_shelf"}, "never_on_shelf": {"never_on_shelf"},
-    "regular_shelved": {"regular_shelved"}, "sold_out": {"sold_out"},
+    "off_shelf": {"off_shelf"},
+    "never_on_shelf": {"never_on_shelf"},
+    "regular_shelved": {"regular_shelved"},
+    "sold_out": {"sold_out"},
     "violation_off_shelf": {"violation_off_shelf"},
 }
 _YUAN = re.compile(r"^\d{1,9}(\.\d{1,2})?$")
@@ -108,8 +119,9 @@ class TopError(Exception):
 
 
 def _missing(name: str) -> TopError:
-    return TopError(40, f"Missing Required Arguments:{name}", f"isv.missing-parameter:{name}",
-                    f"{name} is required")
+    return TopError(
+        40, f"Missing Required Arguments:{name}", f"isv.missing-parameter:{name}", f"{name} is required"
+    )
 
 
 def _invalid(name: str, why: str) -> TopError:
@@ -135,8 +147,9 @@ class TaobaoSandbox(SandboxApp):
     max_skus_read: ClassVar[int] = 40
     max_skus_write: ClassVar[int] = 20
     #: methods the router serves without a ``session`` (the app itself is the caller)
-    _sessionless: ClassVar[frozenset[str]] = frozenset({"taobao.top.auth.token.refresh",
-                                                         "taobao.top.auth.token.create"})
+    _sessionless: ClassVar[frozenset[str]] = frozenset(
+        {"taobao.top.auth.token.refresh", "taobao.top.auth.token.create"}
+    )
     #: how long an authorisation code from :meth:`TaobaoSandbox.authorization_code` is good for
     auth_code_ttl: ClassVar[timedelta] = timedelta(minutes=10)
     inventory_max_pages: ClassVar[int] = 101
@@ -189,13 +202,17 @@ class TaobaoSandbox(SandboxApp):
 
     def new_state(self) -> ShopState:
         """Ids in TOP's styles: 12-digit num_iid, 13-digit sku_id, 19-digit tid and oid."""
-        return ShopState(self.clock, new_item_id=numeric_ids(600_000_000_001),
-                         new_sku_id=numeric_ids(4_000_000_000_001),
-                         new_order_id=numeric_ids(3_500_000_000_000_000_001),
-                         new_line_id=numeric_ids(3_600_000_000_000_000_001))
+        return ShopState(
+            self.clock,
+            new_item_id=numeric_ids(600_000_000_001),
+            new_sku_id=numeric_ids(4_000_000_000_001),
+            new_order_id=numeric_ids(3_500_000_000_000_000_001),
+            new_line_id=numeric_ids(3_600_000_000_000_000_001),
+        )
 
-    def add_plain_item(self, title: str, code: str | None, *, price: int, quantity: int,
-                       on_sale: bool = True) -> SkuState:
+    def add_plain_item(
+        self, title: str, code: str | None, *, price: int, quantity: int, on_sale: bool = True
+    ) -> SkuState:
         """An item without SKUs, kept as one SKU whose id is the num_iid."""
         with self.state.lock:
             item = self.state.add_item(title, code, on_sale=on_sale)
@@ -256,8 +273,14 @@ class TaobaoSandbox(SandboxApp):
     # --- protocol --------------------------------------------------------------------------------
 
     def throttled(self, request: httpx.Request) -> httpx.Response:
-        return self._error(TopError(7, "App Call Limited", "accesscontrol.limited-by-api-access-count",
-                                    "This ban will last for 1 more seconds"))
+        return self._error(
+            TopError(
+                7,
+                "App Call Limited",
+                "accesscontrol.limited-by-api-access-count",
+                "This ban will last for 1 more seconds",
+            )
+        )
 
     def _error(self, error: TopError) -> httpx.Response:
         body: dict[str, Any] = {"code": error.code, "msg": error.msg}
@@ -273,8 +296,11 @@ class TaobaoSandbox(SandboxApp):
         """Query parameters plus a form body, as the router reads them (values decoded as UTF-8)."""
         params = dict(request.url.params.multi_items())
         ctype = request.headers.get("content-type", "").lower()
-        if request.method == "POST" and request.content and (
-                not ctype or "application/x-www-form-urlencoded" in ctype):
+        if (
+            request.method == "POST"
+            and request.content
+            and (not ctype or "application/x-www-form-urlencoded" in ctype)
+        ):
             body = request.content.decode("utf-8", "replace")
             params.update(parse_qsl(body, keep_blank_values=True))
         return params
@@ -321,8 +347,9 @@ class TaobaoSandbox(SandboxApp):
             raise TopError(30, "Missing Timestamp")
         sent = self._sent_at(p["timestamp"])
         if abs(sent - self.clock.now()) > self.max_skew:
-            raise TopError(31, "Invalid Timestamp", None,
-                           "timestamp is more than 10 minutes off the server time")
+            raise TopError(
+                31, "Invalid Timestamp", None, "timestamp is more than 10 minutes off the server time"
+            )
         if not p.get("v"):
             raise TopError(32, "Missing Version")
         if not re.fullmatch(r"\d+\.\d+", p["v"]):
@@ -353,8 +380,12 @@ class TaobaoSandbox(SandboxApp):
         try:
             return utc(datetime.strptime(text, CN_FORMAT).replace(tzinfo=CN_TZ))
         except ValueError:
-            raise TopError(31, "Invalid Timestamp", None,
-                           "timestamp must be yyyy-MM-dd HH:mm:ss (GMT+8) or epoch milliseconds") from None
+            raise TopError(
+                31,
+                "Invalid Timestamp",
+                None,
+                "timestamp must be yyyy-MM-dd HH:mm:ss (GMT+8) or epoch milliseconds",
+            ) from None
 
     @staticmethod
     def _business_error(exc: SandboxError) -> TopError:
@@ -429,10 +460,16 @@ class TaobaoSandbox(SandboxApp):
 
     def _item_json(self, item: ItemState, fields: set[str]) -> dict[str, Any]:
         full: dict[str, Any] = {
-            "num_iid": int(item.item_id), "title": item.title, "nick": "sandbox_shop", "type": "fixed",
-            "cid": 50010850, "num": item.quantity, "price": fen_to_yuan(self.item_price(item)),
+            "num_iid": int(item.item_id),
+            "title": item.title,
+            "nick": "sandbox_shop",
+            "type": "fixed",
+            "cid": 50010850,
+            "num": item.quantity,
+            "price": fen_to_yuan(self.item_price(item)),
             "approve_status": "onsale" if item.on_sale else "instock",
-            "list_time": format_cn_time(item.created), "modified": format_cn_time(item.modified),
+            "list_time": format_cn_time(item.created),
+            "modified": format_cn_time(item.modified),
             "delist_time": format_cn_time(item.created + timedelta(days=7)),
         }
         if item.code:
@@ -446,10 +483,15 @@ class TaobaoSandbox(SandboxApp):
 
     def _sku_json(self, sku: SkuState, fields: set[str]) -> dict[str, Any]:
         full: dict[str, Any] = {
-            "sku_id": int(sku.sku_id), "num_iid": int(sku.item_id), "quantity": sku.quantity,
-            "price": fen_to_yuan(sku.price), "properties": self.properties(sku),
-            "properties_name": self._properties_name(sku), "status": "normal",
-            "modified": format_cn_time(sku.modified), "created": format_cn_time(sku.modified),
+            "sku_id": int(sku.sku_id),
+            "num_iid": int(sku.item_id),
+            "quantity": sku.quantity,
+            "price": fen_to_yuan(sku.price),
+            "properties": self.properties(sku),
+            "properties_name": self._properties_name(sku),
+            "status": "normal",
+            "modified": format_cn_time(sku.modified),
+            "created": format_cn_time(sku.modified),
         }
         if sku.code:
             full["outer_id"] = sku.code
@@ -458,14 +500,17 @@ class TaobaoSandbox(SandboxApp):
     def _banner(self, item: ItemState) -> str:
         return "sold_out" if item.quantity == 0 else "off_shelf"
 
-    def _item_list(self, p: dict[str, str], items: list[ItemState], *, max_rows: int | None,
-                   max_pages: int | None) -> dict[str, Any]:
+    def _item_list(
+        self, p: dict[str, str], items: list[ItemState], *, max_rows: int | None, max_pages: int | None
+    ) -> dict[str, Any]:
         fields = self._fields(p)
         page = self._int(p, "page_no", 1, 1, max_pages)
         size = self._int(p, "page_size", 40, 1, self.max_item_page_size)
         if max_rows is not None and page * size > max_rows:
-            raise _refused("isv.invalid-parameter:page_no",
-                           f"page_no*page_size may not exceed {max_rows}; narrow start_modified/end_modified")
+            raise _refused(
+                "isv.invalid-parameter:page_no",
+                f"page_no*page_size may not exceed {max_rows}; narrow start_modified/end_modified",
+            )
         start = self._time(p, "start_modified", required=False)
         end = self._time(p, "end_modified", required=False)
         if start is not None:
@@ -474,12 +519,14 @@ class TaobaoSandbox(SandboxApp):
             items = [i for i in items if i.modified.replace(microsecond=0) <= end]
         field_name, _, direction = (p.get("order_by") or "list_time:desc").partition(":")
         if field_name not in _ORDER_BY or direction not in ("asc", "desc", ""):
-            raise _invalid("order_by", "order_by must be list_time, delist_time, num, modified or "
-                                       "sold_quantity with :asc or :desc")
+            raise _invalid(
+                "order_by",
+                "order_by must be list_time, delist_time, num, modified or sold_quantity with :asc or :desc",
+            )
         key = _ORDER_BY[field_name]
         items = sorted(items, key=lambda i: int(i.item_id))  # stable tie-break
         items.sort(key=key, reverse=direction == "desc")
-        chunk = items[(page - 1) * size: page * size]
+        chunk = items[(page - 1) * size : page * size]
         out: dict[str, Any] = {"total_results": len(items)}
         if chunk:
             out["items"] = {"item": [self._item_json(i, fields) for i in chunk]}
@@ -505,8 +552,13 @@ class TaobaoSandbox(SandboxApp):
             raise _invalid("num_iids", f"at most {self.max_skus_read} num_iids per call")
         if not all(x.isdigit() for x in ids):
             raise _invalid("num_iids", "num_iids must be numbers")
-        skus = [self._sku_json(s, fields) for x in ids if x in self.state.items
-                for s in self.state.items[x].skus.values() if not self.is_plain(s)]
+        skus = [
+            self._sku_json(s, fields)
+            for x in ids
+            if x in self.state.items
+            for s in self.state.items[x].skus.values()
+            if not self.is_plain(s)
+        ]
         return {"skus": {"sku": skus}} if skus else {}
 
     def _item_seller_get(self, p: dict[str, str]) -> dict[str, Any]:
@@ -533,10 +585,16 @@ class TaobaoSandbox(SandboxApp):
             self.state.add_quantity(sku.sku_id, quantity)
 
     def _stock_answer(self, item: ItemState, skus: Iterable[SkuState]) -> dict[str, Any]:
-        out: dict[str, Any] = {"num_iid": int(item.item_id), "num": item.quantity,
-                               "modified": format_cn_time(item.modified)}
-        rows = [{"sku_id": int(s.sku_id), "quantity": s.quantity, "modified": format_cn_time(s.modified)}
-                for s in skus if not self.is_plain(s)]
+        out: dict[str, Any] = {
+            "num_iid": int(item.item_id),
+            "num": item.quantity,
+            "modified": format_cn_time(item.modified),
+        }
+        rows = [
+            {"sku_id": int(s.sku_id), "quantity": s.quantity, "modified": format_cn_time(s.modified)}
+            for s in skus
+            if not self.is_plain(s)
+        ]
         if rows:
             out["skus"] = {"sku": rows}
         return {"item": out}
@@ -557,8 +615,9 @@ class TaobaoSandbox(SandboxApp):
         elif p.get("sku_id"):
             sku = item.skus.get(p["sku_id"])
             if sku is None:
-                raise _refused("isv.sku-not-exist:invalid-skuId",
-                               f"item {item.item_id} has no SKU {p['sku_id']}")
+                raise _refused(
+                    "isv.sku-not-exist:invalid-skuId", f"item {item.item_id} has no SKU {p['sku_id']}"
+                )
             targets = [sku]
         elif p.get("outer_id"):
             targets = [s for s in skus if s.code == p["outer_id"]]
@@ -615,16 +674,20 @@ class TaobaoSandbox(SandboxApp):
         price = self._yuan(p, "price")
         item_price = self._yuan(p, "item_price")
         quantity = self._int(p, "quantity", -1, 0) if p.get("quantity") else None
-        sku = next((s for s in item.skus.values()
-                    if not self.is_plain(s) and self.properties(s) == properties), None)
+        sku = next(
+            (s for s in item.skus.values() if not self.is_plain(s) and self.properties(s) == properties), None
+        )
         if sku is None:
-            raise _refused("isv.sku-not-exist:invalid-properties",
-                           f"item {item.item_id} has no SKU {properties}")
+            raise _refused(
+                "isv.sku-not-exist:invalid-properties", f"item {item.item_id} has no SKU {properties}"
+            )
         new_prices = [price if s is sku and price is not None else s.price for s in item.skus.values()]
         shown = item_price if item_price is not None else self.item_price(item)
         if not min(new_prices) <= shown <= max(new_prices):
-            raise _refused("isv.item-price-out-of-sku-range",
-                           "the item price must lie within the SKU price range; pass item_price")
+            raise _refused(
+                "isv.item-price-out-of-sku-range",
+                "the item price must lie within the SKU price range; pass item_price",
+            )
         with self.state.lock:
             if price is not None:
                 self.state.set_price(sku.sku_id, price)
@@ -634,9 +697,16 @@ class TaobaoSandbox(SandboxApp):
                 self.state.set_quantity(sku.sku_id, quantity)
             if p.get("outer_id"):
                 sku.code = p["outer_id"]
-        return {"sku": {"sku_id": int(sku.sku_id), "num_iid": int(item.item_id), "properties": sku.properties,
-                        "price": fen_to_yuan(sku.price), "quantity": sku.quantity,
-                        "modified": format_cn_time(sku.modified)}}
+        return {
+            "sku": {
+                "sku_id": int(sku.sku_id),
+                "num_iid": int(item.item_id),
+                "properties": sku.properties,
+                "price": fen_to_yuan(sku.price),
+                "quantity": sku.quantity,
+                "modified": format_cn_time(sku.modified),
+            }
+        }
 
     def _item_update(self, p: dict[str, str]) -> dict[str, Any]:
         item = self._item(self._required(p, "num_iid"))
@@ -648,8 +718,10 @@ class TaobaoSandbox(SandboxApp):
             else:
                 prices = [s.price for s in skus]
                 if not min(prices) <= price <= max(prices):
-                    raise _refused("isv.item-price-out-of-sku-range",
-                                   "the item price must lie within the SKU price range")
+                    raise _refused(
+                        "isv.item-price-out-of-sku-range",
+                        "the item price must lie within the SKU price range",
+                    )
                 self.item_prices[item.item_id] = price
                 item.modified = self.clock.now()
         return {"item": {"num_iid": int(item.item_id), "modified": format_cn_time(item.modified)}}
@@ -665,8 +737,12 @@ class TaobaoSandbox(SandboxApp):
         if line.refunded:
             status = "TRADE_CLOSED"  # a refunded sub-order is closed, whatever its trade does
         out: dict[str, Any] = {
-            "oid": int(line.line_id), "status": status, "num_iid": int(line.item_id), "title": line.title,
-            "num": line.quantity, "price": fen_to_yuan(line.unit_price),
+            "oid": int(line.line_id),
+            "status": status,
+            "num_iid": int(line.item_id),
+            "title": line.title,
+            "num": line.quantity,
+            "price": fen_to_yuan(line.unit_price),
             "total_fee": fen_to_yuan(line.unit_price * line.quantity),
             "payment": fen_to_yuan(line.unit_price * line.quantity),
         }
@@ -684,7 +760,8 @@ class TaobaoSandbox(SandboxApp):
             out["refund_status"] = "SUCCESS"
         if line.shipped:
             company, tracking = self.line_shipments.get(
-                line.line_id, (order.carrier or "", order.tracking_number or ""))
+                line.line_id, (order.carrier or "", order.tracking_number or "")
+            )
             if tracking:
                 out["invoice_no"], out["logistics_company"] = tracking, company
         return out
@@ -693,9 +770,15 @@ class TaobaoSandbox(SandboxApp):
         status = self.trade_status(order)
         total = fen_to_yuan(order.total)
         full: dict[str, Any] = {
-            "tid": int(order.order_id), "status": status, "type": "fixed",
-            "created": format_cn_time(order.created), "modified": format_cn_time(order.modified),
-            "total_fee": total, "payment": total, "post_fee": "0.00", "buyer_open_uid": f"AAH{order.buyer}",
+            "tid": int(order.order_id),
+            "status": status,
+            "type": "fixed",
+            "created": format_cn_time(order.created),
+            "modified": format_cn_time(order.modified),
+            "total_fee": total,
+            "payment": total,
+            "post_fee": "0.00",
+            "buyer_open_uid": f"AAH{order.buyer}",
         }
         if order.paid_at is not None:
             full["pay_time"] = format_cn_time(order.paid_at)
@@ -719,11 +802,13 @@ class TaobaoSandbox(SandboxApp):
         end = self._time(p, "end_modified", required=True)
         assert start is not None and end is not None
         if end < start:
-            raise _refused("isv.invalid-parameter:end_modified",
-                           "end_modified must not be before start_modified")
+            raise _refused(
+                "isv.invalid-parameter:end_modified", "end_modified must not be before start_modified"
+            )
         if end - start > self.max_trade_span:
-            raise _refused("isv.invalid-parameter:end_modified",
-                           "end_modified - start_modified may not exceed one day")
+            raise _refused(
+                "isv.invalid-parameter:end_modified", "end_modified - start_modified may not exceed one day"
+            )
         if start < self.clock.now() - self.trade_history:
             raise _refused("isv.invalid-parameter:start_modified", "only trades of the last three months")
         return self._trade_page(p, "modified", start, end, partial=self.increment_partial)
@@ -735,12 +820,14 @@ class TaobaoSandbox(SandboxApp):
         start = self._time(p, "start_created", required=False) or now - self.trade_history
         end = self._time(p, "end_created", required=False) or now
         if end < start:
-            raise _refused("isv.invalid-parameter:end_created",
-                           "end_created must not be before start_created")
+            raise _refused(
+                "isv.invalid-parameter:end_created", "end_created must not be before start_created"
+            )
         return self._trade_page(p, "created", max(start, now - self.trade_history), end, partial=False)
 
-    def _trade_page(self, p: dict[str, str], attribute: str, start: datetime, end: datetime, *,
-                    partial: bool) -> dict[str, Any]:
+    def _trade_page(
+        self, p: dict[str, str], attribute: str, start: datetime, end: datetime, *, partial: bool
+    ) -> dict[str, Any]:
         """One page of trades whose ``attribute`` (modified or created) lies in [start, end],
         newest first, with the paging of the trades.sold.* APIs."""
         fields = self._fields(p)
@@ -755,18 +842,22 @@ class TaobaoSandbox(SandboxApp):
         any_type = not types or bool(types & {"fixed", "guarantee_trade"})
 
         def search() -> list[OrderState]:
-            trades = [o for o in self.state.orders.values()
-                      if start <= getattr(o, attribute) < until
-                      and (not status or self.trade_status(o) == status)
-                      and any_type]
-            trades.sort(key=lambda o: (getattr(o, attribute).replace(microsecond=0), int(o.order_id)),
-                        reverse=True)
+            trades = [
+                o
+                for o in self.state.orders.values()
+                if start <= getattr(o, attribute) < until
+                and (not status or self.trade_status(o) == status)
+                and any_type
+            ]
+            trades.sort(
+                key=lambda o: (getattr(o, attribute).replace(microsecond=0), int(o.order_id)), reverse=True
+            )
             return trades
 
         with self.state.lock:
             key = (f"trades.sold.{attribute}", start, until, status, any_type)
             trades = self.state.selection(key, search)
-            chunk = trades[(page - 1) * size: page * size]
+            chunk = trades[(page - 1) * size : page * size]
             rows = [self._trade_json(o, fields, with_orders=not partial) for o in chunk]
         out: dict[str, Any] = {}
         if p.get("use_has_next") == "true":
@@ -798,8 +889,11 @@ class TaobaoSandbox(SandboxApp):
         if self._tmc_feed is None:
             return
         for change in self._tmc_feed.new():
-            topic = _TMC_TOPICS.get(change.status, "taobao_trade_TradeChanged") if change.seq else (
-                "taobao_trade_TradeCreate")
+            topic = (
+                _TMC_TOPICS.get(change.status, "taobao_trade_TradeChanged")
+                if change.seq
+                else ("taobao_trade_TradeCreate")
+            )
             msg_id = self._tmc_ids()
             self.tmc_queue[msg_id] = {
                 "id": int(msg_id),
@@ -844,13 +938,17 @@ class TaobaoSandbox(SandboxApp):
                 raise _invalid("sub_tid", f"trade {tid} has no sub-order {unknown[0]}")
             pending = [x for x in wanted if not lines[x].shipped]
             if not pending:
-                if all(self.line_shipments.get(x, (order.carrier, order.tracking_number))[1] == out_sid
-                       for x in wanted):
+                if all(
+                    self.line_shipments.get(x, (order.carrier, order.tracking_number))[1] == out_sid
+                    for x in wanted
+                ):
                     return {"shipping": {"is_success": True}}  # the same shipment again
                 raise _refused("isv.logistics-offline-service-error", "the trade has already been shipped")
             if order.status not in (OrderStatus.AWAITING_SHIPMENT, OrderStatus.PARTLY_SHIPPED):
-                raise _refused("isv.logistics-offline-service-error",
-                               f"trade status {self.trade_status(order)} does not allow shipping")
+                raise _refused(
+                    "isv.logistics-offline-service-error",
+                    f"trade status {self.trade_status(order)} does not allow shipping",
+                )
             self.state.ship(tid, company, out_sid, pending)
             for oid in pending:
                 self.line_shipments[oid] = (company, out_sid)
@@ -889,17 +987,28 @@ class TaobaoSandbox(SandboxApp):
         expires_in = int(self.token_ttl) if self.token_ttl else 86400 * 365
         now_ms = int(self.clock.now().timestamp() * 1000)
         token = {
-            "access_token": access, "refresh_token": refresh, "token_type": "Bearer",
-            "expires_in": expires_in, "re_expires_in": 86400 * 30, "r1_expires_in": expires_in,
-            "r2_expires_in": expires_in, "w1_expires_in": expires_in, "w2_expires_in": expires_in,
-            "expire_time": now_ms + expires_in * 1000, "refresh_token_valid_time": now_ms + 86400 * 30 * 1000,
-            "taobao_user_id": "2200000000001", "taobao_user_nick": "sandbox_shop", "sp": "taobao",
+            "access_token": access,
+            "refresh_token": refresh,
+            "token_type": "Bearer",
+            "expires_in": expires_in,
+            "re_expires_in": 86400 * 30,
+            "r1_expires_in": expires_in,
+            "r2_expires_in": expires_in,
+            "w1_expires_in": expires_in,
+            "w2_expires_in": expires_in,
+            "expire_time": now_ms + expires_in * 1000,
+            "refresh_token_valid_time": now_ms + 86400 * 30 * 1000,
+            "taobao_user_id": "2200000000001",
+            "taobao_user_nick": "sandbox_shop",
+            "sp": "taobao",
             "locale": "zh_CN",
         }
         return {"token_result": json.dumps(token, separators=(",", ":"))}
 
+
 def _simplified(payload: dict[str, Any]) -> dict[str, Any]:
     """``simplify=true``: no wrapper, and ``{"items": {"item": [...]}}`` becomes ``{"items": [...]}``."""
+
     def walk(value: Any) -> Any:
         if isinstance(value, dict):
             if len(value) == 1:
@@ -908,4 +1017,5 @@ def _simplified(payload: dict[str, Any]) -> dict[str, Any]:
                     return [walk(r) for r in rows]
             return {k: walk(v) for k, v in value.items()}
         return value
+
     return {k: walk(v) for k, v in payload.items()}

@@ -15,9 +15,16 @@ from hub.platform import ShopSettings
 SignMethod = Literal["md5", "hmac", "hmac-sha256"]
 
 #: items.inventory.get ``banner`` values (fact sheet §1.7)
-INVENTORY_BANNERS = frozenset({
-    "regular_shelved", "never_on_shelf", "off_shelf", "for_shelved", "sold_out", "violation_off_shelf",
-})
+INVENTORY_BANNERS = frozenset(
+    {
+        "regular_shelved",
+        "never_on_shelf",
+        "off_shelf",
+        "for_shelved",
+        "sold_out",
+        "violation_off_shelf",
+    }
+)
 
 
 class TaobaoSettings(ShopSettings):
@@ -38,9 +45,10 @@ class TaobaoSettings(ShopSettings):
         default=200, ge=1, le=200, description="page size of items.onsale.get / items.inventory.get"
     )
     onsale_max_rows: int = Field(
-        default=20_000, ge=200,
+        default=20_000,
+        ge=200,
         description="rows items.onsale.get pages through before it must be sliced by modified time "
-                    "(the docs say 100,000 in one place and 20,000 in another: UNCONFIRMED)",
+        "(the docs say 100,000 in one place and 20,000 in another: UNCONFIRMED)",
     )
     inventory_max_pages: int = Field(
         default=101, ge=1, description="items.inventory.get refuses page_no above this (docs: 101)"
@@ -48,25 +56,26 @@ class TaobaoSettings(ShopSettings):
     inventory_banners: tuple[str, ...] = Field(
         default=("for_shelved", "sold_out", "violation_off_shelf"),
         description="items.inventory.get banners read for off-sale listings, one call chain each "
-                    "(whether banner takes a comma list is UNCONFIRMED, so we never send one)",
+        "(whether banner takes a comma list is UNCONFIRMED, so we never send one)",
     )
     trade_page_size: int = Field(
         default=50, ge=1, le=100, description="trades.sold.increment.get page size (40-50 recommended)"
     )
     trade_types: str | None = Field(
-        default=None, min_length=1,
+        default=None,
+        min_length=1,
         description="comma list sent as `type` to trades.sold.increment.get; None = the platform's "
-                    "default type set (guarantee_trade, auto_delivery, ec, cod, step)",
+        "default type set (guarantee_trade, auto_delivery, ec, cod, step)",
     )
     trade_detail: Literal["auto", "always"] = Field(
         default="auto",
         description="auto: call trade.fullinfo.get only for trades the list returned without "
-                    "sub-orders; always: call it for every trade",
+        "sub-orders; always: call it for every trade",
     )
     plain_item_price_method: str | None = Field(
         default="taobao.item.update",
         description="API used to set the price of an item without SKUs (num_iid + price); None "
-                    "reports such price updates as unsupported (not in our sources: UNCONFIRMED)",
+        "reports such price updates as unsupported (not in our sources: UNCONFIRMED)",
     )
 
     tmc_group: str = Field(
@@ -92,6 +101,7 @@ class TaobaoSettings(ShopSettings):
     def _known_banners(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         unknown = [b for b in value if b not in INVENTORY_BANNERS]
         if unknown:
-            raise ValueError(f"unknown inventory banner {unknown[0]!r}; "
-                             f"choose from {', '.join(sorted(INVENTORY_BANNERS))}")
+            raise ValueError(
+                f"unknown inventory banner {unknown[0]!r}; choose from {', '.join(sorted(INVENTORY_BANNERS))}"
+            )
         return value

@@ -16,8 +16,7 @@ from typing import Literal
 SIGN_METHODS = ("md5", "hmac", "hmac-sha256")
 
 
-def string_to_sign(params: Mapping[str, str], *,
-                   empty: Literal["refuse", "skip", "keep"] = "refuse") -> str:
+def string_to_sign(params: Mapping[str, str], *, empty: Literal["refuse", "skip", "keep"] = "refuse") -> str:
     """``params`` without ``sign``, sorted by name and concatenated as name+value.
 
     Empty values are refused by default rather than skipped: the Java SDK skips them and

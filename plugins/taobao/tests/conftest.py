@@ -52,8 +52,15 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def sandbox(clock: FakeClock) -> TaobaoSandbox:
-    return TaobaoSandbox(SandboxConfig(clock=clock, seed=contract_seed(), app_key="12345678",
-                                       app_secret="helloworld", access_token="sandbox-session-token"))
+    return TaobaoSandbox(
+        SandboxConfig(
+            clock=clock,
+            seed=contract_seed(),
+            app_key="12345678",
+            app_secret="helloworld",
+            access_token="sandbox-session-token",
+        )
+    )
 
 
 @pytest.fixture
@@ -66,8 +73,10 @@ async def shop(sandbox: TaobaoSandbox, clock: FakeClock):  # type: ignore[no-unt
 @pytest.fixture
 def make_taobao_shop(sandbox: TaobaoSandbox, clock: FakeClock) -> Callable[..., ShopContext]:
     """A shop on the sandbox with some settings overridden (close its client yourself)."""
+
     def make(**settings: Any) -> ShopContext:
         return make_shop(INFO, sandbox, clock=clock, retry=FAST_RETRY, **settings)
+
     return make
 
 
@@ -75,12 +84,27 @@ def make_taobao_shop(sandbox: TaobaoSandbox, clock: FakeClock) -> Callable[..., 
 def top_params(sandbox: TaobaoSandbox, clock: FakeClock) -> Callable[..., dict[str, str]]:
     """The full, hand-signed parameter set of one call. ``drop``/``override`` tamper with
     the system parameters before signing; ``sign`` replaces the signature after."""
-    def build(method: str, business: dict[str, str] | None = None, *, sign_method: str = "md5",
-              secret: str | None = None, drop: tuple[str, ...] = (), sign: str | None = None,
-              **override: str) -> dict[str, str]:
-        params = {"method": method, "app_key": sandbox.credentials.app_key,
-                  "session": sandbox.access_token, "timestamp": format_cn_time(clock.now()),
-                  "v": "2.0", "format": "json", "sign_method": sign_method, **(business or {})}
+
+    def build(
+        method: str,
+        business: dict[str, str] | None = None,
+        *,
+        sign_method: str = "md5",
+        secret: str | None = None,
+        drop: tuple[str, ...] = (),
+        sign: str | None = None,
+        **override: str,
+    ) -> dict[str, str]:
+        params = {
+            "method": method,
+            "app_key": sandbox.credentials.app_key,
+            "session": sandbox.access_token,
+            "timestamp": format_cn_time(clock.now()),
+            "v": "2.0",
+            "format": "json",
+            "sign_method": sign_method,
+            **(business or {}),
+        }
         params.update(override)
         for name in drop:
             params.pop(name, None)
@@ -90,18 +114,26 @@ def top_params(sandbox: TaobaoSandbox, clock: FakeClock) -> Callable[..., dict[s
         if "sign" in drop:
             del params["sign"]
         return params
+
     return build
 
 
 @pytest.fixture
-def top_call(sandbox: TaobaoSandbox,
-             top_params: Callable[..., dict[str, str]]) -> Callable[..., dict[str, Any]]:
+def top_call(
+    sandbox: TaobaoSandbox, top_params: Callable[..., dict[str, str]]
+) -> Callable[..., dict[str, Any]]:
     """POST a hand-signed call to the sandbox in-process and return the decoded JSON."""
+
     def call(method: str, business: dict[str, str] | None = None, **options: Any) -> dict[str, Any]:
         params = top_params(method, business, **options)
-        request = httpx.Request("POST", sandbox.base_url(), content=urlencode(params).encode(),
-                                headers={"content-type": "application/x-www-form-urlencoded;charset=utf-8"})
+        request = httpx.Request(
+            "POST",
+            sandbox.base_url(),
+            content=urlencode(params).encode(),
+            headers={"content-type": "application/x-www-form-urlencoded;charset=utf-8"},
+        )
         response = sandbox.dispatch(request)
         assert response.status_code == 200
         return json.loads(response.content)
+
     return call

@@ -67,15 +67,29 @@ def stock(s: SkuState, quantity: int, key: str, delta: int | None = None) -> Sto
 # --- requests -------------------------------------------------------------------------------------------
 
 
-async def test_request_shape(shop: ShopContext, sandbox: TaobaoSandbox,
-                             hand_sign: Callable[[str, dict[str, str], str], str]) -> None:
-    request = shop.client.build_request("taobao.item.skus.get", {
-        "fields": "sku_id", "num_iids": ["1", "2"], "flag": True, "skip": None, "empty": ""})
+async def test_request_shape(
+    shop: ShopContext, sandbox: TaobaoSandbox, hand_sign: Callable[[str, dict[str, str], str], str]
+) -> None:
+    request = shop.client.build_request(
+        "taobao.item.skus.get",
+        {"fields": "sku_id", "num_iids": ["1", "2"], "flag": True, "skip": None, "empty": ""},
+    )
     assert request.method == "POST" and str(request.url) == "http://sandbox.test/router/rest"
     assert request.headers["content-type"] == "application/x-www-form-urlencoded;charset=utf-8"
     sent = dict(parse_qsl(request.content.decode(), keep_blank_values=True))
-    assert sent.keys() == {"method", "app_key", "session", "timestamp", "v", "sign_method", "format", "sign",
-                           "fields", "num_iids", "flag"}
+    assert sent.keys() == {
+        "method",
+        "app_key",
+        "session",
+        "timestamp",
+        "v",
+        "sign_method",
+        "format",
+        "sign",
+        "fields",
+        "num_iids",
+        "flag",
+    }
     assert sent["timestamp"] == "2026-11-11 08:00:00"  # the fake clock's midnight UTC, in GMT+8
     assert (sent["v"], sent["format"], sent["sign_method"]) == ("2.0", "json", "hmac-sha256")
     assert (sent["num_iids"], sent["flag"], sent["session"]) == ("1,2", "true", sandbox.access_token)
@@ -90,8 +104,9 @@ async def test_business_parameters_cannot_override_system_ones(shop: ShopContext
 
 
 @pytest.mark.parametrize("sign_method", ["md5", "hmac", "hmac-sha256"])
-async def test_every_sign_method_is_accepted(make_taobao_shop: Callable[..., ShopContext], sign_method: str,
-                                             seen: Spy) -> None:
+async def test_every_sign_method_is_accepted(
+    make_taobao_shop: Callable[..., ShopContext], sign_method: str, seen: Spy
+) -> None:
     shop = make_taobao_shop(sign_method=sign_method, partner_id="hub")
     listings = [x async for x in shop.client.iter_listings()]
     await shop.client.aclose()
@@ -108,8 +123,9 @@ async def test_a_skewed_host_clock_is_reported_as_such(sandbox: TaobaoSandbox, c
     assert caught.value.parameter == "timestamp" and "clock" in str(caught.value)
 
 
-async def test_throttling_waits_for_the_ban(shop: ShopContext, sandbox: TaobaoSandbox,
-                                            clock: FakeClock) -> None:
+async def test_throttling_waits_for_the_ban(
+    shop: ShopContext, sandbox: TaobaoSandbox, clock: FakeClock
+) -> None:
     sandbox.faults.inject("throttle", 2)
     before = clock.now()
     assert len([x async for x in shop.client.iter_listings()]) == 6
@@ -123,8 +139,9 @@ async def test_an_expired_session_is_not_refreshed(shop: ShopContext, sandbox: T
     assert shop.client.stats.token_refreshes == 0 and shop.client.stats.calls == 1
 
 
-async def test_no_secret_reaches_the_logs(shop: ShopContext, sandbox: TaobaoSandbox,
-                                          caplog: pytest.LogCaptureFixture) -> None:
+async def test_no_secret_reaches_the_logs(
+    shop: ShopContext, sandbox: TaobaoSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     sandbox.faults.inject("server_error")
     [x async for x in shop.client.iter_listings()]
@@ -140,8 +157,9 @@ async def test_no_secret_reaches_the_logs(shop: ShopContext, sandbox: TaobaoSand
 # --- listings -------------------------------------------------------------------------------------------
 
 
-async def test_off_sale_and_sku_less_items_are_listed(shop: ShopContext, sandbox: TaobaoSandbox,
-                                                      seen: Spy) -> None:
+async def test_off_sale_and_sku_less_items_are_listed(
+    shop: ShopContext, sandbox: TaobaoSandbox, seen: Spy
+) -> None:
     sandbox.state.items[sku(sandbox, "CUP-500").item_id].on_sale = False
     mug = sandbox.add_plain_item("马克杯", "MUG", price=1990, quantity=12)
     gone = sandbox.add_plain_item("旧款", "OLD", price=990, quantity=0, on_sale=False)
@@ -151,14 +169,19 @@ async def test_off_sale_and_sku_less_items_are_listed(shop: ShopContext, sandbox
     assert listings[sku(sandbox, "CABLE-1M").sku_id].status is ListingStatus.ON_SALE
     plain = listings[mug.item_id]
     assert (plain.platform_item_id, plain.master_code, plain.price, plain.quantity) == (
-        mug.item_id, "MUG", 1990, 12)
+        mug.item_id,
+        "MUG",
+        1990,
+        12,
+    )
     assert listings[gone.item_id].status is ListingStatus.OFF_SALE  # found under the sold_out banner
     banners = [p.get("banner") for p in seen if p["method"] == "taobao.items.inventory.get"]
     assert banners == ["for_shelved", "sold_out", "violation_off_shelf"]
 
 
-async def test_item_rows_are_expanded_40_at_a_time(shop: ShopContext, sandbox: TaobaoSandbox,
-                                                   seen: Spy) -> None:
+async def test_item_rows_are_expanded_40_at_a_time(
+    shop: ShopContext, sandbox: TaobaoSandbox, seen: Spy
+) -> None:
     for number in range(85):
         item = sandbox.state.add_item(f"商品{number}", None)
         sandbox.state.add_sku(item, code=f"N{number}", spec="颜色:蓝", price=100, quantity=1)
@@ -168,9 +191,9 @@ async def test_item_rows_are_expanded_40_at_a_time(shop: ShopContext, sandbox: T
     assert sizes == [40, 40, 8]
 
 
-async def test_a_big_shop_is_read_in_modified_slices(make_taobao_shop: Callable[..., ShopContext],
-                                                     sandbox: TaobaoSandbox, clock: FakeClock,
-                                                     seen: Spy) -> None:
+async def test_a_big_shop_is_read_in_modified_slices(
+    make_taobao_shop: Callable[..., ShopContext], sandbox: TaobaoSandbox, clock: FakeClock, seen: Spy
+) -> None:
     for number in range(500):
         clock.advance(37)
         item = sandbox.state.add_item(f"商品{number}", None)
@@ -187,8 +210,9 @@ async def test_a_big_shop_is_read_in_modified_slices(make_taobao_shop: Callable[
 # --- stock ----------------------------------------------------------------------------------------------
 
 
-async def test_fetch_stock_reads_skus_and_sku_less_items(shop: ShopContext, sandbox: TaobaoSandbox,
-                                                         seen: Spy) -> None:
+async def test_fetch_stock_reads_skus_and_sku_less_items(
+    shop: ShopContext, sandbox: TaobaoSandbox, seen: Spy
+) -> None:
     mug = sandbox.add_plain_item("马克杯", "MUG", price=1990, quantity=12)
     refs = [ref(s) for s in sandbox.state.iter_skus()]
     refs.append(ListingRef(platform_item_id=refs[0].platform_item_id, platform_sku_id="4999999999999"))
@@ -205,9 +229,16 @@ async def test_stock_is_batched_per_item(shop: ShopContext, sandbox: TaobaoSandb
     mug = sandbox.add_plain_item("马克杯", "MUG", price=1990, quantity=12)
     red_m, red_l = sku(sandbox, "TSHIRT-RED-M"), sku(sandbox, "TSHIRT-RED-L")
     cup = sku(sandbox, "CUP-500")
-    updates = [stock(red_m, 5, "a"), stock(cup, 6, "b"), stock(red_l, 7, "c"),
-               StockUpdate(ref=ListingRef(platform_item_id=mug.item_id, platform_sku_id=mug.item_id),
-                           quantity=8, idempotency_key="d")]
+    updates = [
+        stock(red_m, 5, "a"),
+        stock(cup, 6, "b"),
+        stock(red_l, 7, "c"),
+        StockUpdate(
+            ref=ListingRef(platform_item_id=mug.item_id, platform_sku_id=mug.item_id),
+            quantity=8,
+            idempotency_key="d",
+        ),
+    ]
     results = await shop.client.push_stock(updates)
     assert [r.idempotency_key for r in results] == ["a", "b", "c", "d"]
     assert all(r.ok for r in results) and [r.quantity_after for r in results] == [5, 6, 7, 8]
@@ -222,29 +253,34 @@ async def test_stock_is_batched_per_item(shop: ShopContext, sandbox: TaobaoSandb
     assert len(seen) == 3
 
 
-async def test_deltas_use_type_2_and_zero_deltas_send_nothing(shop: ShopContext, sandbox: TaobaoSandbox,
-                                                               seen: Spy) -> None:
+async def test_deltas_use_type_2_and_zero_deltas_send_nothing(
+    shop: ShopContext, sandbox: TaobaoSandbox, seen: Spy
+) -> None:
     red_m, red_l, cup = sku(sandbox, "TSHIRT-RED-M"), sku(sandbox, "TSHIRT-RED-L"), sku(sandbox, "CUP-500")
-    results = await shop.client.push_stock([stock(red_m, 35, "a", delta=-5), stock(red_l, 3, "b", delta=3),
-                                            stock(cup, 15, "c", delta=0)])
+    results = await shop.client.push_stock(
+        [stock(red_m, 35, "a", delta=-5), stock(red_l, 3, "b", delta=3), stock(cup, 15, "c", delta=0)]
+    )
     assert all(r.ok for r in results) and (red_m.quantity, red_l.quantity, cup.quantity) == (35, 3, 15)
     assert [(p["method"], p["type"]) for p in seen] == [("taobao.skus.quantity.update", "2")]
     assert seen[0]["skuid_quantities"] == f"{red_m.sku_id}:-5;{red_l.sku_id}:3"
 
 
-async def test_full_and_delta_updates_of_one_item_go_in_separate_calls(shop: ShopContext,
-                                                                       sandbox: TaobaoSandbox,
-                                                                       seen: Spy) -> None:
+async def test_full_and_delta_updates_of_one_item_go_in_separate_calls(
+    shop: ShopContext, sandbox: TaobaoSandbox, seen: Spy
+) -> None:
     red_m, red_l = sku(sandbox, "TSHIRT-RED-M"), sku(sandbox, "TSHIRT-RED-L")
     await shop.client.push_stock([stock(red_m, 1, "a"), stock(red_l, 2, "b", delta=2)])
     assert sorted(p["type"] for p in seen) == ["1", "2"] and (red_m.quantity, red_l.quantity) == (1, 2)
 
 
-async def test_more_than_20_skus_of_an_item_are_chunked(shop: ShopContext, sandbox: TaobaoSandbox,
-                                                        seen: Spy) -> None:
+async def test_more_than_20_skus_of_an_item_are_chunked(
+    shop: ShopContext, sandbox: TaobaoSandbox, seen: Spy
+) -> None:
     item = sandbox.state.add_item("大码", "BIG")
-    skus = [sandbox.state.add_sku(item, code=f"BIG-{n}", spec=f"尺码:{n}", price=100, quantity=0)
-            for n in range(45)]
+    skus = [
+        sandbox.state.add_sku(item, code=f"BIG-{n}", spec=f"尺码:{n}", price=100, quantity=0)
+        for n in range(45)
+    ]
     results = await shop.client.push_stock([stock(s, n, f"k{n}") for n, s in enumerate(skus)])
     assert all(r.ok for r in results) and [s.quantity for s in skus] == list(range(45))
     assert [len(p["skuid_quantities"].split(";")) for p in seen] == [20, 20, 5]
@@ -272,37 +308,54 @@ class OverlapTransport(httpx.AsyncBaseTransport):
         return self.sandbox.dispatch(request)
 
 
-async def test_items_are_written_concurrently_and_each_item_in_order(sandbox: TaobaoSandbox,
-                                                                     clock: FakeClock) -> None:
+async def test_items_are_written_concurrently_and_each_item_in_order(
+    sandbox: TaobaoSandbox, clock: FakeClock
+) -> None:
     transport = OverlapTransport(sandbox)
     shop = make_shop(INFO, sandbox, clock=clock, transport=transport)
     red_m, red_l = sku(sandbox, "TSHIRT-RED-M"), sku(sandbox, "TSHIRT-RED-L")
     cup, cable = sku(sandbox, "CUP-500"), sku(sandbox, "CABLE-1M")
-    results = await shop.client.push_stock([
-        stock(red_m, 1, "a"), stock(red_l, 2, "b"), stock(cup, 3, "c"), stock(red_m, 9, "d"),
-        stock(cable, 4, "e", delta=-1), stock(red_m, 20, "f", delta=11)])
+    results = await shop.client.push_stock(
+        [
+            stock(red_m, 1, "a"),
+            stock(red_l, 2, "b"),
+            stock(cup, 3, "c"),
+            stock(red_m, 9, "d"),
+            stock(cable, 4, "e", delta=-1),
+            stock(red_m, 20, "f", delta=11),
+        ]
+    )
     await shop.client.aclose()
     assert all(r.ok for r in results)
     assert (red_m.quantity, red_l.quantity, cup.quantity, cable.quantity) == (20, 2, 3, 499)
     assert transport.most_overall > 1 and transport.most_per_item == 1
 
 
-async def test_a_sku_twice_in_a_batch_goes_in_the_next_call(shop: ShopContext, sandbox: TaobaoSandbox,
-                                                            seen: Spy) -> None:
+async def test_a_sku_twice_in_a_batch_goes_in_the_next_call(
+    shop: ShopContext, sandbox: TaobaoSandbox, seen: Spy
+) -> None:
     red_m, red_l = sku(sandbox, "TSHIRT-RED-M"), sku(sandbox, "TSHIRT-RED-L")
-    await shop.client.push_stock([stock(red_m, 1, "a"), stock(red_l, 2, "b"), stock(red_m, 9, "c"),
-                                  stock(red_m, 20, "d", delta=11)])
+    await shop.client.push_stock(
+        [stock(red_m, 1, "a"), stock(red_l, 2, "b"), stock(red_m, 9, "c"), stock(red_m, 20, "d", delta=11)]
+    )
     assert [(p.get("skuid_quantities") or p.get("quantity"), p["type"]) for p in seen] == [
-        (f"{red_m.sku_id}:1;{red_l.sku_id}:2", "1"), ("9", "1"), ("11", "2")]
+        (f"{red_m.sku_id}:1;{red_l.sku_id}:2", "1"),
+        ("9", "1"),
+        ("11", "2"),
+    ]
     assert red_m.quantity == 20
 
 
 async def test_a_failing_item_does_not_fail_the_others(shop: ShopContext, sandbox: TaobaoSandbox) -> None:
     cup, cable = sku(sandbox, "CUP-500"), sku(sandbox, "CABLE-1M")
     ghost = ListingRef(platform_item_id=cup.item_id, platform_sku_id="4999999999999")
-    results = await shop.client.push_stock([
-        StockUpdate(ref=ghost, quantity=1, idempotency_key="ghost"), stock(cup, 2, "cup"),
-        stock(cable, 3, "cable")])
+    results = await shop.client.push_stock(
+        [
+            StockUpdate(ref=ghost, quantity=1, idempotency_key="ghost"),
+            stock(cup, 2, "cup"),
+            stock(cable, 3, "cable"),
+        ]
+    )
     by_key = {r.idempotency_key: r for r in results}
     # The ghost shares a call with CUP-500 (same item), so both fail; the cable item is fine.
     assert not by_key["ghost"].ok and not by_key["cup"].ok and by_key["cable"].ok
@@ -326,8 +379,9 @@ async def test_a_full_update_in_doubt_is_resent(shop: ShopContext, sandbox: Taob
     assert result.ok and cable.quantity == 70 and shop.client.stats.retries == 1
 
 
-async def test_a_refused_connection_is_retried_even_for_a_delta(shop: ShopContext,
-                                                                sandbox: TaobaoSandbox) -> None:
+async def test_a_refused_connection_is_retried_even_for_a_delta(
+    shop: ShopContext, sandbox: TaobaoSandbox
+) -> None:
     cable = sku(sandbox, "CABLE-1M")
     sandbox.faults.inject("throttle")
     [result] = await shop.client.push_stock([stock(cable, 505, "d", delta=5)])
@@ -337,12 +391,14 @@ async def test_a_refused_connection_is_retried_even_for_a_delta(shop: ShopContex
 async def test_auth_errors_fail_the_whole_push(shop: ShopContext, sandbox: TaobaoSandbox) -> None:
     sandbox.expire_tokens()
     with pytest.raises(AuthError):
-        await shop.client.push_stock([stock(sku(sandbox, "CUP-500"), 1, "a"),
-                                      stock(sku(sandbox, "CABLE-1M"), 1, "b")])
+        await shop.client.push_stock(
+            [stock(sku(sandbox, "CUP-500"), 1, "a"), stock(sku(sandbox, "CABLE-1M"), 1, "b")]
+        )
 
 
-async def test_a_missing_permission_fails_the_whole_push_too(shop: ShopContext, sandbox: TaobaoSandbox,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_missing_permission_fails_the_whole_push_too(
+    shop: ShopContext, sandbox: TaobaoSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Like an expired session, a permission TOP refuses concerns every write of the shop
     (the shared write policy), so it is raised rather than reported on one update."""
     real = shop.client.request
@@ -364,18 +420,24 @@ async def test_a_missing_permission_fails_the_whole_push_too(shop: ShopContext, 
 # --- prices ---------------------------------------------------------------------------------------------
 
 
-async def test_prices_are_set_by_properties_with_item_price(shop: ShopContext, sandbox: TaobaoSandbox,
-                                                            seen: Spy) -> None:
+async def test_prices_are_set_by_properties_with_item_price(
+    shop: ShopContext, sandbox: TaobaoSandbox, seen: Spy
+) -> None:
     red_m, red_l = sku(sandbox, "TSHIRT-RED-M"), sku(sandbox, "TSHIRT-RED-L")
     # Both above the current item price (59.90): the second needs item_price to stay in range.
-    results = await shop.client.push_prices([
-        PriceUpdate(ref=ref(red_m), price=6990, idempotency_key="m"),
-        PriceUpdate(ref=ref(red_l), price=7990, idempotency_key="l")])
+    results = await shop.client.push_prices(
+        [
+            PriceUpdate(ref=ref(red_m), price=6990, idempotency_key="m"),
+            PriceUpdate(ref=ref(red_l), price=7990, idempotency_key="l"),
+        ]
+    )
     assert [r.ok for r in results] == [True, True], results
     assert (red_m.price, red_l.price) == (6990, 7990) and sandbox.item_prices[red_m.item_id] == 6990
     updates = [p for p in seen if p["method"] == "taobao.item.sku.price.update"]
     assert [(p["properties"], p["price"], p["item_price"]) for p in updates] == [
-        (red_m.properties, "69.90", "59.90"), (red_l.properties, "79.90", "69.90")]
+        (red_m.properties, "69.90", "59.90"),
+        (red_l.properties, "79.90", "69.90"),
+    ]
     assert methods(seen)[0] == "taobao.item.skus.get"
 
 
@@ -389,8 +451,9 @@ async def test_price_of_an_item_without_skus(shop: ShopContext, sandbox: TaobaoS
     assert not result.ok and "plain_item_price_method" in (result.error or "") and mug.price == 2490
 
 
-async def test_prices_fail_softly_when_the_skus_cannot_be_read(shop: ShopContext,
-                                                                sandbox: TaobaoSandbox) -> None:
+async def test_prices_fail_softly_when_the_skus_cannot_be_read(
+    shop: ShopContext, sandbox: TaobaoSandbox
+) -> None:
     sandbox.faults.set_rate("server_error", 1.0)
     cable = sku(sandbox, "CABLE-1M")
     [result] = await shop.client.push_prices([PriceUpdate(ref=ref(cable), price=1890, idempotency_key="c")])
@@ -401,8 +464,12 @@ async def test_prices_fail_softly_when_the_skus_cannot_be_read(shop: ShopContext
 async def test_a_bad_price_update_does_not_fail_the_others(shop: ShopContext, sandbox: TaobaoSandbox) -> None:
     cup, cable = sku(sandbox, "CUP-500"), sku(sandbox, "CABLE-1M")
     ghost = ListingRef(platform_item_id=cup.item_id, platform_sku_id="4999999999999")
-    results = await shop.client.push_prices([PriceUpdate(ref=ghost, price=100, idempotency_key="g"),
-                                             PriceUpdate(ref=ref(cable), price=1890, idempotency_key="c")])
+    results = await shop.client.push_prices(
+        [
+            PriceUpdate(ref=ghost, price=100, idempotency_key="g"),
+            PriceUpdate(ref=ref(cable), price=1890, idempotency_key="c"),
+        ]
+    )
     assert [r.ok for r in results] == [False, True] and "not on Taobao" in (results[0].error or "")
     assert cable.price == 1890
 
@@ -419,9 +486,9 @@ def place(sandbox: TaobaoSandbox, clock: FakeClock, count: int, gap: float = 60)
     return placed
 
 
-async def test_pages_are_read_from_the_last_back_to_the_first(make_taobao_shop: Callable[..., ShopContext],
-                                                             sandbox: TaobaoSandbox, clock: FakeClock,
-                                                             seen: Spy) -> None:
+async def test_pages_are_read_from_the_last_back_to_the_first(
+    make_taobao_shop: Callable[..., ShopContext], sandbox: TaobaoSandbox, clock: FakeClock, seen: Spy
+) -> None:
     start = clock.now()
     placed = place(sandbox, clock, 7)
     clock.advance(60)
@@ -434,7 +501,8 @@ async def test_pages_are_read_from_the_last_back_to_the_first(make_taobao_shop: 
 
 
 async def test_a_trade_leaving_the_window_while_paging_skips_nothing(
-        make_taobao_shop: Callable[..., ShopContext], sandbox: TaobaoSandbox, clock: FakeClock) -> None:
+    make_taobao_shop: Callable[..., ShopContext], sandbox: TaobaoSandbox, clock: FakeClock
+) -> None:
     start = clock.now()
     placed = place(sandbox, clock, 7)
     clock.advance(60)
@@ -455,8 +523,9 @@ async def test_a_trade_leaving_the_window_while_paging_skips_nothing(
     assert sorted(got) == sorted(placed[:-1])
 
 
-async def test_windows_round_out_to_whole_seconds(shop: ShopContext, sandbox: TaobaoSandbox,
-                                                   clock: FakeClock, seen: Spy) -> None:
+async def test_windows_round_out_to_whole_seconds(
+    shop: ShopContext, sandbox: TaobaoSandbox, clock: FakeClock, seen: Spy
+) -> None:
     start = clock.now()
     [first] = place(sandbox, clock, 1)
     [second] = place(sandbox, clock, 1)
@@ -468,17 +537,22 @@ async def test_windows_round_out_to_whole_seconds(shop: ShopContext, sandbox: Ta
     # Whole-second windows share no trade, although TOP's end_modified is inclusive.
     middle = start + timedelta(seconds=60)  # the first trade's second
     assert await read(start, middle) == [] and await read(middle, clock.now() + timedelta(seconds=1)) == [
-        second, first]
+        second,
+        first,
+    ]
     # A window ending inside a trade's second includes it; the next window reads it again.
     partial = middle + timedelta(microseconds=400_000)
     assert await read(start, partial) == [first]
     assert sorted(await read(partial, clock.now() + timedelta(seconds=1))) == sorted([first, second])
     assert (seen[2]["start_modified"], seen[2]["end_modified"]) == (
-        "2026-11-11 08:00:00", "2026-11-11 08:01:01")
+        "2026-11-11 08:00:00",
+        "2026-11-11 08:01:01",
+    )
 
 
-async def test_a_window_longer_than_a_day_is_read_a_day_at_a_time(shop: ShopContext, sandbox: TaobaoSandbox,
-                                                                  clock: FakeClock, seen: Spy) -> None:
+async def test_a_window_longer_than_a_day_is_read_a_day_at_a_time(
+    shop: ShopContext, sandbox: TaobaoSandbox, clock: FakeClock, seen: Spy
+) -> None:
     start = clock.now()
     placed = place(sandbox, clock, 5, gap=15 * 3600)
     clock.advance(60)
@@ -487,8 +561,9 @@ async def test_a_window_longer_than_a_day_is_read_a_day_at_a_time(shop: ShopCont
     assert len(seen) == 4  # 75 hours in 1-day slices
 
 
-async def test_trades_listed_without_sub_orders_are_read_in_full(shop: ShopContext, sandbox: TaobaoSandbox,
-                                                                 clock: FakeClock, seen: Spy) -> None:
+async def test_trades_listed_without_sub_orders_are_read_in_full(
+    shop: ShopContext, sandbox: TaobaoSandbox, clock: FakeClock, seen: Spy
+) -> None:
     sandbox.increment_partial = True
     start = clock.now()
     placed = place(sandbox, clock, 3)
@@ -499,10 +574,13 @@ async def test_trades_listed_without_sub_orders_are_read_in_full(shop: ShopConte
     assert methods(seen).count("taobao.trade.fullinfo.get") == 3
 
 
-async def test_the_list_alone_suffices_when_it_has_sub_orders(shop: ShopContext, sandbox: TaobaoSandbox,
-                                                              clock: FakeClock, seen: Spy,
-                                                              make_taobao_shop: Callable[..., ShopContext],
-                                                              ) -> None:
+async def test_the_list_alone_suffices_when_it_has_sub_orders(
+    shop: ShopContext,
+    sandbox: TaobaoSandbox,
+    clock: FakeClock,
+    seen: Spy,
+    make_taobao_shop: Callable[..., ShopContext],
+) -> None:
     start = clock.now()
     place(sandbox, clock, 3)
     clock.advance(60)
@@ -515,8 +593,9 @@ async def test_the_list_alone_suffices_when_it_has_sub_orders(shop: ShopContext,
     assert methods(seen).count("taobao.trade.fullinfo.get") == 3
 
 
-async def test_trade_types_are_sent_when_set(make_taobao_shop: Callable[..., ShopContext],
-                                             sandbox: TaobaoSandbox, clock: FakeClock, seen: Spy) -> None:
+async def test_trade_types_are_sent_when_set(
+    make_taobao_shop: Callable[..., ShopContext], sandbox: TaobaoSandbox, clock: FakeClock, seen: Spy
+) -> None:
     start = clock.now()
     place(sandbox, clock, 2)
     clock.advance(60)
@@ -532,17 +611,18 @@ async def test_trade_types_are_sent_when_set(make_taobao_shop: Callable[..., Sho
     assert "type" not in seen[-1]
 
 
-async def test_unreadable_records_are_malformed_answers(shop: ShopContext, sandbox: TaobaoSandbox,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_unreadable_records_are_malformed_answers(
+    shop: ShopContext, sandbox: TaobaoSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     original = sandbox._sku_json
     monkeypatch.setattr(sandbox, "_sku_json", lambda s, fields: {**original(s, fields), "price": "59.9.0"})
     with pytest.raises(MalformedResponse, match=r"sku \d+ price: not a money amount"):
         [x async for x in shop.client.iter_listings()]
 
 
-async def test_an_unknown_trade_status_is_a_malformed_answer(shop: ShopContext, sandbox: TaobaoSandbox,
-                                                            clock: FakeClock,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_an_unknown_trade_status_is_a_malformed_answer(
+    shop: ShopContext, sandbox: TaobaoSandbox, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     start = clock.now()
     place(sandbox, clock, 1)
     clock.advance(60)
@@ -551,8 +631,9 @@ async def test_an_unknown_trade_status_is_a_malformed_answer(shop: ShopContext, 
         [o async for o in shop.client.iter_orders(TimeWindow(start=start, end=clock.now()))]
 
 
-async def test_orders_older_than_three_months_are_refused_clearly(shop: ShopContext,
-                                                                  clock: FakeClock) -> None:
+async def test_orders_older_than_three_months_are_refused_clearly(
+    shop: ShopContext, clock: FakeClock
+) -> None:
     old = clock.now() - timedelta(days=100)
     with pytest.raises(InvalidRequest) as caught:
         [o async for o in shop.client.iter_orders(TimeWindow(start=old, end=old + timedelta(hours=1)))]
@@ -562,25 +643,36 @@ async def test_orders_older_than_three_months_are_refused_clearly(shop: ShopCont
 # --- shipments ------------------------------------------------------------------------------------------
 
 
-async def test_partial_shipment_names_the_sub_orders(shop: ShopContext, sandbox: TaobaoSandbox,
-                                                     seen: Spy) -> None:
+async def test_partial_shipment_names_the_sub_orders(
+    shop: ShopContext, sandbox: TaobaoSandbox, seen: Spy
+) -> None:
     cable, cup = sku(sandbox, "CABLE-1M"), sku(sandbox, "CUP-500")
     order = sandbox.state.place_order([(cable.sku_id, 1), (cup.sku_id, 1)])
     first = order.lines[0].line_id
-    result = await shop.client.ship(Shipment(platform_order_id=order.order_id, carrier="SF",
-                                             tracking_number="SF1", line_ids=(first,), idempotency_key="s1"))
+    result = await shop.client.ship(
+        Shipment(
+            platform_order_id=order.order_id,
+            carrier="SF",
+            tracking_number="SF1",
+            line_ids=(first,),
+            idempotency_key="s1",
+        )
+    )
     assert result.ok and order.status is OrderStatus.PARTLY_SHIPPED
     assert (seen[0]["sub_tid"], seen[0]["out_sid"], seen[0]["company_code"]) == (first, "SF1", "SF")
 
 
-async def test_a_repeat_refused_by_the_platform_is_recognised(shop: ShopContext, sandbox: TaobaoSandbox,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_repeat_refused_by_the_platform_is_recognised(
+    shop: ShopContext, sandbox: TaobaoSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     order = sandbox.state.place_order([(sku(sandbox, "CUP-500").sku_id, 1)])
-    shipment = Shipment(platform_order_id=order.order_id, carrier="SF", tracking_number="SF9",
-                        idempotency_key="s")
+    shipment = Shipment(
+        platform_order_id=order.order_id, carrier="SF", tracking_number="SF9", idempotency_key="s"
+    )
     assert (await shop.client.ship(shipment)).ok
     # Suppose TOP refuses any second offline.send: the trade already carries SF9, so it is a success.
     from hub_taobao import sandbox as module
+
     refuse = module._refused("isv.logistics-offline-service-error", "already consigned")
 
     def refuse_all(params: dict[str, str]) -> dict[str, Any]:
@@ -592,17 +684,23 @@ async def test_a_repeat_refused_by_the_platform_is_recognised(shop: ShopContext,
     assert not other.ok and "already consigned" in (other.error or "")
 
 
-async def test_a_shipment_answered_without_success_fails(shop: ShopContext, sandbox: TaobaoSandbox,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_shipment_answered_without_success_fails(
+    shop: ShopContext, sandbox: TaobaoSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     order = sandbox.state.place_order([(sku(sandbox, "CUP-500").sku_id, 1)])
-    monkeypatch.setitem(sandbox._methods, "taobao.logistics.offline.send",
-                        lambda params: {"shipping": {"is_success": False}})
-    result = await shop.client.ship(Shipment(platform_order_id=order.order_id, carrier="SF",
-                                             tracking_number="SF1", idempotency_key="s"))
+    monkeypatch.setitem(
+        sandbox._methods, "taobao.logistics.offline.send", lambda params: {"shipping": {"is_success": False}}
+    )
+    result = await shop.client.ship(
+        Shipment(platform_order_id=order.order_id, carrier="SF", tracking_number="SF1", idempotency_key="s")
+    )
     assert not result.ok and "is_success=false" in (result.error or "")
 
 
 async def test_shipping_an_unknown_trade_fails_cleanly(shop: ShopContext) -> None:
-    result = await shop.client.ship(Shipment(platform_order_id="3599999999999999999", carrier="SF",
-                                             tracking_number="SF1", idempotency_key="s"))
+    result = await shop.client.ship(
+        Shipment(
+            platform_order_id="3599999999999999999", carrier="SF", tracking_number="SF1", idempotency_key="s"
+        )
+    )
     assert not result.ok and "isv.trade-not-exist" in (result.error or "") and not result.retryable

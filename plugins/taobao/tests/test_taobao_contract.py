@@ -11,6 +11,11 @@ class TestTaobaoContract(PlatformContract):
     # A TOP session is renewed by re-authorising the shop, not by the hub.
     refreshes_tokens = False
     statuses = (
-        OrderStatus.PENDING_PAYMENT, OrderStatus.AWAITING_SHIPMENT, OrderStatus.PARTLY_SHIPPED,
-        OrderStatus.SHIPPED, OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.REFUNDED,
+        OrderStatus.PENDING_PAYMENT,
+        OrderStatus.AWAITING_SHIPMENT,
+        OrderStatus.PARTLY_SHIPPED,
+        OrderStatus.SHIPPED,
+        OrderStatus.COMPLETED,
+        OrderStatus.CANCELLED,
+        OrderStatus.REFUNDED,
     )

@@ -25,23 +25,31 @@ from hub_taobao.client import ban_seconds, classify_error, response_key
 pytestmark = pytest.mark.anyio
 
 # Real bodies quoted by the fact sheet (§1.5).
-INVALID_SESSION = ('{"error_response":{"code":27,"msg":"Invalid session","sub_code":"invalid-sessionkey",'
-                   '"request_id":"rxvsf5lo4ufl"}}')
-EXPIRED_SESSION = ('{"error_response":{"code":27,"msg":"Invalid session:session-expired",'
-                   '"sub_code":"session-expired","request_id":"ze1z2cy8hpd1"}}')
-APP_CALL_LIMITED = ('{"error_response":{"code":7,"msg":"App Call Limited","sub_code":'
-                    '"accesscontrol.limited-by-api-access-count",'
-                    '"sub_msg":"This ban will last for 1 more seconds"}}')
+INVALID_SESSION = (
+    '{"error_response":{"code":27,"msg":"Invalid session","sub_code":"invalid-sessionkey",'
+    '"request_id":"rxvsf5lo4ufl"}}'
+)
+EXPIRED_SESSION = (
+    '{"error_response":{"code":27,"msg":"Invalid session:session-expired",'
+    '"sub_code":"session-expired","request_id":"ze1z2cy8hpd1"}}'
+)
+APP_CALL_LIMITED = (
+    '{"error_response":{"code":7,"msg":"App Call Limited","sub_code":'
+    '"accesscontrol.limited-by-api-access-count",'
+    '"sub_msg":"This ban will last for 1 more seconds"}}'
+)
 
 
-def parse(shop: ShopContext, body: str | bytes, operation: str = "taobao.items.onsale.get",
-          status: int = 200) -> Any:
+def parse(
+    shop: ShopContext, body: str | bytes, operation: str = "taobao.items.onsale.get", status: int = 200
+) -> Any:
     content = body.encode() if isinstance(body, str) else body
     return shop.client.parse(operation, httpx.Response(status, content=content))
 
 
-def error(code: int, msg: str, sub_code: str | None = None, sub_msg: str | None = None,
-          request_id: str = "req123") -> str:
+def error(
+    code: int, msg: str, sub_code: str | None = None, sub_msg: str | None = None, request_id: str = "req123"
+) -> str:
     body: dict[str, Any] = {"code": code, "msg": msg, "request_id": request_id}
     if sub_code:
         body["sub_code"] = sub_code
@@ -80,8 +88,9 @@ async def test_app_call_limited_waits_as_long_as_the_ban(shop: ShopContext) -> N
 
 @pytest.mark.parametrize("code", [4, 5, 6, 8])
 def test_other_call_limits_are_rate_limits(code: int) -> None:
-    exc = classify_error({"code": code, "msg": "Call Limited",
-                          "sub_msg": "This ban will last for 42 more seconds"})
+    exc = classify_error(
+        {"code": code, "msg": "Call Limited", "sub_msg": "This ban will last for 42 more seconds"}
+    )
     assert isinstance(exc, RateLimited) and exc.retry_after == 42.0
 
 
@@ -95,19 +104,24 @@ def test_ban_seconds() -> None:
     assert ban_seconds("no ban here") is None
 
 
-@pytest.mark.parametrize(("code", "hint"), [(24, "app_secret"), (25, "app_secret"), (28, "app_key"),
-                                            (29, "app_key"), (26, "access_token")])
+@pytest.mark.parametrize(
+    ("code", "hint"),
+    [(24, "app_secret"), (25, "app_secret"), (28, "app_key"), (29, "app_key"), (26, "access_token")],
+)
 def test_credential_codes_need_a_human(code: int, hint: str) -> None:
     exc = classify_error({"code": code, "msg": "x"})
     assert isinstance(exc, AuthError) and not exc.refreshable and hint in str(exc)
 
 
-@pytest.mark.parametrize("body", [
-    {"code": 11, "msg": "Insufficient ISV Permissions"},
-    {"code": 12, "msg": "Insufficient User Permissions"},
-    {"code": 13, "msg": "Insufficient Partner Permissions"},
-    {"code": 15, "msg": "Remote service error", "sub_code": "isv.invalid-permission"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"code": 11, "msg": "Insufficient ISV Permissions"},
+        {"code": 12, "msg": "Insufficient User Permissions"},
+        {"code": 13, "msg": "Insufficient Partner Permissions"},
+        {"code": 15, "msg": "Remote service error", "sub_code": "isv.invalid-permission"},
+    ],
+)
 def test_permissions(body: dict[str, Any]) -> None:
     assert isinstance(classify_error(body, operation="taobao.trade.fullinfo.get"), PermissionDenied)
 
@@ -118,34 +132,49 @@ async def test_invalid_timestamp_says_to_check_the_clock(shop: ShopContext) -> N
     assert caught.value.parameter == "timestamp" and "clock" in str(caught.value)
 
 
-@pytest.mark.parametrize(("body", "parameter"), [
-    ({"code": 41, "msg": "Invalid Arguments:num_iid", "sub_code": "isv.invalid-parameter:num_iid"},
-     "num_iid"),
-    ({"code": 40, "msg": "Missing Required Arguments:fields", "sub_code": "isv.missing-parameter:fields"},
-     "fields"),
-    ({"code": 40, "msg": "Missing Required Arguments:tid"}, "tid"),
-    ({"code": 43, "msg": "Parameter Error"}, None),
-    ({"code": 15, "msg": "Remote service error", "sub_code": "isv.item-price-out-of-sku-range"}, None),
-])
+@pytest.mark.parametrize(
+    ("body", "parameter"),
+    [
+        (
+            {"code": 41, "msg": "Invalid Arguments:num_iid", "sub_code": "isv.invalid-parameter:num_iid"},
+            "num_iid",
+        ),
+        (
+            {
+                "code": 40,
+                "msg": "Missing Required Arguments:fields",
+                "sub_code": "isv.missing-parameter:fields",
+            },
+            "fields",
+        ),
+        ({"code": 40, "msg": "Missing Required Arguments:tid"}, "tid"),
+        ({"code": 43, "msg": "Parameter Error"}, None),
+        ({"code": 15, "msg": "Remote service error", "sub_code": "isv.item-price-out-of-sku-range"}, None),
+    ],
+)
 def test_caller_errors_name_the_parameter(body: dict[str, Any], parameter: str | None) -> None:
     exc = classify_error(body)
     assert type(exc) is InvalidRequest and exc.parameter == parameter and not exc.retryable
 
 
-@pytest.mark.parametrize("body", [
-    {"code": 15, "msg": "Remote service error", "sub_code": "isp.top-remote-connection-timeout"},
-    {"code": 15, "msg": "Remote service error", "sub_code": "isp.runtime-max-limit"},
-    {"code": 10, "msg": "Service Currently Unavailable"},
-    {"code": 15, "msg": "Remote service error"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"code": 15, "msg": "Remote service error", "sub_code": "isp.top-remote-connection-timeout"},
+        {"code": 15, "msg": "Remote service error", "sub_code": "isp.runtime-max-limit"},
+        {"code": 10, "msg": "Service Currently Unavailable"},
+        {"code": 15, "msg": "Remote service error"},
+    ],
+)
 def test_service_side_faults_are_retryable(body: dict[str, Any]) -> None:
     exc = classify_error(body)
     assert isinstance(exc, ServerError) and exc.retryable
 
 
 def test_missing_records_are_not_found() -> None:
-    exc = classify_error({"code": 15, "msg": "Remote service error",
-                          "sub_code": "isv.item-not-exist:invalid-numIid"})
+    exc = classify_error(
+        {"code": 15, "msg": "Remote service error", "sub_code": "isv.item-not-exist:invalid-numIid"}
+    )
     assert isinstance(exc, NotFound) and not exc.retryable
 
 
@@ -161,8 +190,11 @@ def test_protocol_errors_are_rejected_requests(code: int) -> None:
 
 async def test_the_operation_and_platform_are_on_the_error(shop: ShopContext) -> None:
     with pytest.raises(PlatformError) as caught:
-        parse(shop, error(41, "Invalid Arguments:page_size", "isv.invalid-parameter:page_size"),
-              operation="taobao.trades.sold.increment.get")
+        parse(
+            shop,
+            error(41, "Invalid Arguments:page_size", "isv.invalid-parameter:page_size"),
+            operation="taobao.trades.sold.increment.get",
+        )
     text = str(caught.value)
     assert caught.value.platform == "taobao" and "[taobao:taobao.trades.sold.increment.get]" in text
     assert "41/isv.invalid-parameter:page_size" in text and "request_id=req123" in text
@@ -186,6 +218,7 @@ async def test_http_failures_are_classified_by_the_base(shop: ShopContext) -> No
 
 def test_secrets_in_platform_text_are_masked() -> None:
     register_secret("super-secret-session-value")
-    exc = classify_error({"code": 27, "msg": "Invalid session",
-                          "sub_msg": "session super-secret-session-value is unknown"})
+    exc = classify_error(
+        {"code": 27, "msg": "Invalid session", "sub_msg": "session super-secret-session-value is unknown"}
+    )
     assert "super-secret-session-value" not in str(exc) and "****" in str(exc)

@@ -10,15 +10,37 @@ from hub.models import ListingStatus, OrderStatus
 from hub_taobao import mappers as m
 
 TRADE = {
-    "tid": 3500000000000000001, "status": "WAIT_SELLER_SEND_GOODS", "created": "2026-11-11 00:05:00",
-    "modified": "2026-11-11 00:06:30", "pay_time": "2026-11-11 00:06:00", "total_fee": "139.70",
-    "orders": {"order": [
-        {"oid": 3600000000000000001, "status": "WAIT_SELLER_SEND_GOODS", "num_iid": 600000000001,
-         "sku_id": "4000000000001", "outer_iid": "TSHIRT", "outer_sku_id": "TSHIRT-RED-M",
-         "title": "纯棉T恤", "num": 2, "price": "59.90"},
-        {"oid": 3600000000000000002, "status": "TRADE_CLOSED", "refund_status": "SUCCESS",
-         "num_iid": 600000000009, "outer_iid": "MUG", "title": "马克杯", "num": 1, "price": "19.90"},
-    ]},
+    "tid": 3500000000000000001,
+    "status": "WAIT_SELLER_SEND_GOODS",
+    "created": "2026-11-11 00:05:00",
+    "modified": "2026-11-11 00:06:30",
+    "pay_time": "2026-11-11 00:06:00",
+    "total_fee": "139.70",
+    "orders": {
+        "order": [
+            {
+                "oid": 3600000000000000001,
+                "status": "WAIT_SELLER_SEND_GOODS",
+                "num_iid": 600000000001,
+                "sku_id": "4000000000001",
+                "outer_iid": "TSHIRT",
+                "outer_sku_id": "TSHIRT-RED-M",
+                "title": "纯棉T恤",
+                "num": 2,
+                "price": "59.90",
+            },
+            {
+                "oid": 3600000000000000002,
+                "status": "TRADE_CLOSED",
+                "refund_status": "SUCCESS",
+                "num_iid": 600000000009,
+                "outer_iid": "MUG",
+                "title": "马克杯",
+                "num": 1,
+                "price": "19.90",
+            },
+        ]
+    },
 }
 
 
@@ -39,9 +61,20 @@ def test_shanghai_times_become_utc() -> None:
 
 
 def test_every_documented_trade_status_is_mapped() -> None:
-    documented = {"TRADE_NO_CREATE_PAY", "WAIT_BUYER_PAY", "SELLER_CONSIGNED_PART", "WAIT_SELLER_SEND_GOODS",
-                  "WAIT_BUYER_CONFIRM_GOODS", "TRADE_BUYER_SIGNED", "TRADE_FINISHED", "TRADE_CLOSED",
-                  "TRADE_CLOSED_BY_TAOBAO", "PAY_PENDING", "WAIT_PRE_AUTH_CONFIRM", "PAID_FORBID_CONSIGN"}
+    documented = {
+        "TRADE_NO_CREATE_PAY",
+        "WAIT_BUYER_PAY",
+        "SELLER_CONSIGNED_PART",
+        "WAIT_SELLER_SEND_GOODS",
+        "WAIT_BUYER_CONFIRM_GOODS",
+        "TRADE_BUYER_SIGNED",
+        "TRADE_FINISHED",
+        "TRADE_CLOSED",
+        "TRADE_CLOSED_BY_TAOBAO",
+        "PAY_PENDING",
+        "WAIT_PRE_AUTH_CONFIRM",
+        "PAID_FORBID_CONSIGN",
+    }
     assert set(m.TRADE_STATUS) == documented
     assert m.order_status("TRADE_CLOSED_BY_TAOBAO", "t") is OrderStatus.CANCELLED
     assert m.order_status("TRADE_CLOSED", "t") is OrderStatus.REFUNDED
@@ -61,7 +94,10 @@ def test_trade_to_order() -> None:
     assert order.total == 13970
     first, second = order.lines
     assert (first.line_id, first.platform_item_id, first.platform_sku_id) == (
-        "3600000000000000001", "600000000001", "4000000000001")
+        "3600000000000000001",
+        "600000000001",
+        "4000000000001",
+    )
     assert (first.master_code, first.quantity, first.unit_price) == ("TSHIRT-RED-M", 2, 5990)
     assert not first.shipped and not first.refunded
     # An item without SKUs: the line's SKU is the item, its master code the item's outer_iid.
@@ -90,12 +126,21 @@ def test_trade_without_sub_orders_is_refused() -> None:
 
 def test_sku_listing() -> None:
     item = {"num_iid": 600000000001, "title": "纯棉T恤", "price": "59.90", "approve_status": "onsale"}
-    sku = {"sku_id": 4000000000001, "num_iid": 600000000001, "outer_id": "TSHIRT-RED-M", "quantity": 40,
-           "price": "49.90", "properties": "1627207:3000001;20509:3000002",
-           "properties_name": "1627207:3000001:颜色:红;20509:3000002:尺码:M"}
+    sku = {
+        "sku_id": 4000000000001,
+        "num_iid": 600000000001,
+        "outer_id": "TSHIRT-RED-M",
+        "quantity": 40,
+        "price": "49.90",
+        "properties": "1627207:3000001;20509:3000002",
+        "properties_name": "1627207:3000001:颜色:红;20509:3000002:尺码:M",
+    }
     listing = m.listing_from_sku(item, sku, m.listing_status(item, ListingStatus.OFF_SALE))
     assert (listing.platform_item_id, listing.platform_sku_id, listing.master_code) == (
-        "600000000001", "4000000000001", "TSHIRT-RED-M")
+        "600000000001",
+        "4000000000001",
+        "TSHIRT-RED-M",
+    )
     assert listing.price == 4990 and listing.quantity == 40 and listing.status is ListingStatus.ON_SALE
     assert listing.title == "纯棉T恤 颜色:红;尺码:M"
     no_code = m.listing_from_sku(item, {**sku, "outer_id": ""}, ListingStatus.ON_SALE)
@@ -103,8 +148,14 @@ def test_sku_listing() -> None:
 
 
 def test_item_without_skus_is_one_listing_keyed_by_num_iid() -> None:
-    item = {"num_iid": 600000000009, "title": "马克杯", "num": 12, "price": "19.90", "outer_id": "MUG",
-            "approve_status": "instock"}
+    item = {
+        "num_iid": 600000000009,
+        "title": "马克杯",
+        "num": 12,
+        "price": "19.90",
+        "outer_id": "MUG",
+        "approve_status": "instock",
+    }
     listing = m.listing_from_item(item, m.listing_status(item, ListingStatus.ON_SALE))
     assert listing.platform_item_id == listing.platform_sku_id == "600000000009"
     assert (listing.master_code, listing.price, listing.quantity) == ("MUG", 1990, 12)

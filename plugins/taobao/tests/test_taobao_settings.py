@@ -22,21 +22,30 @@ def test_defaults() -> None:
 
 
 def test_string_values_from_the_command_line() -> None:
-    settings = TaobaoSettings(**BASE, inventory_banners="off_shelf, sold_out", trade_types="",
-                              plain_item_price_method="none", partner_id="", trade_page_size="100")
+    settings = TaobaoSettings(
+        **BASE,
+        inventory_banners="off_shelf, sold_out",
+        trade_types="",
+        plain_item_price_method="none",
+        partner_id="",
+        trade_page_size="100",
+    )
     assert settings.inventory_banners == ("off_shelf", "sold_out")
     assert settings.trade_types is None and settings.plain_item_price_method is None
     assert settings.partner_id is None and settings.trade_page_size == 100
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("sign_method", "sha1", "sign_method"),
-    ("trade_page_size", 101, "trade_page_size"),
-    ("item_page_size", 201, "item_page_size"),
-    ("inventory_banners", "for_shelved,everything", "unknown inventory banner 'everything'"),
-    ("base_url", "eco.taobao.com/router/rest", "not an http(s) URL"),
-    ("sign_methd", "md5", "sign_methd"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("sign_method", "sha1", "sign_method"),
+        ("trade_page_size", 101, "trade_page_size"),
+        ("item_page_size", 201, "item_page_size"),
+        ("inventory_banners", "for_shelved,everything", "unknown inventory banner 'everything'"),
+        ("base_url", "eco.taobao.com/router/rest", "not an http(s) URL"),
+        ("sign_methd", "md5", "sign_methd"),
+    ],
+)
 def test_bad_values_name_the_setting(field: str, value: object, message: str) -> None:
     with pytest.raises(ValidationError, match=re.escape(message)):
         TaobaoSettings(**BASE, **{field: value})

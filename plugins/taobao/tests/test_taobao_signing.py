@@ -17,21 +17,34 @@ from hub_taobao.signing import (
 
 # Vector A: the official example, VERIFIED in the fact sheet.
 VECTOR_A = {
-    "method": "taobao.item.seller.get", "app_key": "12345678", "session": "test",
-    "timestamp": "2016-01-01 12:00:00", "format": "json", "v": "2.0", "sign_method": "md5",
-    "fields": "num_iid,title,nick,price,num", "num_iid": "11223344",
+    "method": "taobao.item.seller.get",
+    "app_key": "12345678",
+    "session": "test",
+    "timestamp": "2016-01-01 12:00:00",
+    "format": "json",
+    "v": "2.0",
+    "sign_method": "md5",
+    "fields": "num_iid,title,nick,price,num",
+    "num_iid": "11223344",
 }
 # Vector B: the second published example, VERIFIED in the fact sheet.
 VECTOR_B = {
-    "method": "taobao.user.seller.get", "timestamp": "2013-05-06 13:52:03", "format": "xml",
-    "app_key": "test", "v": "2.0", "fields": "nick", "sign_method": "md5", "session": "test",
+    "method": "taobao.user.seller.get",
+    "timestamp": "2013-05-06 13:52:03",
+    "format": "xml",
+    "app_key": "test",
+    "v": "2.0",
+    "fields": "nick",
+    "sign_method": "md5",
+    "session": "test",
 }
 
 
 def test_official_vector_a_string_to_sign() -> None:
     assert string_to_sign(VECTOR_A) == (
         "app_key12345678fieldsnum_iid,title,nick,price,numformatjsonmethodtaobao.item.seller.get"
-        "num_iid11223344sessiontestsign_methodmd5timestamp2016-01-01 12:00:00v2.0")
+        "num_iid11223344sessiontestsign_methodmd5timestamp2016-01-01 12:00:00v2.0"
+    )
 
 
 def test_official_vector_a_md5() -> None:

@@ -113,8 +113,12 @@ def classify_error(errcode: int, errmsg: str, *, operation: str, now: datetime) 
     refresh cures."""
     message = redact(str(errmsg or "").strip()) or "no errmsg"
     rid = _RID.search(message)
-    where: dict[str, Any] = {"platform": PLATFORM, "operation": operation, "code": errcode,
-                             "request_id": rid.group(1) if rid else None}
+    where: dict[str, Any] = {
+        "platform": PLATFORM,
+        "operation": operation,
+        "code": errcode,
+        "request_id": rid.group(1) if rid else None,
+    }
     token_call = operation in (STABLE_TOKEN_OP, TOKEN_OP)
     if token_call and errcode in (40001, 40125):
         return AuthError(f"the AppSecret is wrong: {message}", refreshable=False, credential="app", **where)
@@ -123,12 +127,17 @@ def classify_error(errcode: int, errmsg: str, *, operation: str, now: datetime) 
     if errcode in REFRESHABLE:
         return AuthError(f"{REFRESHABLE[errcode]}: {message}", refreshable=True, credential="token", **where)
     if errcode == 45011:
-        return RateLimited(f"per-minute call limit reached, retry next minute: {message}",
-                           retry_after=seconds_to_next_minute(now), **where)
+        return RateLimited(
+            f"per-minute call limit reached, retry next minute: {message}",
+            retry_after=seconds_to_next_minute(now),
+            **where,
+        )
     if errcode == 45009:  # calls succeed again after the daily reset or clear_quota
         return QuotaExhausted(
             "daily API quota reached: calls fail until the daily reset or until the quota "
-            f"is cleared (clear_quota); not retried automatically: {message}", **where)
+            f"is cleared (clear_quota); not retried automatically: {message}",
+            **where,
+        )
     if errcode == SKU_UPDATE_TOO_FREQUENT:
         return RateLimited(f"this SKU is updated too often: {message}", **where)
     if errcode == -1:
@@ -136,7 +145,9 @@ def classify_error(errcode: int, errmsg: str, *, operation: str, now: datetime) 
     if errcode in IP_WHITELIST:
         return PermissionDenied(
             "this server's IP is not in the store's IP whitelist (add it under "
-            f"channels.weixin.qq.com/shop): {message}", **where)
+            f"channels.weixin.qq.com/shop): {message}",
+            **where,
+        )
     if errcode in PERMISSION:
         return PermissionDenied(f"{PERMISSION[errcode]}: {message}", **where)
     if errcode in INVALID:
@@ -169,18 +180,21 @@ class WechatClient(ShopClient):
             # Some IP rejections may come as a bare HTTP 403 without errcode (UNCONFIRMED).
             raise PermissionDenied(
                 f"HTTP {response.status_code}: access refused; check that this server's IP "
-                "is in the store's IP whitelist", platform=self.platform, operation=operation)
+                "is in the store's IP whitelist",
+                platform=self.platform,
+                operation=operation,
+            )
         body = self.decode_json(operation, response)
         errcode = body.get("errcode", 0)  # token answers carry no errcode on success
         if isinstance(errcode, str) and errcode.lstrip("-").isdigit():
             errcode = int(errcode)
         if not isinstance(errcode, int) or isinstance(errcode, bool):
-            raise MalformedResponse(f"errcode is not a number: {errcode!r}",
-                                    platform=self.platform, operation=operation)
+            raise MalformedResponse(
+                f"errcode is not a number: {errcode!r}", platform=self.platform, operation=operation
+            )
         if errcode == 0:
             return body
-        raise classify_error(errcode, str(body.get("errmsg", "")), operation=operation,
-                             now=self.clock.now())
+        raise classify_error(errcode, str(body.get("errmsg", "")), operation=operation, now=self.clock.now())
 
     def request(self, path: str, body: dict[str, Any], *, idempotent: bool = True) -> Awaitable[Any]:
         """POST ``body`` to ``channels/ec/<path>`` with the current access token."""
@@ -189,9 +203,13 @@ class WechatClient(ShopClient):
 
         def build() -> httpx.Request:
             # Rebuilt per attempt, so a retry after a token refresh carries the new token.
-            return httpx.Request("POST", url, params={"access_token": self.access_token or ""},
-                                 content=content,
-                                 headers={"content-type": "application/json;charset=utf-8"})
+            return httpx.Request(
+                "POST",
+                url,
+                params={"access_token": self.access_token or ""},
+                content=content,
+                headers={"content-type": "application/json;charset=utf-8"},
+            )
 
         return self.call(path, build, idempotent=idempotent)
 
@@ -212,12 +230,22 @@ class WechatClient(ShopClient):
             operation = STABLE_TOKEN_OP
             # Normal mode (force_refresh false): the platform hands back the token it
             # holds, renewing it only near its end, so other processes keep working.
-            payload = json.dumps({"grant_type": "client_credential", "appid": settings.app_key,
-                                  "secret": secret, "force_refresh": False}).encode("utf-8")
+            payload = json.dumps(
+                {
+                    "grant_type": "client_credential",
+                    "appid": settings.app_key,
+                    "secret": secret,
+                    "force_refresh": False,
+                }
+            ).encode("utf-8")
 
             def build() -> httpx.Request:
-                return httpx.Request("POST", f"{settings.base_url}/cgi-bin/stable_token",
-                                     content=payload, headers={"content-type": "application/json"})
+                return httpx.Request(
+                    "POST",
+                    f"{settings.base_url}/cgi-bin/stable_token",
+                    content=payload,
+                    headers={"content-type": "application/json"},
+                )
         else:
             operation = TOKEN_OP
             params = {"grant_type": "client_credential", "appid": settings.app_key, "secret": secret}
@@ -228,8 +256,9 @@ class WechatClient(ShopClient):
         data = await self._call_with_retries(operation, build, True)
         token = data.get("access_token")
         if not isinstance(token, str) or not token:
-            raise MalformedResponse("token answer without access_token", platform=self.platform,
-                                    operation=operation)
+            raise MalformedResponse(
+                "token answer without access_token", platform=self.platform, operation=operation
+            )
         try:
             expires_at = mappers.token_expiry(self.clock.now(), data.get("expires_in"))
         except ValueError as exc:
@@ -238,8 +267,9 @@ class WechatClient(ShopClient):
 
     def _malformed(self, operation: str, exc: Exception) -> MalformedResponse:
         detail = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        return MalformedResponse(f"unexpected answer shape: {detail}", platform=self.platform,
-                                 operation=operation)
+        return MalformedResponse(
+            f"unexpected answer shape: {detail}", platform=self.platform, operation=operation
+        )
 
     # --- listings and stock ------------------------------------------------------------------
 
@@ -289,8 +319,9 @@ class WechatClient(ShopClient):
         data = await self.request("product/stock/get", {"product_id": product_id, "sku_id": sku_id})
         stock = data.get("data")
         if not isinstance(stock, dict):
-            raise MalformedResponse("stock/get answer without data", platform=self.platform,
-                                    operation="product/stock/get")
+            raise MalformedResponse(
+                "stock/get answer without data", platform=self.platform, operation="product/stock/get"
+            )
         return stock
 
     async def fetch_stock(self, refs: Sequence[ListingRef]) -> list[StockLevel]:
@@ -300,24 +331,37 @@ class WechatClient(ShopClient):
             try:
                 stock = await self._stock_data(ref.platform_item_id, ref.platform_sku_id)
             except NotFound:
-                log.warning("%s: SKU %s/%s is not on the platform", self.shop,
-                            ref.platform_item_id, ref.platform_sku_id)
+                log.warning(
+                    "%s: SKU %s/%s is not on the platform",
+                    self.shop,
+                    ref.platform_item_id,
+                    ref.platform_sku_id,
+                )
                 continue
             try:
                 quantity = mappers.stock_quantity(stock, self.settings.stock_field)
             except (TypeError, ValueError) as exc:
                 raise self._malformed("product/stock/get", exc) from None
-            levels.append(StockLevel(platform_item_id=ref.platform_item_id,
-                                     platform_sku_id=ref.platform_sku_id, quantity=quantity,
-                                     observed_at=self.clock.now()))
+            levels.append(
+                StockLevel(
+                    platform_item_id=ref.platform_item_id,
+                    platform_sku_id=ref.platform_sku_id,
+                    quantity=quantity,
+                    observed_at=self.clock.now(),
+                )
+            )
         return levels
 
     async def push_stock(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
         """One ``stock/update`` per SKU (the API takes one), one result per update, one
         after another (two updates of one SKU must not cross). A delta applied twice
         counts twice: one whose answer was lost is reported in doubt."""
-        return await self.write_each(updates, self._push_one_stock, concurrently=False,
-                                     maybe_applied=lambda update: update.delta is not None)
+        return await self.write_each(
+            updates,
+            self._push_one_stock,
+            concurrently=False,
+            maybe_applied=lambda update: update.delta is not None,
+        )
 
     async def _push_one_stock(self, update: StockUpdate) -> PushResult:
         key = update.idempotency_key
@@ -334,11 +378,11 @@ class WechatClient(ShopClient):
                 if clamped is not None:
                     return clamped
             raise
-        return PushResult(idempotency_key=key, ok=True,
-                          quantity_after=None if relative else update.quantity)
+        return PushResult(idempotency_key=key, ok=True, quantity_after=None if relative else update.quantity)
 
-    async def _subtract_what_is_left(self, update: StockUpdate, body: dict[str, Any],
-                                     refused: PlatformError) -> PushResult | None:
+    async def _subtract_what_is_left(
+        self, update: StockUpdate, body: dict[str, Any], refused: PlatformError
+    ) -> PushResult | None:
         """A subtraction larger than the platform's stock is refused; buyers took units
         since our read. Taking what is left reaches the lowest reachable quantity, 0,
         which is what the engine wanted at most (never leaving more units for sale)."""
@@ -346,8 +390,12 @@ class WechatClient(ShopClient):
             left = mappers.normal_stock(await self._stock_data(body["product_id"], body["sku_id"]))
         except (PlatformError, TypeError, ValueError) as exc:
             # Nothing was applied (the subtraction was refused): safe to try again later.
-            return PushResult(idempotency_key=update.idempotency_key, ok=False, retryable=True,
-                              error=f"{refused}; what is left could not be read: {exc}")
+            return PushResult(
+                idempotency_key=update.idempotency_key,
+                ok=False,
+                retryable=True,
+                error=f"{refused}; what is left could not be read: {exc}",
+            )
         if left >= body["num"]:
             return None  # refused for another reason: report it
         key = update.idempotency_key
@@ -356,8 +404,13 @@ class WechatClient(ShopClient):
                 await self.request("product/stock/update", {**body, "num": left}, idempotent=False)
             except PlatformError as exc:
                 return self.failed(key, exc, maybe_applied=True)
-        log.info("%s: SKU %s had %d units, fewer than the %d to subtract; took them all",
-                 self.shop, body["sku_id"], left, body["num"])
+        log.info(
+            "%s: SKU %s had %d units, fewer than the %d to subtract; took them all",
+            self.shop,
+            body["sku_id"],
+            left,
+            body["num"],
+        )
         # General stock is now 0; the total also holds discount/warehouse stock, if any.
         after = 0 if self.settings.stock_field == "normal_stock_num" else None
         return PushResult(idempotency_key=key, ok=True, quantity_after=after)
@@ -372,8 +425,10 @@ class WechatClient(ShopClient):
 
         async def write(group: Sequence[PriceUpdate]) -> list[PushResult]:
             prices = {u.ref.platform_sku_id: u.price for u in group}  # the last one wins
-            body = {"product_id": group[0].ref.platform_item_id,
-                    "skus": [{"sku_id": sku_id, "sale_price": price} for sku_id, price in prices.items()]}
+            body = {
+                "product_id": group[0].ref.platform_item_id,
+                "skus": [{"sku_id": sku_id, "sale_price": price} for sku_id, price in prices.items()],
+            }
             await self.request("product/auditfree", body)  # a re-send is harmless
             return [PushResult(idempotency_key=u.idempotency_key, ok=True) for u in group]
 
@@ -391,9 +446,14 @@ class WechatClient(ShopClient):
             yielded: set[str] = set()
 
             def page_at(key: str, part: TimeWindow = part) -> Awaitable[Any]:
-                return self.request("order/list/get", {
-                    "update_time_range": mappers.update_time_range(part),
-                    "page_size": self.settings.order_page_size, "next_key": key})
+                return self.request(
+                    "order/list/get",
+                    {
+                        "update_time_range": mappers.update_time_range(part),
+                        "page_size": self.settings.order_page_size,
+                        "next_key": key,
+                    },
+                )
 
             async for page in token_pages(page_at, _next_key, what=f"{self.shop} order/list/get"):
                 ids = [str(x) for x in page.get("order_id_list") or []]
@@ -417,8 +477,9 @@ class WechatClient(ShopClient):
         data = await self.request("order/get", {"order_id": order_id})
         order = data.get("order")
         if not isinstance(order, dict):
-            raise MalformedResponse("order/get answer without order", platform=self.platform,
-                                    operation="order/get")
+            raise MalformedResponse(
+                "order/get answer without order", platform=self.platform, operation="order/get"
+            )
         return order
 
     async def get_order(self, order_id: str) -> Order | None:
@@ -466,9 +527,17 @@ class WechatClient(ShopClient):
         except ValueError as exc:
             return self.failed(key, str(exc))
         carrier = self.settings.carrier_codes.get(shipment.carrier, shipment.carrier)
-        body = {"order_id": shipment.platform_order_id, "delivery_list": [{
-            "delivery_id": carrier, "waybill_id": shipment.tracking_number,
-            "deliver_type": self.settings.deliver_type, "product_infos": products}]}
+        body = {
+            "order_id": shipment.platform_order_id,
+            "delivery_list": [
+                {
+                    "delivery_id": carrier,
+                    "waybill_id": shipment.tracking_number,
+                    "deliver_type": self.settings.deliver_type,
+                    "product_infos": products,
+                }
+            ],
+        }
         try:
             await self.request("order/delivery/send", body, idempotent=False)
         except (InvalidRequest, NotFound, TransportError, ServerError, MalformedResponse) as exc:
@@ -497,7 +566,8 @@ class WechatClient(ShopClient):
             if item.promotion_price is None:
                 return self.failed(key, f"SKU {item.ref.platform_sku_id} has no promotion price")
             by_product.setdefault(item.ref.platform_item_id, []).append(
-                (item.ref.platform_sku_id, item.promotion_price))
+                (item.ref.platform_sku_id, item.promotion_price)
+            )
         created: list[str] = []
         try:
             for product_id, skus in by_product.items():
@@ -506,14 +576,17 @@ class WechatClient(ShopClient):
                     # sale_stock may not exceed the current stock: offer every unit.
                     stock = mappers.normal_stock(await self._stock_data(product_id, sku_id))
                     offered.append((sku_id, price, stock))
-                body = mappers.limited_discount_task(product_id, promotion.starts_at,
-                                                     promotion.ends_at, self.clock.now(), offered)
+                body = mappers.limited_discount_task(
+                    product_id, promotion.starts_at, promotion.ends_at, self.clock.now(), offered
+                )
                 data = await self.request("product/limiteddiscounttask/add", body, idempotent=False)
                 task_id = data.get("task_id")
                 if task_id in (None, ""):
-                    raise MalformedResponse("limiteddiscounttask/add answer without task_id",
-                                            platform=self.platform,
-                                            operation="product/limiteddiscounttask/add")
+                    raise MalformedResponse(
+                        "limiteddiscounttask/add answer without task_id",
+                        platform=self.platform,
+                        operation="product/limiteddiscounttask/add",
+                    )
                 created.append(str(task_id))
         except (InvalidRequest, NotFound) as exc:
             await self._stop_quietly(created)
@@ -548,9 +621,11 @@ class WechatClient(ShopClient):
 
     async def _task_running(self, task_id: str) -> bool:
         """Whether a limited-discount task is still scheduled or running (absent: no)."""
+
         def page_at(key: str) -> Awaitable[Any]:
-            return self.request("product/limiteddiscounttask/list/get",
-                                {"page_size": TASK_PAGE_SIZE, "next_key": key})
+            return self.request(
+                "product/limiteddiscounttask/list/get", {"page_size": TASK_PAGE_SIZE, "next_key": key}
+            )
 
         async for page in token_pages(page_at, _next_key, what=f"{self.shop} limiteddiscounttask/list/get"):
             tasks = page.get("limited_discount_tasks") or []

@@ -94,8 +94,9 @@ def token_expiry(now: datetime, expires_in: Any) -> datetime:
 
 def listing_status(status: Any) -> ListingStatus:
     """Product ``status`` 5 (listed) is on sale; 0, 6, 9, 11, 13, 14, 15, 20 are not."""
-    return ListingStatus.ON_SALE if _int(status, "product.status") == PRODUCT_LISTED \
-        else ListingStatus.OFF_SALE
+    return (
+        ListingStatus.ON_SALE if _int(status, "product.status") == PRODUCT_LISTED else ListingStatus.OFF_SALE
+    )
 
 
 def master_code(row: Mapping[str, Any], source: str) -> str | None:
@@ -114,8 +115,9 @@ def master_code(row: Mapping[str, Any], source: str) -> str | None:
 
 def _spec(row: Mapping[str, Any]) -> str:
     attrs = row.get("sku_attrs") or []
-    return ";".join(f"{_text(a.get('attr_key'))}:{_text(a.get('attr_value'))}"
-                    for a in attrs if isinstance(a, Mapping))
+    return ";".join(
+        f"{_text(a.get('attr_key'))}:{_text(a.get('attr_value'))}" for a in attrs if isinstance(a, Mapping)
+    )
 
 
 def listings_from_product(product: Mapping[str, Any], source: str) -> list[Listing]:
@@ -130,15 +132,17 @@ def listings_from_product(product: Mapping[str, Any], source: str) -> list[Listi
     for index, sku in enumerate(skus):
         where = f"product {product_id} skus[{index}]"
         spec = _spec(sku)
-        out.append(Listing(
-            platform_item_id=product_id,
-            platform_sku_id=_id(sku.get("sku_id"), f"{where}.sku_id"),
-            master_code=master_code(sku, source),
-            title=f"{title} {spec}".strip(),
-            price=_int(sku.get("sale_price"), f"{where}.sale_price"),
-            quantity=max(0, _int(sku.get("stock_num", 0), f"{where}.stock_num")),
-            status=status,
-        ))
+        out.append(
+            Listing(
+                platform_item_id=product_id,
+                platform_sku_id=_id(sku.get("sku_id"), f"{where}.sku_id"),
+                master_code=master_code(sku, source),
+                title=f"{title} {spec}".strip(),
+                price=_int(sku.get("sale_price"), f"{where}.sale_price"),
+                quantity=max(0, _int(sku.get("stock_num", 0), f"{where}.stock_num")),
+                status=status,
+            )
+        )
     return out
 
 
@@ -158,16 +162,14 @@ def stock_quantity(data: Mapping[str, Any], field: str) -> int:
 
 def normal_stock(data: Mapping[str, Any]) -> int:
     """General stock (``normal_stock_num``): what ``stock/update`` adds to and subtracts from."""
-    return max(0, _int(data.get("normal_stock_num", data.get("total_stock_num")),
-                       "normal_stock_num"))
+    return max(0, _int(data.get("normal_stock_num", data.get("total_stock_num")), "normal_stock_num"))
 
 
 def stock_update_body(update: StockUpdate) -> dict[str, Any] | None:
     """The ``stock/update`` body for ``update``: a delta (diff_type 1 add / 2 subtract)
     when the engine sent one, which never overwrites a sale recorded after our read;
     an absolute set (diff_type 3) otherwise. None when the delta is zero."""
-    body: dict[str, Any] = {"product_id": update.ref.platform_item_id,
-                            "sku_id": update.ref.platform_sku_id}
+    body: dict[str, Any] = {"product_id": update.ref.platform_item_id, "sku_id": update.ref.platform_sku_id}
     if update.delta is None:
         return {**body, "diff_type": DIFF_SET, "num": update.quantity}
     if update.delta == 0:
@@ -264,17 +266,19 @@ def order_from_wire(order: Mapping[str, Any], source: str) -> Order:
         count = _int(info.get("sku_cnt"), f"{where}: sku_cnt")
         refunded_units = _int(info.get("finish_aftersale_sku_cnt", 0), f"{where}: finish_aftersale_sku_cnt")
         spec = _spec(info)
-        lines.append(OrderLine(
-            line_id=line_id,
-            platform_item_id=_id(info.get("product_id"), f"{where}: product_id"),
-            platform_sku_id=_id(info.get("sku_id"), f"{where}: sku_id"),
-            master_code=master_code(info, source),
-            title=f"{_text(info.get('title'))} {spec}".strip(),
-            quantity=count,
-            unit_price=_int(info.get("sale_price"), f"{where}: sale_price"),
-            shipped=code in SHIPPED_STATUSES or (delivered and remaining == 0),
-            refunded=status is OrderStatus.REFUNDED or (count > 0 and refunded_units >= count),
-        ))
+        lines.append(
+            OrderLine(
+                line_id=line_id,
+                platform_item_id=_id(info.get("product_id"), f"{where}: product_id"),
+                platform_sku_id=_id(info.get("sku_id"), f"{where}: sku_id"),
+                master_code=master_code(info, source),
+                title=f"{_text(info.get('title'))} {spec}".strip(),
+                quantity=count,
+                unit_price=_int(info.get("sale_price"), f"{where}: sale_price"),
+                shipped=code in SHIPPED_STATUSES or (delivered and remaining == 0),
+                refunded=status is OrderStatus.REFUNDED or (count > 0 and refunded_units >= count),
+            )
+        )
     price_info = detail.get("price_info") or {}
     if "order_price" in price_info:
         total = _int(price_info["order_price"], f"order {order_id}: order_price")
@@ -308,8 +312,11 @@ def delivery_products(order: Mapping[str, Any], line_ids: Sequence[str]) -> list
     if unknown:
         raise ValueError(f"order {order.get('order_id')} has no line {unknown[0]!r}")
     wanted = set(line_ids)
-    chosen = [(info, remaining) for line_id, info, remaining in lines
-              if remaining > 0 and (not wanted or line_id in wanted)]
+    chosen = [
+        (info, remaining)
+        for line_id, info, remaining in lines
+        if remaining > 0 and (not wanted or line_id in wanted)
+    ]
     if not chosen:
         raise ValueError(f"order {order.get('order_id')}: nothing left to ship on those lines")
     merged: dict[tuple[str, str], int] = {}
@@ -322,8 +329,13 @@ def delivery_products(order: Mapping[str, Any], line_ids: Sequence[str]) -> list
 # --- promotions -----------------------------------------------------------------------------
 
 
-def limited_discount_task(product_id: str, starts_at: datetime, ends_at: datetime, now: datetime,
-                          skus: Sequence[tuple[str, int, int]]) -> dict[str, Any]:
+def limited_discount_task(
+    product_id: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    now: datetime,
+    skus: Sequence[tuple[str, int, int]],
+) -> dict[str, Any]:
     """The ``limiteddiscounttask/add`` body for one product. ``skus`` are (sku_id,
     price in fen, units offered). A start in the past becomes now: the platform accepts
     only start times from now on (within ten minutes)."""
@@ -331,8 +343,9 @@ def limited_discount_task(product_id: str, starts_at: datetime, ends_at: datetim
         "product_id": product_id,
         "start_time": max(ceil_unix(starts_at), ceil_unix(now)),
         "end_time": to_unix(ends_at),
-        "limited_discount_skus": [{"sku_id": sku_id, "sale_price": price, "sale_stock": stock}
-                                  for sku_id, price, stock in skus],
+        "limited_discount_skus": [
+            {"sku_id": sku_id, "sale_price": price, "sale_stock": stock} for sku_id, price, stock in skus
+        ],
     }
 
 

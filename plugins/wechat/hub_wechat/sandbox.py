@@ -188,18 +188,34 @@ class WechatSandbox(SandboxApp):
         """An event POST in secure JSON mode (fact sheet §4.7): the event encrypted with the
         EncodingAESKey for this AppID, ``msg_signature`` over the Token, time, nonce and
         ciphertext in the query."""
-        event = _PUSH_EVENTS.get(change.status, "channels_ec_order_ext_info_update") if change.seq else (
-            "channels_ec_order_new")
+        event = (
+            _PUSH_EVENTS.get(change.status, "channels_ec_order_ext_info_update")
+            if change.seq
+            else ("channels_ec_order_new")
+        )
         now = str(to_unix(self.clock.now()))
-        message = {"ToUserName": "gh_sandbox", "FromUserName": "sandbox", "CreateTime": int(now),
-                   "MsgType": "event", "Event": event,
-                   "order_info": {"order_id": int(change.order.order_id)}}
+        message = {
+            "ToUserName": "gh_sandbox",
+            "FromUserName": "sandbox",
+            "CreateTime": int(now),
+            "MsgType": "event",
+            "Event": event,
+            "order_info": {"order_id": int(change.order.order_id)},
+        }
         encrypted = push.encrypt(json.dumps(message), self.push_aes_key, self.credentials.app_key)
         nonce = str(self.rng.randrange(10**9))
-        query = {"timestamp": now, "nonce": nonce,
-                 "msg_signature": push.sign_push(self.push_token, now, nonce, encrypted)}
-        return httpx.Request("POST", url, params=query, headers={"content-type": "application/json"},
-                             content=json.dumps({"ToUserName": "gh_sandbox", "Encrypt": encrypted}).encode())
+        query = {
+            "timestamp": now,
+            "nonce": nonce,
+            "msg_signature": push.sign_push(self.push_token, now, nonce, encrypted),
+        }
+        return httpx.Request(
+            "POST",
+            url,
+            params=query,
+            headers={"content-type": "application/json"},
+            content=json.dumps({"ToUserName": "gh_sandbox", "Encrypt": encrypted}).encode(),
+        )
 
     def push_accepted(self, response: httpx.Response) -> bool:
         """``success`` (or an empty body) acknowledges; anything else is retried."""
@@ -207,8 +223,11 @@ class WechatSandbox(SandboxApp):
 
     def shop_credentials(self) -> dict[str, str]:
         """AppID, AppSecret and the current token (the store has no refresh token)."""
-        return {"app_key": self.credentials.app_key, "app_secret": self.credentials.app_secret,
-                "access_token": self.access_token}
+        return {
+            "app_key": self.credentials.app_key,
+            "app_secret": self.credentials.app_secret,
+            "access_token": self.access_token,
+        }
 
     @property
     def daily_quota(self) -> int | None:
@@ -257,8 +276,10 @@ class WechatSandbox(SandboxApp):
         if appid != self.credentials.app_key:
             raise WxError(INVALID_APPID, "invalid appid")
         if secret != self.credentials.app_secret:
-            raise WxError(INVALID_CREDENTIAL,
-                          "invalid credential, AppSecret error or AppSecret does not belong to this AppID")
+            raise WxError(
+                INVALID_CREDENTIAL,
+                "invalid credential, AppSecret error or AppSecret does not belong to this AppID",
+            )
 
     def _remaining(self, token: str | None) -> float:
         if token is None or self.credentials.check(token) != "ok":
@@ -276,8 +297,10 @@ class WechatSandbox(SandboxApp):
             raise WxError(DATA_FORMAT, "data format error: force_refresh")
         remaining = self._remaining(self.stable_token)
         if not force and remaining > RENEW_WINDOW:
-            return {"access_token": self.stable_token,
-                    "expires_in": TOKEN_TTL if remaining == math.inf else int(remaining)}
+            return {
+                "access_token": self.stable_token,
+                "expires_in": TOKEN_TTL if remaining == math.inf else int(remaining),
+            }
         if force and self.stable_token:
             self.credentials.revoke(self.stable_token)
         self.stable_token, _ = self.credentials.issue(self.token_ttl)
@@ -349,8 +372,7 @@ class WechatSandbox(SandboxApp):
         return value
 
     @staticmethod
-    def _int(body: dict[str, Any], name: str, *, code: int = PARAM_ERROR,
-             default: int | None = None) -> int:
+    def _int(body: dict[str, Any], name: str, *, code: int = PARAM_ERROR, default: int | None = None) -> int:
         value = body.get(name, default)
         if value is None:
             raise WxError(code, f"invalid parameter: {name} is required")
@@ -391,16 +413,28 @@ class WechatSandbox(SandboxApp):
 
     def _wire_product(self, item_id: str) -> dict[str, Any]:
         item = self.state.item(item_id)
-        skus = [{
-            "sku_id": s.sku_id, "out_sku_id": "", "sku_code": s.code or "", "thumb_img": "",
-            "sale_price": s.price, "stock_num": s.quantity, "sku_attrs": self._attrs(s.spec),
-            "status": 0,
-        } for s in item.skus.values()]
+        skus = [
+            {
+                "sku_id": s.sku_id,
+                "out_sku_id": "",
+                "sku_code": s.code or "",
+                "thumb_img": "",
+                "sale_price": s.price,
+                "stock_num": s.quantity,
+                "sku_attrs": self._attrs(s.spec),
+                "status": 0,
+            }
+            for s in item.skus.values()
+        ]
         return {
-            "product_id": item.item_id, "out_product_id": item.code or "", "title": item.title,
-            "sub_title": "", "status": self._product_status(item_id),
+            "product_id": item.item_id,
+            "out_product_id": item.code or "",
+            "title": item.title,
+            "sub_title": "",
+            "status": self._product_status(item_id),
             "edit_status": self.edit_status.get(item_id, EDIT_AUDIT_PASSED),
-            "spu_code": item.code or "", "skus": skus,
+            "spu_code": item.code or "",
+            "skus": skus,
             "min_price": min((s["sale_price"] for s in skus), default=0),
         }
 
@@ -417,8 +451,11 @@ class WechatSandbox(SandboxApp):
             ids = [i for i in ids if self._product_status(i) == status]
         rest = [i for i in ids if after is None or int(i) > int(after)]
         page = rest[:size]
-        return {"product_ids": page, "total_num": len(ids),
-                "next_key": self._key(page[-1]) if page else (body.get("next_key") or "")}
+        return {
+            "product_ids": page,
+            "total_num": len(ids),
+            "next_key": self._key(page[-1]) if page else (body.get("next_key") or ""),
+        }
 
     def _product_get(self, body: dict[str, Any]) -> dict[str, Any]:
         product_id = self._id(body, "product_id")
@@ -445,8 +482,14 @@ class WechatSandbox(SandboxApp):
     def _stock_get(self, body: dict[str, Any]) -> dict[str, Any]:
         _, sku_id = self._sku_of(body)
         quantity = self.state.sku(sku_id).quantity
-        return {"data": {"normal_stock_num": quantity, "limited_discount_stock_num": 0,
-                         "warehouse_stocks": [], "total_stock_num": quantity}}
+        return {
+            "data": {
+                "normal_stock_num": quantity,
+                "limited_discount_stock_num": 0,
+                "warehouse_stocks": [],
+                "total_stock_num": quantity,
+            }
+        }
 
     def _check_stock_change(self, sku_id: str, change: dict[str, Any]) -> tuple[int, int]:
         diff_type = self._int(change, "diff_type")
@@ -529,8 +572,9 @@ class WechatSandbox(SandboxApp):
         created = self._range(body, "create_time_range")
         updated = self._range(body, "update_time_range")
         if created is None and updated is None:
-            raise WxError(ORDER_PARAM_ERROR,
-                          "invalid parameter: create_time_range or update_time_range is required")
+            raise WxError(
+                ORDER_PARAM_ERROR, "invalid parameter: create_time_range or update_time_range is required"
+            )
         size = self._int(body, "page_size", code=ORDER_PARAM_ERROR)
         if not 1 <= size <= ORDER_PAGE_MAX:
             raise WxError(ORDER_PARAM_ERROR, f"invalid parameter: page_size must be 1..{ORDER_PAGE_MAX}")
@@ -561,12 +605,16 @@ class WechatSandbox(SandboxApp):
             at, _, last = cursor.partition(":")
             if not (at.isdigit() and last.isdigit()):
                 raise WxError(ORDER_PARAM_ERROR, "invalid parameter: next_key")
-            found = found[bisect_right(found, (int(at), int(last)), key=sort_key):]  # sorted by sort_key
+            found = found[bisect_right(found, (int(at), int(last)), key=sort_key) :]  # sorted by sort_key
         page = found[:size]
-        next_key = (self._key(f"{sort_key(page[-1])[0]}:{page[-1].order_id}") if page
-                    else body.get("next_key") or "")
-        return {"order_id_list": [o.order_id for o in page], "next_key": next_key,
-                "has_more": len(found) > size}
+        next_key = (
+            self._key(f"{sort_key(page[-1])[0]}:{page[-1].order_id}") if page else body.get("next_key") or ""
+        )
+        return {
+            "order_id_list": [o.order_id for o in page],
+            "next_key": next_key,
+            "has_more": len(found) > size,
+        }
 
     def _delivery_info(self, order: OrderState) -> dict[str, Any]:
         recorded = self.deliveries.get(order.order_id)
@@ -576,10 +624,17 @@ class WechatSandbox(SandboxApp):
             for line in order.lines:
                 if line.shipped:
                     counts[(line.item_id, line.sku_id)] += line.quantity
-            recorded = [{"delivery_id": order.carrier or "", "waybill_id": order.tracking_number,
-                         "deliver_type": 1, "delivery_time": self._ts(order.modified),
-                         "product_infos": [{"product_id": p, "sku_id": s, "product_cnt": n}
-                                           for (p, s), n in counts.items()]}]
+            recorded = [
+                {
+                    "delivery_id": order.carrier or "",
+                    "waybill_id": order.tracking_number,
+                    "deliver_type": 1,
+                    "delivery_time": self._ts(order.modified),
+                    "product_infos": [
+                        {"product_id": p, "sku_id": s, "product_cnt": n} for (p, s), n in counts.items()
+                    ],
+                }
+            ]
         return {"delivery_product_info": recorded or [], "deliver_method": 0}
 
     def _wire_order(self, order: OrderState) -> dict[str, Any]:
@@ -587,28 +642,46 @@ class WechatSandbox(SandboxApp):
         for line in order.lines:
             item = self.state.items.get(line.item_id)
             sku = self.state.skus.get(line.sku_id)
-            infos.append({
-                "product_id": line.item_id, "sku_id": line.sku_id,
-                "out_product_id": (item.code or "") if item else "", "out_sku_id": "",
-                "sku_code": line.code or "", "title": item.title if item else line.title,
-                "sku_attrs": self._attrs(sku.spec) if sku else [], "sku_cnt": line.quantity,
-                "sale_price": line.unit_price, "market_price": line.unit_price,
-                "real_price": line.unit_price * line.quantity, "is_discounted": False,
-                "on_aftersale_sku_cnt": 0,
-                "finish_aftersale_sku_cnt": line.quantity if line.refunded else 0,
-            })
+            infos.append(
+                {
+                    "product_id": line.item_id,
+                    "sku_id": line.sku_id,
+                    "out_product_id": (item.code or "") if item else "",
+                    "out_sku_id": "",
+                    "sku_code": line.code or "",
+                    "title": item.title if item else line.title,
+                    "sku_attrs": self._attrs(sku.spec) if sku else [],
+                    "sku_cnt": line.quantity,
+                    "sale_price": line.unit_price,
+                    "market_price": line.unit_price,
+                    "real_price": line.unit_price * line.quantity,
+                    "is_discounted": False,
+                    "on_aftersale_sku_cnt": 0,
+                    "finish_aftersale_sku_cnt": line.quantity if line.refunded else 0,
+                }
+            )
         product_price = sum(line.unit_price * line.quantity for line in order.lines)
         detail: dict[str, Any] = {
             "product_infos": infos,
-            "price_info": {"product_price": product_price, "order_price": product_price,
-                           "freight": 0, "discounted_price": 0, "original_order_price": product_price},
+            "price_info": {
+                "product_price": product_price,
+                "order_price": product_price,
+                "freight": 0,
+                "discounted_price": 0,
+                "original_order_price": product_price,
+            },
             "pay_info": {"pay_time": self._ts(order.paid_at)} if order.paid_at else {},
             "delivery_info": self._delivery_info(order),
         }
-        return {"order_id": order.order_id, "status": WIRE_STATUS[order.status],
-                "create_time": self._ts(order.created), "update_time": self._ts(order.modified),
-                "openid": f"o_{order.buyer}", "order_detail": detail,
-                "aftersale_detail": {"on_aftersale_order_cnt": 0, "aftersale_order_list": []}}
+        return {
+            "order_id": order.order_id,
+            "status": WIRE_STATUS[order.status],
+            "create_time": self._ts(order.created),
+            "update_time": self._ts(order.modified),
+            "openid": f"o_{order.buyer}",
+            "order_detail": detail,
+            "aftersale_detail": {"on_aftersale_order_cnt": 0, "aftersale_order_list": []},
+        }
 
     def _order_get(self, body: dict[str, Any]) -> dict[str, Any]:
         order_id = self._id(body, "order_id", code=ORDER_PARAM_ERROR)
@@ -636,8 +709,9 @@ class WechatSandbox(SandboxApp):
                 raise WxError(ORDER_PARAM_ERROR, "invalid parameter: delivery_id and waybill_id are required")
             products = parcel.get("product_infos")
             if products is None:  # UNCONFIRMED whether required: without it, ship the rest
-                products = [{"product_id": ln.item_id, "sku_id": ln.sku_id, "product_cnt": ln.quantity}
-                            for ln in free]
+                products = [
+                    {"product_id": ln.item_id, "sku_id": ln.sku_id, "product_cnt": ln.quantity} for ln in free
+                ]
             if not isinstance(products, list) or not products:
                 raise WxError(ORDER_PARAM_ERROR, "invalid parameter: product_infos")
             lines = []
@@ -656,8 +730,10 @@ class WechatSandbox(SandboxApp):
                     lines.append(line)
                     free.remove(line)
                 if count != 0:
-                    raise WxError(ORDER_PARAM_ERROR,
-                                  f"invalid parameter: product_cnt of sku {sku_id} does not match the order")
+                    raise WxError(
+                        ORDER_PARAM_ERROR,
+                        f"invalid parameter: product_cnt of sku {sku_id} does not match the order",
+                    )
             plan.append((parcel, carrier, waybill, lines))
         recorded = self.deliveries.setdefault(order_id, [])
         for parcel, carrier, waybill, lines in plan:
@@ -665,10 +741,17 @@ class WechatSandbox(SandboxApp):
             counts: Counter[tuple[str, str]] = Counter()
             for line in lines:
                 counts[(line.item_id, line.sku_id)] += line.quantity
-            recorded.append({"delivery_id": carrier, "waybill_id": waybill,
-                             "deliver_type": parcel.get("deliver_type", 1), "delivery_time": self._now(),
-                             "product_infos": [{"product_id": p, "sku_id": s, "product_cnt": n}
-                                               for (p, s), n in counts.items()]})
+            recorded.append(
+                {
+                    "delivery_id": carrier,
+                    "waybill_id": waybill,
+                    "deliver_type": parcel.get("deliver_type", 1),
+                    "delivery_time": self._now(),
+                    "product_infos": [
+                        {"product_id": p, "sku_id": s, "product_cnt": n} for (p, s), n in counts.items()
+                    ],
+                }
+            )
         return {}
 
     # --- limited-time discounts (限时抢购) -------------------------------------------------------
@@ -712,8 +795,9 @@ class WechatSandbox(SandboxApp):
             prices[sku_id] = price
             skus.append({"sku_id": sku_id, "sale_price": price, "sale_stock": stock})
         task_id = self._task_ids()
-        promotion = self.state.add_promotion(f"限时抢购 {task_id}", "limited_discount", prices,
-                                             from_unix(start), from_unix(end))
+        promotion = self.state.add_promotion(
+            f"限时抢购 {task_id}", "limited_discount", prices, from_unix(start), from_unix(end)
+        )
         self.tasks[task_id] = Task(task_id, product_id, promotion.promotion_id, now, start, end, skus)
         return {"task_id": task_id}
 
@@ -752,10 +836,18 @@ class WechatSandbox(SandboxApp):
         rest = [t for t in tasks if after is None or int(t.task_id) > int(after)]
         page = rest[:size]
         return {
-            "limited_discount_tasks": [{
-                "task_id": t.task_id, "product_id": t.product_id, "status": t.status(now),
-                "create_time": t.create_time, "start_time": t.start_time, "end_time": t.end_time,
-                "limited_discount_skus": t.skus} for t in page],
+            "limited_discount_tasks": [
+                {
+                    "task_id": t.task_id,
+                    "product_id": t.product_id,
+                    "status": t.status(now),
+                    "create_time": t.create_time,
+                    "start_time": t.start_time,
+                    "end_time": t.end_time,
+                    "limited_discount_skus": t.skus,
+                }
+                for t in page
+            ],
             "next_key": self._key(page[-1].task_id) if page else (body.get("next_key") or ""),
             "total_num": len(tasks),
         }

@@ -26,23 +26,25 @@ class WechatSettings(ShopSettings):
     token_api: Literal["stable_token", "token"] = Field(
         default="stable_token",
         description="stable_token (POST /cgi-bin/stable_token, recommended) or token "
-                    "(GET /cgi-bin/token); their tokens are isolated from each other",
+        "(GET /cgi-bin/token); their tokens are isolated from each other",
     )
     product_page_size: int = Field(
-        default=30, ge=1, le=100,
+        default=30,
+        ge=1,
+        le=100,
         description="page_size of product/list/get (documented maximum 30; UNCONFIRMED)",
     )
     product_status: int | None = Field(
         default=None,
-        description="status filter of product/list/get; None lists every product "
-                    "except the recycle bin",
+        description="status filter of product/list/get; None lists every product except the recycle bin",
     )
-    order_page_size: int = Field(default=100, ge=1, le=100,
-                                 description="page_size of order/list/get (at most 100)")
+    order_page_size: int = Field(
+        default=100, ge=1, le=100, description="page_size of order/list/get (at most 100)"
+    )
     master_code_source: MasterCodeSource = Field(
         default="sku_code_or_out_sku_id",
         description="which SKU field holds the 商家编码: sku_code, out_sku_id, or "
-                    "sku_code falling back to out_sku_id when sku_code is empty",
+        "sku_code falling back to out_sku_id when sku_code is empty",
     )
     stock_field: Literal["total_stock_num", "normal_stock_num"] = Field(
         default="total_stock_num",
@@ -51,7 +53,8 @@ class WechatSettings(ShopSettings):
     carrier_codes: dict[str, str] = Field(
         default_factory=dict,
         description="hub carrier -> WeChat delivery_id (courier code); unmapped "
-                    "carriers are sent as they are",
+        "carriers are sent as they are",
     )
-    deliver_type: int = Field(default=1, description="delivery_list[].deliver_type "
-                                                     "(1 = courier; UNCONFIRMED)")
+    deliver_type: int = Field(
+        default=1, description="delivery_list[].deliver_type (1 = courier; UNCONFIRMED)"
+    )

@@ -32,8 +32,9 @@ def verify_signature(token: str, timestamp: str | int, nonce: str | int, signatu
     return hmac.compare_digest(expected, signature.strip().lower())
 
 
-def verify_msg_signature(token: str, timestamp: str | int, nonce: str | int, encrypt: str,
-                         msg_signature: str) -> bool:
+def verify_msg_signature(
+    token: str, timestamp: str | int, nonce: str | int, encrypt: str, msg_signature: str
+) -> bool:
     """True when ``msg_signature`` matches an event POST whose body carries ``encrypt``."""
     expected = push_signature(token, timestamp, nonce, encrypt)
     return hmac.compare_digest(expected, msg_signature.strip().lower())

@@ -47,8 +47,9 @@ def saved_tokens() -> list[TokenSet]:
 
 
 @pytest.fixture
-async def make(info: PlatformInfo, sandbox: WechatSandbox, clock: FakeClock,
-               saved_tokens: list[TokenSet]) -> AsyncIterator[Any]:
+async def make(
+    info: PlatformInfo, sandbox: WechatSandbox, clock: FakeClock, saved_tokens: list[TokenSet]
+) -> AsyncIterator[Any]:
     """Build shops on the sandbox (settings override by keyword); closed at teardown."""
     made: list[ShopContext] = []
 

@@ -11,6 +11,11 @@ class TestWechatContract(PlatformContract):
     platform = "wechat"
     refreshes_tokens = True
     statuses = (
-        OrderStatus.PENDING_PAYMENT, OrderStatus.AWAITING_SHIPMENT, OrderStatus.PARTLY_SHIPPED,
-        OrderStatus.SHIPPED, OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.REFUNDED,
+        OrderStatus.PENDING_PAYMENT,
+        OrderStatus.AWAITING_SHIPMENT,
+        OrderStatus.PARTLY_SHIPPED,
+        OrderStatus.SHIPPED,
+        OrderStatus.COMPLETED,
+        OrderStatus.CANCELLED,
+        OrderStatus.REFUNDED,
     )

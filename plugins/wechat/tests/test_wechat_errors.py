@@ -25,8 +25,11 @@ from hub_wechat.client import classify_error, seconds_to_next_minute
 NOW = datetime(2026, 11, 11, 12, 0, 45, 500_000, tzinfo=UTC)
 
 
-def classify(errcode: int, errmsg: str = "some error rid: 6629e1e5-0a4c5d7a-3b2f1c0d",
-             operation: str = "product/list/get") -> PlatformError:
+def classify(
+    errcode: int,
+    errmsg: str = "some error rid: 6629e1e5-0a4c5d7a-3b2f1c0d",
+    operation: str = "product/list/get",
+) -> PlatformError:
     return classify_error(errcode, errmsg, operation=operation, now=NOW)
 
 
@@ -147,17 +150,24 @@ async def test_parse_raises_the_classified_error(shop) -> None:  # type: ignore[
     assert caught.value.refreshable and caught.value.operation == "order/get"
 
 
-@pytest.mark.parametrize(("status", "content", "error"), [
-    (200, b'{"errcode":0,"errm', MalformedResponse),
-    (200, b"<html>oops</html>", MalformedResponse),
-    (200, b"[1, 2]", MalformedResponse),
-    (200, b'{"errcode": "x"}', MalformedResponse),
-    (502, b"<html>502 Bad Gateway</html>", ServerError),
-    (403, b"<html>Forbidden</html>", PermissionDenied),
-    (429, b"", RateLimited),
-])
+@pytest.mark.parametrize(
+    ("status", "content", "error"),
+    [
+        (200, b'{"errcode":0,"errm', MalformedResponse),
+        (200, b"<html>oops</html>", MalformedResponse),
+        (200, b"[1, 2]", MalformedResponse),
+        (200, b'{"errcode": "x"}', MalformedResponse),
+        (502, b"<html>502 Bad Gateway</html>", ServerError),
+        (403, b"<html>Forbidden</html>", PermissionDenied),
+        (429, b"", RateLimited),
+    ],
+)
 @pytest.mark.anyio
-async def test_parse_http_level_failures(shop, status: int, content: bytes,  # type: ignore[no-untyped-def]
-                                         error: type[Exception]) -> None:
+async def test_parse_http_level_failures(
+    shop,
+    status: int,
+    content: bytes,  # type: ignore[no-untyped-def]
+    error: type[Exception],
+) -> None:
     with pytest.raises(error):
         shop.client.parse("product/get", httpx.Response(status, content=content))

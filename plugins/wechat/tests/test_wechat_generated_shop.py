@@ -21,12 +21,16 @@ START = datetime(2026, 10, 20, 3, 17, 41, tzinfo=UTC)
 END = START + timedelta(days=16, hours=5)  # several days, not a multiple of the span
 
 
-@pytest.mark.parametrize(("items", "orders"), [
-    (50, 1000),  # 200 SKUs: about a second
-    pytest.param(250, 5000, marks=pytest.mark.slow),  # 1,000 SKUs, 5,000 orders: about 5 s
-])
-async def test_generated_shop_reads_back_exactly_once(host: PluginHost, info: PlatformInfo,
-                                                      items: int, orders: int) -> None:
+@pytest.mark.parametrize(
+    ("items", "orders"),
+    [
+        (50, 1000),  # 200 SKUs: about a second
+        pytest.param(250, 5000, marks=pytest.mark.slow),  # 1,000 SKUs, 5,000 orders: about 5 s
+    ],
+)
+async def test_generated_shop_reads_back_exactly_once(
+    host: PluginHost, info: PlatformInfo, items: int, orders: int
+) -> None:
     clock = FakeClock(END + timedelta(minutes=1))
     seed = generate_seed(items=items, skus_per_item=4, orders=orders, start=START, end=END)
     sandbox = WechatSandbox(SandboxConfig(clock=clock, seed=seed))

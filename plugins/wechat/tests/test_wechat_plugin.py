@@ -39,7 +39,12 @@ def test_make_sandbox_builds_a_wechat_sandbox() -> None:
 def test_settings_validate_page_sizes_and_token_api() -> None:
     base = {"app_key": "wx1", "app_secret": "s"}
     assert WechatSettings(**base).token_api == "stable_token"
-    for bad in ({"order_page_size": 101}, {"product_page_size": 0}, {"token_api": "oauth"},
-                {"master_code_source": "title"}, {"base_url": "api.weixin.qq.com"}):
+    for bad in (
+        {"order_page_size": 101},
+        {"product_page_size": 0},
+        {"token_api": "oauth"},
+        {"master_code_source": "title"},
+        {"base_url": "api.weixin.qq.com"},
+    ):
         with pytest.raises(ValueError):
             WechatSettings(**base, **bad)

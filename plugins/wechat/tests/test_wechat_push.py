@@ -19,8 +19,9 @@ AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters, as the
 APP_ID = "wx1234567890abcdef"
 
 
-def _post(message: dict, *, token: str = TOKEN, key: str = AES_KEY, app_id: str = APP_ID,
-          timestamp: str = TIMESTAMP) -> PushRequest:
+def _post(
+    message: dict, *, token: str = TOKEN, key: str = AES_KEY, app_id: str = APP_ID, timestamp: str = TIMESTAMP
+) -> PushRequest:
     encrypted = push.encrypt(json.dumps(message), key, app_id)
     signature = push.sign_push(token, timestamp, NONCE, encrypted)
     body = json.dumps({"ToUserName": "gh_x", "Encrypt": encrypted}).encode()
@@ -28,14 +29,20 @@ def _post(message: dict, *, token: str = TOKEN, key: str = AES_KEY, app_id: str 
     return PushRequest("POST", {}, query, body)
 
 
-ORDER_NEW = {"ToUserName": "gh_x", "FromUserName": "OPENID", "CreateTime": 1714036504,
-             "MsgType": "event", "Event": "channels_ec_order_new",
-             "order_info": {"order_id": 3705115058471208928}}
+ORDER_NEW = {
+    "ToUserName": "gh_x",
+    "FromUserName": "OPENID",
+    "CreateTime": 1714036504,
+    "MsgType": "event",
+    "Event": "channels_ec_order_new",
+    "order_info": {"order_id": 3705115058471208928},
+}
 
 
 def test_url_check_echoes_with_the_official_vector() -> None:
-    request = PushRequest("GET", {}, {"signature": OFFICIAL, "timestamp": TIMESTAMP, "nonce": NONCE,
-                                      "echostr": "hello"}, b"")
+    request = PushRequest(
+        "GET", {}, {"signature": OFFICIAL, "timestamp": TIMESTAMP, "nonce": NONCE, "echostr": "hello"}, b""
+    )
     assert push.verify_url(request, TOKEN).body == b"hello"
     with pytest.raises(PushSignatureInvalid):
         push.verify_url(request, "AAAAB")

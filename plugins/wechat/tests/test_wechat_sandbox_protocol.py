@@ -20,12 +20,23 @@ from .conftest import sku_of
 ORIGIN = "http://sandbox.test"
 
 
-def post(sandbox: WechatSandbox, path: str, body: Any = None, *, token: str | None = "default",
-         raw: bytes | None = None) -> dict[str, Any]:
+def post(
+    sandbox: WechatSandbox,
+    path: str,
+    body: Any = None,
+    *,
+    token: str | None = "default",
+    raw: bytes | None = None,
+) -> dict[str, Any]:
     params = {} if token is None else {"access_token": sandbox.access_token if token == "default" else token}
     content = raw if raw is not None else json.dumps(body if body is not None else {}).encode()
-    request = httpx.Request("POST", f"{ORIGIN}{path}", params=params, content=content,
-                            headers={"content-type": "application/json"})
+    request = httpx.Request(
+        "POST",
+        f"{ORIGIN}{path}",
+        params=params,
+        content=content,
+        headers={"content-type": "application/json"},
+    )
     response = sandbox.dispatch(request)
     assert response.status_code == 200  # WeChat answers errors over HTTP 200
     return response.json()
@@ -36,14 +47,23 @@ def api(sandbox: WechatSandbox, method: str, body: Any = None, **kw: Any) -> dic
 
 
 def stable_token(sandbox: WechatSandbox, **overrides: Any) -> dict[str, Any]:
-    body = {"grant_type": "client_credential", "appid": sandbox.credentials.app_key,
-            "secret": sandbox.credentials.app_secret, "force_refresh": False, **overrides}
+    body = {
+        "grant_type": "client_credential",
+        "appid": sandbox.credentials.app_key,
+        "secret": sandbox.credentials.app_secret,
+        "force_refresh": False,
+        **overrides,
+    }
     return post(sandbox, "/cgi-bin/stable_token", body, token=None)
 
 
 def plain_token(sandbox: WechatSandbox, **overrides: Any) -> dict[str, Any]:
-    params = {"grant_type": "client_credential", "appid": sandbox.credentials.app_key,
-              "secret": sandbox.credentials.app_secret, **overrides}
+    params = {
+        "grant_type": "client_credential",
+        "appid": sandbox.credentials.app_key,
+        "secret": sandbox.credentials.app_secret,
+        **overrides,
+    }
     return sandbox.dispatch(httpx.Request("GET", f"{ORIGIN}/cgi-bin/token", params=params)).json()
 
 
@@ -68,7 +88,8 @@ def test_stable_token_checks_appid_and_secret(sandbox: WechatSandbox) -> None:
 
 
 def test_stable_token_returns_the_same_token_until_its_last_five_minutes(
-        sandbox: WechatSandbox, clock: FakeClock) -> None:
+    sandbox: WechatSandbox, clock: FakeClock
+) -> None:
     first = stable_token(sandbox)
     assert first["access_token"] == sandbox.access_token and first["expires_in"] == 7200
     clock.advance(3600)
@@ -122,8 +143,9 @@ def test_expired_token(sandbox: WechatSandbox) -> None:
 
 
 def test_request_shape_errors(sandbox: WechatSandbox) -> None:
-    get = httpx.Request("GET", f"{ORIGIN}/channels/ec/product/list/get",
-                        params={"access_token": sandbox.access_token})
+    get = httpx.Request(
+        "GET", f"{ORIGIN}/channels/ec/product/list/get", params={"access_token": sandbox.access_token}
+    )
     assert sandbox.dispatch(get).json()["errcode"] == 43002
     assert api(sandbox, "product/list/get", raw=b"")["errcode"] == 44002
     assert api(sandbox, "product/list/get", raw=b"{page_size: 1")["errcode"] == 47001
@@ -175,8 +197,10 @@ def test_product_get_shape(sandbox: WechatSandbox) -> None:
     assert product["status"] == 5 and product["edit_status"] == 4
     sku = next(s for s in product["skus"] if s["sku_id"] == sku_id)
     assert sku["sku_code"] == "TSHIRT-RED-M" and sku["sale_price"] == 5990 and sku["stock_num"] == 40
-    assert sku["sku_attrs"] == [{"attr_key": "颜色", "attr_value": "红"},
-                                {"attr_key": "尺码", "attr_value": "M"}]
+    assert sku["sku_attrs"] == [
+        {"attr_key": "颜色", "attr_value": "红"},
+        {"attr_key": "尺码", "attr_value": "M"},
+    ]
     both = api(sandbox, "product/get", {"product_id": product_id, "data_type": 3})
     assert {"product", "edit_product"} <= set(both)
     assert api(sandbox, "product/get", {"product_id": "1"})["errcode"] == 10020052
@@ -188,8 +212,11 @@ def test_stock_update_diff_types(sandbox: WechatSandbox) -> None:
     product_id, sku_id = product_of(sandbox, "CUP-500")  # 15 units
 
     def update(diff_type: int, num: int) -> int:
-        return api(sandbox, "product/stock/update", {"product_id": product_id, "sku_id": sku_id,
-                                                     "diff_type": diff_type, "num": num})["errcode"]
+        return api(
+            sandbox,
+            "product/stock/update",
+            {"product_id": product_id, "sku_id": sku_id, "diff_type": diff_type, "num": num},
+        )["errcode"]
 
     assert update(1, 5) == 0 and sandbox.state.sku(sku_id).quantity == 20
     assert update(2, 8) == 0 and sandbox.state.sku(sku_id).quantity == 12
@@ -199,30 +226,48 @@ def test_stock_update_diff_types(sandbox: WechatSandbox) -> None:
     stock = api(sandbox, "product/stock/get", {"product_id": product_id, "sku_id": sku_id})["data"]
     assert stock["normal_stock_num"] == 4 and stock["total_stock_num"] == 4
     other_product, _ = product_of(sandbox, "CABLE-1M")
-    wrong = api(sandbox, "product/stock/update", {"product_id": other_product, "sku_id": sku_id,
-                                                  "diff_type": 1, "num": 1})
+    wrong = api(
+        sandbox,
+        "product/stock/update",
+        {"product_id": other_product, "sku_id": sku_id, "diff_type": 1, "num": 1},
+    )
     assert wrong["errcode"] == 10020052
 
 
 def test_stock_update_refused_while_under_audit(sandbox: WechatSandbox) -> None:
     product_id, sku_id = product_of(sandbox, "CUP-500")
     sandbox.set_edit_status(product_id, 2)
-    answer = api(sandbox, "product/stock/update", {"product_id": product_id, "sku_id": sku_id,
-                                                   "diff_type": 1, "num": 1})
+    answer = api(
+        sandbox,
+        "product/stock/update",
+        {"product_id": product_id, "sku_id": sku_id, "diff_type": 1, "num": 1},
+    )
     assert answer["errcode"] == 10020049 and sandbox.state.sku(sku_id).quantity == 15
 
 
 def test_auditfree_price_update_is_all_or_nothing(sandbox: WechatSandbox) -> None:
     product_id, red_m = product_of(sandbox, "TSHIRT-RED-M")
     _, red_l = product_of(sandbox, "TSHIRT-RED-L")
-    ok = api(sandbox, "product/auditfree", {"product_id": product_id,
-                                            "skus": [{"sku_id": red_m, "sale_price": 4990}]})
+    ok = api(
+        sandbox,
+        "product/auditfree",
+        {"product_id": product_id, "skus": [{"sku_id": red_m, "sale_price": 4990}]},
+    )
     assert ok["errcode"] == 0 and sandbox.state.sku(red_m).price == 4990
-    bad = api(sandbox, "product/auditfree", {"product_id": product_id, "skus": [
-        {"sku_id": red_m, "sale_price": 3990}, {"sku_id": red_l, "sale_price": 0}]})
+    bad = api(
+        sandbox,
+        "product/auditfree",
+        {
+            "product_id": product_id,
+            "skus": [{"sku_id": red_m, "sale_price": 3990}, {"sku_id": red_l, "sale_price": 0}],
+        },
+    )
     assert bad["errcode"] == 10020051 and sandbox.state.sku(red_m).price == 4990
-    stock = api(sandbox, "product/auditfree", {"product_id": product_id, "skus": [
-        {"sku_id": red_l, "stock_info": {"diff_type": 1, "num": 2}}]})
+    stock = api(
+        sandbox,
+        "product/auditfree",
+        {"product_id": product_id, "skus": [{"sku_id": red_l, "stock_info": {"diff_type": 1, "num": 2}}]},
+    )
     assert stock["errcode"] == 0 and sandbox.state.sku(red_l).quantity == 2
 
 
@@ -241,11 +286,17 @@ def place(sandbox: WechatSandbox, clock: FakeClock, count: int) -> list[str]:
 def test_order_list_rules(sandbox: WechatSandbox, clock: FakeClock) -> None:
     now = to_unix(clock.now())
     week = 7 * 24 * 3600
-    too_long = api(sandbox, "order/list/get", {"update_time_range": {"start_time": now - week - 1,
-                                                                     "end_time": now}, "page_size": 10})
+    too_long = api(
+        sandbox,
+        "order/list/get",
+        {"update_time_range": {"start_time": now - week - 1, "end_time": now}, "page_size": 10},
+    )
     assert too_long["errcode"] >= 10_000_000 and "7 days" in too_long["errmsg"]
-    too_big = api(sandbox, "order/list/get", {"update_time_range": {"start_time": now, "end_time": now},
-                                              "page_size": 101})
+    too_big = api(
+        sandbox,
+        "order/list/get",
+        {"update_time_range": {"start_time": now, "end_time": now}, "page_size": 101},
+    )
     assert too_big["errcode"] >= 10_000_000 and "page_size" in too_big["errmsg"]
     assert api(sandbox, "order/list/get", {"page_size": 10})["errcode"] >= 10_000_000
     week_range = {"start_time": now - week, "end_time": now}
@@ -274,9 +325,17 @@ def test_order_pages_and_shape(sandbox: WechatSandbox, clock: FakeClock) -> None
     assert api(sandbox, "order/get", {"order_id": "1"})["errcode"] >= 10_000_000
 
 
-@pytest.mark.parametrize(("status", "code"), [
-    (OrderStatus.PENDING_PAYMENT, 10), (OrderStatus.PARTLY_SHIPPED, 21), (OrderStatus.SHIPPED, 30),
-    (OrderStatus.COMPLETED, 100), (OrderStatus.CANCELLED, 250), (OrderStatus.REFUNDED, 200)])
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (OrderStatus.PENDING_PAYMENT, 10),
+        (OrderStatus.PARTLY_SHIPPED, 21),
+        (OrderStatus.SHIPPED, 30),
+        (OrderStatus.COMPLETED, 100),
+        (OrderStatus.CANCELLED, 250),
+        (OrderStatus.REFUNDED, 200),
+    ],
+)
 def test_order_status_codes(sandbox: WechatSandbox, status: OrderStatus, code: int) -> None:
     sku = sku_of(sandbox, "CABLE-1M")
     order = sandbox.state.place_order([(sku.sku_id, 1)], paid=status is not OrderStatus.PENDING_PAYMENT)
@@ -311,30 +370,47 @@ def test_delivery_send(sandbox: WechatSandbox) -> None:
 # --- limited-time discounts -------------------------------------------------------------------------
 
 
-def task_body(sandbox: WechatSandbox, clock: FakeClock, code: str = "CUP-500", *, price: int = 9900,
-              hours: float = 2, start_in: float = 3600, stock: int = 1) -> dict[str, Any]:
+def task_body(
+    sandbox: WechatSandbox,
+    clock: FakeClock,
+    code: str = "CUP-500",
+    *,
+    price: int = 9900,
+    hours: float = 2,
+    start_in: float = 3600,
+    stock: int = 1,
+) -> dict[str, Any]:
     product_id, sku_id = product_of(sandbox, code)
     start = to_unix(clock.now() + timedelta(seconds=start_in))
-    return {"product_id": product_id, "start_time": start, "end_time": start + int(hours * 3600),
-            "limited_discount_skus": [{"sku_id": sku_id, "sale_price": price, "sale_stock": stock}]}
+    return {
+        "product_id": product_id,
+        "start_time": start,
+        "end_time": start + int(hours * 3600),
+        "limited_discount_skus": [{"sku_id": sku_id, "sale_price": price, "sale_stock": stock}],
+    }
 
 
-@pytest.mark.parametrize(("change", "why"), [
-    ({"hours": 25}, "24 hours"),
-    ({"price": 11000}, "85%"),  # 85.3 % of 129.00 yuan
-    ({"price": 1200}, "10%"),  # 9.3 %
-    ({"start_in": -3600}, "earlier than now"),
-    ({"stock": 16}, "sale_stock"),
-])
-def test_limited_discount_rules(sandbox: WechatSandbox, clock: FakeClock, change: dict[str, Any],
-                                why: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"hours": 25}, "24 hours"),
+        ({"price": 11000}, "85%"),  # 85.3 % of 129.00 yuan
+        ({"price": 1200}, "10%"),  # 9.3 %
+        ({"start_in": -3600}, "earlier than now"),
+        ({"stock": 16}, "sale_stock"),
+    ],
+)
+def test_limited_discount_rules(
+    sandbox: WechatSandbox, clock: FakeClock, change: dict[str, Any], why: str
+) -> None:
     answer = api(sandbox, "product/limiteddiscounttask/add", task_body(sandbox, clock, **change))
     assert answer["errcode"] >= 10_000_000 and why in answer["errmsg"]
     assert not sandbox.state.promotions
 
 
 def test_limited_discount_needs_ten_yuan_off_and_a_ten_yuan_original(
-        sandbox: WechatSandbox, clock: FakeClock) -> None:
+    sandbox: WechatSandbox, clock: FakeClock
+) -> None:
     _, sku_id = product_of(sandbox, "CUP-500")
     sandbox.state.set_price(sku_id, 5000)
     answer = api(sandbox, "product/limiteddiscounttask/add", task_body(sandbox, clock, price=4200))

@@ -59,8 +59,9 @@ def test_wechatpy_fetches_a_token_and_lists_products(served: ServedSandbox) -> N
     listed = client.post("channels/ec/product/list/get", data={"page_size": 10, "status": 5})
     assert listed["errcode"] == 0
     assert set(listed["product_ids"]) == {i.item_id for i in served.app.state.items.values() if i.on_sale}
-    product = client.post("channels/ec/product/get", data={"product_id": listed["product_ids"][0],
-                                                           "data_type": 1})
+    product = client.post(
+        "channels/ec/product/get", data={"product_id": listed["product_ids"][0], "data_type": 1}
+    )
     assert product["product"]["product_id"] == listed["product_ids"][0]
     assert served.app.calls["cgi-bin/token"] == 1
 
@@ -79,17 +80,23 @@ def test_wechatpy_lists_orders_reads_one_and_ships_it(served: ServedSandbox) -> 
     client = wechat(served)
     order = served.app.state.order_code("TSHIRT-RED-M", 2)
     now = int(datetime.now().timestamp())
-    listed = client.post("channels/ec/order/list/get", data={
-        "create_time_range": {"start_time": now - 3600, "end_time": now + 60}, "page_size": 10})
+    listed = client.post(
+        "channels/ec/order/list/get",
+        data={"create_time_range": {"start_time": now - 3600, "end_time": now + 60}, "page_size": 10},
+    )
     assert listed["order_id_list"] == [order.order_id] and listed["has_more"] is False
     detail = client.post("channels/ec/order/get", data={"order_id": order.order_id})["order"]
     assert detail["status"] == 20
     line = detail["order_detail"]["product_infos"][0]
-    parcel = {"delivery_id": "SF", "waybill_id": "SF0001", "deliver_type": 1,
-              "product_infos": [{"product_id": line["product_id"], "sku_id": line["sku_id"],
-                                 "product_cnt": 2}]}
-    sent = client.post("channels/ec/order/delivery/send",
-                       data={"order_id": order.order_id, "delivery_list": [parcel]})
+    parcel = {
+        "delivery_id": "SF",
+        "waybill_id": "SF0001",
+        "deliver_type": 1,
+        "product_infos": [{"product_id": line["product_id"], "sku_id": line["sku_id"], "product_cnt": 2}],
+    }
+    sent = client.post(
+        "channels/ec/order/delivery/send", data={"order_id": order.order_id, "delivery_list": [parcel]}
+    )
     assert sent["errcode"] == 0
     after = client.post("channels/ec/order/get", data={"order_id": order.order_id})["order"]
     assert after["status"] == 30
@@ -125,12 +132,21 @@ def test_wechatpy_and_the_hub_send_the_same_request(served: ServedSandbox) -> No
     the same of each for the same call."""
     log = RequestLog(served.app)
     client = wechat(served)
-    body = {"update_time_range": {"start_time": 1_714_000_000, "end_time": 1_714_000_060}, "page_size": 1,
-            "status": 20}
+    body = {
+        "update_time_range": {"start_time": 1_714_000_000, "end_time": 1_714_000_060},
+        "page_size": 1,
+        "status": 20,
+    }
     client.post("channels/ec/order/list/get", data=body)
     theirs = log.last
-    shop = make_shop(PluginHost().platform("wechat"), served.app, clock=SYSTEM_CLOCK, transport=None,
-                     base_url=served.url, access_token=client.access_token)
+    shop = make_shop(
+        PluginHost().platform("wechat"),
+        served.app,
+        clock=SYSTEM_CLOCK,
+        transport=None,
+        base_url=served.url,
+        access_token=client.access_token,
+    )
 
     async def call() -> None:
         try:
@@ -141,6 +157,9 @@ def test_wechatpy_and_the_hub_send_the_same_request(served: ServedSandbox) -> No
     asyncio.run(call())
     ours = log.last
     assert ours is not theirs
-    assert (ours.method, ours.url.path, dict(ours.url.params)) == \
-        (theirs.method, theirs.url.path, dict(theirs.url.params))
+    assert (ours.method, ours.url.path, dict(ours.url.params)) == (
+        theirs.method,
+        theirs.url.path,
+        dict(theirs.url.params),
+    )
     assert json.loads(ours.content) == json.loads(theirs.content) == body

@@ -23,8 +23,9 @@ async def listings(host: PluginHost, shop: Any) -> list[Any]:
     return [x async for x in shop.client.iter_listings()]
 
 
-async def test_a_shop_without_token_fetches_one_first(host: PluginHost, make: Any, sandbox: WechatSandbox,
-                                                      saved_tokens: list[TokenSet], clock: FakeClock) -> None:
+async def test_a_shop_without_token_fetches_one_first(
+    host: PluginHost, make: Any, sandbox: WechatSandbox, saved_tokens: list[TokenSet], clock: FakeClock
+) -> None:
     shop = make(access_token=None)
     assert len(await listings(host, shop)) == 6
     assert sandbox.calls["cgi-bin/stable_token"] == 1 and not sandbox.errors
@@ -34,8 +35,9 @@ async def test_a_shop_without_token_fetches_one_first(host: PluginHost, make: An
     assert (saved_tokens[0].expires_at - clock.now()).total_seconds() == pytest.approx(7200, abs=5)
 
 
-async def test_the_token_is_refreshed_ahead_of_expiry(host: PluginHost, make: Any, sandbox: WechatSandbox,
-                                                      saved_tokens: list[TokenSet], clock: FakeClock) -> None:
+async def test_the_token_is_refreshed_ahead_of_expiry(
+    host: PluginHost, make: Any, sandbox: WechatSandbox, saved_tokens: list[TokenSet], clock: FakeClock
+) -> None:
     shop = make(access_token=None)
     await listings(host, shop)
     first = shop.client.access_token
@@ -52,9 +54,9 @@ async def test_the_token_is_refreshed_ahead_of_expiry(host: PluginHost, make: An
     assert sandbox.errors[42001] == 0  # refreshed before any call failed
 
 
-async def test_an_expired_token_mid_sync_is_refreshed_once(host: PluginHost, shop: Any,
-                                                           sandbox: WechatSandbox,
-                                                           saved_tokens: list[TokenSet]) -> None:
+async def test_an_expired_token_mid_sync_is_refreshed_once(
+    host: PluginHost, shop: Any, sandbox: WechatSandbox, saved_tokens: list[TokenSet]
+) -> None:
     got = []
     async for listing in shop.client.iter_listings():
         got.append(listing)
@@ -65,10 +67,12 @@ async def test_an_expired_token_mid_sync_is_refreshed_once(host: PluginHost, sho
     assert len(saved_tokens) == 1 and saved_tokens[0].access_token == sandbox.stable_token
 
 
-async def test_concurrent_failures_share_one_refresh(host: PluginHost, shop: Any, sandbox: WechatSandbox,
-                                                     saved_tokens: list[TokenSet]) -> None:
-    refs = [ListingRef(platform_item_id=s.item_id, platform_sku_id=s.sku_id)
-            for s in sandbox.state.iter_skus()]
+async def test_concurrent_failures_share_one_refresh(
+    host: PluginHost, shop: Any, sandbox: WechatSandbox, saved_tokens: list[TokenSet]
+) -> None:
+    refs = [
+        ListingRef(platform_item_id=s.item_id, platform_sku_id=s.sku_id) for s in sandbox.state.iter_skus()
+    ]
     sandbox.expire_tokens()
     results: list[int] = []
 
@@ -84,8 +88,9 @@ async def test_concurrent_failures_share_one_refresh(host: PluginHost, shop: Any
     assert sandbox.calls["cgi-bin/stable_token"] == 1
 
 
-async def test_the_plain_token_api_can_be_chosen(host: PluginHost, make: Any, sandbox: WechatSandbox,
-                                                 saved_tokens: list[TokenSet]) -> None:
+async def test_the_plain_token_api_can_be_chosen(
+    host: PluginHost, make: Any, sandbox: WechatSandbox, saved_tokens: list[TokenSet]
+) -> None:
     shop = make(access_token=None, token_api="token")
     assert len(await listings(host, shop)) == 6
     assert sandbox.calls["cgi-bin/token"] == 1 and sandbox.calls["cgi-bin/stable_token"] == 0
@@ -107,8 +112,9 @@ async def test_a_wrong_appid_is_an_auth_error(host: PluginHost, make: Any) -> No
     assert caught.value.code == 40013 and not caught.value.refreshable
 
 
-async def test_no_secret_or_token_in_logs(host: PluginHost, make: Any, sandbox: WechatSandbox,
-                                          caplog: pytest.LogCaptureFixture) -> None:
+async def test_no_secret_or_token_in_logs(
+    host: PluginHost, make: Any, sandbox: WechatSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     shop = make(access_token=None, token_api="token")  # the secret travels in the query here
     await listings(host, shop)
