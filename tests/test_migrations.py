@@ -54,9 +54,11 @@ def test_utc_columns_shift_by_seconds_in_sql(hub_db: Database) -> None:
 
 
 def test_hub_db_upgrade_and_a_schema_made_on_first_use(hub_empty_db_url: str) -> None:
-    """`hub db upgrade` brings an empty database to the newest revision; a command on an
-    empty database makes the schema itself; one at an older revision is refused with
-    what to run (exit 2), and `hub db upgrade` fixes it."""
+    """A command other than `hub shops add` or `hub db upgrade` refuses a database with no
+    hub schema (exit 2, naming it); `hub db upgrade` brings it to the newest revision; one
+    at an older revision is refused with what to run (exit 2), and `hub db upgrade` fixes it."""
+    import json
+
     from click.testing import CliRunner
 
     from hub.cli import cli
@@ -71,12 +73,14 @@ def test_hub_db_upgrade_and_a_schema_made_on_first_use(hub_empty_db_url: str) ->
             app.close()
         return result.exit_code, result.output
 
-    import json
-
+    code, output = hub("shops", "list")
+    assert code == 2 and "hub shops add" in output, output  # nothing is created by a read
+    code, output = hub("db", "upgrade")
+    assert code == 0, output
     code, output = hub("db", "current", "--json")
     head = json.loads(output)["head"]
-    assert code == 0 and json.loads(output) == {"current": None, "head": head}
-    assert hub("shops", "list")[0] == 0  # first use: the schema is created
+    assert code == 0 and json.loads(output) == {"current": head, "head": head}
+    assert hub("shops", "list")[0] == 0
     assert hub("db", "downgrade", "--", "-1")[0] == 0  # one revision back
     code, output = hub("shops", "list")
     assert code == 2 and f"this hub needs {head}: run `hub db upgrade`" in output, output

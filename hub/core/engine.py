@@ -371,10 +371,11 @@ class SyncEngine:
         # web server that may send a cached one. So the estimate may be early, and a window
         # ending at it could miss a sale that a stock read of this cycle already reflects
         # (partitioned stock would count those units free). The window reaches ``margin``
-        # further; the next window starts at least that much earlier, so an order placed
-        # after the read in the gap is read then.
+        # further; the next window starts that much earlier and a second more (platforms
+        # stamp orders in whole seconds, so an order placed just after a read may carry a
+        # time just before it), so an order placed after the read in the gap is read then.
         margin = timedelta(seconds=self.settings.clock_margin_seconds)
-        rule = replace(rule, lookback=max(rule.lookback, margin))
+        rule = replace(rule, lookback=max(rule.lookback, margin + timedelta(seconds=1)))
         cursor = await self.db.run(lambda s: get_cursor(s, shop.id, "orders"))
         signpost = shop.ctx.client.platform_time(max(self.clock.now(), self._signpost_after)) + margin
         for number, window in enumerate(plan_windows(cursor, signpost, rule)):

@@ -97,6 +97,7 @@ def hub_db_url(hub_backend: str, request: pytest.FixtureRequest, tmp_path: Path)
     if hub_backend == "sqlite":
         path = tmp_path / "hub.db"
         shutil.copyfile(request.getfixturevalue("_hub_sqlite_template"), path)
+        path.chmod(0o600)  # as the hub creates a database file: readable by its owner only
         yield f"sqlite:///{path}"
         return
     pg: PostgresForTests = request.getfixturevalue("hub_postgres")
