@@ -107,6 +107,7 @@ def _register() -> None:
         console,
         db,
         demo,
+        jobs,
         leases,
         orders,
         outbox,
@@ -120,6 +121,7 @@ def _register() -> None:
         stock,
         sync,
         users,
+        worker,
     )
 
     for command in (
@@ -144,6 +146,8 @@ def _register() -> None:
         demo.demo,
         users.group,
         console.console,
+        worker.worker,
+        jobs.group,
     ):
         cli.add_command(command)
     stock.group.add_command(bulk.stock_import)

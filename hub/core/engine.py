@@ -317,7 +317,7 @@ class SyncEngine:
         try:
             await work()
         except HubError as exc:
-            result.fail(redact(str(exc)), exc.exit_code)
+            result.fail(redact(str(exc)), exc.exit_code, retryable=exc.retryable)
             log.warning("%s %s: %s", shop, stream, redact(str(exc)))
         except Exception as exc:  # a bug must not stop the other shops
             result.fail(f"internal error: {type(exc).__name__}: {redact(str(exc))}")
@@ -556,7 +556,7 @@ class SyncEngine:
                         stopping=lambda: self.stopping,
                     )
                 except HubError as exc:
-                    results[shop_id].fail(redact(str(exc)), exc.exit_code)
+                    results[shop_id].fail(redact(str(exc)), exc.exit_code, retryable=exc.retryable)
                 except Exception as exc:  # a bug must not stop the other shops
                     log.exception("%s: stock push failed", shop.name)
                     results[shop_id].fail(f"internal error: {type(exc).__name__}: {redact(str(exc))}")

@@ -1,0 +1,310 @@
+"""`hub worker` on procrastinate: jobs in the hub's PostgreSQL database.
+
+Every test but the SQLite refusal runs on PostgreSQL only (the queue lives there). Workers
+run in-process here (several of them, each with its own runtime as a process would have);
+tests/test_workers_processes.py runs real worker processes (SIGTERM, SIGKILL)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import anyio
+import pytest
+from click.testing import CliRunner
+from procrastinate.periodic import PeriodicDeferrer
+from procrastinate.worker import Worker
+from sqlalchemy import select, text
+
+from hub.cli import cli
+from hub.cli.app import App
+from hub.core.ratelimit import RateLimiter
+from hub.settings import HubSettings
+from hub.storage import tables as t
+from hub.storage.db import Database
+from hub.testing import FakeClock
+from hub.testing.lab import Lab
+from hub.workers import enqueue, scheduler
+from hub.workers.app import create_app
+from hub.workers.runner import WorkerRuntime
+from tests.conftest import fake_host
+from tests.test_engine import SHARED, SHOPS, seed
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def pg_url(hub_backend: str, hub_db_url: str) -> str:
+    if hub_backend != "postgres":
+        pytest.skip("worker jobs live in PostgreSQL")
+    return hub_db_url
+
+
+@pytest.fixture
+def lab(pg_url: str, fake_clock: FakeClock) -> Iterator[Lab]:
+    lab = Lab.create(
+        pg_url, shops=SHOPS, seed=seed(), clock=fake_clock, host_factory=fake_host, settings=SHARED
+    )
+    lab.import_catalogue(on_hand=20, codes=["CUP", "LID"])
+    yield lab
+    lab.close()
+
+
+def jobs(db: Database) -> list[dict[str, Any]]:
+    query = text(
+        "SELECT id, task_name, args, status::text AS status, attempts, lock"
+        " FROM procrastinate_jobs ORDER BY id"
+    )
+    return db.run_sync(lambda s: [dict(r._mapping) for r in s.execute(query)])
+
+
+async def drain(app: App, *, workers: int = 1, concurrency: int = 2) -> list[WorkerRuntime]:
+    """Run ``workers`` workers (each with its own runtime, as separate processes would
+    have) until no job is waiting; their periodic tick is left out (tests drive it)."""
+    runtimes = [WorkerRuntime.start(app) for _ in range(workers)]
+
+    due = text(
+        "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
+        " AND (scheduled_at IS NULL OR scheduled_at <= now())"
+    )
+
+    async def one(hub: WorkerRuntime) -> None:
+        queue_app: Any = create_app(app.settings.database_url)
+        queue_app.periodic_registry.periodic_tasks.clear()
+        async with queue_app.open_async():
+            # A worker that finds only jobs whose lock another holds stops (wait=False):
+            # start it again while any is due or running.
+            for _ in range(100):
+                worker = Worker(
+                    queue_app,
+                    wait=False,
+                    concurrency=concurrency,
+                    install_signal_handlers=False,
+                    listen_notify=False,
+                    additional_context={"hub": hub},
+                )
+                await worker.run()
+                if not await app.db.run(lambda s: s.scalar(due)):
+                    return
+                await anyio.sleep(0.01)
+
+    async with anyio.create_task_group() as group:
+        for hub in runtimes:
+            group.start_soon(one, hub)
+    return runtimes
+
+
+# --- enqueueing -----------------------------------------------------------------------------
+
+
+def test_a_job_commits_with_its_change_and_a_rolled_back_change_enqueues_nothing(pg_url: str) -> None:
+    db = Database(pg_url)
+    try:
+        lease = t.Lease(name="change", holder="me", expires_at=FakeClock().now())
+
+        with pytest.raises(RuntimeError), db.transaction() as s:
+            s.add(lease)
+            assert enqueue.enqueue_stream(s, "a", "orders") is not None
+            raise RuntimeError("the change fails after its job was enqueued")
+        assert jobs(db) == [] and db.run_sync(lambda s: s.scalars(select(t.Lease)).all()) == []
+
+        def change(s: Any) -> tuple[int | None, int | None]:
+            s.add(t.Lease(name="change", holder="me", expires_at=FakeClock().now()))
+            return enqueue.enqueue_stream(s, "a", "orders"), enqueue.enqueue_stream(s, "a", "orders")
+
+        first, twin = db.run_sync(change)
+        # One job waits per stream (its queueing lock); the twin is not an error, and the
+        # change it came with is kept.
+        assert first is not None and twin is None
+        assert [(j["task_name"], j["args"], j["status"]) for j in jobs(db)] == [
+            ("hub:run_stream", {"shop": "a", "stream": "orders"}, "todo")
+        ]
+        assert db.run_sync(lambda s: s.scalars(select(t.Lease.name)).all()) == ["change"]
+    finally:
+        db.dispose()
+
+
+def test_two_schedulers_do_not_double_enqueue(lab: Lab, fake_clock: FakeClock) -> None:
+    db, settings = lab.app.db, lab.app.settings
+    first = db.run_sync(lambda s: scheduler.enqueue_due(s, fake_clock.now(), settings))
+    assert sorted(first.streams) == sorted((shop, stream) for shop in SHOPS for stream in scheduler.STREAMS)
+    # The same instant again: nothing is due (and a tick a moment later neither).
+    again = db.run_sync(lambda s: scheduler.enqueue_due(s, fake_clock.now() + timedelta(seconds=5), settings))
+    assert again.streams == [] and again.already_waiting == 0
+
+    # Two ticks at once, an interval later: the first holds the due rows, the second skips
+    # them; neither enqueues a stream the other did.
+    db.run_sync(lambda s: s.execute(text("DELETE FROM procrastinate_jobs")))
+    later = fake_clock.now() + timedelta(seconds=settings.worker_interval_seconds)
+    one, two = db.sessions(), db.sessions()
+    try:
+        with one.begin(), two.begin():
+            a = scheduler.enqueue_due(one, later, settings)
+            b = scheduler.enqueue_due(two, later, settings)
+    finally:
+        one.close()
+        two.close()
+    assert len(a.streams) == len(SHOPS) * (len(scheduler.STREAMS) - 1)  # listings: hourly
+    assert b.streams == []
+    names = Counter((j["args"]["shop"], j["args"]["stream"]) for j in jobs(db))
+    assert set(names.values()) == {1} and len(names) == len(a.streams)
+
+
+async def test_the_periodic_tick_is_deferred_once_however_many_workers_run(pg_url: str) -> None:
+    apps: list[Any] = [create_app(pg_url) for _ in range(3)]  # three machines
+    timestamp = 1_800_000_000
+    for queue_app in apps:
+        async with queue_app.open_async():
+            (task,) = queue_app.periodic_registry.periodic_tasks.values()
+            await PeriodicDeferrer(registry=queue_app.periodic_registry).defer_jobs([(task, timestamp)])
+    db = Database(pg_url)
+    try:
+        assert [(j["task_name"], j["args"]) for j in jobs(db)] == [("hub:tick", {"timestamp": timestamp})]
+    finally:
+        db.dispose()
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+async def test_a_worker_runs_the_streams_a_tick_enqueued(lab: Lab, fake_clock: FakeClock) -> None:
+    lab.app.db.run_sync(lambda s: scheduler.enqueue_due(s, fake_clock.now(), lab.app.settings))
+    await drain(lab.app, concurrency=4)
+    statuses = Counter(j["status"] for j in jobs(lab.app.db))
+    assert statuses == {"succeeded": len(SHOPS) * len(scheduler.STREAMS)}
+    assert lab.shown("CUP") == {"a": 20, "b": 20, "c": 20}  # what `hub sync` would have done
+
+
+async def test_two_workers_never_run_one_shops_stream_at_once(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running: Counter[tuple[str, str]] = Counter()
+    peak: Counter[tuple[str, str]] = Counter()
+    overall = {"now": 0, "peak": 0}
+    original = WorkerRuntime.run_stream
+
+    async def watched(self: WorkerRuntime, shop: str, stream: str) -> Any:
+        key = (shop, stream)
+        running[key] += 1
+        overall["now"] += 1
+        peak[key] = max(peak[key], running[key])
+        overall["peak"] = max(overall["peak"], overall["now"])
+        try:
+            await anyio.sleep(0.05)  # real time: the other worker polls the queue meanwhile
+            return await original(self, shop, stream)
+        finally:
+            running[key] -= 1
+            overall["now"] -= 1
+
+    monkeypatch.setattr(WorkerRuntime, "run_stream", watched)
+
+    def enqueue_all(s: Any) -> None:
+        for _ in range(3):  # three jobs for a's orders: one lock, no queueing lock
+            lock = enqueue.stream_lock("a", "orders")
+            args = {"shop": "a", "stream": "orders"}
+            enqueue.defer(s, enqueue.RUN_STREAM, args, queue="sync", lock=lock)
+        for shop in ("b", "c"):
+            enqueue.enqueue_stream(s, shop, "orders")
+
+    lab.app.db.run_sync(enqueue_all)
+    await drain(lab.app, workers=2, concurrency=3)
+    assert Counter(j["status"] for j in jobs(lab.app.db)) == {"succeeded": 5}
+    assert peak[("a", "orders")] == 1  # never two at once…
+    assert overall["peak"] >= 2  # …while the workers did run jobs side by side
+
+
+# --- failures, retries, `hub jobs` ---------------------------------------------------------------
+
+
+def hub(app: App, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), obj=app, catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+async def test_failures_are_retried_or_recorded_with_their_reason(lab: Lab) -> None:
+    import json
+
+    # A transient platform failure (every call a 502) is retried later; a shop that is no
+    # longer configured fails for good, with why.
+    lab.sandboxes["a"].faults.set_rate("server_error", 1.0)
+    lab.app.db.run_sync(
+        lambda s: (enqueue.enqueue_stream(s, "a", "orders"), enqueue.enqueue_stream(s, "gone", "orders"))
+    )
+    await drain(lab.app)
+    by_shop = {j["args"]["shop"]: j for j in jobs(lab.app.db)}
+    assert by_shop["a"]["status"] == "todo" and by_shop["a"]["attempts"] == 1  # retried, with backoff
+    assert by_shop["gone"]["status"] == "failed"
+
+    code, output = hub(lab.app, "jobs", "list", "--failed", "--json")
+    (failed,) = json.loads(output)
+    assert code == 0 and failed["id"] == by_shop["gone"]["id"]
+    assert failed["error"] == "unknown shop 'gone'; see `hub shops list`"
+    code, output = hub(lab.app, "jobs", "list", "--json")
+    listed = {row["args"]["shop"]: row for row in json.loads(output)}
+    assert "502" in listed["a"]["error"] or "server" in listed["a"]["error"].lower(), listed["a"]
+    code, output = hub(lab.app, "jobs", "list")
+    assert code == 0 and "unknown shop 'gone'" in output
+
+    # Retry: a bad id is one line and exit 2, and changes nothing.
+    for bad in ("999999", str(by_shop["a"]["id"])):
+        code, output = hub(lab.app, "jobs", "retry", bad)
+        assert code == 2 and len(output.strip().splitlines()) == 1, output
+    code, output = hub(lab.app, "jobs", "retry", "--all-failed", "--json")
+    assert code == 0 and json.loads(output) == {"queued": [by_shop["gone"]["id"]]}
+    assert {j["args"]["shop"]: j["status"] for j in jobs(lab.app.db)} == {"a": "todo", "gone": "todo"}
+
+
+# --- the shared rate limit ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "per-process"])
+async def test_a_shops_rate_limit_holds_across_workers(lab: Lab, fake_clock: FakeClock, shared: bool) -> None:
+    """Two workers (two runtimes) call one shop at once; the sandbox counts the calls in
+    each second of the (fake) clock. Shared through the database, they stay within the
+    shop's QPS (one more at most: two calls in flight can land in one instant of a fake
+    clock); each with a limiter of its own, they go well over it (the test can fail)."""
+    qps = 5
+
+    def declare(s: Any) -> None:
+        row = s.scalars(select(t.Shop).where(t.Shop.name == "a")).one()
+        row.options = {**row.options, "qps": qps, "concurrency": 1}
+
+    lab.app.db.run_sync(declare)
+    seen: list[float] = []
+    box = lab.sandboxes["a"]
+    box.on_request = lambda: seen.append(box.clock.now().timestamp())
+    runtimes = [WorkerRuntime.start(lab.app) for _ in range(2)]
+    if not shared:
+        for hub_ in runtimes:
+            hub_.runtime.limiter_for = None
+    shop = lab.app.db.run_sync(lambda s: s.scalars(select(t.Shop).where(t.Shop.name == "a")).one())
+
+    async def calls(hub_: WorkerRuntime) -> None:
+        ctx = hub_.runtime.open(shop)
+        try:
+            assert isinstance(ctx.client.limiter, RateLimiter)
+            for _ in range(20):
+                await ctx.client.check()
+        finally:
+            await ctx.client.aclose()
+
+    async with anyio.create_task_group() as group:
+        for hub_ in runtimes:
+            group.start_soon(calls, hub_)
+    per_second = Counter(int(at) for at in seen)
+    assert len(seen) == 40
+    if shared:
+        assert max(per_second.values()) <= qps + 1, per_second
+    else:
+        assert max(per_second.values()) >= 2 * qps - 1, per_second
+
+
+def test_hub_worker_on_sqlite_refuses_in_one_line(tmp_path: Any) -> None:
+    app = App(settings=HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}"))
+    code, output = hub(app, "worker")
+    assert code == 2
+    assert output.count("\n") == 1 and "needs PostgreSQL" in output
+    assert "HUB_DATABASE_URL" in output and "hub sync --watch" in output
+    assert not (tmp_path / "hub.db").exists()  # nothing created
