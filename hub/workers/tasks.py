@@ -12,6 +12,8 @@ import logging
 from typing import Any
 
 from procrastinate import Blueprint, JobContext, RetryDecision
+from procrastinate.exceptions import UniqueViolation
+from procrastinate.jobs import Status
 from procrastinate.retry import BaseRetryStrategy
 
 from hub.errors import HubError, JobFailed
@@ -114,14 +116,20 @@ async def tick(context: JobContext, timestamp: int) -> dict[str, Any]:
     """Enqueue the due streams (:mod:`hub.workers.scheduler`), and put back in the queue
     the jobs of workers that stopped sending heartbeats (killed, or their machine lost)."""
     hub = _hub(context)
-    now = hub.runtime.clock.now()
-    done = await hub.runtime.db.run(lambda s: scheduler.enqueue_due(s, now, hub.app.settings))
-    stalled = await context.app.job_manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_SECONDS)
+    manager = context.app.job_manager
+    # Stalled jobs first: put back, each holds its stream's place in the queue again, so
+    # the schedule below does not enqueue a twin of it.
+    stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_SECONDS)
     for job in stalled:
         log.warning(
             "job %s (%s) was left running by a worker that stopped: queued again", job.id, job.task_name
         )
-        await context.app.job_manager.retry_job(job)
+        try:
+            await manager.retry_job(job)
+        except UniqueViolation:  # a job for the same stream is already waiting: it does the work
+            await manager.finish_job(job, status=Status.ABORTED, delete_job=False)
+    now = hub.runtime.clock.now()
+    done = await hub.runtime.db.run(lambda s: scheduler.enqueue_due(s, now, hub.app.settings))
     return {"enqueued": len(done.streams), "waiting": done.already_waiting, "stalled": len(stalled)}
 
 
