@@ -308,3 +308,51 @@ def test_hub_worker_on_sqlite_refuses_in_one_line(tmp_path: Any) -> None:
     assert output.count("\n") == 1 and "needs PostgreSQL" in output
     assert "HUB_DATABASE_URL" in output and "hub sync --watch" in output
     assert not (tmp_path / "hub.db").exists()  # nothing created
+
+
+# --- pushes (issue 16) -------------------------------------------------------------------------
+
+
+async def test_with_workers_a_stored_push_commits_with_its_processing_job(
+    pg_url: str, fake_clock: FakeClock
+) -> None:
+    import httpx
+
+    from hub.push.app import PushService, create_app
+    from hub.push.process import PushProcessor
+    from tests.test_platforms import SHOPS as PLATFORM_SHOPS
+    from tests.test_platforms import catalogue
+    from tests.test_push import AES_KEY, PUSH_TOKEN, douyin_push, order_message
+
+    lab = Lab.create(
+        pg_url,
+        shops=PLATFORM_SHOPS,
+        seed=catalogue(),
+        clock=fake_clock,
+        shop_settings={"push_token": PUSH_TOKEN, "push_aes_key": AES_KEY},
+        settings={"partition_below": 0, "workers": True},
+    )
+    try:
+        lab.import_catalogue(on_hand=20)
+        assert (await lab.sync()).exit_code == 0
+        service = PushService(PushProcessor.open(lab.app.runtime(), lab.app.settings))
+        transport = httpx.ASGITransport(app=create_app(service, background=False))
+        lab.clock.advance(3)
+        orders = [lab.sandboxes["dy"].state.order_code("CUP-500", 1) for _ in range(2)]
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as http:
+            for number, order in enumerate(orders):
+                body, headers = douyin_push(lab, [order_message(f"m{number}", order.order_id)])
+                answer = await http.post("/push/dy", content=body, headers=headers)
+                assert answer.status_code == 200
+        await service.processor.aclose()
+        # Both pushes are stored; one processing job waits for them (its queueing lock).
+        assert [(j["task_name"], j["status"]) for j in jobs(lab.app.db)] == [("hub:process_pushes", "todo")]
+        await drain(lab.app)
+        assert [j["status"] for j in jobs(lab.app.db)] == ["succeeded"]
+        assert lab.shown("CUP-500") == dict.fromkeys(PLATFORM_SHOPS, 18)
+        pending = lab.app.db.run_sync(
+            lambda s: s.scalars(select(t.PushInboxEntry).where(t.PushInboxEntry.processed_at.is_(None))).all()
+        )
+        assert pending == []
+    finally:
+        lab.close()
