@@ -356,3 +356,69 @@ async def test_with_workers_a_stored_push_commits_with_its_processing_job(
         assert pending == []
     finally:
         lab.close()
+
+
+# --- the retry policy and the verdict (no database) ---------------------------------------------
+
+
+def test_retryable_errors_back_off_exponentially_and_others_fail_at_once() -> None:
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from hub.errors import ConfigError, JobFailed, ServerError
+    from hub.workers.runner import Abandoned
+    from hub.workers.tasks import HubRetry
+
+    policy = HubRetry(max_attempts=4, base=5, cap=15)
+
+    def wait(exc: BaseException, attempts: int) -> float | None:
+        decision = policy.get_retry_decision(exception=exc, job=SimpleNamespace(attempts=attempts))
+        if decision is None:
+            return None
+        assert decision.retry_at is not None
+        return round((decision.retry_at - datetime.now(UTC)).total_seconds())
+
+    transient = ServerError("system busy", platform="jd", code=500)
+    assert [wait(transient, n) for n in range(4)] == [5, 10, 15, None]  # capped, then given up
+    assert wait(JobFailed("lease held", retryable=True), 0) == 5
+    assert wait(ConfigError("unknown shop"), 0) is None
+    assert wait(JobFailed("refused", retryable=False), 0) is None
+    assert wait(RuntimeError("a bug"), 0) is None
+    assert wait(Abandoned(), 3) == 0  # a stopping worker's job goes back at once
+
+
+def test_a_jobs_verdict_follows_its_streams() -> None:
+    from datetime import UTC, datetime
+
+    from hub.report import StreamResult, SyncReport
+    from hub.workers.runner import Abandoned, verdict
+
+    def report(*results: StreamResult, interrupted: bool = False) -> SyncReport:
+        return SyncReport(datetime.now(UTC), results=list(results), interrupted=interrupted)
+
+    assert verdict(report(StreamResult("a", "orders"))) is None
+    held = StreamResult("a", "orders", skipped="held by sync@host (pid 7)", exit_code=1)
+    assert verdict(report(held)).retryable  # type: ignore[union-attr]
+    throttled = StreamResult("a", "orders")
+    throttled.fail("[jd] throttled (code 2)", 1, retryable=True)
+    assert verdict(report(throttled)).retryable  # type: ignore[union-attr]
+    refused = StreamResult("a", "orders")
+    refused.fail("[jd] invalid token (code 19)", 2)
+    failure = verdict(report(throttled, refused))
+    assert failure is not None and not failure.retryable and failure.exit_code == 2
+    assert "a orders: [jd] invalid token (code 19)" in failure.reason
+    assert isinstance(verdict(report(interrupted=True)), Abandoned)
+
+
+def test_hub_jobs_on_sqlite_is_one_line(tmp_path: Any) -> None:
+    from hub.storage import migrate
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    db = Database(url)
+    migrate.upgrade(db)
+    db.dispose()
+    app = App(settings=HubSettings(database_url=url))
+    for args in (["jobs", "list"], ["jobs", "retry", "--all-failed"]):
+        code, output = hub(app, *args)
+        assert code == 2 and output.count("\n") == 1 and "PostgreSQL" in output, output
+    app.close()

@@ -5,9 +5,12 @@ of its next call (GCRA, the same algorithm as :mod:`hub.core.ratelimit`, in seco
 the epoch on the hub's clock). A call reserves its slot with one atomic
 ``UPDATE … SET tat = greatest(tat, now) + 1/qps RETURNING tat``: PostgreSQL's row lock
 serialises the reservations of every process, so the slots handed out across all
-workers together are 1/qps apart, and each caller waits (outside any transaction) until
-its slot. The cap on calls in flight (``concurrency``) stays per process. Worker machines
-must keep their clocks in sync (NTP), as the slots are wall-clock times.
+workers together are evenly spaced, and each caller waits (outside any transaction) until
+its slot. The slots are spaced for :data:`HEADROOM` of the declared QPS: calls leave on
+time but reach the platform with some network jitter, and at exactly the declared rate
+two of them would now and then land in one platform second. The cap on calls in flight
+(``concurrency``) stays per process. Worker machines must keep their clocks in sync
+(NTP), as the slots are wall-clock times.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from hub.core.clock import Clock
 from hub.core.ratelimit import RateLimit, RateLimiter
 from hub.storage import tables as t
 from hub.storage.db import Database, insert_or_ignore
+
+#: share of a shop's declared QPS the workers use together (see the module docstring)
+HEADROOM = 0.9
 
 
 def reserve(session: Session, key: str, now: float, interval: float, floor: float = 0.0) -> float:
@@ -42,6 +48,8 @@ class SharedRateLimiter(RateLimiter):
 
     def __init__(self, limit: RateLimit, clock: Clock, db: Database, key: str):
         super().__init__(limit, clock)
+        self._interval = 1.0 / (limit.qps * HEADROOM)
+        self._tolerance = (limit.burst - 1) * self._interval
         self._db = db
         self._key = key
         self._floor = 0.0  # a ban the platform asked for, applied with the next reservation
