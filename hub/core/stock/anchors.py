@@ -75,7 +75,7 @@ def record_writes(session: Session, written: Sequence[Written], now: datetime) -
         if result.ok and result.quantity_after is None and update_.delta is not None:
             # A relative write moved the platform's figure by ``delta`` from whatever it
             # was: the anchor stays at the last read, so sales and give-backs since that
-            # read keep counting (see model_adjustments). A lowering may have been
+            # read keep counting (see picture.model_adjustments). A lowering may have been
             # clamped at 0 by sales not read yet: the listing is re-read before its next write.
             relative.append(
                 {

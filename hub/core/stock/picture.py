@@ -72,7 +72,7 @@ class SkuInfo:
     @property
     def counted(self) -> bool:
         """Whether anyone set a count (in any warehouse; 0 counts). A SKU nobody counted
-        never drives a stock write (see :func:`plan`)."""
+        never drives a stock write (see :func:`hub.core.stock.plan.plan`)."""
         return bool(self.on_hand)
 
     @property
@@ -94,7 +94,7 @@ class Picture:
     #: SKUs whose listings may need a write: the plan covers only these (None: all).
     dirty: set[int] | None = None
     #: SKUs with a listing whose target differed from its model at the last plan
-    #: (set by :func:`plan`, whether or not a write was made).
+    #: (set by :func:`hub.core.stock.plan.plan`, whether or not a write was made).
     unsettled: set[int] = field(default_factory=set)
     adjustments: dict[int, int] = field(default_factory=dict)  # see model_adjustments
     measured: autopartition.Measurements | None = None

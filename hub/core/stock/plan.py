@@ -168,8 +168,8 @@ def grant_raises(
 ) -> list[Push]:
     """Raises, with partitioned ones cut to the units no listing held at the start of the
     cycle (``sellable - sum of models``). A listing with a write planned by another
-    process and not yet finished (``claimed``, see :func:`claims`) holds the larger of
-    its model and that write's quantity.
+    process and not yet finished (``claimed``, see :func:`hub.core.stock.push.claims`)
+    holds the larger of its model and that write's quantity.
 
     Units a lowering frees are not handed out in the same cycle: a shop may have sold
     them before the write reached it (a platform clamps a delta at 0), and only the next
