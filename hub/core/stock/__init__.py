@@ -14,5 +14,6 @@ Every cycle (see :mod:`hub.core.engine` for the order of phases, and
    resent, its listing is re-read next cycle.
 
 :mod:`~hub.core.stock.anchors` alone writes the columns a listing's model is anchored
-on; :mod:`~hub.core.stock.drift` compares models with the platforms (`hub stock drift`).
+on; :mod:`~hub.core.stock.drift` compares models with the platforms (`hub stock drift`);
+:mod:`~hub.core.stock.show` gives the rows `hub stock show` and the console print.
 """
