@@ -14,8 +14,8 @@ import hub
 from hub.cli import cli
 from hub.core import catalog
 from hub.core.alerts import Alert
+from hub.simulator.lab import Lab
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
 from tests.conftest import fake_host
 from tests.test_engine import SHOPS, seed
 

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from hub.cli import cli
 from hub.core import autopartition as ap
 from hub.core import catalog
+from hub.simulator.lab import Lab
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
 from tests.conftest import fake_host
 from tests.test_engine import SHOPS, seed
 

@@ -14,8 +14,8 @@ from hub.core.breaker import BreakerPolicy, CircuitBreaker
 from hub.core.http import HttpOptions, RetryPolicy
 from hub.core.ratelimit import RateLimit
 from hub.errors import CircuitOpen, ConnectFailed, ServerError
+from hub.simulator.lab import Lab
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
 from tests.conftest import fake_host
 from tests.reliability.support import failures
 from tests.test_engine import SHOPS, seed

@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 
 from hub.core import catalog
 from hub.models import OrderStatus
+from hub.simulator import Buyers, Seed
+from hub.simulator.lab import Lab
+from hub.simulator.seed import SeedProduct, SeedSku
 from hub.storage import tables as t
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
-from hub.testing.sandbox import Buyers, Seed
-from hub.testing.sandbox.seed import SeedProduct, SeedSku
 from tests.conftest import fake_host
 
 pytestmark = pytest.mark.anyio

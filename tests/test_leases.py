@@ -18,14 +18,14 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.app import App
 from hub.cli import cli
-from hub.cli.app import App
 from hub.core import leases
 from hub.core.engine import SyncEngine
+from hub.simulator.lab import Lab
 from hub.storage import tables as t
 from hub.storage.db import Database
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
 from tests.conftest import Invoke, fake_host
 from tests.test_engine import SHOPS, seed
 

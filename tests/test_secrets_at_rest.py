@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from hub.core.shops import add_shop, settings_for
 from hub.errors import ConfigError, SecretKeyError, SecretTampered
 from hub.plugins import PluginHost
+from hub.simulator.lab import Lab
 from hub.storage import migrate
 from hub.storage import tables as t
 from hub.storage.base import Base
@@ -28,7 +29,6 @@ from hub.storage.db import Database
 from hub.storage.secretbox import KeySource, SecretBox, is_sealed, key_id
 from hub.testing import FakeClock
 from hub.testing.fake import FakePlatformPlugin, FakeSettings
-from hub.testing.lab import Lab
 from tests.conftest import Invoke, fake_host
 from tests.test_engine import SHOPS, seed
 
@@ -361,8 +361,8 @@ def test_rotate_with_an_env_key_takes_the_new_one_from_the_environment(
 ) -> None:
     from click.testing import CliRunner
 
+    from hub.app import App
     from hub.cli import cli
-    from hub.cli.app import App
     from hub.settings import HubSettings
 
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()

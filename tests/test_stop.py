@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from hub.cli import cli
 from hub.core.engine import SyncEngine
+from hub.simulator.lab import Lab
 from hub.storage import tables as t
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
 from tests.conftest import fake_host
 from tests.test_engine import SHOPS, buy, seed
 

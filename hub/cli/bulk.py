@@ -1,6 +1,6 @@
 """``hub price``, ``hub stock import`` and ``hub export``: bulk changes from spreadsheets.
 
-The work happens in :mod:`hub.ops` (reading and writing sheets, checking, diffing and
+The work happens in :mod:`hub.bulk` (reading and writing sheets, checking, diffing and
 applying); these commands turn flags into options, show progress and print results.
 """
 
@@ -18,7 +18,11 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.cli.app import App, run_async
+from hub.app import App
+from hub.bulk import export as export_mod
+from hub.bulk.imports import SHOW, ImportOptions, ImportResult, run_import
+from hub.bulk.spreadsheet import EXPORT_ENCODINGS
+from hub.cli.app import run_async
 from hub.cli.catalog import parse_price
 from hub.cli.output import fen, info, json_option, print_json, print_table
 from hub.cli.sync import TerminalProgress, print_report
@@ -26,9 +30,6 @@ from hub.core import catalog, prices
 from hub.core.engine import SyncEngine
 from hub.core.shops import get_shop
 from hub.errors import InputError, Problem
-from hub.ops import export as export_mod
-from hub.ops.imports import SHOW, ImportOptions, ImportResult, run_import
-from hub.ops.spreadsheet import EXPORT_ENCODINGS
 from hub.report import SyncReport
 from hub.storage import tables as t
 

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import validation
-from hub.cli.app import App, run_async
+from hub.app import App
+from hub.cli.app import run_async
 from hub.cli.output import emit, fen, info, json_option, print_table
 from hub.cli.params import QUANTITY
 from hub.core import audit, catalog

@@ -8,7 +8,8 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from hub.cli.app import App, run_async
+from hub.app import App
+from hub.cli.app import run_async
 from hub.cli.output import emit, fen, info, json_option, print_table
 from hub.core import shipping
 from hub.core.orders import order_exceptions

@@ -8,7 +8,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.cli.app import App
+from hub.app import App
 from hub.cli.output import emit, info, json_option, print_table
 from hub.core import outbox
 from hub.core.shops import get_shop

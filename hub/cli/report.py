@@ -7,12 +7,12 @@ from pathlib import Path
 import click
 from sqlalchemy.orm import Session
 
-from hub.cli.app import App
+from hub.app import App
+from hub.bulk.spreadsheet import OutColumn, write_sheet
 from hub.cli.output import emit, info, json_option, print_table
 from hub.cli.stock import load_picture
 from hub.core import reports
 from hub.core import stock as stock_mod
-from hub.ops.spreadsheet import OutColumn, write_sheet
 
 
 def build(app: App, s: Session, name: str, period: reports.Period, shop: str | None) -> reports.Report:

@@ -9,7 +9,8 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub import __version__
-from hub.cli.app import App, InvalidSettings, configure_logging
+from hub.app import App, InvalidSettings
+from hub.cli.app import configure_logging
 from hub.errors import HubError
 from hub.secrets import redact
 from hub.storage.db import storage_error

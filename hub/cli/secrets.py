@@ -8,7 +8,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.cli.app import App
+from hub.app import App
 from hub.cli.output import emit, info, json_option
 from hub.core import audit
 from hub.core.shops import open_all, rotate_secrets

@@ -8,7 +8,8 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from hub.cli.app import App, run_async
+from hub.app import App
+from hub.cli.app import run_async
 from hub.cli.output import emit, info, json_option, print_table
 from hub.core import audit
 from hub.core.checks import ShopCheck, check_shops

@@ -9,7 +9,8 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.cli.app import App, run_async
+from hub.app import App
+from hub.cli.app import run_async
 from hub.cli.output import emit, info, json_option, print_table
 from hub.cli.params import QUANTITY, Percent
 from hub.core import alerts as alerts_mod

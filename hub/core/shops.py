@@ -44,7 +44,7 @@ SHOP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 COLUMN_FIELDS = ("app_key", "app_secret", "access_token", "refresh_token", "token_expires_at")
 
 # Base URLs on this made-up domain name sandboxes that run inside the process (`hub demo`,
-# hub.testing.lab): they exist only there, so a shop pointing at one cannot be synced later.
+# hub.simulator.lab): they exist only there, so a shop pointing at one cannot be synced later.
 IN_PROCESS_DOMAIN = ".sandbox"
 
 TransportFactory = Callable[[str, str], httpx.AsyncBaseTransport | None]

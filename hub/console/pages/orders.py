@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from hub.bulk.spreadsheet import OutColumn, write_sheet
 from hub.console.auth import action, hub, signed_in
 from hub.console.templating import flash, render
 from hub.core import audit, catalog, reports, shipping
@@ -21,7 +22,6 @@ from hub.core.orders import order_exceptions, search_orders
 from hub.core.shops import get_shop
 from hub.errors import HubError, InputError
 from hub.models import OrderStatus
-from hub.ops.spreadsheet import OutColumn, write_sheet
 from hub.storage import tables as t
 from hub.units import CN_TZ
 

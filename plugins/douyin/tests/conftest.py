@@ -18,9 +18,9 @@ import pytest
 from hub.core.http import RetryPolicy
 from hub.platform import PlatformInfo, ShopContext, TokenSet
 from hub.plugins import PluginHost
+from hub.simulator import SandboxConfig
 from hub.testing import FakeClock, make_shop
 from hub.testing.contract import contract_seed
-from hub.testing.sandbox import SandboxConfig
 from hub_douyin.sandbox import DouyinSandbox
 
 from .wire import APP_KEY, APP_SECRET, ORIGIN, RawCall, hand_sign

@@ -14,9 +14,9 @@ import pytest
 
 from hub.core.http import RetryPolicy
 from hub.platform import ShopContext
+from hub.simulator import SandboxConfig
 from hub.testing import FakeClock, make_shop
 from hub.testing.contract import contract_seed
-from hub.testing.sandbox import SandboxConfig
 from hub.units import CN_TZ
 from hub_jd.plugin import INFO
 from hub_jd.sandbox import JdSandbox

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from hub.models import OrderStatus
+from hub.simulator import SandboxConfig, serve_in_thread
 from hub.testing import FakeClock
 from hub.testing.contract import contract_seed
-from hub.testing.sandbox import SandboxConfig, serve_in_thread
 from hub_jd.sandbox import JdSandbox
 
 SKUS = "jingdong.sku.read.searchSkuList"

@@ -19,9 +19,9 @@ import pytest
 
 from hub.core.http import RetryPolicy
 from hub.platform import ShopContext
+from hub.simulator import SandboxConfig
 from hub.testing import FakeClock, make_shop
 from hub.testing.contract import contract_seed
-from hub.testing.sandbox import SandboxConfig
 from hub.units import format_cn_time
 from hub_taobao.plugin import INFO
 from hub_taobao.sandbox import TaobaoSandbox

@@ -23,8 +23,8 @@ from hub.models import (
     TimeWindow,
 )
 from hub.platform import ShopContext
+from hub.simulator import SkuState
 from hub.testing import FakeClock, make_shop
-from hub.testing.sandbox import SkuState
 from hub_taobao.client import classify_error
 from hub_taobao.plugin import INFO
 from hub_taobao.sandbox import TaobaoSandbox

@@ -12,9 +12,9 @@ import hub_wechat.plugin as wechat_plugin
 from hub.core.http import RetryPolicy
 from hub.platform import PlatformInfo, ShopContext, TokenSet
 from hub.plugins import PluginHost
+from hub.simulator import SandboxConfig
 from hub.testing import FakeClock, make_shop
 from hub.testing.contract import contract_seed
-from hub.testing.sandbox import SandboxConfig
 from hub_wechat.sandbox import WechatSandbox
 
 

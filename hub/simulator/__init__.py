@@ -7,17 +7,17 @@ A platform sandbox is a :class:`SandboxApp` subclass that adds only its wire pro
 * :class:`SandboxConfig` knobs — latency, per-app QPS limit, token lifetime, faults;
 * :class:`Faults` — 5xx, timeouts, lost responses, resets, malformed bodies, throttling;
 * :class:`Credentials` — app key/secret and issued tokens, with expiry;
-* :mod:`seed <hub.testing.sandbox.seed>` — one seed format every sandbox reads;
+* :mod:`seed <hub.simulator.seed>` — one seed format every sandbox reads;
 * :class:`Buyers` — simulated buyers who decrement platform stock;
 * transports — :class:`SandboxTransport` (in-process), :func:`mount_respx`,
   :func:`serve_in_thread` / :func:`asgi_app` (real HTTP).
 """
 
-from hub.testing.sandbox.app import Credentials, QpsGate, SandboxApp, SandboxConfig
-from hub.testing.sandbox.buyers import Buyers
-from hub.testing.sandbox.faults import FAULT_KINDS, Faults
-from hub.testing.sandbox.seed import Seed, apply_seed, dump_seed, generate_seed, load_seed
-from hub.testing.sandbox.state import (
+from hub.simulator.app import Credentials, QpsGate, SandboxApp, SandboxConfig
+from hub.simulator.buyers import Buyers
+from hub.simulator.faults import FAULT_KINDS, Faults
+from hub.simulator.seed import Seed, apply_seed, dump_seed, generate_seed, load_seed
+from hub.simulator.state import (
     ItemState,
     OrderLineState,
     OrderState,
@@ -27,7 +27,7 @@ from hub.testing.sandbox.state import (
     SoldOut,
     numeric_ids,
 )
-from hub.testing.sandbox.transport import (
+from hub.simulator.transport import (
     SandboxTransport,
     ServedSandbox,
     asgi_app,

@@ -20,12 +20,12 @@ from hub.core.engine import Shop
 from hub.push.app import PushService, create_app
 from hub.push.process import PushProcessor
 from hub.report import SyncReport
-from hub.testing.lab import Lab
-from hub.testing.sandbox import Buyers, SandboxApp
-from hub.testing.sandbox.pushes import OrderChange, OrderFeed
+from hub.simulator import Buyers, SandboxApp
+from hub.simulator.lab import Lab
+from hub.simulator.pushes import OrderChange, OrderFeed
 
 if TYPE_CHECKING:
-    from hub.demo import DemoOptions
+    from hub.simulator.demo import DemoOptions
 
 TICK = 0.01  # seconds between looks at the sandboxes' feeds and the inbox
 
@@ -35,7 +35,7 @@ async def race_on_pushes(
 ) -> list[SyncReport]:
     """Buyers race while pushes drive the hub; ``ends`` receives the end of every push
     round that processed something. Returns the safety-net cycles' reports."""
-    from hub.demo import WEIGHTS
+    from hub.simulator.demo import WEIGHTS
 
     service = PushService(
         PushProcessor.open(lab.app.runtime(), lab.app.settings),

@@ -2,7 +2,7 @@
 
 A file is processed in bounded memory whatever its size:
 
-1. **Check** — the sheet is streamed (:mod:`hub.ops.spreadsheet`); each row is parsed, and
+1. **Check** — the sheet is streamed (:mod:`hub.bulk.spreadsheet`); each row is parsed, and
    every :data:`CHUNK` rows the SKUs and their current values are looked up in one short
    read transaction. Each row lands in a private staging database (a temporary SQLite file,
    not the hub's database) with its verdict, old and new value.
@@ -30,9 +30,9 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub import validation
+from hub.bulk.spreadsheet import Sheet, SheetRow, column_letter, open_sheet, unneutralise
 from hub.core import catalog, outbox, prices
 from hub.errors import InputError, Problem
-from hub.ops.spreadsheet import Sheet, SheetRow, column_letter, open_sheet, unneutralise
 from hub.storage import tables as t
 from hub.storage.db import Database
 from hub.units import fen_to_yuan
