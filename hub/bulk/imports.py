@@ -26,12 +26,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub import validation
 from hub.bulk.spreadsheet import Sheet, SheetRow, column_letter, open_sheet, unneutralise
-from hub.core import catalog, outbox, prices
+from hub.core import catalog, prices
 from hub.errors import InputError, Problem
 from hub.storage import tables as t
 from hub.storage.db import Database
@@ -760,7 +760,6 @@ class PriceFile(_Kind):
         total: int,
     ) -> tuple[int, set[int]]:
         shop_names = {v: k for k, v in self.shops.items()}
-        promoted = prices.promoted_listing_ids(session, now)
         written = 0
         shops: set[int] = set()
         conflicts: list[Problem] = []
@@ -823,7 +822,9 @@ class PriceFile(_Kind):
                 )
             session.flush()
             self._audit(session, audits)
-            shops |= self._queue_pushes(session, sku_ids, wide, by_shop, set(own), promoted, now)
+            shops |= prices.queue_prices(
+                session, prices.repriced_listings(session, sku_ids, wide, by_shop, now), now
+            )
             written += len(audits)
             progress("applying", written, written / total if total else None)
         if conflicts:
@@ -831,80 +832,6 @@ class PriceFile(_Kind):
                 f"{source}: prices changed while the file was being checked; nothing changed", conflicts
             )
         return written, shops
-
-    def _queue_pushes(
-        self,
-        session: Session,
-        sku_ids: list[int],
-        wide: dict[int, int],
-        by_shop: dict[tuple[int, int], int],
-        overridden: set[tuple[int, int]],
-        promoted: set[int],
-        now: datetime,
-    ) -> set[int]:
-        """Queue a price write for every listing a change affects — the rules of
-        :func:`hub.core.prices.set_price` in bulk: a shop with its own price keeps it when
-        the price for all shops changes, and a listing a running promotion holds is left
-        alone (the promotion restores the new regular price when it ends)."""
-        listings = session.execute(
-            select(
-                t.Listing.id,
-                t.Listing.shop_id,
-                t.Listing.sku_id,
-                t.Listing.platform_item_id,
-                t.Listing.platform_sku_id,
-                t.Listing.master_code,
-            ).where(t.Listing.sku_id.in_(sku_ids), t.Listing.status != catalog.REMOVED)
-        ).all()
-        entries, superseded = [], []
-        for listing in listings:
-            if listing.id in promoted:
-                continue
-            key = (listing.sku_id, listing.shop_id)
-            if key in by_shop:
-                price = by_shop[key]
-            elif listing.sku_id in wide and key not in overridden:
-                price = wide[listing.sku_id]
-            else:
-                continue
-            idempotency_key = outbox.random_key("price")
-            superseded.append(
-                {
-                    "b_shop": listing.shop_id,
-                    "b_target": str(listing.id),
-                    "b_error": f"replaced by {idempotency_key}",
-                }
-            )
-            entries.append(
-                {
-                    "shop_id": listing.shop_id,
-                    "kind": "price",
-                    "target": str(listing.id),
-                    "idempotency_key": idempotency_key,
-                    "payload": {
-                        "platform_item_id": listing.platform_item_id,
-                        "platform_sku_id": listing.platform_sku_id,
-                        "master_code": listing.master_code,
-                        "price": price,
-                        "reason": "price",
-                    },
-                }
-            )
-        if entries:
-            table = t.OutboxEntry.__table__
-            session.execute(
-                update(table)
-                .where(
-                    table.c.shop_id == bindparam("b_shop"),
-                    table.c.kind == "price",
-                    table.c.target == bindparam("b_target"),
-                    or_(*(table.c.state == state for state in outbox.OPEN_STATES)),
-                )
-                .values(state="superseded", last_error=bindparam("b_error"), updated_at=now),
-                superseded,
-            )
-            outbox.add_many(session, entries, now)
-        return {e["shop_id"] for e in entries}
 
 
 KINDS: dict[str, type[_Kind]] = {"stock": StockFile, "prices": PriceFile}
