@@ -13,10 +13,13 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
+from hub.core import stock as stock_mod
 from hub.core.breaker import BreakerPolicy
 from hub.core.clock import SYSTEM_CLOCK, Clock
 from hub.core.http import RetryPolicy
@@ -115,6 +118,17 @@ class App:
     @property
     def db(self) -> Database:
         return self.database()
+
+    def stock_picture(self, session: Session) -> stock_mod.Picture:
+        """The stock picture now, under this hub's settings (what ``hub stock show``, the
+        stock report and the console show)."""
+        return stock_mod.load_picture(
+            session,
+            self.clock.now(),
+            safety_default=self.settings.safety_stock,
+            partition_below=self.settings.partition_below,
+            sales_window=timedelta(minutes=self.settings.sales_window_minutes),
+        )
 
     def runtime(self) -> ShopRuntime:
         return ShopRuntime(

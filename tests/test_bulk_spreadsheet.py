@@ -8,7 +8,7 @@ import pytest
 
 from hub.bulk.imports import header_key, parse_price_cell, parse_quantity
 from hub.bulk.spreadsheet import OutColumn, cell_text, detect_encoding, open_sheet, write_sheet
-from hub.cli.bulk import ImportProgress
+from hub.cli.fileimport import ImportProgress
 from hub.errors import InputError
 from tests.test_bulk_support import write_xlsx
 

@@ -103,21 +103,23 @@ def cli(ctx: click.Context, database_url: str | None, verbose: int, quiet: bool)
 def _register() -> None:
     from hub.cli import (
         audit,
-        bulk,
-        catalog,
         console,
         db,
         demo,
+        export,
         leases,
+        listings,
         orders,
         outbox,
         plugins,
+        price,
         promo,
         report,
         sandbox,
         secrets,
         serve,
         shops,
+        skus,
         stock,
         sync,
         users,
@@ -127,8 +129,8 @@ def _register() -> None:
         sync.group,
         shops.group,
         secrets.group,
-        catalog.skus,
-        catalog.listings,
+        skus.skus,
+        listings.listings,
         stock.group,
         orders.group,
         outbox.group,
@@ -136,8 +138,8 @@ def _register() -> None:
         audit.group,
         plugins.group,
         db.group,
-        bulk.price,
-        bulk.export,
+        price.price,
+        export.export,
         promo.group,
         report.report,
         sandbox.group,
@@ -147,7 +149,6 @@ def _register() -> None:
         console.console,
     ):
         cli.add_command(command)
-    stock.group.add_command(bulk.stock_import)
 
 
 _register()

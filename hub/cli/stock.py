@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import click
@@ -11,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from hub.app import App
 from hub.cli.app import run_async
+from hub.cli.fileimport import FILE_RULES, import_options, run_file_import
 from hub.cli.output import emit, info, json_option, print_table
 from hub.cli.params import QUANTITY, Percent
 from hub.core import alerts as alerts_mod
@@ -24,16 +24,6 @@ from hub.storage import tables as t
 @click.group("stock")
 def group() -> None:
     """Stock: on-hand counts, allocation rules, what each shop shows."""
-
-
-def load_picture(app: App, s: Session) -> stock_mod.Picture:
-    return stock_mod.load_picture(
-        s,
-        app.clock.now(),
-        safety_default=app.settings.safety_stock,
-        partition_below=app.settings.partition_below,
-        sales_window=timedelta(minutes=app.settings.sales_window_minutes),
-    )
 
 
 @group.command("set")
@@ -85,7 +75,7 @@ def show(app: App, sku: str | None, as_json: bool) -> None:
     hub leaves its listings as they are until a count is set, 0 included."""
 
     def read(s: Session) -> list[dict[str, Any]]:
-        rows = stock_mod.sku_rows(s, load_picture(app, s), code=sku)
+        rows = stock_mod.sku_rows(s, app.stock_picture(s), code=sku)
         if sku and not rows:
             raise InputError(f"unknown SKU {sku!r}")
         return rows
@@ -324,4 +314,50 @@ def rules_list(app: App, as_json: bool) -> None:
             [(r["shop"], r["sku"], r["share"], r["cap"], r["floor"], r["warehouses"] or "all") for r in rows],
             empty="no rules: every shop shows 100% of sellable stock",
         ),
+    )
+
+
+STOCK_HELP = (
+    """Set counted on-hand quantities from a spreadsheet FILE.
+
+    \b
+    Columns:
+      sku (商家编码)         required: the master SKU code
+      quantity (库存/数量)   required: whole units, 0 or more
+      warehouse (仓库)       optional: warehouse code (default: main)
+      title (名称), note (备注): for people; not imported
+"""
+    + FILE_RULES
+    + """
+    A row equal to the current count is not written. The next `hub sync` pushes the new
+    sellable stock to every shop; --push does it now.
+    """
+)
+
+
+@group.command("import", help=STOCK_HELP)
+@import_options
+@click.option("--create-warehouses", is_flag=True, help="Create warehouses the file names that do not exist.")
+def stock_import(
+    app: App,
+    file: str,
+    apply: bool,
+    partial: bool,
+    push: bool,
+    encoding: str | None,
+    show: int,
+    as_json: bool,
+    create_warehouses: bool,
+) -> int:
+    return run_file_import(
+        app,
+        "stock",
+        file,
+        apply=apply,
+        partial=partial,
+        push=push,
+        show=show,
+        encoding=encoding,
+        as_json=as_json,
+        create_warehouses=create_warehouses,
     )

@@ -1,4 +1,10 @@
-"""The sandbox toolkit: the platform-neutral parts of every platform sandbox.
+"""The platform simulator behind ``hub demo`` and ``hub sandbox serve``: stateful
+sandboxes that speak each platform's wire protocol, simulated buyers, and a hub wired to
+them (:mod:`hub.simulator.lab`, :mod:`hub.simulator.demo`).
+
+It is a product feature, not test code: the pytest kit (:mod:`hub.testing`) builds on it,
+never the other way round. This package is also the sandbox toolkit every platform
+plugin's sandbox is built on: the platform-neutral parts of every platform sandbox.
 
 A platform sandbox is a :class:`SandboxApp` subclass that adds only its wire protocol
 (signature checks, envelopes, error codes, page and window rules) on top of:

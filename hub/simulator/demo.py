@@ -165,7 +165,7 @@ async def run_demo(
         if options.push:
             from hub.simulator.demo_push import race_on_pushes
 
-            reports = await race_on_pushes(lab, scarce, options, clock, ends)
+            reports = await race_on_pushes(lab, scarce, options, clock, ends, WEIGHTS)
         else:
             reports = await _race(lab, scarce, options, clock)
         for box in lab.sandboxes.values():
