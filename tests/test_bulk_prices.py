@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hub.bulk.imports import ImportOptions, run_import
+from hub.bulk.imports import run_import
+from hub.bulk.kind import ImportOptions
 from hub.errors import InputError
 from hub.simulator.lab import Lab
 from hub.storage import tables as t

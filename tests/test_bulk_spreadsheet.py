@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.bulk.imports import header_key, parse_price_cell, parse_quantity
+from hub.bulk.columns import header_key, parse_price_cell, parse_quantity
 from hub.bulk.spreadsheet import OutColumn, cell_text, detect_encoding, open_sheet, write_sheet
 from hub.cli.fileimport import ImportProgress
 from hub.errors import InputError

@@ -18,7 +18,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from hub.app import App
-from hub.bulk.imports import SHOW, ImportOptions, ImportResult, run_import
+from hub.bulk.imports import run_import
+from hub.bulk.kind import SHOW, ImportOptions, ImportResult
 from hub.cli.app import run_async
 from hub.cli.output import fen, info, json_option, print_json, print_table
 from hub.cli.sync import TerminalProgress, print_report

@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.bulk.imports import KINDS, ImportOptions, ImportResult, run_import
+from hub.bulk.imports import KINDS, run_import
+from hub.bulk.kind import ImportOptions, ImportResult
 from hub.bulk.spreadsheet import CSV_SUFFIXES, XLSX_SUFFIXES
 from hub.console.auth import action, hub, signed_in
 from hub.console.templating import flash, render
