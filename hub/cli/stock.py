@@ -15,6 +15,7 @@ from hub.cli.output import emit, info, json_option, print_table
 from hub.cli.params import QUANTITY, Percent
 from hub.core import alerts as alerts_mod
 from hub.core import audit, catalog
+from hub.core import rules as rules_mod
 from hub.core import stock as stock_mod
 from hub.core.shops import get_shop
 from hub.errors import InputError
@@ -235,40 +236,19 @@ def rules_set(
     """Set SHOP's allocation rule (or its rule for one SKU)."""
 
     def write(s: Session) -> dict[str, Any]:
-        shop_row = get_shop(s, shop)
-        sku_id = catalog.sku_by_code(s, sku).id if sku else None
-        rule = s.scalar(
-            select(t.AllocationRule).where(
-                t.AllocationRule.shop_id == shop_row.id,
-                t.AllocationRule.sku_id.is_(sku_id) if sku_id is None else t.AllocationRule.sku_id == sku_id,
-            )
-        )
-        if rule is None:
-            rule = t.AllocationRule(shop_id=shop_row.id, sku_id=sku_id, share=100, floor=0)
-            s.add(rule)
-        if share is not None:
-            rule.share = share
-        if cap is not None or no_cap:
-            rule.cap = None if no_cap else cap
-        if floor is not None:
-            rule.floor = floor
-        if warehouses is not None:
-            codes = [c.strip() for c in warehouses.split(",") if c.strip()]
-            for code in codes:
-                catalog.warehouse(s, code)
-            rule.warehouses = codes or None
-        new = {"share": rule.share, "cap": rule.cap, "floor": rule.floor, "warehouses": rule.warehouses}
-        audit.record(
+        codes = None if warehouses is None else [c.strip() for c in warehouses.split(",") if c.strip()]
+        return rules_mod.set_rule(
             s,
+            get_shop(s, shop),
+            catalog.sku_by_code(s, sku) if sku else None,
+            share=share,
+            cap=cap,
+            no_cap=no_cap,
+            floor=floor,
+            warehouses=codes,
             actor=app.actor,
-            action="rule.set",
             now=app.clock.now(),
-            sku=sku,
-            shop=shop,
-            new=new,
-            source="hub stock rules set",
         )
-        return new
 
     new = app.db.run_sync(write)
     info(f"{shop}{' ' + sku if sku else ''}: {describe_rule(new)}")
@@ -287,25 +267,7 @@ def describe_rule(rule: dict[str, Any]) -> str:
 def rules_list(app: App, as_json: bool) -> None:
     """List allocation rules (shops without one show 100% of sellable stock)."""
 
-    def read(s: Session) -> list[dict[str, Any]]:
-        return [
-            {
-                "shop": shop,
-                "sku": sku or "*",
-                "share": r.share,
-                "cap": r.cap,
-                "floor": r.floor,
-                "warehouses": r.warehouses,
-            }
-            for r, shop, sku in s.execute(
-                select(t.AllocationRule, t.Shop.name, t.Sku.code)
-                .join(t.Shop, t.Shop.id == t.AllocationRule.shop_id)
-                .outerjoin(t.Sku, t.Sku.id == t.AllocationRule.sku_id)
-                .order_by(t.Shop.name)
-            )
-        ]
-
-    rows = app.db.run_sync(read)
+    rows = app.db.run_sync(rules_mod.list_rules)
     emit(
         as_json,
         rows,

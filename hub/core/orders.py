@@ -407,6 +407,48 @@ def set_cursor(session: Session, shop_id: int, stream: str, position: datetime, 
         row.position, row.updated_at = position, now
 
 
+def order_dict(order: t.Order, shop: str) -> dict[str, Any]:
+    """An order and its lines as plain data (``hub orders list --json``)."""
+    return {
+        "shop": shop,
+        "order_id": order.platform_order_id,
+        "status": order.status,
+        "platform_status": order.platform_status,
+        "created_at": order.created_at_platform,
+        "modified_at": order.modified_at_platform,
+        "total": order.total,
+        "lines": [
+            {
+                "line_id": ln.line_id,
+                "platform_sku_id": ln.platform_sku_id,
+                "master_code": ln.master_code,
+                "linked": ln.sku_id is not None,
+                "quantity": ln.quantity,
+                "unit_price": ln.unit_price,
+            }
+            for ln in order.lines
+        ],
+    }
+
+
+def list_orders(
+    s: Session, *, shop_id: int | None = None, status: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Orders newest first (by the platform's creation time), with their lines and shop name."""
+    query = (
+        select(t.Order, t.Shop.name)
+        .join(t.Shop, t.Shop.id == t.Order.shop_id)
+        .options(selectinload(t.Order.lines))
+        .order_by(t.Order.created_at_platform.desc(), t.Order.id.desc())
+        .limit(limit)
+    )
+    if shop_id is not None:
+        query = query.where(t.Order.shop_id == shop_id)
+    if status:
+        query = query.where(t.Order.status == status)
+    return [order_dict(o, name) for o, name in s.execute(query)]
+
+
 def order_exceptions(s: Session) -> list[dict[str, Any]]:
     """Order lines whose SKU matches nothing, oldest order first, with the reason."""
     rows = s.execute(
