@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.app import App
@@ -16,7 +15,6 @@ from hub.cli.params import parse_price
 from hub.core import catalog, prices
 from hub.core.shops import get_shop
 from hub.errors import InputError, Problem
-from hub.storage import tables as t
 
 PRICE_HELP = (
     """Set regular prices from a spreadsheet FILE.
@@ -111,14 +109,7 @@ def price_set(
             queued = prices.set_price(
                 s, sku=row, shop=shop_row, price=new, now=now, actor=app.actor, source=source
             )
-        shops = sorted(
-            s.scalars(
-                select(t.Shop.name)
-                .join(t.Listing, t.Listing.shop_id == t.Shop.id)
-                .where(t.Listing.sku_id == row.id, t.Listing.status != catalog.REMOVED)
-                .distinct()
-            )
-        )
+        shops = catalog.shops_listing(s, row.id)
         if shop_row is not None:
             shops = [n for n in shops if n == shop_row.name]
         return {

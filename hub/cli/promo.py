@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 import yaml
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.app import App
@@ -20,7 +19,6 @@ from hub.core import promotions as promo_mod
 from hub.core.engine import SyncEngine
 from hub.errors import InputError
 from hub.models import Promotion, PromotionKind
-from hub.storage import tables as t
 
 
 @click.group("promo")
@@ -136,24 +134,6 @@ def create(app: App, path: Path | None, push: bool, as_json: bool, **flags: Any)
     return _run_now(app) if push else 0
 
 
-def _rows(s: Session, where: Any = None) -> list[dict[str, Any]]:
-    query = select(t.Promotion).order_by(t.Promotion.starts_at.desc())
-    if where is not None:
-        query = query.where(where)
-    return [
-        {
-            "id": p.id,
-            "name": p.name,
-            "kind": p.kind,
-            "params": p.params,
-            "starts_at": p.starts_at,
-            "ends_at": p.ends_at,
-            "state": p.state,
-        }
-        for p in s.scalars(query)
-    ]
-
-
 def _describe(params: dict[str, Any]) -> str:
     return ", ".join(f"{k}={fen(v) if k in promo_mod.MONEY else v}" for k, v in params.items())
 
@@ -163,7 +143,7 @@ def _describe(params: dict[str, Any]) -> str:
 @click.pass_obj
 def list_(app: App, as_json: bool) -> None:
     """List promotions, latest start first."""
-    rows = app.db.run_sync(_rows)
+    rows = app.db.run_sync(promo_mod.promotion_rows)
     emit(
         as_json,
         rows,
@@ -194,7 +174,7 @@ def show(app: App, promotion_id: int, as_json: bool) -> None:
     """A promotion and where it stands on each shop."""
 
     def read(s: Session) -> dict[str, Any]:
-        rows = _rows(s, t.Promotion.id == promotion_id)
+        rows = promo_mod.promotion_rows(s, promotion_id)
         if not rows:
             raise InputError(f"no promotion #{promotion_id}; see `hub promo list`")
         return {**rows[0], "targets": promo_mod.targets_of(s, promotion_id)}

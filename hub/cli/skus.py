@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import validation
@@ -30,21 +29,7 @@ def skus() -> None:
 def skus_list(app: App, as_json: bool) -> None:
     """List master SKUs with price and stock settings."""
 
-    def read(s: Session) -> list[dict[str, Any]]:
-        return [
-            {
-                "code": k.code,
-                "title": k.title,
-                "price": k.price,
-                "price_floor": k.price_floor,
-                "safety_stock": k.safety_stock,
-                "partition_below": k.partition_below,
-                "partitioned": k.partitioned,
-            }
-            for k in s.scalars(select(t.Sku).order_by(t.Sku.code))
-        ]
-
-    rows = app.db.run_sync(read)
+    rows = app.db.run_sync(catalog.sku_rows)
     emit(
         as_json,
         rows,

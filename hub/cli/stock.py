@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.app import App
@@ -17,9 +16,8 @@ from hub.core import alerts as alerts_mod
 from hub.core import audit, catalog
 from hub.core import rules as rules_mod
 from hub.core import stock as stock_mod
-from hub.core.shops import get_shop
+from hub.core.shops import all_shops, get_shop
 from hub.errors import InputError
-from hub.storage import tables as t
 
 
 @click.group("stock")
@@ -162,11 +160,7 @@ def drift(app: App, shops: tuple[str, ...], repair: bool, as_json: bool) -> None
 
     async def main() -> list[stock_mod.Drift]:
         rows = app.db.run_sync(
-            lambda s: (
-                [get_shop(s, n) for n in shops]
-                if shops
-                else list(s.scalars(select(t.Shop).order_by(t.Shop.name)))
-            )
+            lambda s: [get_shop(s, n) for n in shops] if shops else all_shops(s)
         )
         found: list[stock_mod.Drift] = []
         for row in rows:

@@ -372,3 +372,31 @@ def listing_rows(session: Session, shop: str | None = None, sku: str | None = No
         }
         for row, shop_name, code in session.execute(query)
     ]
+
+
+def sku_rows(session: Session) -> list[dict[str, Any]]:
+    """Every master SKU by code, with its price and stock settings (``hub skus list``)."""
+    return [
+        {
+            "code": k.code,
+            "title": k.title,
+            "price": k.price,
+            "price_floor": k.price_floor,
+            "safety_stock": k.safety_stock,
+            "partition_below": k.partition_below,
+            "partitioned": k.partitioned,
+        }
+        for k in session.scalars(select(t.Sku).order_by(t.Sku.code))
+    ]
+
+
+def shops_listing(session: Session, sku_id: int) -> list[str]:
+    """Names of the shops that list the SKU (removed listings aside), sorted."""
+    return sorted(
+        session.scalars(
+            select(t.Shop.name)
+            .join(t.Listing, t.Listing.shop_id == t.Shop.id)
+            .where(t.Listing.sku_id == sku_id, t.Listing.status != REMOVED)
+            .distinct()
+        )
+    )

@@ -149,11 +149,12 @@ def repriced_listings(
     (SKU id, shop id). A shop-specific price wins; a shop with its own price keeps it when
     the price for all shops changes; a listing a running promotion holds is left alone (the
     promotion restores the new regular price when it ends); removed listings are skipped."""
-    overridden = set(
-        session.execute(
+    overridden = {
+        (sku_id, shop_id)
+        for sku_id, shop_id in session.execute(
             select(t.ShopPrice.sku_id, t.ShopPrice.shop_id).where(t.ShopPrice.sku_id.in_(sku_ids))
-        ).tuples()
-    )
+        )
+    }
     promoted = promoted_listing_ids(session, now)
     listings = session.execute(
         select(

@@ -499,3 +499,22 @@ def targets_of(session: Session, promotion_id: int) -> list[dict[str, Any]]:
         }
         for x, shop, sku in rows
     ]
+
+
+def promotion_rows(session: Session, promotion_id: int | None = None) -> list[dict[str, Any]]:
+    """Promotions (or the one with ``promotion_id``), latest start first, as plain data."""
+    query = select(t.Promotion).order_by(t.Promotion.starts_at.desc())
+    if promotion_id is not None:
+        query = query.where(t.Promotion.id == promotion_id)
+    return [
+        {
+            "id": p.id,
+            "name": p.name,
+            "kind": p.kind,
+            "params": p.params,
+            "starts_at": p.starts_at,
+            "ends_at": p.ends_at,
+            "state": p.state,
+        }
+        for p in session.scalars(query)
+    ]

@@ -269,6 +269,11 @@ def set_secrets(session: Session, host: PluginHost, name: str, values: Mapping[s
     return shop
 
 
+def all_shops(session: Session) -> list[t.Shop]:
+    """Every configured shop, by name."""
+    return list(session.scalars(select(t.Shop).order_by(t.Shop.name)))
+
+
 def get_shop(session: Session, name: str) -> t.Shop:
     shop = session.scalar(select(t.Shop).where(t.Shop.name == name))
     if shop is None:
