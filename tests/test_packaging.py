@@ -42,11 +42,15 @@ def test_every_module_imports_alone() -> None:
 
 # Lower layers never import higher ones: (importer prefix, forbidden prefix).
 BELOW_CLI = ("hub.core", "hub.storage", "hub.push", "hub.bulk", "hub.console", "hub.simulator", "hub.testing")
-LAYERS = [(low, "hub.cli") for low in BELOW_CLI] + [
-    (low, high)
-    for low in ("hub.core", "hub.storage", "hub.push", "hub.bulk")
-    for high in ("hub.simulator", "hub.testing", "hub.console")
-] + [("hub.simulator", "hub.testing"), ("hub.storage", "hub.core")]
+LAYERS = (
+    [(low, "hub.cli") for low in BELOW_CLI]
+    + [
+        (low, high)
+        for low in ("hub.core", "hub.storage", "hub.push", "hub.bulk")
+        for high in ("hub.simulator", "hub.testing", "hub.console")
+    ]
+    + [("hub.simulator", "hub.testing"), ("hub.storage", "hub.core")]
+)
 
 # The stock cycle reads a constant of hub.core.stock lazily from hub.core.catalog; it goes
 # with the split of hub/core/stock.py into a package.

@@ -40,7 +40,6 @@ MAX_PROBLEMS = 100_000  # bad rows listed at most (a million wrong rows would no
 KINDS: dict[str, type[FileKind]] = {"stock": StockFile, "prices": PriceFile}
 
 
-
 def run_import(
     db: Database,
     path: str | Path,

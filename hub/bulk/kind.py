@@ -30,7 +30,6 @@ def quiet(phase: str, rows: int, fraction: float | None) -> None:
     return None
 
 
-
 @dataclass(frozen=True)
 class ImportOptions:
     """What the user asked for (the CLI flags)."""

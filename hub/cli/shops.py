@@ -131,9 +131,7 @@ def check(app: App, name: str | None, as_json: bool) -> int:
     \b
     One cheap authenticated call per shop, side by side; the platform's own words
     are shown. Exit code 0 when every shop passes, 2 when any needs a person."""
-    rows = app.db.run_sync(
-        lambda s: [get_shop(s, name)] if name else all_shops(s)
-    )
+    rows = app.db.run_sync(lambda s: [get_shop(s, name)] if name else all_shops(s))
     if not rows:
         raise ConfigError("no shops configured; add one with `hub shops add`")
     results = run_async(lambda: check_shops(app.runtime(), rows))
@@ -211,9 +209,7 @@ def set_secrets_(
 def list_(app: App, as_json: bool) -> None:
     """List shops. Secrets are shown as **** (set) or blank (unset)."""
     host = app.host
-    shops = app.db.run_sync(
-        lambda s: [describe_shop(host, row) for row in all_shops(s)]
-    )
+    shops = app.db.run_sync(lambda s: [describe_shop(host, row) for row in all_shops(s)])
     emit(
         as_json,
         shops,

@@ -159,9 +159,7 @@ def drift(app: App, shops: tuple[str, ...], repair: bool, as_json: bool) -> None
     runtime = app.runtime()
 
     async def main() -> list[stock_mod.Drift]:
-        rows = app.db.run_sync(
-            lambda s: [get_shop(s, n) for n in shops] if shops else all_shops(s)
-        )
+        rows = app.db.run_sync(lambda s: [get_shop(s, n) for n in shops] if shops else all_shops(s))
         found: list[stock_mod.Drift] = []
         for row in rows:
             ctx = runtime.open(row)

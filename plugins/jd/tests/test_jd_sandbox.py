@@ -307,7 +307,9 @@ def test_order_states_and_shapes(build, ask, clock: FakeClock, orders: dict[Orde
     # still awaiting shipment on JD.
     shown = {s: OrderStatus.AWAITING_SHIPMENT if s is OrderStatus.PARTLY_SHIPPED else s for s in states}
     for status, state in states.items():
-        assert shown[status].value in documented.get(state, set()), f"{status}: {state} is not documented as it"
+        assert shown[status].value in documented.get(state, set()), (
+            f"{status}: {state} is not documented as it"
+        )
     assert by_id[orders[OrderStatus.CANCELLED]]["paymentConfirmTime"] == ""
     assert by_id[orders[OrderStatus.REFUNDED]]["paymentConfirmTime"] != ""
     info = by_id[orders[OrderStatus.AWAITING_SHIPMENT]]
