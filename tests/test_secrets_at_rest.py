@@ -394,7 +394,7 @@ def test_a_rotation_cut_short_after_commit_loses_nothing(invoke: Invoke, app, tm
     host = fake_host()
     add(app.db, host)
     rotation = app.db.secrets.rotation()
-    app.db.run_sync(lambda s: rotate_secrets(s, app.db.secrets, rotation))
+    app.db.run_sync(lambda s: rotate_secrets(s, app.db.secrets, rotation, app.clock.now()))
     # ... and the process dies before the new key file replaced the old one.
     fresh = Database(app.settings.database_url)
     assert opened(fresh, host) == SECRETS

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from hub.app import App
 from hub.cli.output import emit, fen, info, json_option, print_table
-from hub.core import audit, catalog
+from hub.core import catalog
 from hub.core.shops import get_shop
 from hub.errors import InputError
 
@@ -101,19 +101,15 @@ def listings_map(app: App, shop: str, platform_sku_id: str, sku_code: str | None
     if not unlink and not sku_code:
         raise InputError("give a SKU code, or --unlink")
 
-    def write(s: Session) -> None:
-        shop_row = get_shop(s, shop)
-        row = catalog.map_listing(s, shop_row.id, platform_sku_id, None if unlink else sku_code)
-        audit.record(
+    app.db.run_sync(
+        lambda s: catalog.link_listing(
             s,
-            actor=app.actor,
-            action="listing.map",
-            now=app.clock.now(),
-            sku=sku_code,
             shop=shop,
-            new=row.platform_sku_id,
+            platform_sku_id=platform_sku_id,
+            sku_code=None if unlink else sku_code,
+            actor=app.actor,
             source="hub listings map",
+            now=app.clock.now(),
         )
-
-    app.db.run_sync(write)
+    )
     info(f"{shop} {platform_sku_id} " + ("unlinked" if unlink else f"linked to {sku_code}"))

@@ -18,6 +18,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub import validation
+from hub.core import audit
+from hub.core.shops import get_shop
 from hub.errors import InputError
 from hub.models import Listing as ListingModel
 from hub.models import OrderStatus
@@ -204,6 +206,32 @@ def map_listing(session: Session, shop_id: int, platform_sku_id: str, sku_code: 
     row.sku_id = sku_by_code(session, sku_code).id if sku_code else None
     row.mapped_manually = True
     relink(session)
+    return row
+
+
+def link_listing(
+    session: Session,
+    *,
+    shop: str,
+    platform_sku_id: str,
+    sku_code: str | None,
+    actor: str,
+    source: str,
+    now: datetime,
+) -> t.Listing:
+    """Link SHOP's listing to a SKU by hand (``sku_code`` None unlinks it) and audit who
+    did it from where: what `hub listings map` and the console's exceptions page both do."""
+    row = map_listing(session, get_shop(session, shop).id, platform_sku_id, sku_code)
+    audit.record(
+        session,
+        actor=actor,
+        action="listing.map",
+        now=now,
+        sku=sku_code,
+        shop=shop,
+        new=row.platform_sku_id,
+        source=source,
+    )
     return row
 
 
