@@ -12,18 +12,25 @@ gives the fixtures ``clock`` (the pytest plugin's ``fake_clock``), ``saved_token
 the shops refreshed), ``sandbox``, ``shop_factory`` (``shop_factory(**settings)`` builds a
 shop with settings overridden; every shop it built is closed after the test) and ``shop``
 (one shop with the sandbox's credentials).
+
+For tests of the whole hub, :func:`lab_fixture` declares a ``lab`` fixture: a
+:class:`~hub.simulator.lab.Lab` (a hub on an SQLite file and one sandbox per shop) on the
+fake clock, closed after the test.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hub.core.http import RetryPolicy
 from hub.platform import PlatformInfo, ShopContext, TokenSet
-from hub.simulator import SandboxApp
+from hub.plugins import PluginHost
+from hub.simulator import SandboxApp, Seed
+from hub.simulator.lab import Lab
 from hub.testing import make_shop
 from hub.testing.clock import FakeClock
 
@@ -100,3 +107,46 @@ def sandbox_shop_fixtures(
         return shop_factory()
 
     return clock_fixture, saved_tokens_fixture, sandbox_fixture, shop_factory_fixture, shop_fixture
+
+
+def lab_fixture(
+    shops: Mapping[str, str],
+    seed: Callable[[], Seed],
+    *,
+    host_factory: Callable[[], PluginHost] = PluginHost,
+    settings: Mapping[str, Any] | None = None,
+    on_hand: int | None = None,
+    codes: Sequence[str] | None = None,
+    backends: bool = False,
+    name: str = "lab",
+) -> Any:
+    """A fixture (``name``, default ``lab``): a :class:`Lab` of ``shops`` (shop name ->
+    platform) seeded with ``seed()``, on the pytest plugin's ``fake_clock``, with hub
+    ``settings``. Its database is an SQLite file in the test's folder, or with ``backends``
+    the pytest plugin's ``hub_db_url`` (SQLite, then PostgreSQL). With ``on_hand``, the
+    seed's master SKUs (only ``codes`` if given) are created with that many units each."""
+
+    def open_lab(url: str, clock: FakeClock) -> Iterator[Lab]:
+        made = Lab.create(
+            url, shops=shops, seed=seed(), clock=clock, host_factory=host_factory, settings=settings
+        )
+        try:
+            if on_hand is not None:
+                made.import_catalogue(on_hand=on_hand, codes=codes)
+            yield made
+        finally:
+            made.close()
+
+    if backends:
+
+        @pytest.fixture(name=name)
+        def on_every_backend(hub_db_url: str, fake_clock: FakeClock) -> Iterator[Lab]:
+            yield from open_lab(hub_db_url, fake_clock)
+
+        return on_every_backend
+
+    @pytest.fixture(name=name)
+    def on_sqlite(tmp_path: Path, fake_clock: FakeClock) -> Iterator[Lab]:
+        yield from open_lab(f"sqlite:///{tmp_path / 'hub.db'}", fake_clock)
+
+    return on_sqlite
