@@ -53,7 +53,8 @@ LAYERS = (
 )
 
 # The stock cycle reads a constant of hub.core.stock lazily from hub.core.catalog; it goes
-# with the split of hub/core/stock.py into a package.
+# with the split of hub/core/stock.py into a package. No other cycle is allowed, nor one that
+# grows this one; when it is gone, delete it here.
 KNOWN_CYCLES = [["hub.core.catalog", "hub.core.stock"]]
 
 
@@ -127,8 +128,19 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     assert cycles({"a": {"b"}, "b": set()}) == []
 
 
+def new_cycles(found: list[list[str]], known: list[list[str]]) -> list[list[str]]:
+    """The cycles in ``found`` that are not (part of) a known one."""
+    return [c for c in found if not any(set(c) <= set(k) for k in known)]
+
+
+def test_only_unknown_cycles_are_refused() -> None:
+    known = [["a", "b"]]
+    assert new_cycles([["a", "b"]], known) == [] and new_cycles([], known) == []
+    assert new_cycles([["a", "b", "c"], ["d", "e"]], known) == [["a", "b", "c"], ["d", "e"]]
+
+
 def test_hub_modules_import_no_cycle() -> None:
-    assert cycles(import_graph()) == KNOWN_CYCLES
+    assert new_cycles(cycles(import_graph()), KNOWN_CYCLES) == []
 
 
 def test_lower_layers_never_import_higher_ones() -> None:
