@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from hub.models import Order, OrderStatus
@@ -431,10 +431,9 @@ def order_dict(order: t.Order, shop: str) -> dict[str, Any]:
     }
 
 
-def list_orders(
-    s: Session, *, shop_id: int | None = None, status: str | None = None, limit: int = 50
-) -> list[dict[str, Any]]:
-    """Orders newest first (by the platform's creation time), with their lines and shop name."""
+def _newest_orders(status: str | None, limit: int) -> Select[tuple[t.Order, str]]:
+    """Orders with their lines and shop name, newest first (by the platform's creation
+    time), only those in ``status`` if given."""
     query = (
         select(t.Order, t.Shop.name)
         .join(t.Shop, t.Shop.id == t.Order.shop_id)
@@ -442,10 +441,16 @@ def list_orders(
         .order_by(t.Order.created_at_platform.desc(), t.Order.id.desc())
         .limit(limit)
     )
+    return query.where(t.Order.status == status) if status else query
+
+
+def list_orders(
+    s: Session, *, shop_id: int | None = None, status: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Orders newest first (by the platform's creation time), with their lines and shop name."""
+    query = _newest_orders(status, limit)
     if shop_id is not None:
         query = query.where(t.Order.shop_id == shop_id)
-    if status:
-        query = query.where(t.Order.status == status)
     return [order_dict(o, name) for o, name in s.execute(query)]
 
 
@@ -487,17 +492,9 @@ def search_orders(
 ) -> list[dict[str, Any]]:
     """Orders newest first, filtered by shop name, status, creation time ``[since, until)``
     and a master SKU code on any line; each with its shop and lines."""
-    query = (
-        select(t.Order, t.Shop.name)
-        .join(t.Shop, t.Shop.id == t.Order.shop_id)
-        .options(selectinload(t.Order.lines))
-        .order_by(t.Order.created_at_platform.desc(), t.Order.id.desc())
-        .limit(limit)
-    )
+    query = _newest_orders(status, limit)
     if shop:
         query = query.where(t.Shop.name == shop)
-    if status:
-        query = query.where(t.Order.status == status)
     if since:
         query = query.where(t.Order.created_at_platform >= since)
     if until:
