@@ -33,15 +33,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import emit, machine, say, target
 
-from hub.cli.app import App
+from hub.app import App
 from hub.core.engine import SyncEngine
 from hub.core.shops import add_shop
 from hub.settings import HubSettings
+from hub.simulator import SandboxConfig, generate_seed
+from hub.simulator.lab import Lab
+from hub.simulator.transport import ServedSandbox, serve_in_thread
 from hub.storage import tables as t
-from hub.testing.lab import Lab
 from hub.testing.postgres import PostgresForTests
-from hub.testing.sandbox import SandboxConfig, generate_seed
-from hub.testing.sandbox.transport import ServedSandbox, serve_in_thread
 from hub.workers import enqueue
 
 PLATFORMS = ("taobao", "jd", "douyin", "wechat")

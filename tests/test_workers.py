@@ -18,14 +18,14 @@ from procrastinate.periodic import PeriodicDeferrer
 from procrastinate.worker import Worker
 from sqlalchemy import select, text
 
+from hub.app import App
 from hub.cli import cli
-from hub.cli.app import App
 from hub.core.ratelimit import RateLimiter
 from hub.settings import HubSettings
+from hub.simulator.lab import Lab
 from hub.storage import tables as t
 from hub.storage.db import Database
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
 from hub.workers import enqueue, scheduler
 from hub.workers.app import create_app
 from hub.workers.runner import WorkerRuntime

@@ -20,15 +20,15 @@ import anyio
 import pytest
 from sqlalchemy import func, select, text
 
-from hub.cli.app import App
+from hub.app import App
 from hub.core.engine import SyncEngine
 from hub.core.shops import add_shop
 from hub.settings import HubSettings
+from hub.simulator import SandboxConfig, Seed
+from hub.simulator.lab import Lab
+from hub.simulator.seed import SeedProduct, SeedSku
+from hub.simulator.transport import ServedSandbox, serve_in_thread
 from hub.storage import tables as t
-from hub.testing.lab import Lab
-from hub.testing.sandbox import SandboxConfig, Seed
-from hub.testing.sandbox.seed import SeedProduct, SeedSku
-from hub.testing.sandbox.transport import ServedSandbox, serve_in_thread
 from hub.workers import enqueue
 
 pytestmark = pytest.mark.slow

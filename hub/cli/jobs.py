@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hub.cli.app import App
+from hub.app import App
 from hub.cli.output import emit, info, json_option, print_json, print_table
 from hub.workers import jobs as jobs_mod
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from hub.cli.app import App
+from hub.app import App
 from hub.cli.output import info
 from hub.errors import ConfigError
 
@@ -39,7 +39,7 @@ def serve(app: App, host: str, port: int) -> None:
     interval as the safety net (see README, "Real time: push messages"). With
     HUB_WORKERS=1 (PostgreSQL, `hub worker`), each stored push enqueues a job for the
     workers in the same transaction instead, and the workers process and poll."""
-    from hub.testing.sandbox.transport import bind_socket
+    from hub.simulator.transport import bind_socket
 
     asgi = build_app(app)
     try:

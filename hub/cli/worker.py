@@ -8,9 +8,10 @@ from collections.abc import Sequence
 import anyio
 import click
 
-from hub.cli.app import App, run_async, verbosity_options
+from hub.app import App
+from hub.cli.app import run_async, verbosity_options
 from hub.cli.output import info
-from hub.workers.app import HEARTBEAT_SECONDS, QUEUES, STALLED_SECONDS, create_app, require_postgres
+from hub.workers.app import QUEUES, create_app, require_postgres
 
 
 @click.command("worker")
@@ -52,13 +53,14 @@ def worker(app: App, concurrency: int, queues: Sequence[str], until_idle: bool) 
     Needs PostgreSQL (HUB_DATABASE_URL) at the newest schema (`hub db upgrade`).
     """
     require_postgres(app.settings.database_url)
+    queue_app = create_app(app.settings.database_url)  # one line if procrastinate is missing
     from procrastinate.worker import Worker
 
     from hub.workers.runner import WorkerRuntime
+    from hub.workers.tasks import HEARTBEAT_SECONDS, STALLED_SECONDS
 
     app.database()  # schema checked: one line if it is missing or behind
     hub = WorkerRuntime.start(app)
-    queue_app = create_app(app.settings.database_url)
     runner = Worker(
         queue_app,  # type: ignore[arg-type]
         queues=list(queues) or None,

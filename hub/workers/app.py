@@ -9,11 +9,6 @@ from hub.storage.db import describe_database
 
 #: queues: the scheduler's tick, push processing, and the (shop, stream) syncs
 QUEUES = ("scheduler", "push", "sync")
-#: a worker's heartbeat, and how long one may miss it before its jobs are taken over
-HEARTBEAT_SECONDS = 10.0
-STALLED_SECONDS = 30.0
-#: the scheduler's tick: every 5 seconds (procrastinate's cron with a seconds column)
-TICK_CRON = "* * * * * */5"
 
 
 def require_postgres(database_url: str) -> None:

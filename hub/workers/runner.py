@@ -12,7 +12,7 @@ from hub.report import SyncReport
 from hub.workers.ratelimit_pg import shared_limiters
 
 if TYPE_CHECKING:
-    from hub.cli.app import App
+    from hub.app import App
 
 
 class Abandoned(JobFailed):

@@ -20,10 +20,15 @@ from hub.errors import HubError, JobFailed
 from hub.push.process import PushProcessor
 from hub.secrets import redact
 from hub.workers import jobs, scheduler
-from hub.workers.app import STALLED_SECONDS, TICK_CRON
 from hub.workers.runner import Abandoned, WorkerRuntime, verdict
 
 log = logging.getLogger("hub.worker")
+
+#: a worker's heartbeat, and how long one may miss it before its jobs are taken over
+HEARTBEAT_SECONDS = 10.0
+STALLED_SECONDS = 30.0
+#: the scheduler's tick: every 5 seconds (procrastinate's cron with a seconds column)
+TICK_CRON = "* * * * * */5"
 
 
 class HubRetry(BaseRetryStrategy):
