@@ -51,8 +51,8 @@ class HubSettings(BaseSettings):
     )
     workers: bool = Field(
         False,
-        description="`hub worker` processes run the syncs (PostgreSQL): `hub serve` then enqueues a job "
-        "with each stored push instead of processing it in its own process",
+        description="`hub worker` processes run the syncs (PostgreSQL): a stored push (`hub serve`) or "
+        "`hub stock set` enqueues its job in the same transaction",
     )
     worker_interval_seconds: float = Field(
         60,

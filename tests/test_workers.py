@@ -170,11 +170,17 @@ async def test_the_periodic_tick_is_deferred_once_however_many_workers_run(pg_ur
 
 
 async def test_a_worker_runs_the_streams_a_tick_enqueued(lab: Lab, fake_clock: FakeClock) -> None:
-    lab.app.db.run_sync(lambda s: scheduler.enqueue_due(s, fake_clock.now(), lab.app.settings))
+    settings = lab.app.settings
+    lab.app.db.run_sync(lambda s: scheduler.enqueue_due(s, fake_clock.now(), settings))
     await drain(lab.app, concurrency=4)
     statuses = Counter(j["status"] for j in jobs(lab.app.db))
     assert statuses == {"succeeded": len(SHOPS) * len(scheduler.STREAMS)}
-    assert lab.shown("CUP") == {"a": 20, "b": 20, "c": 20}  # what `hub sync` would have done
+    # The streams ran side by side, so a shop's stock may have run before its listings
+    # were linked: its next stock job (an interval on) shows them, as `hub sync` would.
+    fake_clock.advance(settings.worker_interval_seconds)
+    lab.app.db.run_sync(lambda s: scheduler.enqueue_due(s, fake_clock.now(), settings))
+    await drain(lab.app, concurrency=4)
+    assert lab.shown("CUP") == {"a": 20, "b": 20, "c": 20}
 
 
 async def test_two_workers_never_run_one_shops_stream_at_once(
@@ -422,3 +428,41 @@ def test_hub_jobs_on_sqlite_is_one_line(tmp_path: Any) -> None:
         code, output = hub(app, *args)
         assert code == 2 and output.count("\n") == 1 and "PostgreSQL" in output, output
     app.close()
+
+
+def test_with_workers_a_stock_change_commits_with_its_push_jobs(lab: Lab) -> None:
+    app = lab.app
+    app.settings = app.settings.model_copy(update={"workers": True})
+    code, output = hub(app, "stock", "set", "NOPE", "5")  # refused: nothing changes, nothing queued
+    assert code == 2 and jobs(app.db) == []
+    code, output = hub(app, "stock", "set", "CUP", "7")
+    assert code == 0, output
+    queued = [(j["task_name"], j["args"]["shop"], j["args"]["stream"], j["status"]) for j in jobs(app.db)]
+    assert queued == [("hub:run_stream", shop, "stock", "todo") for shop in sorted(SHOPS)]
+    code, output = hub(app, "stock", "set", "LID", "3")  # the jobs already waiting will push it
+    assert code == 0 and len(jobs(app.db)) == len(SHOPS)
+
+
+def test_jobs_that_finished_days_ago_are_pruned_and_failed_ones_kept(pg_url: str) -> None:
+    from hub.workers import jobs as jobs_mod
+
+    db = Database(pg_url)
+    try:
+        ids = db.run_sync(lambda s: [enqueue.enqueue_stream(s, shop, "orders") for shop in ("a", "b", "c")])
+        finish = text(
+            "UPDATE procrastinate_jobs SET status = CAST(:status AS procrastinate_job_status) WHERE id = :id"
+        )
+        db.run_sync(lambda s: s.execute(finish, {"status": "succeeded", "id": ids[0]}))
+        db.run_sync(lambda s: s.execute(finish, {"status": "failed", "id": ids[1]}))
+        now = FakeClock().now()
+        db.run_sync(
+            lambda s: jobs_mod.record_error(s, ids[1], "refused", retryable=False, exit_code=2, now=now)
+        )
+        assert db.run_sync(jobs_mod.prune) == 0  # nothing is old yet
+        age = text("UPDATE procrastinate_events SET at = now() - interval '4 days'")
+        db.run_sync(lambda s: s.execute(age))
+        assert db.run_sync(jobs_mod.prune) == 1
+        assert [(j["id"], j["status"]) for j in jobs(db)] == [(ids[1], "failed"), (ids[2], "todo")]
+        assert db.run_sync(lambda s: s.scalars(select(t.JobError.job_id)).all()) == [ids[1]]
+    finally:
+        db.dispose()

@@ -17,11 +17,12 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.errors import ConfigError
+from hub.storage import tables as t
 
 RUN_STREAM = "hub:run_stream"
 PROCESS_PUSHES = "hub:process_pushes"
@@ -88,7 +89,9 @@ def enqueue_pushes(session: Session) -> int | None:
     return defer(session, PROCESS_PUSHES, {}, queue="push", lock="push", queueing_lock="push", priority=5)
 
 
-def enqueue_stock(session: Session, shop_names: list[str]) -> list[int]:
-    """Stock jobs for ``shop_names`` (a stock change every shop must show); the ids enqueued."""
-    ids = [enqueue_stream(session, name, "stock", priority=5) for name in shop_names]
+def enqueue_stock(session: Session) -> list[int]:
+    """A stock job for every shop (a stock change every shop must show, e.g. `hub stock
+    set`); the ids enqueued (a shop whose stock job is already waiting gets none)."""
+    names = session.scalars(select(t.Shop.name).order_by(t.Shop.name)).all()
+    ids = [enqueue_stream(session, name, "stock", priority=5) for name in names]
     return [i for i in ids if i is not None]

@@ -130,3 +130,28 @@ def retry(session: Session, job_ids: list[int] | None, now: datetime) -> list[in
         except IntegrityError:  # a job for the same stream is already waiting: it does the work
             continue
     return queued
+
+
+KEEP_FINISHED_DAYS = 3
+
+
+def prune(session: Session, days: float = KEEP_FINISHED_DAYS) -> int:
+    """Delete the jobs that finished well (succeeded, cancelled, aborted) more than ``days``
+    ago by the database's clock, with their events; failed jobs stay until retried. The
+    scheduler's tick calls this once an hour, so the queue keeps a few days of what ran."""
+    deleted = session.execute(
+        text(
+            "DELETE FROM procrastinate_jobs j WHERE j.status IN ('succeeded', 'cancelled', 'aborted')"
+            " AND NOT EXISTS (SELECT 1 FROM procrastinate_events e WHERE e.job_id = j.id"
+            " AND e.at >= now() - make_interval(secs => :seconds))"
+            " AND NOT EXISTS (SELECT 1 FROM procrastinate_periodic_defers d WHERE d.job_id = j.id)"
+        ),
+        {"seconds": days * 86400},
+    )
+    session.execute(
+        text(
+            "DELETE FROM job_errors x"
+            " WHERE NOT EXISTS (SELECT 1 FROM procrastinate_jobs j WHERE j.id = x.job_id)"
+        )
+    )
+    return int(getattr(deleted, "rowcount", 0) or 0)

@@ -29,6 +29,7 @@ HEARTBEAT_SECONDS = 10.0
 STALLED_SECONDS = 30.0
 #: the scheduler's tick: every 5 seconds (procrastinate's cron with a seconds column)
 TICK_CRON = "* * * * * */5"
+PRUNE_EVERY = 5  # seconds between ticks: the tick whose time falls in an hour's first ones prunes
 
 
 class HubRetry(BaseRetryStrategy):
@@ -135,6 +136,8 @@ async def tick(context: JobContext, timestamp: int) -> dict[str, Any]:
             await manager.finish_job(job, status=Status.ABORTED, delete_job=False)
     now = hub.runtime.clock.now()
     done = await hub.runtime.db.run(lambda s: scheduler.enqueue_due(s, now, hub.app.settings))
+    if timestamp % 3600 < PRUNE_EVERY:  # once an hour: forget what finished days ago
+        await hub.runtime.db.run(jobs.prune)
     return {"enqueued": len(done.streams), "waiting": done.already_waiting, "stalled": len(stalled)}
 
 
