@@ -13,7 +13,7 @@ from hub import validation
 from hub.cli.app import App, run_async
 from hub.cli.output import emit, fen, info, json_option, print_table
 from hub.cli.params import QUANTITY
-from hub.core import audit, catalog
+from hub.core import audit, bundles, catalog
 from hub.core.shops import get_shop
 from hub.errors import InputError, SyncError
 from hub.storage import tables as t
@@ -44,6 +44,7 @@ def skus_list(app: App, as_json: bool) -> None:
     """List master SKUs with price and stock settings."""
 
     def read(s: Session) -> list[dict[str, Any]]:
+        recipes = bundles.all_recipes(s)
         return [
             {
                 "code": k.code,
@@ -53,6 +54,7 @@ def skus_list(app: App, as_json: bool) -> None:
                 "safety_stock": k.safety_stock,
                 "partition_below": k.partition_below,
                 "partitioned": k.partitioned,
+                "bundle_of": recipes.get(k.code, {}),
             }
             for k in s.scalars(select(t.Sku).order_by(t.Sku.code))
         ]
@@ -62,7 +64,7 @@ def skus_list(app: App, as_json: bool) -> None:
         as_json,
         rows,
         lambda: print_table(
-            ["code", "title", "price", "floor", "safety", "partition below", "partitioned"],
+            ["code", "title", "price", "floor", "safety", "partition below", "partitioned", "bundle of"],
             [
                 (
                     r["code"],
@@ -72,6 +74,7 @@ def skus_list(app: App, as_json: bool) -> None:
                     r["safety_stock"],
                     r["partition_below"],
                     "yes" if r["partitioned"] else "",
+                    bundles.format_recipe(r["bundle_of"]),
                 )
                 for r in rows
             ],

@@ -103,6 +103,7 @@ def _register() -> None:
     from hub.cli import (
         audit,
         bulk,
+        bundles,
         catalog,
         console,
         db,
@@ -147,6 +148,8 @@ def _register() -> None:
     ):
         cli.add_command(command)
     stock.group.add_command(bulk.stock_import)
+    catalog.skus.add_command(bundles.bundle)
+    catalog.skus.add_command(bundles.unbundle)
 
 
 _register()

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub import validation
+from hub.core import bundles
 from hub.errors import InputError
 from hub.models import Listing as ListingModel
 from hub.models import OrderStatus
@@ -89,8 +90,10 @@ def set_on_hand(
     *,
     create_warehouse: bool = False,
 ) -> tuple[int, int]:
-    """Set the counted units of ``sku`` in a warehouse; returns (old, new)."""
+    """Set the counted units of ``sku`` in a warehouse; returns (old, new). A bundle has no
+    stock of its own: refused."""
     validation.quantity(quantity)
+    bundles.refuse_stock(session, sku)
     wh = warehouse(session, warehouse_code, create=create_warehouse)
     row = session.scalar(
         select(t.StockOnHand).where(t.StockOnHand.sku_id == sku.id, t.StockOnHand.warehouse_id == wh.id)

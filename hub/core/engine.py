@@ -40,7 +40,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.core import alerts as alerts_mod
-from hub.core import leases, outbox, promotions
+from hub.core import bundles, leases, outbox, promotions
 from hub.core import stock as stock_mod
 from hub.core.catalog import store_listings
 from hub.core.delivery import deliver_due
@@ -509,7 +509,10 @@ class SyncEngine:
             pushes = stock_mod.plan(picture, shop_ids=ids, absolute_shops=absolute)
             self.pictures.planned(picture)
             if only is not None:
-                pushes = [p for p in pushes if p.listing.sku_id in only and (p.lowers or not p.partitioned)]
+                only_ids = bundles.widen(picture.skus, only)  # a bundle's sale moves its components
+                pushes = [
+                    p for p in pushes if p.listing.sku_id in only_ids and (p.lowers or not p.partitioned)
+                ]
             lowers = [p for p in pushes if p.lowers]
             raises = stock_mod.grant_raises([p for p in pushes if not p.lowers], picture, claimed)
             # The plan is safe for listings whose model is ambiguous (an order close to its

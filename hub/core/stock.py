@@ -48,7 +48,7 @@ from sqlalchemy import Interval, and_, bindparam, case, func, literal, or_, sele
 from sqlalchemy.orm import Session
 
 from hub.client import check_results
-from hub.core import autopartition, outbox
+from hub.core import autopartition, bundles, outbox
 from hub.core.allocation import Rule, ShopInput, partitioned_targets, sellable, shared_targets
 from hub.core.catalog import REMOVED
 from hub.errors import HubError
@@ -100,17 +100,29 @@ class SkuInfo:
     partitioned: bool = False  # this cycle's mode (see _decide_modes)
     sellable: int = 0
     mode_reason: str = ""  # why the SKU is partitioned or shared this cycle
+    recipe: dict[int, int] = field(default_factory=dict)  # a bundle's component id -> units per bundle
+    used_by: dict[int, int] = field(default_factory=dict)  # bundle id -> units of this SKU per bundle
+    parts_counted: bool = False  # a bundle: every component is counted
 
     @property
     def counted(self) -> bool:
-        """Whether anyone set a count (in any warehouse; 0 counts). A SKU nobody counted
-        never drives a stock write (see :func:`plan`)."""
-        return bool(self.on_hand)
+        """Whether anyone set a count (in any warehouse; 0 counts; a bundle: of each of its
+        components). A SKU nobody counted never drives a stock write (see :func:`plan`)."""
+        return self.parts_counted if self.recipe else bool(self.on_hand)
 
     @property
     def inputs(self) -> tuple[Any, ...]:
         """What the SKU's plan depends on, besides its listings and sales."""
-        return (self.code, self.on_hand, self.reserved, self.safety, self.partition_below, self.marked)
+        return (
+            self.code,
+            self.on_hand,
+            self.reserved,
+            self.safety,
+            self.partition_below,
+            self.marked,
+            self.recipe,
+            self.used_by,
+        )
 
 
 @dataclass
@@ -145,7 +157,9 @@ class Picture:
         return [x for i in self.unread_skus for x in self.by_sku.get(i, ()) if x.needs_read]
 
     def planned_skus(self) -> Iterable[int]:
-        return self.by_sku if self.dirty is None else [i for i in self.dirty if i in self.by_sku]
+        if self.dirty is None:
+            return self.by_sku
+        return [i for i in bundles.widen(self.skus, self.dirty) if i in self.by_sku]
 
 
 @dataclass
@@ -242,6 +256,7 @@ def load_skus(session: Session, safety_default: int) -> dict[int, SkuInfo]:
         skus[sku_id].reserved = int(reserved)
     for sku in skus.values():
         sku.sellable = sellable(sum(sku.on_hand.values()), sku.reserved, sku.safety)
+    bundles.attach(session, skus, sellable)
     return skus
 
 
@@ -307,29 +322,37 @@ def decide_modes(
     selling: dict[int, set[int]] = defaultdict(set)
     for shop_id, sku_id in [*sold, *measured.sold_short]:
         selling[sku_id].add(shop_id)
-    for sku_id in skus if sku_ids is None else sku_ids:
+    ids = list(skus) if sku_ids is None else sorted(bundles.widen(skus, sku_ids))
+    for sku_id in ids:
         sku = skus.get(sku_id)
-        if sku is None:
-            continue
-        channels = {x.shop_id for x in by_sku.get(sku_id, ())}
-        rates = [
-            autopartition.velocity(
-                sold.get((shop, sku_id), 0),
-                measured.long_window,
-                measured.sold_short.get((shop, sku_id), 0),
-                measured.short_window,
-            )
-            for shop in channels | selling.get(sku_id, set())
-        ]
+        if sku is None or sku.recipe:
+            continue  # a bundle's mode follows its components' (below)
+        # The SKU's listings and those of the bundles that use it sell its units (a bundle's
+        # sales count times its quantity per bundle).
+        channels, rates = 0, []
+        for member, per in bundles.members(skus, sku_id).items():
+            shops = {x.shop_id for x in by_sku.get(member, ())}
+            channels += len(shops)
+            rates += [
+                per
+                * autopartition.velocity(
+                    sold.get((shop, member), 0),
+                    measured.long_window,
+                    measured.sold_short.get((shop, member), 0),
+                    measured.short_window,
+                )
+                for shop in shops | selling.get(member, set())
+            ]
         mode = autopartition.decide(
             sku.sellable,
-            channels=len(channels),
+            channels=channels,
             expected=autopartition.expected_sales(rates, measured.delay),
             marked=sku.marked,
             own_threshold=sku.partition_below,
             global_threshold=partition_below,
         )
         sku.partitioned, sku.mode_reason = mode.partitioned, mode.reason
+    bundles.decide(skus, ids)
 
 
 # Order times are the platform's whole seconds and anchors our estimate of its clock (to
@@ -360,6 +383,8 @@ def sku_rows(
                 "title": title,
                 "on_hand": sum(info.on_hand.values()),
                 "warehouses": info.on_hand,
+                # a bundle's components (code -> units per bundle); {} for an ordinary SKU
+                "bundle_of": {picture.skus[c].code: q for c, q in info.recipe.items()},
                 "reserved": info.reserved,
                 "safety": info.safety,
                 "sellable": info.sellable,
@@ -447,32 +472,51 @@ def _rule(picture: Picture, shop_id: int, sku_id: int) -> t.AllocationRule | Non
 
 
 def targets(picture: Picture, sku_ids: Iterable[int] | None = None) -> dict[int, int]:
-    """Listing id -> the quantity it should show, for every linked listing (of ``sku_ids``)."""
+    """Listing id -> the quantity it should show, for every linked listing (of ``sku_ids``;
+    SKUs linked through bundle recipes are planned together, see :mod:`hub.core.bundles`)."""
     out: dict[int, int] = {}
+    linked: list[int] = []
     for sku_id in picture.by_sku if sku_ids is None else sku_ids:
-        sku, listings = picture.skus[sku_id], picture.by_sku.get(sku_id, [])
-        primary: dict[int, ListingInfo] = {}
-        for listing in listings:  # ordered by id: the oldest listing of a shop is primary
-            if listing.shop_id in primary:
-                out[listing.id] = 0  # a duplicate listing is held at 0
-            else:
-                primary[listing.shop_id] = listing
-        inputs = {}
-        for shop_id in primary:
-            rule = _rule(picture, shop_id, sku_id)
-            limit = sku.sellable
-            if rule is not None and rule.warehouses:
-                in_reach = sum(q for wh, q in sku.on_hand.items() if wh in rule.warehouses)
-                limit = min(limit, max(0, in_reach - sku.safety))
-            inputs[shop_id] = ShopInput(
-                Rule(rule.share, rule.cap, rule.floor) if rule else Rule(),
-                limit,
-                picture.sold_recently.get((shop_id, sku_id), 0),
-            )
+        sku = picture.skus[sku_id]
+        if sku.recipe or sku.used_by:
+            linked.append(sku_id)
+            continue
+        primary, inputs = shop_inputs(picture, sku_id, out)
         split = partitioned_targets if sku.partitioned else shared_targets
         for shop_id, target in split(sku.sellable, inputs).items():
             out[primary[shop_id].id] = target
+    if linked:
+        out.update(bundles.targets(picture, linked, shop_inputs))
     return out
+
+
+def shop_inputs(
+    picture: Picture, sku_id: int, out: dict[int, int]
+) -> tuple[dict[int, ListingInfo], dict[int, ShopInput]]:
+    """A SKU's primary listing and situation per shop; its duplicate listings get 0 in ``out``."""
+    sku, listings = picture.skus[sku_id], picture.by_sku.get(sku_id, [])
+    primary: dict[int, ListingInfo] = {}
+    for listing in listings:  # ordered by id: the oldest listing of a shop is primary
+        if listing.shop_id in primary:
+            out[listing.id] = 0  # a duplicate listing is held at 0
+        else:
+            primary[listing.shop_id] = listing
+    inputs = {}
+    for shop_id in primary:
+        rule = _rule(picture, shop_id, sku_id)
+        limit = sku.sellable
+        if rule is not None and rule.warehouses:
+            if sku.recipe:
+                limit = min(limit, bundles.reach(picture.skus, sku, rule.warehouses))
+            else:
+                in_reach = sum(q for wh, q in sku.on_hand.items() if wh in rule.warehouses)
+                limit = min(limit, max(0, in_reach - sku.safety))
+        inputs[shop_id] = ShopInput(
+            Rule(rule.share, rule.cap, rule.floor) if rule else Rule(),
+            limit,
+            picture.sold_recently.get((shop_id, sku_id), 0),
+        )
+    return primary, inputs
 
 
 def plan(
@@ -491,7 +535,7 @@ def plan(
     stale_skus = {
         sku_id
         for sku_id in skus
-        if picture.skus[sku_id].partitioned and not all(_fresh(picture, x) for x in picture.by_sku[sku_id])
+        if picture.skus[sku_id].partitioned and bundles.stale(picture, sku_id, lambda x: _fresh(picture, x))
     }
     # Any listing off its target, in any shop: the SKU is planned again next cycle even if
     # nothing about it changes (a write failed, a raise waited for fresh models).
@@ -579,20 +623,28 @@ def grant_raises(
     them before the write reached it (a platform clamps a delta at 0), and only the next
     read and order ingest can tell. They are free next cycle."""
     claimed = claimed or {}
+    skus = picture.skus
+    # A pool is a partitioned SKU's units; a bundle listing holds its quantity per bundle
+    # of each partitioned component for every bundle it shows (see hub.core.bundles).
     free: dict[int, int] = {}
     for sku_id in {p.listing.sku_id for p in pushes if p.partitioned}:
-        free[sku_id] = picture.skus[sku_id].sellable - sum(
-            max(x.model, claimed.get(x.id, 0)) for x in picture.by_sku.get(sku_id, ())
-        )
+        for pool in bundles.draws(skus, sku_id):
+            if pool not in free:
+                free[pool] = skus[pool].sellable - sum(
+                    per * sum(max(x.model, claimed.get(x.id, 0)) for x in picture.by_sku.get(member, ()))
+                    for member, per in bundles.members(skus, pool).items()
+                )
     granted = []
     for push in sorted(pushes, key=lambda p: (p.listing.sku_id, -(p.target - p.listing.model))):
         if not push.partitioned:
             granted.append(push)
             continue
-        room = free.get(push.listing.sku_id, 0)
+        pools = bundles.draws(skus, push.listing.sku_id)
+        room = min((free.get(pool, 0) // per for pool, per in pools.items()), default=0)
         extra = min(push.target - push.listing.model, max(0, room))
         if extra > 0:
-            free[push.listing.sku_id] = room - extra
+            for pool, per in pools.items():
+                free[pool] -= extra * per
             granted.append(Push(push.listing, push.listing.model + extra, True, push.sellable))
     return granted
 
