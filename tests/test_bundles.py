@@ -305,3 +305,83 @@ def test_a_count_at_zero_is_removed_when_a_sku_becomes_a_bundle(catalogue: Invok
     assert catalogue("skus", "bundle", "GIFT-BOX", "-c", "TEA-100:1").exit_code == 0
     shown = json.loads(catalogue("stock", "show", "GIFT-BOX", "--json").output)[0]
     assert (shown["warehouses"], shown["sellable"]) == ({}, 5)
+
+
+# --- the SKU file ----------------------------------------------------------------------------
+
+
+def sku_file(tmp_path, text: str):  # type: ignore[no-untyped-def]
+    path = tmp_path / "skus.csv"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_the_sku_file_creates_skus_and_sets_recipes(catalogue: Invoke, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = sku_file(
+        tmp_path,
+        "sku,title,price,components\n"
+        "MINI-BOX,小礼盒,99,CUP-500:1;SPOON:2\n"
+        "SPOON,勺子,9.90,\n"
+        "GIFT-BOX,,,CUP-500:2;TEA-100:1\n"
+        "TEA-100,,39,\n",
+    )
+    dry = catalogue("skus", "import", path, "--json")
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.output)["applied"] is False
+    assert "MINI-BOX" not in catalogue("skus", "list").output
+    result = catalogue("skus", "import", path, "--apply", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert (data["created"], data["unchanged"]) == (["MINI-BOX", "SPOON"], 1)
+    assert data["bundles"] == {"MINI-BOX": "CUP-500:1;SPOON:2", "GIFT-BOX": "CUP-500:2;TEA-100:1"}
+    listed = {r["code"]: r for r in json.loads(catalogue("skus", "list", "--json").output)}
+    assert listed["MINI-BOX"]["bundle_of"] == {"CUP-500": 1, "SPOON": 2}
+    assert (listed["SPOON"]["price"], listed["MINI-BOX"]["title"]) == (990, "小礼盒")
+    audit = json.loads(catalogue("audit", "list", "--sku", "GIFT-BOX", "--json").output)
+    assert [e["source"] for e in audit if e["action"] == "sku.bundle"] == ["skus.csv:4"]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (
+            "GIFT-BOX,,,CUP-500:x",
+            "line 3, column components: component 'CUP-500:x': the quantity must be a whole",
+        ),
+        (
+            "GIFT-BOX,,,CUP-500:0",
+            "line 3, column components: component 'CUP-500:0': the quantity must be at least 1",
+        ),
+        ("GIFT-BOX,,,NOPE:1", "line 3, column components: bundle GIFT-BOX: unknown component SKU 'NOPE'"),
+        (
+            "GIFT-BOX,,,GIFT-BOX:1",
+            "line 3, column components: bundle GIFT-BOX: a bundle cannot be a component",
+        ),
+        (
+            "GIFT-BOX,,,BOX2:1",
+            "line 3, column components: bundle GIFT-BOX: component BOX2 is itself a bundle",
+        ),
+        ("CUP-500,,,TEA-100:1", "line 3, column components: CUP-500 has 20 units on hand of its own"),
+        ("NEW-1,,,CUP-500:1", "line 3, column price: NEW-1 is a new SKU: give its price"),
+        ("NEW-1,,abc,", "line 3, column price:"),
+        ("CUP-500,,1,", "line 3, column price: CUP-500 exists; change its price with `hub price import`"),
+        (",,,CUP-500:1", "line 3, column sku: empty"),
+    ],
+)
+def test_a_bad_row_in_the_sku_file_changes_nothing(
+    catalogue: Invoke,
+    tmp_path,
+    row: str,
+    message: str,  # type: ignore[no-untyped-def]
+) -> None:
+    assert catalogue("stock", "set", "TEA-100", "0").exit_code == 0
+    assert catalogue("skus", "add", "BOX2", "--price", "9").exit_code == 0
+    assert catalogue("skus", "bundle", "BOX2", "-c", "TEA-100:1").exit_code == 0
+    before = catalogue("skus", "list", "--json").output
+    path = sku_file(tmp_path, f"sku,title,price,components\nSPOON,勺子,9.90,\n{row}\n")
+    result = catalogue("skus", "import", path, "--apply")
+    assert result.exit_code == 2, result.output
+    assert "skus.csv: 1 bad row(s); nothing changed" in result.output
+    problems = [x.strip() for x in result.output.splitlines() if "line " in x]
+    assert len(problems) == 1 and message in problems[0], result.output
+    assert catalogue("skus", "list", "--json").output == before  # SPOON, on the good line 2, was not added

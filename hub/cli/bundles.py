@@ -1,4 +1,4 @@
-"""``hub skus bundle`` and ``hub skus unbundle``: bundle SKUs (组合商品) and their recipes."""
+"""``hub skus bundle``, ``unbundle`` and ``import``: bundle SKUs (组合商品) and their recipes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from hub.cli.app import App
 from hub.cli.output import emit, info, json_option
 from hub.core import audit, bundles, catalog
+from hub.ops import sku_file
 
 
 @click.command("bundle")
@@ -84,3 +85,40 @@ def unbundle(app: App, code: str, as_json: bool) -> None:
 
     result = app.db.run_sync(write)
     emit(as_json, result, lambda: info(f"{code} is no longer a bundle"))
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--apply", is_flag=True, help="Apply the file (default: check it and say what would change).")
+@json_option
+@click.pass_obj
+def skus_import(app: App, file: str, apply: bool, as_json: bool) -> None:
+    """Create master SKUs and set bundle recipes from a CSV or XLSX FILE.
+
+    \b
+    Columns (any order; header names compared case-insensitively):
+      sku (商家编码)          required
+      title (标题), price (价格, yuan)
+                            create the SKU if it is new (a price is then required); for a
+                            SKU that exists they must be empty or what it has
+      components (组合)      the bundle's recipe, e.g. CUP-500:2;TEA-100:1 (replaces any
+                            recipe it had); empty leaves the SKU as it is
+
+    \b
+    Every row is checked first; one bad row (each is listed by line and column) and
+    nothing changes (exit 2). The same refusals as `hub skus bundle` apply."""
+    result = sku_file.run_sku_file(app.db, file, apply=apply, actor=app.actor, now=app.clock.now)
+
+    def table() -> None:
+        for code in result.created:
+            info(f"new SKU {code}")
+        for code, recipe in result.bundled.items():
+            info(f"{code} is a bundle of {recipe.replace(';', ' + ')}")
+        click.echo(
+            f"{result.file}: {result.rows} row(s), {len(result.created)} new SKU(s), "
+            f"{len(result.bundled)} recipe(s) set, {result.unchanged} unchanged"
+        )
+        if not result.applied and (result.created or result.bundled):
+            info("dry run: nothing changed; add --apply to apply")
+
+    emit(as_json, result.to_dict(), table)

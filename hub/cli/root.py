@@ -150,6 +150,7 @@ def _register() -> None:
     stock.group.add_command(bulk.stock_import)
     catalog.skus.add_command(bundles.bundle)
     catalog.skus.add_command(bundles.unbundle)
+    catalog.skus.add_command(bundles.skus_import)
 
 
 _register()
