@@ -385,3 +385,18 @@ def test_a_bad_row_in_the_sku_file_changes_nothing(
     problems = [x.strip() for x in result.output.splitlines() if "line " in x]
     assert len(problems) == 1 and message in problems[0], result.output
     assert catalogue("skus", "list", "--json").output == before  # SPOON, on the good line 2, was not added
+
+
+def test_a_stock_file_cannot_count_a_bundle(catalogue: Invoke, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert catalogue("skus", "bundle", "GIFT-BOX", "-c", "CUP-500:2").exit_code == 0
+    path = tmp_path / "stock.csv"
+    path.write_text("sku,quantity\nCUP-500,30\nGIFT-BOX,4\n", encoding="utf-8")
+    result = catalogue("stock", "import", str(path), "--apply")
+    assert result.exit_code == 2, result.output
+    assert "GIFT-BOX is a bundle: it has no stock of its own" in result.output
+    shown = {r["sku"]: r for r in json.loads(catalogue("stock", "show", "--json").output)}
+    assert (shown["CUP-500"]["on_hand"], shown["GIFT-BOX"]["warehouses"]) == (20, {})
+    path.write_text(
+        "sku,quantity\nCUP-500,30\nGIFT-BOX,\n", encoding="utf-8"
+    )  # as `hub export stock` writes it
+    assert catalogue("stock", "import", str(path), "--apply").exit_code == 0

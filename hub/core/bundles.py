@@ -190,6 +190,21 @@ def refuse_stock(session: Session, sku: t.Sku) -> None:
         )
 
 
+def bundle_ids(session: Session, sku_ids: Iterable[int]) -> set[int]:
+    """The bundles among ``sku_ids``."""
+    wanted = sorted(set(sku_ids))
+    found: set[int] = set()
+    for start in range(0, len(wanted), 500):
+        found.update(
+            session.scalars(
+                select(t.SkuComponent.bundle_id).where(
+                    t.SkuComponent.bundle_id.in_(wanted[start : start + 500])
+                )
+            )
+        )
+    return found
+
+
 def parts_by_id(session: Session) -> dict[int, dict[int, int]]:
     """Bundle id -> {component id: quantity per bundle}, for every bundle."""
     out: dict[int, dict[int, int]] = {}

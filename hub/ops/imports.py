@@ -30,7 +30,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub import validation
-from hub.core import catalog, outbox, prices
+from hub.core import bundles, catalog, outbox, prices
 from hub.errors import InputError, Problem
 from hub.ops.spreadsheet import Sheet, SheetRow, column_letter, open_sheet, unneutralise
 from hub.storage import tables as t
@@ -523,6 +523,7 @@ class StockFile(_Kind):
             )
         }
         counted = {sku_id for sku_id, _ in counts}
+        made_of = bundles.bundle_ids(session, ids.values())
         out = []
         for r in records:
             problems = r.problems
@@ -530,6 +531,8 @@ class StockFile(_Kind):
             sku_id = ids.get(r.sku) if r.sku else None
             if r.sku and sku_id is None:
                 problems.append(f"unknown SKU {r.sku!r}")
+            elif sku_id in made_of and r.new is not None:
+                problems.append(f"{r.sku} is a bundle: it has no stock of its own; count its components")
             wh_id = self.warehouses.get(r.place)
             if wh_id is None:
                 if problems:
