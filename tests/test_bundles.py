@@ -400,3 +400,15 @@ def test_a_stock_file_cannot_count_a_bundle(catalogue: Invoke, tmp_path) -> None
         "sku,quantity\nCUP-500,30\nGIFT-BOX,\n", encoding="utf-8"
     )  # as `hub export stock` writes it
     assert catalogue("stock", "import", str(path), "--apply").exit_code == 0
+
+
+def test_a_shop_fed_by_some_warehouses_shows_the_bundles_their_components_make() -> None:
+    cup = info("CUP", 1, on_hand={"sh": 9, "gz": 30}, sellable=39, used_by={3: 2})
+    tea = info("TEA", 2, on_hand={"sh": 10, "gz": 1}, sellable=11, used_by={3: 1})
+    box = info("BOX", 3, sellable=11, recipe={1: 2, 2: 1}, parts_counted=True)
+    rule = t.AllocationRule(shop_id=0, sku_id=None, share=100, cap=None, floor=0, warehouses=["sh"])
+    pic = stock_mod.Picture(
+        {1: cup, 2: tea, 3: box}, {3: [listing(30, 0, 3, 0), listing(31, 1, 3, 0)]}, {(0, None): rule}, {}, {}
+    )
+    wanted = stock_mod.targets(pic)
+    assert (wanted[30], wanted[31]) == (4, 11)  # Shanghai: 9 cups make 4 boxes; the other shop: all 11
