@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.core import bundles, catalog
-from hub.core import stock as stock_mod
+from hub.core.stock import picture as stock_picture
+from hub.core.stock import plan as stock_plan
 from hub.models import OrderStatus
 from hub.storage import tables as t
 from hub.testing import FakeClock
@@ -66,11 +67,11 @@ def buy(lab: Lab, shop: str, code: str, qty: int = 1, *, paid: bool = True) -> s
     return lab.sandboxes[shop].state.order_code(code, qty, paid=paid).order_id
 
 
-def picture(lab: Lab) -> dict[str, stock_mod.SkuInfo]:
+def picture(lab: Lab) -> dict[str, stock_picture.SkuInfo]:
     settings = lab.app.settings
 
     def read(s):  # type: ignore[no-untyped-def]
-        p = stock_mod.load_picture(
+        p = stock_picture.load_picture(
             s,
             lab.clock.now(),
             safety_default=settings.safety_stock,
@@ -172,14 +173,14 @@ async def test_partitioned_component_and_its_bundle_never_promise_more_than_exis
 # --- the pure parts ---------------------------------------------------------------------------
 
 
-def info(code: str, sid: int, on_hand: dict[str, int] | None = None, **kw: object) -> stock_mod.SkuInfo:
-    return stock_mod.SkuInfo(sid, code, on_hand or {}, 0, 0, **kw)  # type: ignore[arg-type]
+def info(code: str, sid: int, on_hand: dict[str, int] | None = None, **kw: object) -> stock_picture.SkuInfo:
+    return stock_picture.SkuInfo(sid, code, on_hand or {}, 0, 0, **kw)  # type: ignore[arg-type]
 
 
-def listing(lid: int, shop: int, sku: int, model: int) -> stock_mod.ListingInfo:
+def listing(lid: int, shop: int, sku: int, model: int) -> stock_picture.ListingInfo:
     from hub.testing.clock import FakeClock as Clock
 
-    return stock_mod.ListingInfo(lid, shop, sku, "i", f"s{lid}", None, model, Clock().now(), False, model)
+    return stock_picture.ListingInfo(lid, shop, sku, "i", f"s{lid}", None, model, Clock().now(), False, model)
 
 
 def test_partitioned_targets_share_component_units_with_bundle_listings() -> None:
@@ -191,15 +192,15 @@ def test_partitioned_targets_share_component_units_with_bundle_listings() -> Non
         2: [listing(20 + s, s, 2, 0) for s in range(4)],
         3: [listing(30 + s, s, 3, 0) for s in range(4)],
     }
-    pic = stock_mod.Picture({1: cup, 2: tea, 3: box}, by_sku, {}, {}, {})
-    wanted = stock_mod.targets(pic)
+    pic = stock_picture.Picture({1: cup, 2: tea, 3: box}, by_sku, {}, {}, {})
+    wanted = stock_plan.targets(pic)
     cups = sum(wanted[x.id] for x in by_sku[1]) + 2 * sum(wanted[x.id] for x in by_sku[3])
     assert cups == 12  # every cup is on offer once, as a cup or in a box
     assert all(wanted[x.id] == 50 for x in by_sku[2])  # tea is plentiful: shared
     assert sum(wanted[x.id] for x in by_sku[3]) >= 2
     # raises are granted only from cups no listing holds
-    pushes = stock_mod.plan(pic, shop_ids={0, 1, 2, 3})
-    granted = stock_mod.grant_raises([p for p in pushes if not p.lowers], pic)
+    pushes = stock_plan.plan(pic, shop_ids={0, 1, 2, 3})
+    granted = stock_plan.grant_raises([p for p in pushes if not p.lowers], pic)
     given = {p.listing.sku_id: 0 for p in granted}
     for p in granted:
         given[p.listing.sku_id] += p.target
@@ -210,9 +211,9 @@ def test_a_bundle_listing_holds_its_components_units_before_anything_is_raised()
     cup = info("CUP", 1, on_hand={"main": 10}, sellable=10, partitioned=True, used_by={3: 2})
     box = info("BOX", 3, sellable=5, partitioned=True, recipe={1: 2}, parts_counted=True)
     by_sku = {1: [listing(10, 0, 1, 0), listing(11, 1, 1, 0)], 3: [listing(30, 0, 3, 4)]}  # 4 boxes shown
-    pic = stock_mod.Picture({1: cup, 3: box}, by_sku, {}, {}, {})
-    pushes = [stock_mod.Push(by_sku[1][0], 10, True, 10), stock_mod.Push(by_sku[1][1], 10, True, 10)]
-    granted = stock_mod.grant_raises(pushes, pic)
+    pic = stock_picture.Picture({1: cup, 3: box}, by_sku, {}, {}, {})
+    pushes = [stock_plan.Push(by_sku[1][0], 10, True, 10), stock_plan.Push(by_sku[1][1], 10, True, 10)]
+    granted = stock_plan.grant_raises(pushes, pic)
     assert sum(p.target for p in granted) == 2  # 10 cups - 2 × 4 in the boxes shown
 
 
@@ -407,8 +408,8 @@ def test_a_shop_fed_by_some_warehouses_shows_the_bundles_their_components_make()
     tea = info("TEA", 2, on_hand={"sh": 10, "gz": 1}, sellable=11, used_by={3: 1})
     box = info("BOX", 3, sellable=11, recipe={1: 2, 2: 1}, parts_counted=True)
     rule = t.AllocationRule(shop_id=0, sku_id=None, share=100, cap=None, floor=0, warehouses=["sh"])
-    pic = stock_mod.Picture(
+    pic = stock_picture.Picture(
         {1: cup, 2: tea, 3: box}, {3: [listing(30, 0, 3, 0), listing(31, 1, 3, 0)]}, {(0, None): rule}, {}, {}
     )
-    wanted = stock_mod.targets(pic)
+    wanted = stock_plan.targets(pic)
     assert (wanted[30], wanted[31]) == (4, 11)  # Shanghai: 9 cups make 4 boxes; the other shop: all 11

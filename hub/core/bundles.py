@@ -48,7 +48,7 @@ from hub.errors import InputError
 from hub.storage import tables as t
 
 if TYPE_CHECKING:
-    from hub.core.stock import ListingInfo, Picture, SkuInfo
+    from hub.core.stock.picture import ListingInfo, Picture, SkuInfo
 
 _PART = re.compile(r"^\s*(?P<code>[^:\s]+)\s*:\s*(?P<qty>[^:]*?)\s*$")
 
@@ -419,7 +419,7 @@ def _whole_bundles(
 
 def stale(picture: Picture, sku_id: int, fresh: Callable[[ListingInfo], bool]) -> bool:
     """Whether a listing of ``sku_id``'s family has a model that is not sound (see
-    :func:`hub.core.stock._fresh`): the family's free units would be in doubt."""
+    :func:`hub.core.stock.plan._fresh`): the family's free units would be in doubt."""
     sku = picture.skus[sku_id]
     ids = family(picture.skus, sku_id) if sku.recipe or sku.used_by else {sku_id}
     return not all(fresh(x) for i in ids for x in picture.by_sku.get(i, ()))
