@@ -14,11 +14,11 @@ from hub.core import bundles, catalog
 from hub.core.stock import picture as stock_picture
 from hub.core.stock import plan as stock_plan
 from hub.models import OrderStatus
+from hub.simulator import Seed
+from hub.simulator.lab import Lab
+from hub.simulator.seed import SeedProduct, SeedSku
 from hub.storage import tables as t
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
-from hub.testing.sandbox import Seed
-from hub.testing.sandbox.seed import SeedProduct, SeedSku
 from tests.conftest import Invoke, fake_host
 
 pytestmark = pytest.mark.anyio

@@ -13,10 +13,10 @@ import pytest
 
 from hub.core import bundles, catalog
 from hub.core.allocation import partitioned_targets, shared_targets
+from hub.simulator import Buyers, Seed
+from hub.simulator.lab import Lab
+from hub.simulator.seed import SeedProduct, SeedSku
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
-from hub.testing.sandbox import Buyers, Seed
-from hub.testing.sandbox.seed import SeedProduct, SeedSku
 
 pytestmark = pytest.mark.anyio
 

@@ -1,35 +1,22 @@
-"""``hub skus`` and ``hub listings``: the master catalogue and how shops link to it."""
+"""``hub skus``: the master catalogue, and bundle SKUs (组合商品) and their recipes."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 import click
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import validation
-from hub.cli.app import App, run_async
+from hub.app import App
+from hub.bulk import sku_file
+from hub.cli.app import run_async
 from hub.cli.output import emit, fen, info, json_option, print_table
-from hub.cli.params import QUANTITY
+from hub.cli.params import QUANTITY, parse_price
 from hub.core import audit, bundles, catalog
 from hub.core.shops import get_shop
 from hub.errors import InputError, SyncError
 from hub.storage import tables as t
-
-
-def parse_price(text: str, what: str = "price") -> int:
-    """A price typed by a person, in yuan (e.g. 59.90) -> fen (:func:`hub.validation.price`;
-    full-width digits are read with a notice)."""
-    fen_value = validation.price(text, what)
-    notice = validation.fullwidth_notice(text)
-    if notice:
-        info(f"note: {notice}")
-    return fen_value
-
-
-# --- skus ------------------------------------------------------------------------------------
 
 
 @click.group("skus")
@@ -43,23 +30,7 @@ def skus() -> None:
 def skus_list(app: App, as_json: bool) -> None:
     """List master SKUs with price and stock settings."""
 
-    def read(s: Session) -> list[dict[str, Any]]:
-        recipes = bundles.all_recipes(s)
-        return [
-            {
-                "code": k.code,
-                "title": k.title,
-                "price": k.price,
-                "price_floor": k.price_floor,
-                "safety_stock": k.safety_stock,
-                "partition_below": k.partition_below,
-                "partitioned": k.partitioned,
-                "bundle_of": recipes.get(k.code, {}),
-            }
-            for k in s.scalars(select(t.Sku).order_by(t.Sku.code))
-        ]
-
-    rows = app.db.run_sync(read)
+    rows = app.db.run_sync(catalog.sku_rows)
     emit(
         as_json,
         rows,
@@ -268,108 +239,115 @@ def _read_for_count(app: App, shop: str, attempts: int = 3) -> None:
     run_async(main)
 
 
-# --- listings --------------------------------------------------------------------------------
+# --- bundles (组合商品) ---------------------------------------------------------------------
 
 
-@click.group("listings")
-def listings() -> None:
-    """Shop listings and their links to master SKUs."""
-
-
-@listings.command("list")
-@click.option("--shop", help="Only this shop.")
-@click.option("--sku", help="Only listings of this master SKU.")
+@skus.command("bundle")
+@click.argument("code")
+@click.option(
+    "--component",
+    "-c",
+    "components",
+    multiple=True,
+    metavar="SKU:QTY",
+    help="A component and the units of it in one bundle, e.g. CUP-500:2 (repeat for each).",
+)
 @json_option
 @click.pass_obj
-def listings_list(app: App, shop: str | None, sku: str | None, as_json: bool) -> None:
-    """List listings with their link, price and platform quantity."""
+def bundle(app: App, code: str, components: tuple[str, ...], as_json: bool) -> None:
+    """Make SKU CODE a bundle of the given components (replacing its recipe if it has one).
 
-    def read(s: Session) -> list[dict[str, Any]]:
-        if shop:
-            get_shop(s, shop)  # an unknown name is an error, not an empty list
-        if sku:
-            catalog.sku_by_code(s, sku)
-        return catalog.listing_rows(s, shop, sku)
+    \b
+    A bundle has no stock of its own: its sellable units are the minimum, over its
+    components, of the component's sellable units divided by the units per bundle.
+    Selling one reserves its components; shipping it takes them off their counts.
 
-    rows = app.db.run_sync(read)
-    emit(
-        as_json,
-        rows,
-        lambda: print_table(
-            ["shop", "platform SKU", "商家编码", "linked SKU", "title", "price", "qty", "status"],
-            [
-                (
-                    r["shop"],
-                    r["platform_sku_id"],
-                    r["master_code"],
-                    r["sku"],
-                    r["title"],
-                    fen(r["price"]),
-                    r["platform_quantity"],
-                    r["status"],
-                )
-                for r in rows
-            ],
-            empty="no listings; run `hub sync --stream listings`",
-        ),
-    )
+    \b
+    Refused (exit 2, nothing changed): an unknown component, the bundle itself as a
+    component, a quantity that is not a whole number of at least 1, a component that is
+    a bundle or a bundle that is a component (no bundles of bundles), and a SKU with
+    on-hand units of its own (set them to 0 first)."""
+    parts = [bundles.parse_component(text) for text in components]
 
-
-@listings.command("unmatched")
-@click.option("--shop", help="Only this shop.")
-@json_option
-@click.pass_obj
-def listings_unmatched(app: App, shop: str | None, as_json: bool) -> None:
-    """Listings that link to no master SKU, and duplicate claims within a shop.
-
-    Exit code 1 when there are any, so scripts can alert on them."""
-
-    def read(s: Session) -> list[catalog.Unmatched]:
-        if shop:
-            get_shop(s, shop)  # an unknown name is an error, not "every listing is linked"
-        return catalog.unmatched(s, shop)
-
-    rows = app.db.run_sync(read)
-    emit(
-        as_json,
-        [asdict(r) for r in rows],
-        lambda: print_table(
-            ["shop", "platform item", "platform SKU", "商家编码", "title", "problem"],
-            [(r.shop, r.platform_item_id, r.platform_sku_id, r.master_code, r.title, r.reason) for r in rows],
-            empty="every listing is linked",
-        ),
-    )
-    if rows:
-        raise click.exceptions.Exit(1)
-
-
-@listings.command("map")
-@click.argument("shop")
-@click.argument("platform_sku_id")
-@click.argument("sku_code", required=False)
-@click.option("--unlink", is_flag=True, help="Remove the link instead.")
-@click.pass_obj
-def listings_map(app: App, shop: str, platform_sku_id: str, sku_code: str | None, unlink: bool) -> None:
-    """Link SHOP's listing PLATFORM_SKU_ID to master SKU SKU_CODE by hand.
-
-    A hand-made link survives later listing reads; order lines of the listing that
-    matched nothing are linked and reserve stock."""
-    if not unlink and not sku_code:
-        raise InputError("give a SKU code, or --unlink")
-
-    def write(s: Session) -> None:
-        shop_row = get_shop(s, shop)
-        row = catalog.map_listing(s, shop_row.id, platform_sku_id, None if unlink else sku_code)
+    def write(s: Session) -> dict[str, Any]:
+        sku = catalog.sku_by_code(s, code)
+        old = bundles.set_recipe(s, sku, parts)
+        new = {p.code: p.quantity for p in parts}
         audit.record(
             s,
             actor=app.actor,
-            action="listing.map",
+            action="sku.bundle",
             now=app.clock.now(),
-            sku=sku_code,
-            shop=shop,
-            new=row.platform_sku_id,
-            source="hub listings map",
+            sku=code,
+            old=bundles.format_recipe(old) if old else None,
+            new=bundles.format_recipe(new),
+            source="hub skus bundle",
         )
+        return {"sku": code, "components": new, "replaced": old or None}
 
-    app.db.run_sync(write)
-    info(f"{shop} {platform_sku_id} " + ("unlinked" if unlink else f"linked to {sku_code}"))
+    result = app.db.run_sync(write)
+    recipe = " + ".join(f"{q} × {c}" for c, q in result["components"].items())
+    emit(as_json, result, lambda: info(f"{code} is a bundle of {recipe}"))
+
+
+@skus.command("unbundle")
+@click.argument("code")
+@json_option
+@click.pass_obj
+def unbundle(app: App, code: str, as_json: bool) -> None:
+    """Make bundle CODE an ordinary SKU again: its recipe is removed, and it has no count
+    until one is set (its listings are left alone until then)."""
+
+    def write(s: Session) -> dict[str, Any]:
+        sku = catalog.sku_by_code(s, code)
+        old = bundles.remove_recipe(s, sku)
+        audit.record(
+            s,
+            actor=app.actor,
+            action="sku.unbundle",
+            now=app.clock.now(),
+            sku=code,
+            old=bundles.format_recipe(old),
+            source="hub skus unbundle",
+        )
+        return {"sku": code, "components": None, "replaced": old}
+
+    result = app.db.run_sync(write)
+    emit(as_json, result, lambda: info(f"{code} is no longer a bundle"))
+
+
+@skus.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--apply", is_flag=True, help="Apply the file (default: check it and say what would change).")
+@json_option
+@click.pass_obj
+def skus_import(app: App, file: str, apply: bool, as_json: bool) -> None:
+    """Create master SKUs and set bundle recipes from a CSV or XLSX FILE.
+
+    \b
+    Columns (any order; header names compared case-insensitively):
+      sku (商家编码)          required
+      title (标题), price (价格, yuan)
+                            create the SKU if it is new (a price is then required); for a
+                            SKU that exists they must be empty or what it has
+      components (组合)      the bundle's recipe, e.g. CUP-500:2;TEA-100:1 (replaces any
+                            recipe it had); empty leaves the SKU as it is
+
+    \b
+    Every row is checked first; one bad row (each is listed by line and column) and
+    nothing changes (exit 2). The same refusals as `hub skus bundle` apply."""
+    result = sku_file.run_sku_file(app.db, file, apply=apply, actor=app.actor, now=app.clock.now)
+
+    def table() -> None:
+        for code in result.created:
+            info(f"new SKU {code}")
+        for code, recipe in result.bundled.items():
+            info(f"{code} is a bundle of {recipe.replace(';', ' + ')}")
+        click.echo(
+            f"{result.file}: {result.rows} row(s), {len(result.created)} new SKU(s), "
+            f"{len(result.bundled)} recipe(s) set, {result.unchanged} unchanged"
+        )
+        if not result.applied and (result.created or result.bundled):
+            info("dry run: nothing changed; add --apply to apply")
+
+    emit(as_json, result.to_dict(), table)

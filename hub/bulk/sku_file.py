@@ -26,10 +26,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import validation
+from hub.bulk.columns import Column, columns_help, header_key, parse_price_cell
+from hub.bulk.spreadsheet import open_sheet, unneutralise
 from hub.core import audit, bundles, catalog
 from hub.errors import InputError, Problem
-from hub.ops.imports import Column, columns_help, header_key, parse_price_cell
-from hub.ops.spreadsheet import open_sheet, unneutralise
 from hub.storage import tables as t
 from hub.storage.db import Database
 

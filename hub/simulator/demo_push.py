@@ -20,23 +20,27 @@ from hub.core.engine import Shop
 from hub.push.app import PushService, create_app
 from hub.push.process import PushProcessor
 from hub.report import SyncReport
-from hub.testing.lab import Lab
-from hub.testing.sandbox import Buyers, SandboxApp
-from hub.testing.sandbox.pushes import OrderChange, OrderFeed
+from hub.simulator import Buyers, SandboxApp
+from hub.simulator.lab import Lab
+from hub.simulator.pushes import OrderChange, OrderFeed
 
 if TYPE_CHECKING:
-    from hub.demo import DemoOptions
+    from hub.simulator.demo import DemoOptions
 
 TICK = 0.01  # seconds between looks at the sandboxes' feeds and the inbox
 
 
 async def race_on_pushes(
-    lab: Lab, scarce: list[str], options: DemoOptions, clock: Clock, ends: list[datetime]
+    lab: Lab,
+    scarce: list[str],
+    options: DemoOptions,
+    clock: Clock,
+    ends: list[datetime],
+    weights: dict[str, float],
 ) -> list[SyncReport]:
     """Buyers race while pushes drive the hub; ``ends`` receives the end of every push
-    round that processed something. Returns the safety-net cycles' reports."""
-    from hub.demo import WEIGHTS
-
+    round that processed something; ``weights``: each shop's share of the buyers. Returns
+    the safety-net cycles' reports."""
     service = PushService(
         PushProcessor.open(lab.app.runtime(), lab.app.settings),
         pull_interval=options.pull_interval,
@@ -53,7 +57,7 @@ async def race_on_pushes(
     transport = httpx.ASGITransport(app=create_app(service, background=False))
 
     async def buy() -> None:
-        await buyers.run(scarce, seconds=options.seconds, rate=options.rate, weights=WEIGHTS)
+        await buyers.run(scarce, seconds=options.seconds, rate=options.rate, weights=weights)
         await clock.sleep(0.5)  # the last pushes' rounds
         done.set()
 
