@@ -21,7 +21,13 @@ def _what(row: jobs_mod.JobRow) -> str:
 
 @group.command("list")
 @click.option("--failed", is_flag=True, help="Only jobs that failed for good (with why).")
-@click.option("--limit", type=click.IntRange(1, 10_000), default=jobs_mod.LIST_LIMIT, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 10_000),
+    default=jobs_mod.LIST_LIMIT,
+    show_default=True,
+    help="At most this many jobs.",
+)
 @json_option
 @click.pass_obj
 def list_(app: App, failed: bool, limit: int, as_json: bool) -> None:
@@ -36,7 +42,7 @@ def list_(app: App, failed: bool, limit: int, as_json: bool) -> None:
         as_json,
         [r.to_dict() for r in rows],
         lambda: print_table(
-            ["id", "task", "what", "status", "attempts", "last event", "error"],
+            ["id", "task", "what", "status", "attempts", "scheduled", "last event", "error"],
             [
                 (
                     r.id,
@@ -44,6 +50,7 @@ def list_(app: App, failed: bool, limit: int, as_json: bool) -> None:
                     _what(r),
                     r.status,
                     r.attempts,
+                    r.scheduled_at or "",
                     r.last_event_at,
                     r.error or "",
                 )
