@@ -38,6 +38,7 @@ from hub.errors import (
     RateLimited,
 )
 from hub.models import (
+    AfterSale,
     Listing,
     ListingRef,
     Order,
@@ -151,6 +152,11 @@ class ShopClient(PlatformClient):
     def iter_orders(self, window: TimeWindow) -> AsyncIterator[Order]:
         """Orders modified within ``window`` (half-open; round the end up to whole seconds)."""
         raise CapabilityNotSupported(self.platform, "orders")
+
+    def iter_after_sales(self, window: TimeWindow) -> AsyncIterator[AfterSale]:
+        """After-sale cases (refunds, returns, exchanges) modified within ``window``
+        (half-open, like :meth:`iter_orders`), mapped to the hub's :class:`AfterSale`."""
+        raise CapabilityNotSupported(self.platform, "after-sale reads")
 
     async def ship(self, shipment: Shipment) -> PushResult:
         """Write ``shipment`` back to the platform."""

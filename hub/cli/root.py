@@ -101,6 +101,7 @@ def cli(ctx: click.Context, database_url: str | None, verbose: int, quiet: bool)
 
 def _register() -> None:
     from hub.cli import (
+        aftersales,
         audit,
         bulk,
         catalog,
@@ -130,6 +131,8 @@ def _register() -> None:
         catalog.listings,
         stock.group,
         orders.group,
+        aftersales.group,
+        aftersales.returns,
         outbox.group,
         leases.group,
         audit.group,

@@ -162,6 +162,9 @@ class ShopState:
         self.orders_version = 0
         self._selections: dict[Hashable, list[object]] = {}
         self._selections_version = 0
+        from hub.testing.sandbox.aftersales import AfterSaleBook  # it builds on this module
+
+        self.after_sales = AfterSaleBook(self)
 
     # --- catalogue -------------------------------------------------------------------------
 
