@@ -34,6 +34,7 @@ from hub.core import audit, catalog
 from hub.core.orders import CHUNK, _Resolver
 from hub.errors import InputError
 from hub.models import AfterSale, AfterSaleStatus, AfterSaleType
+from hub.models import AfterSaleLine as AfterSaleLineModel
 from hub.storage import tables as t
 
 log = logging.getLogger("hub.aftersales")
@@ -78,21 +79,28 @@ def store_after_sales(
     for case_id, case in latest.items():
         row = existing.get(case_id)
         previous = None if row is None else AfterSaleStatus(row.status)
+        if row is not None and case.modified_at < row.modified_at_platform:
+            continue  # older news than what we have
+        order_id = _order_id(session, shop_id, case.platform_order_id)  # queries: before any new row
+        skus = _order_line_skus(session, order_id)
+        lines = [
+            (x, skus.get(x.line_id or "") or resolve(x.platform_sku_id, x.master_code)) for x in case.lines
+        ]
         if row is None:
             row = t.AfterSale(shop_id=shop_id, platform_case_id=case_id, stored_at=now)
             session.add(row)
-        elif case.modified_at < row.modified_at_platform:
-            continue  # older news than what we have
-        _copy(row, case, resolve, now)
+        row.order_id = row.order_id or order_id
+        _copy(row, case, lines, now)
         session.flush()
-        _link_order(session, row)
         apply_effects(session, row, case.received, now, warehouse=warehouse)
         if previous is None or previous.value != row.status:
             changes.append(CaseChange(case, previous))
     return changes
 
 
-def _copy(row: t.AfterSale, case: AfterSale, resolve: _Resolver, now: datetime) -> None:
+def _copy(
+    row: t.AfterSale, case: AfterSale, lines: Sequence[tuple[AfterSaleLineModel, int | None]], now: datetime
+) -> None:
     row.platform_order_id = case.platform_order_id
     row.type = case.type.value
     row.status = case.status.value
@@ -102,10 +110,9 @@ def _copy(row: t.AfterSale, case: AfterSale, resolve: _Resolver, now: datetime) 
     row.created_at_platform = case.created_at
     row.modified_at_platform = case.modified_at
     row.updated_at = now
-    lines = {line.line_key: line for line in row.lines}
-    for incoming in case.lines:
-        sku_id = resolve(incoming.platform_sku_id, incoming.master_code)  # queries: before any new row
-        line = lines.get(incoming.key)
+    stored = {line.line_key: line for line in row.lines}
+    for incoming, sku_id in lines:
+        line = stored.get(incoming.key)
         if line is None:
             line = t.AfterSaleLine(
                 line_key=incoming.key[:64], quantity=incoming.quantity, released=0, received=0, damaged=0
@@ -120,13 +127,26 @@ def _copy(row: t.AfterSale, case: AfterSale, resolve: _Resolver, now: datetime) 
         line.quantity = max(incoming.quantity, line.received)
 
 
+def _order_id(session: Session, shop_id: int, platform_order_id: str) -> int | None:
+    return session.scalar(
+        select(t.Order.id).where(t.Order.shop_id == shop_id, t.Order.platform_order_id == platform_order_id)
+    )
+
+
+def _order_line_skus(session: Session, order_id: int | None) -> dict[str, int | None]:
+    """Line id -> SKU of an order's lines: the order's link wins over the case's own ids."""
+    if order_id is None:
+        return {}
+    return dict(
+        session.execute(
+            select(t.OrderLine.line_id, t.OrderLine.sku_id).where(t.OrderLine.order_id == order_id)
+        ).all()
+    )
+
+
 def _link_order(session: Session, row: t.AfterSale) -> None:
     if row.order_id is None:
-        row.order_id = session.scalar(
-            select(t.Order.id).where(
-                t.Order.shop_id == row.shop_id, t.Order.platform_order_id == row.platform_order_id
-            )
-        )
+        row.order_id = _order_id(session, row.shop_id, row.platform_order_id)
 
 
 def settle_unlinked(session: Session, shop_id: int, now: datetime) -> int:
@@ -146,6 +166,9 @@ def settle_unlinked(session: Session, shop_id: int, now: datetime) -> int:
         _link_order(session, row)
         if row.order_id is not None:
             linked += 1
+            skus = _order_line_skus(session, row.order_id)
+            for line in row.lines:
+                line.sku_id = line.sku_id or skus.get(line.order_line_id or "")
             release_refunded(session, row, now)
     return linked
 
