@@ -34,12 +34,12 @@ async def after_sales_scenario(
     code: str,
     *,
     kinds: Sequence[AfterSaleType] = tuple(AfterSaleType),
-    extra_refunds: int = 3,
+    extra: int = 3,
 ) -> dict[str, AfterSale]:
     """Open cases on orders of master code ``code`` and check what the client reads.
 
     ``kinds``: the kinds the platform's list serves (Taobao's refunds have no exchange).
-    ``extra_refunds`` more refunds before shipment make the list span several pages."""
+    ``extra`` more cases of the first kind make the list span several pages."""
     state = sandbox.state
     start = clock.now()
     sku = state.skus_by_code(code)[0]
@@ -53,18 +53,12 @@ async def after_sales_scenario(
 
     opened: dict[str, tuple[AfterSaleType, str, int]] = {}
     book = state.after_sales
-    for _ in range(extra_refunds + 1):
-        placed = order(2, ship=False)
-        clock.advance(1)
-        opened[book.open(placed, AfterSaleType.REFUND_ONLY, quantity=1).case_id] = (
-            AfterSaleType.REFUND_ONLY,
-            placed,
-            1,
-        )
-    for kind in (AfterSaleType.REFUND_ONLY, AfterSaleType.RETURN_REFUND, AfterSaleType.EXCHANGE):
-        if kind not in kinds:
-            continue
-        placed = order(3, ship=True)
+    refunds = AfterSaleType.REFUND_ONLY in kinds
+    plan = [(kinds[0], kinds[0] is not AfterSaleType.REFUND_ONLY)] * extra  # fills several pages
+    plan += [(AfterSaleType.REFUND_ONLY, False), (AfterSaleType.REFUND_ONLY, True)] if refunds else []
+    plan += [(kind, True) for kind in kinds if kind is not AfterSaleType.REFUND_ONLY]
+    for kind, ship in plan:
+        placed = order(3, ship=ship)
         clock.advance(1)
         opened[book.open(placed, kind, quantity=2).case_id] = (kind, placed, 2)
     clock.advance(5)
