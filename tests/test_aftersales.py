@@ -326,3 +326,36 @@ async def test_a_platform_without_after_sales_is_skipped_not_failed(lab: Lab, mo
     report = await lab.sync(streams=["aftersales"])
     assert report.exit_code == 0
     assert all("does not support after-sale reads" in (r.skipped or "") for r in report.results)
+
+
+# --- simulated buyers --------------------------------------------------------------------------
+
+
+async def test_simulated_buyers_open_refunds_and_returns_and_the_hub_follows(lab: Lab) -> None:
+    import random
+
+    from hub.testing.sandbox import Buyers
+
+    await sync(lab)
+    buyers = Buyers({"a": lab.sandboxes["a"]}, rng=random.Random(3), after_sale_rate=0.5)
+    unshipped = buy(lab, "a", 2)
+    shipped = buy(lab, "a", 1)
+    lab.sandboxes["a"].state.ship(shipped, "SF", "SF1")
+    await sync(lab)
+    await buyers.run(["CUP"], seconds=20, rate=1)
+    cases = lab.sandboxes["a"].state.after_sales.cases.values()
+    kinds = {c.order_id: c.kind for c in cases}
+    assert sum(buyers.after_sales.values()) == len(kinds) >= 1
+    assert kinds[unshipped] is AfterSaleType.REFUND_ONLY and kinds[shipped] is AfterSaleType.RETURN_REFUND
+    lab.clock.advance(3600)  # every return has arrived
+    await sync(lab)
+    stored = json.loads(hub(lab, "aftersales", "list", "--json").output)
+    assert {r["case"] for r in stored} == {c.case_id for c in cases}
+    orders = lab.sandboxes["a"].state.orders.values()
+    shipped_units = sum(x.quantity for o in orders for x in o.lines if x.shipped)
+    open_units = sum(
+        x.quantity for o in orders if o.status.holds_stock for x in o.lines if not (x.shipped or x.refunded)
+    )
+    back = sum(c.quantity for c in cases if c.kind is AfterSaleType.RETURN_REFUND)
+    assert on_hand(lab) == 20 - shipped_units + back  # what left, less what came back
+    assert held(lab) == open_units  # refunded units released, once
