@@ -111,6 +111,14 @@ def check_results(
     return list(results)
 
 
+def keep_newest(found: dict[str, AfterSale], case: AfterSale) -> None:
+    """Record ``case`` in ``found`` (by case id) unless a newer version is there already:
+    a list read from its last page back repeats a case that changed meanwhile."""
+    old = found.get(case.platform_case_id)
+    if old is None or old.modified_at <= case.modified_at:
+        found[case.platform_case_id] = case
+
+
 class ShopClient(PlatformClient):
     """One shop's client: the operations the core calls, and the shared write policy.
 
@@ -285,4 +293,4 @@ class ShopClient(PlatformClient):
         )
 
 
-__all__ = ["SHOP_WIDE", "ShopClient", "check_results", "gather"]
+__all__ = ["SHOP_WIDE", "ShopClient", "check_results", "gather", "keep_newest"]

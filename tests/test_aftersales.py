@@ -359,3 +359,17 @@ async def test_simulated_buyers_open_refunds_and_returns_and_the_hub_follows(lab
     back = sum(c.quantity for c in cases if c.kind is AfterSaleType.RETURN_REFUND)
     assert on_hand(lab) == 20 - shipped_units + back  # what left, less what came back
     assert held(lab) == open_units  # refunded units released, once
+
+
+def test_keep_newest_keeps_the_latest_version_of_a_case(app) -> None:
+    from hub.client import keep_newest
+
+    now = app.clock.now()
+    older, newer = (
+        _case("c1", AfterSaleStatus.REQUESTED, now),
+        _case("c1", AfterSaleStatus.REFUNDED, now + timedelta(seconds=1)),
+    )
+    found: dict[str, AfterSale] = {}
+    for case in (newer, older):
+        keep_newest(found, case)
+    assert found == {"c1": newer}

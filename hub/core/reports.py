@@ -159,6 +159,20 @@ def _counted_orders(session: Session, shops: dict[int, tuple[str, str]], period:
     )
 
 
+def _counted_lines(session: Session, shops: dict[int, tuple[str, str]], period: Period) -> Iterable[Any]:
+    """(shop id, SKU id or None, quantity) of every line of the orders that count."""
+    return session.execute(
+        select(t.Order.shop_id, t.OrderLine.sku_id, t.OrderLine.quantity)
+        .join(t.OrderLine, t.OrderLine.order_id == t.Order.id)
+        .where(
+            t.Order.shop_id.in_(shops),
+            t.Order.created_at_platform >= period.since,
+            t.Order.created_at_platform < period.until,
+            t.Order.status.not_in(NOT_COUNTED),
+        )
+    )
+
+
 def orders_by_day(session: Session, period: Period, shop: str | None = None) -> Report:
     """Paid orders and GMV per Asia/Shanghai day and channel, every day of the period
     (days without orders show 0) for each channel that has a shop."""
@@ -248,16 +262,7 @@ def channels(session: Session, period: Period, shop: str | None = None) -> Repor
         row["refunded"] += status == OrderStatus.REFUNDED.value
         row["awaiting"] += status == OrderStatus.AWAITING_SHIPMENT.value
     units: dict[str, int] = defaultdict(int)
-    for shop_id, quantity in session.execute(
-        select(t.Order.shop_id, t.OrderLine.quantity)
-        .join(t.OrderLine, t.OrderLine.order_id == t.Order.id)
-        .where(
-            t.Order.shop_id.in_(shops),
-            t.Order.created_at_platform >= period.since,
-            t.Order.created_at_platform < period.until,
-            t.Order.status.not_in(NOT_COUNTED),
-        )
-    ):
+    for shop_id, _, quantity in _counted_lines(session, shops, period):
         units[shops[shop_id][1]] += quantity
     handled = _handling_seconds(session, shops, period)
     rows = []
@@ -302,18 +307,9 @@ def returns(session: Session, period: Period, shop: str | None = None) -> Report
     the period), highest first. Only linked SKUs count; a rate needs sales."""
     shops = _shop_ids(session, shop)
     sold: dict[tuple[str, int], int] = defaultdict(int)
-    for shop_id, sku_id, quantity in session.execute(
-        select(t.Order.shop_id, t.OrderLine.sku_id, t.OrderLine.quantity)
-        .join(t.OrderLine, t.OrderLine.order_id == t.Order.id)
-        .where(
-            t.Order.shop_id.in_(shops),
-            t.Order.created_at_platform >= period.since,
-            t.Order.created_at_platform < period.until,
-            t.Order.status.not_in(NOT_COUNTED),
-            t.OrderLine.sku_id.is_not(None),
-        )
-    ):
-        sold[(shops[shop_id][1], sku_id)] += quantity
+    for shop_id, sku_id, quantity in _counted_lines(session, shops, period):
+        if sku_id is not None:
+            sold[(shops[shop_id][1], sku_id)] += quantity
     returned: dict[tuple[str, int], int] = defaultdict(int)
     for (shop_id, sku_id), units in aftersales.returned_units(
         session, list(shops), period.since, period.until

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from hub.client import ShopClient, gather
+from hub.client import ShopClient, gather, keep_newest
 from hub.errors import (
     AuthError,
     BadPush,
@@ -449,9 +449,7 @@ class DouyinClient(ShopClient):
                     case = self._mapped(dy_after.case_from_item, row)
                     if case is None or not first <= mappers.unix(case.modified_at) < stop:
                         continue
-                    old = found.get(case.platform_case_id)
-                    if old is None or old.modified_at <= case.modified_at:
-                        found[case.platform_case_id] = case
+                    keep_newest(found, case)
             for case in found.values():
                 yield case
 

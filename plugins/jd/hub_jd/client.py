@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from hub.client import ShopClient, gather
+from hub.client import ShopClient, gather, keep_newest
 from hub.errors import (
     AuthError,
     InvalidRequest,
@@ -525,9 +525,7 @@ class JdClient(ShopClient):
                         raise self._malformed(method, exc, "a service order") from None
                     if case is None or not start <= case.modified_at < stop:
                         continue
-                    old = found.get(case.platform_case_id)
-                    if old is None or old.modified_at <= case.modified_at:
-                        found[case.platform_case_id] = case
+                    keep_newest(found, case)
             for case in found.values():
                 yield case
             start = stop

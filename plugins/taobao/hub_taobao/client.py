@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from hub.client import SHOP_WIDE, ShopClient, gather
+from hub.client import SHOP_WIDE, ShopClient, gather, keep_newest
 from hub.errors import (
     AuthError,
     InvalidRequest,
@@ -679,11 +679,8 @@ class TaobaoClient(ShopClient):
                         case = refunds.case_from_refund(row)
                     except (m.MappingError, ValueError) as exc:
                         raise self._malformed(refunds.METHOD, exc) from None
-                    old = seen.get(case.platform_case_id)
-                    if start <= case.modified_at < stop and (
-                        old is None or old.modified_at <= case.modified_at
-                    ):
-                        seen[case.platform_case_id] = case
+                    if start <= case.modified_at < stop:
+                        keep_newest(seen, case)
             for case in seen.values():
                 yield case
             start = stop
