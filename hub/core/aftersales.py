@@ -72,6 +72,7 @@ def store_after_sales(
             .where(
                 t.AfterSale.shop_id == shop_id, t.AfterSale.platform_case_id.in_(ids[start : start + CHUNK])
             )
+            .with_for_update(of=t.AfterSale)  # a receipt recorded meanwhile is not counted twice
         ):
             existing[row.platform_case_id] = row
     resolve = _Resolver(session, shop_id)
@@ -299,14 +300,19 @@ def add_on_hand(session: Session, sku_id: int, warehouse: str | None, quantity: 
 # --- `hub returns receive` --------------------------------------------------------------------
 
 
-def find_case(session: Session, case_id: str, shop: str | None = None) -> t.AfterSale:
-    """The stored case ``case_id`` (of ``shop``), or an :class:`InputError` naming it."""
+def find_case(session: Session, case_id: str, shop: str | None = None, *, lock: bool = False) -> t.AfterSale:
+    """The stored case ``case_id`` (of ``shop``), or an :class:`InputError` naming it.
+
+    ``lock``: held until commit, so a sync storing the platform's receipt meanwhile waits
+    and the units are not counted twice (SQLite has one writer at a time and ignores it)."""
     query = (
         select(t.AfterSale)
         .options(selectinload(t.AfterSale.lines))
         .join(t.Shop, t.Shop.id == t.AfterSale.shop_id)
         .where(t.AfterSale.platform_case_id == case_id)
     )
+    if lock:
+        query = query.with_for_update(of=t.AfterSale)
     if shop:
         query = query.where(t.Shop.name == shop)
     rows = session.scalars(query).all()
@@ -335,7 +341,7 @@ def receive_return(
     Without ``sku`` and ``quantity`` every unit still expected is received (a second run
     finds none: nothing is added twice). ``quantity`` more than a line still expects is
     refused whole, as is a refund-only case, an unknown SKU or warehouse."""
-    row = find_case(session, case_id, shop)
+    row = find_case(session, case_id, shop, lock=True)
     if row.type == AfterSaleType.REFUND_ONLY.value:
         raise InputError(f"after-sale case {case_id!r} is a refund without a return: no goods come back")
     catalog.warehouse(session, warehouse)  # an unknown warehouse is refused before any change
