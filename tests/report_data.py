@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hub.cli.app import App
+from hub.app import App
 from hub.core import catalog
 from hub.core.orders import store_orders
 from hub.models import Order, OrderLine, OrderStatus

@@ -13,11 +13,11 @@ from hub.cli import cli
 from hub.core import aftersales
 from hub.core.orders import store_orders
 from hub.models import AfterSale, AfterSaleLine, AfterSaleStatus, AfterSaleType, Order, OrderLine, OrderStatus
+from hub.simulator import Seed
+from hub.simulator.lab import Lab
+from hub.simulator.seed import SeedProduct, SeedSku
 from hub.storage import tables as t
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
-from hub.testing.sandbox import Seed
-from hub.testing.sandbox.seed import SeedProduct, SeedSku
 from tests.conftest import fake_host
 
 pytestmark = pytest.mark.anyio
@@ -334,7 +334,7 @@ async def test_a_platform_without_after_sales_is_skipped_not_failed(lab: Lab, mo
 async def test_simulated_buyers_open_refunds_and_returns_and_the_hub_follows(lab: Lab) -> None:
     import random
 
-    from hub.testing.sandbox import Buyers
+    from hub.simulator import Buyers
 
     await sync(lab)
     buyers = Buyers({"a": lab.sandboxes["a"]}, rng=random.Random(3), after_sale_rate=0.5)

@@ -40,7 +40,7 @@ def test_utc_columns_shift_by_seconds_in_sql(hub_db: Database) -> None:
 
     from sqlalchemy import select
 
-    from hub.core.stock import _shifted
+    from hub.core.stock.picture import _shifted
     from hub.storage import tables as t
 
     when = datetime(2026, 11, 11, 8, 0, tzinfo=UTC)
@@ -61,8 +61,8 @@ def test_hub_db_upgrade_and_a_schema_made_on_first_use(hub_empty_db_url: str) ->
 
     from click.testing import CliRunner
 
+    from hub.app import App
     from hub.cli import cli
-    from hub.cli.app import App
     from hub.settings import HubSettings
 
     def hub(*args: str) -> tuple[int, str]:

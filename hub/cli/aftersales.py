@@ -9,7 +9,7 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
-from hub.cli.app import App
+from hub.app import App
 from hub.cli.output import emit, fen, info, json_option, print_table
 from hub.core import aftersales
 from hub.core.shops import get_shop

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from hub.core.aftersales import STREAM, settle_unlinked, store_after_sales
-from hub.core.orders import get_cursor, set_cursor
-from hub.core.windows import plan_windows
+from hub.core.windows import get_cursor, plan_windows, set_cursor
 from hub.errors import CapabilityNotSupported
 from hub.models import AfterSale
 from hub.report import StreamResult

@@ -18,6 +18,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub import validation
+from hub.core import audit
+from hub.core.shops import get_shop
+from hub.core.stock import anchors
+from hub.core.stock.anchors import AMBIGUITY
 from hub.errors import InputError
 from hub.models import Listing as ListingModel
 from hub.models import OrderStatus
@@ -127,8 +131,6 @@ def store_listings(session: Session, shop_id: int, listings: Sequence[ListingMod
                 shop_id=shop_id,
                 platform_sku_id=listing.platform_sku_id,
                 mapped_manually=False,
-                pushed_quantity=None,
-                pushed_at=None,
             )
             session.add(row)
         row.platform_item_id = listing.platform_item_id
@@ -136,9 +138,7 @@ def store_listings(session: Session, shop_id: int, listings: Sequence[ListingMod
         row.title = listing.title[:256]
         row.price = listing.price
         row.status = listing.status.value
-        row.platform_quantity = listing.quantity
-        row.quantity_as_of = now
-        row.needs_read = False
+        anchors.anchor_read(row, listing.quantity, now)
         row.last_seen_at = now
         if not row.mapped_manually:
             row.sku_id = codes.get(listing.master_code) if listing.master_code else None
@@ -204,6 +204,32 @@ def map_listing(session: Session, shop_id: int, platform_sku_id: str, sku_code: 
     row.sku_id = sku_by_code(session, sku_code).id if sku_code else None
     row.mapped_manually = True
     relink(session)
+    return row
+
+
+def link_listing(
+    session: Session,
+    *,
+    shop: str,
+    platform_sku_id: str,
+    sku_code: str | None,
+    actor: str,
+    source: str,
+    now: datetime,
+) -> t.Listing:
+    """Link SHOP's listing to a SKU by hand (``sku_code`` None unlinks it) and audit who
+    did it from where: what `hub listings map` and the console's exceptions page both do."""
+    row = map_listing(session, get_shop(session, shop).id, platform_sku_id, sku_code)
+    audit.record(
+        session,
+        actor=actor,
+        action="listing.map",
+        now=now,
+        sku=sku_code,
+        shop=shop,
+        new=row.platform_sku_id,
+        source=source,
+    )
     return row
 
 
@@ -282,10 +308,9 @@ def open_order_units(session: Session, shop_id: int, listings: Sequence[t.Listin
     The platform took those units off the quantity it shows, yet they are still on the
     shelf, and the hub reserves them as it ingests the orders: a count taken from the
     platform quantity alone would subtract them twice. An order placed within
-    :data:`hub.core.stock.AMBIGUITY` seconds of the read is not added (the count errs
+    :data:`hub.core.stock.anchors.AMBIGUITY` seconds of the read is not added (the count errs
     low) and its listing is named in ``unsure``, so the caller can read it again later."""
     from hub.core.orders import _desired
-    from hub.core.stock import AMBIGUITY
 
     band = timedelta(seconds=AMBIGUITY)
     by_sku = {row.platform_sku_id: row for row in listings}
@@ -372,3 +397,31 @@ def listing_rows(session: Session, shop: str | None = None, sku: str | None = No
         }
         for row, shop_name, code in session.execute(query)
     ]
+
+
+def sku_rows(session: Session) -> list[dict[str, Any]]:
+    """Every master SKU by code, with its price and stock settings (``hub skus list``)."""
+    return [
+        {
+            "code": k.code,
+            "title": k.title,
+            "price": k.price,
+            "price_floor": k.price_floor,
+            "safety_stock": k.safety_stock,
+            "partition_below": k.partition_below,
+            "partitioned": k.partitioned,
+        }
+        for k in session.scalars(select(t.Sku).order_by(t.Sku.code))
+    ]
+
+
+def shops_listing(session: Session, sku_id: int) -> list[str]:
+    """Names of the shops that list the SKU (removed listings aside), sorted."""
+    return sorted(
+        session.scalars(
+            select(t.Shop.name)
+            .join(t.Listing, t.Listing.shop_id == t.Shop.id)
+            .where(t.Listing.sku_id == sku_id, t.Listing.status != REMOVED)
+            .distinct()
+        )
+    )

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from hub.models import AfterSale, AfterSaleStatus, AfterSaleType, TimeWindow
 from hub.platform import ShopContext
+from hub.simulator.app import SandboxApp
 from hub.testing.clock import FakeClock
-from hub.testing.sandbox.app import SandboxApp
 
 
 async def read_cases(shop: ShopContext, start, end) -> dict[str, AfterSale]:  # type: ignore[no-untyped-def]

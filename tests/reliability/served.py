@@ -23,10 +23,10 @@ from sqlalchemy import func, select
 from hub.cli import cli
 from hub.plugins import PluginHost
 from hub.settings import HubSettings
+from hub.simulator import SandboxApp, SandboxConfig, Seed, generate_seed, serve_in_thread
+from hub.simulator.transport import ServedSandbox
 from hub.storage import tables as t
 from hub.storage.db import Database
-from hub.testing.sandbox import SandboxApp, SandboxConfig, Seed, generate_seed, serve_in_thread
-from hub.testing.sandbox.transport import ServedSandbox
 from tests.reliability.support import SHOPS, comparable, problems
 
 LEASE_SECONDS = 2.0  # short, so a killed run's leases expire quickly
@@ -185,6 +185,10 @@ def build_world(
         **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
         "HUB_DATABASE_URL": world.url,
         "HUB_LEASE_SECONDS": str(LEASE_SECONDS),
+        # Shared mode unless a test partitions SKUs itself: automatic partitioning sizes its
+        # threshold from measured cycle delays, which vary with the machine's load, and these
+        # tests compare exact writes (it is tested with an injected clock in test_autopartition.py).
+        "HUB_PARTITION_BELOW": "0",
     }
     try:
         for name, platform in SHOPS.items():

@@ -1,5 +1,5 @@
 """Bulk: upload a stock or price file, see the same dry-run diff and row errors as
-`hub stock import` / `hub price import`, then apply it (:mod:`hub.ops.imports`)."""
+`hub stock import` / `hub price import`, then apply it (:mod:`hub.bulk.imports`)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from hub.bulk.imports import KINDS, run_import
+from hub.bulk.kind import ImportOptions, ImportResult
+from hub.bulk.spreadsheet import CSV_SUFFIXES, XLSX_SUFFIXES
 from hub.console.auth import action, hub, signed_in
 from hub.console.templating import flash, render
 from hub.errors import HubError
-from hub.ops.imports import KINDS, ImportOptions, ImportResult, run_import
-from hub.ops.spreadsheet import CSV_SUFFIXES, XLSX_SUFFIXES
 
 MAX_BYTES = 50 * 1024 * 1024
 KEEP = 5  # checked uploads a session keeps for applying

@@ -22,7 +22,7 @@ from hub.units import to_unix
 from hub_douyin.mappers import DataError, _fen, _int, _required_time, platform_id
 
 if TYPE_CHECKING:
-    from hub.testing.sandbox.aftersales import CaseState
+    from hub.simulator.aftersales import CaseState
 
 TYPES = {
     0: AfterSaleType.RETURN_REFUND,

@@ -22,7 +22,7 @@ from hub.models import AfterSale, AfterSaleLine, AfterSaleStatus, AfterSaleType
 from hub_jd.mappers import JdDataError, cn_time, count, fen_from_yuan, jd_id, time_from_jd, yuan
 
 if TYPE_CHECKING:
-    from hub.testing.sandbox.aftersales import CaseState
+    from hub.simulator.aftersales import CaseState
 
 RESULT_KEY = "pageResult"
 

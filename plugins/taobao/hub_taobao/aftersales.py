@@ -20,7 +20,7 @@ from hub.models import AfterSale, AfterSaleLine, AfterSaleStatus, AfterSaleType
 from hub_taobao import mappers as m
 
 if TYPE_CHECKING:
-    from hub.testing.sandbox.aftersales import CaseState
+    from hub.simulator.aftersales import CaseState
 
 METHOD = "taobao.refunds.receive.get"
 REFUND_FIELDS = (

@@ -60,15 +60,11 @@ def test_a_refund_maps_to_a_case_in_fen_and_utc() -> None:
 
 
 async def test_refunds_are_read_page_by_page_and_follow_their_life_cycle(
-    make_taobao_shop: Callable[..., ShopContext], sandbox: TaobaoSandbox, clock: FakeClock
+    shop_factory: Callable[..., ShopContext], sandbox: TaobaoSandbox, clock: FakeClock
 ) -> None:
-    shop = make_taobao_shop(refund_page_size=2)
-    try:
-        await after_sales_scenario(
-            shop, sandbox, clock, "CABLE-1M", kinds=(AfterSaleType.REFUND_ONLY, AfterSaleType.RETURN_REFUND)
-        )
-    finally:
-        await shop.client.aclose()
+    shop = shop_factory(refund_page_size=2)
+    kinds = (AfterSaleType.REFUND_ONLY, AfterSaleType.RETURN_REFUND)
+    await after_sales_scenario(shop, sandbox, clock, "CABLE-1M", kinds=kinds)
 
 
 async def test_exchanges_are_not_refunds_and_an_unknown_status_is_malformed(

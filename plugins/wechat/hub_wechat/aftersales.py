@@ -20,7 +20,7 @@ from hub.models import AfterSale, AfterSaleLine, AfterSaleStatus, AfterSaleType
 from hub.units import from_unix, to_unix
 
 if TYPE_CHECKING:
-    from hub.testing.sandbox.aftersales import CaseState
+    from hub.simulator.aftersales import CaseState
 
 LIST_PATH = "aftersale/getaftersalelist"  # under channels/ec/
 GET_PATH = "aftersale/getaftersaleorder"

@@ -58,7 +58,7 @@ async def test_after_sales_are_read_by_next_key_then_one_by_one(
 
 
 async def test_the_create_time_pair_is_a_setting_and_24_hours_is_the_limit(
-    make: Any, sandbox: WechatSandbox, clock: FakeClock
+    shop_factory: Any, sandbox: WechatSandbox, clock: FakeClock
 ) -> None:
     sent: list[dict[str, Any]] = []
     original = sandbox.handle
@@ -69,7 +69,7 @@ async def test_the_create_time_pair_is_a_setting_and_24_hours_is_the_limit(
         return original(request)
 
     sandbox.handle = spy  # type: ignore[method-assign]
-    shop = make(aftersale_time_field="create")
+    shop = shop_factory(aftersale_time_field="create")
     start = clock.now()
     clock.advance(30 * 3600)
     assert [c async for c in shop.client.iter_after_sales(TimeWindow(start=start, end=clock.now()))] == []

@@ -1,0 +1,111 @@
+"""The flash sale on push messages (``hub demo --push``): the sandboxes announce each
+order as the platforms do — Douyin and the WeChat store POST signed (and encrypted)
+pushes to the hub's push app, Taobao's are consumed from TMC, JD is polled — and the
+hub's processor reads each announced order and pushes only its SKUs. Polling keeps
+running as the safety net (every ``safety_interval`` seconds), which also hands freed
+units of partitioned SKUs out (raising needs fresh reads and ingested orders).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import anyio
+import httpx
+
+from hub.core.clock import Clock
+from hub.core.engine import Shop
+from hub.push.app import PushService, create_app
+from hub.push.process import PushProcessor
+from hub.report import SyncReport
+from hub.simulator import Buyers, SandboxApp
+from hub.simulator.lab import Lab
+from hub.simulator.pushes import OrderChange, OrderFeed
+
+if TYPE_CHECKING:
+    from hub.simulator.demo import DemoOptions
+
+TICK = 0.01  # seconds between looks at the sandboxes' feeds and the inbox
+
+
+async def race_on_pushes(
+    lab: Lab,
+    scarce: list[str],
+    options: DemoOptions,
+    clock: Clock,
+    ends: list[datetime],
+    weights: dict[str, float],
+) -> list[SyncReport]:
+    """Buyers race while pushes drive the hub; ``ends`` receives the end of every push
+    round that processed something; ``weights``: each shop's share of the buyers. Returns
+    the safety-net cycles' reports."""
+    service = PushService(
+        PushProcessor.open(lab.app.runtime(), lab.app.settings),
+        pull_interval=options.pull_interval,
+        poll_interval=options.interval,
+    )
+    buyers = Buyers(lab.sandboxes, rng=random.Random(options.seed), after_sale_rate=options.after_sale_rate)
+    reports: list[SyncReport] = []
+    done = anyio.Event()
+    pushing = {
+        name: (box, OrderFeed(box.state))
+        for name, box in lab.sandboxes.items()
+        if type(box).push_request is not SandboxApp.push_request
+    }
+    transport = httpx.ASGITransport(app=create_app(service, background=False))
+
+    async def buy() -> None:
+        await buyers.run(scarce, seconds=options.seconds, rate=options.rate, weights=weights)
+        await clock.sleep(0.5)  # the last pushes' rounds
+        done.set()
+
+    async def deliver(http: httpx.AsyncClient) -> None:
+        pending: dict[str, list[OrderChange]] = {name: [] for name in pushing}
+        while not done.is_set():
+            for name, (box, feed) in pushing.items():
+                todo, pending[name] = pending[name] + feed.new(), []
+                for change in todo:
+                    answer = await http.send(box.push_request(change, f"http://hub/push/{name}"))
+                    if not box.push_accepted(answer):
+                        pending[name].append(change)  # redelivered next tick
+            await clock.sleep(TICK)
+
+    async def process() -> None:
+        while not done.is_set():
+            result = await service.processor.run_once()
+            if result.events:
+                ends.append(clock.now())
+            else:
+                await clock.sleep(TICK)
+
+    async def polled(shop: Shop) -> None:
+        while not done.is_set():
+            if await service.processor.poll_orders(shop):
+                ends.append(clock.now())
+            with anyio.move_on_after(options.interval):
+                await done.wait()
+
+    async def safety_net() -> None:  # like `hub sync --watch`: a cycle now, then every interval
+        while not done.is_set():
+            reports.append(await lab.sync())
+            with anyio.move_on_after(options.safety_interval):
+                await done.wait()
+
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://hub") as http,
+        anyio.create_task_group() as group,
+    ):
+        group.start_soon(buy)
+        group.start_soon(deliver, http)
+        group.start_soon(process)
+        group.start_soon(safety_net)
+        for shop in service.pulled_shops():
+            group.start_soon(service.pull_forever, shop)
+        for shop in service.polled_shops():  # JD: its orders at the demo interval, then its SKUs
+            group.start_soon(polled, shop)
+        await done.wait()
+        group.cancel_scope.cancel()
+    await service.processor.aclose()
+    return reports
