@@ -373,3 +373,36 @@ def test_keep_newest_keeps_the_latest_version_of_a_case(app) -> None:
     for case in (newer, older):
         keep_newest(found, case)
     assert found == {"c1": newer}
+
+
+# --- bundles -----------------------------------------------------------------------------------
+
+
+async def test_a_returned_bundle_goes_back_as_its_components_and_a_refund_releases_them(
+    hub_db_url: str, fake_clock: FakeClock
+) -> None:
+    from tests.test_bundles import make_lab
+    from tests.test_bundles import on_hand as units
+
+    lab = make_lab(hub_db_url, fake_clock, partition_below=0, aftersales_interval_minutes=0)
+    try:
+        await sync(lab)
+        state = lab.sandboxes["a"].state
+        lab.clock.advance(3)
+        shipped = state.order_code("GIFT-BOX", 2).order_id  # 2 × (2 CUP-500 + 1 TEA-100)
+        unshipped = state.order_code("GIFT-BOX", 1).order_id
+        state.ship(shipped, "SF", "SF1")
+        await sync(lab)
+        assert (units(lab, "CUP-500"), units(lab, "TEA-100")) == (16, 3)
+        assert held(lab) == 1  # the unshipped box holds its components
+        open_case(lab, "a", unshipped, AfterSaleType.REFUND_ONLY)
+        case = open_case(lab, "a", shipped, AfterSaleType.RETURN_REFUND, qty=1)
+        await sync(lab)
+        assert held(lab) == 0
+        assert hub(lab, "returns", "receive", case).exit_code == 0
+        assert (units(lab, "CUP-500"), units(lab, "TEA-100")) == (18, 4)  # one box unpacked onto the shelves
+        lab.clock.advance(40 * 60)  # the platform's receipt adds nothing more
+        await sync(lab)
+        assert (units(lab, "CUP-500"), units(lab, "TEA-100")) == (18, 4)
+    finally:
+        lab.close()

@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from hub.core import audit, catalog
+from hub.core import audit, bundles, catalog
 from hub.core.orders import CHUNK, _Resolver
 from hub.errors import InputError
 from hub.models import AfterSale, AfterSaleStatus, AfterSaleType
@@ -269,11 +269,20 @@ def restock_received(
 
 
 def add_on_hand(session: Session, sku_id: int, warehouse: str | None, quantity: int, now: datetime) -> bool:
-    """Add returned units to a SKU's on-hand count in ``warehouse`` (default: main).
+    """Add returned units of a SKU to the on-hand count in ``warehouse`` (default: main).
+    A bundle has no stock of its own: a returned bundle goes back as its components.
 
     A SKU nobody counted stays uncounted (a count nobody set never drives a write; the
     next count includes the goods): returns False. A warehouse without a row for a counted
     SKU gets one, dated like the SKU's latest count so its order bookkeeping is unchanged."""
+    recipe = bundles.parts_by_id(session).get(sku_id)
+    if recipe:
+        added = [_add_units(session, part, warehouse, quantity * per, now) for part, per in recipe.items()]
+        return all(added)
+    return _add_units(session, sku_id, warehouse, quantity, now)
+
+
+def _add_units(session: Session, sku_id: int, warehouse: str | None, quantity: int, now: datetime) -> bool:
     wh = catalog.warehouse(session, warehouse)
     rows = session.scalars(
         select(t.StockOnHand)
