@@ -49,6 +49,12 @@ class HubSettings(BaseSettings):
     listings_interval_minutes: float = Field(
         60, ge=0, description="re-read listings when the last read is older than this"
     )
+    aftersales_interval_minutes: float = Field(
+        10, ge=0, description="read after-sale cases when the last read is older than this (0: every cycle)"
+    )
+    returns_warehouse: str = Field(
+        "main", min_length=1, description="warehouse that returns the platform marks received go back into"
+    )
     lease_seconds: float = Field(
         300,
         gt=0,

@@ -102,6 +102,7 @@ def cli(ctx: click.Context, database_url: str | None, verbose: int, quiet: bool)
 
 def _register() -> None:
     from hub.cli import (
+        aftersales,
         audit,
         console,
         db,
@@ -115,6 +116,7 @@ def _register() -> None:
         price,
         promo,
         report,
+        returns,
         sandbox,
         secrets,
         serve,
@@ -133,6 +135,8 @@ def _register() -> None:
         listings.listings,
         stock.group,
         orders.group,
+        aftersales.group,
+        returns.group,
         outbox.group,
         leases.group,
         audit.group,

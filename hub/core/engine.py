@@ -39,8 +39,8 @@ import anyio
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from hub.core import aftersales_phase, leases, outbox, promotions
 from hub.core import alerts as alerts_mod
-from hub.core import leases, outbox, promotions
 from hub.core.catalog import store_listings
 from hub.core.delivery import deliver_due
 from hub.core.leases import LeaseKeeper
@@ -198,6 +198,10 @@ class SyncEngine:
         self._signpost_after = self.clock.now() + timedelta(microseconds=1)
         if "orders" in wanted:
             await self._each(shops, "orders", report, keeper, self._orders)
+        if "aftersales" in wanted:
+            await self._each(
+                shops, "aftersales", report, keeper, lambda s, r: self._aftersales(s, r, force=explicit)
+            )
         if stock_shops:
             try:
                 await self._stock(stock_shops, report, read_errors, keeper)
@@ -401,6 +405,9 @@ class SyncEngine:
         if changes and self.host.has_listeners("hub_order_stored"):
             for change in changes:
                 await self.host.notify_order_stored(shop.name, change.order, change.previous)
+
+    async def _aftersales(self, shop: Shop, result: StreamResult, *, force: bool) -> None:
+        await aftersales_phase.read_after_sales(self, shop, result, force=force)
 
     # --- stock ----------------------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ class DemoOptions:
     push: bool = False  # the sale runs on push messages, polling as the safety net
     safety_interval: float = 2.0  # with push: seconds between safety-net sync cycles
     pull_interval: float = 1.0  # with push: wait between empty TMC consumes
+    after_sale_rate: float = 0.02  # share of buyers who open a refund or return instead of buying
 
 
 @dataclass
@@ -117,7 +118,12 @@ def build_lab(options: DemoOptions, clock: Clock = SYSTEM_CLOCK) -> tuple[Lab, l
         sandbox=sandbox,
         shop_settings={"qps": options.qps, **(PUSH_SETTINGS if options.push else {})},
         retry=RetryPolicy(initial_wait=0.05, max_wait=1.0, max_retry_after=5.0),
-        settings={"listings_interval_minutes": 60, "sales_window_minutes": 5, "order_lookback_seconds": 2},
+        settings={
+            "listings_interval_minutes": 60,
+            "sales_window_minutes": 5,
+            "order_lookback_seconds": 2,
+            "aftersales_interval_minutes": 0,  # a short sale: read after-sales every cycle
+        },
     )
     if options.push:  # the WeChat store signs and encrypts with what the shop is configured with
         for box in lab.sandboxes.values():
@@ -213,7 +219,7 @@ async def idle_calls_per_hour(lab: Lab, options: DemoOptions) -> dict[str, float
 
 
 async def _race(lab: Lab, scarce: list[str], options: DemoOptions, clock: Clock) -> list[SyncReport]:
-    buyers = Buyers(lab.sandboxes, rng=random.Random(options.seed))
+    buyers = Buyers(lab.sandboxes, rng=random.Random(options.seed), after_sale_rate=options.after_sale_rate)
     reports: list[SyncReport] = []
     done = anyio.Event()
 

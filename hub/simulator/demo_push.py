@@ -46,7 +46,7 @@ async def race_on_pushes(
         pull_interval=options.pull_interval,
         poll_interval=options.interval,
     )
-    buyers = Buyers(lab.sandboxes, rng=random.Random(options.seed))
+    buyers = Buyers(lab.sandboxes, rng=random.Random(options.seed), after_sale_rate=options.after_sale_rate)
     reports: list[SyncReport] = []
     done = anyio.Event()
     pushing = {
