@@ -10,11 +10,12 @@ from sqlalchemy import select
 
 from hub.cli.app import App, run_async
 from hub.cli.output import emit, info, json_option, print_table
-from hub.core import audit
+from hub.core import audit, health, reports
 from hub.core.checks import ShopCheck, check_shops
 from hub.core.shops import add_shop, describe_shop, get_shop, set_secrets
 from hub.errors import ConfigError
 from hub.storage import tables as t
+from hub.units import format_cn_time
 
 
 @click.group("shops")
@@ -206,20 +207,44 @@ def set_secrets_(
     emit(as_json, described, lambda: info(f"stored {', '.join(sorted(values))} for shop {name}"))
 
 
+def _health(recorded: dict[str, Any] | None) -> dict[str, Any]:
+    fields = reports.circuit_of(recorded)
+    opened = fields["circuit_opened_at"]
+    return {**fields, "circuit_opened_at": opened.isoformat() if opened else None}
+
+
+def _circuit_text(health: dict[str, Any]) -> str:
+    if health["circuit"] == "closed":
+        failing = health["consecutive_failures"]
+        return f"closed ({failing} failure(s) in a row)" if failing else "closed"
+    opened = health["circuit_opened_at"]
+    since = f" since {format_cn_time(datetime.fromisoformat(opened))}" if opened else ""
+    return f"{health['circuit'].replace('_', '-')}{since}, {health['consecutive_failures']} failure(s)"
+
+
 @group.command("list")
 @json_option
 @click.pass_obj
 def list_(app: App, as_json: bool) -> None:
-    """List shops. Secrets are shown as **** (set) or blank (unset)."""
+    """List shops. Secrets are shown as **** (set) or blank (unset).
+
+    The circuit column is the shop's circuit breaker as last recorded by a syncing process:
+    closed, or open (calls fail fast) since a time, with the connection failures in a row."""
     host = app.host
-    shops = app.db.run_sync(
-        lambda s: [describe_shop(host, row) for row in s.scalars(select(t.Shop).order_by(t.Shop.name))]
-    )
+
+    def read(s: Any) -> list[dict[str, Any]]:
+        circuits = health.circuits(s)
+        return [
+            {**describe_shop(host, row), "health": _health(circuits.get(row.name))}
+            for row in s.scalars(select(t.Shop).order_by(t.Shop.name))
+        ]
+
+    shops = app.db.run_sync(read)
     emit(
         as_json,
         shops,
         lambda: print_table(
-            ["name", "platform", "app key", "secret", "token", "expires", "base url"],
+            ["name", "platform", "app key", "secret", "token", "expires", "base url", "circuit"],
             [
                 (
                     s["name"],
@@ -229,6 +254,7 @@ def list_(app: App, as_json: bool) -> None:
                     s["access_token"] or "unset",
                     datetime.fromisoformat(s["token_expires_at"]) if s["token_expires_at"] else None,
                     s["base_url"],
+                    _circuit_text(s["health"]),
                 )
                 for s in shops
             ],

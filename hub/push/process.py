@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.client import gather
-from hub.core import leases
+from hub.core import health, leases
 from hub.core import stock as stock_mod
 from hub.core.engine import Shop, SyncEngine
 from hub.core.orders import store_orders
@@ -161,6 +161,7 @@ class PushProcessor:
             inbox.mark_done(s, done, now)
             for entry_id, error in failed.items():
                 inbox.mark_failed(s, [entry_id], error)
+            health.record_changes(s, self.runtime.breakers, now)
 
         await self.runtime.db.run(finish)
 
