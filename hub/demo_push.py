@@ -31,10 +31,15 @@ TICK = 0.01  # seconds between looks at the sandboxes' feeds and the inbox
 
 
 async def race_on_pushes(
-    lab: Lab, scarce: list[str], options: DemoOptions, clock: Clock, ends: list[datetime]
+    lab: Lab,
+    scarce: list[str],
+    options: DemoOptions,
+    clock: Clock,
+    spans: list[tuple[datetime, datetime]],
 ) -> list[SyncReport]:
-    """Buyers race while pushes drive the hub; ``ends`` receives the end of every push
-    round that processed something. Returns the safety-net cycles' reports."""
+    """Buyers race while pushes drive the hub; ``spans`` receives (start, end) of every
+    stock push after announced orders were stored: it carries the orders stored before its
+    start. Returns the safety-net cycles' reports."""
     from hub.demo import WEIGHTS
 
     service = PushService(
@@ -68,18 +73,15 @@ async def race_on_pushes(
                         pending[name].append(change)  # redelivered next tick
             await clock.sleep(TICK)
 
-    async def process() -> None:
-        while not done.is_set():
-            result = await service.processor.run_once()
-            if result.events:
-                ends.append(clock.now())
-            else:
-                await clock.sleep(TICK)
+    def pushed(started: datetime, finished: datetime) -> None:
+        spans.append((started, finished))
+
+    async def process() -> None:  # as `hub serve` does, woken by every push stored
+        await service.processor.run_forever(service.news, lambda _, a, b: pushed(a, b))
 
     async def polled(shop: Shop) -> None:
         while not done.is_set():
-            if await service.processor.poll_orders(shop):
-                ends.append(clock.now())
+            await service.processor.poll_orders(shop, pushed)
             with anyio.move_on_after(options.interval):
                 await done.wait()
 
