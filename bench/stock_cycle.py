@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import current_rss_mb, emit, machine, peak_rss_mb, say, target, work_dir
 
-from hub.core import stock as stock_mod
+from hub.core.stock.plan import grant_raises, plan
+from hub.core.stock.push import claims
 from hub.storage import migrate
 from hub.storage import tables as t
 from hub.storage.db import Database
@@ -102,11 +103,11 @@ def stock_cycle(db: Database, now: datetime, cache: Any) -> tuple[float, float, 
     cpu, wall = time.process_time(), time.perf_counter()
 
     def prepare(s: Any) -> int:
-        claimed = stock_mod.claims(s)
+        claimed = claims(s)
         picture = cache.load(s, now)
-        pushes = stock_mod.plan(picture, shop_ids=set(range(1, 10_000)))
+        pushes = plan(picture, shop_ids=set(range(1, 10_000)))
         lowers = [p for p in pushes if p.lowers]
-        raises = stock_mod.grant_raises([p for p in pushes if not p.lowers], picture, claimed)
+        raises = grant_raises([p for p in pushes if not p.lowers], picture, claimed)
         cache.planned(picture)
         return len(lowers) + len(raises)
 
@@ -123,7 +124,7 @@ def change_some(path: Path, changes: int, skus: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from hub.core.picture_cache import PictureCache
+    from hub.core.stock.picture_cache import PictureCache
 
     args = parse_args(argv)
     now = datetime.now(UTC)

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from hub.core.alerts import Alert
 
 STREAMS = ("listings", "orders", "stock", "prices", "promotions")
+STOPPED = "not started: the run was asked to stop"  # why a stream of a stopped run was skipped
 
 
 @dataclass

@@ -40,7 +40,7 @@ def test_utc_columns_shift_by_seconds_in_sql(hub_db: Database) -> None:
 
     from sqlalchemy import select
 
-    from hub.core.stock import _shifted
+    from hub.core.stock.picture import _shifted
     from hub.storage import tables as t
 
     when = datetime(2026, 11, 11, 8, 0, tzinfo=UTC)

@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from hub.core import stock as stock_mod
-from hub.core.picture_cache import PictureCache
+from hub.core.stock.picture import Picture, load_picture
+from hub.core.stock.picture_cache import PictureCache
+from hub.core.stock.plan import Push, grant_raises, plan
+from hub.core.stock.push import claims
 from hub.storage import migrate
 from hub.storage import tables as t
 from hub.storage.db import Database
@@ -180,7 +182,7 @@ def mutate(s: Session, rng: random.Random, now: datetime) -> None:
             )
 
 
-def apply(s: Session, pushes: list[stock_mod.Push], rng: random.Random, now: datetime) -> None:
+def apply(s: Session, pushes: list[Push], rng: random.Random, now: datetime) -> None:
     """Most planned writes land (acknowledged with the quantity); some never happen."""
     for push in pushes:
         if rng.random() < 0.8:
@@ -191,7 +193,7 @@ def apply(s: Session, pushes: list[stock_mod.Push], rng: random.Random, now: dat
             )
 
 
-def snapshot(picture: stock_mod.Picture) -> dict[str, Any]:
+def snapshot(picture: Picture) -> dict[str, Any]:
     return {
         "skus": {
             i: (x.inputs, x.sellable, x.partitioned, x.mode_reason, x.counted)
@@ -207,7 +209,7 @@ def snapshot(picture: stock_mod.Picture) -> dict[str, Any]:
     }
 
 
-def writes(pushes: list[stock_mod.Push]) -> list[tuple[int, int, bool, int]]:
+def writes(pushes: list[Push]) -> list[tuple[int, int, bool, int]]:
     return sorted((p.listing.id, p.target, p.partitioned, p.sellable) for p in pushes)
 
 
@@ -222,18 +224,18 @@ def test_incremental_picture_plans_what_a_full_one_plans(tmp_path: Path, wall: l
     planned_anything = 0
     for _ in range(60):
 
-        def cycle(s: Session, now: datetime = now) -> list[stock_mod.Push]:
-            claimed = stock_mod.claims(s)
+        def cycle(s: Session, now: datetime = now) -> list[Push]:
+            claimed = claims(s)
             fresh = cache.load(s, now)
-            full = stock_mod.load_picture(s, now, safety_default=1, partition_below=None, sales_window=WINDOW)
+            full = load_picture(s, now, safety_default=1, partition_below=None, sales_window=WINDOW)
             assert snapshot(fresh) == snapshot(full)
             assert sorted(x.id for x in fresh.needing_read()) == sorted(x.id for x in full.needing_read())
-            pushes = stock_mod.plan(fresh, shop_ids=set(SHOPS), absolute_shops=ABSOLUTE)
-            expected = stock_mod.plan(full, shop_ids=set(SHOPS), absolute_shops=ABSOLUTE)
+            pushes = plan(fresh, shop_ids=set(SHOPS), absolute_shops=ABSOLUTE)
+            expected = plan(full, shop_ids=set(SHOPS), absolute_shops=ABSOLUTE)
             assert writes(pushes) == writes(expected)
-            granted = stock_mod.grant_raises([p for p in pushes if not p.lowers], fresh, claimed)
+            granted = grant_raises([p for p in pushes if not p.lowers], fresh, claimed)
             assert writes(granted) == writes(
-                stock_mod.grant_raises([p for p in expected if not p.lowers], full, claimed)
+                grant_raises([p for p in expected if not p.lowers], full, claimed)
             )
             cache.planned(fresh)
             return [p for p in pushes if p.lowers] + granted
@@ -257,9 +259,9 @@ def test_a_quiet_cycle_plans_no_sku(tmp_path: Path, wall: list[datetime]) -> Non
         full_pass=timedelta(hours=1), safety_default=0, partition_below=None, sales_window=WINDOW
     )
 
-    def cycle(s: Session) -> tuple[set[int] | None, list[stock_mod.Push]]:
+    def cycle(s: Session) -> tuple[set[int] | None, list[Push]]:
         picture = cache.load(s, now)
-        pushes = stock_mod.plan(picture, shop_ids=set(SHOPS))
+        pushes = plan(picture, shop_ids=set(SHOPS))
         cache.planned(picture)
         return picture.dirty, pushes
 
@@ -400,7 +402,7 @@ async def test_a_sync_engine_keeps_its_picture_across_cycles(tmp_path: Path, fak
         lab.import_catalogue(on_hand=20, codes=["CUP", "LID"])
         await lab.sync()
         assert lab.shown("CUP") == {"a": 20, "b": 20, "c": 20}
-        pictures = lab.engine().pictures
+        pictures = lab.engine().stock.pictures
         assert pictures.full_loads == 1 and pictures.incremental_loads >= 1  # observe full, the rest not
         cup = select(t.Sku.id).where(t.Sku.code == "CUP").scalar_subquery()
         lab.app.database().run_sync(

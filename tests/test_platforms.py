@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from hub.core import catalog
 from hub.core import promotions as promo_mod
-from hub.core import stock as stock_mod
+from hub.core.stock.picture import SkuInfo, load_picture
 from hub.models import OrderStatus, Promotion, PromotionKind
 from hub.storage import tables as t
 from hub.testing import FakeClock
@@ -57,12 +57,12 @@ def lab(hub_db_url: str, fake_clock: FakeClock) -> Iterator[Lab]:
     lab.close()
 
 
-def sku_info(lab: Lab, code: str) -> stock_mod.SkuInfo:
+def sku_info(lab: Lab, code: str) -> SkuInfo:
     """What the hub's stock plan knows of ``code`` now (sellable, mode and why)."""
     settings = lab.app.settings
 
     def read(session):  # type: ignore[no-untyped-def]
-        picture = stock_mod.load_picture(
+        picture = load_picture(
             session,
             lab.clock.now(),
             safety_default=settings.safety_stock,

@@ -177,6 +177,6 @@ async def test_the_processor_keeps_its_stock_picture_between_pushes(
         order = lab.sandboxes["dy"].state.order_code(code, 1)
         await announce(lab, http, f"m{n}", order.order_id)
         assert (await service.processor.run_once()).events == 1
-    pictures = service.processor._engine.pictures  # type: ignore[union-attr]
+    pictures = service.processor._engine.stock.pictures  # type: ignore[union-attr]
     assert (pictures.full_loads, pictures.incremental_loads) == (1, 1)
     assert lab.shown("CUP-750") == dict.fromkeys(SHOPS, 19)

@@ -210,15 +210,17 @@ def _read_for_count(app: App, shop: str, attempts: int = 3) -> None:
     quantities exclude. A listing with an order too close to its read to tell is read
     again a few seconds later (at most ``attempts`` reads). Raises when a read fails
     (nothing is created then)."""
-    from hub.core import stock as stock_mod
     from hub.core.engine import SyncEngine
+    from hub.core.stock.anchors import AMBIGUITY
+    from hub.core.stock.picture import ListingInfo
+    from hub.core.stock.push import observe
 
     runtime = app.runtime()
 
-    def pending(s: Session, shop_id: int, wanted: set[int] | None) -> list[stock_mod.ListingInfo]:
+    def pending(s: Session, shop_id: int, wanted: set[int] | None) -> list[ListingInfo]:
         rows = [x for x in catalog.new_code_listings(s, shop_id) if wanted is None or x.id in wanted]
         return [
-            stock_mod.ListingInfo(
+            ListingInfo(
                 x.id,
                 x.shop_id,
                 0,
@@ -239,10 +241,10 @@ def _read_for_count(app: App, shop: str, attempts: int = 3) -> None:
             if not refs:
                 return
             if attempt:
-                await app.clock.sleep(stock_mod.AMBIGUITY + 1)  # move the next read clear of them
+                await app.clock.sleep(AMBIGUITY + 1)  # move the next read clear of them
             ctx = runtime.open(row)
             try:
-                await stock_mod.observe(app.host, app.db, ctx, refs)
+                await observe(app.host, app.db, ctx, refs)
             finally:
                 await ctx.client.aclose()
             report = await SyncEngine(runtime, app.settings).run_cycle([shop], ["orders"])
@@ -254,7 +256,7 @@ def _read_for_count(app: App, shop: str, attempts: int = 3) -> None:
                         "be counted; nothing created. Try again, or import without --with-stock"
                     )
 
-            def unsure(s: Session) -> list[stock_mod.ListingInfo]:
+            def unsure(s: Session) -> list[ListingInfo]:
                 rows = catalog.new_code_listings(s, row.id)
                 return pending(s, row.id, catalog.open_order_units(s, row.id, rows).unsure)
 

@@ -11,7 +11,7 @@ from hub.cli.app import App
 from hub.cli.output import emit, info, json_option, print_table
 from hub.cli.stock import load_picture
 from hub.core import reports
-from hub.core import stock as stock_mod
+from hub.core.stock.show import sku_rows
 from hub.ops.spreadsheet import OutColumn, write_sheet
 
 
@@ -23,7 +23,7 @@ def build(app: App, s: Session, name: str, period: reports.Period, shop: str | N
         return reports.handling(s, period, shop)
     if name == "channels":
         return reports.channels(s, period, shop)
-    return reports.stock(stock_mod.sku_rows(s, load_picture(app, s)))
+    return reports.stock(sku_rows(s, load_picture(app, s)))
 
 
 def write_xlsx(report: reports.Report, path: Path) -> int:

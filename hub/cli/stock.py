@@ -14,8 +14,10 @@ from hub.cli.output import emit, info, json_option, print_table
 from hub.cli.params import QUANTITY, Percent
 from hub.core import alerts as alerts_mod
 from hub.core import audit, catalog
-from hub.core import stock as stock_mod
 from hub.core.shops import get_shop
+from hub.core.stock import picture as stock_picture
+from hub.core.stock.drift import Drift, check_drift
+from hub.core.stock.show import sku_rows
 from hub.errors import InputError
 from hub.storage import tables as t
 
@@ -25,8 +27,8 @@ def group() -> None:
     """Stock: on-hand counts, allocation rules, what each shop shows."""
 
 
-def load_picture(app: App, s: Session) -> stock_mod.Picture:
-    return stock_mod.load_picture(
+def load_picture(app: App, s: Session) -> stock_picture.Picture:
+    return stock_picture.load_picture(
         s,
         app.clock.now(),
         safety_default=app.settings.safety_stock,
@@ -84,7 +86,7 @@ def show(app: App, sku: str | None, as_json: bool) -> None:
     hub leaves its listings as they are until a count is set, 0 included."""
 
     def read(s: Session) -> list[dict[str, Any]]:
-        rows = stock_mod.sku_rows(s, load_picture(app, s), code=sku)
+        rows = sku_rows(s, load_picture(app, s), code=sku)
         if sku and not rows:
             raise InputError(f"unknown SKU {sku!r}")
         return rows
@@ -168,7 +170,7 @@ def drift(app: App, shops: tuple[str, ...], repair: bool, as_json: bool) -> None
     Exit code 1 when drift was found and not repaired."""
     runtime = app.runtime()
 
-    async def main() -> list[stock_mod.Drift]:
+    async def main() -> list[Drift]:
         rows = app.db.run_sync(
             lambda s: (
                 [get_shop(s, n) for n in shops]
@@ -176,11 +178,11 @@ def drift(app: App, shops: tuple[str, ...], repair: bool, as_json: bool) -> None
                 else list(s.scalars(select(t.Shop).order_by(t.Shop.name)))
             )
         )
-        found: list[stock_mod.Drift] = []
+        found: list[Drift] = []
         for row in rows:
             ctx = runtime.open(row)
             try:
-                found += await stock_mod.check_drift(
+                found += await check_drift(
                     app.host, app.db, ctx, row.id, repair=repair, settings=app.settings
                 )
             finally:

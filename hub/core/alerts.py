@@ -30,11 +30,11 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from hub.core import autopartition
-from hub.core import stock as stock_mod
+from hub.core.stock.picture import ListingInfo, Picture, load_picture
 from hub.settings import HubSettings
 from hub.storage import tables as t
 
-Loader = Callable[[Session, datetime], stock_mod.Picture]  # the stock picture as of a transaction
+Loader = Callable[[Session, datetime], Picture]  # the stock picture as of a transaction
 
 KINDS = ("safety_stock", "low_cover", "zero_on_selling_channel", "stuck_reservation")
 PER_SHOP = frozenset({"zero_on_selling_channel", "stuck_reservation"})  # one alert per shop
@@ -70,11 +70,11 @@ def find(
     session: Session, now: datetime, settings: HubSettings, *, load: Loader | None = None
 ) -> list[Alert]:
     """Every alert that stands now, ordered by SKU and kind. ``load``: how to get the stock
-    picture (a sync passes its cached one, see :mod:`hub.core.picture_cache`)."""
+    picture (a sync passes its cached one, see :mod:`hub.core.stock.picture_cache`)."""
     if load is not None:
         picture = load(session, now)
     else:
-        picture = stock_mod.load_picture(
+        picture = load_picture(
             session,
             now,
             safety_default=settings.safety_stock,
@@ -88,7 +88,7 @@ def find(
     for (shop_id, sku_id), units in sold.items():
         if units > 0:
             sold_by_sku[sku_id][shop_id] = units
-    listed: dict[int, list[stock_mod.ListingInfo]] = defaultdict(list)
+    listed: dict[int, list[ListingInfo]] = defaultdict(list)
     primary: set[tuple[int, int]] = set()
     for listing in picture.listings:  # ordered by id: the oldest of a shop is its primary listing
         if (listing.shop_id, listing.sku_id) not in primary:

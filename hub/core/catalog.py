@@ -18,6 +18,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub import validation
+from hub.core.stock import anchors
+from hub.core.stock.anchors import AMBIGUITY
 from hub.errors import InputError
 from hub.models import Listing as ListingModel
 from hub.models import OrderStatus
@@ -127,8 +129,6 @@ def store_listings(session: Session, shop_id: int, listings: Sequence[ListingMod
                 shop_id=shop_id,
                 platform_sku_id=listing.platform_sku_id,
                 mapped_manually=False,
-                pushed_quantity=None,
-                pushed_at=None,
             )
             session.add(row)
         row.platform_item_id = listing.platform_item_id
@@ -136,9 +136,7 @@ def store_listings(session: Session, shop_id: int, listings: Sequence[ListingMod
         row.title = listing.title[:256]
         row.price = listing.price
         row.status = listing.status.value
-        row.platform_quantity = listing.quantity
-        row.quantity_as_of = now
-        row.needs_read = False
+        anchors.anchor_read(row, listing.quantity, now)
         row.last_seen_at = now
         if not row.mapped_manually:
             row.sku_id = codes.get(listing.master_code) if listing.master_code else None
@@ -282,10 +280,9 @@ def open_order_units(session: Session, shop_id: int, listings: Sequence[t.Listin
     The platform took those units off the quantity it shows, yet they are still on the
     shelf, and the hub reserves them as it ingests the orders: a count taken from the
     platform quantity alone would subtract them twice. An order placed within
-    :data:`hub.core.stock.AMBIGUITY` seconds of the read is not added (the count errs
+    :data:`hub.core.stock.anchors.AMBIGUITY` seconds of the read is not added (the count errs
     low) and its listing is named in ``unsure``, so the caller can read it again later."""
     from hub.core.orders import _desired
-    from hub.core.stock import AMBIGUITY
 
     band = timedelta(seconds=AMBIGUITY)
     by_sku = {row.platform_sku_id: row for row in listings}

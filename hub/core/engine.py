@@ -18,7 +18,7 @@ work twice; a stream whose lease another live process holds is reported as skipp
 with exit code 1. Stock is *planned globally and written per shop*: each process holds
 the ``<shop>:stock`` leases of its shops, and plans them under the short global
 ``stock:plan`` lease, recording every planned write before it lets go, so a process
-planning next sees what this one is about to show (see :func:`hub.core.stock.claims`).
+planning next sees what this one is about to show (see :func:`hub.core.stock.push.claims`).
 
 Stopping: :meth:`SyncEngine.request_stop` (a first Ctrl-C or SIGTERM) starts no new
 work and lets what is in flight finish; :meth:`SyncEngine.abort` (a second one) cancels
@@ -29,11 +29,11 @@ flight stays ``sending`` and is re-read, never resent, by the next run.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 from sqlalchemy import or_, select, update
@@ -41,22 +41,20 @@ from sqlalchemy.orm import Session
 
 from hub.core import alerts as alerts_mod
 from hub.core import health, leases, outbox, promotions
-from hub.core import stock as stock_mod
 from hub.core.catalog import store_listings
 from hub.core.delivery import deliver_due
-from hub.core.orders import get_cursor, set_cursor, store_orders
-from hub.core.picture_cache import PictureCache
+from hub.core.leases import LeaseKeeper
+from hub.core.orders import store_orders
 from hub.core.shops import ShopRuntime, get_shop
-from hub.core.windows import plan_windows
-from hub.errors import HubError, LeaseHeld
+from hub.core.stock.phase import StockPhase
+from hub.core.windows import get_cursor, plan_windows, set_cursor
+from hub.errors import HubError
 from hub.platform import ShopContext
 from hub.push import inbox
-from hub.report import STREAMS, StreamResult, SyncReport
+from hub.report import STOPPED, STREAMS, StreamResult, SyncReport
 from hub.secrets import redact
 from hub.settings import HubSettings
 from hub.storage import tables as t
-
-T = TypeVar("T")
 
 log = logging.getLogger("hub.sync")
 ORDER_CHUNK = 2000  # orders stored per transaction within a window (bounds memory)
@@ -76,9 +74,6 @@ class Shop:
     ctx: ShopContext
 
 
-STOPPED = "not started: the run was asked to stop"
-
-
 @dataclass
 class SyncEngine:
     runtime: ShopRuntime
@@ -89,16 +84,11 @@ class SyncEngine:
     stopping: bool = field(default=False, init=False)
     aborted: bool = field(default=False, init=False)
     _scope: anyio.CancelScope | None = field(default=None, init=False)
-    pictures: PictureCache = field(init=False)
+    stock: StockPhase = field(init=False)
 
     def __post_init__(self) -> None:
         # Kept across the cycles of this engine (``--watch``): each load reads what changed.
-        self.pictures = PictureCache(
-            full_pass=timedelta(minutes=self.settings.stock_full_pass_minutes),
-            safety_default=self.settings.safety_stock,
-            partition_below=self.settings.partition_below,
-            sales_window=timedelta(minutes=self.settings.sales_window_minutes),
-        )
+        self.stock = StockPhase.configured(self.host, self.db, self.clock, self.settings)
 
     @property
     def db(self) -> Any:
@@ -147,7 +137,7 @@ class SyncEngine:
                     StreamResult(row.name, "setup", error=str(exc), exit_code=exc.exit_code)
                 )
         offsets: dict[int, int] = {}
-        keeper = LeaseKeeper(self)
+        keeper = self._keeper()
         try:
             async with AsyncExitStack() as stack, anyio.create_task_group() as group:
                 self._scope = group.cancel_scope
@@ -203,7 +193,7 @@ class SyncEngine:
             stock_shops = await self._take(shops, "stock", report, keeper)
         read_errors: dict[int, str] = {}
         if stock_shops:
-            read_errors = await self._observe(stock_shops)
+            read_errors = await self.stock.observe(stock_shops)
         # Orders are read up to a signpost strictly after every read of this cycle, so an
         # order placed at the very instant of a read is ingested too (clocks may not tick).
         self._signpost_after = self.clock.now() + timedelta(microseconds=1)
@@ -413,68 +403,10 @@ class SyncEngine:
             for change in changes:
                 await self.host.notify_order_stored(shop.name, change.order, change.previous)
 
-    # --- stock ---------------------------------------------------------------------------------
+    # --- stock ----------------------------------------------------------------------------------
 
-    def absolute_shops(self, s: Session) -> frozenset[int]:
-        """Shops whose platform takes only absolute stock writes."""
-        out = set()
-        for shop_id, platform in s.execute(select(t.Shop.id, t.Shop.platform)):
-            if platform in self.host.registry and not self.host.platform(platform).capabilities.delta_stock:
-                out.add(shop_id)
-        return frozenset(out)
-
-    def _picture(self, s: Session) -> stock_mod.Picture:
-        return self.pictures.load(s, self.clock.now())
-
-    async def _loading(self, fn: Callable[[Session], T]) -> T:
-        """Run ``fn``, a transaction that loads the picture: if it fails, the cache may hold
-        rows the rollback undid, so the next load is a full one."""
-        try:
-            return await self.db.run(fn)
-        except BaseException:
-            self.pictures.invalidate()
-            raise
-
-    async def _observe(self, shops: Sequence[Shop]) -> dict[int, str]:
-        """Read what must be read before orders are ingested; returns shop id -> error."""
-        ids = [shop.id for shop in shops]
-
-        def prepare(s: Session) -> stock_mod.Picture:
-            now = self.clock.now()
-            for shop_id in ids:
-                outbox.recover_in_doubt(s, shop_id=shop_id, kinds=["stock"], now=now)
-            return self._picture(s)
-
-        picture = await self._loading(prepare)
-        # Partitioned SKUs that sold recently: a quiet one's models are exact without a read
-        # (its raises never depend on one, see stock._fresh), and the automatic mode makes
-        # the long tail of low-stock SKUs partitioned, which must not cost reads every cycle.
-        # A SKU nobody counted is never pushed, so its listings need no read either.
-        selling = {sku_id for (_, sku_id), units in picture.sold_recently.items() if units}
-        partitioned = {
-            sku.id for sku in picture.skus.values() if sku.partitioned and sku.counted and sku.id in selling
-        }
-
-        chosen = {x.id: x for x in picture.needing_read()}
-        chosen.update((x.id, x) for i in partitioned for x in picture.by_sku.get(i, ()))
-        candidates = sorted(chosen.values(), key=lambda x: x.id)
-
-        async def one(shop: Shop) -> None:
-            wanted = [x for x in candidates if x.shop_id == shop.id]
-            try:
-                await stock_mod.observe(self.host, self.db, shop.ctx, wanted)
-            except HubError as exc:  # unread listings are simply not raised this cycle
-                errors[shop.id] = f"stock read failed: {redact(str(exc))}"
-                log.warning("%s: %s", shop.name, errors[shop.id])
-            except Exception as exc:  # a bug must not stop the other shops (nor escape as an ExceptionGroup)
-                errors[shop.id] = f"stock read failed: internal error: {type(exc).__name__}"
-                log.exception("%s: stock read failed", shop.name)
-
-        errors: dict[int, str] = {}
-        async with anyio.create_task_group() as group:
-            for shop in shops:
-                group.start_soon(one, shop)
-        return errors
+    def _keeper(self) -> LeaseKeeper:
+        return LeaseKeeper(self.db, self.holder, self.clock, self.settings.lease_seconds)
 
     async def _stock(
         self,
@@ -484,102 +416,16 @@ class SyncEngine:
         keeper: LeaseKeeper,
         only: set[int] | None = None,
     ) -> None:
-        """Plan and push the stock of ``shops``. ``only``: just these SKU ids, and their
-        partitioned listings only lowered (a pushed event, with no stock read behind it)."""
-        results = {shop.id: StreamResult(shop.name, "stock") for shop in shops}
-        for shop_id, error in read_errors.items():
-            results[shop_id].fail(error)
-        report.results.extend(results.values())
-        if self.stopping:
-            for result in results.values():
-                result.skipped, result.exit_code = STOPPED, 1
-            return
-        start = self.clock.monotonic()
-        ids = set(results)
-        absolute = await self.db.run(self.absolute_shops)
-
-        def prepare(s: Session) -> tuple[stock_mod.Picture, list[stock_mod.Push]]:
-            stock_mod.consistent_snapshot(s)
-            now = self.clock.now()
-            for shop_id in ids:
-                stock_mod.supersede_open(s, shop_id, now)
-            # Writes other processes planned and have not finished: read before the
-            # picture, so a write they finish meanwhile is seen in one or the other.
-            claimed = stock_mod.claims(s)
-            picture = self._picture(s)
-            pushes = stock_mod.plan(picture, shop_ids=ids, absolute_shops=absolute)
-            self.pictures.planned(picture)
-            if only is not None:
-                pushes = [p for p in pushes if p.listing.sku_id in only and (p.lowers or not p.partitioned)]
-            lowers = [p for p in pushes if p.lowers]
-            raises = stock_mod.grant_raises([p for p in pushes if not p.lowers], picture, claimed)
-            # The plan is safe for listings whose model is ambiguous (an order close to its
-            # anchor); reading them next cycle makes the model exact again.
-            unsure = stock_mod.ambiguous(s, shop_ids=ids)
-            if unsure:
-                s.execute(update(t.Listing).where(t.Listing.id.in_(unsure)).values(needs_read=True))
-            # Recorded before the plan lease is let go: they are this process's claims.
-            stock_mod.record_planned(s, lowers + raises, now)
-            return picture, lowers + raises
-
-        try:
-            async with keeper.holding(stock_mod.PLAN_LEASE):
-                picture, pushes = await self._loading(prepare)
-        except HubError as exc:
-            for result in results.values():
-                result.fail(f"stock not planned: {redact(str(exc))}", exc.exit_code)
-            return
-        except Exception as exc:  # a bug (or a database conflict) must not end the run
-            log.exception("stock planning failed")
-            for result in results.values():
-                result.fail(f"stock not planned: internal error: {type(exc).__name__}: {redact(str(exc))}")
-            return
-        report.uncounted = stock_mod.uncounted(picture, ids)
-        by_shop = {shop.id: shop for shop in shops}
-        outcomes = {shop_id: stock_mod.StockOutcome() for shop_id in ids}
-
-        async def phase(todo: Sequence[stock_mod.Push]) -> None:
-            grouped: dict[int, list[stock_mod.Push]] = {}
-            for push in todo:
-                grouped.setdefault(push.listing.shop_id, []).append(push)
-
-            async def one(shop_id: int, items: list[stock_mod.Push]) -> None:
-                shop = by_shop[shop_id]
-                self.progress("start", shop.name, "stock", {"total": len(items)})
-                try:
-                    await stock_mod.push_shop(
-                        self.host,
-                        self.db,
-                        shop.ctx,
-                        shop_id,
-                        items,
-                        outcomes[shop_id],
-                        stopping=lambda: self.stopping,
-                    )
-                except HubError as exc:
-                    results[shop_id].fail(redact(str(exc)), exc.exit_code)
-                except Exception as exc:  # a bug must not stop the other shops
-                    log.exception("%s: stock push failed", shop.name)
-                    results[shop_id].fail(f"internal error: {type(exc).__name__}: {redact(str(exc))}")
-
-            async with anyio.create_task_group() as group:
-                for shop_id, items in grouped.items():
-                    group.start_soon(one, shop_id, items)
-
-        await phase([p for p in pushes if p.lowers])  # lower first: the next cycle can hand those on
-        await phase([p for p in pushes if not p.lowers])
-        for shop_id, result in results.items():
-            outcome = outcomes[shop_id]
-            result.pushed, result.failed = outcome.pushed, outcome.failed
-            if outcome.failed:
-                result.fail(
-                    f"{outcome.failed} stock writes failed: " + "; ".join(outcome.errors),
-                    max(1, outcome.exit_code),
-                )
-            if outcome.unsent:
-                result.fail(f"{outcome.unsent} stock writes not sent: the run was asked to stop")
-            result.seconds = round(self.clock.monotonic() - start, 3)
-            self.progress("done", result.shop, "stock", {"result": result})
+        """Plan and push the stock of ``shops`` (see :meth:`StockPhase.run`)."""
+        await self.stock.run(
+            shops,
+            report,
+            read_errors,
+            keeper,
+            stopping=lambda: self.stopping,
+            progress=self.progress,
+            only=only,
+        )
 
     async def push_stock_of(self, shops: Sequence[Shop], sku_ids: set[int]) -> SyncReport:
         """Plan and push the stock of ``sku_ids`` only, on ``shops``: the least work after a
@@ -587,7 +433,7 @@ class SyncEngine:
         leases, planning under the plan lease, writes recorded as claims); shops whose
         lease another process holds are reported as skipped and left to it."""
         report = SyncReport(started_at=self.clock.now())
-        keeper = LeaseKeeper(self)
+        keeper = self._keeper()
         try:
             taken = await self._take(shops, "stock", report, keeper)
             if taken:
@@ -607,8 +453,8 @@ class SyncEngine:
         if not await keeper.acquire("alerts"):
             return
         try:
-            report.alerts = await self._loading(
-                lambda s: alerts_mod.refresh(s, now, self.settings, load=self.pictures.load)
+            report.alerts = await self.stock.loading(
+                lambda s: alerts_mod.refresh(s, now, self.settings, load=self.stock.pictures.load)
             )
         except Exception:  # alerts are advice: a bug here must not fail the sync
             log.exception("stock alerts could not be computed")
@@ -647,70 +493,6 @@ class SyncEngine:
             keeper,
             lambda s, r: self._deliver(s, kinds, r),
         )
-
-
-class LeaseKeeper:
-    """Leases this cycle holds, renewed in the background (the heartbeat) while it runs."""
-
-    def __init__(self, engine: SyncEngine):
-        self.engine = engine
-        self.held: set[str] = set()
-
-    @property
-    def ttl(self) -> float:
-        return self.engine.settings.lease_seconds
-
-    async def acquire(self, name: str) -> bool:
-        return name in await self.acquire_many([name])
-
-    async def acquire_many(self, names: Sequence[str]) -> set[str]:
-        """Take (or renew) several leases in one transaction; returns those taken."""
-        holder, now = self.engine.holder, self.engine.clock.now()
-
-        taken = await self.engine.db.run(
-            lambda s: {n for n in names if leases.acquire(s, n, holder, now, self.ttl)}
-        )
-        self.held |= taken
-        return taken
-
-    async def release(self, name: str) -> None:
-        await self.release_many([name])
-
-    async def release_many(self, names: Sequence[str]) -> None:
-        holder = self.engine.holder
-        await self.engine.db.run(lambda s: [leases.release(s, n, holder) for n in names])
-        self.held -= set(names)  # only once released: a cancelled release is retried at the end
-
-    async def release_all(self) -> None:
-        with anyio.CancelScope(shield=True):
-            await self.release_many(sorted(self.held))
-
-    @asynccontextmanager
-    async def holding(self, name: str) -> AsyncIterator[None]:
-        """Hold the lease ``name`` for a short critical section, waiting for it (real time:
-        the other holder is another process) up to the lease time."""
-        waited = 0.0
-        while not await self.acquire(name):
-            if waited >= self.ttl:
-                raise LeaseHeld(f"waited {waited:.0f} s for the lease {name!r}; another sync holds it")
-            await anyio.sleep(LEASE_POLL)
-            waited += LEASE_POLL
-        try:
-            yield
-        finally:
-            with anyio.CancelScope(shield=True):
-                await self.release(name)
-
-    async def renew_forever(self) -> None:
-        # Real time, not the engine's clock: leases guard against other real processes,
-        # and a fake clock must not be driven forward by a background loop in tests.
-        while True:
-            await anyio.sleep(self.ttl / 3)
-            if self.held:
-                await self.acquire_many(sorted(self.held))
-
-
-LEASE_POLL = 0.05  # seconds between tries for a short critical section's lease
 
 
 def _load_shops(session: Session, names: Sequence[str] | None) -> list[t.Shop]:

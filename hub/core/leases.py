@@ -17,16 +17,22 @@ import contextlib
 import os
 import socket
 import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
+import anyio
 from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from hub.core.clock import Clock
+from hub.errors import LeaseHeld
 from hub.storage import tables as t
+from hub.storage.db import Database
 
 
 @cache
@@ -200,3 +206,64 @@ def mark_crashed_runs(session: Session, now: datetime) -> int:
 #: A run with no live lease is given this long before it counts as crashed (it may not
 #: have taken its first lease yet).
 _GRACE = timedelta(minutes=10)
+
+
+LEASE_POLL = 0.05  # seconds between tries for a short critical section's lease
+
+
+class LeaseKeeper:
+    """Leases one run holds, renewed in the background (the heartbeat) while it runs.
+
+    ``ttl``: seconds a lease lasts without renewal; :meth:`renew_forever` renews every
+    held lease each third of it."""
+
+    def __init__(self, db: Database, holder: str, clock: Clock, ttl: float):
+        self.db, self.holder, self.clock, self.ttl = db, holder, clock, ttl
+        self.held: set[str] = set()
+
+    async def acquire(self, name: str) -> bool:
+        return name in await self.acquire_many([name])
+
+    async def acquire_many(self, names: Sequence[str]) -> set[str]:
+        """Take (or renew) several leases in one transaction; returns those taken."""
+        holder, now = self.holder, self.clock.now()
+
+        taken = await self.db.run(lambda s: {n for n in names if acquire(s, n, holder, now, self.ttl)})
+        self.held |= taken
+        return taken
+
+    async def release(self, name: str) -> None:
+        await self.release_many([name])
+
+    async def release_many(self, names: Sequence[str]) -> None:
+        holder = self.holder
+        await self.db.run(lambda s: [release(s, n, holder) for n in names])
+        self.held -= set(names)  # only once released: a cancelled release is retried at the end
+
+    async def release_all(self) -> None:
+        with anyio.CancelScope(shield=True):
+            await self.release_many(sorted(self.held))
+
+    @asynccontextmanager
+    async def holding(self, name: str) -> AsyncIterator[None]:
+        """Hold the lease ``name`` for a short critical section, waiting for it (real time:
+        the other holder is another process) up to the lease time."""
+        waited = 0.0
+        while not await self.acquire(name):
+            if waited >= self.ttl:
+                raise LeaseHeld(f"waited {waited:.0f} s for the lease {name!r}; another sync holds it")
+            await anyio.sleep(LEASE_POLL)
+            waited += LEASE_POLL
+        try:
+            yield
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.release(name)
+
+    async def renew_forever(self) -> None:
+        # Real time, not the run's clock: leases guard against other real processes,
+        # and a fake clock must not be driven forward by a background loop in tests.
+        while True:
+            await anyio.sleep(self.ttl / 3)
+            if self.held:
+                await self.acquire_many(sorted(self.held))

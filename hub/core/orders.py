@@ -388,25 +388,6 @@ class _Consumer:
             log.warning("SKU id %s: shipped %d more units than on hand; on-hand stays at 0", sku_id, left)
 
 
-# --- cursors ---------------------------------------------------------------------------------
-
-
-def get_cursor(session: Session, shop_id: int, stream: str) -> datetime | None:
-    return session.scalar(
-        select(t.SyncCursor.position).where(t.SyncCursor.shop_id == shop_id, t.SyncCursor.stream == stream)
-    )
-
-
-def set_cursor(session: Session, shop_id: int, stream: str, position: datetime, now: datetime) -> None:
-    row = session.scalar(
-        select(t.SyncCursor).where(t.SyncCursor.shop_id == shop_id, t.SyncCursor.stream == stream)
-    )
-    if row is None:
-        session.add(t.SyncCursor(shop_id=shop_id, stream=stream, position=position, updated_at=now))
-    elif position > row.position:
-        row.position, row.updated_at = position, now
-
-
 def order_exceptions(s: Session) -> list[dict[str, Any]]:
     """Order lines whose SKU matches nothing, oldest order first, with the reason."""
     rows = s.execute(

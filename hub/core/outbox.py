@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from hub.core.stock import anchors
 from hub.models import PushResult
 from hub.storage import tables as t
 
@@ -200,18 +201,18 @@ def recover_in_doubt(
     if claimed_before is not None:
         query = query.where(t.OutboxEntry.updated_at < claimed_before)
     stuck = list(session.scalars(query))
+    unread: list[int] = []
     for entry in stuck:
         entry.updated_at = now
         if entry.kind == "stock":
             entry.state = "superseded"
             entry.last_error = "in doubt after an interrupted run: listing re-read instead of resent"
-            listing = session.get(t.Listing, int(entry.target))
-            if listing is not None:
-                listing.needs_read = True
+            unread.append(int(entry.target))
         else:
             entry.state = "retry"
             entry.next_attempt_at = now
             entry.last_error = "in doubt after an interrupted run: sending again"
+    anchors.mark_unread(session, unread)
     return len(stuck)
 
 

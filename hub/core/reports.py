@@ -297,7 +297,7 @@ def stock(sku_rows: Sequence[dict[str, Any]]) -> Report:
     """Stock per SKU with a 安全库存预警 flag: ``low`` when nothing is sellable beyond the
     safety stock while units remain, ``out`` when none is left after reservations.
 
-    ``sku_rows`` come from :func:`hub.core.stock.sku_rows` (the rows `hub stock show` prints)."""
+    ``sku_rows`` come from :func:`hub.core.stock.show.sku_rows` (the rows `hub stock show` prints)."""
     rows = []
     for r in sku_rows:
         free = r["on_hand"] - r["reserved"]

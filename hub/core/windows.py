@@ -1,11 +1,16 @@
-"""Slicing incremental reads into the windows a platform allows."""
+"""Incremental reads: the cursors that say how far a shop's stream was read, and the
+windows a platform allows from there."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from hub.models import TimeWindow
 from hub.platform import OrderWindowRule
+from hub.storage import tables as t
 
 # Platforms take whole seconds, so a plugin rounds a window's start down and its end up;
 # windows are planned this much shorter than the platform's maximum to leave room for it.
@@ -34,3 +39,24 @@ def plan_windows(cursor: datetime | None, now: datetime, rule: OrderWindowRule) 
         end = begin
     windows.reverse()
     return windows
+
+
+# --- cursors ---------------------------------------------------------------------------------
+
+
+def get_cursor(session: Session, shop_id: int, stream: str) -> datetime | None:
+    """How far the shop's ``stream`` was read (None: never)."""
+    return session.scalar(
+        select(t.SyncCursor.position).where(t.SyncCursor.shop_id == shop_id, t.SyncCursor.stream == stream)
+    )
+
+
+def set_cursor(session: Session, shop_id: int, stream: str, position: datetime, now: datetime) -> None:
+    """Move the shop's ``stream`` cursor to ``position`` (never backwards)."""
+    row = session.scalar(
+        select(t.SyncCursor).where(t.SyncCursor.shop_id == shop_id, t.SyncCursor.stream == stream)
+    )
+    if row is None:
+        session.add(t.SyncCursor(shop_id=shop_id, stream=stream, position=position, updated_at=now))
+    elif position > row.position:
+        row.position, row.updated_at = position, now

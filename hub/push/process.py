@@ -25,10 +25,11 @@ from sqlalchemy.orm import Session
 
 from hub.client import gather
 from hub.core import health, leases
-from hub.core import stock as stock_mod
 from hub.core.engine import Shop, SyncEngine
 from hub.core.orders import store_orders
 from hub.core.shops import ShopRuntime
+from hub.core.stock.picture import ListingInfo
+from hub.core.stock.push import observe
 from hub.errors import HubError
 from hub.models import ListingRef, Order
 from hub.push import inbox
@@ -287,7 +288,7 @@ class PushProcessor:
     ) -> set[int]:
         """Read the platform quantity of the linked listings a product/stock event names."""
 
-        def find(s: Session) -> list[stock_mod.ListingInfo]:
+        def find(s: Session) -> list[ListingInfo]:
             rows = s.execute(
                 select(t.Listing).where(
                     t.Listing.shop_id == shop.id,
@@ -296,7 +297,7 @@ class PushProcessor:
                 )
             ).scalars()
             return [
-                stock_mod.ListingInfo(
+                ListingInfo(
                     row.id,
                     row.shop_id,
                     row.sku_id,
@@ -315,7 +316,7 @@ class PushProcessor:
 
         listings = await self.runtime.db.run(find)
         runtime = self.runtime
-        result.listings_read += await stock_mod.observe(runtime.host, runtime.db, shop.ctx, listings)
+        result.listings_read += await observe(runtime.host, runtime.db, shop.ctx, listings)
         return {x.sku_id for x in listings}
 
     # --- shops without pushes ------------------------------------------------------------------

@@ -32,7 +32,7 @@ def system_time() -> datetime:
 
 #: What stamps ``listings.changed_at``: the machine's clock, not the hub's injected one,
 #: since change marks are compared with the time a picture was loaded (see
-#: :mod:`hub.core.picture_cache`). Tests replace it to move time without sleeping.
+#: :mod:`hub.core.stock.picture_cache`). Tests replace it to move time without sleeping.
 change_clock: Callable[[], datetime] = system_time
 
 

@@ -185,6 +185,10 @@ def build_world(
         **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
         "HUB_DATABASE_URL": world.url,
         "HUB_LEASE_SECONDS": str(LEASE_SECONDS),
+        # Shared mode unless a test partitions SKUs itself: automatic partitioning sizes its
+        # threshold from measured cycle delays, which vary with the machine's load, and these
+        # tests compare exact writes (it is tested with an injected clock in test_autopartition.py).
+        "HUB_PARTITION_BELOW": "0",
     }
     try:
         for name, platform in SHOPS.items():

@@ -22,9 +22,10 @@ from sqlalchemy import func, select
 
 from hub.cli import cli
 from hub.cli.app import App
-from hub.core import stock as stock_mod
 from hub.core.http import RetryPolicy
 from hub.core.shops import add_shop
+from hub.core.stock import picture as stock_picture
+from hub.core.stock import plan as stock_plan
 from hub.models import OrderStatus
 from hub.report import SyncReport
 from hub.settings import HubSettings
@@ -302,7 +303,7 @@ def problems(
         found.append(f"orders missing: {expected - set(stored)}; unexpected: {set(stored) - expected}")
 
     def read(s: Any) -> tuple[dict[int, int], list[tuple[int, str, str, str]], dict[str, int]]:
-        picture = stock_mod.load_picture(
+        picture = stock_picture.load_picture(
             s,
             now,
             safety_default=settings.safety_stock,
@@ -320,7 +321,7 @@ def problems(
             .group_by(t.Sku.code)
         ).all()
         split = {sku.code: sku.sellable for sku in picture.skus.values() if sku.partitioned}
-        return stock_mod.targets(picture), [tuple(r) for r in rows], {c: int(q) for c, q in on_hand}, split
+        return stock_plan.targets(picture), [tuple(r) for r in rows], {c: int(q) for c, q in on_hand}, split
 
     targets, listings, on_hand, partitioned = db.run_sync(read)
     linked = {(shop, code) for _, shop, code, _ in listings}

@@ -16,7 +16,7 @@ from hub.console.auth import hub, signed_in
 from hub.console.charts import line_chart
 from hub.console.templating import render
 from hub.core import reports
-from hub.core import stock as stock_mod
+from hub.core.stock.show import sku_rows
 
 DAYS = 30
 
@@ -27,7 +27,7 @@ def figures(request: Request) -> Any:
 
     def read(s: Session) -> dict[str, Any]:
         month = reports.last_days(now, DAYS)
-        stock = reports.stock(stock_mod.sku_rows(s, load_picture(app, s)))
+        stock = reports.stock(sku_rows(s, load_picture(app, s)))
         failed_total, failed = reports.failed_writes(s, limit=20)
         return {
             "today": reports.channels(s, reports.today(now)).rows,

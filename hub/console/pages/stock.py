@@ -11,7 +11,7 @@ from hub.cli.stock import load_picture
 from hub.console.auth import action, hub, signed_in
 from hub.console.templating import flash, render
 from hub.core import audit, catalog
-from hub.core import stock as stock_mod
+from hub.core.stock.show import sku_rows
 from hub.errors import HubError
 
 
@@ -19,7 +19,7 @@ async def page(request: Request) -> Response:
     await signed_in(request)
     app = hub(request)
     query = request.query_params.get("q", "").strip()
-    rows = await app.db.run(lambda s: stock_mod.sku_rows(s, load_picture(app, s), search=query or None))
+    rows = await app.db.run(lambda s: sku_rows(s, load_picture(app, s), search=query or None))
     return render(request, "stock.html", rows=rows, q=query)
 
 

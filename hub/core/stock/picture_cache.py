@@ -38,7 +38,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.core import autopartition
-from hub.core import stock as stock_mod
+from hub.core.stock.picture import (
+    ListingInfo,
+    Picture,
+    decide_modes,
+    load_cursors,
+    load_listings,
+    load_picture,
+    load_rules,
+    load_skus,
+    model_adjustments,
+)
 from hub.storage import tables as t
 
 #: Rows changed this long before the previous load began are read again: a transaction
@@ -69,7 +79,7 @@ class PictureCache:
         self.partition_below = partition_below
         self.sales_window = sales_window
         self.wall_clock = wall_clock
-        self._picture: stock_mod.Picture | None = None
+        self._picture: Picture | None = None
         self._where = _Locations()
         self._full_at: datetime | None = None  # the hub's clock at the last full load
         self._since: datetime | None = None  # re-read listings changed at or after this (wall clock)
@@ -83,7 +93,7 @@ class PictureCache:
         """Make the next load a full one."""
         self._picture = None
 
-    def load(self, session: Session, now: datetime) -> stock_mod.Picture:
+    def load(self, session: Session, now: datetime) -> Picture:
         """The picture as of this transaction. ``picture.dirty`` names the SKUs a plan must
         cover (``None``: all); call :meth:`planned` after planning from it."""
         started = self.wall_clock()
@@ -96,7 +106,7 @@ class PictureCache:
         self._picture = picture
         return picture
 
-    def planned(self, picture: stock_mod.Picture) -> None:
+    def planned(self, picture: Picture) -> None:
         """Record that ``picture`` (this cache's latest) was planned: only its unsettled
         SKUs stay dirty."""
         if picture is self._picture:
@@ -113,9 +123,9 @@ class PictureCache:
             or not self._full_at <= now < self._full_at + self.full_pass
         )
 
-    def _full(self, session: Session, now: datetime) -> stock_mod.Picture:
+    def _full(self, session: Session, now: datetime) -> Picture:
         where = _Locations()
-        picture = stock_mod.load_picture(
+        picture = load_picture(
             session,
             now,
             safety_default=self.safety_default,
@@ -132,14 +142,14 @@ class PictureCache:
         self.full_loads += 1
         return picture
 
-    def _incremental(self, session: Session, now: datetime) -> stock_mod.Picture | None:
+    def _incremental(self, session: Session, now: datetime) -> Picture | None:
         """The previous picture brought up to date, or None when only a full load will do."""
         old = self._picture
         assert old is not None and self._since is not None
-        rules = stock_mod.load_rules(session)
+        rules = load_rules(session)
         if _rule_values(rules) != _rule_values(old.rules):
             return None
-        skus = stock_mod.load_skus(session, self.safety_default)
+        skus = load_skus(session, self.safety_default)
         # Listings vanish or lose their SKU without a change mark only by the cascade of a
         # deleted shop or SKU (whose id a new one may take).
         if skus.keys() != old.skus.keys() or any(x.code != old.skus[i].code for i, x in skus.items()):
@@ -152,7 +162,7 @@ class PictureCache:
             if sku.inputs != old.skus[sku_id].inputs or sku.sellable != old.skus[sku_id].sellable
         }
         by_sku, where = old.by_sku, self._where
-        adjustments = stock_mod.model_adjustments(session)
+        adjustments = model_adjustments(session)
         before = old.adjustments
         moved = {i for i in adjustments.keys() | before.keys() if adjustments.get(i) != before.get(i)}
         changed = set(session.scalars(select(t.Listing.id).where(t.Listing.changed_at >= self._since)))
@@ -162,7 +172,7 @@ class PictureCache:
                 _take(by_sku[sku_id], listing_id)
                 dirty.add(sku_id)
         if changed:
-            for listing in stock_mod.load_listings(session, adjustments, t.Listing.changed_at >= self._since):
+            for listing in load_listings(session, adjustments, t.Listing.changed_at >= self._since):
                 sku_id = where.pop(listing.id)
                 if sku_id is not None:  # changed again after the id query: read once more
                     _take(by_sku[sku_id], listing.id)
@@ -193,7 +203,7 @@ class PictureCache:
             if sku_id not in decide:
                 previous = old.skus[sku_id]
                 sku.partitioned, sku.mode_reason = previous.partitioned, previous.mode_reason
-        stock_mod.decide_modes(skus, by_sku, sold, measured, self.partition_below, decide)
+        decide_modes(skus, by_sku, sold, measured, self.partition_below, decide)
         for sku_id in decide:
             before, after = old.skus.get(sku_id), skus.get(sku_id)
             if (
@@ -213,12 +223,12 @@ class PictureCache:
                 self._unread.discard(sku_id)
         self._pending |= dirty
         self.incremental_loads += 1
-        return stock_mod.Picture(
+        return Picture(
             skus,
             by_sku,
             rules,
             sold,
-            stock_mod.load_cursors(session),
+            load_cursors(session),
             dirty=set(self._pending),
             adjustments=adjustments,
             measured=measured,
@@ -239,7 +249,7 @@ def _moved(new: Any, old: Any) -> set[int]:
     return {key[1] for key in new.keys() | old.keys() if new.get(key) != old.get(key)}
 
 
-def _take(listings: list[stock_mod.ListingInfo], listing_id: int) -> stock_mod.ListingInfo:
+def _take(listings: list[ListingInfo], listing_id: int) -> ListingInfo:
     """Remove the listing ``listing_id`` from ``listings`` (ordered by id) and return it."""
     at = bisect.bisect_left(listings, listing_id, key=lambda x: x.id)
     return listings.pop(at)
