@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from hub.push.app import PushService
+from hub.push.events import EventKind, PushEvent
 from hub.push.process import ProcessResult
 from hub.storage import tables as t
 from hub.testing.lab import Lab
@@ -180,3 +181,60 @@ async def test_the_processor_keeps_its_stock_picture_between_pushes(
     pictures = service.processor._engine.stock.pictures  # type: ignore[union-attr]
     assert (pictures.full_loads, pictures.incremental_loads) == (1, 1)
     assert lab.shown("CUP-750") == dict.fromkeys(SHOPS, 19)
+
+
+async def test_listings_are_read_only_once_the_push_in_flight_is_done(
+    lab: Lab,  # noqa: F811
+    service: PushService,  # noqa: F811
+    http: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    await lab.sync()
+    lab.clock.advance(3)
+    processor = service.processor
+    real_push, real_read = processor.push_skus, processor._read_listings
+    gate, started, read = anyio.Event(), anyio.Event(), anyio.Event()
+    read_while_pushing: list[bool] = []
+
+    async def held_push(sku_ids: set[int]):  # type: ignore[no-untyped-def]
+        started.set()
+        if not gate.is_set():
+            await gate.wait()
+        return await real_push(sku_ids)
+
+    async def reading(*args):  # type: ignore[no-untyped-def]
+        read_while_pushing.append(not gate.is_set())
+        out = await real_read(*args)
+        read.set()
+        return out
+
+    real_lease = processor._take_lease
+    leases_taken: list[bool] = []
+    loaded = anyio.Event()
+
+    async def take_lease() -> bool:
+        leases_taken.append(await real_lease())
+        if len(leases_taken) == 2:  # the second batch, the stock event, is in hand
+            loaded.set()
+        return leases_taken[-1]
+
+    processor.push_skus = held_push  # type: ignore[method-assign]
+    processor._read_listings = reading  # type: ignore[method-assign]
+    processor._take_lease = take_lease  # type: ignore[method-assign]
+    order = lab.sandboxes["dy"].state.order_code("CUP-500", 1)
+    item = lab.sandboxes["dy"].state.skus_by_code("CUP-750")[0]
+    shop = service.shop("dy")
+    assert shop is not None
+    async with anyio.create_task_group() as group:
+        group.start_soon(processor.run_forever, service.news)
+        with anyio.fail_after(30):
+            await announce(lab, http, "m1", order.order_id)
+            await started.wait()
+            event = PushEvent("m2", EventKind.STOCK_CHANGED, item_id=item.item_id)
+            await service.store(shop, [event], "push")
+            await loaded.wait()
+            for _ in range(50):  # nothing left but to read it, if it would before the push ends
+                await anyio.sleep(0)
+            gate.set()
+            await read.wait()
+        group.cancel_scope.cancel()
+    assert read_while_pushing == [False]

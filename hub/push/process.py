@@ -31,7 +31,7 @@ from hub.core.shops import ShopRuntime
 from hub.core.stock.picture import ListingInfo
 from hub.core.stock.push import observe
 from hub.errors import HubError
-from hub.models import ListingRef, Order
+from hub.models import Order
 from hub.push import inbox
 from hub.push.events import EventKind
 from hub.report import SyncReport
@@ -130,7 +130,8 @@ class PushProcessor:
     ) -> None:
         """Process entries as they come, in two overlapping stages: while the stock of one
         batch is pushed, the orders of the next are already read and stored (so an order
-        announced during a push waits for that push's end, not for a whole round).
+        announced during a push waits for that push's end, not for a whole round); a batch
+        with product or stock events, whose listings are read, waits for the push first.
         ``news()`` returns when new entries may be pending (or a while has passed).
         ``pushed(result, started, finished)`` is told of every batch done: its stock push
         began after its orders were stored. Pushes run one at a time, each batch's entries
@@ -153,6 +154,10 @@ class PushProcessor:
                 if not holding:
                     await self.runtime.clock.sleep(0.2)  # another process is processing pushes
                     continue
+                if not all(e.kind.is_order for e in entries):
+                    # A listing is read only while none of our writes is on its way to it,
+                    # as in a round: the read would not tell whether the write landed.
+                    await pushing.wait()
                 result = ProcessResult()
                 affected, failed = await self._ingest(entries, result)
                 ids = {e.id for e in entries if e.id not in failed}
@@ -301,11 +306,9 @@ class PushProcessor:
                     row.id,
                     row.shop_id,
                     row.sku_id,
-                    ListingRef(
-                        platform_item_id=row.platform_item_id,
-                        platform_sku_id=row.platform_sku_id,
-                        master_code=row.master_code,
-                    ),
+                    row.platform_item_id,
+                    row.platform_sku_id,
+                    row.master_code,
                     row.platform_quantity,
                     row.quantity_as_of,
                     row.needs_read,
