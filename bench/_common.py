@@ -3,7 +3,7 @@ stock-push lab used by ``stock_push.py`` and ``scaling.py``.
 
 Benchmarks print one JSON object on stdout and progress on stderr. Everything runs on
 real time (``SYSTEM_CLOCK``) against the in-process platform sandboxes of
-:class:`hub.testing.lab.Lab`.
+:class:`hub.simulator.lab.Lab`.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ import httpx
 from sqlalchemy import select
 
 from hub.core.ratelimit import RateLimit
+from hub.simulator import QpsGate, SandboxApp, generate_seed
+from hub.simulator.lab import Lab
 from hub.storage import tables as t
-from hub.testing.lab import Lab
-from hub.testing.sandbox import QpsGate, SandboxApp, generate_seed
 
 # Shop name -> platform: one shop per platform, named after it.
 SHOPS = {"taobao": "taobao", "jd": "jd", "douyin": "douyin", "wechat": "wechat"}

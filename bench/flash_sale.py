@@ -1,4 +1,4 @@
-"""Flash sale: hub.demo.run_demo with flags, one run per --seed.
+"""Flash sale: hub.simulator.demo.run_demo with flags, one run per --seed.
 
 Four platform sandboxes (Taobao, JD, Douyin, WeChat) share one catalogue; after a first
 sync, simulated buyers race for a few scarce SKUs on all four channels while the hub
@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import emit, machine, say, target
 
-from hub.demo import DemoOptions, run_demo
+from hub.simulator.demo import DemoOptions, run_demo
 
 SELL_THROUGH_TARGET = 0.99
 

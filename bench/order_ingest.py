@@ -49,9 +49,9 @@ from _common import (
     work_dir,
 )
 
+from hub.simulator import generate_seed
+from hub.simulator.lab import Lab
 from hub.storage import tables as t
-from hub.testing.lab import Lab
-from hub.testing.sandbox import generate_seed
 
 RATE_TARGET = 5000.0
 MEMORY_TARGET_MB = 500.0

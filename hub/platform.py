@@ -121,7 +121,7 @@ class PlatformInfo:
     settings and the core's :class:`~hub.core.http.HttpOptions` (rate limit, clock,
     transport, retry policy, token store). ``sandbox`` is the import path
     (``"package.module:Class"``) of the platform's sandbox, a
-    :class:`hub.testing.sandbox.SandboxApp`; it is imported only when
+    :class:`hub.simulator.SandboxApp`; it is imported only when
     :meth:`make_sandbox` is called (``hub sandbox serve``, the demo, tests), so production
     runs never load it.
     """
@@ -147,7 +147,7 @@ class PlatformInfo:
             raise PluginError(f"platform {self.code!r}: sandbox must be an import path 'module:Class'")
 
     def make_sandbox(self, config: Any) -> Any:
-        """The platform's sandbox built from a :class:`hub.testing.sandbox.SandboxConfig`
+        """The platform's sandbox built from a :class:`hub.simulator.SandboxConfig`
         (its module is imported now)."""
         if self.sandbox is None:
             raise PluginError(f"platform {self.code!r} ships no sandbox")

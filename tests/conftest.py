@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from click.testing import CliRunner, Result
 
+from hub.app import App
 from hub.cli import cli
-from hub.cli.app import App
 from hub.core.http import RetryPolicy
 from hub.plugins import PluginHost
 from hub.settings import HubSettings

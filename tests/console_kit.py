@@ -10,7 +10,7 @@ with warnings.catch_warnings():  # starlette asks for httpx2 instead of httpx; b
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from hub.cli.app import App
+from hub.app import App
 from hub.console.app import create_app
 from hub.core import users
 

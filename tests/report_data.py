@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hub.cli.app import App
+from hub.app import App
 from hub.core import catalog
 from hub.core.orders import store_orders
 from hub.models import Order, OrderLine, OrderStatus

@@ -4,8 +4,7 @@ reports once as new, and the hook a plugin notifies people from."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import pytest
 from click.testing import CliRunner, Result
@@ -14,10 +13,8 @@ import hub
 from hub.cli import cli
 from hub.core import catalog
 from hub.core.alerts import Alert
-from hub.testing import FakeClock
-from hub.testing.lab import Lab
-from tests.conftest import fake_host
-from tests.test_engine import SHOPS, seed
+from hub.simulator.lab import Lab
+from tests.test_engine import engine_lab
 
 
 class Notifier:
@@ -31,14 +28,7 @@ class Notifier:
         self.sent.append(list(alerts))
 
 
-@pytest.fixture
-def lab(tmp_path: Path, fake_clock: FakeClock) -> Iterator[Lab]:
-    lab = Lab.create(
-        f"sqlite:///{tmp_path / 'hub.db'}", shops=SHOPS, seed=seed(), clock=fake_clock, host_factory=fake_host
-    )
-    lab.import_catalogue(on_hand=100, codes=["CUP", "LID"])
-    yield lab
-    lab.close()
+lab = engine_lab(settings=None, on_hand=100)
 
 
 def hub_cli(lab: Lab, *args: str) -> Result:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -15,10 +13,8 @@ from click.testing import CliRunner
 from hub.cli import cli
 from hub.core import autopartition as ap
 from hub.core import catalog
-from hub.testing import FakeClock
-from hub.testing.lab import Lab
-from tests.conftest import fake_host
-from tests.test_engine import SHOPS, seed
+from hub.simulator.lab import Lab
+from tests.test_engine import SHOPS, engine_lab
 
 T0 = datetime(2026, 11, 11, tzinfo=UTC)
 async_test = pytest.mark.anyio
@@ -72,14 +68,7 @@ def test_a_burst_counts_at_once_while_a_quiet_hour_does_not_hide_it() -> None:
 # --- the engine --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def lab(tmp_path: Path, fake_clock: FakeClock) -> Iterator[Lab]:
-    lab = Lab.create(
-        f"sqlite:///{tmp_path / 'hub.db'}", shops=SHOPS, seed=seed(), clock=fake_clock, host_factory=fake_host
-    )
-    lab.import_catalogue(on_hand=100, codes=["CUP", "LID"])
-    yield lab
-    lab.close()
+lab = engine_lab(settings=None, on_hand=100)
 
 
 def stock_show(lab: Lab, code: str) -> dict:

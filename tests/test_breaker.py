@@ -4,7 +4,6 @@ fast after a few tries, is probed again later, and never slows another shop."""
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import anyio
 import httpx
@@ -14,11 +13,10 @@ from hub.core.breaker import BreakerPolicy, CircuitBreaker
 from hub.core.http import HttpOptions, RetryPolicy
 from hub.core.ratelimit import RateLimit
 from hub.errors import CircuitOpen, ConnectFailed, ServerError
+from hub.simulator.lab import Lab
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
-from tests.conftest import fake_host
 from tests.reliability.support import failures
-from tests.test_engine import SHOPS, seed
+from tests.test_engine import SHARED, engine_lab
 from tests.test_http import EchoClient, Settings
 
 pytestmark = pytest.mark.anyio
@@ -122,20 +120,7 @@ def test_a_policy_out_of_range_is_refused() -> None:
 # --- one shop down in a sync ------------------------------------------------------------------
 
 
-@pytest.fixture
-def lab(tmp_path: Path, fake_clock: FakeClock) -> Lab:
-    lab = Lab.create(
-        f"sqlite:///{tmp_path / 'hub.db'}",
-        shops=SHOPS,
-        seed=seed(),
-        clock=fake_clock,
-        host_factory=fake_host,
-        # shared mode: every shop shows all 20 units
-        settings={"breaker_failures": 3, "breaker_cooldown_seconds": 60, "partition_below": 0},
-    )
-    lab.import_catalogue(on_hand=20, codes=["CUP", "LID"])
-    yield lab
-    lab.close()
+lab = engine_lab(settings={"breaker_failures": 3, "breaker_cooldown_seconds": 60, **SHARED})
 
 
 async def test_a_shop_that_is_down_fails_fast_and_the_others_sync_as_usual(lab: Lab) -> None:

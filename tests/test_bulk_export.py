@@ -9,9 +9,9 @@ import openpyxl
 import pytest
 from sqlalchemy.orm import Session
 
-from hub.cli.app import App
+from hub.app import App
+from hub.bulk.spreadsheet import neutralise, unneutralise
 from hub.core import catalog
-from hub.ops.spreadsheet import neutralise, unneutralise
 from hub.storage import tables as t
 from tests.conftest import Invoke
 from tests.test_bulk_support import add_sku, add_warehouse, on_hand, snapshot

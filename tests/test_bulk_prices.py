@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from hub.bulk.imports import run_import
+from hub.bulk.kind import ImportOptions
 from hub.errors import InputError
-from hub.ops.imports import ImportOptions, run_import
+from hub.simulator.lab import Lab
 from hub.storage import tables as t
-from hub.testing.lab import Lab
 from tests.test_bulk_support import (
     audit_rows,
     hub,

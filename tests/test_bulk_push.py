@@ -7,8 +7,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from hub.simulator.lab import Lab
 from hub.storage import tables as t
-from hub.testing.lab import Lab
 from tests.test_bulk_support import hub, lab_fixture, write_text  # noqa: F401  (the "lab" fixture)
 
 

@@ -1,4 +1,4 @@
-"""hub.ops.spreadsheet and the import helpers, below the CLI: encodings, cells, rows, progress."""
+"""hub.bulk.spreadsheet and the import helpers, below the CLI: encodings, cells, rows, progress."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from hub.cli.bulk import ImportProgress
+from hub.bulk.columns import header_key, parse_price_cell, parse_quantity
+from hub.bulk.spreadsheet import OutColumn, cell_text, detect_encoding, open_sheet, write_sheet
+from hub.cli.fileimport import ImportProgress
 from hub.errors import InputError
-from hub.ops.imports import header_key, parse_price_cell, parse_quantity
-from hub.ops.spreadsheet import OutColumn, cell_text, detect_encoding, open_sheet, write_sheet
 from tests.test_bulk_support import write_xlsx
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.cli.app import App
+from hub.app import App
 from tests.conftest import Invoke
 from tests.test_bulk_support import (
     add_sku,

@@ -12,12 +12,12 @@ from click.testing import CliRunner, Result
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.app import App
 from hub.cli import cli
-from hub.cli.app import App
 from hub.core import catalog
+from hub.simulator.lab import Lab
 from hub.storage import tables as t
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
 from tests.conftest import fake_host
 from tests.test_engine import SHOPS, seed
 

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import text
 
+from hub.app import App
 from hub.cli import cli
-from hub.cli.app import App
 from hub.settings import HubSettings
 from hub.testing import FakeClock
 from tests.conftest import Invoke, fake_host

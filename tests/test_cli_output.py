@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from hub.cli import cli
+from hub.simulator.lab import Lab
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
 from tests.conftest import Invoke
 from tests.test_cli_shops import add
 from tests.test_platforms import catalogue

@@ -12,8 +12,8 @@ from click.testing import CliRunner, Result
 
 from hub.cli import cli
 from hub.core.http import RetryPolicy
+from hub.simulator.lab import Lab
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
 from hub.units import CN_TZ
 from tests.test_platforms import SHOPS, catalogue
 

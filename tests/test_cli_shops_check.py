@@ -13,10 +13,10 @@ from sqlalchemy import update
 
 from hub.core.http import RetryPolicy
 from hub.core.shops import set_secrets
+from hub.simulator import SandboxConfig
+from hub.simulator.lab import Lab
 from hub.storage import tables as t
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
-from hub.testing.sandbox import SandboxConfig
 from tests.test_platforms import SHOPS, catalogue
 
 

@@ -10,8 +10,8 @@ from click.testing import CliRunner, Result
 
 from hub.cli import cli
 from hub.models import OrderStatus
+from hub.simulator.lab import Lab
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
 from tests.conftest import fake_host
 from tests.test_engine import SHOPS, seed
 

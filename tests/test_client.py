@@ -38,9 +38,9 @@ from hub.models import (
     TimeWindow,
 )
 from hub.platform import Capabilities, OrderWindowRule, PlatformInfo, ShopSettings
+from hub.simulator import SandboxConfig
 from hub.testing import FakeClock
 from hub.testing.fake import FakeSandbox, FakeSettings
-from hub.testing.sandbox import SandboxConfig
 
 pytestmark = pytest.mark.anyio
 

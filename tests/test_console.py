@@ -14,7 +14,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
-from hub.cli.app import App
+from hub.app import App
 from hub.console.secret import load_secret
 from hub.core import users
 from hub.errors import ConfigError

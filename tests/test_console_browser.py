@@ -22,9 +22,9 @@ import anyio
 import pytest
 
 from hub.console.app import create_app
+from hub.simulator.lab import Lab
+from hub.simulator.seed import Seed, SeedProduct, SeedSku
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
-from hub.testing.sandbox.seed import Seed, SeedProduct, SeedSku
 from tests.conftest import fake_host
 from tests.console_kit import PASSWORD, SESSION_KEY, add_users
 

@@ -11,11 +11,11 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
-from hub.cli.app import App
+from hub.app import App
 from hub.core import audit, users
+from hub.simulator.lab import Lab
 from hub.storage import tables as t
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
 from tests.conftest import fake_host
 from tests.console_kit import Console, add_users
 from tests.report_data import seed

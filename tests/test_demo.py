@@ -110,7 +110,7 @@ def db_stock_show(folder: Path) -> list[dict]:
 
 def test_a_demo_that_sells_nothing_is_a_failure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from hub.cli import demo as demo_cli
-    from hub.demo import DemoResult
+    from hub.simulator.demo import DemoResult
 
     def nothing_sold(options, say):  # type: ignore[no-untyped-def]
         async def run() -> DemoResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+from typing import Any
 
 import anyio
 import pytest
@@ -11,11 +12,11 @@ from sqlalchemy import func, select
 
 from hub.core import catalog
 from hub.models import OrderStatus
+from hub.simulator import Buyers, Seed
+from hub.simulator.lab import Lab
+from hub.simulator.seed import SeedProduct, SeedSku
 from hub.storage import tables as t
-from hub.testing import FakeClock
-from hub.testing.lab import Lab
-from hub.testing.sandbox import Buyers, Seed
-from hub.testing.sandbox.seed import SeedProduct, SeedSku
+from hub.testing.shops import lab_fixture
 from tests.conftest import fake_host
 
 pytestmark = pytest.mark.anyio
@@ -37,19 +38,17 @@ def seed() -> Seed:
     )
 
 
-@pytest.fixture
-def lab(hub_db_url: str, fake_clock: FakeClock) -> Lab:
-    lab = Lab.create(
-        hub_db_url,
-        shops=SHOPS,
-        seed=seed(),
-        clock=fake_clock,
-        host_factory=fake_host,
-        settings=SHARED,
+def engine_lab(**options: Any) -> Any:
+    """A ``lab`` fixture of shops a, b (delta stock) and c (absolute) sharing 20 units each
+    of CUP and LID; ``options`` override :func:`hub.testing.shops.lab_fixture`'s."""
+    return lab_fixture(
+        SHOPS,
+        seed,
+        **{"host_factory": fake_host, "settings": SHARED, "on_hand": 20, "codes": ["CUP", "LID"]} | options,
     )
-    lab.import_catalogue(on_hand=20, codes=["CUP", "LID"])
-    yield lab
-    lab.close()
+
+
+lab = engine_lab(backends=True)
 
 
 def buy(lab: Lab, shop: str, code: str, qty: int = 1, *, paid: bool = True) -> str:

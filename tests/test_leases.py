@@ -9,25 +9,23 @@ import subprocess
 import sys
 import threading
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import anyio
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.app import App
 from hub.cli import cli
-from hub.cli.app import App
 from hub.core import leases
 from hub.core.engine import SyncEngine
+from hub.simulator.lab import Lab
 from hub.storage import tables as t
 from hub.storage.db import Database
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
-from tests.conftest import Invoke, fake_host
-from tests.test_engine import SHOPS, seed
+from tests.conftest import Invoke
+from tests.test_engine import engine_lab
 
 
 def dead_pid() -> int:
@@ -108,19 +106,7 @@ def race_for_a_lease(url: str, now: datetime, racers: int = 8) -> tuple[list[str
 # --- the engine and the CLI ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def lab(tmp_path: Path, fake_clock: FakeClock) -> Lab:
-    lab = Lab.create(
-        f"sqlite:///{tmp_path / 'hub.db'}",
-        shops=SHOPS,
-        seed=seed(),
-        clock=fake_clock,
-        host_factory=fake_host,
-        settings={"partition_below": 0},  # shared mode: every shop shows all 20 units
-    )
-    lab.import_catalogue(on_hand=20, codes=["CUP", "LID"])
-    yield lab
-    lab.close()
+lab = engine_lab()
 
 
 def test_a_sync_after_a_kill_9_does_the_work_and_marks_the_killed_run_crashed(lab: Lab) -> None:

@@ -61,8 +61,8 @@ def test_hub_db_upgrade_and_a_schema_made_on_first_use(hub_empty_db_url: str) ->
 
     from click.testing import CliRunner
 
+    from hub.app import App
     from hub.cli import cli
-    from hub.cli.app import App
     from hub.settings import HubSettings
 
     def hub(*args: str) -> tuple[int, str]:

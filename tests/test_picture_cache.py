@@ -386,7 +386,7 @@ def test_a_longer_propagation_delay_changes_the_mode_of_a_selling_sku(
 async def test_a_sync_engine_keeps_its_picture_across_cycles(tmp_path: Path, fake_clock: Any) -> None:
     """`hub sync --watch`: the first cycle reads everything, later ones only what changed,
     and a new count still reaches every shop."""
-    from hub.testing.lab import Lab
+    from hub.simulator.lab import Lab
     from tests.conftest import fake_host
     from tests.test_engine import SHARED, SHOPS, seed
 

@@ -16,11 +16,11 @@ from hub.core import catalog
 from hub.core import promotions as promo_mod
 from hub.core.stock.picture import SkuInfo, load_picture
 from hub.models import OrderStatus, Promotion, PromotionKind
+from hub.simulator import Buyers, Seed, generate_seed
+from hub.simulator.lab import Lab
+from hub.simulator.seed import SeedProduct, SeedSku
 from hub.storage import tables as t
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
-from hub.testing.sandbox import Buyers, Seed, generate_seed
-from hub.testing.sandbox.seed import SeedProduct, SeedSku
 
 pytestmark = pytest.mark.anyio
 

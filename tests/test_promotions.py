@@ -16,11 +16,11 @@ from hub.core import catalog, prices
 from hub.core import promotions as promo_mod
 from hub.errors import InputError
 from hub.models import Promotion, PromotionKind
+from hub.simulator import Seed
+from hub.simulator.lab import Lab
+from hub.simulator.seed import SeedProduct, SeedSku
 from hub.storage import tables as t
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
-from hub.testing.sandbox import Seed
-from hub.testing.sandbox.seed import SeedProduct, SeedSku
 from tests.conftest import fake_host
 
 pytestmark = pytest.mark.anyio

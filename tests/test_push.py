@@ -18,9 +18,9 @@ from hub.push import inbox
 from hub.push.app import PushService, create_app
 from hub.push.events import EventKind, PushEvent
 from hub.push.process import PushProcessor
+from hub.simulator.lab import Lab
 from hub.storage import tables as t
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
 from hub_wechat import push as wechat_push
 
 from .test_platforms import SHOPS, catalogue
@@ -279,7 +279,7 @@ async def test_taobao_tmc_messages_are_consumed_stored_confirmed_and_processed(
 async def test_sandboxes_push_signed_messages_and_redeliver_until_accepted(
     lab: Lab, service: PushService, http: httpx.AsyncClient, name: str
 ) -> None:
-    from hub.testing.sandbox.pushes import OrderFeed, PushSender
+    from hub.simulator.pushes import OrderFeed, PushSender
 
     await lab.sync()
     box = lab.sandboxes[name]
@@ -325,8 +325,8 @@ async def test_sandboxes_push_signed_messages_and_redeliver_until_accepted(
 def test_sandbox_serve_push_to_is_refused_where_the_platform_does_not_push_to_a_url(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
+    from hub.app import App
     from hub.cli import cli
-    from hub.cli.app import App
     from hub.settings import HubSettings
 
     app = App(settings=HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}"))
@@ -343,7 +343,8 @@ def test_sandbox_serve_push_to_is_refused_where_the_platform_does_not_push_to_a_
 async def test_polling_reports_the_changes_no_push_announced_and_slows_down_while_pushes_arrive(
     lab: Lab, service: PushService, http: httpx.AsyncClient
 ) -> None:
-    from hub.cli.sync import POLL_INTERVAL, POLL_INTERVAL_WITH_PUSH, default_interval
+    from hub.cli.sync import default_interval
+    from hub.push.inbox import POLL_INTERVAL, POLL_INTERVAL_WITH_PUSH
 
     await lab.sync()
     assert default_interval(lab.app) == POLL_INTERVAL

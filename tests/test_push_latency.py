@@ -14,8 +14,8 @@ from sqlalchemy import select
 from hub.push.app import PushService
 from hub.push.events import EventKind, PushEvent
 from hub.push.process import ProcessResult
+from hub.simulator.lab import Lab
 from hub.storage import tables as t
-from hub.testing.lab import Lab
 
 from .test_platforms import SHOPS
 from .test_push import douyin_push, http, lab, order_message, service  # noqa: F401 (fixtures)

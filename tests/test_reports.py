@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 from sqlalchemy import select
 
-from hub.cli.app import App
+from hub.app import App
 from hub.core import reports
 from hub.storage import tables as t
 from tests.conftest import Invoke

@@ -16,12 +16,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from hub.app import App
 from hub.cli import cli
-from hub.cli.app import App
 from hub.plugins import PluginHost
 from hub.settings import HubSettings
+from hub.simulator import SandboxConfig, generate_seed, serve_in_thread
 from hub.storage import tables as t
-from hub.testing.sandbox import SandboxConfig, generate_seed, serve_in_thread
 from hub.units import CN_TZ
 
 

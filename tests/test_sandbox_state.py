@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hub.models import OrderStatus
+from hub.simulator import SandboxError, ShopState
 from hub.testing import FakeClock
-from hub.testing.sandbox import SandboxError, ShopState
 
 
 def shop() -> ShopState:

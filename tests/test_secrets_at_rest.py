@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from hub.core.shops import add_shop, settings_for
 from hub.errors import ConfigError, SecretKeyError, SecretTampered
 from hub.plugins import PluginHost
+from hub.simulator.lab import Lab
 from hub.storage import migrate
 from hub.storage import tables as t
 from hub.storage.base import Base
@@ -28,7 +29,6 @@ from hub.storage.db import Database
 from hub.storage.secretbox import KeySource, SecretBox, is_sealed, key_id
 from hub.testing import FakeClock
 from hub.testing.fake import FakePlatformPlugin, FakeSettings
-from hub.testing.lab import Lab
 from tests.conftest import Invoke, fake_host
 from tests.test_engine import SHOPS, seed
 
@@ -361,8 +361,8 @@ def test_rotate_with_an_env_key_takes_the_new_one_from_the_environment(
 ) -> None:
     from click.testing import CliRunner
 
+    from hub.app import App
     from hub.cli import cli
-    from hub.cli.app import App
     from hub.settings import HubSettings
 
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
@@ -394,7 +394,7 @@ def test_a_rotation_cut_short_after_commit_loses_nothing(invoke: Invoke, app, tm
     host = fake_host()
     add(app.db, host)
     rotation = app.db.secrets.rotation()
-    app.db.run_sync(lambda s: rotate_secrets(s, app.db.secrets, rotation))
+    app.db.run_sync(lambda s: rotate_secrets(s, app.db.secrets, rotation, app.clock.now()))
     # ... and the process dies before the new key file replaced the old one.
     fresh = Database(app.settings.database_url)
     assert opened(fresh, host) == SECRETS

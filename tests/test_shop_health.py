@@ -15,9 +15,9 @@ from hub.cli import cli
 from hub.core import health, reports
 from hub.core.breaker import BreakerPolicy, CircuitBreaker
 from hub.secrets import register_secret
+from hub.simulator.lab import Lab
 from hub.storage import tables as t
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
 from tests.conftest import fake_host
 from tests.console_kit import Console, add_users
 from tests.test_breaker import Down

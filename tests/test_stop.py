@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -17,28 +16,14 @@ from sqlalchemy import select
 
 from hub.cli import cli
 from hub.core.engine import SyncEngine
+from hub.simulator.lab import Lab
 from hub.storage import tables as t
-from hub.testing import FakeClock
-from hub.testing.lab import Lab
-from tests.conftest import fake_host
-from tests.test_engine import SHOPS, buy, seed
+from tests.test_engine import buy, engine_lab
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def lab(tmp_path: Path, fake_clock: FakeClock) -> Lab:
-    lab = Lab.create(
-        f"sqlite:///{tmp_path / 'hub.db'}",
-        shops=SHOPS,
-        seed=seed(),
-        clock=fake_clock,
-        host_factory=fake_host,
-        settings={"partition_below": 0},  # shared mode: every shop shows all 20 units
-    )
-    lab.import_catalogue(on_hand=20, codes=["CUP", "LID"])
-    yield lab
-    lab.close()
+lab = engine_lab()
 
 
 def leases_left(lab: Lab) -> list[str]:

@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from hub.cli import cli
+from hub.simulator.lab import Lab
+from hub.simulator.seed import Seed, SeedProduct, SeedSku
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
-from hub.testing.sandbox.seed import Seed, SeedProduct, SeedSku
 from tests.conftest import fake_host
 
 SHOPS = {"a": "fake", "b": "fake", "c": "fake_abs"}

@@ -9,7 +9,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from hub.cli.app import App
+from hub.app import App
 from hub.core import audit, users
 from hub.storage import tables as t
 from tests.conftest import Invoke

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from hub import validation
-from hub.cli.app import App
+from hub.app import App
 from hub.core.allocation import sellable
 from hub.settings import HubSettings
 from tests.conftest import Invoke
@@ -198,7 +198,7 @@ def test_a_header_of_150k_columns_is_refused_in_one_line(app: App, invoke: Invok
 
 
 def test_column_letters_beyond_excel_are_numbers() -> None:
-    from hub.ops.spreadsheet import column_letter
+    from hub.bulk.spreadsheet import column_letter
 
     assert (column_letter(0), column_letter(16_383), column_letter(20_000)) == ("A", "XFD", "#20001")
 
@@ -225,7 +225,7 @@ def _workbook(path: Path, sheet_xml: bytes | None = None) -> Path:
 def test_an_xlsx_zip_bomb_is_refused_before_parsing(
     app: App, invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import hub.ops.spreadsheet as spreadsheet
+    import hub.bulk.spreadsheet as spreadsheet
 
     xml = b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
     bomb = _workbook(tmp_path / "bomb.xlsx", xml + b"<row/>" * 3_000_000 + b"</sheetData></worksheet>")
@@ -244,7 +244,7 @@ def test_an_xlsx_zip_bomb_is_refused_before_parsing(
 def test_an_xlsx_part_read_whole_is_capped(
     app: App, invoke: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import hub.ops.spreadsheet as spreadsheet
+    import hub.bulk.spreadsheet as spreadsheet
 
     monkeypatch.setattr(spreadsheet, "MAX_XLSX_PART_BYTES", 5_000)  # the theme is ~10 KB
     result = invoke("stock", "import", str(_workbook(tmp_path / "s.xlsx")))

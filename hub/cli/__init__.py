@@ -1,6 +1,6 @@
 """The ``hub`` command line (the group and its commands live in :mod:`hub.cli.root`).
 
-Kept light on purpose: importing ``hub.cli.app`` (as the testing kit does) must not
+Kept light on purpose: importing ``hub.cli.app`` must not
 import every command module.
 """
 

@@ -8,7 +8,7 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
-from hub.cli.app import App
+from hub.app import App
 from hub.cli.output import emit, fen, json_option, print_table
 from hub.core import audit, catalog
 from hub.errors import InputError

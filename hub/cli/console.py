@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from hub.cli.app import App
+from hub.app import App
 from hub.cli.output import info
 from hub.core import users
 

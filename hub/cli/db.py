@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hub.cli.app import App
+from hub.app import App
 from hub.cli.output import info, json_option, print_json
 from hub.storage import migrate
 

@@ -10,9 +10,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from hub.cli.app import App, run_async
+from hub.app import App
+from hub.cli.app import run_async
 from hub.cli.output import json_option, print_json
-from hub.demo import DemoOptions, DemoResult, run_demo
+from hub.simulator.demo import DemoOptions, DemoResult, run_demo
 
 
 @click.command("demo")

@@ -7,7 +7,7 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
-from hub.cli.app import App
+from hub.app import App
 from hub.cli.output import emit, info, json_option, print_table
 from hub.core import leases
 from hub.errors import ConfigError

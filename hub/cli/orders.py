@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from hub.cli.app import App, run_async
+from hub.app import App
+from hub.cli.app import run_async
 from hub.cli.output import emit, fen, info, json_option, print_table
 from hub.core import shipping
-from hub.core.orders import order_exceptions
+from hub.core.orders import list_orders, order_exceptions
 from hub.core.shops import get_shop
 from hub.models import OrderStatus
 from hub.storage import tables as t
@@ -20,29 +20,6 @@ from hub.storage import tables as t
 @click.group("orders")
 def group() -> None:
     """Orders from every shop, and shipment write-back."""
-
-
-def _order_dict(order: t.Order, shop: str) -> dict[str, Any]:
-    return {
-        "shop": shop,
-        "order_id": order.platform_order_id,
-        "status": order.status,
-        "platform_status": order.platform_status,
-        "created_at": order.created_at_platform,
-        "modified_at": order.modified_at_platform,
-        "total": order.total,
-        "lines": [
-            {
-                "line_id": ln.line_id,
-                "platform_sku_id": ln.platform_sku_id,
-                "master_code": ln.master_code,
-                "linked": ln.sku_id is not None,
-                "quantity": ln.quantity,
-                "unit_price": ln.unit_price,
-            }
-            for ln in order.lines
-        ],
-    }
 
 
 @group.command("list")
@@ -55,18 +32,7 @@ def list_(app: App, shop: str | None, status: str | None, limit: int, as_json: b
     """List orders, newest first."""
 
     def read(s: Session) -> list[dict[str, Any]]:
-        query = (
-            select(t.Order, t.Shop.name)
-            .join(t.Shop, t.Shop.id == t.Order.shop_id)
-            .options(selectinload(t.Order.lines))
-            .order_by(t.Order.created_at_platform.desc(), t.Order.id.desc())
-            .limit(limit)
-        )
-        if shop:
-            query = query.where(t.Shop.id == get_shop(s, shop).id)
-        if status:
-            query = query.where(t.Order.status == status)
-        return [_order_dict(o, name) for o, name in s.execute(query)]
+        return list_orders(s, shop_id=get_shop(s, shop).id if shop else None, status=status, limit=limit)
 
     rows = app.db.run_sync(read)
     emit(

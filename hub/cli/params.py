@@ -68,3 +68,13 @@ class Code(_Rule):
 
 
 QUANTITY = Quantity()
+
+
+def parse_price(text: str, what: str = "price") -> int:
+    """A price typed by a person, in yuan (e.g. 59.90) -> fen (:func:`hub.validation.price`;
+    full-width digits are read with a notice)."""
+    fen_value = validation.price(text, what)
+    notice = validation.fullwidth_notice(text)
+    if notice:
+        info(f"note: {notice}")
+    return fen_value

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 import click
 
-from hub.cli.app import App
+from hub.app import App
 from hub.cli.output import emit, info, json_option, print_table
 
 

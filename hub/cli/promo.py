@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import csv
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 import yaml
-from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub import validation
-from hub.cli.app import App, run_async
-from hub.cli.catalog import parse_price
+from hub.app import App
+from hub.cli.app import run_async
 from hub.cli.output import emit, fen, info, json_option, print_table
 from hub.cli.params import Percent
 from hub.core import audit
 from hub.core import promotions as promo_mod
 from hub.core.engine import SyncEngine
-from hub.errors import InputError, Problem
+from hub.errors import InputError
 from hub.models import Promotion, PromotionKind
-from hub.storage import tables as t
-from hub.units import CN_TZ
-
-MONEY = ("flash_price", "spend_threshold", "spend_discount")
 
 
 @click.group("promo")
@@ -34,43 +26,10 @@ def group() -> None:
     """Promotions (限时折扣, 秒杀, 满减) across shops, started and ended on time."""
 
 
-def parse_time(text: str, field: str) -> datetime:
-    """ISO date/time; without an offset it is Asia/Shanghai wall-clock time."""
-    try:
-        when = datetime.fromisoformat(str(text).strip())
-    except ValueError:
-        raise InputError(f"{field}: invalid time {text!r}; use e.g. 2026-11-11 20:00") from None
-    return when.replace(tzinfo=CN_TZ) if when.tzinfo is None else when
-
-
 def build(values: dict[str, Any], where: str) -> Promotion:
-    """A promotion from people's input (yuan amounts, lists or ';'-separated text)."""
-    data = {k: v for k, v in values.items() if v not in (None, "")}
-    for name in ("skus", "shops"):
-        if isinstance(data.get(name), str):
-            data[name] = [x.strip() for x in data[name].replace("|", ";").split(";") if x.strip()]
-    try:
-        for name in MONEY:
-            if name in data:
-                data[name] = parse_price(str(data[name]), name)
-        if "percent_off" in data:
-            data["percent_off"] = validation.whole_number(
-                str(data["percent_off"]).rstrip("%"), "percent_off", 1, 99
-            )
-        data["starts_at"] = parse_time(data.pop("start", data.get("starts_at", "")), "start")
-        data["ends_at"] = parse_time(data.pop("end", data.get("ends_at", "")), "end")
-        return Promotion(**data)
-    except ValidationError as exc:
-        problems = [
-            Problem(
-                f"{where} {'.'.join(str(p) for p in e['loc']) or 'promotion'}",
-                e["msg"].removeprefix("Value error, "),
-            )
-            for e in exc.errors()
-        ]
-        raise InputError("invalid promotion", problems) from None
-    except (InputError, ValueError) as exc:
-        raise InputError(f"{where}: {exc}") from None
+    """A promotion from people's input (:func:`hub.core.promotions.from_input`), printing
+    notices (full-width digits read) on stderr."""
+    return promo_mod.from_input(values, where, on_notice=lambda notice: info(f"note: {notice}"))
 
 
 def read_file(path: Path) -> list[Promotion]:
@@ -175,26 +134,8 @@ def create(app: App, path: Path | None, push: bool, as_json: bool, **flags: Any)
     return _run_now(app) if push else 0
 
 
-def _rows(s: Session, where: Any = None) -> list[dict[str, Any]]:
-    query = select(t.Promotion).order_by(t.Promotion.starts_at.desc())
-    if where is not None:
-        query = query.where(where)
-    return [
-        {
-            "id": p.id,
-            "name": p.name,
-            "kind": p.kind,
-            "params": p.params,
-            "starts_at": p.starts_at,
-            "ends_at": p.ends_at,
-            "state": p.state,
-        }
-        for p in s.scalars(query)
-    ]
-
-
 def _describe(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={fen(v) if k in MONEY else v}" for k, v in params.items())
+    return ", ".join(f"{k}={fen(v) if k in promo_mod.MONEY else v}" for k, v in params.items())
 
 
 @group.command("list")
@@ -202,7 +143,7 @@ def _describe(params: dict[str, Any]) -> str:
 @click.pass_obj
 def list_(app: App, as_json: bool) -> None:
     """List promotions, latest start first."""
-    rows = app.db.run_sync(_rows)
+    rows = app.db.run_sync(promo_mod.promotion_rows)
     emit(
         as_json,
         rows,
@@ -233,7 +174,7 @@ def show(app: App, promotion_id: int, as_json: bool) -> None:
     """A promotion and where it stands on each shop."""
 
     def read(s: Session) -> dict[str, Any]:
-        rows = _rows(s, t.Promotion.id == promotion_id)
+        rows = promo_mod.promotion_rows(s, promotion_id)
         if not rows:
             raise InputError(f"no promotion #{promotion_id}; see `hub promo list`")
         return {**rows[0], "targets": promo_mod.targets_of(s, promotion_id)}

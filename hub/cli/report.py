@@ -7,12 +7,11 @@ from pathlib import Path
 import click
 from sqlalchemy.orm import Session
 
-from hub.cli.app import App
+from hub.app import App
+from hub.bulk.spreadsheet import OutColumn, write_sheet
 from hub.cli.output import emit, info, json_option, print_table
-from hub.cli.stock import load_picture
 from hub.core import reports
 from hub.core.stock.show import sku_rows
-from hub.ops.spreadsheet import OutColumn, write_sheet
 
 
 def build(app: App, s: Session, name: str, period: reports.Period, shop: str | None) -> reports.Report:
@@ -23,7 +22,7 @@ def build(app: App, s: Session, name: str, period: reports.Period, shop: str | N
         return reports.handling(s, period, shop)
     if name == "channels":
         return reports.channels(s, period, shop)
-    return reports.stock(sku_rows(s, load_picture(app, s)))
+    return reports.stock(sku_rows(s, app.stock_picture(s)))
 
 
 def write_xlsx(report: reports.Report, path: Path) -> int:

@@ -9,7 +9,8 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub import __version__
-from hub.cli.app import App, InvalidSettings, configure_logging
+from hub.app import App, InvalidSettings
+from hub.cli.app import configure_logging
 from hub.errors import HubError
 from hub.secrets import redact
 from hub.storage.db import storage_error
@@ -102,21 +103,23 @@ def cli(ctx: click.Context, database_url: str | None, verbose: int, quiet: bool)
 def _register() -> None:
     from hub.cli import (
         audit,
-        bulk,
-        catalog,
         console,
         db,
         demo,
+        export,
         leases,
+        listings,
         orders,
         outbox,
         plugins,
+        price,
         promo,
         report,
         sandbox,
         secrets,
         serve,
         shops,
+        skus,
         stock,
         sync,
         users,
@@ -126,8 +129,8 @@ def _register() -> None:
         sync.group,
         shops.group,
         secrets.group,
-        catalog.skus,
-        catalog.listings,
+        skus.skus,
+        listings.listings,
         stock.group,
         orders.group,
         outbox.group,
@@ -135,8 +138,8 @@ def _register() -> None:
         audit.group,
         plugins.group,
         db.group,
-        bulk.price,
-        bulk.export,
+        price.price,
+        export.export,
         promo.group,
         report.report,
         sandbox.group,
@@ -146,7 +149,6 @@ def _register() -> None:
         console.console,
     ):
         cli.add_command(command)
-    stock.group.add_command(bulk.stock_import)
 
 
 _register()

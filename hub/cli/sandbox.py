@@ -10,12 +10,12 @@ from pathlib import Path
 
 import click
 
-from hub.cli.app import App
+from hub.app import App
 from hub.cli.output import info, print_table
 from hub.errors import ConfigError, InputError
-from hub.testing.sandbox import Faults, SandboxApp, SandboxConfig, generate_seed, load_seed
-from hub.testing.sandbox.pushes import OrderFeed, PushSender
-from hub.testing.sandbox.transport import bind_socket, uvicorn_config
+from hub.simulator import Faults, SandboxApp, SandboxConfig, generate_seed, load_seed
+from hub.simulator.pushes import OrderFeed, PushSender
+from hub.simulator.transport import bind_socket, uvicorn_config
 
 
 @click.group("sandbox")

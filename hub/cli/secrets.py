@@ -5,15 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.cli.app import App
+from hub.app import App
 from hub.cli.output import emit, info, json_option
 from hub.core import audit
 from hub.core.shops import open_all, rotate_secrets
-from hub.errors import ConfigError
-from hub.storage import tables as t
 from hub.storage.secretbox import KEY_ENV, NEW_KEY_ENV
 
 
@@ -74,14 +71,7 @@ def rotate(app: App, as_json: bool) -> None:
     rotation = box.rotation()
 
     def work(session: Session) -> int:
-        held = session.scalars(select(t.Lease).where(t.Lease.expires_at > now)).all()
-        if held:
-            names = ", ".join(f"{lease.name} ({lease.holder})" for lease in held[:5])
-            raise ConfigError(
-                f"refusing to rotate while hub processes are working: leases held: {names}; "
-                "stop them (hub sync --watch, workers) or wait for them to finish, then run again"
-            )
-        count = rotate_secrets(session, box, rotation)
+        count = rotate_secrets(session, box, rotation, now)
         audit.record(
             session,
             actor=app.actor,

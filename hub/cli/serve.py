@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from hub.cli.app import App
+from hub.app import App
 from hub.cli.output import info
 from hub.errors import ConfigError
 
@@ -37,7 +37,7 @@ def serve(app: App, host: str, port: int) -> None:
     Each announced order is read, stored with its reservation, and only its SKUs are
     recomputed and pushed on every shop. Keep `hub sync --watch` running at a longer
     interval as the safety net (see README, "Real time: push messages")."""
-    from hub.testing.sandbox.transport import bind_socket
+    from hub.simulator.transport import bind_socket
 
     asgi = build_app(app)
     try:

@@ -6,15 +6,14 @@ from datetime import datetime
 from typing import Any
 
 import click
-from sqlalchemy import select
 
-from hub.cli.app import App, run_async
+from hub.app import App
+from hub.cli.app import run_async
 from hub.cli.output import emit, info, json_option, print_table
 from hub.core import audit, health, reports
 from hub.core.checks import ShopCheck, check_shops
-from hub.core.shops import add_shop, describe_shop, get_shop, set_secrets
+from hub.core.shops import add_shop, all_shops, describe_shop, get_shop, set_secrets
 from hub.errors import ConfigError
-from hub.storage import tables as t
 from hub.units import format_cn_time
 
 
@@ -133,9 +132,7 @@ def check(app: App, name: str | None, as_json: bool) -> int:
     \b
     One cheap authenticated call per shop, side by side; the platform's own words
     are shown. Exit code 0 when every shop passes, 2 when any needs a person."""
-    rows = app.db.run_sync(
-        lambda s: [get_shop(s, name)] if name else list(s.scalars(select(t.Shop).order_by(t.Shop.name)))
-    )
+    rows = app.db.run_sync(lambda s: [get_shop(s, name)] if name else all_shops(s))
     if not rows:
         raise ConfigError("no shops configured; add one with `hub shops add`")
     results = run_async(lambda: check_shops(app.runtime(), rows))
@@ -235,8 +232,7 @@ def list_(app: App, as_json: bool) -> None:
     def read(s: Any) -> list[dict[str, Any]]:
         circuits = health.circuits(s)
         return [
-            {**describe_shop(host, row), "health": _health(circuits.get(row.name))}
-            for row in s.scalars(select(t.Shop).order_by(t.Shop.name))
+            {**describe_shop(host, row), "health": _health(circuits.get(row.name))} for row in all_shops(s)
         ]
 
     shops = app.db.run_sync(read)

@@ -2,39 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import click
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.cli.app import App, run_async
+from hub.app import App
+from hub.cli.app import run_async
+from hub.cli.fileimport import FILE_RULES, import_options, run_file_import
 from hub.cli.output import emit, info, json_option, print_table
 from hub.cli.params import QUANTITY, Percent
 from hub.core import alerts as alerts_mod
 from hub.core import audit, catalog
-from hub.core.shops import get_shop
-from hub.core.stock import picture as stock_picture
+from hub.core import rules as rules_mod
+from hub.core.shops import all_shops, get_shop
 from hub.core.stock.drift import Drift, check_drift
 from hub.core.stock.show import sku_rows
 from hub.errors import InputError
-from hub.storage import tables as t
 
 
 @click.group("stock")
 def group() -> None:
     """Stock: on-hand counts, allocation rules, what each shop shows."""
-
-
-def load_picture(app: App, s: Session) -> stock_picture.Picture:
-    return stock_picture.load_picture(
-        s,
-        app.clock.now(),
-        safety_default=app.settings.safety_stock,
-        partition_below=app.settings.partition_below,
-        sales_window=timedelta(minutes=app.settings.sales_window_minutes),
-    )
 
 
 @group.command("set")
@@ -86,7 +75,7 @@ def show(app: App, sku: str | None, as_json: bool) -> None:
     hub leaves its listings as they are until a count is set, 0 included."""
 
     def read(s: Session) -> list[dict[str, Any]]:
-        rows = sku_rows(s, load_picture(app, s), code=sku)
+        rows = sku_rows(s, app.stock_picture(s), code=sku)
         if sku and not rows:
             raise InputError(f"unknown SKU {sku!r}")
         return rows
@@ -171,13 +160,7 @@ def drift(app: App, shops: tuple[str, ...], repair: bool, as_json: bool) -> None
     runtime = app.runtime()
 
     async def main() -> list[Drift]:
-        rows = app.db.run_sync(
-            lambda s: (
-                [get_shop(s, n) for n in shops]
-                if shops
-                else list(s.scalars(select(t.Shop).order_by(t.Shop.name)))
-            )
-        )
+        rows = app.db.run_sync(lambda s: [get_shop(s, n) for n in shops] if shops else all_shops(s))
         found: list[Drift] = []
         for row in rows:
             ctx = runtime.open(row)
@@ -246,40 +229,19 @@ def rules_set(
     """Set SHOP's allocation rule (or its rule for one SKU)."""
 
     def write(s: Session) -> dict[str, Any]:
-        shop_row = get_shop(s, shop)
-        sku_id = catalog.sku_by_code(s, sku).id if sku else None
-        rule = s.scalar(
-            select(t.AllocationRule).where(
-                t.AllocationRule.shop_id == shop_row.id,
-                t.AllocationRule.sku_id.is_(sku_id) if sku_id is None else t.AllocationRule.sku_id == sku_id,
-            )
-        )
-        if rule is None:
-            rule = t.AllocationRule(shop_id=shop_row.id, sku_id=sku_id, share=100, floor=0)
-            s.add(rule)
-        if share is not None:
-            rule.share = share
-        if cap is not None or no_cap:
-            rule.cap = None if no_cap else cap
-        if floor is not None:
-            rule.floor = floor
-        if warehouses is not None:
-            codes = [c.strip() for c in warehouses.split(",") if c.strip()]
-            for code in codes:
-                catalog.warehouse(s, code)
-            rule.warehouses = codes or None
-        new = {"share": rule.share, "cap": rule.cap, "floor": rule.floor, "warehouses": rule.warehouses}
-        audit.record(
+        codes = None if warehouses is None else [c.strip() for c in warehouses.split(",") if c.strip()]
+        return rules_mod.set_rule(
             s,
+            get_shop(s, shop),
+            catalog.sku_by_code(s, sku) if sku else None,
+            share=share,
+            cap=cap,
+            no_cap=no_cap,
+            floor=floor,
+            warehouses=codes,
             actor=app.actor,
-            action="rule.set",
             now=app.clock.now(),
-            sku=sku,
-            shop=shop,
-            new=new,
-            source="hub stock rules set",
         )
-        return new
 
     new = app.db.run_sync(write)
     info(f"{shop}{' ' + sku if sku else ''}: {describe_rule(new)}")
@@ -298,25 +260,7 @@ def describe_rule(rule: dict[str, Any]) -> str:
 def rules_list(app: App, as_json: bool) -> None:
     """List allocation rules (shops without one show 100% of sellable stock)."""
 
-    def read(s: Session) -> list[dict[str, Any]]:
-        return [
-            {
-                "shop": shop,
-                "sku": sku or "*",
-                "share": r.share,
-                "cap": r.cap,
-                "floor": r.floor,
-                "warehouses": r.warehouses,
-            }
-            for r, shop, sku in s.execute(
-                select(t.AllocationRule, t.Shop.name, t.Sku.code)
-                .join(t.Shop, t.Shop.id == t.AllocationRule.shop_id)
-                .outerjoin(t.Sku, t.Sku.id == t.AllocationRule.sku_id)
-                .order_by(t.Shop.name)
-            )
-        ]
-
-    rows = app.db.run_sync(read)
+    rows = app.db.run_sync(rules_mod.list_rules)
     emit(
         as_json,
         rows,
@@ -325,4 +269,50 @@ def rules_list(app: App, as_json: bool) -> None:
             [(r["shop"], r["sku"], r["share"], r["cap"], r["floor"], r["warehouses"] or "all") for r in rows],
             empty="no rules: every shop shows 100% of sellable stock",
         ),
+    )
+
+
+STOCK_HELP = (
+    """Set counted on-hand quantities from a spreadsheet FILE.
+
+    \b
+    Columns:
+      sku (商家编码)         required: the master SKU code
+      quantity (库存/数量)   required: whole units, 0 or more
+      warehouse (仓库)       optional: warehouse code (default: main)
+      title (名称), note (备注): for people; not imported
+"""
+    + FILE_RULES
+    + """
+    A row equal to the current count is not written. The next `hub sync` pushes the new
+    sellable stock to every shop; --push does it now.
+    """
+)
+
+
+@group.command("import", help=STOCK_HELP)
+@import_options
+@click.option("--create-warehouses", is_flag=True, help="Create warehouses the file names that do not exist.")
+def stock_import(
+    app: App,
+    file: str,
+    apply: bool,
+    partial: bool,
+    push: bool,
+    encoding: str | None,
+    show: int,
+    as_json: bool,
+    create_warehouses: bool,
+) -> int:
+    return run_file_import(
+        app,
+        "stock",
+        file,
+        apply=apply,
+        partial=partial,
+        push=push,
+        show=show,
+        encoding=encoding,
+        as_json=as_json,
+        create_warehouses=create_warehouses,
     )

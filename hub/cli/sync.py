@@ -5,24 +5,20 @@ from __future__ import annotations
 import signal
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
 import anyio
 import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from hub.cli.app import App, run_async, verbosity_options
+from hub.app import App
+from hub.cli.app import run_async, verbosity_options
 from hub.cli.output import info, json_option, print_json, print_table
 from hub.core.engine import SyncEngine
-from hub.core.shops import get_shop
-from hub.errors import ConfigError
+from hub.core.shops import require_shops
+from hub.push.inbox import poll_interval
 from hub.report import STREAMS, StreamResult, SyncReport
-from hub.storage import tables as t
-from hub.storage.db import describe_database
 
 
 def _status(result: StreamResult) -> str:
@@ -187,33 +183,14 @@ def sync(
 
 
 def _check_shops(app: App, names: Sequence[str]) -> None:
-    """Refuse, before any work, names that are not shops, and a database with no shops at all
-    (a cron job run from the wrong folder must not report success on an empty hub)."""
-
-    def check(s: Session) -> None:
-        for name in names:
-            get_shop(s, name)
-        if not names and s.scalar(select(func.count()).select_from(t.Shop)) == 0:
-            raise ConfigError(
-                f"no shops configured in {describe_database(app.settings.database_url)}; add one with "
-                "`hub shops add`, or point --database-url / HUB_DATABASE_URL at your hub's database"
-            )
-
-    app.db.run_sync(check)
-
-
-POLL_INTERVAL = 60.0
-POLL_INTERVAL_WITH_PUSH = 300.0
+    """Refuse, before any work, unknown shop names and a database with no shops."""
+    app.db.run_sync(lambda s: require_shops(s, names, app.settings.database_url))
 
 
 def default_interval(app: App) -> float:
-    """Seconds between --watch cycles: longer while pushes arrive (one reached the hub in
-    the last hour), since polling is then only the safety net."""
-    from hub.push.inbox import last_received
-
-    last = app.db.run_sync(last_received)
-    recent = last is not None and app.clock.now() - last < timedelta(hours=1)
-    return POLL_INTERVAL_WITH_PUSH if recent else POLL_INTERVAL
+    """Seconds between --watch cycles (see :func:`hub.push.inbox.poll_interval`)."""
+    now = app.clock.now()
+    return app.db.run_sync(lambda s: poll_interval(s, now))
 
 
 async def _pause(app: App, seconds: float, stop: anyio.Event) -> None:

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from hub.cli.app import App
+from hub.app import App
 from hub.cli.output import emit, info, json_option, print_table
 from hub.core import users
 from hub.errors import InputError

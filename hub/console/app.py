@@ -16,7 +16,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.cli.app import App
+from hub.app import App
 from hub.console import auth
 from hub.console.pages import audit_log, bulk, orders, overview, promotions, stock, users_admin
 from hub.console.templating import HERE, make_templates, render

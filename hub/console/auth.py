@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from hub.cli.app import App
+from hub.app import App
 from hub.console import csrf
 from hub.console.templating import render
 from hub.core import audit, users

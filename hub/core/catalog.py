@@ -18,6 +18,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub import validation
+from hub.core import audit
+from hub.core.shops import get_shop
 from hub.core.stock import anchors
 from hub.core.stock.anchors import AMBIGUITY
 from hub.errors import InputError
@@ -205,6 +207,32 @@ def map_listing(session: Session, shop_id: int, platform_sku_id: str, sku_code: 
     return row
 
 
+def link_listing(
+    session: Session,
+    *,
+    shop: str,
+    platform_sku_id: str,
+    sku_code: str | None,
+    actor: str,
+    source: str,
+    now: datetime,
+) -> t.Listing:
+    """Link SHOP's listing to a SKU by hand (``sku_code`` None unlinks it) and audit who
+    did it from where: what `hub listings map` and the console's exceptions page both do."""
+    row = map_listing(session, get_shop(session, shop).id, platform_sku_id, sku_code)
+    audit.record(
+        session,
+        actor=actor,
+        action="listing.map",
+        now=now,
+        sku=sku_code,
+        shop=shop,
+        new=row.platform_sku_id,
+        source=source,
+    )
+    return row
+
+
 def relink(session: Session) -> int:
     """Give order lines that matched nothing the SKU their listing or code now links to,
     and reserve their units (see :func:`hub.core.orders.settle_reservations`)."""
@@ -369,3 +397,31 @@ def listing_rows(session: Session, shop: str | None = None, sku: str | None = No
         }
         for row, shop_name, code in session.execute(query)
     ]
+
+
+def sku_rows(session: Session) -> list[dict[str, Any]]:
+    """Every master SKU by code, with its price and stock settings (``hub skus list``)."""
+    return [
+        {
+            "code": k.code,
+            "title": k.title,
+            "price": k.price,
+            "price_floor": k.price_floor,
+            "safety_stock": k.safety_stock,
+            "partition_below": k.partition_below,
+            "partitioned": k.partitioned,
+        }
+        for k in session.scalars(select(t.Sku).order_by(t.Sku.code))
+    ]
+
+
+def shops_listing(session: Session, sku_id: int) -> list[str]:
+    """Names of the shops that list the SKU (removed listings aside), sorted."""
+    return sorted(
+        session.scalars(
+            select(t.Shop.name)
+            .join(t.Listing, t.Listing.shop_id == t.Shop.id)
+            .where(t.Listing.sku_id == sku_id, t.Listing.status != REMOVED)
+            .distinct()
+        )
+    )

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from hub.models import Order, OrderStatus
@@ -388,6 +388,53 @@ class _Consumer:
             log.warning("SKU id %s: shipped %d more units than on hand; on-hand stays at 0", sku_id, left)
 
 
+def order_dict(order: t.Order, shop: str) -> dict[str, Any]:
+    """An order and its lines as plain data (``hub orders list --json``)."""
+    return {
+        "shop": shop,
+        "order_id": order.platform_order_id,
+        "status": order.status,
+        "platform_status": order.platform_status,
+        "created_at": order.created_at_platform,
+        "modified_at": order.modified_at_platform,
+        "total": order.total,
+        "lines": [
+            {
+                "line_id": ln.line_id,
+                "platform_sku_id": ln.platform_sku_id,
+                "master_code": ln.master_code,
+                "linked": ln.sku_id is not None,
+                "quantity": ln.quantity,
+                "unit_price": ln.unit_price,
+            }
+            for ln in order.lines
+        ],
+    }
+
+
+def _newest_orders(status: str | None, limit: int) -> Select[tuple[t.Order, str]]:
+    """Orders with their lines and shop name, newest first (by the platform's creation
+    time), only those in ``status`` if given."""
+    query = (
+        select(t.Order, t.Shop.name)
+        .join(t.Shop, t.Shop.id == t.Order.shop_id)
+        .options(selectinload(t.Order.lines))
+        .order_by(t.Order.created_at_platform.desc(), t.Order.id.desc())
+        .limit(limit)
+    )
+    return query.where(t.Order.status == status) if status else query
+
+
+def list_orders(
+    s: Session, *, shop_id: int | None = None, status: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Orders newest first (by the platform's creation time), with their lines and shop name."""
+    query = _newest_orders(status, limit)
+    if shop_id is not None:
+        query = query.where(t.Order.shop_id == shop_id)
+    return [order_dict(o, name) for o, name in s.execute(query)]
+
+
 def order_exceptions(s: Session) -> list[dict[str, Any]]:
     """Order lines whose SKU matches nothing, oldest order first, with the reason."""
     rows = s.execute(
@@ -426,17 +473,9 @@ def search_orders(
 ) -> list[dict[str, Any]]:
     """Orders newest first, filtered by shop name, status, creation time ``[since, until)``
     and a master SKU code on any line; each with its shop and lines."""
-    query = (
-        select(t.Order, t.Shop.name)
-        .join(t.Shop, t.Shop.id == t.Order.shop_id)
-        .options(selectinload(t.Order.lines))
-        .order_by(t.Order.created_at_platform.desc(), t.Order.id.desc())
-        .limit(limit)
-    )
+    query = _newest_orders(status, limit)
     if shop:
         query = query.where(t.Shop.name == shop)
-    if status:
-        query = query.where(t.Order.status == status)
     if since:
         query = query.where(t.Order.created_at_platform >= since)
     if until:

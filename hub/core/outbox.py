@@ -223,3 +223,74 @@ def reopen_failed(session: Session, ids: Sequence[int] | None, now: datetime) ->
         query = query.where(t.OutboxEntry.id.in_(list(ids)))
     result = session.execute(query.values(state="retry", next_attempt_at=now, attempts=0, updated_at=now))
     return result.rowcount or 0
+
+
+def list_entries(
+    s: Session,
+    *,
+    failed: bool = False,
+    open_: bool = False,
+    shop_id: int | None = None,
+    kind: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Outbox entries newest first, as plain data; ``target_label`` names a listing's SKU
+    code and platform SKU id (what people know it by). ``open_``: not yet done, sending
+    included."""
+    query = (
+        select(t.OutboxEntry, t.Shop.name)
+        .join(t.Shop, t.Shop.id == t.OutboxEntry.shop_id)
+        .order_by(t.OutboxEntry.id.desc())
+        .limit(limit)
+    )
+    if failed:
+        query = query.where(t.OutboxEntry.state == "failed")
+    if open_:
+        query = query.where(t.OutboxEntry.state.in_((*OPEN_STATES, "sending")))
+    if shop_id is not None:
+        query = query.where(t.OutboxEntry.shop_id == shop_id)
+    if kind:
+        query = query.where(t.OutboxEntry.kind == kind)
+    found = s.execute(query).all()
+    labels = _listing_labels(s, [e for e, _ in found])
+    return [
+        {
+            "id": e.id,
+            "shop": name,
+            "kind": e.kind,
+            "target": e.target,
+            "target_label": labels.get(e.id, e.target),
+            "state": e.state,
+            "attempts": e.attempts,
+            "key": e.idempotency_key,
+            "payload": e.payload,
+            "error": e.last_error,
+            "created_at": e.created_at,
+            "updated_at": e.updated_at,
+        }
+        for e, name in found
+    ]
+
+
+# Kinds whose target is a listing (its row id); people know it by SKU code and platform SKU id.
+LISTING_KINDS = ("stock", "price")
+
+
+def _listing_labels(s: Session, entries: list[t.OutboxEntry]) -> dict[int, str]:
+    """Entry id -> ``CODE (platform SKU id)`` for entries that write one listing."""
+    ids = {int(e.target) for e in entries if e.kind in LISTING_KINDS and e.target.isdigit()}
+    if not ids:
+        return {}
+    listings = {
+        listing_id: f"{code or master or 'unlinked'} ({platform_sku})"
+        for listing_id, platform_sku, master, code in s.execute(
+            select(t.Listing.id, t.Listing.platform_sku_id, t.Listing.master_code, t.Sku.code)
+            .outerjoin(t.Sku, t.Sku.id == t.Listing.sku_id)
+            .where(t.Listing.id.in_(ids))
+        )
+    }
+    return {
+        e.id: listings[int(e.target)]
+        for e in entries
+        if e.kind in LISTING_KINDS and e.target.isdigit() and int(e.target) in listings
+    }

@@ -12,10 +12,12 @@ The guard refuses, unless forced, a change of more than a share of the current p
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.core import audit, outbox
@@ -127,17 +129,91 @@ def set_price(
         source=source,
     )
     session.flush()
-    overridden = set()
-    if shop is None:  # shops with their own price for this SKU keep it
-        overridden = set(session.scalars(select(t.ShopPrice.shop_id).where(t.ShopPrice.sku_id == sku.id)))
+    wide = {sku.id: price} if shop is None else {}
+    by_shop = {(sku.id, shop.id): price} if shop is not None else {}
+    return len(queue_prices(session, repriced_listings(session, [sku.id], wide, by_shop, now), now))
+
+
+def repriced_listings(
+    session: Session,
+    sku_ids: Sequence[int],
+    wide: Mapping[int, int],
+    by_shop: Mapping[tuple[int, int], int],
+    now: datetime,
+) -> list[tuple[Any, int]]:
+    """The one repricing rule (``hub price set`` and ``hub price import``): which listings
+    a change of regular prices rewrites, and at what price. Call after the new prices are
+    flushed.
+
+    ``wide``: new price for every shop, by SKU id; ``by_shop``: new shop-specific price, by
+    (SKU id, shop id). A shop-specific price wins; a shop with its own price keeps it when
+    the price for all shops changes; a listing a running promotion holds is left alone (the
+    promotion restores the new regular price when it ends); removed listings are skipped."""
+    overridden = {
+        (sku_id, shop_id)
+        for sku_id, shop_id in session.execute(
+            select(t.ShopPrice.sku_id, t.ShopPrice.shop_id).where(t.ShopPrice.sku_id.in_(sku_ids))
+        )
+    }
     promoted = promoted_listing_ids(session, now)
-    query = select(t.Listing).where(t.Listing.sku_id == sku.id, t.Listing.status != REMOVED)
-    if shop is not None:
-        query = query.where(t.Listing.shop_id == shop.id)
-    queued = 0
-    for listing in session.scalars(query):
-        if listing.shop_id in overridden or listing.id in promoted:
+    listings = session.execute(
+        select(
+            t.Listing.id,
+            t.Listing.shop_id,
+            t.Listing.sku_id,
+            t.Listing.platform_item_id,
+            t.Listing.platform_sku_id,
+            t.Listing.master_code,
+        ).where(t.Listing.sku_id.in_(sku_ids), t.Listing.status != REMOVED)
+    ).all()
+    out = []
+    for listing in listings:
+        if listing.id in promoted:
             continue
-        queue_listing_price(session, listing, price, now)
-        queued += 1
-    return queued
+        key = (listing.sku_id, listing.shop_id)
+        if key in by_shop:
+            out.append((listing, by_shop[key]))
+        elif listing.sku_id in wide and key not in overridden:
+            out.append((listing, wide[listing.sku_id]))
+    return out
+
+
+def queue_prices(session: Session, repriced: Sequence[tuple[Any, int]], now: datetime) -> set[int]:
+    """Queue a price write for each (listing, price) of :func:`repriced_listings`, replacing
+    writes of the same listing not yet sent; in bulk. Returns the shop ids queued for."""
+    entries, superseded = [], []
+    for listing, price in repriced:
+        key = outbox.random_key("price")
+        replaced = f"replaced by {key}"
+        superseded.append({"b_shop": listing.shop_id, "b_target": str(listing.id), "b_error": replaced})
+        entries.append(
+            {
+                "shop_id": listing.shop_id,
+                "kind": "price",
+                "target": str(listing.id),
+                "idempotency_key": key,
+                "payload": {
+                    "platform_item_id": listing.platform_item_id,
+                    "platform_sku_id": listing.platform_sku_id,
+                    "master_code": listing.master_code,
+                    "price": price,
+                    "reason": "price",
+                },
+            }
+        )
+    if entries:
+        table = t.OutboxEntry.__table__
+        session.execute(
+            update(table)
+            .where(
+                table.c.shop_id == bindparam("b_shop"),
+                table.c.kind == "price",
+                table.c.target == bindparam("b_target"),
+                # (no IN with executemany)
+                or_(*(table.c.state == state for state in outbox.OPEN_STATES)),
+            )
+            .values(state="superseded", last_error=bindparam("b_error"), updated_at=now),
+            superseded,
+        )
+        outbox.add_many(session, entries, now)
+    return {e["shop_id"] for e in entries}

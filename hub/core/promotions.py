@@ -20,13 +20,15 @@ unit price, so it is refused for shops whose platform has no native support.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub import validation
 from hub.core import outbox
 from hub.core.catalog import REMOVED
 from hub.core.delivery import register_sender
@@ -44,9 +46,60 @@ from hub.platform import ShopContext
 from hub.plugins import PluginHost
 from hub.report import StreamResult
 from hub.storage import tables as t
+from hub.units import CN_TZ
 
 OPEN = ("scheduled", "active")
 PARAMS = ("percent_off", "flash_price", "spend_threshold", "spend_discount")
+
+
+MONEY = ("flash_price", "spend_threshold", "spend_discount")  # promotion fields in fen
+
+
+def parse_time(text: str, field: str) -> datetime:
+    """ISO date/time; without an offset it is Asia/Shanghai wall-clock time."""
+    try:
+        when = datetime.fromisoformat(str(text).strip())
+    except ValueError:
+        raise InputError(f"{field}: invalid time {text!r}; use e.g. 2026-11-11 20:00") from None
+    return when.replace(tzinfo=CN_TZ) if when.tzinfo is None else when
+
+
+def from_input(
+    values: dict[str, Any], where: str, *, on_notice: Callable[[str], None] | None = None
+) -> Promotion:
+    """A promotion from people's input (command flags, a file row, a console form): yuan
+    amounts, lists or ';'-separated text, China wall-clock times. ``where`` names the
+    input in errors; ``on_notice`` hears what was read leniently (full-width digits)."""
+    data = {k: v for k, v in values.items() if v not in (None, "")}
+    for name in ("skus", "shops"):
+        if isinstance(data.get(name), str):
+            data[name] = [x.strip() for x in data[name].replace("|", ";").split(";") if x.strip()]
+    try:
+        for name in MONEY:
+            if name in data:
+                text = str(data[name])
+                data[name] = validation.price(text, name)
+                notice = validation.fullwidth_notice(text)
+                if notice and on_notice is not None:
+                    on_notice(notice)
+        if "percent_off" in data:
+            data["percent_off"] = validation.whole_number(
+                str(data["percent_off"]).rstrip("%"), "percent_off", 1, 99
+            )
+        data["starts_at"] = parse_time(data.pop("start", data.get("starts_at", "")), "start")
+        data["ends_at"] = parse_time(data.pop("end", data.get("ends_at", "")), "end")
+        return Promotion(**data)
+    except ValidationError as exc:
+        problems = [
+            Problem(
+                f"{where} {'.'.join(str(p) for p in e['loc']) or 'promotion'}",
+                e["msg"].removeprefix("Value error, "),
+            )
+            for e in exc.errors()
+        ]
+        raise InputError("invalid promotion", problems) from None
+    except (InputError, ValueError) as exc:
+        raise InputError(f"{where}: {exc}") from None
 
 
 def to_model(row: t.Promotion, shops: Sequence[str], skus: Sequence[str]) -> Promotion:
@@ -445,4 +498,23 @@ def targets_of(session: Session, promotion_id: int) -> list[dict[str, Any]]:
             "error": x.error,
         }
         for x, shop, sku in rows
+    ]
+
+
+def promotion_rows(session: Session, promotion_id: int | None = None) -> list[dict[str, Any]]:
+    """Promotions (or the one with ``promotion_id``), latest start first, as plain data."""
+    query = select(t.Promotion).order_by(t.Promotion.starts_at.desc())
+    if promotion_id is not None:
+        query = query.where(t.Promotion.id == promotion_id)
+    return [
+        {
+            "id": p.id,
+            "name": p.name,
+            "kind": p.kind,
+            "params": p.params,
+            "starts_at": p.starts_at,
+            "ends_at": p.ends_at,
+            "state": p.state,
+        }
+        for p in session.scalars(query)
     ]

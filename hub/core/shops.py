@@ -17,34 +17,35 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
 
 from hub.core.breaker import BreakerPolicy, CircuitBreaker
 from hub.core.clock import Clock
 from hub.core.http import HttpOptions, RetryPolicy
+from hub.core.leases import list_leases
 from hub.core.ratelimit import RateLimit
 from hub.errors import ConfigError, SecretKeyError, StorageError, UnknownShop
 from hub.platform import SECRET_FIELDS, ShopContext, ShopSettings, TokenSet
 from hub.plugins import PluginHost
 from hub.secrets import MASK, mask, register_secret
 from hub.storage import tables as t
-from hub.storage.db import Database, secrets_of
+from hub.storage.db import Database, describe_database, secrets_of
 from hub.storage.secretbox import Rotation, SecretBox, is_sealed
 
 SHOP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 COLUMN_FIELDS = ("app_key", "app_secret", "access_token", "refresh_token", "token_expires_at")
 
 # Base URLs on this made-up domain name sandboxes that run inside the process (`hub demo`,
-# hub.testing.lab): they exist only there, so a shop pointing at one cannot be synced later.
+# hub.simulator.lab): they exist only there, so a shop pointing at one cannot be synced later.
 IN_PROCESS_DOMAIN = ".sandbox"
 
 TransportFactory = Callable[[str, str], httpx.AsyncBaseTransport | None]
@@ -126,9 +127,17 @@ def open_all(session: Session, box: SecretBox, *, lock: bool = False) -> tuple[l
     return shops, count, problems
 
 
-def rotate_secrets(session: Session, box: SecretBox, rotation: Rotation) -> int:
+def rotate_secrets(session: Session, box: SecretBox, rotation: Rotation, now: datetime) -> int:
     """Re-seal every stored secret with ``rotation``'s key in ``session``'s transaction;
-    refuses (changing nothing) if any stored secret cannot be opened. Returns the count."""
+    refuses (changing nothing) while another hub process holds an unexpired lease (it would
+    go on with the old key), or if any stored secret cannot be opened. Returns the count."""
+    held = [lease for lease in list_leases(session, now) if lease.expires_at > now]
+    if held:
+        names = ", ".join(f"{lease.name} ({lease.holder})" for lease in held[:5])
+        raise ConfigError(
+            f"refusing to rotate while hub processes are working: leases held: {names}; "
+            "stop them (hub sync --watch, workers) or wait for them to finish, then run again"
+        )
     shops, _, problems = open_all(session, box, lock=True)
     if problems:
         raise SecretKeyError(
@@ -269,11 +278,29 @@ def set_secrets(session: Session, host: PluginHost, name: str, values: Mapping[s
     return shop
 
 
+def all_shops(session: Session) -> list[t.Shop]:
+    """Every configured shop, by name."""
+    return list(session.scalars(select(t.Shop).order_by(t.Shop.name)))
+
+
 def get_shop(session: Session, name: str) -> t.Shop:
     shop = session.scalar(select(t.Shop).where(t.Shop.name == name))
     if shop is None:
         raise UnknownShop(name)
     return shop
+
+
+def require_shops(session: Session, names: Sequence[str], database_url: str) -> None:
+    """Raise :class:`UnknownShop` for a name that is not a shop, and :class:`ConfigError`
+    if no names are given and the database has no shops at all (a cron job run from the
+    wrong folder must not report success on an empty hub)."""
+    for name in names:
+        get_shop(session, name)
+    if not names and session.scalar(select(func.count()).select_from(t.Shop)) == 0:
+        raise ConfigError(
+            f"no shops configured in {describe_database(database_url)}; add one with "
+            "`hub shops add`, or point --database-url / HUB_DATABASE_URL at your hub's database"
+        )
 
 
 def describe_shop(host: PluginHost, shop: t.Shop, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:

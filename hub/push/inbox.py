@@ -8,7 +8,7 @@ is done (:mod:`hub.push.process`); a crash in between leaves them to be picked u
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -106,6 +106,19 @@ def unannounced(session: Session, shop_id: int, order_ids: Sequence[str]) -> int
             )
         )
     return len(set(wanted) - announced)
+
+
+# Seconds between `hub sync --watch` cycles: polling alone, and as the safety net while pushes arrive.
+POLL_INTERVAL = 60.0
+POLL_INTERVAL_WITH_PUSH = 300.0
+
+
+def poll_interval(session: Session, now: datetime) -> float:
+    """Seconds between --watch cycles: longer while pushes arrive (one reached the hub in
+    the last hour), since polling is then only the safety net."""
+    last = last_received(session)
+    recent = last is not None and now - last < timedelta(hours=1)
+    return POLL_INTERVAL_WITH_PUSH if recent else POLL_INTERVAL
 
 
 def last_received(session: Session) -> datetime | None:

@@ -1,8 +1,8 @@
-"""Testing kit for the hub and for platform plugin authors.
+"""The pytest kit for the hub and for platform plugin authors (it never imports the CLI).
 
 * :class:`FakeClock` — time that moves only when code sleeps (no real waiting);
 * :func:`make_shop` — a :class:`~hub.platform.ShopContext` wired to a sandbox, no database;
-* :mod:`hub.testing.sandbox` — the sandbox toolkit every platform sandbox is built on;
+* :mod:`hub.simulator` (not part of the kit) — the sandbox toolkit every platform sandbox is built on;
 * :mod:`hub.testing.fake` — a complete fake platform plugin with its sandbox;
 * :mod:`hub.testing.contract` — ``PlatformContract``, the tests every plugin inherits;
 * :mod:`hub.testing.pytest_plugin` — fixtures (loaded automatically by pytest);
@@ -18,8 +18,8 @@ import httpx
 from hub.core.clock import Clock
 from hub.core.http import HttpOptions, RetryPolicy
 from hub.platform import PlatformInfo, ShopContext, TokenSet
+from hub.simulator import SandboxApp
 from hub.testing.clock import FakeClock
-from hub.testing.sandbox import SandboxApp
 
 
 def make_shop(

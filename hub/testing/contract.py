@@ -38,10 +38,10 @@ from hub.models import (
 )
 from hub.platform import PlatformInfo, ShopContext, ShopSettings, TokenSet
 from hub.plugins import PluginHost
+from hub.simulator import SandboxApp, SandboxConfig, serve_in_thread
+from hub.simulator.seed import Seed, SeedProduct, SeedSku
 from hub.testing import make_shop
 from hub.testing.clock import FakeClock
-from hub.testing.sandbox import SandboxApp, SandboxConfig, serve_in_thread
-from hub.testing.sandbox.seed import Seed, SeedProduct, SeedSku
 
 
 def contract_seed() -> Seed:

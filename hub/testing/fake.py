@@ -54,7 +54,7 @@ from hub.platform import (
     ShopSettings,
     TokenSet,
 )
-from hub.testing.sandbox import SandboxApp, SandboxConfig, SandboxError
+from hub.simulator import SandboxApp, SandboxConfig, SandboxError
 from hub.units import from_unix, to_unix
 
 PAGE_SIZE = 100

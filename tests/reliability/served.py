@@ -23,10 +23,10 @@ from sqlalchemy import func, select
 from hub.cli import cli
 from hub.plugins import PluginHost
 from hub.settings import HubSettings
+from hub.simulator import SandboxApp, SandboxConfig, Seed, generate_seed, serve_in_thread
+from hub.simulator.transport import ServedSandbox
 from hub.storage import tables as t
 from hub.storage.db import Database
-from hub.testing.sandbox import SandboxApp, SandboxConfig, Seed, generate_seed, serve_in_thread
-from hub.testing.sandbox.transport import ServedSandbox
 from tests.reliability.support import SHOPS, comparable, problems
 
 LEASE_SECONDS = 2.0  # short, so a killed run's leases expire quickly

@@ -3,7 +3,7 @@
 checks every scenario ends with — orders stored exactly once, platform stock equal to
 the hub's target, nothing open in the outbox without a reason, no lease left held.
 
-(``hub.testing.lab.Lab.create`` gives hub and sandboxes one clock; :func:`make_rig`
+(``hub.simulator.lab.Lab.create`` gives hub and sandboxes one clock; :func:`make_rig`
 mirrors it with two.)
 """
 
@@ -20,8 +20,8 @@ import anyio
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
+from hub.app import App
 from hub.cli import cli
-from hub.cli.app import App
 from hub.core.http import RetryPolicy
 from hub.core.shops import add_shop
 from hub.core.stock import picture as stock_picture
@@ -29,11 +29,11 @@ from hub.core.stock import plan as stock_plan
 from hub.models import OrderStatus
 from hub.report import SyncReport
 from hub.settings import HubSettings
+from hub.simulator import SandboxApp, SandboxConfig, Seed
+from hub.simulator.lab import Lab
+from hub.simulator.seed import SeedProduct, SeedSku
 from hub.storage import tables as t
 from hub.testing import FakeClock
-from hub.testing.lab import Lab
-from hub.testing.sandbox import SandboxApp, SandboxConfig, Seed
-from hub.testing.sandbox.seed import SeedProduct, SeedSku
 
 SHOPS = {"tb": "taobao", "jd": "jd", "dy": "douyin", "wx": "wechat"}
 PLATFORMS = tuple(SHOPS.values())

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from hub.simulator import Seed
 from hub.storage import tables as t
-from hub.testing.sandbox import Seed
 from tests.reliability.served import LEASE_SECONDS, World, build_world, report_of, world_seed
 from tests.reliability.support import STOCK_WRITE_CALLS
 

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import select
 
 from hub.core import catalog
+from hub.simulator.faults import FAULT_KINDS, Faults
 from hub.storage import tables as t
-from hub.testing.sandbox.faults import FAULT_KINDS, Faults
 from tests.reliability.support import (
     ON_HAND,
     PLATFORMS,

@@ -26,9 +26,9 @@ import pytest
 from sqlalchemy import select
 
 from hub.settings import HubSettings
+from hub.simulator import Seed
+from hub.simulator.state import SandboxError
 from hub.storage import tables as t
-from hub.testing.sandbox import Seed
-from hub.testing.sandbox.state import SandboxError
 from tests.reliability.served import LEASE_SECONDS, World, build_world, world_seed
 from tests.reliability.support import problems, sqlite_url
 from tests.reliability.test_crash import rerun_until_done

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 import pytest
 
 from hub.core.shops import env_name
-from hub.testing.sandbox import SandboxApp
+from hub.simulator import SandboxApp
 from tests.reliability.served import World, build_world, report_of, world_seed
 from tests.reliability.support import Rig
 

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from hub.core.shops import env_name, stored_secret
+from hub.simulator import SandboxApp
 from hub.storage import tables as t
-from hub.testing.sandbox import SandboxApp
 from tests.reliability.support import (
     ON_HAND,
     PLATFORMS,

@@ -1,5 +1,5 @@
 """Bulk: upload a stock or price file, see the same dry-run diff and row errors as
-`hub stock import` / `hub price import`, then apply it (:mod:`hub.ops.imports`), and
+`hub stock import` / `hub price import`, then apply it (:mod:`hub.bulk.imports`), and
 push it at once if asked (as ``--apply --push``). The CLI's options are offered too:
 ``--force`` (price files) and ``--create-warehouses`` (stock files); they are chosen with
 the upload, so what is applied is what the dry run showed."""
@@ -17,12 +17,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from hub.bulk.imports import KINDS, run_import
+from hub.bulk.kind import ImportOptions, ImportResult
+from hub.bulk.spreadsheet import CSV_SUFFIXES, XLSX_SUFFIXES
 from hub.console.auth import action, hub, signed_in
 from hub.console.templating import flash, render
 from hub.core import engine
 from hub.errors import HubError
-from hub.ops.imports import KINDS, ImportOptions, ImportResult, run_import
-from hub.ops.spreadsheet import CSV_SUFFIXES, XLSX_SUFFIXES
 
 MAX_BYTES = 50 * 1024 * 1024
 KEEP = 5  # checked uploads a session keeps for applying

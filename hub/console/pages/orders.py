@@ -14,14 +14,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from hub.bulk.spreadsheet import OutColumn, write_sheet
 from hub.console.auth import action, hub, signed_in
 from hub.console.templating import flash, render
-from hub.core import audit, catalog, reports, shipping
+from hub.core import catalog, reports, shipping
 from hub.core.orders import order_exceptions, search_orders
-from hub.core.shops import get_shop
 from hub.errors import HubError, InputError
 from hub.models import OrderStatus
-from hub.ops.spreadsheet import OutColumn, write_sheet
 from hub.storage import tables as t
 from hub.units import CN_TZ
 
@@ -157,17 +156,14 @@ async def link(request: Request) -> Response:
         return back
 
     def write(s):  # type: ignore[no-untyped-def]
-        shop_row = get_shop(s, shop)
-        catalog.map_listing(s, shop_row.id, platform_sku_id, sku)
-        audit.record(
+        catalog.link_listing(
             s,
-            actor=user.name,
-            action="listing.map",
-            now=app.clock.now(),
-            sku=sku,
             shop=shop,
-            new=platform_sku_id,
+            platform_sku_id=platform_sku_id,
+            sku_code=sku,
+            actor=user.name,
             source="console",
+            now=app.clock.now(),
         )
 
     try:

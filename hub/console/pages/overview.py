@@ -11,7 +11,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.cli.stock import load_picture
 from hub.console.auth import hub, signed_in
 from hub.console.charts import line_chart
 from hub.console.templating import render
@@ -27,7 +26,7 @@ def figures(request: Request) -> Any:
 
     def read(s: Session) -> dict[str, Any]:
         month = reports.last_days(now, DAYS)
-        stock = reports.stock(sku_rows(s, load_picture(app, s)))
+        stock = reports.stock(sku_rows(s, app.stock_picture(s)))
         failed_total, failed = reports.failed_writes(s, limit=20)
         return {
             "today": reports.channels(s, reports.today(now)).rows,

@@ -9,7 +9,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from hub.cli.promo import build
 from hub.console.auth import action, hub, signed_in
 from hub.console.templating import flash, render
 from hub.core import audit
@@ -77,7 +76,7 @@ async def create(request: Request) -> Response:
     now = app.clock.now()
 
     def write(s):  # type: ignore[no-untyped-def]
-        row = promo_mod.create(s, app.host, build(dict(values), "form"), now)
+        row = promo_mod.create(s, app.host, promo_mod.from_input(dict(values), "form"), now)
         audit.record(s, actor=user.name, action="promo.create", now=now, new=row.name, source="console")
         return row.id
 

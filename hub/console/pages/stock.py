@@ -7,7 +7,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from hub.cli.stock import load_picture
 from hub.console.auth import action, hub, signed_in
 from hub.console.templating import flash, render
 from hub.core import audit, catalog
@@ -19,7 +18,7 @@ async def page(request: Request) -> Response:
     await signed_in(request)
     app = hub(request)
     query = request.query_params.get("q", "").strip()
-    rows = await app.db.run(lambda s: sku_rows(s, load_picture(app, s), search=query or None))
+    rows = await app.db.run(lambda s: sku_rows(s, app.stock_picture(s), search=query or None))
     return render(request, "stock.html", rows=rows, q=query)
 
 

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Literal
 import httpx
 
 from hub.models import OrderStatus
-from hub.testing.sandbox import (
+from hub.simulator import (
     ItemState,
     OrderState,
     SandboxApp,

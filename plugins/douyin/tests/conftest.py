@@ -8,7 +8,6 @@ protocol rather than against our client's habits.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,24 +15,16 @@ import httpx
 import pytest
 
 from hub.core.http import RetryPolicy
-from hub.platform import PlatformInfo, ShopContext, TokenSet
+from hub.platform import PlatformInfo
 from hub.plugins import PluginHost
-from hub.testing import FakeClock, make_shop
+from hub.simulator import SandboxConfig
+from hub.testing import FakeClock
 from hub.testing.contract import contract_seed
-from hub.testing.sandbox import SandboxConfig
+from hub.testing.shops import sandbox_shop_fixtures
+from hub_douyin.plugin import INFO
 from hub_douyin.sandbox import DouyinSandbox
 
 from .wire import APP_KEY, APP_SECRET, ORIGIN, RawCall, hand_sign
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture
@@ -46,47 +37,15 @@ def info(host: PluginHost) -> PlatformInfo:
     return host.platform("douyin")
 
 
-@pytest.fixture
-def sandbox(clock: FakeClock) -> DouyinSandbox:
-    return DouyinSandbox(
+clock, saved_tokens, sandbox, shop_factory, shop = sandbox_shop_fixtures(
+    INFO,
+    lambda clock: DouyinSandbox(
         SandboxConfig(
             clock=clock, seed=contract_seed(), app_key=APP_KEY, app_secret=APP_SECRET, token_ttl=7 * 86400
         )
-    )
-
-
-@pytest.fixture
-def saved_tokens() -> list[TokenSet]:
-    return []
-
-
-@pytest.fixture
-async def shop_factory(
-    info: PlatformInfo, sandbox: DouyinSandbox, clock: FakeClock, saved_tokens: list[TokenSet]
-) -> AsyncIterator[Callable[..., ShopContext]]:
-    """Shops of ``sandbox`` with settings overridden by keyword; closed after the test."""
-    made: list[ShopContext] = []
-
-    def factory(**settings: Any) -> ShopContext:
-        shop = make_shop(
-            info,
-            sandbox,
-            clock=clock,
-            saved_tokens=saved_tokens,
-            retry=RetryPolicy(initial_wait=0, max_wait=0, jitter=0),
-            **settings,
-        )
-        made.append(shop)
-        return shop
-
-    yield factory
-    for shop in made:
-        await shop.client.aclose()
-
-
-@pytest.fixture
-def shop(shop_factory: Callable[..., ShopContext]) -> ShopContext:
-    return shop_factory()
+    ),
+    retry=RetryPolicy(initial_wait=0, max_wait=0, jitter=0),
+)
 
 
 @pytest.fixture

@@ -25,11 +25,11 @@ import requests
 from doudian import AppType, DouDian
 
 from hub.plugins import PluginHost
+from hub.simulator import SandboxConfig, serve_in_thread
+from hub.simulator.transport import ServedSandbox
 from hub.testing import FakeClock, make_shop
 from hub.testing.contract import contract_seed
-from hub.testing.sandbox import SandboxConfig, serve_in_thread
-from hub.testing.sandbox.sdk import RequestLog, local_time_zone
-from hub.testing.sandbox.transport import ServedSandbox
+from hub.testing.sdk import RequestLog, local_time_zone
 from hub.units import to_unix
 from hub_douyin import signing
 from hub_douyin.sandbox import DouyinSandbox

@@ -43,7 +43,7 @@ from urllib.parse import parse_qsl
 import httpx
 
 from hub.models import OrderStatus
-from hub.testing.sandbox import (
+from hub.simulator import (
     ItemState,
     OrderState,
     SandboxApp,
@@ -185,7 +185,7 @@ def _values(params: Mapping[str, Any], name: str) -> list[str] | None:
 
 
 class JdSandbox(SandboxApp):
-    """JD's server side over a :class:`~hub.testing.sandbox.ShopState`."""
+    """JD's server side over a :class:`~hub.simulator.ShopState`."""
 
     platform: ClassVar[str] = PLATFORM
     gateway_path: ClassVar[str] = "/routerjson"
@@ -588,8 +588,8 @@ class JdSandbox(SandboxApp):
 
 
 def jd_sandbox(**config: Any) -> JdSandbox:
-    """A JD sandbox; keyword arguments are :class:`~hub.testing.sandbox.SandboxConfig` fields."""
-    from hub.testing.sandbox import SandboxConfig
+    """A JD sandbox; keyword arguments are :class:`~hub.simulator.SandboxConfig` fields."""
+    from hub.simulator import SandboxConfig
 
     return JdSandbox(SandboxConfig(**config))
 

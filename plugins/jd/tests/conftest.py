@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from hub.core.http import RetryPolicy
-from hub.platform import ShopContext
-from hub.testing import FakeClock, make_shop
+from hub.simulator import SandboxConfig
+from hub.testing import FakeClock
 from hub.testing.contract import contract_seed
-from hub.testing.sandbox import SandboxConfig
+from hub.testing.shops import sandbox_shop_fixtures
 from hub.units import CN_TZ
 from hub_jd.plugin import INFO
 from hub_jd.sandbox import JdSandbox
@@ -29,32 +29,15 @@ Build = Callable[..., httpx.Request]
 Ask = Callable[[httpx.Request], dict[str, Any]]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def sandbox(clock: FakeClock) -> JdSandbox:
-    return JdSandbox(
+clock, saved_tokens, sandbox, shop_factory, shop = sandbox_shop_fixtures(
+    INFO,
+    lambda clock: JdSandbox(
         SandboxConfig(
             clock=clock, seed=contract_seed(), app_key=APP_KEY, app_secret=APP_SECRET, access_token=TOKEN
         )
-    )
-
-
-@pytest.fixture
-async def shop(sandbox: JdSandbox, clock: FakeClock):  # type: ignore[no-untyped-def]
-    shop: ShopContext = make_shop(
-        INFO, sandbox, clock=clock, retry=RetryPolicy(initial_wait=0, max_wait=0, jitter=0)
-    )
-    yield shop
-    await shop.client.aclose()
+    ),
+    retry=RetryPolicy(initial_wait=0, max_wait=0, jitter=0),
+)
 
 
 def hand_sign(params: dict[str, str], secret: str) -> str:

@@ -25,8 +25,8 @@ from hub.models import (
     TimeWindow,
 )
 from hub.platform import ShopContext
+from hub.simulator import SandboxTransport
 from hub.testing import FakeClock, make_shop
-from hub.testing.sandbox import SandboxTransport
 from hub_jd.client import MAX_QUERY_SPAN, JdClient
 from hub_jd.plugin import INFO
 from hub_jd.sandbox import JdSandbox

@@ -10,8 +10,8 @@ import pytest
 from hub.core.http import RetryPolicy
 from hub.models import OrderStatus, TimeWindow
 from hub.plugins import PluginHost
+from hub.simulator import OrderState, SandboxConfig, generate_seed
 from hub.testing import FakeClock, make_shop
-from hub.testing.sandbox import OrderState, SandboxConfig, generate_seed
 from hub_jd.sandbox import JdSandbox
 
 pytestmark = pytest.mark.anyio

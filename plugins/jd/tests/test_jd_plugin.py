@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from hub.plugins import PluginHost
+from hub.simulator import SandboxConfig
 from hub.testing import FakeClock
-from hub.testing.sandbox import SandboxConfig
 from hub_jd import PLATFORM, plugin
 from hub_jd.sandbox import JdSandbox
 from hub_jd.settings import ALL_ORDER_STATES, JdSettings

@@ -22,11 +22,11 @@ import jd.api
 import pytest
 from jd.api.base import RestApi
 
+from hub.simulator import SandboxConfig, serve_in_thread
+from hub.simulator.transport import ServedSandbox
 from hub.testing import FakeClock, make_shop
 from hub.testing.contract import contract_seed
-from hub.testing.sandbox import SandboxConfig, serve_in_thread
-from hub.testing.sandbox.sdk import RequestLog
-from hub.testing.sandbox.transport import ServedSandbox
+from hub.testing.sdk import RequestLog
 from hub.units import CN_TZ
 from hub_jd.plugin import INFO
 from hub_jd.sandbox import JdSandbox

@@ -24,7 +24,7 @@ envelopes — ``{"<api>_response": {...}}`` in the nested (non-simplified) JSON 
 The checks run in that order: the signature before the timestamp, so a wrong secret is
 always 25.
 
-The shop lives in a platform-neutral :class:`~hub.testing.sandbox.ShopState`
+The shop lives in a platform-neutral :class:`~hub.simulator.ShopState`
 (canonical statuses, fen, UTC); this module maps it to TOP's shapes: yuan strings,
 Asia/Shanghai times, numeric ids, trade/sub-order statuses. An item without SKUs is
 kept as one SKU whose id is the item's ``num_iid`` (:meth:`TaobaoSandbox.add_plain_item`).
@@ -42,7 +42,7 @@ from urllib.parse import parse_qsl
 import httpx
 
 from hub.models import OrderStatus
-from hub.testing.sandbox import (
+from hub.simulator import (
     ItemState,
     OrderLineState,
     OrderState,
@@ -53,7 +53,7 @@ from hub.testing.sandbox import (
     SkuState,
     numeric_ids,
 )
-from hub.testing.sandbox.pushes import OrderFeed
+from hub.simulator.pushes import OrderFeed
 from hub.units import CN_FORMAT, CN_TZ, fen_to_yuan, format_cn_time, from_unix, utc, yuan_to_fen
 from hub_taobao import PLATFORM
 from hub_taobao.signing import SIGN_METHODS, verify

@@ -18,10 +18,10 @@ import httpx
 import pytest
 
 from hub.core.http import RetryPolicy
-from hub.platform import ShopContext
-from hub.testing import FakeClock, make_shop
+from hub.simulator import SandboxConfig
+from hub.testing import FakeClock
 from hub.testing.contract import contract_seed
-from hub.testing.sandbox import SandboxConfig
+from hub.testing.shops import sandbox_shop_fixtures
 from hub.units import format_cn_time
 from hub_taobao.plugin import INFO
 from hub_taobao.sandbox import TaobaoSandbox
@@ -45,14 +45,9 @@ def hand_sign_fixture() -> Callable[[str, dict[str, str], str], str]:
     return hand_sign
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def sandbox(clock: FakeClock) -> TaobaoSandbox:
-    return TaobaoSandbox(
+clock, saved_tokens, sandbox, shop_factory, shop = sandbox_shop_fixtures(
+    INFO,
+    lambda clock: TaobaoSandbox(
         SandboxConfig(
             clock=clock,
             seed=contract_seed(),
@@ -60,24 +55,9 @@ def sandbox(clock: FakeClock) -> TaobaoSandbox:
             app_secret="helloworld",
             access_token="sandbox-session-token",
         )
-    )
-
-
-@pytest.fixture
-async def shop(sandbox: TaobaoSandbox, clock: FakeClock):  # type: ignore[no-untyped-def]
-    shop = make_shop(INFO, sandbox, clock=clock, retry=FAST_RETRY)
-    yield shop
-    await shop.client.aclose()
-
-
-@pytest.fixture
-def make_taobao_shop(sandbox: TaobaoSandbox, clock: FakeClock) -> Callable[..., ShopContext]:
-    """A shop on the sandbox with some settings overridden (close its client yourself)."""
-
-    def make(**settings: Any) -> ShopContext:
-        return make_shop(INFO, sandbox, clock=clock, retry=FAST_RETRY, **settings)
-
-    return make
+    ),
+    retry=FAST_RETRY,
+)
 
 
 @pytest.fixture

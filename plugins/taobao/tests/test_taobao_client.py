@@ -23,8 +23,8 @@ from hub.models import (
     TimeWindow,
 )
 from hub.platform import ShopContext
+from hub.simulator import SkuState
 from hub.testing import FakeClock, make_shop
-from hub.testing.sandbox import SkuState
 from hub_taobao.client import classify_error
 from hub_taobao.plugin import INFO
 from hub_taobao.sandbox import TaobaoSandbox
@@ -105,9 +105,9 @@ async def test_business_parameters_cannot_override_system_ones(shop: ShopContext
 
 @pytest.mark.parametrize("sign_method", ["md5", "hmac", "hmac-sha256"])
 async def test_every_sign_method_is_accepted(
-    make_taobao_shop: Callable[..., ShopContext], sign_method: str, seen: Spy
+    shop_factory: Callable[..., ShopContext], sign_method: str, seen: Spy
 ) -> None:
-    shop = make_taobao_shop(sign_method=sign_method, partner_id="hub")
+    shop = shop_factory(sign_method=sign_method, partner_id="hub")
     listings = [x async for x in shop.client.iter_listings()]
     await shop.client.aclose()
     assert len(listings) == 6
@@ -192,14 +192,14 @@ async def test_item_rows_are_expanded_40_at_a_time(
 
 
 async def test_a_big_shop_is_read_in_modified_slices(
-    make_taobao_shop: Callable[..., ShopContext], sandbox: TaobaoSandbox, clock: FakeClock, seen: Spy
+    shop_factory: Callable[..., ShopContext], sandbox: TaobaoSandbox, clock: FakeClock, seen: Spy
 ) -> None:
     for number in range(500):
         clock.advance(37)
         item = sandbox.state.add_item(f"商品{number}", None)
         sandbox.state.add_sku(item, code=f"N{number}", spec="颜色:蓝", price=100, quantity=1)
     sandbox.onsale_max_rows = 200  # the platform refuses to page past this
-    shop = make_taobao_shop(onsale_max_rows=200, item_page_size=100)
+    shop = shop_factory(onsale_max_rows=200, item_page_size=100)
     listings = [x async for x in shop.client.iter_listings()]
     await shop.client.aclose()
     assert len(listings) == 506 and len({x.platform_sku_id for x in listings}) == 506
@@ -487,12 +487,12 @@ def place(sandbox: TaobaoSandbox, clock: FakeClock, count: int, gap: float = 60)
 
 
 async def test_pages_are_read_from_the_last_back_to_the_first(
-    make_taobao_shop: Callable[..., ShopContext], sandbox: TaobaoSandbox, clock: FakeClock, seen: Spy
+    shop_factory: Callable[..., ShopContext], sandbox: TaobaoSandbox, clock: FakeClock, seen: Spy
 ) -> None:
     start = clock.now()
     placed = place(sandbox, clock, 7)
     clock.advance(60)
-    shop = make_taobao_shop(trade_page_size=2)
+    shop = shop_factory(trade_page_size=2)
     orders = [o async for o in shop.client.iter_orders(TimeWindow(start=start, end=clock.now()))]
     await shop.client.aclose()
     assert sorted(o.platform_order_id for o in orders) == sorted(placed)
@@ -501,7 +501,7 @@ async def test_pages_are_read_from_the_last_back_to_the_first(
 
 
 async def test_a_trade_leaving_the_window_while_paging_skips_nothing(
-    make_taobao_shop: Callable[..., ShopContext], sandbox: TaobaoSandbox, clock: FakeClock
+    shop_factory: Callable[..., ShopContext], sandbox: TaobaoSandbox, clock: FakeClock
 ) -> None:
     start = clock.now()
     placed = place(sandbox, clock, 7)
@@ -516,7 +516,7 @@ async def test_a_trade_leaving_the_window_while_paging_skips_nothing(
         return original(request)
 
     sandbox.handle = buyer_acts_midway  # type: ignore[method-assign]
-    shop = make_taobao_shop(trade_page_size=2)
+    shop = shop_factory(trade_page_size=2)
     got = [o.platform_order_id async for o in shop.client.iter_orders(TimeWindow(start=start, end=end))]
     await shop.client.aclose()
     # Every trade still modified in the window is found exactly once (forward paging would skip one).
@@ -579,7 +579,7 @@ async def test_the_list_alone_suffices_when_it_has_sub_orders(
     sandbox: TaobaoSandbox,
     clock: FakeClock,
     seen: Spy,
-    make_taobao_shop: Callable[..., ShopContext],
+    shop_factory: Callable[..., ShopContext],
 ) -> None:
     start = clock.now()
     place(sandbox, clock, 3)
@@ -587,25 +587,25 @@ async def test_the_list_alone_suffices_when_it_has_sub_orders(
     window = TimeWindow(start=start, end=clock.now())
     assert len([o async for o in shop.client.iter_orders(window)]) == 3
     assert methods(seen) == ["taobao.trades.sold.increment.get"]
-    always = make_taobao_shop(trade_detail="always")
+    always = shop_factory(trade_detail="always")
     assert len([o async for o in always.client.iter_orders(window)]) == 3
     await always.client.aclose()
     assert methods(seen).count("taobao.trade.fullinfo.get") == 3
 
 
 async def test_trade_types_are_sent_when_set(
-    make_taobao_shop: Callable[..., ShopContext], sandbox: TaobaoSandbox, clock: FakeClock, seen: Spy
+    shop_factory: Callable[..., ShopContext], sandbox: TaobaoSandbox, clock: FakeClock, seen: Spy
 ) -> None:
     start = clock.now()
     place(sandbox, clock, 2)
     clock.advance(60)
     window = TimeWindow(start=start, end=clock.now())
     for types, expected in (("fixed,auction", 2), ("step", 0)):
-        shop = make_taobao_shop(trade_types=types)
+        shop = shop_factory(trade_types=types)
         assert len([o async for o in shop.client.iter_orders(window)]) == expected
         await shop.client.aclose()
         assert seen[-1]["type"] == types
-    default = make_taobao_shop()
+    default = shop_factory()
     assert len([o async for o in default.client.iter_orders(window)]) == 2
     await default.client.aclose()
     assert "type" not in seen[-1]

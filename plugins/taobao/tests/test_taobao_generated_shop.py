@@ -10,8 +10,8 @@ import pytest
 
 from hub.models import OrderStatus, TimeWindow
 from hub.plugins import PluginHost
+from hub.simulator import SandboxConfig, generate_seed
 from hub.testing import FakeClock, make_shop
-from hub.testing.sandbox import SandboxConfig, generate_seed
 from hub_taobao.sandbox import TaobaoSandbox
 
 pytestmark = pytest.mark.anyio

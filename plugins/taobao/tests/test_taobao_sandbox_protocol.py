@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from hub.models import OrderStatus
+from hub.simulator import serve_in_thread
 from hub.testing import FakeClock
-from hub.testing.sandbox import serve_in_thread
 from hub.units import format_cn_time
 from hub_taobao.sandbox import TaobaoSandbox
 

@@ -24,11 +24,11 @@ import top.api
 from taobaopy.taobao import TaoBaoAPIClient, TaoBaoAPIError
 from top.api.base import RestApi, TopException
 
+from hub.simulator import SandboxConfig, serve_in_thread
+from hub.simulator.transport import ServedSandbox
 from hub.testing import FakeClock, make_shop
 from hub.testing.contract import contract_seed
-from hub.testing.sandbox import SandboxConfig, serve_in_thread
-from hub.testing.sandbox.sdk import RequestLog, local_time_zone
-from hub.testing.sandbox.transport import ServedSandbox
+from hub.testing.sdk import RequestLog, local_time_zone
 from hub.units import CN_TZ
 from hub_taobao import signing
 from hub_taobao.plugin import INFO

@@ -40,8 +40,8 @@ from typing import Any, ClassVar
 import httpx
 
 from hub.models import OrderStatus
-from hub.testing.sandbox import SandboxApp, SandboxConfig, SandboxError, ShopState, numeric_ids
-from hub.testing.sandbox.state import OrderState
+from hub.simulator import SandboxApp, SandboxConfig, SandboxError, ShopState, numeric_ids
+from hub.simulator.state import OrderState
 from hub.units import CN_TZ, from_unix, to_unix
 from hub_wechat import push
 

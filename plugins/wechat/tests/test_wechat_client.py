@@ -203,21 +203,23 @@ async def test_a_refused_price_fails_its_product_only(
 
 
 async def test_listings_page_and_show_off_sale_items(
-    host: PluginHost, make: Any, sandbox: WechatSandbox
+    host: PluginHost, shop_factory: Any, sandbox: WechatSandbox
 ) -> None:
     cup = sku_of(sandbox, "CUP-500")
     sandbox.state.items[cup.item_id].on_sale = False
-    shop = make(product_page_size=1)
+    shop = shop_factory(product_page_size=1)
     got = [x async for x in shop.client.iter_listings()]
     assert len(got) == 6 and sandbox.calls["product/list/get"] >= 3
     assert {x.status.value for x in got if x.platform_item_id == cup.item_id} == {"off_sale"}
 
 
-async def test_the_master_code_source_is_a_setting(host: PluginHost, make: Any) -> None:
-    by_sku_code = [x.master_code async for x in make().client.iter_listings()]
+async def test_the_master_code_source_is_a_setting(host: PluginHost, shop_factory: Any) -> None:
+    by_sku_code = [x.master_code async for x in shop_factory().client.iter_listings()]
     assert sum(code is None for code in by_sku_code) == 1  # the SKU without a code stays None
     # The sandbox's merchant filled no out_sku_id: read from there, nothing matches.
-    by_out_id = [x.master_code async for x in make(master_code_source="out_sku_id").client.iter_listings()]
+    by_out_id = [
+        x.master_code async for x in shop_factory(master_code_source="out_sku_id").client.iter_listings()
+    ]
     assert by_out_id == [None] * 6
 
 
@@ -257,7 +259,7 @@ async def test_adjacent_windows_share_no_order(
 
 
 async def test_order_pages_follow_has_more(
-    host: PluginHost, make: Any, sandbox: WechatSandbox, clock: FakeClock
+    host: PluginHost, shop_factory: Any, sandbox: WechatSandbox, clock: FakeClock
 ) -> None:
     sku = sku_of(sandbox, "CABLE-1M")
     start = clock.now()
@@ -266,7 +268,7 @@ async def test_order_pages_follow_has_more(
         clock.advance(1)
         placed.append(sandbox.state.place_order([(sku.sku_id, 1)]).order_id)
     clock.advance(1)
-    shop = make(order_page_size=2)
+    shop = shop_factory(order_page_size=2)
     got = await order_ids(host, shop, start, clock.now())
     assert got == placed and sandbox.calls["order/list/get"] == 3
 
@@ -346,8 +348,8 @@ async def test_refused_shipments(host: PluginHost, shop: Any, sandbox: WechatSan
     assert not missing.ok
 
 
-async def test_carrier_codes_are_mapped(host: PluginHost, make: Any, sandbox: WechatSandbox) -> None:
-    shop = make(carrier_codes={"shunfeng": "SF"})
+async def test_carrier_codes_are_mapped(host: PluginHost, shop_factory: Any, sandbox: WechatSandbox) -> None:
+    shop = shop_factory(carrier_codes={"shunfeng": "SF"})
     order = sandbox.state.place_order([(sku_of(sandbox, "CUP-500").sku_id, 1)])
     assert (await shop.client.ship(shipment(order.order_id, "SF8", carrier="shunfeng"))).ok
     assert sandbox.state.order(order.order_id).carrier == "SF"

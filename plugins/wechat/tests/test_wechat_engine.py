@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from hub.models import OrderStatus
+from hub.simulator.lab import Lab
 from hub.testing import FakeClock
 from hub.testing.contract import contract_seed
-from hub.testing.lab import Lab
 
 pytestmark = pytest.mark.anyio
 

@@ -11,8 +11,8 @@ import pytest
 from hub.models import TimeWindow
 from hub.platform import PlatformInfo
 from hub.plugins import PluginHost
+from hub.simulator import SandboxConfig, generate_seed
 from hub.testing import FakeClock, make_shop
-from hub.testing.sandbox import SandboxConfig, generate_seed
 from hub_wechat.sandbox import WechatSandbox
 
 pytestmark = pytest.mark.anyio

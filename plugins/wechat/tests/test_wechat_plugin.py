@@ -10,8 +10,8 @@ import pytest
 import hub_wechat.plugin as plugin
 from hub.models import PromotionKind
 from hub.platform import PlatformInfo
+from hub.simulator import SandboxConfig
 from hub.testing import FakeClock
-from hub.testing.sandbox import SandboxConfig
 from hub_wechat.sandbox import WechatSandbox
 from hub_wechat.settings import WechatSettings
 

@@ -23,11 +23,11 @@ from wechatpy.exceptions import WeChatClientException
 
 from hub.core.clock import SYSTEM_CLOCK
 from hub.plugins import PluginHost
+from hub.simulator import SandboxConfig, serve_in_thread
+from hub.simulator.transport import ServedSandbox
 from hub.testing import make_shop
 from hub.testing.contract import contract_seed
-from hub.testing.sandbox import SandboxConfig, serve_in_thread
-from hub.testing.sandbox.sdk import RequestLog
-from hub.testing.sandbox.transport import ServedSandbox
+from hub.testing.sdk import RequestLog
 from hub_wechat.sandbox import WechatSandbox
 
 TOKEN_URL = "https://api.weixin.qq.com/cgi-bin/token"

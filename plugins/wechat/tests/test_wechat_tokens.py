@@ -24,9 +24,13 @@ async def listings(host: PluginHost, shop: Any) -> list[Any]:
 
 
 async def test_a_shop_without_token_fetches_one_first(
-    host: PluginHost, make: Any, sandbox: WechatSandbox, saved_tokens: list[TokenSet], clock: FakeClock
+    host: PluginHost,
+    shop_factory: Any,
+    sandbox: WechatSandbox,
+    saved_tokens: list[TokenSet],
+    clock: FakeClock,
 ) -> None:
-    shop = make(access_token=None)
+    shop = shop_factory(access_token=None)
     assert len(await listings(host, shop)) == 6
     assert sandbox.calls["cgi-bin/stable_token"] == 1 and not sandbox.errors
     assert [t.access_token for t in saved_tokens] == [sandbox.access_token]
@@ -36,9 +40,13 @@ async def test_a_shop_without_token_fetches_one_first(
 
 
 async def test_the_token_is_refreshed_ahead_of_expiry(
-    host: PluginHost, make: Any, sandbox: WechatSandbox, saved_tokens: list[TokenSet], clock: FakeClock
+    host: PluginHost,
+    shop_factory: Any,
+    sandbox: WechatSandbox,
+    saved_tokens: list[TokenSet],
+    clock: FakeClock,
 ) -> None:
-    shop = make(access_token=None)
+    shop = shop_factory(access_token=None)
     await listings(host, shop)
     first = shop.client.access_token
     clock.advance(3600)  # an hour left: nothing to do
@@ -89,34 +97,34 @@ async def test_concurrent_failures_share_one_refresh(
 
 
 async def test_the_plain_token_api_can_be_chosen(
-    host: PluginHost, make: Any, sandbox: WechatSandbox, saved_tokens: list[TokenSet]
+    host: PluginHost, shop_factory: Any, sandbox: WechatSandbox, saved_tokens: list[TokenSet]
 ) -> None:
-    shop = make(access_token=None, token_api="token")
+    shop = shop_factory(access_token=None, token_api="token")
     assert len(await listings(host, shop)) == 6
     assert sandbox.calls["cgi-bin/token"] == 1 and sandbox.calls["cgi-bin/stable_token"] == 0
     assert saved_tokens[0].access_token == sandbox.plain_token
 
 
-async def test_a_wrong_secret_is_a_clear_auth_error(host: PluginHost, make: Any) -> None:
-    shop = make(access_token=None, app_secret="definitely-not-the-secret")
+async def test_a_wrong_secret_is_a_clear_auth_error(host: PluginHost, shop_factory: Any) -> None:
+    shop = shop_factory(access_token=None, app_secret="definitely-not-the-secret")
     with pytest.raises(AuthError) as caught:
         await listings(host, shop)
     assert not caught.value.refreshable and "AppSecret" in str(caught.value)
     assert "definitely-not-the-secret" not in str(caught.value)
 
 
-async def test_a_wrong_appid_is_an_auth_error(host: PluginHost, make: Any) -> None:
-    shop = make(access_token=None, app_key="wx0000000000000000")
+async def test_a_wrong_appid_is_an_auth_error(host: PluginHost, shop_factory: Any) -> None:
+    shop = shop_factory(access_token=None, app_key="wx0000000000000000")
     with pytest.raises(AuthError) as caught:
         await listings(host, shop)
     assert caught.value.code == 40013 and not caught.value.refreshable
 
 
 async def test_no_secret_or_token_in_logs(
-    host: PluginHost, make: Any, sandbox: WechatSandbox, caplog: pytest.LogCaptureFixture
+    host: PluginHost, shop_factory: Any, sandbox: WechatSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    shop = make(access_token=None, token_api="token")  # the secret travels in the query here
+    shop = shop_factory(access_token=None, token_api="token")  # the secret travels in the query here
     await listings(host, shop)
     sandbox.expire_tokens()
     await listings(host, shop)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.cli.app import App
+from hub.app import App
 from hub.core.catalog import warehouse
 from hub.core.clock import SYSTEM_CLOCK, Clock
 from hub.core.engine import Progress, SyncEngine
@@ -24,8 +24,8 @@ from hub.core.shops import IN_PROCESS_DOMAIN, add_shop
 from hub.plugins import PluginHost
 from hub.report import SyncReport
 from hub.settings import HubSettings
+from hub.simulator import SandboxApp, SandboxConfig, Seed
 from hub.storage import tables as t
-from hub.testing.sandbox import SandboxApp, SandboxConfig, Seed
 
 
 @dataclass

@@ -14,13 +14,14 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import anyio
 import httpx
 
-from hub.testing.sandbox.app import SandboxApp
+if TYPE_CHECKING:  # the app builds its in-process transport from this module: no import back
+    from hub.simulator.app import SandboxApp
 
 ASGIApp = Callable[
     [dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]],

@@ -12,8 +12,8 @@ import pytest
 from hub.models import TimeWindow
 from hub.platform import PlatformInfo
 from hub.plugins import PluginHost
+from hub.simulator import SandboxConfig, generate_seed
 from hub.testing import FakeClock, make_shop
-from hub.testing.sandbox import SandboxConfig, generate_seed
 from hub_douyin.sandbox import DouyinSandbox
 
 pytestmark = pytest.mark.anyio

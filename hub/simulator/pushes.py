@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import httpx
 
 from hub.models import OrderStatus
-from hub.testing.sandbox.state import OrderState, ShopState
+from hub.simulator.state import OrderState, ShopState
 
 log = logging.getLogger("hub.sandbox.push")
 

@@ -2,7 +2,7 @@
 
 Public SDKs read the real clock and often the machine's local time zone, and cannot be
 handed a transport, so these tests serve the sandbox over HTTP on loopback
-(:func:`~hub.testing.sandbox.serve_in_thread`) on the system clock. Two helpers make that
+(:func:`~hub.simulator.serve_in_thread`) on the system clock. Two helpers make that
 repeatable: :func:`local_time_zone` gives the process the time zone such an SDK assumes
 (the platforms expect GMT+8 wall-clock timestamps), and :class:`RequestLog` keeps what
 the SDK really sent, so a test can compare signatures with the hub's own signer.
@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 import httpx
 
-from hub.testing.sandbox.app import SandboxApp
+from hub.simulator.app import SandboxApp
 
 
 @contextmanager

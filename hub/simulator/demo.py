@@ -24,10 +24,11 @@ from sqlalchemy import select
 from hub.core import catalog
 from hub.core.clock import SYSTEM_CLOCK, Clock
 from hub.core.http import RetryPolicy
+from hub.push.inbox import POLL_INTERVAL, POLL_INTERVAL_WITH_PUSH
 from hub.report import SyncReport
+from hub.simulator import Buyers, Faults, generate_seed
+from hub.simulator.lab import Lab
 from hub.storage import tables as t
-from hub.testing.lab import Lab
-from hub.testing.sandbox import Buyers, Faults, generate_seed
 
 SHOPS = {"taobao-main": "taobao", "jd-pop": "jd", "douyin-live": "douyin", "wechat-store": "wechat"}
 # Demand is skewed: a live stream on Douyin sells faster than the rest.
@@ -163,9 +164,9 @@ async def run_demo(
         ends: list[datetime] = []
         spans: list[tuple[datetime, datetime]] = []
         if options.push:
-            from hub.demo_push import race_on_pushes
+            from hub.simulator.demo_push import race_on_pushes
 
-            reports = await race_on_pushes(lab, scarce, options, clock, spans)
+            reports = await race_on_pushes(lab, scarce, options, clock, spans, WEIGHTS)
         else:
             reports = await _race(lab, scarce, options, clock)
         for box in lab.sandboxes.values():
@@ -192,8 +193,6 @@ async def idle_calls_per_hour(lab: Lab, options: DemoOptions) -> dict[str, float
     safety-net cycles every 300 s (``hub sync --watch`` while pushes arrive) plus, for a
     shop consumed from a message channel (Taobao TMC), one consume per ``pull_interval``;
     a shop without pushes (JD) is polled every 60 s."""
-    from hub.cli.sync import POLL_INTERVAL, POLL_INTERVAL_WITH_PUSH
-
     before = {name: sum(box.calls.values()) for name, box in lab.sandboxes.items()}
     cycles = 3
     for _ in range(cycles):

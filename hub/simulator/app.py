@@ -4,7 +4,7 @@ A platform sandbox subclasses :class:`SandboxApp` and implements :meth:`handle` 
 the platform's signature/credentials, run the API method against ``self.state``,
 answer with the platform's envelope) and :meth:`throttled` (the platform's throttling
 answer). Everything else is shared: latency, a per-app QPS limit, fault injection,
-token issue and expiry, and the adapters in :mod:`hub.testing.sandbox.transport`.
+token issue and expiry, and the adapters in :mod:`hub.simulator.transport`.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from typing import Any, ClassVar
 import httpx
 
 from hub.core.clock import SYSTEM_CLOCK, Clock
-from hub.testing.sandbox.faults import Faults
-from hub.testing.sandbox.seed import Seed, apply_seed
-from hub.testing.sandbox.state import ShopState
+from hub.simulator.faults import Faults
+from hub.simulator.seed import Seed, apply_seed
+from hub.simulator.state import ShopState
+from hub.simulator.transport import SandboxTransport
 
 
 @dataclass
@@ -225,8 +226,6 @@ class SandboxApp:
 
     def transport(self) -> httpx.AsyncBaseTransport:
         """An httpx transport that answers in-process (no sockets)."""
-        from hub.testing.sandbox.transport import SandboxTransport
-
         return SandboxTransport(self)
 
     def expire_tokens(self) -> None:
@@ -243,9 +242,9 @@ class SandboxApp:
         }
 
     def push_request(self, change: Any, url: str) -> httpx.Request | None:
-        """The HTTP push announcing ``change`` (a :class:`hub.testing.sandbox.pushes.OrderChange`)
+        """The HTTP push announcing ``change`` (a :class:`hub.simulator.pushes.OrderChange`)
         to ``url``, signed as the platform signs it; None when the platform does not push
-        to a URL (see :class:`~hub.testing.sandbox.pushes.PushSender`)."""
+        to a URL (see :class:`~hub.simulator.pushes.PushSender`)."""
         return None
 
     def push_accepted(self, response: httpx.Response) -> bool:

@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from hub.bulk.spreadsheet import OutColumn, write_sheet
 from hub.core.catalog import DEFAULT_WAREHOUSE
-from hub.ops.spreadsheet import OutColumn, write_sheet
 from hub.storage import tables as t
 from hub.storage.db import Database
 from hub.units import fen_to_yuan

@@ -1,35 +1,21 @@
-"""``hub skus`` and ``hub listings``: the master catalogue and how shops link to it."""
+"""``hub skus``: the master catalogue."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 import click
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import validation
-from hub.cli.app import App, run_async
+from hub.app import App
+from hub.cli.app import run_async
 from hub.cli.output import emit, fen, info, json_option, print_table
-from hub.cli.params import QUANTITY
+from hub.cli.params import QUANTITY, parse_price
 from hub.core import audit, catalog
 from hub.core.shops import get_shop
 from hub.errors import InputError, SyncError
 from hub.storage import tables as t
-
-
-def parse_price(text: str, what: str = "price") -> int:
-    """A price typed by a person, in yuan (e.g. 59.90) -> fen (:func:`hub.validation.price`;
-    full-width digits are read with a notice)."""
-    fen_value = validation.price(text, what)
-    notice = validation.fullwidth_notice(text)
-    if notice:
-        info(f"note: {notice}")
-    return fen_value
-
-
-# --- skus ------------------------------------------------------------------------------------
 
 
 @click.group("skus")
@@ -43,21 +29,7 @@ def skus() -> None:
 def skus_list(app: App, as_json: bool) -> None:
     """List master SKUs with price and stock settings."""
 
-    def read(s: Session) -> list[dict[str, Any]]:
-        return [
-            {
-                "code": k.code,
-                "title": k.title,
-                "price": k.price,
-                "price_floor": k.price_floor,
-                "safety_stock": k.safety_stock,
-                "partition_below": k.partition_below,
-                "partitioned": k.partitioned,
-            }
-            for k in s.scalars(select(t.Sku).order_by(t.Sku.code))
-        ]
-
-    rows = app.db.run_sync(read)
+    rows = app.db.run_sync(catalog.sku_rows)
     emit(
         as_json,
         rows,
@@ -263,110 +235,3 @@ def _read_for_count(app: App, shop: str, attempts: int = 3) -> None:
             refs = app.db.run_sync(unsure)
 
     run_async(main)
-
-
-# --- listings --------------------------------------------------------------------------------
-
-
-@click.group("listings")
-def listings() -> None:
-    """Shop listings and their links to master SKUs."""
-
-
-@listings.command("list")
-@click.option("--shop", help="Only this shop.")
-@click.option("--sku", help="Only listings of this master SKU.")
-@json_option
-@click.pass_obj
-def listings_list(app: App, shop: str | None, sku: str | None, as_json: bool) -> None:
-    """List listings with their link, price and platform quantity."""
-
-    def read(s: Session) -> list[dict[str, Any]]:
-        if shop:
-            get_shop(s, shop)  # an unknown name is an error, not an empty list
-        if sku:
-            catalog.sku_by_code(s, sku)
-        return catalog.listing_rows(s, shop, sku)
-
-    rows = app.db.run_sync(read)
-    emit(
-        as_json,
-        rows,
-        lambda: print_table(
-            ["shop", "platform SKU", "商家编码", "linked SKU", "title", "price", "qty", "status"],
-            [
-                (
-                    r["shop"],
-                    r["platform_sku_id"],
-                    r["master_code"],
-                    r["sku"],
-                    r["title"],
-                    fen(r["price"]),
-                    r["platform_quantity"],
-                    r["status"],
-                )
-                for r in rows
-            ],
-            empty="no listings; run `hub sync --stream listings`",
-        ),
-    )
-
-
-@listings.command("unmatched")
-@click.option("--shop", help="Only this shop.")
-@json_option
-@click.pass_obj
-def listings_unmatched(app: App, shop: str | None, as_json: bool) -> None:
-    """Listings that link to no master SKU, and duplicate claims within a shop.
-
-    Exit code 1 when there are any, so scripts can alert on them."""
-
-    def read(s: Session) -> list[catalog.Unmatched]:
-        if shop:
-            get_shop(s, shop)  # an unknown name is an error, not "every listing is linked"
-        return catalog.unmatched(s, shop)
-
-    rows = app.db.run_sync(read)
-    emit(
-        as_json,
-        [asdict(r) for r in rows],
-        lambda: print_table(
-            ["shop", "platform item", "platform SKU", "商家编码", "title", "problem"],
-            [(r.shop, r.platform_item_id, r.platform_sku_id, r.master_code, r.title, r.reason) for r in rows],
-            empty="every listing is linked",
-        ),
-    )
-    if rows:
-        raise click.exceptions.Exit(1)
-
-
-@listings.command("map")
-@click.argument("shop")
-@click.argument("platform_sku_id")
-@click.argument("sku_code", required=False)
-@click.option("--unlink", is_flag=True, help="Remove the link instead.")
-@click.pass_obj
-def listings_map(app: App, shop: str, platform_sku_id: str, sku_code: str | None, unlink: bool) -> None:
-    """Link SHOP's listing PLATFORM_SKU_ID to master SKU SKU_CODE by hand.
-
-    A hand-made link survives later listing reads; order lines of the listing that
-    matched nothing are linked and reserve stock."""
-    if not unlink and not sku_code:
-        raise InputError("give a SKU code, or --unlink")
-
-    def write(s: Session) -> None:
-        shop_row = get_shop(s, shop)
-        row = catalog.map_listing(s, shop_row.id, platform_sku_id, None if unlink else sku_code)
-        audit.record(
-            s,
-            actor=app.actor,
-            action="listing.map",
-            now=app.clock.now(),
-            sku=sku_code,
-            shop=shop,
-            new=row.platform_sku_id,
-            source="hub listings map",
-        )
-
-    app.db.run_sync(write)
-    info(f"{shop} {platform_sku_id} " + ("unlinked" if unlink else f"linked to {sku_code}"))

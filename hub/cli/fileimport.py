@@ -1,7 +1,8 @@
-"""``hub price``, ``hub stock import`` and ``hub export``: bulk changes from spreadsheets.
+"""What ``hub stock import`` and ``hub price import`` share: the file options, progress,
+the diff table and ``--push``.
 
-The work happens in :mod:`hub.ops` (reading and writing sheets, checking, diffing and
-applying); these commands turn flags into options, show progress and print results.
+The work happens in :mod:`hub.bulk`; these helpers turn flags into options, show
+progress and print results.
 """
 
 from __future__ import annotations
@@ -15,21 +16,16 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from hub.cli.app import App, run_async
-from hub.cli.catalog import parse_price
+from hub.app import App
+from hub.bulk.imports import run_import
+from hub.bulk.kind import SHOW, ImportOptions, ImportResult
+from hub.cli.app import run_async
 from hub.cli.output import fen, info, json_option, print_json, print_table
 from hub.cli.sync import TerminalProgress, print_report
-from hub.core import catalog, engine, prices
-from hub.core.shops import get_shop
+from hub.core import engine
 from hub.errors import InputError, Problem
-from hub.ops import export as export_mod
-from hub.ops.imports import SHOW, ImportOptions, ImportResult, run_import
-from hub.ops.spreadsheet import EXPORT_ENCODINGS
 from hub.report import SyncReport
-from hub.storage import tables as t
 
 PLAIN_PROGRESS_FROM = 50_000  # rows; smaller files finish before a progress line would help
 
@@ -251,7 +247,7 @@ def run_file_import(
     return report.exit_code if report is not None else 0
 
 
-def _import_options(func: Any) -> Any:
+def import_options(func: Any) -> Any:
     for decorator in reversed(
         [
             click.argument("file", type=click.Path(dir_okay=False)),
@@ -298,261 +294,3 @@ FILE_RULES = """
     every bad row is listed with its line number (header = line 1), exit code 2.
     Each change is audited with source FILE:LINE.
 """
-
-
-STOCK_HELP = (
-    """Set counted on-hand quantities from a spreadsheet FILE.
-
-    \b
-    Columns:
-      sku (商家编码)         required: the master SKU code
-      quantity (库存/数量)   required: whole units, 0 or more
-      warehouse (仓库)       optional: warehouse code (default: main)
-      title (名称), note (备注): for people; not imported
-"""
-    + FILE_RULES
-    + """
-    A row equal to the current count is not written. The next `hub sync` pushes the new
-    sellable stock to every shop; --push does it now.
-    """
-)
-
-
-PRICE_HELP = (
-    """Set regular prices from a spreadsheet FILE.
-
-    \b
-    Columns:
-      sku (商家编码)   required: the master SKU code
-      price (价格)     required: yuan, at most two decimals (59.90; ¥ and 1,299.00 accepted)
-      shop (店铺)      optional: a shop name for a shop-specific price; blank = every shop
-      title (名称), note (备注): for people; not imported
-"""
-    + FILE_RULES
-    + """
-    The price guard refuses a change of more than HUB_PRICE_CHANGE_LIMIT (default 50%) of
-    the current price, and any price under the SKU's floor; those rows are bad rows unless
-    --force. Listings a running promotion holds keep the promotion price. The next
-    `hub sync` pushes the prices; --push does it now.
-    """
-)
-
-
-@click.command("import", help=STOCK_HELP)
-@_import_options
-@click.option("--create-warehouses", is_flag=True, help="Create warehouses the file names that do not exist.")
-def stock_import(
-    app: App,
-    file: str,
-    apply: bool,
-    partial: bool,
-    push: bool,
-    encoding: str | None,
-    show: int,
-    as_json: bool,
-    create_warehouses: bool,
-) -> int:
-    return run_file_import(
-        app,
-        "stock",
-        file,
-        apply=apply,
-        partial=partial,
-        push=push,
-        show=show,
-        encoding=encoding,
-        as_json=as_json,
-        create_warehouses=create_warehouses,
-    )
-
-
-@click.group("price")
-def price() -> None:
-    """Regular prices: one change, or a spreadsheet of them."""
-
-
-@price.command("import", help=PRICE_HELP)
-@_import_options
-@click.option(
-    "--force", is_flag=True, help="Allow changes the price guard refuses (too large, under the floor)."
-)
-def price_import(
-    app: App,
-    file: str,
-    apply: bool,
-    partial: bool,
-    push: bool,
-    encoding: str | None,
-    show: int,
-    as_json: bool,
-    force: bool,
-) -> int:
-    return run_file_import(
-        app,
-        "prices",
-        file,
-        apply=apply,
-        partial=partial,
-        push=push,
-        show=show,
-        encoding=encoding,
-        as_json=as_json,
-        force=force,
-    )
-
-
-@price.command("set")
-@click.argument("sku")
-@click.argument("amount", metavar="PRICE")
-@click.option("--shop", metavar="NAME", help="Only this shop (a shop-specific price).")
-@click.option("--force", is_flag=True, help="Allow a change the price guard refuses.")
-@click.option("--push", is_flag=True, help="Push the price to the shops now.")
-@json_option
-@click.pass_obj
-def price_set(
-    app: App, sku: str, amount: str, shop: str | None, force: bool, push: bool, as_json: bool
-) -> int:
-    """Set the regular price of SKU to PRICE yuan, for every shop or --shop only.
-
-    PRICE is in yuan with at most two decimals, e.g. 59.90.
-    The same guard, audit log and outbox as `hub price import`: a change of more than
-    HUB_PRICE_CHANGE_LIMIT (default 50%) or under the SKU's floor needs --force."""
-    new = parse_price(amount)
-    now = app.clock.now()
-
-    def write(s: Session) -> dict[str, Any]:
-        row = catalog.sku_by_code(s, sku)
-        shop_row = get_shop(s, shop) if shop else None
-        old = prices.regular_price(s, row, shop_row.id if shop_row else None)
-        verdict = prices.check(row, old, new, limit=app.settings.price_change_limit)
-        if old != new and verdict.problems and not force:
-            raise InputError(
-                f"refused: {sku} {fen(old)} -> {fen(new)}; nothing changed",
-                [
-                    Problem("price guard", p.replace(" (use --force)", "") + " (--force allows it)")
-                    for p in verdict.problems
-                ],
-            )
-        queued = 0
-        if old != new:
-            source = "hub price set --force" if verdict.problems else "hub price set"
-            queued = prices.set_price(
-                s, sku=row, shop=shop_row, price=new, now=now, actor=app.actor, source=source
-            )
-        shops = sorted(
-            s.scalars(
-                select(t.Shop.name)
-                .join(t.Listing, t.Listing.shop_id == t.Shop.id)
-                .where(t.Listing.sku_id == row.id, t.Listing.status != catalog.REMOVED)
-                .distinct()
-            )
-        )
-        if shop_row is not None:
-            shops = [n for n in shops if n == shop_row.name]
-        return {
-            "sku": sku,
-            "shop": shop,
-            "old": old,
-            "new": new,
-            "changed": old != new,
-            "queued": queued,
-            "shops": shops,
-        }
-
-    data = app.db.run_sync(write)
-    if not as_json:
-        where = f"in {shop}" if shop else "for every shop"
-        if data["changed"]:
-            info(
-                f"{sku}: {fen(data['old'])} -> {fen(data['new'])} {where}; "
-                f"{data['queued']} listing push(es) queued"
-                + ("" if push else " for the next `hub sync` (or use --push)")
-            )
-        else:
-            info(f"{sku}: already {fen(new)} {where}; nothing changed")
-    report = None
-    if push and data["changed"]:
-        report = push_now(app, data["shops"], "prices", as_json=as_json)
-        data["push"] = report.to_dict() if report is not None else None
-    if as_json:
-        print_json(data)
-    return report.exit_code if report is not None else 0
-
-
-# --- exports -----------------------------------------------------------------------------------
-
-
-@click.group("export")
-def export() -> None:
-    """Write current values in the import format (CSV or XLSX), for round trips.
-
-    Edit the file and import it again (`hub stock import`, `hub price import`); an
-    unchanged file imports as 0 changes. Text cells starting with = + - @ are written with a
-    leading ' so the sheet carries no formula; the import removes that quote again."""
-
-
-def _export_options(func: Any) -> Any:
-    for decorator in reversed(
-        [
-            click.argument("file", type=click.Path(dir_okay=False)),
-            click.option(
-                "--encoding",
-                type=click.Choice(EXPORT_ENCODINGS, case_sensitive=False),
-                default="utf-8-sig",
-                show_default=True,
-                help="CSV only: utf-8-sig is UTF-8 with a BOM, so Excel shows Chinese correctly; "
-                "gb18030 for older Excel on Chinese Windows.",
-            ),
-            click.option(
-                "--headers",
-                type=click.Choice(["en", "zh"]),
-                default="en",
-                show_default=True,
-                help="Column names: English, or the Chinese ones (商家编码, 库存…).",
-            ),
-            click.pass_obj,
-        ]
-    ):
-        func = decorator(func)
-    return func
-
-
-@contextmanager
-def _export_progress(file: str) -> Iterator[Any]:
-    """A row counter on a terminal (cleared at the end); nothing otherwise."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-
-    def show(rows: int) -> None:
-        click.echo(f"\r{file}: {rows:,} rows", err=True, nl=False)
-
-    try:
-        yield show
-    finally:
-        click.echo("\r\x1b[2K", err=True, nl=False)
-
-
-@export.command("stock")
-@_export_options
-def export_stock(app: App, file: str, encoding: str, headers: str) -> None:
-    """Write on-hand counts to FILE (.csv or .xlsx): sku, title, warehouse, quantity."""
-    with _export_progress(file) as progress:
-        count = export_mod.export_stock(
-            app.db, file, encoding=encoding.lower(), headers=headers, progress=progress
-        )
-    info(f"wrote {count:,} row(s) to {file}")
-
-
-@export.command("prices")
-@_export_options
-def export_prices(app: App, file: str, encoding: str, headers: str) -> None:
-    """Write regular prices to FILE (.csv or .xlsx): sku, title, shop, price (yuan).
-
-    One row per SKU with its price for every shop (shop blank), then a row for each
-    shop-specific price."""
-    with _export_progress(file) as progress:
-        count = export_mod.export_prices(
-            app.db, file, encoding=encoding.lower(), headers=headers, progress=progress
-        )
-    info(f"wrote {count:,} row(s) to {file}")

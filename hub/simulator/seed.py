@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from hub.errors import InputError, Problem
 from hub.models import OrderStatus, UTCDateTime
-from hub.testing.sandbox.state import ShopState
+from hub.simulator.state import ShopState
 
 
 class _Strict(BaseModel):

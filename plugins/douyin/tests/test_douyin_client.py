@@ -25,8 +25,8 @@ from hub.models import (
 )
 from hub.platform import ShopContext, TokenSet
 from hub.plugins import PluginHost
+from hub.simulator import SkuState
 from hub.testing import FakeClock
-from hub.testing.sandbox import SkuState
 from hub.units import format_cn_time
 from hub_douyin.sandbox import DouyinSandbox
 
@@ -553,8 +553,8 @@ async def test_datetime_timestamps_over_real_http(
     host: PluginHost, info: Any, sandbox: DouyinSandbox, clock: FakeClock
 ) -> None:
     # The documented timestamp has a space; it must survive real URL encoding.
+    from hub.simulator import serve_in_thread
     from hub.testing import make_shop
-    from hub.testing.sandbox import serve_in_thread
 
     with serve_in_thread(sandbox) as served:
         shop = make_shop(

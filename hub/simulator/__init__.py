@@ -1,4 +1,10 @@
-"""The sandbox toolkit: the platform-neutral parts of every platform sandbox.
+"""The platform simulator behind ``hub demo`` and ``hub sandbox serve``: stateful
+sandboxes that speak each platform's wire protocol, simulated buyers, and a hub wired to
+them (:mod:`hub.simulator.lab`, :mod:`hub.simulator.demo`).
+
+It is a product feature, not test code: the pytest kit (:mod:`hub.testing`) builds on it,
+never the other way round. This package is also the sandbox toolkit every platform
+plugin's sandbox is built on: the platform-neutral parts of every platform sandbox.
 
 A platform sandbox is a :class:`SandboxApp` subclass that adds only its wire protocol
 (signature checks, envelopes, error codes, page and window rules) on top of:
@@ -7,17 +13,17 @@ A platform sandbox is a :class:`SandboxApp` subclass that adds only its wire pro
 * :class:`SandboxConfig` knobs — latency, per-app QPS limit, token lifetime, faults;
 * :class:`Faults` — 5xx, timeouts, lost responses, resets, malformed bodies, throttling;
 * :class:`Credentials` — app key/secret and issued tokens, with expiry;
-* :mod:`seed <hub.testing.sandbox.seed>` — one seed format every sandbox reads;
+* :mod:`seed <hub.simulator.seed>` — one seed format every sandbox reads;
 * :class:`Buyers` — simulated buyers who decrement platform stock;
 * transports — :class:`SandboxTransport` (in-process), :func:`mount_respx`,
   :func:`serve_in_thread` / :func:`asgi_app` (real HTTP).
 """
 
-from hub.testing.sandbox.app import Credentials, QpsGate, SandboxApp, SandboxConfig
-from hub.testing.sandbox.buyers import Buyers
-from hub.testing.sandbox.faults import FAULT_KINDS, Faults
-from hub.testing.sandbox.seed import Seed, apply_seed, dump_seed, generate_seed, load_seed
-from hub.testing.sandbox.state import (
+from hub.simulator.app import Credentials, QpsGate, SandboxApp, SandboxConfig
+from hub.simulator.buyers import Buyers
+from hub.simulator.faults import FAULT_KINDS, Faults
+from hub.simulator.seed import Seed, apply_seed, dump_seed, generate_seed, load_seed
+from hub.simulator.state import (
     ItemState,
     OrderLineState,
     OrderState,
@@ -27,7 +33,7 @@ from hub.testing.sandbox.state import (
     SoldOut,
     numeric_ids,
 )
-from hub.testing.sandbox.transport import (
+from hub.simulator.transport import (
     SandboxTransport,
     ServedSandbox,
     asgi_app,

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from hub.testing.sandbox.app import SandboxApp
-from hub.testing.sandbox.state import SandboxError
+from hub.simulator.app import SandboxApp
+from hub.simulator.state import SandboxError
 
 
 @dataclass

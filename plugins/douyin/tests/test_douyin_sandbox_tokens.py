@@ -119,7 +119,7 @@ def test_token_create_for_a_self_use_app(raw: RawCall, shop_id: int, ok: bool) -
 
 
 def test_an_unconfigured_ttl_still_expires_as_douyin_tokens_do(clock: FakeClock) -> None:
-    from hub.testing.sandbox import SandboxConfig
+    from hub.simulator import SandboxConfig
 
     sandbox = DouyinSandbox(SandboxConfig(clock=clock))
     assert sandbox.credentials.expires_at(sandbox.access_token) == clock.now() + timedelta(days=7)

@@ -20,12 +20,12 @@ from hub.core.engine import Shop
 from hub.push.app import PushService, create_app
 from hub.push.process import PushProcessor
 from hub.report import SyncReport
-from hub.testing.lab import Lab
-from hub.testing.sandbox import Buyers, SandboxApp
-from hub.testing.sandbox.pushes import OrderChange, OrderFeed
+from hub.simulator import Buyers, SandboxApp
+from hub.simulator.lab import Lab
+from hub.simulator.pushes import OrderChange, OrderFeed
 
 if TYPE_CHECKING:
-    from hub.demo import DemoOptions
+    from hub.simulator.demo import DemoOptions
 
 TICK = 0.01  # seconds between looks at the sandboxes' feeds and the inbox
 
@@ -36,12 +36,12 @@ async def race_on_pushes(
     options: DemoOptions,
     clock: Clock,
     spans: list[tuple[datetime, datetime]],
+    weights: dict[str, float],
 ) -> list[SyncReport]:
     """Buyers race while pushes drive the hub; ``spans`` receives (start, end) of every
     stock push after announced orders were stored: it carries the orders stored before its
-    start. Returns the safety-net cycles' reports."""
-    from hub.demo import WEIGHTS
-
+    start. ``weights``: each shop's share of the buyers. Returns the safety-net cycles'
+    reports."""
     service = PushService(
         PushProcessor.open(lab.app.runtime(), lab.app.settings),
         pull_interval=options.pull_interval,
@@ -58,7 +58,7 @@ async def race_on_pushes(
     transport = httpx.ASGITransport(app=create_app(service, background=False))
 
     async def buy() -> None:
-        await buyers.run(scarce, seconds=options.seconds, rate=options.rate, weights=WEIGHTS)
+        await buyers.run(scarce, seconds=options.seconds, rate=options.rate, weights=weights)
         await clock.sleep(0.5)  # the last pushes' rounds
         done.set()
 
