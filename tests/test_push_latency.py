@@ -4,6 +4,7 @@ when another shop has news, and the processor keeps its stock picture between pu
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import anyio
@@ -136,12 +137,17 @@ async def test_pulled_channels_are_consumed_sooner_while_shops_have_news(
     http: httpx.AsyncClient,  # noqa: F811
 ) -> None:
     await lab.sync()
-    assert service.pull_wait() == service.pull_interval  # idle: an idle shop's cost is unchanged
+    [tb] = service.pulled_shops()
+    assert service.pull_wait(tb) == service.pull_interval  # idle: an idle shop's cost is unchanged
     order = lab.sandboxes["dy"].state.order_code("CUP-500", 1)
     await announce(lab, http, "m1", order.order_id)
-    assert service.pull_wait() == service.active_pull_interval
+    # Taobao's 10 calls a second: a fifth of them at most for consuming, one every 0.5 s.
+    assert tb.ctx.client.limiter.limit.qps == 10
+    assert service.pull_wait(tb) == pytest.approx(0.5)
+    tb.ctx.client.limiter.limit = replace(tb.ctx.client.limiter.limit, qps=1000)
+    assert service.pull_wait(tb) == service.active_pull_interval  # a generous pace: the floor
     lab.clock.advance(service.active_seconds)
-    assert service.pull_wait() == service.pull_interval
+    assert service.pull_wait(tb) == service.pull_interval
 
 
 async def test_news_from_any_shop_ends_a_pulled_channels_pause(
@@ -154,7 +160,7 @@ async def test_news_from_any_shop_ends_a_pulled_channels_pause(
     woke = anyio.Event()
 
     async def pause() -> None:
-        await service.pull_pause()
+        await service.pull_pause(service.pulled_shops()[0])
         woke.set()
 
     order = lab.sandboxes["dy"].state.order_code("CUP-500", 1)

@@ -52,8 +52,11 @@ class PushService:
     process_interval: float = 5.0  # process pending entries at least this often
     pull_interval: float = 2.0  # wait between empty consumes of a pulled channel
     #: while any shop had news in the last ``active_seconds``, empty consumes are this far
-    #: apart instead: a sale on one channel is seldom alone (a flash sale runs on all of them)
+    #: apart instead (a sale on one channel is seldom alone: a flash sale runs on all of
+    #: them), but never more often than ``active_pull_share`` of the shop's calls per second
+    #: allow, so consuming leaves the order reads and stock writes their pace
     active_pull_interval: float = 0.05
+    active_pull_share: float = 0.2
     active_seconds: float = 10.0
     pull_quantity: int = 100
     poll_interval: float = 60.0  # orders of shops without pushes (JD) are polled this often
@@ -160,21 +163,22 @@ class PushService:
                 await clock.sleep(self.pull_interval)  # a failing channel is not hurried
                 continue
             if not got:
-                await self.pull_pause()
+                await self.pull_pause(shop)
 
-    def pull_wait(self) -> float:
-        """Seconds between empty consumes: ``active_pull_interval`` while any shop had news
-        in the last ``active_seconds``, else ``pull_interval`` (an idle shop's cost)."""
+    def pull_wait(self, shop: Shop) -> float:
+        """Seconds between empty consumes of ``shop``: the active interval while any shop had
+        news in the last ``active_seconds``, else ``pull_interval`` (an idle shop's cost)."""
         last = self._last_news
         if last is not None and self.processor.runtime.clock.monotonic() - last < self.active_seconds:
-            return self.active_pull_interval
+            qps = shop.ctx.client.limiter.limit.qps
+            return min(self.pull_interval, max(self.active_pull_interval, 1 / (qps * self.active_pull_share)))
         return self.pull_interval
 
-    async def pull_pause(self) -> None:
+    async def pull_pause(self, shop: Shop) -> None:
         """Wait :meth:`pull_wait`, or less: news stored from any shop ends the wait, so the
         first sale of a flash sale on a pushing channel has the pulled ones consumed at once."""
         news = self._news
-        with anyio.move_on_after(self.pull_wait()):
+        with anyio.move_on_after(self.pull_wait(shop)):
             await news.wait()
 
     # --- processing -----------------------------------------------------------------------------
