@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from hub.bulk.columns import STOCK_COLUMNS, parse_quantity
 from hub.bulk.kind import FileKind, Progress, Record
 from hub.bulk.staging import Staging, fetch_chunks
-from hub.core import catalog
+from hub.core import bundles, catalog
 from hub.storage import tables as t
 
 
@@ -51,6 +51,7 @@ class StockFile(FileKind):
             )
         }
         counted = {sku_id for sku_id, _ in counts}
+        made_of = bundles.bundle_ids(session, ids.values())
         out = []
         for r in records:
             problems = r.problems
@@ -58,6 +59,8 @@ class StockFile(FileKind):
             sku_id = ids.get(r.sku) if r.sku else None
             if r.sku and sku_id is None:
                 problems.append(f"unknown SKU {r.sku!r}")
+            elif sku_id in made_of and r.new is not None:
+                problems.append(f"{r.sku} is a bundle: it has no stock of its own; count its components")
             wh_id = self.warehouses.get(r.place)
             if wh_id is None:
                 if problems:

@@ -89,7 +89,7 @@ def show(app: App, sku: str | None, as_json: bool) -> None:
             [
                 (
                     r["sku"],
-                    r["on_hand"] if r["counted"] else "not counted",
+                    _on_hand(r),
                     r["reserved"],
                     r["safety"],
                     r["sellable"] if r["counted"] else "-",
@@ -104,6 +104,12 @@ def show(app: App, sku: str | None, as_json: bool) -> None:
             empty="no SKUs",
         ),
     )
+
+
+def _on_hand(row: dict[str, Any]) -> str:
+    if row["bundle_of"]:
+        return "bundle of " + " + ".join(f"{q}×{code}" for code, q in row["bundle_of"].items())
+    return str(row["on_hand"]) if row["counted"] else "not counted"
 
 
 @group.command("alerts")

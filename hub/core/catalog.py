@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub import validation
-from hub.core import audit
+from hub.core import audit, bundles
 from hub.core.shops import get_shop
 from hub.core.stock import anchors
 from hub.core.stock.anchors import AMBIGUITY
@@ -93,8 +93,10 @@ def set_on_hand(
     *,
     create_warehouse: bool = False,
 ) -> tuple[int, int]:
-    """Set the counted units of ``sku`` in a warehouse; returns (old, new)."""
+    """Set the counted units of ``sku`` in a warehouse; returns (old, new). A bundle has no
+    stock of its own: refused."""
     validation.quantity(quantity)
+    bundles.refuse_stock(session, sku)
     wh = warehouse(session, warehouse_code, create=create_warehouse)
     row = session.scalar(
         select(t.StockOnHand).where(t.StockOnHand.sku_id == sku.id, t.StockOnHand.warehouse_id == wh.id)
@@ -400,7 +402,9 @@ def listing_rows(session: Session, shop: str | None = None, sku: str | None = No
 
 
 def sku_rows(session: Session) -> list[dict[str, Any]]:
-    """Every master SKU by code, with its price and stock settings (``hub skus list``)."""
+    """Every master SKU by code, with its price and stock settings, and a bundle's
+    components (``hub skus list``)."""
+    recipes = bundles.all_recipes(session)
     return [
         {
             "code": k.code,
@@ -410,6 +414,7 @@ def sku_rows(session: Session) -> list[dict[str, Any]]:
             "safety_stock": k.safety_stock,
             "partition_below": k.partition_below,
             "partitioned": k.partitioned,
+            "bundle_of": recipes.get(k.code, {}),
         }
         for k in session.scalars(select(t.Sku).order_by(t.Sku.code))
     ]

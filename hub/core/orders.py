@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import Select, func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
+from hub.core import bundles
 from hub.models import Order, OrderStatus
 from hub.storage import tables as t
 
@@ -323,7 +324,8 @@ def settle_reservations(session: Session, row: t.Order, now: datetime) -> None:
 
 
 class _Consumer:
-    """Takes shipped units off the on-hand count (the fullest warehouse first).
+    """Takes shipped units off the on-hand count (the fullest warehouse first); a bundle's
+    units come off its components' counts (see :mod:`hub.core.bundles`).
 
     Counts are loaded per SKU when first needed; :meth:`prefetch` loads many SKUs' at once."""
 
@@ -332,9 +334,20 @@ class _Consumer:
         self.now = now
         self._counted: dict[int, datetime | None] = {}
         self._rows: dict[int, list[t.StockOnHand]] = {}
+        self._recipes: dict[int, dict[int, int]] | None = None
+
+    def _parts(self, sku_id: int, quantity: int) -> list[tuple[int, int]]:
+        """(SKU, units) that ``quantity`` units of ``sku_id`` take off the shelves."""
+        if self._recipes is None:
+            self._recipes = bundles.parts_by_id(self.session)
+        recipe = self._recipes.get(sku_id)
+        if not recipe:
+            return [(sku_id, quantity)]
+        return [(component, quantity * per) for component, per in recipe.items()]
 
     def prefetch(self, sku_ids: set[int], *, rows: bool = False) -> None:
         """Load when each SKU was last counted (and, with ``rows``, its on-hand rows)."""
+        sku_ids = {part for sku_id in sku_ids for part, _ in self._parts(sku_id, 1)}
         wanted = sorted(sku_ids - (self._rows.keys() if rows else self._counted.keys()))
         for start in range(0, len(wanted), CHUNK):
             chunk = wanted[start : start + CHUNK]
@@ -363,17 +376,26 @@ class _Consumer:
                 )
 
     def reduces(self, sku_id: int, created: datetime) -> bool:
-        """Whether a shipped order created at ``created`` is not yet in the count."""
+        """Whether a shipped order created at ``created`` is not yet in the count (of any
+        component, for a bundle)."""
+        return any(self._reduces(part, created) for part, _ in self._parts(sku_id, 1))
+
+    def _reduces(self, sku_id: int, created: datetime) -> bool:
         if sku_id not in self._counted:
             self.prefetch({sku_id})
         counted = self._counted[sku_id]
         return counted is not None and created > counted
 
     def first_seen(self, shop_id: int, sku_id: int, quantity: int, created: datetime) -> None:
-        if self.reduces(sku_id, created):
-            self.units(sku_id, quantity)
+        for part, units in self._parts(sku_id, quantity):
+            if self._reduces(part, created):
+                self._take(part, units)
 
     def units(self, sku_id: int, quantity: int) -> None:
+        for part, units in self._parts(sku_id, quantity):
+            self._take(part, units)
+
+    def _take(self, sku_id: int, quantity: int) -> None:
         if sku_id not in self._rows:
             self.prefetch({sku_id}, rows=True)
         left = quantity

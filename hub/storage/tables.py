@@ -89,6 +89,26 @@ class Sku(Base):
     __table_args__ = (CheckConstraint("price >= 0", name="price_not_negative"),)
 
 
+class SkuComponent(Base):
+    """One line of a bundle's recipe (组合商品): ``quantity`` units of ``component_id`` go
+    into each unit of ``bundle_id``. A bundle has no stock of its own (see
+    :mod:`hub.core.bundles`)."""
+
+    __tablename__ = "sku_components"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bundle_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
+    component_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
+    quantity: Mapped[int]
+
+    __table_args__ = (
+        UniqueConstraint("bundle_id", "component_id"),
+        Index("ix_sku_components_component", "component_id"),
+        CheckConstraint("quantity >= 1", name="component_quantity_positive"),
+        CheckConstraint("bundle_id <> component_id", name="component_not_bundle"),
+    )
+
+
 class StockOnHand(Base):
     """Units physically in a warehouse. ``counted_at`` is when a person last set the
     count: orders created before it are already reflected in it."""

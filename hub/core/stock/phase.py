@@ -18,7 +18,7 @@ import anyio
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.core import outbox
+from hub.core import bundles, outbox
 from hub.core.clock import Clock
 from hub.core.leases import LeaseKeeper
 from hub.core.stock import anchors, push
@@ -181,7 +181,10 @@ class StockPhase:
             pushes = plan(picture, shop_ids=ids, absolute_shops=absolute)
             self.pictures.planned(picture)
             if only is not None:
-                pushes = [p for p in pushes if p.listing.sku_id in only and (p.lowers or not p.partitioned)]
+                only_ids = bundles.widen(picture.skus, only)  # a bundle's sale moves its components
+                pushes = [
+                    p for p in pushes if p.listing.sku_id in only_ids and (p.lowers or not p.partitioned)
+                ]
             lowers = [p for p in pushes if p.lowers]
             raises = grant_raises([p for p in pushes if not p.lowers], picture, claimed)
             # The plan is safe for listings whose model is ambiguous (an order close to its

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Interval, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from hub.core import autopartition
+from hub.core import autopartition, bundles
 from hub.core.allocation import sellable
 from hub.core.catalog import REMOVED
 from hub.core.stock.anchors import AMBIGUITY
@@ -68,17 +68,30 @@ class SkuInfo:
     partitioned: bool = False  # this cycle's mode (see _decide_modes)
     sellable: int = 0
     mode_reason: str = ""  # why the SKU is partitioned or shared this cycle
+    recipe: dict[int, int] = field(default_factory=dict)  # a bundle's component id -> units per bundle
+    used_by: dict[int, int] = field(default_factory=dict)  # bundle id -> units of this SKU per bundle
+    parts_counted: bool = False  # a bundle: every component is counted
 
     @property
     def counted(self) -> bool:
-        """Whether anyone set a count (in any warehouse; 0 counts). A SKU nobody counted
-        never drives a stock write (see :func:`hub.core.stock.plan.plan`)."""
-        return bool(self.on_hand)
+        """Whether anyone set a count (in any warehouse; 0 counts; a bundle: of each of its
+        components). A SKU nobody counted never drives a stock write (see
+        :func:`hub.core.stock.plan.plan`)."""
+        return self.parts_counted if self.recipe else bool(self.on_hand)
 
     @property
     def inputs(self) -> tuple[Any, ...]:
         """What the SKU's plan depends on, besides its listings and sales."""
-        return (self.code, self.on_hand, self.reserved, self.safety, self.partition_below, self.marked)
+        return (
+            self.code,
+            self.on_hand,
+            self.reserved,
+            self.safety,
+            self.partition_below,
+            self.marked,
+            self.recipe,
+            self.used_by,
+        )
 
 
 @dataclass
@@ -113,7 +126,9 @@ class Picture:
         return [x for i in self.unread_skus for x in self.by_sku.get(i, ()) if x.needs_read]
 
     def planned_skus(self) -> Iterable[int]:
-        return self.by_sku if self.dirty is None else [i for i in self.dirty if i in self.by_sku]
+        if self.dirty is None:
+            return self.by_sku
+        return [i for i in bundles.widen(self.skus, self.dirty) if i in self.by_sku]
 
 
 # --- reading the picture ---------------------------------------------------------------------
@@ -181,6 +196,7 @@ def load_skus(session: Session, safety_default: int) -> dict[int, SkuInfo]:
         skus[sku_id].reserved = int(reserved)
     for sku in skus.values():
         sku.sellable = sellable(sum(sku.on_hand.values()), sku.reserved, sku.safety)
+    bundles.attach(session, skus, sellable)
     return skus
 
 
@@ -246,29 +262,37 @@ def decide_modes(
     selling: dict[int, set[int]] = defaultdict(set)
     for shop_id, sku_id in [*sold, *measured.sold_short]:
         selling[sku_id].add(shop_id)
-    for sku_id in skus if sku_ids is None else sku_ids:
+    ids = list(skus) if sku_ids is None else sorted(bundles.widen(skus, sku_ids))
+    for sku_id in ids:
         sku = skus.get(sku_id)
-        if sku is None:
-            continue
-        channels = {x.shop_id for x in by_sku.get(sku_id, ())}
-        rates = [
-            autopartition.velocity(
-                sold.get((shop, sku_id), 0),
-                measured.long_window,
-                measured.sold_short.get((shop, sku_id), 0),
-                measured.short_window,
-            )
-            for shop in channels | selling.get(sku_id, set())
-        ]
+        if sku is None or sku.recipe:
+            continue  # a bundle's mode follows its components' (below)
+        # The SKU's listings and those of the bundles that use it sell its units (a bundle's
+        # sales count times its quantity per bundle).
+        channels, rates = 0, []
+        for member, per in bundles.members(skus, sku_id).items():
+            shops = {x.shop_id for x in by_sku.get(member, ())}
+            channels += len(shops)
+            rates += [
+                per
+                * autopartition.velocity(
+                    sold.get((shop, member), 0),
+                    measured.long_window,
+                    measured.sold_short.get((shop, member), 0),
+                    measured.short_window,
+                )
+                for shop in shops | selling.get(member, set())
+            ]
         mode = autopartition.decide(
             sku.sellable,
-            channels=len(channels),
+            channels=channels,
             expected=autopartition.expected_sales(rates, measured.delay),
             marked=sku.marked,
             own_threshold=sku.partition_below,
             global_threshold=partition_below,
         )
         sku.partitioned, sku.mode_reason = mode.partitioned, mode.reason
+    bundles.decide(skus, ids)
 
 
 def _shifted(session: Session, column: Any, seconds: int) -> Any:

@@ -37,7 +37,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.core import autopartition
+from hub.core import autopartition, bundles
 from hub.core.stock.picture import (
     ListingInfo,
     Picture,
@@ -199,6 +199,7 @@ class PictureCache:
         # A SKU's mode depends on its own figures, its channels and its sales (and, through
         # them, the propagation delay): decide again for dirty SKUs and every SKU that sold.
         decide = dirty | {s for _, s in (*sold, *measured.sold_short, *old.sold_recently, *old_short)}
+        decide = bundles.widen(skus, decide)  # a bundle's sales count in its components' modes
         for sku_id, sku in skus.items():
             if sku_id not in decide:
                 previous = old.skus[sku_id]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from hub.core import bundles
 from hub.core.allocation import Rule, ShopInput, partitioned_targets, shared_targets
 from hub.core.stock.picture import ListingInfo, Picture
 from hub.storage import tables as t
@@ -43,32 +44,51 @@ def _rule(picture: Picture, shop_id: int, sku_id: int) -> t.AllocationRule | Non
 
 
 def targets(picture: Picture, sku_ids: Iterable[int] | None = None) -> dict[int, int]:
-    """Listing id -> the quantity it should show, for every linked listing (of ``sku_ids``)."""
+    """Listing id -> the quantity it should show, for every linked listing (of ``sku_ids``;
+    SKUs linked through bundle recipes are planned together, see :mod:`hub.core.bundles`)."""
     out: dict[int, int] = {}
+    linked: list[int] = []
     for sku_id in picture.by_sku if sku_ids is None else sku_ids:
-        sku, listings = picture.skus[sku_id], picture.by_sku.get(sku_id, [])
-        primary: dict[int, ListingInfo] = {}
-        for listing in listings:  # ordered by id: the oldest listing of a shop is primary
-            if listing.shop_id in primary:
-                out[listing.id] = 0  # a duplicate listing is held at 0
-            else:
-                primary[listing.shop_id] = listing
-        inputs = {}
-        for shop_id in primary:
-            rule = _rule(picture, shop_id, sku_id)
-            limit = sku.sellable
-            if rule is not None and rule.warehouses:
-                in_reach = sum(q for wh, q in sku.on_hand.items() if wh in rule.warehouses)
-                limit = min(limit, max(0, in_reach - sku.safety))
-            inputs[shop_id] = ShopInput(
-                Rule(rule.share, rule.cap, rule.floor) if rule else Rule(),
-                limit,
-                picture.sold_recently.get((shop_id, sku_id), 0),
-            )
+        sku = picture.skus[sku_id]
+        if sku.recipe or sku.used_by:
+            linked.append(sku_id)
+            continue
+        primary, inputs = shop_inputs(picture, sku_id, out)
         split = partitioned_targets if sku.partitioned else shared_targets
         for shop_id, target in split(sku.sellable, inputs).items():
             out[primary[shop_id].id] = target
+    if linked:
+        out.update(bundles.targets(picture, linked, shop_inputs))
     return out
+
+
+def shop_inputs(
+    picture: Picture, sku_id: int, out: dict[int, int]
+) -> tuple[dict[int, ListingInfo], dict[int, ShopInput]]:
+    """A SKU's primary listing and situation per shop; its duplicate listings get 0 in ``out``."""
+    sku, listings = picture.skus[sku_id], picture.by_sku.get(sku_id, [])
+    primary: dict[int, ListingInfo] = {}
+    for listing in listings:  # ordered by id: the oldest listing of a shop is primary
+        if listing.shop_id in primary:
+            out[listing.id] = 0  # a duplicate listing is held at 0
+        else:
+            primary[listing.shop_id] = listing
+    inputs = {}
+    for shop_id in primary:
+        rule = _rule(picture, shop_id, sku_id)
+        limit = sku.sellable
+        if rule is not None and rule.warehouses:
+            if sku.recipe:
+                limit = min(limit, bundles.reach(picture.skus, sku, rule.warehouses))
+            else:
+                in_reach = sum(q for wh, q in sku.on_hand.items() if wh in rule.warehouses)
+                limit = min(limit, max(0, in_reach - sku.safety))
+        inputs[shop_id] = ShopInput(
+            Rule(rule.share, rule.cap, rule.floor) if rule else Rule(),
+            limit,
+            picture.sold_recently.get((shop_id, sku_id), 0),
+        )
+    return primary, inputs
 
 
 def plan(
@@ -87,7 +107,7 @@ def plan(
     stale_skus = {
         sku_id
         for sku_id in skus
-        if picture.skus[sku_id].partitioned and not all(_fresh(picture, x) for x in picture.by_sku[sku_id])
+        if picture.skus[sku_id].partitioned and bundles.stale(picture, sku_id, lambda x: _fresh(picture, x))
     }
     # Any listing off its target, in any shop: the SKU is planned again next cycle even if
     # nothing about it changes (a write failed, a raise waited for fresh models).
@@ -175,19 +195,27 @@ def grant_raises(
     them before the write reached it (a platform clamps a delta at 0), and only the next
     read and order ingest can tell. They are free next cycle."""
     claimed = claimed or {}
+    skus = picture.skus
+    # A pool is a partitioned SKU's units; a bundle listing holds its quantity per bundle
+    # of each partitioned component for every bundle it shows (see hub.core.bundles).
     free: dict[int, int] = {}
     for sku_id in {p.listing.sku_id for p in pushes if p.partitioned}:
-        free[sku_id] = picture.skus[sku_id].sellable - sum(
-            max(x.model, claimed.get(x.id, 0)) for x in picture.by_sku.get(sku_id, ())
-        )
+        for pool in bundles.draws(skus, sku_id):
+            if pool not in free:
+                free[pool] = skus[pool].sellable - sum(
+                    per * sum(max(x.model, claimed.get(x.id, 0)) for x in picture.by_sku.get(member, ()))
+                    for member, per in bundles.members(skus, pool).items()
+                )
     granted = []
     for push in sorted(pushes, key=lambda p: (p.listing.sku_id, -(p.target - p.listing.model))):
         if not push.partitioned:
             granted.append(push)
             continue
-        room = free.get(push.listing.sku_id, 0)
+        pools = bundles.draws(skus, push.listing.sku_id)
+        room = min((free.get(pool, 0) // per for pool, per in pools.items()), default=0)
         extra = min(push.target - push.listing.model, max(0, room))
         if extra > 0:
-            free[push.listing.sku_id] = room - extra
+            for pool, per in pools.items():
+                free[pool] -= extra * per
             granted.append(Push(push.listing, push.listing.model + extra, True, push.sellable))
     return granted

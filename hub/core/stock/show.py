@@ -35,6 +35,8 @@ def sku_rows(
                 "title": title,
                 "on_hand": sum(info.on_hand.values()),
                 "warehouses": info.on_hand,
+                # a bundle's components (code -> units per bundle); {} for an ordinary SKU
+                "bundle_of": {picture.skus[c].code: q for c, q in info.recipe.items()},
                 "reserved": info.reserved,
                 "safety": info.safety,
                 "sellable": info.sellable,
