@@ -1,7 +1,7 @@
 """shop_health: each shop's last known circuit state; users.disabled_at
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012
 Create Date: 2026-12-04
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import hub.storage.base
 
 revision = '0013'
-down_revision = '0009'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
