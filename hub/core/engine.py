@@ -39,7 +39,7 @@ import anyio
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from hub.core import aftersales_phase, leases, outbox, promotions
+from hub.core import aftersales_phase, health, leases, outbox, promotions
 from hub.core import alerts as alerts_mod
 from hub.core.catalog import store_listings
 from hub.core.delivery import deliver_due
@@ -175,6 +175,7 @@ class SyncEngine:
                     _record_runs(s, report, {x.name: x.id for x in shops}, run_id, self.holder)
                     for shop_id, offset in offsets.items():
                         s.execute(update(t.Shop).where(t.Shop.id == shop_id).values(clock_offset_ms=offset))
+                    health.record_changes(s, self.runtime.breakers, report.finished_at)
 
                 await self.db.run(finish)
         await self.host.notify_sync_finished(report)
@@ -446,7 +447,9 @@ class SyncEngine:
                 await self._stock(taken, report, {}, keeper, only=sku_ids)
         finally:
             await keeper.release_all()
-        report.finished_at = self.clock.now()
+        report.finished_at = now = self.clock.now()
+        if health.unrecorded(self.runtime.breakers):
+            await self.db.run(lambda s: health.record_changes(s, self.runtime.breakers, now))
         return report
 
     async def _alerts(self, report: SyncReport, keeper: LeaseKeeper) -> None:
@@ -543,3 +546,19 @@ def _record_runs(session: Session, report: SyncReport, ids: dict[str, int], run_
                 holder=holder,
             )
         )
+
+
+async def push_now(
+    runtime: ShopRuntime,
+    settings: HubSettings,
+    shops: Sequence[str],
+    stream: str,
+    progress: Progress | None = None,
+) -> SyncReport:
+    """Push what was just changed, now: one cycle of ``stream`` ("stock" or "prices") for
+    ``shops`` only, with a cycle's leases and outbox. What ``--push`` does after an import
+    or a price change, and the console's "apply and push now"."""
+    engine = SyncEngine(runtime, settings)
+    if progress is not None:
+        engine.progress = progress
+    return await engine.run_cycle(list(shops), [stream])

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.core import aftersales
+from hub.core import health as health_mod
 from hub.core.shops import get_shop
 from hub.errors import InputError
 from hub.models import OrderStatus
@@ -389,12 +390,33 @@ def alerts(report: Report) -> list[dict[str, Any]]:
     return [r for r in report.rows if r["alert"]]
 
 
+def circuit_of(recorded: dict[str, Any] | None) -> dict[str, Any]:
+    """The circuit fields of a shop's health from its recorded row (closed when none)."""
+    recorded = recorded or {}
+    return {
+        "circuit": recorded.get("state", "closed"),
+        "circuit_opened_at": recorded.get("opened_at"),
+        "consecutive_failures": recorded.get("consecutive_failures", 0),
+        "last_failure": recorded.get("last_failure"),
+    }
+
+
 def sync_health(session: Session) -> list[dict[str, Any]]:
     """Per shop, from the sync runs: the last successful run, failed runs since then, and the
-    last failure's error."""
+    last failure's error; and its circuit breaker as last recorded (:mod:`hub.core.health`):
+    ``circuit`` (closed, open or half_open), ``circuit_opened_at``, ``consecutive_failures``,
+    ``last_failure``."""
     names = dict(session.execute(select(t.Shop.id, t.Shop.name)).all())
+    circuits = health_mod.circuits(session)
     health = {
-        shop_id: {"shop": name, "last_success": None, "failures": 0, "last_error": None, "last_run": None}
+        shop_id: {
+            "shop": name,
+            "last_success": None,
+            "failures": 0,
+            "last_error": None,
+            "last_run": None,
+            **circuit_of(circuits.get(name)),
+        }
         for shop_id, name in names.items()
     }
     runs = session.execute(

@@ -387,6 +387,22 @@ class SyncRun(Base):
     holder: Mapped[str | None] = mapped_column(String(128))  # the process that ran it
 
 
+class ShopHealth(Base):
+    """The last known state of a shop's circuit breaker, written by the process whose
+    breaker changed (the breaker itself lives in that process's memory). ``state``:
+    closed, open or half_open; ``opened_at``: when it last opened (wall clock);
+    ``last_failure``: the last connection failure, secrets masked."""
+
+    __tablename__ = "shop_health"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    opened_at: Mapped[datetime | None]
+    last_failure: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime]
+
+
 class Lease(Base):
     """A time-limited lock on a unit of work (e.g. ``shop:orders``) held by one process.
 
@@ -429,6 +445,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
+    #: set while an admin has disabled the user: no sign-in, open sessions end
+    disabled_at: Mapped[datetime | None]
 
 
 class PushInboxEntry(Base):
