@@ -38,6 +38,7 @@ from hub.errors import (
     RateLimited,
 )
 from hub.models import (
+    AfterSale,
     Listing,
     ListingRef,
     Order,
@@ -110,6 +111,14 @@ def check_results(
     return list(results)
 
 
+def keep_newest(found: dict[str, AfterSale], case: AfterSale) -> None:
+    """Record ``case`` in ``found`` (by case id) unless a newer version is there already:
+    a list read from its last page back repeats a case that changed meanwhile."""
+    old = found.get(case.platform_case_id)
+    if old is None or old.modified_at <= case.modified_at:
+        found[case.platform_case_id] = case
+
+
 class ShopClient(PlatformClient):
     """One shop's client: the operations the core calls, and the shared write policy.
 
@@ -151,6 +160,11 @@ class ShopClient(PlatformClient):
     def iter_orders(self, window: TimeWindow) -> AsyncIterator[Order]:
         """Orders modified within ``window`` (half-open; round the end up to whole seconds)."""
         raise CapabilityNotSupported(self.platform, "orders")
+
+    def iter_after_sales(self, window: TimeWindow) -> AsyncIterator[AfterSale]:
+        """After-sale cases (refunds, returns, exchanges) modified within ``window``
+        (half-open, like :meth:`iter_orders`), mapped to the hub's :class:`AfterSale`."""
+        raise CapabilityNotSupported(self.platform, "after-sale reads")
 
     async def ship(self, shipment: Shipment) -> PushResult:
         """Write ``shipment`` back to the platform."""
@@ -279,4 +293,4 @@ class ShopClient(PlatformClient):
         )
 
 
-__all__ = ["SHOP_WIDE", "ShopClient", "check_results", "gather"]
+__all__ = ["SHOP_WIDE", "ShopClient", "check_results", "gather", "keep_newest"]

@@ -301,3 +301,83 @@ class PromotionPush(_Model):
     promotion: Promotion
     items: tuple[PromotionItem, ...]
     idempotency_key: str = Field(min_length=1, max_length=64)
+
+
+# --- after-sales (售后) ------------------------------------------------------------------------
+
+
+class AfterSaleType(StrEnum):
+    """What the buyer asked for: money back only, money back for goods sent back, or
+    goods sent back for other goods."""
+
+    REFUND_ONLY = "refund_only"  # 仅退款
+    RETURN_REFUND = "return_refund"  # 退货退款
+    EXCHANGE = "exchange"  # 换货
+
+
+class AfterSaleStatus(StrEnum):
+    """Canonical after-sale statuses; each plugin maps its platform's codes onto these."""
+
+    REQUESTED = "requested"  # the buyer asked; the merchant has not answered
+    APPROVED = "approved"  # the merchant agreed (a refund is on its way)
+    REJECTED = "rejected"  # the merchant refused
+    RETURNING = "returning"  # the buyer is to send, or is sending, the goods back
+    RECEIVED = "received"  # the merchant received the returned goods
+    REFUNDED = "refunded"  # the money went back: the case succeeded
+    CLOSED = "closed"  # withdrawn, expired or failed: nothing happens
+
+
+class AfterSaleLine(_Model):
+    """Units of one order line in an after-sale case. ``line_id`` is the order line's id
+    (Taobao oid, Douyin sku_order_id…) when the platform says it."""
+
+    platform_item_id: str = ""
+    platform_sku_id: str
+    master_code: str | None = None
+    line_id: str | None = None
+    quantity: StrictInt = Field(gt=0)
+
+    @property
+    def key(self) -> str:
+        """What identifies the line within its case."""
+        return self.line_id or self.platform_sku_id
+
+
+class AfterSale(_Model):
+    """An after-sale case (售后单 / 退款单) as the platform reports it, in canonical terms.
+
+    ``goods_returned`` is the platform's word that the merchant received the goods back
+    (True), that it did not (False) or silence (None: the status decides)."""
+
+    platform_case_id: str
+    platform_order_id: str
+    type: AfterSaleType
+    status: AfterSaleStatus
+    platform_status: str
+    created_at: UTCDateTime
+    modified_at: UTCDateTime
+    refund_amount: Fen = 0
+    reason: str = ""
+    goods_returned: bool | None = None
+    lines: tuple[AfterSaleLine, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_lines(self) -> AfterSale:
+        keys = [line.key for line in self.lines]
+        if len(keys) != len(set(keys)):
+            raise ValueError(f"after-sale {self.platform_case_id}: duplicate lines")
+        return self
+
+    @property
+    def received(self) -> bool:
+        """The platform says the returned goods reached the merchant: a return marked
+        received, or a return refunded (platforms refund a return once the merchant
+        confirmed its goods) unless the platform says the goods did not come back. An
+        exchange never counts: the replacement leaves as the return arrives, so only a
+        person (`hub returns receive`) knows what went back on the shelf."""
+        if self.type is not AfterSaleType.RETURN_REFUND or self.goods_returned is False:
+            return False
+        return self.goods_returned is True or self.status in (
+            AfterSaleStatus.RECEIVED,
+            AfterSaleStatus.REFUNDED,
+        )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from hub.core.alerts import Alert
 
-STREAMS = ("listings", "orders", "stock", "prices", "promotions")
+STREAMS = ("listings", "orders", "aftersales", "stock", "prices", "promotions")
 STOPPED = "not started: the run was asked to stop"  # why a stream of a stopped run was skipped
 
 

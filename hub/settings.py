@@ -60,6 +60,12 @@ class HubSettings(BaseSettings):
         description="with `hub worker`: how often each shop's orders, stock, prices and promotions are "
         "synced (listings: HUB_LISTINGS_INTERVAL_MINUTES)",
     )
+    aftersales_interval_minutes: float = Field(
+        10, ge=0, description="read after-sale cases when the last read is older than this (0: every cycle)"
+    )
+    returns_warehouse: str = Field(
+        "main", min_length=1, description="warehouse that returns the platform marks received go back into"
+    )
     lease_seconds: float = Field(
         300,
         gt=0,

@@ -21,6 +21,7 @@ safety stock of 5.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hub.app import App
 from hub.core import catalog
@@ -110,5 +111,38 @@ def seed(app: App) -> None:
         shipped = {"a": [("O8", 6), ("O1", 1)], "b": [("O7", 10)], "c": [("O4", 2)]}
         for shop, pairs in shipped.items():
             store_orders(s, shops[shop], [_shipped(by_id[oid], hours) for oid, hours in pairs], now)
+
+    app.db.run_sync(write)
+
+
+def add_returns(app: App) -> None:
+    """A return of 1 unit of O1 (shop a) opened on 11-10 (CN), and a refused one of O4 (shop
+    c) that does not count: return rate of S1 1 in 6 units on fake, 0 in 1 on fake_abs."""
+    from sqlalchemy import select
+
+    from hub.core.aftersales import store_after_sales
+    from hub.models import AfterSale, AfterSaleLine, AfterSaleStatus, AfterSaleType
+
+    def case(case_id: str, order_id: str, status: AfterSaleStatus) -> AfterSale:
+        return AfterSale(
+            platform_case_id=case_id,
+            platform_order_id=order_id,
+            type=AfterSaleType.RETURN_REFUND,
+            status=status,
+            platform_status=status.value,
+            created_at=_at(10, 16),
+            modified_at=_at(10, 16),
+            refund_amount=500,
+            lines=(
+                AfterSaleLine(
+                    platform_sku_id=f"p-{order_id}", master_code="S1", line_id=f"{order_id}-1", quantity=1
+                ),
+            ),
+        )
+
+    def write(session: Any) -> None:
+        shops = dict(session.execute(select(t.Shop.name, t.Shop.id)).all())
+        store_after_sales(session, shops["a"], [case("R1", "O1", AfterSaleStatus.RETURNING)], app.clock.now())
+        store_after_sales(session, shops["c"], [case("R2", "O4", AfterSaleStatus.REJECTED)], app.clock.now())
 
     app.db.run_sync(write)

@@ -21,7 +21,7 @@ from hub.errors import ConfigError
 from hub.storage import tables as t
 from tests.conftest import Invoke
 from tests.console_kit import PASSWORD, SESSION_KEY, Console, add_users
-from tests.report_data import SECRET, seed
+from tests.report_data import SECRET, add_returns, seed
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -213,6 +213,14 @@ def test_overview_numbers_match_the_hand_computed_book(console: Console) -> None
     assert '<td class="n p50">2.0</td><td class="n p90">2.0</td>' in html
     assert "<svg" in html and "Orders per day" in html  # the chart, inline
     assert "Stock alerts 安全库存预警 (2)" in html
+
+
+def test_overview_shows_return_rates_from_the_report(seeded: App, console: Console) -> None:
+    add_returns(seeded)
+    console.login("vic")
+    html = console.get("/").text
+    assert '<tr data-channel="fake" data-sku="S1">' in html
+    assert '<td class="n rate">16.7%</td>' in html  # the same figure as `hub report returns`
 
 
 def test_overview_shows_sync_health_and_failed_writes(seeded: App, console: Console) -> None:

@@ -200,10 +200,10 @@ def test_upload_with_a_bad_row(page, served: Served, tmp_path: Path) -> None:  #
     problems = page.inner_text("#problems")
     assert "3" in problems and "many" in problems
     assert "applied whole or not at all" in page.inner_text("#refused-whole")
-    page.click("button:has-text('Apply')")  # without "good rows only": refused, nothing applied
+    page.click("button:text-is('Apply')")  # without "good rows only": refused, nothing applied
     assert page.locator("#applied").count() == 0
     page.check("input[name=partial]")
-    page.click("button:has-text('Apply')")
+    page.click("button:text-is('Apply')")
     assert "applied 1 change(s)" in page.inner_text("#applied")
 
 
@@ -230,3 +230,24 @@ def test_a_viewer_is_refused(page, served: Served) -> None:  # type: ignore[no-u
         served.url + "/stock/set", form={"sku": "CUP", "quantity": "1", "csrf_token": token}
     )
     assert response.status == 403 and "a viewer cannot change anything" in response.text()
+
+
+def test_an_admin_adds_a_user(page, served: Served) -> None:  # type: ignore[no-untyped-def]
+    login(page, served, "ada")
+    page.click("nav >> text=Users")
+    form = page.locator("#add-user")
+    form.locator("input[name=name]").fill("mei")
+    form.locator("select[name=role]").select_option("operator")
+    form.locator("input[name=password]").fill("mei's long password")
+    form.locator("input[name=confirm]").fill("mei's long password")
+    form.locator("button:has-text('Add user')").click()
+    assert "added user mei (operator)" in page.inner_text(".flash")
+    assert page.locator("tr[data-user=mei] .role").inner_text() == "operator"
+    assert "$argon2" not in page.content()
+    page.click("button:has-text('Sign out')")
+    page.goto(served.url + "/")
+    page.fill("input[name=username]", "mei")
+    page.fill("input[name=password]", "mei's long password")
+    page.click("button:has-text('Sign in')")
+    assert page.inner_text("#who") == "mei (operator)"
+    assert page.locator("nav >> text=Users").count() == 0  # an operator does not manage users

@@ -14,7 +14,7 @@ from hub.app import App
 from hub.core import reports
 from hub.storage import tables as t
 from tests.conftest import Invoke
-from tests.report_data import SECRET, seed
+from tests.report_data import SECRET, add_returns, seed
 
 PERIOD = ("--since", "2026-11-10", "--until", "2026-11-11")
 
@@ -142,3 +142,19 @@ def test_shipped_at_is_the_first_shipped_update(seeded: App) -> None:
     rows = dict(seeded.db.run_sync(lambda s: s.execute(query).all()))
     assert rows["O4"] == datetime(2026, 11, 10, 12, tzinfo=UTC)
     assert rows["O2"] is None and rows["O3"] is None
+
+
+def test_return_rate_per_sku_and_channel(seeded: App, invoke: Invoke, tmp_path: Path) -> None:
+    add_returns(seeded)
+    data = run_json(invoke, "returns", *PERIOD)
+    assert data["rows"] == [
+        {"channel": "fake", "sku": "S1", "sold": 6, "returned": 1, "return_rate": 16.7},
+        {"channel": "fake_abs", "sku": "S1", "sold": 1, "returned": 0, "return_rate": 0.0},
+    ]
+    table = invoke("report", "returns", *PERIOD, terminal_width=200)
+    assert "16.7%" in table.output
+    assert invoke("report", "returns", *PERIOD, "--xlsx", str(tmp_path / "r.xlsx")).exit_code == 0
+    sheet = openpyxl.load_workbook(tmp_path / "r.xlsx").active
+    assert [c.value for c in sheet[2]] == ["fake", "S1", 6, 1, 16.7]
+    only_c = run_json(invoke, "returns", *PERIOD, "--shop", "c")
+    assert [(r["channel"], r["returned"]) for r in only_c["rows"]] == [("fake_abs", 0)]

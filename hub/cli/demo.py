@@ -147,6 +147,7 @@ NEXT_COMMANDS = (
     "stock show",
     "outbox list",
     "listings unmatched",
+    "aftersales list",
     "audit list",
 )
 

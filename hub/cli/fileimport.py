@@ -23,7 +23,7 @@ from hub.bulk.kind import SHOW, ImportOptions, ImportResult
 from hub.cli.app import run_async
 from hub.cli.output import fen, info, json_option, print_json, print_table
 from hub.cli.sync import TerminalProgress, print_report
-from hub.core.engine import SyncEngine
+from hub.core import engine
 from hub.errors import InputError, Problem
 from hub.report import SyncReport
 
@@ -93,18 +93,15 @@ def push_now(app: App, shops: list[str], stream: str, *, as_json: bool) -> SyncR
         if not as_json:
             info("nothing to push: no shop lists the changed SKUs")
         return None
-    engine = SyncEngine(app.runtime(), app.settings)
     live = TerminalProgress() if sys.stderr.isatty() and not as_json else None
-    if live is not None:
-        engine.progress = live
-    elif not as_json:
+    if live is None and not as_json:
         info(f"pushing {stream} to {', '.join(shops)}…")
 
     async def main() -> SyncReport:
         if live is None:
-            return await engine.run_cycle(shops, [stream])
+            return await engine.push_now(app.runtime(), app.settings, shops, stream)
         with live.progress:
-            return await engine.run_cycle(shops, [stream])
+            return await engine.push_now(app.runtime(), app.settings, shops, stream, live)
 
     report = run_async(main)
     if not as_json:

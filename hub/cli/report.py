@@ -22,19 +22,21 @@ def build(app: App, s: Session, name: str, period: reports.Period, shop: str | N
         return reports.handling(s, period, shop)
     if name == "channels":
         return reports.channels(s, period, shop)
+    if name == "returns":
+        return reports.returns(s, period, shop)
     return reports.stock(sku_rows(s, app.stock_picture(s)))
 
 
 def write_xlsx(report: reports.Report, path: Path) -> int:
     """Write a report as a spreadsheet: money in yuan and durations in hours, as numbers."""
-    formats = {"money": "0.00", "hours": "0.0", "int": "0"}
+    formats = {"money": "0.00", "hours": "0.0", "int": "0", "percent": "0.0"}
     columns = [
         OutColumn(c.header, text=c.kind == "text", number_format=formats.get(c.kind)) for c in report.columns
     ]
 
     def value(row: dict, column: reports.Column) -> object:
         raw = row.get(column.key)
-        if raw is None or column.kind in ("text", "int"):
+        if raw is None or column.kind in ("text", "int", "percent"):
             return raw
         return raw / 100 if column.kind == "money" else round(raw / 3600, 1)
 
@@ -63,7 +65,8 @@ def report(
     as_json: bool,
 ) -> None:
     """Print report NAME: orders (per day and channel, with GMV), handling (paid → shipped
-    p50/p90 per channel), channels (per-channel figures) or stock (per SKU, with alerts).
+    p50/p90 per channel), channels (per-channel figures), returns (return rate per SKU and
+    channel) or stock (per SKU, with alerts).
 
     The console's overview shows the same numbers. Money is shown in yuan (fen in --json)."""
     if as_json and xlsx:

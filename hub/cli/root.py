@@ -102,6 +102,7 @@ def cli(ctx: click.Context, database_url: str | None, verbose: int, quiet: bool)
 
 def _register() -> None:
     from hub.cli import (
+        aftersales,
         audit,
         console,
         db,
@@ -116,6 +117,7 @@ def _register() -> None:
         price,
         promo,
         report,
+        returns,
         sandbox,
         secrets,
         serve,
@@ -135,6 +137,8 @@ def _register() -> None:
         listings.listings,
         stock.group,
         orders.group,
+        aftersales.group,
+        returns.group,
         outbox.group,
         leases.group,
         audit.group,

@@ -10,10 +10,11 @@ import click
 from hub.app import App
 from hub.cli.app import run_async
 from hub.cli.output import emit, info, json_option, print_table
-from hub.core import audit
+from hub.core import audit, health, reports
 from hub.core.checks import ShopCheck, check_shops
 from hub.core.shops import add_shop, all_shops, describe_shop, get_shop, set_secrets
 from hub.errors import ConfigError
+from hub.units import format_cn_time
 
 
 @click.group("shops")
@@ -203,18 +204,43 @@ def set_secrets_(
     emit(as_json, described, lambda: info(f"stored {', '.join(sorted(values))} for shop {name}"))
 
 
+def _health(recorded: dict[str, Any] | None) -> dict[str, Any]:
+    fields = reports.circuit_of(recorded)
+    opened = fields["circuit_opened_at"]
+    return {**fields, "circuit_opened_at": opened.isoformat() if opened else None}
+
+
+def _circuit_text(health: dict[str, Any]) -> str:
+    if health["circuit"] == "closed":
+        failing = health["consecutive_failures"]
+        return f"closed ({failing} failure(s) in a row)" if failing else "closed"
+    opened = health["circuit_opened_at"]
+    since = f" since {format_cn_time(datetime.fromisoformat(opened))}" if opened else ""
+    return f"{health['circuit'].replace('_', '-')}{since}, {health['consecutive_failures']} failure(s)"
+
+
 @group.command("list")
 @json_option
 @click.pass_obj
 def list_(app: App, as_json: bool) -> None:
-    """List shops. Secrets are shown as **** (set) or blank (unset)."""
+    """List shops. Secrets are shown as **** (set) or blank (unset).
+
+    The circuit column is the shop's circuit breaker as last recorded by a syncing process:
+    closed, or open (calls fail fast) since a time, with the connection failures in a row."""
     host = app.host
-    shops = app.db.run_sync(lambda s: [describe_shop(host, row) for row in all_shops(s)])
+
+    def read(s: Any) -> list[dict[str, Any]]:
+        circuits = health.circuits(s)
+        return [
+            {**describe_shop(host, row), "health": _health(circuits.get(row.name))} for row in all_shops(s)
+        ]
+
+    shops = app.db.run_sync(read)
     emit(
         as_json,
         shops,
         lambda: print_table(
-            ["name", "platform", "app key", "secret", "token", "expires", "base url"],
+            ["name", "platform", "app key", "secret", "token", "expires", "base url", "circuit"],
             [
                 (
                     s["name"],
@@ -224,6 +250,7 @@ def list_(app: App, as_json: bool) -> None:
                     s["access_token"] or "unset",
                     datetime.fromisoformat(s["token_expires_at"]) if s["token_expires_at"] else None,
                     s["base_url"],
+                    _circuit_text(s["health"]),
                 )
                 for s in shops
             ],

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.app import App
 from hub.console import auth
-from hub.console.pages import audit_log, bulk, orders, overview, promotions, stock
+from hub.console.pages import audit_log, bulk, orders, overview, promotions, stock, users_admin
 from hub.console.templating import HERE, make_templates, render
 from hub.console.throttle import LoginThrottle
 from hub.secrets import register_secret
@@ -81,6 +81,7 @@ def create_app(
         *bulk.routes,
         *promotions.routes,
         *audit_log.routes,
+        *users_admin.routes,
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(

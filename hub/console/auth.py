@@ -1,7 +1,7 @@
 """Signing in and out, and who may do what.
 
 A signed session cookie holds the user's name; every request reloads the user, so a removed
-user or a changed role takes effect at once. Pages need a signed-in user; every change needs
+user, a disabled one or a changed role takes effect at once. Pages need a signed-in user; every change needs
 the ``operator`` role and a valid CSRF token (:func:`action`)."""
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ async def signed_in(request: Request) -> User:
     """The signed-in user, or :class:`LoginRequired`."""
     name = request.session.get("user")
     row = await hub(request).db.run(lambda s: s.scalar(_by_name(name))) if name else None
-    if row is None:
+    if row is None or row.disabled_at is not None:  # removed or disabled: signed out now
         request.session.pop("user", None)
         raise LoginRequired
     user = User(row.name, row.role)
@@ -56,12 +56,19 @@ def _by_name(name: str) -> Select[tuple[t.User]]:
     return select(t.User).where(t.User.name == name)
 
 
+def refusal(user: User, role: str) -> str:
+    """Why ``user`` may not do what needs ``role``."""
+    if role == "operator":
+        return f"a {user.role} cannot change anything; this needs the {role} role"
+    return f"only an {role} may do this; you are signed in as {user.role}"
+
+
 async def action(request: Request, role: str = "operator") -> tuple[User, FormData]:
     """For a change: the user (403 unless they have ``role``) and the form (403 without a
     valid CSRF token)."""
     user = await signed_in(request)
     if not user.may(role):
-        raise HTTPException(403, f"a {user.role} cannot change anything; this needs the {role} role")
+        raise HTTPException(403, refusal(user, role))
     form = await request.form()
     csrf.verify(request, form)
     return user, form

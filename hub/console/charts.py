@@ -34,9 +34,10 @@ def line_chart(title: str, labels: Sequence[str], series: Mapping[str, Sequence[
         dots_size=2,
         explicit_size=True,
     )
-    top = max((max(v, default=0) for v in series.values()), default=0)
-    step = max(1, math.ceil(top / 5))
-    chart.y_labels = list(range(0, top + step + 1, step))  # counts: whole numbers only
+    if series:  # with none, pygal draws its "No data" (y labels would break it)
+        top = max((max(v, default=0) for v in series.values()), default=0)
+        step = max(1, math.ceil(top / 5))
+        chart.y_labels = list(range(0, top + step + 1, step))  # counts: whole numbers only
     chart.x_labels = list(labels)
     for name, values in series.items():
         chart.add(name, list(values))

@@ -12,11 +12,16 @@ opens it again for twice as long (up to ``max_cooldown``).
 Answers that are the platform's own errors (throttling, a refused request, an HTTP 5xx
 from its gateway) are not connection failures: the platform is up, and the retry policy
 deals with them.
+
+The state lives in the process's memory; every change bumps :attr:`CircuitBreaker.version`
+so the engine can persist the changed ones (:mod:`hub.core.health`) for the console and
+``hub shops list`` to show.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from hub.core.clock import Clock
@@ -51,6 +56,12 @@ class CircuitBreaker:
     opened_at: float | None = None
     cooldown: float = 0.0
     last_error: str | None = None
+    #: when it last opened, on the wall clock (for people; ``opened_at`` is monotonic)
+    opened_wall: datetime | None = None
+    #: bumped by every change of state or failure count, and by the first outcome seen
+    version: int = 0
+    #: the version last persisted (see :mod:`hub.core.health`)
+    recorded: int = 0
     _probing: bool = field(default=False, repr=False)
 
     def before_call(self) -> None:
@@ -61,6 +72,7 @@ class CircuitBreaker:
         assert self.opened_at is not None
         if self.state == "open" and now >= self.opened_at + self.cooldown:
             self.state, self._probing = "half_open", False
+            self.version += 1
         if self.state == "half_open" and not self._probing:
             self._probing = True  # this call is the probe
             return
@@ -73,6 +85,8 @@ class CircuitBreaker:
 
     def succeeded(self) -> None:
         """The platform answered: the connection works."""
+        if self.state != "closed" or self.failures or not self.version:
+            self.version += 1
         self.state, self.failures, self.opened_at, self.cooldown = "closed", 0, None, 0.0
         self._probing = False
 
@@ -80,6 +94,7 @@ class CircuitBreaker:
         """A connection failure (no answer)."""
         self.failures += 1
         self.last_error = error
+        self.version += 1
         if self.state == "half_open":
             self._open(min(self.policy.max_cooldown, max(self.cooldown, self.policy.cooldown) * 2))
         elif self.state == "closed" and self.failures >= self.policy.threshold:
@@ -91,6 +106,7 @@ class CircuitBreaker:
 
     def _open(self, cooldown: float) -> None:
         self.state, self.opened_at, self.cooldown = "open", self.clock.monotonic(), cooldown
+        self.opened_wall = self.clock.now()
         self._probing = False
 
     def retry_in(self) -> float:

@@ -39,8 +39,8 @@ import anyio
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from hub.core import aftersales_phase, health, leases, outbox, promotions
 from hub.core import alerts as alerts_mod
-from hub.core import leases, outbox, promotions
 from hub.core.catalog import store_listings
 from hub.core.delivery import deliver_due
 from hub.core.leases import LeaseKeeper
@@ -175,6 +175,7 @@ class SyncEngine:
                     _record_runs(s, report, {x.name: x.id for x in shops}, run_id, self.holder)
                     for shop_id, offset in offsets.items():
                         s.execute(update(t.Shop).where(t.Shop.id == shop_id).values(clock_offset_ms=offset))
+                    health.record_changes(s, self.runtime.breakers, report.finished_at)
 
                 await self.db.run(finish)
         await self.host.notify_sync_finished(report)
@@ -198,6 +199,10 @@ class SyncEngine:
         self._signpost_after = self.clock.now() + timedelta(microseconds=1)
         if "orders" in wanted:
             await self._each(shops, "orders", report, keeper, self._orders)
+        if "aftersales" in wanted:
+            await self._each(
+                shops, "aftersales", report, keeper, lambda s, r: self._aftersales(s, r, force=explicit)
+            )
         if stock_shops:
             try:
                 await self._stock(stock_shops, report, read_errors, keeper)
@@ -402,6 +407,9 @@ class SyncEngine:
             for change in changes:
                 await self.host.notify_order_stored(shop.name, change.order, change.previous)
 
+    async def _aftersales(self, shop: Shop, result: StreamResult, *, force: bool) -> None:
+        await aftersales_phase.read_after_sales(self, shop, result, force=force)
+
     # --- stock ----------------------------------------------------------------------------------
 
     def _keeper(self) -> LeaseKeeper:
@@ -439,7 +447,9 @@ class SyncEngine:
                 await self._stock(taken, report, {}, keeper, only=sku_ids)
         finally:
             await keeper.release_all()
-        report.finished_at = self.clock.now()
+        report.finished_at = now = self.clock.now()
+        if health.unrecorded(self.runtime.breakers):
+            await self.db.run(lambda s: health.record_changes(s, self.runtime.breakers, now))
         return report
 
     async def _alerts(self, report: SyncReport, keeper: LeaseKeeper) -> None:
@@ -536,3 +546,19 @@ def _record_runs(session: Session, report: SyncReport, ids: dict[str, int], run_
                 holder=holder,
             )
         )
+
+
+async def push_now(
+    runtime: ShopRuntime,
+    settings: HubSettings,
+    shops: Sequence[str],
+    stream: str,
+    progress: Progress | None = None,
+) -> SyncReport:
+    """Push what was just changed, now: one cycle of ``stream`` ("stock" or "prices") for
+    ``shops`` only, with a cycle's leases and outbox. What ``--push`` does after an import
+    or a price change, and the console's "apply and push now"."""
+    engine = SyncEngine(runtime, settings)
+    if progress is not None:
+        engine.progress = progress
+    return await engine.run_cycle(list(shops), [stream])

@@ -27,6 +27,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.core import aftersales
+from hub.core import health as health_mod
 from hub.core.shops import get_shop
 from hub.errors import InputError
 from hub.models import OrderStatus
@@ -34,7 +36,7 @@ from hub.storage import tables as t
 from hub.units import CN_TZ, fen_to_yuan, utc
 
 NOT_COUNTED = (OrderStatus.PENDING_PAYMENT.value, OrderStatus.CANCELLED.value)
-REPORTS = ("orders", "handling", "channels", "stock")
+REPORTS = ("orders", "handling", "channels", "returns", "stock")
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,8 @@ def percentile(values: Sequence[float], p: float) -> float | None:
 
 @dataclass(frozen=True)
 class Column:
-    """A report column: ``kind`` is text, int, money (fen) or hours (seconds, shown as hours)."""
+    """A report column: ``kind`` is text, int, money (fen), hours (seconds, shown as hours)
+    or percent (a number of percent, one decimal)."""
 
     key: str
     header: str
@@ -130,6 +133,8 @@ class Report:
             return fen_to_yuan(value)
         if column.kind == "hours":
             return f"{value / 3600:.1f}"
+        if column.kind == "percent":
+            return f"{value:.1f}%"
         return str(value)
 
     def table(self) -> list[list[str]]:
@@ -147,6 +152,20 @@ def _shop_ids(session: Session, shop: str | None) -> dict[int, tuple[str, str]]:
 def _counted_orders(session: Session, shops: dict[int, tuple[str, str]], period: Period) -> Iterable[Any]:
     return session.execute(
         select(t.Order.shop_id, t.Order.created_at_platform, t.Order.total, t.Order.status).where(
+            t.Order.shop_id.in_(shops),
+            t.Order.created_at_platform >= period.since,
+            t.Order.created_at_platform < period.until,
+            t.Order.status.not_in(NOT_COUNTED),
+        )
+    )
+
+
+def _counted_lines(session: Session, shops: dict[int, tuple[str, str]], period: Period) -> Iterable[Any]:
+    """(shop id, SKU id or None, quantity) of every line of the orders that count."""
+    return session.execute(
+        select(t.Order.shop_id, t.OrderLine.sku_id, t.OrderLine.quantity)
+        .join(t.OrderLine, t.OrderLine.order_id == t.Order.id)
+        .where(
             t.Order.shop_id.in_(shops),
             t.Order.created_at_platform >= period.since,
             t.Order.created_at_platform < period.until,
@@ -244,16 +263,7 @@ def channels(session: Session, period: Period, shop: str | None = None) -> Repor
         row["refunded"] += status == OrderStatus.REFUNDED.value
         row["awaiting"] += status == OrderStatus.AWAITING_SHIPMENT.value
     units: dict[str, int] = defaultdict(int)
-    for shop_id, quantity in session.execute(
-        select(t.Order.shop_id, t.OrderLine.quantity)
-        .join(t.OrderLine, t.OrderLine.order_id == t.Order.id)
-        .where(
-            t.Order.shop_id.in_(shops),
-            t.Order.created_at_platform >= period.since,
-            t.Order.created_at_platform < period.until,
-            t.Order.status.not_in(NOT_COUNTED),
-        )
-    ):
+    for shop_id, _, quantity in _counted_lines(session, shops, period):
         units[shops[shop_id][1]] += quantity
     handled = _handling_seconds(session, shops, period)
     rows = []
@@ -287,6 +297,51 @@ def channels(session: Session, period: Period, shop: str | None = None) -> Repor
             Column("awaiting_shipment", "awaiting shipment", "int"),
             Column("p50_seconds", "p50 (hours)", "hours"),
             Column("p90_seconds", "p90 (hours)", "hours"),
+        ],
+        rows,
+    )
+
+
+def returns(session: Session, period: Period, shop: str | None = None) -> Report:
+    """Return rate per SKU and channel: units in return and exchange cases opened in the
+    period (not rejected or withdrawn) per 100 units sold in it (paid orders created in
+    the period), highest first. Only linked SKUs count; a rate needs sales."""
+    shops = _shop_ids(session, shop)
+    sold: dict[tuple[str, int], int] = defaultdict(int)
+    for shop_id, sku_id, quantity in _counted_lines(session, shops, period):
+        if sku_id is not None:
+            sold[(shops[shop_id][1], sku_id)] += quantity
+    returned: dict[tuple[str, int], int] = defaultdict(int)
+    for (shop_id, sku_id), units in aftersales.returned_units(
+        session, list(shops), period.since, period.until
+    ).items():
+        returned[(shops[shop_id][1], sku_id)] += units
+    keys = set(sold) | set(returned)
+    codes = dict(
+        session.execute(select(t.Sku.id, t.Sku.code).where(t.Sku.id.in_({k[1] for k in keys}))).all()
+    )
+    rows = [
+        {
+            "channel": channel,
+            "sku": codes.get(sku_id, str(sku_id)),
+            "sold": sold[(channel, sku_id)],
+            "returned": returned[(channel, sku_id)],
+            "return_rate": round(100 * returned[(channel, sku_id)] / sold[(channel, sku_id)], 1)
+            if sold[(channel, sku_id)]
+            else None,
+        }
+        for channel, sku_id in keys
+    ]
+    rows.sort(key=lambda r: (-(r["return_rate"] or 0), r["channel"], r["sku"]))
+    return Report(
+        "returns",
+        "Return rate per SKU and channel",
+        [
+            Column("channel", "channel"),
+            Column("sku", "sku"),
+            Column("sold", "sold", "int"),
+            Column("returned", "returned", "int"),
+            Column("return_rate", "return rate", "percent"),
         ],
         rows,
     )
@@ -335,12 +390,33 @@ def alerts(report: Report) -> list[dict[str, Any]]:
     return [r for r in report.rows if r["alert"]]
 
 
+def circuit_of(recorded: dict[str, Any] | None) -> dict[str, Any]:
+    """The circuit fields of a shop's health from its recorded row (closed when none)."""
+    recorded = recorded or {}
+    return {
+        "circuit": recorded.get("state", "closed"),
+        "circuit_opened_at": recorded.get("opened_at"),
+        "consecutive_failures": recorded.get("consecutive_failures", 0),
+        "last_failure": recorded.get("last_failure"),
+    }
+
+
 def sync_health(session: Session) -> list[dict[str, Any]]:
     """Per shop, from the sync runs: the last successful run, failed runs since then, and the
-    last failure's error."""
+    last failure's error; and its circuit breaker as last recorded (:mod:`hub.core.health`):
+    ``circuit`` (closed, open or half_open), ``circuit_opened_at``, ``consecutive_failures``,
+    ``last_failure``."""
     names = dict(session.execute(select(t.Shop.id, t.Shop.name)).all())
+    circuits = health_mod.circuits(session)
     health = {
-        shop_id: {"shop": name, "last_success": None, "failures": 0, "last_error": None, "last_run": None}
+        shop_id: {
+            "shop": name,
+            "last_success": None,
+            "failures": 0,
+            "last_error": None,
+            "last_run": None,
+            **circuit_of(circuits.get(name)),
+        }
         for shop_id, name in names.items()
     }
     runs = session.execute(

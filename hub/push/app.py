@@ -20,7 +20,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import anyio
 from sqlalchemy.orm import Session
@@ -34,7 +34,7 @@ from hub.core.engine import Shop
 from hub.errors import BadPush, CapabilityNotSupported, HubError, PushExpired, PushMalformed
 from hub.push import inbox
 from hub.push.events import PushAnswer, PushEvent, PushRequest
-from hub.push.process import PushProcessor
+from hub.push.process import ProcessResult, PushProcessor
 from hub.secrets import redact
 
 log = logging.getLogger("hub.push")
@@ -52,10 +52,19 @@ class PushService:
     max_age: timedelta = MAX_AGE
     process_interval: float = 5.0  # process pending entries at least this often
     pull_interval: float = 2.0  # wait between empty consumes of a pulled channel
+    #: while any shop had news in the last ``active_seconds``, empty consumes are this far
+    #: apart instead (a sale on one channel is seldom alone: a flash sale runs on all of
+    #: them), but never more often than ``active_pull_share`` of the shop's calls per second
+    #: allow, so consuming leaves the order reads and stock writes their pace
+    active_pull_interval: float = 0.05
+    active_pull_share: float = 0.2
+    active_seconds: float = 10.0
     pull_quantity: int = 100
     poll_interval: float = 60.0  # orders of shops without pushes (JD) are polled this often
     stored: int = 0  # events stored since start (for tests and logs)
     _wake: anyio.Event = field(default_factory=anyio.Event)
+    _news: anyio.Event = field(default_factory=anyio.Event)  # set (and replaced) when news is stored
+    _last_news: float | None = None  # the clock's monotonic time of the last news
 
     def shop(self, name: str) -> Shop | None:
         return next((s for s in self.processor.shops.values() if s.name == name), None)
@@ -114,6 +123,9 @@ class PushService:
         self.stored += new
         if new:
             self._wake.set()
+            self._last_news = self.processor.runtime.clock.monotonic()
+            self._news.set()  # wakes the pulled channels' pauses
+            self._news = anyio.Event()
         return new
 
     # --- pulled channels ----------------------------------------------------------------------
@@ -165,34 +177,50 @@ class PushService:
                 got = await self.pull_once(shop)
             except HubError as exc:
                 log.warning("consuming %s's messages failed: %s", shop.name, redact(str(exc)))
-                got = 0
+                await clock.sleep(self.pull_interval)  # a failing channel is not hurried
+                continue
             if not got:
-                await clock.sleep(self.pull_interval)
+                await self.pull_pause(shop)
+
+    def pull_wait(self, shop: Shop) -> float:
+        """Seconds between empty consumes of ``shop``: the active interval while any shop had
+        news in the last ``active_seconds``, else ``pull_interval`` (an idle shop's cost)."""
+        last = self._last_news
+        if last is not None and self.processor.runtime.clock.monotonic() - last < self.active_seconds:
+            qps = shop.ctx.client.limiter.limit.qps
+            return min(self.pull_interval, max(self.active_pull_interval, 1 / (qps * self.active_pull_share)))
+        return self.pull_interval
+
+    async def pull_pause(self, shop: Shop) -> None:
+        """Wait :meth:`pull_wait`, or less: news stored from any shop ends the wait, so the
+        first sale of a flash sale on a pushing channel has the pulled ones consumed at once."""
+        news = self._news
+        with anyio.move_on_after(self.pull_wait(shop)):
+            await news.wait()
 
     # --- processing -----------------------------------------------------------------------------
 
     async def process_forever(self) -> None:
-        """Process pending entries whenever something was stored (and every few seconds)."""
-        while True:
-            with anyio.move_on_after(self.process_interval):
-                await self._wake.wait()
-            self._wake = anyio.Event()
-            try:
-                result = await self.processor.run_once()
-            except HubError as exc:
-                log.warning("push processing failed: %s", redact(str(exc)))
-                continue
-            if result.events:
-                log.info(
-                    "pushes: %d events, %d orders read, %d SKUs, %d writes, %d failed",
-                    result.events,
-                    result.orders_fetched,
-                    result.skus,
-                    result.pushed,
-                    result.failed,
-                )
-            if result.waiting:
-                await self.processor.runtime.clock.sleep(0.2)  # a sync cycle holds the stock lease
+        """Process pending entries as they are stored (and every few seconds), reading the
+        next ones while the stock of the last ones is pushed (:meth:`PushProcessor.run_forever`)."""
+        await self.processor.run_forever(self.news, self._log_batch)
+
+    async def news(self) -> None:
+        """Return once something was stored since the last call, or after ``process_interval``."""
+        with anyio.move_on_after(self.process_interval):
+            await self._wake.wait()
+        self._wake = anyio.Event()
+
+    @staticmethod
+    def _log_batch(result: ProcessResult, started: datetime, finished: datetime) -> None:
+        log.info(
+            "pushes: %d events, %d orders read, %d SKUs, %d writes, %d failed",
+            result.events,
+            result.orders_fetched,
+            result.skus,
+            result.pushed,
+            result.failed,
+        )
 
 
 def create_app(service: PushService, *, background: bool = True) -> Starlette:

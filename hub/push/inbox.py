@@ -7,7 +7,7 @@ is done (:mod:`hub.push.process`); a crash in between leaves them to be picked u
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -59,16 +59,12 @@ def store(
     return len(rows)
 
 
-def pending(session: Session, limit: int = 500) -> list[t.PushInboxEntry]:
-    """Unprocessed entries, oldest first."""
-    return list(
-        session.scalars(
-            select(t.PushInboxEntry)
-            .where(t.PushInboxEntry.processed_at.is_(None))
-            .order_by(t.PushInboxEntry.id)
-            .limit(limit)
-        )
-    )
+def pending(session: Session, limit: int = 500, exclude: Collection[int] = ()) -> list[t.PushInboxEntry]:
+    """Unprocessed entries, oldest first; ``exclude``: ids already being processed."""
+    query = select(t.PushInboxEntry).where(t.PushInboxEntry.processed_at.is_(None))
+    if exclude:
+        query = query.where(t.PushInboxEntry.id.not_in(list(exclude)))
+    return list(session.scalars(query.order_by(t.PushInboxEntry.id).limit(limit)))
 
 
 def mark_done(session: Session, ids: Sequence[int], now: datetime) -> None:

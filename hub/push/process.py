@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import anyio
@@ -23,14 +24,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.client import gather
-from hub.core import leases
+from hub.core import health, leases
 from hub.core.engine import Shop, SyncEngine
 from hub.core.orders import store_orders
 from hub.core.shops import ShopRuntime
 from hub.core.stock.picture import ListingInfo
 from hub.core.stock.push import observe
 from hub.errors import HubError
-from hub.models import ListingRef, Order
+from hub.models import Order
 from hub.push import inbox
 from hub.push.events import EventKind
 from hub.report import SyncReport
@@ -75,6 +76,10 @@ class PushProcessor:
     settings: HubSettings
     shops: dict[int, Shop]
     holder: str = field(default_factory=leases.new_holder)
+    #: the engine of :meth:`push_skus`, kept so its stock picture is brought up to date
+    #: incrementally instead of read whole for every push (one push at a time uses it)
+    _engine: SyncEngine | None = field(default=None, init=False, repr=False)
+    _pushing: anyio.Lock | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def open(cls, runtime: ShopRuntime, settings: HubSettings) -> PushProcessor:
@@ -101,30 +106,103 @@ class PushProcessor:
     # --- one round ------------------------------------------------------------------------
 
     async def run_once(self, limit: int = 500) -> ProcessResult:
-        """Process up to ``limit`` pending entries."""
+        """Process up to ``limit`` pending entries: read and store what they announce, then
+        push the stock of the SKUs concerned, then mark them processed."""
         result = ProcessResult()
-        db = self.runtime.db
-
-        def load(s: Session) -> list[_Entry]:
-            return [
-                _Entry(r.id, r.shop_id, EventKind(r.kind), r.order_id, r.item_id, r.sku_id)
-                for r in inbox.pending(s, limit)
-                if r.shop_id in self.shops
-            ]
-
-        entries = await db.run(load)
+        entries = await self._pending(limit)
         if not entries:
             return result
         if not await self._take_lease():
             result.waiting = True
             return result
         try:
-            await self._round(entries, result)
+            affected, failed = await self._ingest(entries, result)
+            await self._push_and_finish(entries, affected, failed, result)
         finally:
-            await db.run(lambda s: leases.release(s, LEASE, self.holder))
+            await self._release_lease()
         return result
 
-    async def _round(self, entries: list[_Entry], result: ProcessResult) -> None:
+    async def run_forever(
+        self,
+        news: Callable[[], Awaitable[None]],
+        pushed: Callable[[ProcessResult, datetime, datetime], None] | None = None,
+        limit: int = 500,
+    ) -> None:
+        """Process entries as they come, in two overlapping stages: while the stock of one
+        batch is pushed, the orders of the next are already read and stored (so an order
+        announced during a push waits for that push's end, not for a whole round); a batch
+        with product or stock events, whose listings are read, waits for the push first.
+        ``news()`` returns when new entries may be pending (or a while has passed).
+        ``pushed(result, started, finished)`` is told of every batch done: its stock push
+        began after its orders were stored. Pushes run one at a time, each batch's entries
+        are marked processed only once its push is done, and the push lease is held while
+        anything is in flight, as in :meth:`run_once`."""
+        in_flight: set[int] = set()
+        pushing = anyio.Event()
+        pushing.set()  # no push in flight
+        holding = False
+        async with anyio.create_task_group() as group:
+            while True:
+                await news()
+                entries = await self._pending(limit, exclude=in_flight)
+                if not entries:
+                    if holding and pushing.is_set() and not in_flight:
+                        await self._release_lease()
+                        holding = False
+                    continue
+                holding = await self._take_lease()
+                if not holding:
+                    await self.runtime.clock.sleep(0.2)  # another process is processing pushes
+                    continue
+                if not all(e.kind.is_order for e in entries):
+                    # A listing is read only while none of our writes is on its way to it,
+                    # as in a round: the read would not tell whether the write landed.
+                    await pushing.wait()
+                result = ProcessResult()
+                affected, failed = await self._ingest(entries, result)
+                ids = {e.id for e in entries if e.id not in failed}
+                in_flight |= ids
+                await pushing.wait()  # one push at a time; this batch's orders are stored
+                pushing = anyio.Event()
+                group.start_soon(
+                    self._push_batch, entries, affected, failed, result, in_flight, ids, pushing, pushed
+                )
+
+    async def _push_batch(
+        self,
+        entries: list[_Entry],
+        affected: set[int],
+        failed: dict[int, str],
+        result: ProcessResult,
+        in_flight: set[int],
+        ids: set[int],
+        done: anyio.Event,
+        pushed: Callable[[ProcessResult, datetime, datetime], None] | None,
+    ) -> None:
+        started = self.runtime.clock.now()
+        try:
+            await self._push_and_finish(entries, affected, failed, result)
+            if pushed is not None:
+                pushed(result, started, self.runtime.clock.now())
+        except Exception:  # the entries stay pending and are taken up again
+            log.exception("push processing: pushing the stock of %d SKUs failed", len(affected))
+        finally:
+            in_flight -= ids
+            done.set()
+
+    async def _pending(self, limit: int, exclude: set[int] | None = None) -> list[_Entry]:
+        def load(s: Session) -> list[_Entry]:
+            return [
+                _Entry(r.id, r.shop_id, EventKind(r.kind), r.order_id, r.item_id, r.sku_id)
+                for r in inbox.pending(s, limit, exclude or ())
+                if r.shop_id in self.shops
+            ]
+
+        return await self.runtime.db.run(load)
+
+    async def _ingest(self, entries: list[_Entry], result: ProcessResult) -> tuple[set[int], dict[int, str]]:
+        """Read and store what ``entries`` announce, shop by shop in parallel; the SKU ids
+        concerned, and the entries that failed (id -> why)."""
         result.events = len(entries)
         by_shop: dict[int, list[_Entry]] = defaultdict(list)
         for entry in entries:
@@ -148,6 +226,13 @@ class PushProcessor:
             for shop_id, shop_entries in by_shop.items():
                 group.start_soon(one, shop_id, shop_entries)
         result.skus = len(affected)
+        return affected, failed
+
+    async def _push_and_finish(
+        self, entries: list[_Entry], affected: set[int], failed: dict[int, str], result: ProcessResult
+    ) -> None:
+        """Push the stock of ``affected``, then mark the entries processed (the failed ones
+        stay pending, with their error)."""
         if affected:
             report = await self.push_skus(affected)
             for r in report.results:
@@ -162,6 +247,7 @@ class PushProcessor:
             inbox.mark_done(s, done, now)
             for entry_id, error in failed.items():
                 inbox.mark_failed(s, [entry_id], error)
+            health.record_changes(s, self.runtime.breakers, now)
 
         await self.runtime.db.run(finish)
 
@@ -220,11 +306,9 @@ class PushProcessor:
                     row.id,
                     row.shop_id,
                     row.sku_id,
-                    ListingRef(
-                        platform_item_id=row.platform_item_id,
-                        platform_sku_id=row.platform_sku_id,
-                        master_code=row.master_code,
-                    ),
+                    row.platform_item_id,
+                    row.platform_sku_id,
+                    row.master_code,
                     row.platform_quantity,
                     row.quantity_as_of,
                     row.needs_read,
@@ -240,10 +324,13 @@ class PushProcessor:
 
     # --- shops without pushes ------------------------------------------------------------------
 
-    async def poll_orders(self, shop: Shop) -> int:
+    async def poll_orders(
+        self, shop: Shop, pushed: Callable[[datetime, datetime], None] | None = None
+    ) -> int:
         """For a shop whose platform does not push (JD): one orders-only sync of that shop,
         then the SKUs of the orders it stored or re-read are pushed on every shop, as an
-        announced order's would be. Returns how many SKUs were concerned."""
+        announced order's would be. Returns how many SKUs were concerned; ``pushed(started,
+        finished)`` is told of that push."""
         clock, db = self.runtime.clock, self.runtime.db
         since = clock.now()
         await SyncEngine(self.runtime, self.settings).run_cycle([shop.name], ["orders"])
@@ -263,12 +350,18 @@ class PushProcessor:
 
         skus = await db.run(touched)
         if skus:
+            started = clock.now()
             await self.push_skus(skus)
+            if pushed is not None:
+                pushed(started, clock.now())
         return len(skus)
 
     async def _take_lease(self) -> bool:
         clock, ttl = self.runtime.clock, self.settings.lease_seconds
         return await self.runtime.db.run(lambda s: leases.acquire(s, LEASE, self.holder, clock.now(), ttl))
+
+    async def _release_lease(self) -> None:
+        await self.runtime.db.run(lambda s: leases.release(s, LEASE, self.holder))
 
     # --- stock of a few SKUs ------------------------------------------------------------------
 
@@ -276,5 +369,9 @@ class PushProcessor:
         """Plan and push the stock of ``sku_ids`` only, on every open shop, lowering first,
         with a cycle's leases and safety (:meth:`SyncEngine.push_stock_of`). Partitioned
         SKUs are only lowered here: the next cycle hands units on."""
-        engine = SyncEngine(self.runtime, self.settings, holder=self.holder)
-        return await engine.push_stock_of(list(self.shops.values()), sku_ids)
+        if self._pushing is None:
+            self._pushing = anyio.Lock()
+        async with self._pushing:
+            if self._engine is None:
+                self._engine = SyncEngine(self.runtime, self.settings, holder=self.holder)
+            return await self._engine.push_stock_of(list(self.shops.values()), sku_ids)

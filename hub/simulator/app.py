@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 import httpx
 
 from hub.core.clock import SYSTEM_CLOCK, Clock
+from hub.simulator.aftersales import AfterSaleBook
 from hub.simulator.faults import Faults
 from hub.simulator.seed import Seed, apply_seed
 from hub.simulator.state import ShopState
@@ -156,6 +157,7 @@ class SandboxApp:
             config.token_ttl, config.access_token, config.refresh_token
         )
         self.state = self.new_state()
+        self.state.after_sales = AfterSaleBook(self.state)
         if config.seed is not None:
             apply_seed(self.state, config.seed)
         self.faults = config.faults or Faults(rng=random.Random(config.rng_seed + 1))

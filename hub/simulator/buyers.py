@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from hub.models import AfterSaleType
 from hub.simulator.app import SandboxApp
 from hub.simulator.state import SandboxError
 
@@ -27,6 +28,10 @@ class Buyers:
     accepted: Counter[str] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)
     units: Counter[str] = field(default_factory=Counter)  # units bought per channel
+    #: share of buyers who, instead of buying, open an after-sale case on an earlier order of
+    #: the channel: a refund if nothing shipped yet, else a return (0: never)
+    after_sale_rate: float = 0.0
+    after_sales: Counter[str] = field(default_factory=Counter)  # cases opened per channel
 
     def buy(self, channel: str, code: str, quantity: int = 1) -> bool:
         """One buyer on ``channel`` orders ``quantity`` of master code ``code`` and pays."""
@@ -46,6 +51,27 @@ class Buyers:
                 return False
         self.accepted[channel] += 1
         self.units[channel] += quantity
+        return True
+
+    def after_sale(self, channel: str) -> bool:
+        """One buyer on ``channel`` opens a case on a random earlier order that has none:
+        a refund before shipment, or a return of shipped goods (the sandbox marks it
+        received later, on its clock). False when there is no such order."""
+        app = self.channels[channel]
+        with app.lock:
+            state = app.state
+            if not state.sales:
+                return False
+            order = state.orders[self.rng.choice(state.sales).order_id]
+            taken = any(c.order_id == order.order_id for c in state.after_sales.cases.values())
+            if taken or order.status.is_closed_unshipped:
+                return False
+            shipped = any(line.shipped for line in order.lines)
+            kind = AfterSaleType.RETURN_REFUND if shipped else AfterSaleType.REFUND_ONLY
+            state.after_sales.open(
+                order.order_id, kind, line_id=next(x.line_id for x in order.lines if x.shipped or not shipped)
+            )
+        self.after_sales[channel] += 1
         return True
 
     def burst(self, codes: Sequence[str], attempts: int, weights: Mapping[str, float] | None = None) -> None:
@@ -94,5 +120,8 @@ class Buyers:
         end = clock.monotonic() + seconds
         while clock.monotonic() < end and not (stop and stop.is_set()):
             channel = self.rng.choices(names, shares)[0]
-            self.buy(channel, self.rng.choice(list(codes)))
+            if self.after_sale_rate and self.rng.random() < self.after_sale_rate:
+                self.after_sale(channel)
+            else:
+                self.buy(channel, self.rng.choice(list(codes)))
             await clock.sleep(self.rng.expovariate(rate))

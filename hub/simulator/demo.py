@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import statistics
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -55,6 +55,7 @@ class DemoOptions:
     push: bool = False  # the sale runs on push messages, polling as the safety net
     safety_interval: float = 2.0  # with push: seconds between safety-net sync cycles
     pull_interval: float = 1.0  # with push: wait between empty TMC consumes
+    after_sale_rate: float = 0.02  # share of buyers who open a refund or return instead of buying
 
 
 @dataclass
@@ -117,7 +118,12 @@ def build_lab(options: DemoOptions, clock: Clock = SYSTEM_CLOCK) -> tuple[Lab, l
         sandbox=sandbox,
         shop_settings={"qps": options.qps, **(PUSH_SETTINGS if options.push else {})},
         retry=RetryPolicy(initial_wait=0.05, max_wait=1.0, max_retry_after=5.0),
-        settings={"listings_interval_minutes": 60, "sales_window_minutes": 5, "order_lookback_seconds": 2},
+        settings={
+            "listings_interval_minutes": 60,
+            "sales_window_minutes": 5,
+            "order_lookback_seconds": 2,
+            "aftersales_interval_minutes": 0,  # a short sale: read after-sales every cycle
+        },
     )
     if options.push:  # the WeChat store signs and encrypts with what the shop is configured with
         for box in lab.sandboxes.values():
@@ -162,23 +168,24 @@ async def run_demo(
         )
         sale_start = clock.now()
         ends: list[datetime] = []
+        spans: list[tuple[datetime, datetime]] = []
         if options.push:
             from hub.simulator.demo_push import race_on_pushes
 
-            reports = await race_on_pushes(lab, scarce, options, clock, ends, WEIGHTS)
+            reports = await race_on_pushes(lab, scarce, options, clock, spans, WEIGHTS)
         else:
             reports = await _race(lab, scarce, options, clock)
         for box in lab.sandboxes.values():
             box.faults.clear()
         say("3/3 settling: last cycles after the sale")
         settle = [await lab.sync() for _ in range(3)]
-        # With pushes, a sale has propagated at the end of the push round that stored it
-        # (safety-net cycles during the sale are not counted: one finishing between a
-        # round's store and its writes would flatter the figure).
+        # With pushes, a sale has propagated at the end of the first stock push that began
+        # after its order was stored (safety-net cycles during the sale are not counted: one
+        # finishing between a store and the push would flatter the figure).
         ends += [r.finished_at for r in (settle if options.push else reports + settle) if r.finished_at]
         reports += settle
         result = _measure(
-            lab, scarce, options, sale_start, reports, listings, first_seconds, first_pushes, ends
+            lab, scarce, options, sale_start, reports, listings, first_seconds, first_pushes, ends, spans
         )
         result.idle_calls_per_hour = await idle_calls_per_hour(lab, options)
         return result
@@ -213,7 +220,7 @@ async def idle_calls_per_hour(lab: Lab, options: DemoOptions) -> dict[str, float
 
 
 async def _race(lab: Lab, scarce: list[str], options: DemoOptions, clock: Clock) -> list[SyncReport]:
-    buyers = Buyers(lab.sandboxes, rng=random.Random(options.seed))
+    buyers = Buyers(lab.sandboxes, rng=random.Random(options.seed), after_sale_rate=options.after_sale_rate)
     reports: list[SyncReport] = []
     done = anyio.Event()
 
@@ -243,6 +250,7 @@ def _measure(
     first_seconds: float,
     first_pushes: int,
     extra_ends: list[datetime],
+    spans: Sequence[tuple[datetime, datetime]] = (),
 ) -> DemoResult:
     stock = len(scarce) * options.scarce_stock
     per_code = {code: sum(box.state.units_sold(code) for box in lab.sandboxes.values()) for code in scarce}
@@ -267,14 +275,17 @@ def _measure(
             }
         )
     )
-    # A sale has reached every channel at the end of the first cycle (or push round) that
-    # finished after its order was stored.
+    # A sale has reached every channel at the end of the first cycle that finished after
+    # its order was stored, or of the first stock push that began after it (pushes overlap
+    # the storing of the next orders, so a push's end alone proves nothing).
     ends = sorted(extra_ends or [])
     delays = []
     by_shop: dict[str, list[float]] = {}
     for shop, sale in sales:
         at = stored.get((shop, sale.order_id))
-        end = next((e for e in ends if at is not None and e >= at), None)
+        candidates = [e for e in ends if at is not None and e >= at][:1]
+        candidates += [f for s, f in spans if at is not None and s >= at]
+        end = min(candidates, default=None)
         if end is not None:
             delays.append((end - sale.at).total_seconds())
             by_shop.setdefault(shop, []).append(delays[-1])

@@ -35,18 +35,19 @@ async def race_on_pushes(
     scarce: list[str],
     options: DemoOptions,
     clock: Clock,
-    ends: list[datetime],
+    spans: list[tuple[datetime, datetime]],
     weights: dict[str, float],
 ) -> list[SyncReport]:
-    """Buyers race while pushes drive the hub; ``ends`` receives the end of every push
-    round that processed something; ``weights``: each shop's share of the buyers. Returns
-    the safety-net cycles' reports."""
+    """Buyers race while pushes drive the hub; ``spans`` receives (start, end) of every
+    stock push after announced orders were stored: it carries the orders stored before its
+    start. ``weights``: each shop's share of the buyers. Returns the safety-net cycles'
+    reports."""
     service = PushService(
         PushProcessor.open(lab.app.runtime(), lab.app.settings),
         pull_interval=options.pull_interval,
         poll_interval=options.interval,
     )
-    buyers = Buyers(lab.sandboxes, rng=random.Random(options.seed))
+    buyers = Buyers(lab.sandboxes, rng=random.Random(options.seed), after_sale_rate=options.after_sale_rate)
     reports: list[SyncReport] = []
     done = anyio.Event()
     pushing = {
@@ -72,18 +73,15 @@ async def race_on_pushes(
                         pending[name].append(change)  # redelivered next tick
             await clock.sleep(TICK)
 
-    async def process() -> None:
-        while not done.is_set():
-            result = await service.processor.run_once()
-            if result.events:
-                ends.append(clock.now())
-            else:
-                await clock.sleep(TICK)
+    def pushed(started: datetime, finished: datetime) -> None:
+        spans.append((started, finished))
+
+    async def process() -> None:  # as `hub serve` does, woken by every push stored
+        await service.processor.run_forever(service.news, lambda _, a, b: pushed(a, b))
 
     async def polled(shop: Shop) -> None:
         while not done.is_set():
-            if await service.processor.poll_orders(shop):
-                ends.append(clock.now())
+            await service.processor.poll_orders(shop, pushed)
             with anyio.move_on_after(options.interval):
                 await done.wait()
 

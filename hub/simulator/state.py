@@ -18,10 +18,13 @@ import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from hub.core.clock import Clock
 from hub.models import OrderStatus
+
+if TYPE_CHECKING:
+    from hub.simulator.aftersales import AfterSaleBook
 
 T = TypeVar("T")
 SELECTIONS_KEPT = 16
@@ -134,6 +137,9 @@ class ShopState:
 
     ``new_item_id``/``new_sku_id``/``new_order_id``/``new_line_id`` make ids in the
     platform's style (a sandbox passes its own factories)."""
+
+    #: the shop's after-sale cases, attached by the sandbox app (it builds on this module)
+    after_sales: AfterSaleBook
 
     def __init__(
         self,

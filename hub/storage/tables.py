@@ -388,6 +388,22 @@ class SyncRun(Base):
     holder: Mapped[str | None] = mapped_column(String(128))  # the process that ran it
 
 
+class ShopHealth(Base):
+    """The last known state of a shop's circuit breaker, written by the process whose
+    breaker changed (the breaker itself lives in that process's memory). ``state``:
+    closed, open or half_open; ``opened_at``: when it last opened (wall clock);
+    ``last_failure``: the last connection failure, secrets masked."""
+
+    __tablename__ = "shop_health"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    opened_at: Mapped[datetime | None]
+    last_failure: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime]
+
+
 class Lease(Base):
     """A time-limited lock on a unit of work (e.g. ``shop:orders``) held by one process.
 
@@ -430,6 +446,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
+    #: set while an admin has disabled the user: no sign-in, open sessions end
+    disabled_at: Mapped[datetime | None]
 
 
 class PushInboxEntry(Base):
@@ -496,3 +514,67 @@ class RateBucket(Base):
 
     shop: Mapped[str] = mapped_column(Code, primary_key=True)
     tat: Mapped[float] = mapped_column(Float)
+
+
+class AfterSale(Base):
+    """An after-sale case (售后) of a shop, keyed by (shop, the platform's case id).
+
+    Re-reading a case updates it; an older version (``modified_at_platform``) never
+    overwrites a newer one. ``order_id`` links the hub's order once it is stored."""
+
+    __tablename__ = "after_sales"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    platform_case_id: Mapped[str] = mapped_column(String(64))
+    platform_order_id: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    platform_status: Mapped[str] = mapped_column(String(48))
+    refund_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    reason: Mapped[str] = mapped_column(String(256), default="")
+    created_at_platform: Mapped[datetime]
+    modified_at_platform: Mapped[datetime]
+    stored_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    lines: Mapped[list[AfterSaleLine]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="AfterSaleLine.id"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("shop_id", "platform_case_id"),
+        Index("ix_after_sales_order", "shop_id", "platform_order_id"),
+        Index("ix_after_sales_created", "created_at_platform"),
+    )
+
+
+class AfterSaleLine(Base):
+    """Units of one order line in a case, and what the hub did with them: ``released``
+    units of a held reservation (a refund before shipment), ``received`` units back in the
+    warehouse, ``damaged`` of those not sellable (they never raise on-hand)."""
+
+    __tablename__ = "after_sale_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    after_sale_id: Mapped[int] = mapped_column(ForeignKey("after_sales.id", ondelete="CASCADE"))
+    line_key: Mapped[str] = mapped_column(String(64))
+    order_line_id: Mapped[str | None] = mapped_column(String(64))
+    platform_item_id: Mapped[str] = mapped_column(String(64), default="")
+    platform_sku_id: Mapped[str] = mapped_column(String(64))
+    master_code: Mapped[str | None] = mapped_column(Code)
+    sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id", ondelete="SET NULL"))
+    quantity: Mapped[int]
+    released: Mapped[int] = mapped_column(default=0)
+    received: Mapped[int] = mapped_column(default=0)
+    damaged: Mapped[int] = mapped_column(default=0)
+
+    case: Mapped[AfterSale] = relationship(back_populates="lines")
+
+    __table_args__ = (
+        UniqueConstraint("after_sale_id", "line_key"),
+        Index("ix_after_sale_lines_sku", "sku_id"),
+        CheckConstraint("received >= 0 AND received <= quantity", name="received_within_quantity"),
+        CheckConstraint("damaged >= 0 AND damaged <= received", name="damaged_within_received"),
+    )

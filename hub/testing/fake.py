@@ -31,6 +31,8 @@ from hub.errors import (
     ServerError,
 )
 from hub.models import (
+    AfterSale,
+    AfterSaleLine,
     Listing,
     ListingRef,
     ListingStatus,
@@ -209,6 +211,34 @@ class FakeSandbox(SandboxApp):
                     ],
                 }
                 for o in chunk
+            ],
+        }
+
+    def _aftersales_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        start, end = from_unix(int(body["start"])), from_unix(int(body["end"]))
+        if end - start > MAX_SPAN:
+            raise SandboxError("invalid", "the time range may span at most one day", "end")
+        page, size = int(body.get("page", 1)), int(body.get("size", PAGE_SIZE))
+        cases = self.state.after_sales.modified(start, end)
+        return {
+            "total": len(cases),
+            "cases": [
+                {
+                    "case_id": c.case_id,
+                    "order_id": c.order_id,
+                    "type": c.kind.value,
+                    "status": c.status.value,
+                    "created": to_unix(c.created),
+                    "modified": to_unix(c.modified),
+                    "refund": c.refund,
+                    "reason": c.reason,
+                    "line_id": c.line.line_id,
+                    "item_id": c.line.item_id,
+                    "sku_id": c.line.sku_id,
+                    "code": c.line.code,
+                    "quantity": c.quantity,
+                }
+                for c in cases[(page - 1) * size : page * size]
             ],
         }
 
@@ -413,6 +443,35 @@ class FakeClient(ShopClient):
                             refunded=ln["refunded"],
                         )
                         for ln in row["lines"]
+                    ),
+                )
+
+    async def iter_after_sales(self, window: TimeWindow) -> AsyncIterator[AfterSale]:
+        async def page_of(page: int) -> tuple[list[dict[str, Any]], int]:
+            body = {"start": to_unix(window.start), "end": math.ceil(window.end.timestamp()), "page": page}
+            data = await self.request("aftersales.list", {**body, "size": PAGE_SIZE})
+            return data["cases"], data["total"]
+
+        async for rows in numbered_pages(page_of, size=PAGE_SIZE):
+            for row in rows:
+                yield AfterSale(
+                    platform_case_id=row["case_id"],
+                    platform_order_id=row["order_id"],
+                    type=row["type"],
+                    status=row["status"],
+                    platform_status=row["status"],
+                    created_at=from_unix(row["created"]),
+                    modified_at=from_unix(row["modified"]),
+                    refund_amount=row["refund"],
+                    reason=row["reason"],
+                    lines=(
+                        AfterSaleLine(
+                            platform_item_id=row["item_id"],
+                            platform_sku_id=row["sku_id"],
+                            master_code=row["code"],
+                            line_id=row["line_id"],
+                            quantity=row["quantity"],
+                        ),
                     ),
                 )
 

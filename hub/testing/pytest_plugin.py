@@ -20,6 +20,7 @@ folder (``XDG_CONFIG_HOME``), never in the user's ``~/.config/hub``.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,6 +56,20 @@ def _hub_secret_key_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
         patch.delenv("HUB_SECRET_KEY_FILE", raising=False)
         patch.delenv("HUB_NEW_SECRET_KEY", raising=False)
         yield
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A ``hub`` command run in a test configures the root logger (level, handler), as it
+    does in a process of its own; put it back, so no later test's log capture depends on
+    which commands ran before it."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    root.setLevel(level)
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
 
 
 @pytest.fixture

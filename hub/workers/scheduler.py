@@ -25,10 +25,12 @@ from hub.workers import enqueue
 
 
 def intervals(settings: HubSettings) -> dict[str, timedelta]:
-    """How often each stream of a shop runs under workers."""
+    """How often each stream of a shop runs under workers: listings and after-sales at
+    their own settings, the others every ``worker_interval_seconds``."""
     every = timedelta(seconds=settings.worker_interval_seconds)
     spans = dict.fromkeys(STREAMS, every)
     spans["listings"] = timedelta(minutes=settings.listings_interval_minutes) or every
+    spans["aftersales"] = timedelta(minutes=settings.aftersales_interval_minutes) or every
     return spans
 
 

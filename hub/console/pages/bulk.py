@@ -1,5 +1,8 @@
 """Bulk: upload a stock or price file, see the same dry-run diff and row errors as
-`hub stock import` / `hub price import`, then apply it (:mod:`hub.bulk.imports`)."""
+`hub stock import` / `hub price import`, then apply it (:mod:`hub.bulk.imports`), and
+push it at once if asked (as ``--apply --push``). The CLI's options are offered too:
+``--force`` (price files) and ``--create-warehouses`` (stock files); they are chosen with
+the upload, so what is applied is what the dry run showed."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from hub.bulk.kind import ImportOptions, ImportResult
 from hub.bulk.spreadsheet import CSV_SUFFIXES, XLSX_SUFFIXES
 from hub.console.auth import action, hub, signed_in
 from hub.console.templating import flash, render
+from hub.core import engine
 from hub.errors import HubError
 
 MAX_BYTES = 50 * 1024 * 1024
@@ -33,10 +37,32 @@ def _uploads(request: Request) -> Path:
     return Path(folder)
 
 
-def _run(request: Request, path: Path, kind: str, *, apply: bool, partial: bool, actor: str) -> ImportResult:
+#: the CLI options a file may be checked and applied with, by kind (form field -> option)
+OPTIONS = {"prices": ("force",), "stock": ("create_warehouses",)}
+
+
+def _run(
+    request: Request,
+    path: Path,
+    kind: str,
+    *,
+    apply: bool,
+    partial: bool,
+    actor: str,
+    flags: dict[str, bool],
+    push: bool = False,
+) -> ImportResult:
     app = hub(request)
     limit = app.settings.price_change_limit
-    options = ImportOptions(apply=apply, partial=partial, price_change_limit=limit, actor=actor, show=200)
+    options = ImportOptions(
+        apply=apply,
+        partial=partial,
+        price_change_limit=limit,
+        actor=actor,
+        show=200,
+        collect_shops=push,
+        **flags,
+    )
     return run_import(app.db, path, kind, options, now=app.clock.now)
 
 
@@ -65,8 +91,11 @@ async def check(request: Request) -> Response:
         shutil.rmtree(folder)
         return render(request, "bulk.html", 413, kinds=list(KINDS), error=f"{name}: larger than 50 MB")
     path.write_bytes(data)
+    flags = {option: form.get(option) == "on" for option in OPTIONS[kind]}
     try:
-        result = await _in_thread(request, path, kind, apply=False, partial=False, actor=user.name)
+        result = await _in_thread(
+            request, path, kind, apply=False, partial=False, actor=user.name, flags=flags
+        )
     except HubError as exc:
         shutil.rmtree(folder)
         return render(request, "bulk.html", 400, kinds=list(KINDS), error=str(exc))
@@ -74,9 +103,9 @@ async def check(request: Request) -> Response:
     for old in list(uploads)[: max(0, len(uploads) - KEEP + 1)]:  # the cookie stays small
         uploads.pop(old)
         shutil.rmtree(_uploads(request) / old, ignore_errors=True)
-    uploads[token] = {"kind": kind, "name": name}
+    uploads[token] = {"kind": kind, "name": name, "flags": flags}
     request.session["uploads"] = uploads
-    return render(request, "bulk.html", kinds=list(KINDS), result=result, token=token, kind=kind)
+    return render(request, "bulk.html", kinds=list(KINDS), result=result, token=token, kind=kind, flags=flags)
 
 
 async def apply(request: Request) -> Response:
@@ -88,12 +117,25 @@ async def apply(request: Request) -> Response:
         return render(request, "bulk.html", 400, kinds=list(KINDS))
     folder = _uploads(request) / token
     partial = form.get("partial") == "on"
+    push = form.get("push") == "now"
+    kind, flags = upload["kind"], upload.get("flags", {})
     try:
         result = await _in_thread(
-            request, folder / upload["name"], upload["kind"], apply=True, partial=partial, actor=user.name
+            request,
+            folder / upload["name"],
+            kind,
+            apply=True,
+            partial=partial,
+            actor=user.name,
+            flags=flags,
+            push=push,
         )
     except HubError as exc:
         return render(request, "bulk.html", 400, kinds=list(KINDS), error=str(exc))
+    report = None
+    if push and result.applied and result.shops:
+        app = hub(request)
+        report = await engine.push_now(app.runtime(), app.settings, result.shops, kind)
     if result.applied is not None:
         shutil.rmtree(folder, ignore_errors=True)
         uploads = dict(request.session.get("uploads", {}))
@@ -104,8 +146,11 @@ async def apply(request: Request) -> Response:
         "bulk.html",
         kinds=list(KINDS),
         result=result,
-        kind=upload["kind"],
+        kind=kind,
+        flags=flags,
         token=None if result.applied is not None else token,
+        pushed=push and bool(result.applied),
+        report=report,
     )
 
 

@@ -1,5 +1,5 @@
-"""Overview (看板): today per channel, 30 days of orders, handling time, sync health,
-stock alerts, failed writes. Every figure comes from :mod:`hub.core.reports`."""
+"""Overview (看板): today per channel, 30 days of orders, handling time, return rates,
+sync health, stock alerts, failed writes. Every figure comes from :mod:`hub.core.reports`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from hub.core import reports
 from hub.core.stock.show import sku_rows
 
 DAYS = 30
+RETURNS_SHOWN = 10  # the SKUs with the highest return rates; `hub report returns` has them all
 
 
 def figures(request: Request) -> Any:
@@ -32,6 +33,7 @@ def figures(request: Request) -> Any:
             "today": reports.channels(s, reports.today(now)).rows,
             "days": reports.orders_by_day(s, month).rows,
             "handling": reports.handling(s, month).rows,
+            "returns": reports.returns(s, month).rows[:RETURNS_SHOWN],
             "health": reports.sync_health(s),
             "alerts": reports.alerts(stock),
             "failed_total": failed_total,

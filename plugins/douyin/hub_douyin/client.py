@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from hub.client import ShopClient, gather
+from hub.client import ShopClient, gather, keep_newest
 from hub.errors import (
     AuthError,
     BadPush,
@@ -33,6 +33,7 @@ from hub.errors import (
     ServerError,
 )
 from hub.models import (
+    AfterSale,
     Listing,
     ListingRef,
     Order,
@@ -48,6 +49,7 @@ from hub.platform import TokenSet
 from hub.push.events import ParsedPush, PushAnswer, PushRequest
 from hub.secrets import redact
 from hub_douyin import PLATFORM, mappers, push, signing
+from hub_douyin import aftersales as dy_after
 from hub_douyin.settings import DouyinSettings
 
 log = logging.getLogger("hub.douyin")
@@ -417,6 +419,39 @@ class DouyinClient(ShopClient):
                 "order.searchList total is not a number", **self._where("order.searchList")
             ) from None
         return list(rows), total
+
+    # --- after-sales (hub_douyin.aftersales) ------------------------------------------------
+
+    async def iter_after_sales(self, window: TimeWindow) -> AsyncIterator[AfterSale]:
+        """After-sale orders updated within ``window`` (UNCONFIRMED API, see
+        :mod:`hub_douyin.aftersales`), split and rounded to whole seconds like orders; the
+        pages are read last to first (an item that moves is read twice, never skipped) and
+        the newest version of each case is yielded once per window part."""
+        path = self.settings.aftersale_path
+        operation = signing.method_for_path(path)
+        size = self.settings.page_size
+        for part in mappers.split_window(window, timedelta(hours=self.settings.aftersale_window_hours)):
+            first, stop = mappers.window_seconds(part)
+            last = stop - 1 if self.settings.order_window_end_inclusive else stop
+            params = {"update_start_time": first, "update_end_time": last, "size": size}
+
+            async def page_at(page: int, params: dict[str, Any] = params) -> tuple[list[Any], int]:
+                data = await self.request(path, {**params, "page": page})
+                if not isinstance(data, Mapping) or not isinstance(data.get("items") or [], list):
+                    raise MalformedResponse(f"{operation} data has no items list", **self._where(operation))
+                return list(data.get("items") or []), self._mapped(
+                    mappers.count_of, data.get("total"), "total"
+                )
+
+            found: dict[str, AfterSale] = {}
+            async for rows in numbered_pages(page_at, size=size, first=0, backwards=True):
+                for row in rows:
+                    case = self._mapped(dy_after.case_from_item, row)
+                    if case is None or not first <= mappers.unix(case.modified_at) < stop:
+                        continue
+                    keep_newest(found, case)
+            for case in found.values():
+                yield case
 
     async def get_order(self, order_id: str) -> Order:
         """One order by its shop order id (order.orderDetail)."""

@@ -96,6 +96,11 @@ def platform_id(value: Any, field: str, where: str) -> str:
     raise DataError(f"{where}: {field} is not a Douyin id: {value!r}")
 
 
+def count_of(value: Any, field: str) -> int:
+    """A count Douyin reports (``total``); absent is 0."""
+    return 0 if value in (None, "") else _fen(value, field, "answer")
+
+
 def numeric_id(value: str, field: str) -> int:
     """A hub id as the int64 number Douyin expects in param_json (``sku_id``, ``product_id``)."""
     text = str(value).strip()

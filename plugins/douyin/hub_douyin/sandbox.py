@@ -39,6 +39,7 @@ from hub.simulator import (
 )
 from hub.units import CN_TZ, from_unix, parse_cn_time, to_unix
 from hub_douyin import PLATFORM, signing
+from hub_douyin import aftersales as dy_after
 from hub_douyin.push import event_sign
 
 SUCCESS = 10000
@@ -149,6 +150,7 @@ class DouyinSandbox(SandboxApp):
             "order.searchList": self._order_search,
             "order.orderDetail": self._order_detail,
             "order.logisticsAdd": self._logistics_add,
+            "afterSale.List": self._after_sale_list,
         }
 
     def new_state(self) -> ShopState:
@@ -598,6 +600,32 @@ class DouyinSandbox(SandboxApp):
             "size": size,
             "total": len(found),
             "shop_order_list": [self._shop_order(o) for o in chunk],
+        }
+
+    def _after_sale_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        """After-sale orders by update time (both ends included), newest first, paged from 0."""
+        page, size = self._int(params, "page", 0), self._int(params, "size", 10)
+        if not 1 <= size <= self.max_page_size:
+            raise _invalid("size", f"取值范围为1~{self.max_page_size}")
+        if page < 0:
+            raise _invalid("page", "不能小于0")
+        span = self._time_range(
+            {
+                "update_time_start": params.get("update_start_time"),
+                "update_time_end": params.get("update_end_time"),
+            },
+            "update_time",
+        )
+        first, last = span if span is not None else (0, to_unix(self.clock.now()))
+        cases = self.state.after_sales.modified(from_unix(first), from_unix(last + 1))
+        cases.sort(key=lambda c: (to_unix(c.modified), int(c.case_id)), reverse=True)
+        chunk = cases[page * size : (page + 1) * size]
+        return {
+            "page": page,
+            "size": size,
+            "total": len(cases),
+            "has_more": (page + 1) * size < len(cases),
+            "items": [dy_after.item_json(c) for c in chunk],
         }
 
     def _time_range(self, params: Mapping[str, Any], field: str) -> tuple[int, int] | None:

@@ -54,6 +54,17 @@ class DouyinSettings(ShopSettings):
         le=MAX_PAGE_SIZE,
         description="rows per product.listV2 / order.searchList page",
     )
+    aftersale_path: str = Field(
+        default="/afterSale/List",
+        pattern=r"^/\w+/\w+$",
+        description="UNCONFIRMED: the after-sale list API (not in the fact sheet; the doudian SDK's path)",
+    )
+    aftersale_window_hours: float = Field(
+        default=24.0,
+        gt=0,
+        le=24 * 31,
+        description="UNCONFIRMED: longest update-time window one after-sale list query may span",
+    )
     product_list_max_rows: int = Field(
         default=MAX_PRODUCT_ROWS,
         ge=1,

@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from hub.client import ShopClient, gather
+from hub.client import ShopClient, gather, keep_newest
 from hub.errors import (
     AuthError,
     InvalidRequest,
@@ -36,6 +36,7 @@ from hub.errors import (
     ServerError,
 )
 from hub.models import (
+    AfterSale,
     Listing,
     ListingRef,
     Order,
@@ -46,9 +47,11 @@ from hub.models import (
     StockUpdate,
     TimeWindow,
 )
+from hub.paging import numbered_pages
 from hub.platform import TokenSet
 from hub.secrets import redact
 from hub_jd import PLATFORM
+from hub_jd import aftersales as jd_after
 from hub_jd.mappers import (
     ORDER_FIELDS,
     SKU_DELETED,
@@ -497,6 +500,56 @@ class JdClient(ShopClient):
             "sortType": 0,  # anything but 1 is ascending
             "dateType": 0,  # anything but 1 is by modified time
         }
+
+    # --- after-sales (hub_jd.aftersales) -----------------------------------------------------
+
+    async def iter_after_sales(self, window: TimeWindow) -> AsyncIterator[AfterSale]:
+        """Service orders updated in ``window``: whole seconds, end rounded up (JD's
+        bounds are taken as inclusive), ``aftersale_max_span_days`` per query, and the
+        pages read from the last back to the first (the sort order is UNCONFIRMED: a
+        service order that moves is then read twice, never skipped; the newest is kept)."""
+        method = self.settings.aftersale_method
+        size = self.settings.aftersale_page_size
+        span = timedelta(days=self.settings.aftersale_max_span_days)
+        start = window.start
+        while start < window.end:
+            stop = min(window.end, start + span)
+            found: dict[str, AfterSale] = {}
+            async for rows in numbered_pages(
+                lambda n, a=start, b=stop: self._services_page(a, b, n), size=size, backwards=True
+            ):
+                for row in rows:
+                    try:
+                        case = jd_after.case_from_service(row, self.settings.aftersale_received_steps)
+                    except JdDataError as exc:
+                        raise self._malformed(method, exc, "a service order") from None
+                    if case is None or not start <= case.modified_at < stop:
+                        continue
+                    keep_newest(found, case)
+            for case in found.values():
+                yield case
+            start = stop
+
+    async def _services_page(self, start: datetime, end: datetime, page: int) -> tuple[list[Any], int]:
+        method = self.settings.aftersale_method
+        params: dict[str, Any] = {
+            "updateTimeBegin": cn_time(start),
+            "updateTimeEnd": ceil_cn_time(end),
+            "pageNumber": page,
+            "pageSize": self.settings.aftersale_page_size,
+        }
+        if self.settings.aftersale_bu_id:
+            params["buId"] = self.settings.aftersale_bu_id
+        if self.settings.aftersale_operate_pin:
+            params["operatePin"] = self.settings.aftersale_operate_pin
+        result = await self.request(method, params)
+        block = result.get(jd_after.RESULT_KEY)
+        rows = block.get("data") if isinstance(block, Mapping) else None
+        if not isinstance(rows, list):
+            raise MalformedResponse(
+                f"the answer has no {jd_after.RESULT_KEY}.data list", platform=self.platform, operation=method
+            )
+        return rows, self._count(method, block.get("totalCount"), "totalCount") or 0
 
     async def get_order_info(self, order_id: str) -> Mapping[str, Any] | None:
         """JD's raw ``orderInfo`` of one order, or None when JD does not know it."""

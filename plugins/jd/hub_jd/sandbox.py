@@ -42,7 +42,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from hub.models import OrderStatus
+from hub.models import AfterSaleType, OrderStatus
 from hub.simulator import (
     ItemState,
     OrderState,
@@ -54,6 +54,7 @@ from hub.simulator import (
 )
 from hub.units import CN_TZ, utc
 from hub_jd import PLATFORM
+from hub_jd import aftersales as jd_after
 from hub_jd.mappers import (
     SKU_OFF_SALE,
     SKU_ON_SALE,
@@ -194,6 +195,7 @@ class JdSandbox(SandboxApp):
     sku_page_max: int = 50
     #: largest page_size of the POP order search (documented: 100)
     order_page_max: int = 100
+    aftersale_page_max: int = 100  # UNCONFIRMED
     vender_id: str = "10086001"
     _sorted_skus: tuple[SkuState, ...] = ()  # see _skus_by_id
 
@@ -282,6 +284,7 @@ class JdSandbox(SandboxApp):
             "jingdong.stock.write.updateSkuStock": self._update_stock,
             "jingdong.price.write.updateSkuJdPrice": self._update_price,
             "jingdong.pop.order.shipment": self._ship,
+            "jingdong.asc.query.list": self._after_sales,
         }
         for method in ORDER_SEARCH_METHODS:
             handlers[method] = self._search_orders
@@ -500,6 +503,32 @@ class JdSandbox(SandboxApp):
             return time_from_jd(_text(p, name), name)
         except JdDataError:
             raise BusinessError(f"{name} must be yyyy-MM-dd HH:mm:ss", f"{name}格式错误") from None
+
+    def _after_sales(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
+        """Service orders (returns and exchanges) by update time, both ends included,
+        oldest first; a refund before shipment is an order cancellation, not listed here."""
+        page = _int(p, "pageNumber", default=1, low=1)
+        size = _int(p, "pageSize", default=10, low=1, high=self.aftersale_page_max)
+        start, end = self._date(p, "updateTimeBegin"), self._date(p, "updateTimeEnd")
+        if end < start:
+            raise BusinessError(
+                "updateTimeEnd must not be before updateTimeBegin", "结束时间不能早于开始时间"
+            )
+        cases = [
+            c
+            for c in self.state.after_sales.modified(start, end + timedelta(seconds=1))
+            if c.kind is not AfterSaleType.REFUND_ONLY
+        ]
+        cases.sort(key=lambda c: (_floor(c.modified), int(c.case_id)))
+        rows = [jd_after.service_json(c) for c in cases[(page - 1) * size : page * size]]
+        return {
+            jd_after.RESULT_KEY: {
+                "data": rows,
+                "totalCount": len(cases),
+                "pageNumber": page,
+                "pageSize": size,
+            }
+        }
 
     def _search_orders(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
         states = self._states(p)

@@ -81,6 +81,35 @@ class JdSettings(ShopSettings):
         "(paid, then cancelled) rather than cancelled (UNCONFIRMED field paymentConfirmTime)",
     )
 
+    aftersale_method: str = Field(
+        default="jingdong.asc.query.list",
+        min_length=1,
+        description="after-sale service order list API (from the JOS SDKs, not the fact sheet: UNCONFIRMED)",
+    )
+    aftersale_page_size: int = Field(
+        default=50, ge=1, le=100, description="pageSize of the after-sale list (JD's maximum is UNCONFIRMED)"
+    )
+    aftersale_max_span_days: float = Field(
+        default=7, gt=0, le=31, description="longest updateTime window of one after-sale query (UNCONFIRMED)"
+    )
+    aftersale_bu_id: str | None = Field(
+        default=None,
+        description="buId sent with the after-sale list (the vendor id; UNCONFIRMED whether needed)",
+    )
+    aftersale_operate_pin: str | None = Field(
+        default=None, description="operatePin sent with the after-sale list (UNCONFIRMED whether needed)"
+    )
+    aftersale_received_steps: tuple[str, ...] = Field(
+        default=("33", "34", "40", "50"),
+        description="serviceStep codes at which returned goods are with the merchant (UNCONFIRMED codes)",
+    )
+
+    @field_validator("aftersale_received_steps", mode="before")
+    @classmethod
+    def _steps(cls, value: object) -> object:
+        # `--set aftersale_received_steps=33,34` arrives as one string.
+        return tuple(v.strip() for v in value.split(",") if v.strip()) if isinstance(value, str) else value
+
     @field_validator("order_states")
     @classmethod
     def _known_states(cls, value: tuple[str, ...]) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from hub.client import SHOP_WIDE, ShopClient, gather
+from hub.client import SHOP_WIDE, ShopClient, gather, keep_newest
 from hub.errors import (
     AuthError,
     InvalidRequest,
@@ -35,6 +35,7 @@ from hub.errors import (
     ServerError,
 )
 from hub.models import (
+    AfterSale,
     Listing,
     ListingRef,
     ListingStatus,
@@ -50,6 +51,7 @@ from hub.paging import numbered_pages
 from hub.push.events import PushEvent
 from hub.secrets import redact
 from hub_taobao import PLATFORM, push
+from hub_taobao import aftersales as refunds
 from hub_taobao import mappers as m
 from hub_taobao.settings import TaobaoSettings
 from hub_taobao.signing import sign
@@ -654,6 +656,53 @@ class TaobaoClient(ShopClient):
                 yield m.order_from_trade(trade)
             except (m.MappingError, ValueError) as exc:
                 raise self._malformed("taobao.trades.sold.increment.get", exc) from None
+
+    # --- refunds (hub_taobao.aftersales) ----------------------------------------------------------
+
+    async def iter_after_sales(self, window: TimeWindow) -> AsyncIterator[AfterSale]:
+        """Refunds modified in ``window`` (refunds.receive.get), widened to whole seconds like
+        trades and read ``refund_max_span`` at a time (the limit is UNCONFIRMED)."""
+        start, end = _floor(window.start), _ceil(window.end)
+        span = timedelta(hours=self.settings.refund_max_span_hours)
+        while start < end:
+            stop = min(end, start + span)
+            seen: dict[str, AfterSale] = {}
+            # The sort order is UNCONFIRMED: walking back from the last page (as for trades)
+            # repeats a refund that moves, never skips one; the newest version is kept.
+            async for page in numbered_pages(
+                lambda n, a=start, b=stop: self._refunds_page(a, b, n),
+                size=self.settings.refund_page_size,
+                backwards=True,
+            ):
+                for row in page:
+                    try:
+                        case = refunds.case_from_refund(row)
+                    except (m.MappingError, ValueError) as exc:
+                        raise self._malformed(refunds.METHOD, exc) from None
+                    if start <= case.modified_at < stop:
+                        keep_newest(seen, case)
+            for case in seen.values():
+                yield case
+            start = stop
+
+    async def _refunds_page(
+        self, start: datetime, end: datetime, page: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        data = await self.request(
+            refunds.METHOD,
+            {
+                "fields": refunds.REFUND_FIELDS,
+                "start_modified": m.top_time(start),
+                "end_modified": m.top_time(end),
+                "page_no": page,
+                "page_size": self.settings.refund_page_size,
+                "use_has_next": False,
+            },
+        )
+        try:
+            return m.nested(data, "refunds", "refund"), int(data.get("total_results") or 0)
+        except (m.MappingError, ValueError) as exc:
+            raise self._malformed(refunds.METHOD, exc) from None
 
     async def trade_detail(self, tid: str, fields: str = m.TRADE_FIELDS) -> dict[str, Any]:
         """One trade with its sub-orders (trade.fullinfo.get)."""

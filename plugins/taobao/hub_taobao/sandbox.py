@@ -35,13 +35,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
 import httpx
 
-from hub.models import OrderStatus
+from hub.models import AfterSaleType, OrderStatus
 from hub.simulator import (
     ItemState,
     OrderLineState,
@@ -56,6 +56,7 @@ from hub.simulator import (
 from hub.simulator.pushes import OrderFeed
 from hub.units import CN_FORMAT, CN_TZ, fen_to_yuan, format_cn_time, from_unix, utc, yuan_to_fen
 from hub_taobao import PLATFORM
+from hub_taobao import aftersales as refunds
 from hub_taobao.signing import SIGN_METHODS, verify
 
 # Canonical status -> TOP trade status. A closed trade is TRADE_CLOSED_BY_TAOBAO when it
@@ -182,6 +183,7 @@ class TaobaoSandbox(SandboxApp):
             "taobao.item.update": self._item_update,
             "taobao.trades.sold.increment.get": self._trades_sold_increment_get,
             "taobao.trades.sold.get": self._trades_sold_get,
+            "taobao.refunds.receive.get": self._refunds_receive_get,
             "taobao.item.sku.get": self._item_sku_get,
             "taobao.top.auth.token.refresh": self._token_refresh,
             "taobao.top.auth.token.create": self._token_create,
@@ -866,6 +868,33 @@ class TaobaoSandbox(SandboxApp):
             out["total_results"] = len(trades)
         if rows:
             out["trades"] = {"trade": rows}
+        return out
+
+    def _refunds_receive_get(self, p: dict[str, str]) -> dict[str, Any]:
+        """Refunds the seller received, by modified time (both ends included, whole seconds),
+        newest first, paged like trades; exchanges are not refunds and are left out."""
+        fields = self._fields(p)
+        start = self._time(p, "start_modified", required=False) or datetime.min.replace(tzinfo=UTC)
+        end = self._time(p, "end_modified", required=False) or self.clock.now()
+        page = self._int(p, "page_no", 1, 1)
+        size = self._int(p, "page_size", 40, 1, self.max_trade_page_size)
+        status = p.get("status")
+        if status and status not in refunds.STATUS:
+            raise _invalid("status", f"unknown refund status {status!r}")
+        cases = [
+            c
+            for c in self.state.after_sales.modified(start, end + timedelta(seconds=1))
+            if c.kind is not AfterSaleType.EXCHANGE and (not status or refunds.TOP_STATUS[c.status] == status)
+        ]
+        cases.sort(key=lambda c: (c.modified.replace(microsecond=0), int(c.case_id)), reverse=True)
+        rows = [refunds.refund_json(c, fields) for c in cases[(page - 1) * size : page * size]]
+        out: dict[str, Any] = (
+            {"has_next": page * size < len(cases)}
+            if p.get("use_has_next") == "true"
+            else {"total_results": len(cases)}
+        )
+        if rows:
+            out["refunds"] = {"refund": rows}
         return out
 
     def _trade_fullinfo_get(self, p: dict[str, str]) -> dict[str, Any]:

@@ -78,6 +78,17 @@ class TaobaoSettings(ShopSettings):
         "reports such price updates as unsupported (not in our sources: UNCONFIRMED)",
     )
 
+    refund_page_size: int = Field(
+        default=100, ge=1, le=100, description="refunds.receive.get page size (≤ 100)"
+    )
+    refund_max_span_hours: float = Field(
+        default=24,
+        gt=0,
+        le=24 * 30,
+        description="longest modified-time window of one refunds.receive.get query (no limit in our "
+        "sources: UNCONFIRMED; one day like trades)",
+    )
+
     tmc_group: str = Field(
         default="default", min_length=1, description="TMC group the hub consumes messages of"
     )

@@ -38,6 +38,7 @@ from hub.errors import (
     TransportError,
 )
 from hub.models import (
+    AfterSale,
     Listing,
     ListingRef,
     Order,
@@ -55,6 +56,7 @@ from hub.platform import TokenSet
 from hub.push.events import ParsedPush, PushAnswer, PushRequest
 from hub.secrets import redact
 from hub_wechat import PLATFORM, mappers, push
+from hub_wechat import aftersales as wx_after
 from hub_wechat.settings import WechatSettings
 
 log = logging.getLogger("hub_wechat")
@@ -467,6 +469,40 @@ class WechatClient(ShopClient):
                         yield order
                 if not page.get("has_more"):
                     break
+
+    # --- after-sales (hub_wechat.aftersales) --------------------------------------------------
+
+    async def iter_after_sales(self, window: TimeWindow) -> AsyncIterator[AfterSale]:
+        """After-sale orders in ``window`` (by update time, or create time: the
+        ``aftersale_time_field`` setting) in slices of at most 24 hours, paged by
+        ``next_key`` while ``has_more``; then ``getaftersaleorder`` for each id."""
+        pair = self.settings.aftersale_time_field
+        for part in mappers.split_window(window, timedelta(hours=wx_after.MAX_SPAN_HOURS)):
+            yielded: set[str] = set()
+            span = mappers.update_time_range(part)
+
+            def page_at(key: str, span: dict[str, int] = span) -> Awaitable[Any]:
+                body = {f"begin_{pair}_time": span["start_time"], f"end_{pair}_time": span["end_time"]}
+                return self.request(wx_after.LIST_PATH, {**body, "next_key": key} if key else body)
+
+            async for page in token_pages(page_at, _next_key, what=f"{self.shop} {wx_after.LIST_PATH}"):
+                ids = [str(x) for x in page.get("after_sale_order_id_list") or []]
+                fresh = [i for i in dict.fromkeys(ids) if i not in yielded]
+                for case in await gather(lambda i=i: self.get_after_sale(i) for i in fresh):
+                    when = case.modified_at if pair == "update" else case.created_at
+                    if part.start <= when < part.end:
+                        yielded.add(case.platform_case_id)
+                        yield case
+                if not page.get("has_more"):
+                    break
+
+    async def get_after_sale(self, case_id: str) -> AfterSale:
+        """One after-sale order (getaftersaleorder)."""
+        data = await self.request(wx_after.GET_PATH, {"after_sale_order_id": case_id})
+        try:
+            return wx_after.case_from_wire(data["after_sale_order"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise self._malformed(wx_after.GET_PATH, exc) from None
 
     async def _get_orders(self, order_ids: Sequence[str]) -> dict[str, Order | None]:
         """:meth:`get_order` of each id, concurrently; the first failure is raised as itself."""

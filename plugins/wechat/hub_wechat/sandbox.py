@@ -43,6 +43,7 @@ from hub.models import OrderStatus
 from hub.simulator import SandboxApp, SandboxConfig, SandboxError, ShopState, numeric_ids
 from hub.simulator.state import OrderState
 from hub.units import CN_TZ, from_unix, to_unix
+from hub_wechat import aftersales as wx_after
 from hub_wechat import push
 
 TOKEN_TTL = 7200  # seconds a WeChat access token lives
@@ -74,6 +75,7 @@ STOCK_NOT_ENOUGH = 10020090
 ORDER_PARAM_ERROR = 10021000
 ORDER_NOT_FOUND = 10021001
 ORDER_STATUS_ERROR = 10021002
+AFTERSALE_RANGE = 10020004  # getaftersalelist: time range longer than 24 hours
 TASK_RULE = 10020300
 TASK_EXISTS = 10020301
 TASK_NOT_FOUND = 10020302
@@ -100,6 +102,7 @@ _SANDBOX_ERRORS = {
     "item_not_found": PRODUCT_NOT_FOUND,
     "sku_not_found": PRODUCT_NOT_FOUND,
     "order_not_found": ORDER_NOT_FOUND,
+    "not_found": ORDER_NOT_FOUND,  # an after-sale order (its own code is UNCONFIRMED)
     "bad_order_status": ORDER_STATUS_ERROR,
     "line_not_found": ORDER_PARAM_ERROR,
     "promotion_conflict": TASK_EXISTS,
@@ -616,6 +619,47 @@ class WechatSandbox(SandboxApp):
             "has_more": len(found) > size,
         }
 
+    #: after-sale ids per getaftersalelist page (the API takes no page size: UNCONFIRMED)
+    aftersale_page_size = 50
+
+    def _after_sale_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        """After-sale order ids by create or update time (a pair is required, both ends
+        included, at most 24 hours), oldest first, paged by ``next_key``."""
+        pair = "update" if "begin_update_time" in body or "end_update_time" in body else "create"
+        if pair == "create" and "begin_create_time" not in body:
+            raise WxError(
+                PARAM_ERROR, "invalid parameter: begin_create_time or begin_update_time is required"
+            )
+        begin, end = self._int(body, f"begin_{pair}_time"), self._int(body, f"end_{pair}_time")
+        if not 0 <= end - begin <= wx_after.MAX_SPAN_HOURS * 3600:
+            raise WxError(AFTERSALE_RANGE, "invalid time range: no longer than 24 hours")
+
+        def when(case: Any) -> int:
+            return self._ts(case.modified if pair == "update" else case.created)
+
+        self.state.after_sales.advance()
+        found = sorted(
+            (c for c in self.state.after_sales.cases.values() if begin <= when(c) <= end),
+            key=lambda c: (when(c), int(c.case_id)),
+        )
+        cursor = self._cursor(body.get("next_key"))
+        if cursor is not None:
+            at, _, last = cursor.partition(":")
+            if not (at.isdigit() and last.isdigit()):
+                raise WxError(PARAM_ERROR, "invalid parameter: next_key")
+            found = [c for c in found if (when(c), int(c.case_id)) > (int(at), int(last))]
+        page = found[: self.aftersale_page_size]
+        next_key = self._key(f"{when(page[-1])}:{page[-1].case_id}") if page else body.get("next_key") or ""
+        return {
+            "after_sale_order_id_list": [c.case_id for c in page],
+            "has_more": len(found) > len(page),
+            "next_key": next_key,
+        }
+
+    def _after_sale_get(self, body: dict[str, Any]) -> dict[str, Any]:
+        case = self.state.after_sales.case(self._id(body, "after_sale_order_id"))
+        return {"after_sale_order": wx_after.wire_case(case)}
+
     def _delivery_info(self, order: OrderState) -> dict[str, Any]:
         recorded = self.deliveries.get(order.order_id)
         if recorded is None and order.tracking_number:
@@ -869,6 +913,8 @@ WechatSandbox.ROUTES = {
     "order/list/get": WechatSandbox._order_list,
     "order/get": WechatSandbox._order_get,
     "order/delivery/send": WechatSandbox._delivery_send,
+    wx_after.LIST_PATH: WechatSandbox._after_sale_list,
+    wx_after.GET_PATH: WechatSandbox._after_sale_get,
     "product/limiteddiscounttask/add": WechatSandbox._task_add,
     "product/limiteddiscounttask/list/get": WechatSandbox._task_list,
     "product/limiteddiscounttask/stop": WechatSandbox._task_stop,

@@ -50,6 +50,12 @@ class WechatSettings(ShopSettings):
         default="total_stock_num",
         description="which stock/get figure is the sellable quantity",
     )
+    aftersale_time_field: Literal["update", "create"] = Field(
+        default="update",
+        description="which time pair getaftersalelist is asked by: begin/end_update_time (the current "
+        "doc) or begin/end_create_time (the older doc's only pair; then a case that changes later is "
+        "not read again). UNCONFIRMED which pair every shop's API accepts",
+    )
     carrier_codes: dict[str, str] = Field(
         default_factory=dict,
         description="hub carrier -> WeChat delivery_id (courier code); unmapped "

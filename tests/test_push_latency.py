@@ -1,0 +1,246 @@
+"""What keeps a pushed sale's way to the other channels short: the next orders are read
+while the last ones' stock is pushed, pulled channels (Taobao TMC) are consumed at once
+when another shop has news, and the processor keeps its stock picture between pushes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+import anyio
+import httpx
+import pytest
+from sqlalchemy import select
+
+from hub.push.app import PushService
+from hub.push.events import EventKind, PushEvent
+from hub.push.process import ProcessResult
+from hub.simulator.lab import Lab
+from hub.storage import tables as t
+
+from .test_platforms import SHOPS
+from .test_push import douyin_push, http, lab, order_message, service  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.anyio
+
+
+def processed(world: Lab) -> dict[str, bool]:
+    rows = world.app.db.run_sync(
+        lambda s: s.execute(select(t.PushInboxEntry.order_id, t.PushInboxEntry.processed_at)).all()
+    )
+    return {order_id: at is not None for order_id, at in rows}
+
+
+def stored_at(world: Lab, order_id: str) -> datetime | None:
+    return world.app.db.run_sync(
+        lambda s: s.scalar(select(t.Order.stored_at).where(t.Order.platform_order_id == order_id))
+    )
+
+
+async def announce(world: Lab, client: httpx.AsyncClient, msg_id: str, order_id: str) -> None:
+    body, headers = douyin_push(world, [order_message(msg_id, order_id)])
+    assert (await client.post("/push/dy", content=body, headers=headers)).json()["code"] == 0
+
+
+async def test_the_next_orders_are_read_while_the_last_ones_are_pushed(
+    lab: Lab,  # noqa: F811
+    service: PushService,  # noqa: F811
+    http: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    await lab.sync()
+    lab.clock.advance(3)
+    processor = service.processor
+    real_push = processor.push_skus
+    gate = anyio.Event()
+    pushes: list[set[int]] = []
+
+    async def held_push(sku_ids: set[int]):  # type: ignore[no-untyped-def]
+        pushes.append(set(sku_ids))
+        if len(pushes) == 1:
+            await gate.wait()  # the first push is still on its way
+        return await real_push(sku_ids)
+
+    real_ingest = processor._ingest
+    ingested = [anyio.Event(), anyio.Event()]
+
+    async def ingest(*args):  # type: ignore[no-untyped-def]
+        out = await real_ingest(*args)
+        next(e for e in ingested if not e.is_set()).set()
+        return out
+
+    processor.push_skus = held_push  # type: ignore[method-assign]
+    processor._ingest = ingest  # type: ignore[method-assign]
+    batches: list[tuple[ProcessResult, datetime, datetime]] = []
+    both = anyio.Event()
+
+    def pushed(*batch) -> None:  # type: ignore[no-untyped-def]
+        batches.append(batch)
+        if len(batches) == 2:
+            both.set()
+
+    first = lab.sandboxes["dy"].state.order_code("CUP-500", 2)
+    second = lab.sandboxes["dy"].state.order_code("CUP-750", 1)
+    async with anyio.create_task_group() as group:
+        group.start_soon(processor.run_forever, service.news, pushed)
+        with anyio.fail_after(30):
+            await announce(lab, http, "m1", first.order_id)
+            await ingested[0].wait()
+            await announce(lab, http, "m2", second.order_id)
+            await ingested[1].wait()  # read and stored while the first push is on its way
+            assert stored_at(lab, second.order_id) is not None
+            assert processed(lab) == {first.order_id: False, second.order_id: False}
+            assert len(pushes) == 1, "one push at a time"
+            gate.set()
+            await both.wait()
+        group.cancel_scope.cancel()
+
+    assert processed(lab) == {first.order_id: True, second.order_id: True}
+    (one, _, finished1), (two, started2, _) = batches
+    assert (one.events, two.events) == (1, 1)
+    assert started2 >= finished1  # pushes never overlap
+    assert started2 >= stored_at(lab, second.order_id)  # a batch's push begins after its orders are stored
+    assert lab.shown("CUP-500") == dict.fromkeys(SHOPS, 18)
+    assert lab.shown("CUP-750") == dict.fromkeys(SHOPS, 19)
+
+
+async def test_a_failed_push_leaves_its_entries_pending(
+    lab: Lab,  # noqa: F811
+    service: PushService,  # noqa: F811
+    http: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    await lab.sync()
+    lab.clock.advance(3)
+    processor = service.processor
+    tried = anyio.Event()
+
+    async def broken_push(sku_ids: set[int]):  # type: ignore[no-untyped-def]
+        tried.set()
+        raise RuntimeError("a bug")
+
+    processor.push_skus = broken_push  # type: ignore[method-assign]
+    order = lab.sandboxes["dy"].state.order_code("CUP-500", 1)
+    async with anyio.create_task_group() as group:
+        group.start_soon(processor.run_forever, service.news)
+        with anyio.fail_after(30):
+            await announce(lab, http, "m1", order.order_id)
+            await tried.wait()
+        group.cancel_scope.cancel()
+    assert processed(lab) == {order.order_id: False}  # taken up again by the next round
+    del processor.push_skus  # the bug fixed
+    assert (await processor.run_once()).events == 1
+    assert processed(lab) == {order.order_id: True}
+
+
+async def test_pulled_channels_are_consumed_sooner_while_shops_have_news(
+    lab: Lab,  # noqa: F811
+    service: PushService,  # noqa: F811
+    http: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    await lab.sync()
+    [tb] = service.pulled_shops()
+    assert service.pull_wait(tb) == service.pull_interval  # idle: an idle shop's cost is unchanged
+    order = lab.sandboxes["dy"].state.order_code("CUP-500", 1)
+    await announce(lab, http, "m1", order.order_id)
+    # Taobao's 10 calls a second: a fifth of them at most for consuming, one every 0.5 s.
+    assert tb.ctx.client.limiter.limit.qps == 10
+    assert service.pull_wait(tb) == pytest.approx(0.5)
+    tb.ctx.client.limiter.limit = replace(tb.ctx.client.limiter.limit, qps=1000)
+    assert service.pull_wait(tb) == service.active_pull_interval  # a generous pace: the floor
+    lab.clock.advance(service.active_seconds)
+    assert service.pull_wait(tb) == service.pull_interval
+
+
+async def test_news_from_any_shop_ends_a_pulled_channels_pause(
+    lab: Lab,  # noqa: F811
+    service: PushService,  # noqa: F811
+    http: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    await lab.sync()
+    service.pull_interval = 3600.0  # the pause would outlast the test
+    woke = anyio.Event()
+
+    async def pause() -> None:
+        await service.pull_pause(service.pulled_shops()[0])
+        woke.set()
+
+    order = lab.sandboxes["dy"].state.order_code("CUP-500", 1)
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as group:
+            group.start_soon(pause)
+            await anyio.sleep(0)
+            assert not woke.is_set()
+            await announce(lab, http, "m1", order.order_id)
+            await woke.wait()
+
+
+async def test_the_processor_keeps_its_stock_picture_between_pushes(
+    lab: Lab,  # noqa: F811
+    service: PushService,  # noqa: F811
+    http: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    await lab.sync()
+    lab.clock.advance(3)
+    for n, code in enumerate(("CUP-500", "CUP-750")):
+        order = lab.sandboxes["dy"].state.order_code(code, 1)
+        await announce(lab, http, f"m{n}", order.order_id)
+        assert (await service.processor.run_once()).events == 1
+    pictures = service.processor._engine.stock.pictures  # type: ignore[union-attr]
+    assert (pictures.full_loads, pictures.incremental_loads) == (1, 1)
+    assert lab.shown("CUP-750") == dict.fromkeys(SHOPS, 19)
+
+
+async def test_listings_are_read_only_once_the_push_in_flight_is_done(
+    lab: Lab,  # noqa: F811
+    service: PushService,  # noqa: F811
+    http: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    await lab.sync()
+    lab.clock.advance(3)
+    processor = service.processor
+    real_push, real_read = processor.push_skus, processor._read_listings
+    gate, started, read = anyio.Event(), anyio.Event(), anyio.Event()
+    read_while_pushing: list[bool] = []
+
+    async def held_push(sku_ids: set[int]):  # type: ignore[no-untyped-def]
+        started.set()
+        if not gate.is_set():
+            await gate.wait()
+        return await real_push(sku_ids)
+
+    async def reading(*args):  # type: ignore[no-untyped-def]
+        read_while_pushing.append(not gate.is_set())
+        out = await real_read(*args)
+        read.set()
+        return out
+
+    real_lease = processor._take_lease
+    leases_taken: list[bool] = []
+    loaded = anyio.Event()
+
+    async def take_lease() -> bool:
+        leases_taken.append(await real_lease())
+        if len(leases_taken) == 2:  # the second batch, the stock event, is in hand
+            loaded.set()
+        return leases_taken[-1]
+
+    processor.push_skus = held_push  # type: ignore[method-assign]
+    processor._read_listings = reading  # type: ignore[method-assign]
+    processor._take_lease = take_lease  # type: ignore[method-assign]
+    order = lab.sandboxes["dy"].state.order_code("CUP-500", 1)
+    item = lab.sandboxes["dy"].state.skus_by_code("CUP-750")[0]
+    shop = service.shop("dy")
+    assert shop is not None
+    async with anyio.create_task_group() as group:
+        group.start_soon(processor.run_forever, service.news)
+        with anyio.fail_after(30):
+            await announce(lab, http, "m1", order.order_id)
+            await started.wait()
+            event = PushEvent("m2", EventKind.STOCK_CHANGED, item_id=item.item_id)
+            await service.store(shop, [event], "push")
+            await loaded.wait()
+            for _ in range(50):  # nothing left but to read it, if it would before the push ends
+                await anyio.sleep(0)
+            gate.set()
+            await read.wait()
+        group.cancel_scope.cancel()
+    assert read_while_pushing == [False]
