@@ -245,6 +245,18 @@ class LeaseHeld(SyncError):
     retryable = True
 
 
+class JobFailed(SyncError):
+    """A worker job's stream did not complete. ``retryable`` (per instance) says whether
+    the queue tries it again with backoff (a transient platform error, a lease another
+    process holds, a worker that was stopping) or records it as failed with ``reason``."""
+
+    def __init__(self, reason: str, *, retryable: bool, exit_code: int = 1):
+        self.reason = reason
+        self.retryable = retryable  # type: ignore[misc]
+        self.exit_code = exit_code  # type: ignore[misc]
+        super().__init__(reason)
+
+
 class StorageError(HubError):
     """The database failed an operation (a lost connection, a lock held too long)."""
 

@@ -34,8 +34,11 @@ class StreamResult:
     # orders stream of a shop that receives pushes: changes polling found that no push
     # announced (the safety net at work; a steady count means pushes are being lost)
     unannounced: int = 0
+    # every error was of a retryable class (hub.errors): a worker job tries it again
+    retryable: bool = False
 
-    def fail(self, error: str, exit_code: int = 1) -> None:
+    def fail(self, error: str, exit_code: int = 1, *, retryable: bool = False) -> None:
+        self.retryable = retryable if self.error is None else self.retryable and retryable
         self.error = error if self.error is None else f"{self.error}; {error}"
         self.exit_code = max(self.exit_code, exit_code)
 

@@ -49,6 +49,17 @@ class HubSettings(BaseSettings):
     listings_interval_minutes: float = Field(
         60, ge=0, description="re-read listings when the last read is older than this"
     )
+    workers: bool = Field(
+        False,
+        description="`hub worker` processes run the syncs (PostgreSQL): a stored push (`hub serve`) or "
+        "`hub stock set` enqueues its job in the same transaction",
+    )
+    worker_interval_seconds: float = Field(
+        60,
+        gt=0,
+        description="with `hub worker`: how often each shop's orders, stock, prices and promotions are "
+        "synced (listings: HUB_LISTINGS_INTERVAL_MINUTES)",
+    )
     aftersales_interval_minutes: float = Field(
         10, ge=0, description="read after-sale cases when the last read is older than this (0: every cycle)"
     )

@@ -18,8 +18,14 @@ if "secrets" not in config.attributes:
     config.attributes["secrets"] = SecretBox(KeySource.for_database(url))
 
 
+def _ours(name: str | None, type_: str, parent_names: object) -> bool:
+    """Leave procrastinate's tables out of the model comparison: its own SQL schema (applied
+    by revision 0010 on PostgreSQL) owns them, not our models."""
+    return not (type_ == "table" and (name or "").startswith("procrastinate_"))
+
+
 def _configure(**kw: object) -> None:
-    context.configure(target_metadata=target_metadata, compare_type=True, **kw)
+    context.configure(target_metadata=target_metadata, compare_type=True, include_name=_ours, **kw)
 
 
 def run_offline() -> None:

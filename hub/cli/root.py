@@ -108,6 +108,7 @@ def _register() -> None:
         db,
         demo,
         export,
+        jobs,
         leases,
         listings,
         orders,
@@ -125,6 +126,7 @@ def _register() -> None:
         stock,
         sync,
         users,
+        worker,
     )
 
     for command in (
@@ -151,6 +153,8 @@ def _register() -> None:
         demo.demo,
         users.group,
         console.console,
+        worker.worker,
+        jobs.group,
     ):
         cli.add_command(command)
 

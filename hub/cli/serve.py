@@ -36,7 +36,9 @@ def serve(app: App, host: str, port: int) -> None:
     Taobao shops are consumed from TMC (taobao.tmc.messages.consume), no URL needed.
     Each announced order is read, stored with its reservation, and only its SKUs are
     recomputed and pushed on every shop. Keep `hub sync --watch` running at a longer
-    interval as the safety net (see README, "Real time: push messages")."""
+    interval as the safety net (see README, "Real time: push messages"). With
+    HUB_WORKERS=1 (PostgreSQL, `hub worker`), each stored push enqueues a job for the
+    workers in the same transaction instead, and the workers process and poll."""
     from hub.simulator.transport import bind_socket
 
     asgi = build_app(app)

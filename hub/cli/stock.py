@@ -33,7 +33,8 @@ def group() -> None:
 @click.option("--create", is_flag=True, help="Create the warehouse if it does not exist.")
 @click.pass_obj
 def set_(app: App, sku: str, quantity: int, warehouse: str | None, create: bool) -> None:
-    """Set the counted on-hand QUANTITY of SKU in a warehouse (pushed by the next sync).
+    """Set the counted on-hand QUANTITY of SKU in a warehouse (pushed by the next sync;
+    with HUB_WORKERS=1, a stock job per shop is enqueued with the change).
 
     QUANTITY is a whole number from 0 to 1,000,000,000; 0 is a count too (a SKU nobody
     counted is never pushed)."""
@@ -51,6 +52,10 @@ def set_(app: App, sku: str, quantity: int, warehouse: str | None, create: bool)
             new=new,
             source=f"hub stock set --warehouse {warehouse or catalog.DEFAULT_WAREHOUSE}",
         )
+        if app.settings.workers:  # the push, as a job committed with the change
+            from hub.workers.enqueue import enqueue_stock
+
+            enqueue_stock(s)
         return old, new
 
     old, new = app.db.run_sync(write)

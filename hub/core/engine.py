@@ -312,7 +312,7 @@ class SyncEngine:
         try:
             await work()
         except HubError as exc:
-            result.fail(redact(str(exc)), exc.exit_code)
+            result.fail(redact(str(exc)), exc.exit_code, retryable=exc.retryable)
             log.warning("%s %s: %s", shop, stream, redact(str(exc)))
         except Exception as exc:  # a bug must not stop the other shops
             result.fail(f"internal error: {type(exc).__name__}: {redact(str(exc))}")

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from hub.core.breaker import CircuitBreaker
 from hub.secrets import redact
 from hub.storage import tables as t
+from hub.storage.db import insert_or_ignore
 
 MAX_REASON = 500  # characters of the last failure kept
 
@@ -41,7 +42,12 @@ def record_changes(session: Session, breakers: Mapping[str, CircuitBreaker], now
         if name not in ids:
             breaker.recorded = version
             continue
-        row = session.get(t.ShopHealth, ids[name]) or t.ShopHealth(shop_id=ids[name])
+        # Created if missing without a race: two processes (or two jobs of one worker)
+        # recording the same shop at once must not collide on its key.
+        blank = {"shop_id": ids[name], "state": "closed", "consecutive_failures": 0, "updated_at": now}
+        insert_or_ignore(session, t.ShopHealth.__table__, blank)
+        row = session.get(t.ShopHealth, ids[name], populate_existing=True)
+        assert row is not None
         row.state = breaker.state
         row.opened_at = breaker.opened_wall if breaker.state != "closed" else None
         row.consecutive_failures = breaker.failures

@@ -95,6 +95,9 @@ class HttpOptions:
     #: the shop's circuit breaker; pass the same one to every client of a shop in one
     #: process (``hub sync --watch`` does) so its state outlives a cycle
     breaker: CircuitBreaker | None = None
+    #: the shop's pacing; default a limiter of this process alone (``hub worker`` passes one
+    #: shared by every worker through the database, see :mod:`hub.workers.ratelimit_pg`)
+    limiter: RateLimiter | None = None
 
 
 @dataclass
@@ -121,7 +124,7 @@ class PlatformClient:
         self.shop = http.shop
         self.clock = http.clock
         self.retry_policy = http.retry
-        self.limiter = RateLimiter(http.rate_limit, http.clock)
+        self.limiter = http.limiter or RateLimiter(http.rate_limit, http.clock)
         self.breaker = http.breaker or CircuitBreaker(http.shop, http.clock, BreakerPolicy())
         self.stats = ClientStats()
         self._rng = http.rng

@@ -32,7 +32,7 @@ from hub.core.breaker import BreakerPolicy, CircuitBreaker
 from hub.core.clock import Clock
 from hub.core.http import HttpOptions, RetryPolicy
 from hub.core.leases import list_leases
-from hub.core.ratelimit import RateLimit
+from hub.core.ratelimit import RateLimit, RateLimiter
 from hub.errors import ConfigError, SecretKeyError, StorageError, UnknownShop
 from hub.platform import SECRET_FIELDS, ShopContext, ShopSettings, TokenSet
 from hub.plugins import PluginHost
@@ -345,6 +345,9 @@ class ShopRuntime:
     breaker_policy: BreakerPolicy = field(default_factory=BreakerPolicy)
     #: one circuit breaker per shop for the life of this runtime (every cycle of a process)
     breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
+    #: makes each shop's rate limiter (shop name, its limit); None: one per client, this
+    #: process alone (``hub worker`` shares them across workers through the database)
+    limiter_for: Callable[[str, RateLimit], RateLimiter] | None = None
 
     def open(self, shop: t.Shop) -> ShopContext:
         """A ready :class:`ShopContext` (with its platform client) for a stored shop."""
@@ -407,6 +410,7 @@ class ShopRuntime:
             breaker=self.breakers.setdefault(
                 shop.name, CircuitBreaker(shop.name, self.clock, self.breaker_policy)
             ),
+            limiter=self.limiter_for(shop.name, limit) if self.limiter_for else None,
         )
         client = info.client_class(settings, options)
         return ShopContext(

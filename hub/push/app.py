@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import anyio
+from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -99,10 +100,26 @@ class PushService:
             return PushAnswer(503, b'{"error":"not stored"}')
         return parsed.answer
 
+    @property
+    def workers(self) -> bool:
+        """``hub worker`` processes do the processing (HUB_WORKERS): each stored push
+        enqueues their job, in the transaction that stores it."""
+        return self.processor.settings.workers
+
     async def store(self, shop: Shop, events: list[PushEvent], source: str) -> int:
-        """Store events in the inbox (committed on return) and wake the processor."""
+        """Store events in the inbox (committed on return) and wake the processor; with
+        workers, a processing job commits with them instead (or neither does)."""
         now = self.processor.runtime.clock.now()
-        new = await self.processor.runtime.db.run(lambda s: inbox.store(s, shop.id, events, now, source))
+
+        def write(s: Session) -> int:
+            new = inbox.store(s, shop.id, events, now, source)
+            if new and self.workers:
+                from hub.workers.enqueue import enqueue_pushes
+
+                enqueue_pushes(s)
+            return new
+
+        new = await self.processor.runtime.db.run(write)
         self.stored += new
         if new:
             self._wake.set()
@@ -236,11 +253,12 @@ def create_app(service: PushService, *, background: bool = True) -> Starlette:
             yield
             return
         async with anyio.create_task_group() as group:
-            group.start_soon(service.process_forever)
+            if not service.workers:  # else the workers process pushes and poll (their scheduler)
+                group.start_soon(service.process_forever)
+                for shop in service.polled_shops():
+                    group.start_soon(service.poll_forever, shop)
             for shop in service.pulled_shops():
                 group.start_soon(service.pull_forever, shop)
-            for shop in service.polled_shops():
-                group.start_soon(service.poll_forever, shop)
             yield
             group.cancel_scope.cancel()
         await service.processor.aclose()

@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     String,
@@ -477,6 +478,42 @@ class PushInboxEntry(Base):
         UniqueConstraint("shop_id", "message_id"),
         Index("ix_push_inbox_pending", "processed_at", "shop_id"),
     )
+
+
+class JobSchedule(Base):
+    """When each shop's stream is next due for a worker job (``hub worker``): the
+    scheduler enqueues the due ones and moves ``next_at`` on in the same transaction
+    (see :mod:`hub.workers.scheduler`)."""
+
+    __tablename__ = "job_schedule"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(16), primary_key=True)
+    next_at: Mapped[datetime]
+
+
+class JobError(Base):
+    """Why a worker job's last attempt failed (the queue keeps only its status), shown by
+    ``hub jobs list``. ``job_id`` is the queue's job id."""
+
+    __tablename__ = "job_errors"
+
+    job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    error: Mapped[str] = mapped_column(Text)
+    retryable: Mapped[bool]
+    exit_code: Mapped[int]
+    at: Mapped[datetime]
+
+
+class RateBucket(Base):
+    """A shop's request pacing shared by every worker process: ``tat`` (seconds since the
+    epoch) is when the next call may start; each call moves it on by 1/QPS in one atomic
+    update (see :mod:`hub.workers.ratelimit_pg`)."""
+
+    __tablename__ = "rate_buckets"
+
+    shop: Mapped[str] = mapped_column(Code, primary_key=True)
+    tat: Mapped[float] = mapped_column(Float)
 
 
 class AfterSale(Base):

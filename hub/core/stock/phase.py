@@ -223,7 +223,7 @@ class StockPhase:
                         self.host, self.db, shop.ctx, shop_id, items, outcomes[shop_id], stopping=stopping
                     )
                 except HubError as exc:
-                    results[shop_id].fail(redact(str(exc)), exc.exit_code)
+                    results[shop_id].fail(redact(str(exc)), exc.exit_code, retryable=exc.retryable)
                 except Exception as exc:  # a bug must not stop the other shops
                     log.exception("%s: stock push failed", shop.name)
                     results[shop_id].fail(f"internal error: {type(exc).__name__}: {redact(str(exc))}")

@@ -1,0 +1,73 @@
+"""A shop's rate limit shared by every worker process, through the database.
+
+Each shop has one row in ``rate_buckets`` holding ``tat``, the theoretical arrival time
+of its next call (GCRA, the same algorithm as :mod:`hub.core.ratelimit`, in seconds since
+the epoch on the hub's clock). A call reserves its slot with one atomic
+``UPDATE … SET tat = greatest(tat, now) + 1/qps RETURNING tat``: PostgreSQL's row lock
+serialises the reservations of every process, so the slots handed out across all
+workers together are evenly spaced, and each caller waits (outside any transaction) until
+its slot. The slots are spaced for :data:`HEADROOM` of the declared QPS: calls leave on
+time but reach the platform with some network jitter, and at exactly the declared rate
+two of them would now and then land in one platform second. The cap on calls in flight
+(``concurrency``) stays per process. Worker machines must keep their clocks in sync
+(NTP), as the slots are wall-clock times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import func, update
+from sqlalchemy.orm import Session
+
+from hub.core.clock import Clock
+from hub.core.ratelimit import RateLimit, RateLimiter
+from hub.storage import tables as t
+from hub.storage.db import Database, insert_or_ignore
+
+#: share of a shop's declared QPS the workers use together (see the module docstring)
+HEADROOM = 0.9
+
+
+def reserve(session: Session, key: str, now: float, interval: float, floor: float = 0.0) -> float:
+    """Reserve the next call slot of bucket ``key`` (no earlier than ``now`` and ``floor``);
+    returns the slot, in seconds since the epoch."""
+    insert_or_ignore(session, t.RateBucket.__table__, {"shop": key, "tat": 0.0})
+    bucket = t.RateBucket
+    new_tat = session.execute(
+        update(bucket)
+        .where(bucket.shop == key)
+        .values(tat=func.greatest(bucket.tat, now, floor) + interval)
+        .returning(bucket.tat)
+    ).scalar_one()
+    return float(new_tat) - interval
+
+
+class SharedRateLimiter(RateLimiter):
+    """A :class:`RateLimiter` whose QPS budget lives in the database (see the module)."""
+
+    def __init__(self, limit: RateLimit, clock: Clock, db: Database, key: str):
+        super().__init__(limit, clock)
+        self._interval = 1.0 / (limit.qps * HEADROOM)
+        self._tolerance = (limit.burst - 1) * self._interval
+        self._db = db
+        self._key = key
+        self._floor = 0.0  # a ban the platform asked for, applied with the next reservation
+
+    async def _wait_turn(self) -> None:
+        now = self._clock.now().timestamp()
+        floor = self._floor
+        slot = await self._db.run(lambda s: reserve(s, self._key, now, self._interval, floor))
+        allowed_at = slot - self._tolerance
+        if allowed_at > now:
+            self.waited += allowed_at - now
+            await self._clock.sleep(allowed_at - now)
+
+    def penalize(self, seconds: float) -> None:
+        """Hold back every call of every worker for ``seconds`` (from the next reservation)."""
+        self._floor = max(self._floor, self._clock.now().timestamp() + seconds + self._tolerance)
+
+
+def shared_limiters(db: Database, clock: Clock) -> Callable[[str, RateLimit], RateLimiter]:
+    """A ``ShopRuntime.limiter_for`` that paces each shop through its row in ``db``."""
+    return lambda shop, limit: SharedRateLimiter(limit, clock, db, shop)
