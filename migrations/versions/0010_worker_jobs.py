@@ -1,7 +1,7 @@
 """worker jobs: procrastinate's queue (PostgreSQL), job schedule, job errors, shared rate buckets
 
 Revision ID: 0010
-Revises: 0013
+Revises: 0009
 Create Date: 2026-12-04
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import hub.storage.base
 
 revision = '0010'
-down_revision = '0013'
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """after-sale cases and their lines
 
 Revision ID: 0011
-Revises: 0012
+Revises: 0010
 Create Date: 2026-12-04
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import hub.storage.base
 
 revision = "0011"
-down_revision = "0012"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """bundle SKUs: the components (and quantities) each bundle is made of
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-04
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0012'
-down_revision = '0009'
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
