@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 
 from hub.app import App
 from hub.cli import cli
-from hub.core.ratelimit import RateLimiter
+from hub.core.ratelimit import RateLimit, RateLimiter
 from hub.settings import HubSettings
 from hub.simulator.lab import Lab
 from hub.storage import tables as t
@@ -28,6 +28,7 @@ from hub.storage.db import Database
 from hub.testing import FakeClock
 from hub.workers import enqueue, scheduler
 from hub.workers.app import create_app
+from hub.workers.ratelimit_pg import HEADROOM, SharedRateLimiter
 from hub.workers.runner import WorkerRuntime
 from tests.conftest import fake_host
 from tests.test_engine import SHARED, SHOPS, seed
@@ -308,6 +309,43 @@ async def test_a_shops_rate_limit_holds_across_workers(lab: Lab, fake_clock: Fak
         assert max(per_second.values()) <= qps + 1, per_second
     else:
         assert max(per_second.values()) >= 2 * qps - 1, per_second
+
+
+async def test_a_slot_is_taken_at_the_time_the_bucket_is_locked(
+    lab: Lab, fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that queues for a shop's bucket behind another transaction reserves from
+    the time it gets the lock, not from when it asked: with the time read before queueing,
+    an idle bucket handed it a slot already past, and the next call, reserved right after,
+    left at the same instant (two calls where the QPS allows one)."""
+    db = lab.app.db
+    first, second = (SharedRateLimiter(RateLimit(qps=10), fake_clock, db, "k") for _ in range(2))
+    async with first.acquire():
+        pass
+    asked = anyio.Event()
+    run = db.run
+
+    async def noting_run(fn: Any) -> Any:
+        asked.set()
+        return await run(fn)
+
+    departures: list[float] = []
+
+    async def call(limiter: SharedRateLimiter) -> None:
+        async with limiter.acquire():
+            departures.append(fake_clock.now().timestamp())
+
+    with db.engine.connect() as other:
+        other.execute(text("SELECT tat FROM rate_buckets WHERE shop = 'k' FOR UPDATE"))
+        monkeypatch.setattr(db, "run", noting_run)
+        async with anyio.create_task_group() as group:
+            group.start_soon(call, second)
+            await asked.wait()
+            fake_clock.advance(5)  # the other transaction holds the bucket this long
+            other.commit()
+        monkeypatch.setattr(db, "run", run)
+    await call(first)
+    assert departures[1] - departures[0] >= 1 / (10 * HEADROOM) - 1e-6, departures
 
 
 def test_hub_worker_on_sqlite_refuses_in_one_line(tmp_path: Any) -> None:

@@ -507,8 +507,8 @@ class JobError(Base):
 
 class RateBucket(Base):
     """A shop's request pacing shared by every worker process: ``tat`` (seconds since the
-    epoch) is when the next call may start; each call moves it on by 1/QPS in one atomic
-    update (see :mod:`hub.workers.ratelimit_pg`)."""
+    epoch) is when the next call may start; each call moves it on by 1/QPS under the row's
+    lock (see :mod:`hub.workers.ratelimit_pg`)."""
 
     __tablename__ = "rate_buckets"
 

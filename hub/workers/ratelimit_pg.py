@@ -2,13 +2,18 @@
 
 Each shop has one row in ``rate_buckets`` holding ``tat``, the theoretical arrival time
 of its next call (GCRA, the same algorithm as :mod:`hub.core.ratelimit`, in seconds since
-the epoch on the hub's clock). A call reserves its slot with one atomic
-``UPDATE … SET tat = greatest(tat, now) + 1/qps RETURNING tat``: PostgreSQL's row lock
-serialises the reservations of every process, so the slots handed out across all
-workers together are evenly spaced, and each caller waits (outside any transaction) until
-its slot. The slots are spaced for :data:`HEADROOM` of the declared QPS: calls leave on
-time but reach the platform with some network jitter, and at exactly the declared rate
-two of them would now and then land in one platform second. The cap on calls in flight
+the epoch on the hub's clock). A call reserves its slot in one short transaction: it locks
+the row (``SELECT … FOR UPDATE``), reads the clock only then, and moves ``tat`` to
+``max(tat, now) + 1/qps``. The row lock serialises the reservations of every process, so
+the slots handed out across all workers together are evenly spaced, and each caller waits
+(outside any transaction) until its slot. The clock is read under the lock because a
+caller may queue for it behind other workers: with a time read before queueing, an idle
+bucket would hand out a slot already in the past, and that call, leaving late, would
+land closer to the next one than the spacing allows.
+
+The slots are spaced for :data:`HEADROOM` of the declared QPS: calls leave on time but
+reach the platform with some network jitter, and at exactly the declared rate two of them
+would now and then land in one platform second. The cap on calls in flight
 (``concurrency``) stays per process. Worker machines must keep their clocks in sync
 (NTP), as the slots are wall-clock times.
 """
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import func, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub.core.clock import Clock
@@ -29,18 +34,18 @@ from hub.storage.db import Database, insert_or_ignore
 HEADROOM = 0.9
 
 
-def reserve(session: Session, key: str, now: float, interval: float, floor: float = 0.0) -> float:
-    """Reserve the next call slot of bucket ``key`` (no earlier than ``now`` and ``floor``);
-    returns the slot, in seconds since the epoch."""
+def reserve(
+    session: Session, key: str, now: Callable[[], float], interval: float, floor: float = 0.0
+) -> float:
+    """Reserve the next call slot of bucket ``key``, no earlier than ``floor`` and than
+    ``now()`` read once the bucket is locked; returns the slot, in seconds since the epoch."""
     insert_or_ignore(session, t.RateBucket.__table__, {"shop": key, "tat": 0.0})
     bucket = t.RateBucket
-    new_tat = session.execute(
-        update(bucket)
-        .where(bucket.shop == key)
-        .values(tat=func.greatest(bucket.tat, now, floor) + interval)
-        .returning(bucket.tat)
-    ).scalar_one()
-    return float(new_tat) - interval
+    row = select(bucket).where(bucket.shop == key).with_for_update()
+    tat = session.execute(row).scalar_one().tat
+    slot = max(tat, now(), floor)
+    session.execute(update(bucket).where(bucket.shop == key).values(tat=slot + interval))
+    return slot
 
 
 class SharedRateLimiter(RateLimiter):
@@ -55,17 +60,20 @@ class SharedRateLimiter(RateLimiter):
         self._floor = 0.0  # a ban the platform asked for, applied with the next reservation
 
     async def _wait_turn(self) -> None:
-        now = self._clock.now().timestamp()
         floor = self._floor
-        slot = await self._db.run(lambda s: reserve(s, self._key, now, self._interval, floor))
+        slot = await self._db.run(lambda s: reserve(s, self._key, self._now, self._interval, floor))
+        now = self._now()
         allowed_at = slot - self._tolerance
         if allowed_at > now:
             self.waited += allowed_at - now
             await self._clock.sleep(allowed_at - now)
 
+    def _now(self) -> float:
+        return self._clock.now().timestamp()
+
     def penalize(self, seconds: float) -> None:
         """Hold back every call of every worker for ``seconds`` (from the next reservation)."""
-        self._floor = max(self._floor, self._clock.now().timestamp() + seconds + self._tolerance)
+        self._floor = max(self._floor, self._now() + seconds + self._tolerance)
 
 
 def shared_limiters(db: Database, clock: Clock) -> Callable[[str, RateLimit], RateLimiter]:
