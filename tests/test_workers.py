@@ -6,6 +6,7 @@ tests/test_workers_processes.py runs real worker processes (SIGTERM, SIGKILL).""
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -324,8 +325,11 @@ async def test_a_slot_is_taken_at_the_time_the_bucket_is_locked(
         pass
     asked = anyio.Event()
     run = db.run
+    reservations = 0
 
     async def noting_run(fn: Any) -> Any:
+        nonlocal reservations
+        reservations += 1
         asked.set()
         return await run(fn)
 
@@ -346,6 +350,39 @@ async def test_a_slot_is_taken_at_the_time_the_bucket_is_locked(
         monkeypatch.setattr(db, "run", run)
     await call(first)
     assert departures[1] - departures[0] >= 1 / (10 * HEADROOM) - 1e-6, departures
+    assert reservations == 1  # its slot was a good one: nothing given up
+
+
+async def test_a_caller_back_late_for_its_slot_takes_a_new_one(
+    lab: Lab, fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker whose reservation comes back late (a slow reply, a busy event loop) does
+    not leave on the slot that has passed: the next worker, reserving after it, would get
+    the slot after that one, which is also past, and both calls would leave at once."""
+    db = lab.app.db
+    first, second = (SharedRateLimiter(RateLimit(qps=10), fake_clock, db, "k") for _ in range(2))
+    interval = 1 / (10 * HEADROOM)
+    departures: list[float] = []
+
+    async def call(limiter: SharedRateLimiter) -> None:
+        async with limiter.acquire():
+            departures.append(fake_clock.now().timestamp())
+
+    await call(first)
+    run = db.run
+
+    async def slow_reply(fn: Any) -> Any:
+        result = await run(fn)
+        monkeypatch.setattr(db, "run", run)  # only this one reply is slow
+        fake_clock.advance(3 * interval)
+        return result
+
+    monkeypatch.setattr(db, "run", slow_reply)
+    await call(second)
+    await call(first)
+    assert second.missed == 1
+    gaps = [b - a for a, b in itertools.pairwise(departures)]
+    assert min(gaps) >= interval - 1e-6, departures
 
 
 def test_hub_worker_on_sqlite_refuses_in_one_line(tmp_path: Any) -> None:

@@ -9,7 +9,10 @@ the slots handed out across all workers together are evenly spaced, and each cal
 (outside any transaction) until its slot. The clock is read under the lock because a
 caller may queue for it behind other workers: with a time read before queueing, an idle
 bucket would hand out a slot already in the past, and that call, leaving late, would
-land closer to the next one than the spacing allows.
+land closer to the next one than the spacing allows. For the same reason a caller that
+comes back for its slot late (a slow reply, a busy event loop) by more than
+:data:`LATE_SHARE` of the spacing gives the slot up and reserves a new one: only the calls
+that left within that much of their slots share a platform second.
 
 The slots are spaced for :data:`HEADROOM` of the declared QPS: calls leave on time but
 reach the platform with some network jitter, and at exactly the declared rate two of them
@@ -32,6 +35,8 @@ from hub.storage.db import Database, insert_or_ignore
 
 #: share of a shop's declared QPS the workers use together (see the module docstring)
 HEADROOM = 0.9
+#: how late, as a share of the spacing, a caller may still use its slot (see the module)
+LATE_SHARE = 0.5
 
 
 def reserve(
@@ -58,15 +63,25 @@ class SharedRateLimiter(RateLimiter):
         self._db = db
         self._key = key
         self._floor = 0.0  # a ban the platform asked for, applied with the next reservation
+        self.missed = 0  # slots given up because the caller came back for them too late
 
     async def _wait_turn(self) -> None:
-        floor = self._floor
-        slot = await self._db.run(lambda s: reserve(s, self._key, self._now, self._interval, floor))
-        now = self._now()
-        allowed_at = slot - self._tolerance
-        if allowed_at > now:
-            self.waited += allowed_at - now
-            await self._clock.sleep(allowed_at - now)
+        while True:
+            slot = await self._db.run(self._reserve)
+            allowed_at = slot - self._tolerance
+            now = self._now()
+            if allowed_at > now:
+                self.waited += allowed_at - now
+                await self._clock.sleep(allowed_at - now)
+                now = self._now()
+            if now - allowed_at <= self._interval * LATE_SHARE:
+                return
+            # Back too late (a slow reply, a busy event loop): leaving now would land this
+            # call too close to the next slot, which another worker may already be using.
+            self.missed += 1
+
+    def _reserve(self, session: Session) -> float:
+        return reserve(session, self._key, self._now, self._interval, self._floor)
 
     def _now(self) -> float:
         return self._clock.now().timestamp()
