@@ -38,6 +38,7 @@ from _common import emit, machine, say, target
 from hub.app import App
 from hub.core.engine import SyncEngine
 from hub.core.shops import add_shop
+from hub.report import STREAMS
 from hub.settings import HubSettings
 from hub.simulator import SandboxApp, SandboxConfig, generate_seed
 from hub.simulator.lab import Lab
@@ -149,7 +150,7 @@ class World:
 
         def no_schedule(s: Any) -> None:  # the workers' tick must not add work of its own
             for shop_id in s.scalars(select(t.Shop.id)):
-                for stream in ("listings", "orders", "stock", "prices", "promotions"):
+                for stream in STREAMS:
                     s.add(t.JobSchedule(shop_id=shop_id, stream=stream, next_at=far))
 
         self.app.db.run_sync(no_schedule)
