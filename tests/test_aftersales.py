@@ -104,6 +104,40 @@ async def test_a_partial_refund_before_shipment_releases_only_its_units(lab: Lab
     assert held(lab) == 0
 
 
+@pytest.mark.parametrize("qty", [3, 1], ids=["whole order", "part of a line"])
+async def test_units_a_refund_gives_back_on_the_platform_are_not_added_again(lab: Lab, qty: int) -> None:
+    """The platform puts refunded unshipped units back on sale itself. When the hub learns
+    of the refund from its case while the order is still open (its new status not read
+    yet, or other units of it still to ship), the model of the listing counts that
+    give-back: a delta write of the released units on top of it would show them twice."""
+    await sync(lab)
+    order = buy(lab, "a", 3)
+    await sync(lab)
+    assert lab.shown("CUP") == {"a": 17, "b": 17}
+    open_case(lab, "a", order, AfterSaleType.REFUND_ONLY, qty=qty)
+    lab.clock.advance(5)
+    for stream in ("aftersales", "stock"):  # the case, before the order is read again
+        assert (await lab.sync(streams=[stream])).exit_code == 0
+    assert held(lab) == 3 - qty
+    assert lab.shown("CUP") == {"a": 17 + qty, "b": 17 + qty}
+    await sync(lab)
+    assert lab.shown("CUP") == {"a": 17 + qty, "b": 17 + qty}
+
+
+async def test_the_sandbox_gives_each_refunded_unit_back_once(lab: Lab) -> None:
+    """A part of a line refunded before shipment goes back on sale, and closing the order
+    later gives back only the rest; sold units count neither (the demo's oversold figure
+    is read from them)."""
+    await sync(lab)
+    state = lab.sandboxes["a"].state
+    before = state.quantity_of("CUP")
+    order = buy(lab, "a", 3)
+    open_case(lab, "a", order, AfterSaleType.REFUND_ONLY, qty=1)
+    assert (state.quantity_of("CUP"), state.units_sold("CUP")) == (before - 2, 2)
+    state.set_status(order, OrderStatus.REFUNDED)
+    assert (state.quantity_of("CUP"), state.units_sold("CUP")) == (before, 0)
+
+
 def test_a_refund_read_before_its_order_releases_once_the_order_is_stored(app) -> None:
     now = app.clock.now()
     shop_id = app.db.run_sync(lambda s: _fake_shop(s, now))

@@ -114,8 +114,7 @@ class AfterSaleBook:
         if whole and all(x.refunded or x is line for x in order.lines):
             state.set_status(order.order_id, OrderStatus.REFUNDED, at=now)  # gives the units back
         else:
-            if line.sku_id in state.skus:
-                state.add_quantity(line.sku_id, case.quantity)
+            state.give_back(line, case.quantity)
             line.refunded = line.refunded or whole
             order.modified = max(now, order.modified)
             state.orders_version += 1

@@ -85,6 +85,7 @@ class OrderLineState:
     unit_price: int
     shipped: bool = False
     refunded: bool = False
+    given_back: int = 0  # units refunded before shipment, back on sale
 
 
 @dataclass
@@ -220,6 +221,15 @@ class ShopState:
             self._touch(sku)
             return sku
 
+    def give_back(self, line: OrderLineState, units: int) -> None:
+        """Put ``units`` of an unshipped order ``line`` back on sale (a cancel or a refund
+        before shipment), as the platforms do; each unit once."""
+        if units <= 0:
+            return
+        if line.sku_id in self.skus:
+            self.add_quantity(line.sku_id, units)
+        line.given_back += units
+
     def add_quantity(self, sku_id: str, delta: int) -> SkuState:
         """Relative change; like the platforms' delta writes, the result never goes below 0."""
         with self.lock:
@@ -322,8 +332,7 @@ class ShopState:
             restores = status.is_closed_unshipped and not any(ln.shipped for ln in order.lines)
             if restores and not order.status.is_closed_unshipped:
                 for line in order.lines:
-                    if line.sku_id in self.skus:
-                        self.add_quantity(line.sku_id, line.quantity)
+                    self.give_back(line, line.quantity - line.given_back)
             if status is OrderStatus.REFUNDED:
                 for line in order.lines:
                     line.refunded = True
@@ -416,12 +425,12 @@ class ShopState:
     # --- figures ---------------------------------------------------------------------------
 
     def units_sold(self, code: str | None = None) -> int:
-        """Units in accepted orders that were not cancelled before shipment."""
+        """Units in accepted orders less those given back: cancelled or refunded before
+        shipment."""
         with self.lock:
             return sum(
-                line.quantity
+                line.quantity - line.given_back
                 for order in self.orders.values()
-                if not (order.status.is_closed_unshipped and not any(ln.shipped for ln in order.lines))
                 for line in order.lines
                 if code is None or line.code == code
             )
