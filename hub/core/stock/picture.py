@@ -317,9 +317,36 @@ def _order_lines_of_listings(session: Session, *conditions: Any) -> Any:
     )
 
 
+def _refund_lines_of_listings(*conditions: Any) -> Any:
+    """Listings with units the hub released for a refund before shipment (after-sale case
+    lines) of an order that is still open: a closed order's give-back counts by its status."""
+    return (
+        select(t.Listing.id)
+        .join(t.AfterSale, t.AfterSale.shop_id == t.Listing.shop_id)
+        .join(
+            t.AfterSaleLine,
+            and_(
+                t.AfterSaleLine.after_sale_id == t.AfterSale.id,
+                t.AfterSaleLine.platform_sku_id == t.Listing.platform_sku_id,
+            ),
+        )
+        .join(t.Order, t.Order.id == t.AfterSale.order_id)
+        .where(
+            t.Listing.sku_id.is_not(None),
+            t.Listing.status != REMOVED,
+            t.AfterSaleLine.released > 0,
+            t.Order.status.not_in(CLOSED),
+            *conditions,
+        )
+    )
+
+
 def model_adjustments(session: Session) -> dict[int, int]:
     """Per listing: minus units of open orders placed after its last anchor, plus units of
-    older orders cancelled since (the platform gave those back).
+    older orders cancelled since, plus units refunded before shipment since on orders that
+    are still open (the platform gave those back: the hub may learn of a refund from its
+    after-sale case before the order's own status changes, or the order stays open with
+    other lines).
 
     Only what is certain counts as "after": an order placed within ``AMBIGUITY`` seconds
     of the anchor is taken as already reflected, a give-back in that band as not yet —
@@ -338,16 +365,28 @@ def model_adjustments(session: Session) -> dict[int, int]:
         .add_columns(func.sum(delta))
         .group_by(t.Listing.id)
     )
-    return {listing_id: int(total or 0) for listing_id, total in session.execute(query)}
+    adjustments = {listing_id: int(total or 0) for listing_id, total in session.execute(query)}
+    refunded = t.AfterSale.modified_at_platform >= _shifted(session, t.Listing.quantity_as_of, -AMBIGUITY)
+    refunds = (
+        _refund_lines_of_listings(refunded)
+        .add_columns(func.sum(t.AfterSaleLine.released))
+        .group_by(t.Listing.id)
+    )
+    for listing_id, units in session.execute(refunds):
+        adjustments[listing_id] = adjustments.get(listing_id, 0) + int(units or 0)
+    return adjustments
 
 
 def ambiguous(session: Session, shop_ids: set[int] | None = None) -> set[int]:
-    """Listings (of ``shop_ids``, default all) with an order placed or changed within
-    ``AMBIGUITY`` seconds of their anchor."""
+    """Listings (of ``shop_ids``, default all) with an order placed or changed, or a
+    refund before shipment, within ``AMBIGUITY`` seconds of their anchor."""
     low, high = (_shifted(session, t.Listing.quantity_as_of, s) for s in (-AMBIGUITY, AMBIGUITY))
     near = or_(
         and_(t.Order.created_at_platform >= low, t.Order.created_at_platform <= high),
         and_(t.Order.modified_at_platform >= low, t.Order.modified_at_platform <= high),
     )
-    conditions = [near] if shop_ids is None else [near, t.Listing.shop_id.in_(sorted(shop_ids))]
-    return set(session.scalars(_order_lines_of_listings(session, *conditions).distinct()))
+    refunded_near = t.AfterSale.modified_at_platform.between(low, high)
+    scope = [] if shop_ids is None else [t.Listing.shop_id.in_(sorted(shop_ids))]
+    orders = _order_lines_of_listings(session, near, *scope).distinct()
+    refunds = _refund_lines_of_listings(refunded_near, *scope).distinct()
+    return set(session.scalars(orders)) | set(session.scalars(refunds))
