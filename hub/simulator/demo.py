@@ -55,9 +55,7 @@ class DemoOptions:
     push: bool = False  # the sale runs on push messages, polling as the safety net
     safety_interval: float = 2.0  # with push: seconds between safety-net sync cycles
     pull_interval: float = 1.0  # with push: wait between empty TMC consumes
-    # Share of buyers who open a refund or return instead of buying. Off by default: with
-    # refunds before shipment in the race, the hub can oversell a unit (README, Known limits).
-    after_sale_rate: float = 0.0
+    after_sale_rate: float = 0.02  # share of buyers who open a refund or return instead of buying
 
 
 @dataclass
