@@ -5,12 +5,13 @@ when another shop has news, and the processor keeps its stock picture between pu
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 import anyio
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from hub.push.app import PushService
 from hub.push.events import EventKind, PushEvent
@@ -244,3 +245,67 @@ async def test_listings_are_read_only_once_the_push_in_flight_is_done(
             await read.wait()
         group.cancel_scope.cancel()
     assert read_while_pushing == [False]
+
+
+def test_a_push_supersedes_the_open_stock_entries_of_its_shops_in_one_statement(hub_db_url: str) -> None:
+    """Each push's planning supersedes its shops' open stock writes: one statement that
+    finds them by their state, not one per shop walking that shop's whole stock history
+    (on SQLite the planner takes the state index only for the one statement)."""
+    from sqlalchemy import event, text
+
+    from hub.core import outbox
+    from hub.core.stock.push import supersede_open
+    from hub.storage.db import Database
+
+    db = Database(hub_db_url)
+    now = datetime(2026, 12, 4, 12, tzinfo=UTC)
+
+    def populate(s: Session) -> None:
+        for shop in (1, 2, 3):
+            s.add(
+                t.Shop(id=shop, name=f"s{shop}", platform="fake", app_key="k", app_secret="x", created_at=now)
+            )
+        s.flush()
+        rows = [
+            {
+                "shop_id": shop,
+                "kind": "stock",
+                "target": str(n),
+                "idempotency_key": f"k{shop}-{n}-{state}",
+                "state": state,
+                "payload": {"quantity": 1},
+            }
+            for shop in (1, 2, 3)
+            for n in range(30)
+            for state in ("done", "pending", "retry")
+            if state == "done" or n < 2
+        ]
+        outbox.add_many(s, rows, now)
+
+    db.run_sync(populate)
+    statements: list[str] = []
+    listen = lambda conn, cursor, sql, *_: statements.append(sql) if sql.startswith("UPDATE") else None  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listen)
+    db.run_sync(lambda s: supersede_open(s, {1, 2}, now))
+    event.remove(db.engine, "before_cursor_execute", listen)
+    counts = db.run_sync(
+        lambda s: sorted(
+            s.execute(
+                select(t.OutboxEntry.shop_id, t.OutboxEntry.state, func.count()).group_by(
+                    t.OutboxEntry.shop_id, t.OutboxEntry.state
+                )
+            ).all()
+        )
+    )
+    assert counts == [
+        (1, "done", 30), (1, "superseded", 4),
+        (2, "done", 30), (2, "superseded", 4),
+        (3, "done", 30), (3, "pending", 2), (3, "retry", 2),
+    ]  # fmt: skip
+    assert len(statements) == 1
+    if db.is_sqlite:
+        with db.engine.connect() as conn:
+            sql = statements[0].replace("?", "1")
+            plan = " ".join(str(row) for row in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+        assert "ix_outbox_state_due" in plan
+    db.dispose()
