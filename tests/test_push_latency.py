@@ -4,6 +4,7 @@ when another shop has news, and the processor keeps its stock picture between pu
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -309,3 +310,42 @@ def test_a_push_supersedes_the_open_stock_entries_of_its_shops_in_one_statement(
             plan = " ".join(str(row) for row in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
         assert "ix_outbox_state_due" in plan
     db.dispose()
+
+
+async def test_a_shop_without_pushes_is_polled_start_to_start_and_briskly_while_others_have_news(
+    lab: Lab,  # noqa: F811
+    service: PushService,  # noqa: F811
+    http: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    await lab.sync()
+    [jd] = service.polled_shops()
+    service.poll_interval = 0.5
+    starts: list[float] = []
+    three = anyio.Event()
+
+    async def slow_poll(shop, pushed=None):  # type: ignore[no-untyped-def]
+        starts.append(lab.clock.monotonic())
+        lab.clock.advance(0.3)  # the poll and its push take a while
+        if len(starts) == 3:
+            three.set()
+        return 0
+
+    service.processor.poll_orders = slow_poll  # type: ignore[method-assign]
+    async with anyio.create_task_group() as group:
+        group.start_soon(service.poll_forever, jd)
+        with anyio.fail_after(30):
+            await three.wait()
+        group.cancel_scope.cancel()
+    # A poll starts every interval: the time the last one took is not added to the wait.
+    assert [round(b - a, 6) for a, b in itertools.pairwise(starts)] == [0.5, 0.5]
+    service.poll_interval = 60.0
+    assert service.poll_wait(jd) == 60.0  # idle: an idle shop's cost is unchanged
+    order = lab.sandboxes["dy"].state.order_code("CUP-500", 1)
+    await announce(lab, http, "m1", order.order_id)
+    # A sale on a pushing channel: polled at a fifth of JD's 10 calls a second at most.
+    assert jd.ctx.client.limiter.limit.qps == 10
+    assert service.poll_wait(jd) == pytest.approx(0.5)
+    jd.ctx.client.limiter.limit = replace(jd.ctx.client.limiter.limit, qps=1000)
+    assert service.poll_wait(jd) == service.active_poll_interval  # a generous pace: the floor
+    lab.clock.advance(service.active_seconds)
+    assert service.poll_wait(jd) == 60.0

@@ -16,7 +16,6 @@ import anyio
 import httpx
 
 from hub.core.clock import Clock
-from hub.core.engine import Shop
 from hub.push.app import PushService, create_app
 from hub.push.process import PushProcessor
 from hub.report import SyncReport
@@ -79,12 +78,6 @@ async def race_on_pushes(
     async def process() -> None:  # as `hub serve` does, woken by every push stored
         await service.processor.run_forever(service.news, lambda _, a, b: pushed(a, b))
 
-    async def polled(shop: Shop) -> None:
-        while not done.is_set():
-            await service.processor.poll_orders(shop, pushed)
-            with anyio.move_on_after(options.interval):
-                await done.wait()
-
     async def safety_net() -> None:  # like `hub sync --watch`: a cycle now, then every interval
         while not done.is_set():
             reports.append(await lab.sync())
@@ -101,8 +94,9 @@ async def race_on_pushes(
         group.start_soon(safety_net)
         for shop in service.pulled_shops():
             group.start_soon(service.pull_forever, shop)
-        for shop in service.polled_shops():  # JD: its orders at the demo interval, then its SKUs
-            group.start_soon(polled, shop)
+        # JD: its orders at the demo interval (briskly while others have news), then its SKUs
+        for shop in service.polled_shops():
+            group.start_soon(service.poll_forever, shop, pushed)
         await done.wait()
         group.cancel_scope.cancel()
     await service.processor.aclose()
