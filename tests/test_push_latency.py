@@ -349,3 +349,63 @@ async def test_a_shop_without_pushes_is_polled_start_to_start_and_briskly_while_
     assert service.poll_wait(jd) == service.active_poll_interval  # a generous pace: the floor
     lab.clock.advance(service.active_seconds)
     assert service.poll_wait(jd) == 60.0
+
+
+async def test_orders_stored_during_a_push_go_out_together_in_the_next_one(
+    lab: Lab,  # noqa: F811
+    service: PushService,  # noqa: F811
+    http: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    """Orders keep being read and stored while a push is on its way (not one batch, then a
+    wait for that push); what was stored meanwhile goes out in one push of all its SKUs."""
+    await lab.sync()
+    lab.clock.advance(3)
+    processor = service.processor
+    real_push, real_ingest = processor.push_skus, processor._ingest
+    gate = anyio.Event()
+    pushes: list[set[int]] = []
+    ingested: list[anyio.Event] = [anyio.Event() for _ in range(3)]
+
+    async def held_push(sku_ids: set[int]):  # type: ignore[no-untyped-def]
+        pushes.append(set(sku_ids))
+        if len(pushes) == 1:
+            await gate.wait()  # the first push is still on its way
+        return await real_push(sku_ids)
+
+    async def ingest(*args):  # type: ignore[no-untyped-def]
+        out = await real_ingest(*args)
+        next(e for e in ingested if not e.is_set()).set()
+        return out
+
+    processor.push_skus = held_push  # type: ignore[method-assign]
+    processor._ingest = ingest  # type: ignore[method-assign]
+    batches: list[tuple[ProcessResult, datetime, datetime]] = []
+    two = anyio.Event()
+
+    def pushed(*batch) -> None:  # type: ignore[no-untyped-def]
+        batches.append(batch)
+        if len(batches) == 2:
+            two.set()
+
+    orders = [lab.sandboxes["dy"].state.order_code(code, 1) for code in ("CUP-500", "CUP-750", "CUP-500")]
+    async with anyio.create_task_group() as group:
+        group.start_soon(processor.run_forever, service.news, pushed)
+        with anyio.fail_after(30):
+            for n, order in enumerate(orders):
+                await announce(lab, http, f"m{n}", order.order_id)
+                await ingested[n].wait()  # the second and third: stored while the first is pushed
+            assert all(stored_at(lab, o.order_id) is not None for o in orders)
+            assert len(pushes) == 1
+            gate.set()
+            await two.wait()
+        group.cancel_scope.cancel()
+    assert len(pushes) == 2 and len(batches) == 2  # not one push per batch
+    assert [b[0].events for b in batches] == [1, 2]
+    skus = lab.app.db.run_sync(
+        lambda s: set(s.scalars(select(t.Sku.id).where(t.Sku.code.in_(["CUP-500", "CUP-750"]))))
+    )
+    assert pushes[1] == skus
+    assert processed(lab) == dict.fromkeys((o.order_id for o in orders), True)
+    assert batches[1][1] >= max(stored_at(lab, o.order_id) for o in orders[1:])  # type: ignore[type-var]
+    assert lab.shown("CUP-500") == dict.fromkeys(SHOPS, 18)
+    assert lab.shown("CUP-750") == dict.fromkeys(SHOPS, 19)

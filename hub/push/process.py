@@ -69,6 +69,34 @@ class _Entry:
 
 
 @dataclass
+class _Batch:
+    """Entries read and stored, waiting for the push of their SKUs."""
+
+    entries: list[_Entry]
+    affected: set[int]  # SKU ids to push
+    failed: dict[int, str]  # entry id -> why it failed (left pending)
+    result: ProcessResult
+
+    @property
+    def ids(self) -> set[int]:
+        """The entries in flight: all but the failed ones."""
+        return {e.id for e in self.entries if e.id not in self.failed}
+
+    @classmethod
+    def merge(cls, batches: Sequence[_Batch]) -> _Batch:
+        """One batch for one push of all their SKUs."""
+        result = ProcessResult()
+        for b in batches:
+            for name in ("events", "orders_fetched", "orders_changed", "listings_read"):
+                setattr(result, name, getattr(result, name) + getattr(b.result, name))
+            result.errors += b.result.errors
+        affected: set[int] = set().union(*(b.affected for b in batches))
+        result.skus = len(affected)
+        failed = {k: v for b in batches for k, v in b.failed.items()}
+        return cls([e for b in batches for e in b.entries], affected, failed, result)
+
+
+@dataclass
 class PushProcessor:
     """Processes pending inbox entries for the shops it has open (see :meth:`open`)."""
 
@@ -128,19 +156,33 @@ class PushProcessor:
         pushed: Callable[[ProcessResult, datetime, datetime], None] | None = None,
         limit: int = 500,
     ) -> None:
-        """Process entries as they come, in two overlapping stages: while the stock of one
-        batch is pushed, the orders of the next are already read and stored (so an order
-        announced during a push waits for that push's end, not for a whole round); a batch
-        with product or stock events, whose listings are read, waits for the push first.
+        """Process entries as they come, reading and storing orders without waiting for the
+        stock push in flight: the batches stored meanwhile wait for it and then go out
+        together, in one push of all their SKUs (so an order announced during a push waits
+        for that push's end, not for a whole round, nor for one push per batch); a batch
+        with product or stock events, whose listings are read, waits for every push first.
         ``news()`` returns when new entries may be pending (or a while has passed).
-        ``pushed(result, started, finished)`` is told of every batch done: its stock push
-        began after its orders were stored. Pushes run one at a time, each batch's entries
+        ``pushed(result, started, finished)`` is told of every push done: it began after the
+        orders of its batches were stored. Pushes run one at a time, each batch's entries
         are marked processed only once its push is done, and the push lease is held while
         anything is in flight, as in :meth:`run_once`."""
         in_flight: set[int] = set()
+        waiting: list[_Batch] = []  # stored, for the push after the one in flight
         pushing = anyio.Event()
         pushing.set()  # no push in flight
         holding = False
+
+        async def push_chain(batch: _Batch, done: anyio.Event) -> None:
+            try:
+                while True:
+                    await self._push_batch(batch, in_flight, pushed)
+                    if not waiting:
+                        return
+                    batch = _Batch.merge(waiting)
+                    waiting.clear()
+            finally:
+                done.set()
+
         async with anyio.create_task_group() as group:
             while True:
                 await news()
@@ -160,35 +202,29 @@ class PushProcessor:
                     await pushing.wait()
                 result = ProcessResult()
                 affected, failed = await self._ingest(entries, result)
-                ids = {e.id for e in entries if e.id not in failed}
-                in_flight |= ids
-                await pushing.wait()  # one push at a time; this batch's orders are stored
-                pushing = anyio.Event()
-                group.start_soon(
-                    self._push_batch, entries, affected, failed, result, in_flight, ids, pushing, pushed
-                )
+                batch = _Batch(entries, affected, failed, result)
+                in_flight |= batch.ids
+                if pushing.is_set():
+                    pushing = anyio.Event()
+                    group.start_soon(push_chain, batch, pushing)
+                else:  # the push in flight hands it on when done
+                    waiting.append(batch)
 
     async def _push_batch(
         self,
-        entries: list[_Entry],
-        affected: set[int],
-        failed: dict[int, str],
-        result: ProcessResult,
+        batch: _Batch,
         in_flight: set[int],
-        ids: set[int],
-        done: anyio.Event,
         pushed: Callable[[ProcessResult, datetime, datetime], None] | None,
     ) -> None:
         started = self.runtime.clock.now()
         try:
-            await self._push_and_finish(entries, affected, failed, result)
+            await self._push_and_finish(batch.entries, batch.affected, batch.failed, batch.result)
             if pushed is not None:
-                pushed(result, started, self.runtime.clock.now())
+                pushed(batch.result, started, self.runtime.clock.now())
         except Exception:  # the entries stay pending and are taken up again
-            log.exception("push processing: pushing the stock of %d SKUs failed", len(affected))
+            log.exception("push processing: pushing the stock of %d SKUs failed", len(batch.affected))
         finally:
-            in_flight -= ids
-            done.set()
+            in_flight -= batch.ids
 
     async def _pending(self, limit: int, exclude: set[int] | None = None) -> list[_Entry]:
         def load(s: Session) -> list[_Entry]:
