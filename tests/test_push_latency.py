@@ -5,7 +5,7 @@ when another shop has news, and the processor keeps its stock picture between pu
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import anyio
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from hub.push.app import PushService
 from hub.push.events import EventKind, PushEvent
-from hub.push.process import ProcessResult
+from hub.push.process import ProcessResult, PushProcessor
 from hub.simulator.lab import Lab
 from hub.storage import tables as t
 
@@ -44,6 +44,44 @@ async def announce(world: Lab, client: httpx.AsyncClient, msg_id: str, order_id:
     assert (await client.post("/push/dy", content=body, headers=headers)).json()["code"] == 0
 
 
+@dataclass
+class Held:
+    """A processor instrumented for the overlap tests: its first push waits for ``gate``;
+    ``pushes`` are the SKU sets pushed, ``ingested[n]`` is set once the n-th batch is
+    stored, and ``batches`` hears of every push done (``two`` once there were two)."""
+
+    gate: anyio.Event
+    pushes: list[set[int]]
+    ingested: list[anyio.Event]
+    batches: list[tuple[ProcessResult, datetime, datetime]]
+    two: anyio.Event
+
+    def pushed(self, *batch) -> None:  # type: ignore[no-untyped-def]
+        self.batches.append(batch)
+        if len(self.batches) == 2:
+            self.two.set()
+
+
+def hold_first_push(processor: PushProcessor, ingests: int) -> Held:
+    held = Held(anyio.Event(), [], [anyio.Event() for _ in range(ingests)], [], anyio.Event())
+    real_push, real_ingest = processor.push_skus, processor._ingest
+
+    async def held_push(sku_ids: set[int]):  # type: ignore[no-untyped-def]
+        held.pushes.append(set(sku_ids))
+        if len(held.pushes) == 1:
+            await held.gate.wait()  # the first push is still on its way
+        return await real_push(sku_ids)
+
+    async def ingest(*args):  # type: ignore[no-untyped-def]
+        out = await real_ingest(*args)
+        next(e for e in held.ingested if not e.is_set()).set()
+        return out
+
+    processor.push_skus = held_push  # type: ignore[method-assign]
+    processor._ingest = ingest  # type: ignore[method-assign]
+    return held
+
+
 async def test_the_next_orders_are_read_while_the_last_ones_are_pushed(
     lab: Lab,  # noqa: F811
     service: PushService,  # noqa: F811
@@ -52,52 +90,25 @@ async def test_the_next_orders_are_read_while_the_last_ones_are_pushed(
     await lab.sync()
     lab.clock.advance(3)
     processor = service.processor
-    real_push = processor.push_skus
-    gate = anyio.Event()
-    pushes: list[set[int]] = []
-
-    async def held_push(sku_ids: set[int]):  # type: ignore[no-untyped-def]
-        pushes.append(set(sku_ids))
-        if len(pushes) == 1:
-            await gate.wait()  # the first push is still on its way
-        return await real_push(sku_ids)
-
-    real_ingest = processor._ingest
-    ingested = [anyio.Event(), anyio.Event()]
-
-    async def ingest(*args):  # type: ignore[no-untyped-def]
-        out = await real_ingest(*args)
-        next(e for e in ingested if not e.is_set()).set()
-        return out
-
-    processor.push_skus = held_push  # type: ignore[method-assign]
-    processor._ingest = ingest  # type: ignore[method-assign]
-    batches: list[tuple[ProcessResult, datetime, datetime]] = []
-    both = anyio.Event()
-
-    def pushed(*batch) -> None:  # type: ignore[no-untyped-def]
-        batches.append(batch)
-        if len(batches) == 2:
-            both.set()
-
+    held = hold_first_push(processor, 2)
     first = lab.sandboxes["dy"].state.order_code("CUP-500", 2)
     second = lab.sandboxes["dy"].state.order_code("CUP-750", 1)
     async with anyio.create_task_group() as group:
-        group.start_soon(processor.run_forever, service.news, pushed)
+        group.start_soon(processor.run_forever, service.news, held.pushed)
         with anyio.fail_after(30):
             await announce(lab, http, "m1", first.order_id)
-            await ingested[0].wait()
+            await held.ingested[0].wait()
             await announce(lab, http, "m2", second.order_id)
-            await ingested[1].wait()  # read and stored while the first push is on its way
+            await held.ingested[1].wait()  # read and stored while the first push is on its way
             assert stored_at(lab, second.order_id) is not None
             assert processed(lab) == {first.order_id: False, second.order_id: False}
-            assert len(pushes) == 1, "one push at a time"
-            gate.set()
-            await both.wait()
+            assert len(held.pushes) == 1, "one push at a time"
+            held.gate.set()
+            await held.two.wait()
         group.cancel_scope.cancel()
 
     assert processed(lab) == {first.order_id: True, second.order_id: True}
-    (one, _, finished1), (two, started2, _) = batches
+    (one, _, finished1), (two, started2, _) = held.batches
     assert (one.events, two.events) == (1, 1)
     assert started2 >= finished1  # pushes never overlap
     assert started2 >= stored_at(lab, second.order_id)  # a batch's push begins after its orders are stored
@@ -361,51 +372,26 @@ async def test_orders_stored_during_a_push_go_out_together_in_the_next_one(
     await lab.sync()
     lab.clock.advance(3)
     processor = service.processor
-    real_push, real_ingest = processor.push_skus, processor._ingest
-    gate = anyio.Event()
-    pushes: list[set[int]] = []
-    ingested: list[anyio.Event] = [anyio.Event() for _ in range(3)]
-
-    async def held_push(sku_ids: set[int]):  # type: ignore[no-untyped-def]
-        pushes.append(set(sku_ids))
-        if len(pushes) == 1:
-            await gate.wait()  # the first push is still on its way
-        return await real_push(sku_ids)
-
-    async def ingest(*args):  # type: ignore[no-untyped-def]
-        out = await real_ingest(*args)
-        next(e for e in ingested if not e.is_set()).set()
-        return out
-
-    processor.push_skus = held_push  # type: ignore[method-assign]
-    processor._ingest = ingest  # type: ignore[method-assign]
-    batches: list[tuple[ProcessResult, datetime, datetime]] = []
-    two = anyio.Event()
-
-    def pushed(*batch) -> None:  # type: ignore[no-untyped-def]
-        batches.append(batch)
-        if len(batches) == 2:
-            two.set()
-
+    held = hold_first_push(processor, 3)
     orders = [lab.sandboxes["dy"].state.order_code(code, 1) for code in ("CUP-500", "CUP-750", "CUP-500")]
     async with anyio.create_task_group() as group:
-        group.start_soon(processor.run_forever, service.news, pushed)
+        group.start_soon(processor.run_forever, service.news, held.pushed)
         with anyio.fail_after(30):
             for n, order in enumerate(orders):
                 await announce(lab, http, f"m{n}", order.order_id)
-                await ingested[n].wait()  # the second and third: stored while the first is pushed
+                await held.ingested[n].wait()  # the second and third: stored while the first is pushed
             assert all(stored_at(lab, o.order_id) is not None for o in orders)
-            assert len(pushes) == 1
-            gate.set()
-            await two.wait()
+            assert len(held.pushes) == 1
+            held.gate.set()
+            await held.two.wait()
         group.cancel_scope.cancel()
-    assert len(pushes) == 2 and len(batches) == 2  # not one push per batch
-    assert [b[0].events for b in batches] == [1, 2]
+    assert len(held.pushes) == 2 and len(held.batches) == 2  # not one push per batch
+    assert [b[0].events for b in held.batches] == [1, 2]
     skus = lab.app.db.run_sync(
         lambda s: set(s.scalars(select(t.Sku.id).where(t.Sku.code.in_(["CUP-500", "CUP-750"]))))
     )
-    assert pushes[1] == skus
+    assert held.pushes[1] == skus
     assert processed(lab) == dict.fromkeys((o.order_id for o in orders), True)
-    assert batches[1][1] >= max(stored_at(lab, o.order_id) for o in orders[1:])  # type: ignore[type-var]
+    assert held.batches[1][1] >= max(stored_at(lab, o.order_id) for o in orders[1:])  # type: ignore[type-var]
     assert lab.shown("CUP-500") == dict.fromkeys(SHOPS, 18)
     assert lab.shown("CUP-750") == dict.fromkeys(SHOPS, 19)
