@@ -41,6 +41,13 @@ from hub.storage import tables as t
 
 log = logging.getLogger("hub.push")
 LEASE = "push"  # one processing round at a time across processes
+HELD_RETRY = 0.1  # seconds between tries of a shop whose stock a sync cycle holds
+HELD_PATIENCE = 10.0  # seconds to keep trying (see PushProcessor.push_skus)
+
+
+def _held_shops(report: SyncReport) -> set[str]:
+    """Shops whose stock push was skipped: another process held their stock lease."""
+    return {r.shop for r in report.results if r.stream == "stock" and r.skipped}
 
 
 @dataclass
@@ -56,6 +63,8 @@ class ProcessResult:
     failed: int = 0
     waiting: bool = False  # another process is processing pushes: entries stay pending
     errors: list[str] = field(default_factory=list)
+    #: shops the stock push left to a sync cycle that kept their lease (see push_skus)
+    held: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -271,6 +280,7 @@ class PushProcessor:
         stay pending, with their error)."""
         if affected:
             report = await self.push_skus(affected)
+            result.held = sorted(_held_shops(report))
             for r in report.results:
                 result.pushed += r.pushed
                 result.failed += r.failed
@@ -366,7 +376,7 @@ class PushProcessor:
         """For a shop whose platform does not push (JD): one orders-only sync of that shop,
         then the SKUs of the orders it stored or re-read are pushed on every shop, as an
         announced order's would be. Returns how many SKUs were concerned; ``pushed(started,
-        finished)`` is told of that push."""
+        finished)`` is told of that push if it wrote every shop it had to."""
         clock, db = self.runtime.clock, self.runtime.db
         since = clock.now()
         await SyncEngine(self.runtime, self.settings).run_cycle([shop.name], ["orders"])
@@ -387,8 +397,8 @@ class PushProcessor:
         skus = await db.run(touched)
         if skus:
             started = clock.now()
-            await self.push_skus(skus)
-            if pushed is not None:
+            report = await self.push_skus(skus)
+            if pushed is not None and not _held_shops(report) and report.exit_code == 0:
                 pushed(started, clock.now())
         return len(skus)
 
@@ -404,10 +414,25 @@ class PushProcessor:
     async def push_skus(self, sku_ids: set[int]) -> SyncReport:
         """Plan and push the stock of ``sku_ids`` only, on every open shop, lowering first,
         with a cycle's leases and safety (:meth:`SyncEngine.push_stock_of`). Partitioned
-        SKUs are only lowered here: the next cycle hands units on."""
+        SKUs are only lowered here: the next cycle hands units on.
+
+        A shop whose stock a sync cycle is pushing (it holds the shop's lease) is tried
+        again every :data:`HELD_RETRY` seconds until the cycle lets go, for up to
+        :data:`HELD_PATIENCE` seconds: that cycle may have planned before these orders were
+        stored, and its next one may be minutes away."""
         if self._pushing is None:
             self._pushing = anyio.Lock()
         async with self._pushing:
             if self._engine is None:
                 self._engine = SyncEngine(self.runtime, self.settings, holder=self.holder)
-            return await self._engine.push_stock_of(list(self.shops.values()), sku_ids)
+            clock = self.runtime.clock
+            report = await self._engine.push_stock_of(list(self.shops.values()), sku_ids)
+            give_up = clock.monotonic() + HELD_PATIENCE
+            while (held := _held_shops(report)) and clock.monotonic() < give_up:
+                await clock.sleep(HELD_RETRY)
+                again = await self._engine.push_stock_of(
+                    [x for x in self.shops.values() if x.name in held], sku_ids
+                )
+                report.results = [r for r in report.results if r.shop not in held] + again.results
+                report.finished_at = again.finished_at
+            return report

@@ -17,7 +17,7 @@ import httpx
 
 from hub.core.clock import Clock
 from hub.push.app import PushService, create_app
-from hub.push.process import PushProcessor
+from hub.push.process import ProcessResult, PushProcessor
 from hub.report import SyncReport
 from hub.simulator import Buyers, SandboxApp
 from hub.simulator.lab import Lab
@@ -38,9 +38,9 @@ async def race_on_pushes(
     weights: dict[str, float],
 ) -> list[SyncReport]:
     """Buyers race while pushes drive the hub; ``spans`` receives (start, end) of every
-    stock push after announced orders were stored: it carries the orders stored before its
-    start. ``weights``: each shop's share of the buyers. Returns the safety-net cycles'
-    reports."""
+    stock push and safety-net cycle that wrote every shop: it carries the orders stored
+    before its start. ``weights``: each shop's share of the buyers. Returns the safety-net
+    cycles' reports."""
     service = PushService(
         PushProcessor.open(lab.app.runtime(), lab.app.settings),
         pull_interval=options.pull_interval,
@@ -76,11 +76,17 @@ async def race_on_pushes(
         spans.append((started, finished))
 
     async def process() -> None:  # as `hub serve` does, woken by every push stored
-        await service.processor.run_forever(service.news, lambda _, a, b: pushed(a, b))
+        def done_everywhere(result: ProcessResult, started: datetime, finished: datetime) -> None:
+            if not result.held and not result.failed:  # else some channel still shows the old figure
+                pushed(started, finished)
+
+        await service.processor.run_forever(service.news, done_everywhere)
 
     async def safety_net() -> None:  # like `hub sync --watch`: a cycle now, then every interval
         while not done.is_set():
             reports.append(await lab.sync())
+            if reports[-1].exit_code == 0:  # it carries every order stored before it began
+                pushed(reports[-1].started_at, reports[-1].finished_at)
             with anyio.move_on_after(options.safety_interval):
                 await done.wait()
 
