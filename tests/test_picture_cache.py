@@ -213,7 +213,16 @@ def writes(pushes: list[Push]) -> list[tuple[int, int, bool, int]]:
     return sorted((p.listing.id, p.target, p.partitioned, p.sellable) for p in pushes)
 
 
-def test_incremental_picture_plans_what_a_full_one_plans(tmp_path: Path, wall: list[datetime]) -> None:
+@pytest.mark.parametrize(
+    "tick",
+    [timedelta(minutes=2), timedelta(seconds=5), timedelta(0)],
+    ids=["beyond-the-margin", "within-the-margin", "a-clock-that-does-not-move"],
+)
+def test_incremental_picture_plans_what_a_full_one_plans(
+    tmp_path: Path, wall: list[datetime], tick: timedelta
+) -> None:
+    """Whatever the wall clock does between loads (rows changed long ago, within the
+    change margin and so looked at again, or stamped in the very tick a load began)."""
     rng = random.Random(20)
     now = datetime(2026, 12, 1, 12, tzinfo=UTC)
     db = make_db(tmp_path)
@@ -245,7 +254,7 @@ def test_incremental_picture_plans_what_a_full_one_plans(tmp_path: Path, wall: l
         db.run_sync(lambda s, pushes=pushes, now=now: apply(s, pushes, rng, now))
         db.run_sync(lambda s, now=now: mutate(s, rng, now))
         now += rng.choice([timedelta(seconds=5), timedelta(minutes=3), timedelta(minutes=11)])
-        wall[0] += timedelta(minutes=2)
+        wall[0] += tick
     assert cache.full_loads == 1 and cache.incremental_loads == 59
     assert planned_anything > 10  # the random changes did make work
 
@@ -286,6 +295,37 @@ def test_a_quiet_cycle_plans_no_sku(tmp_path: Path, wall: list[datetime]) -> Non
     wall[0] += timedelta(minutes=2)
     dirty, pushes = db.run_sync(cycle)
     assert dirty == {1} and {p.listing.sku_id for p in pushes} == {1}
+
+
+def test_rows_changed_within_the_margin_are_reread_once(tmp_path: Path, wall: list[datetime]) -> None:
+    """A busy minute of writes is not read again at every load: a row within the change
+    margin is re-read only when its change mark is not the one the picture holds."""
+    rng = random.Random(7)
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    db = make_db(tmp_path)
+    db.run_sync(lambda s: populate(s, rng, now))
+    total = db.run_sync(lambda s: s.scalar(select(func.count(t.Listing.id))))
+    cache = PictureCache(
+        full_pass=timedelta(hours=1), safety_default=0, partition_below=None, sales_window=WINDOW
+    )
+    load = lambda: db.run_sync(lambda s: cache.load(s, now))  # noqa: E731
+    load()  # full
+    wall[0] += timedelta(seconds=5)
+    load()  # every row is within the margin and the full load kept no marks: all re-read
+    assert cache.rows_reread == total
+    wall[0] += timedelta(seconds=5)
+    db.run_sync(lambda s: s.execute(update(t.Listing).where(t.Listing.id == 3).values(platform_quantity=1)))
+    wall[0] += timedelta(seconds=5)
+    picture = load()
+    assert cache.rows_reread == total + 1  # the one row written since
+    assert next(x for x in picture.listings if x.id == 3).stored == 1
+    # Written in the very tick the next load begins (a clock that has not moved): that row
+    # is read again by the load after, even though its mark may look the same.
+    db.run_sync(lambda s: s.execute(update(t.Listing).where(t.Listing.id == 4).values(platform_quantity=2)))
+    load()
+    db.run_sync(lambda s: s.execute(update(t.Listing).where(t.Listing.id == 4).values(platform_quantity=3)))
+    picture = load()
+    assert next(x for x in picture.listings if x.id == 4).stored == 3
 
 
 def test_full_pass_when_due_and_when_a_rule_changes(tmp_path: Path, wall: list[datetime]) -> None:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from hub.core import leases
 from hub.errors import StorageError
 from hub.push import inbox
 from hub.push.app import PushService, create_app
@@ -95,6 +96,25 @@ async def test_a_douyin_sale_pushed_lowers_every_other_shop_without_a_cycle(
     # One detail read plus one write per other shop (WeChat may fetch a token first).
     assert service.processor.calls - calls_before <= 6
     assert result.pushed == 3
+
+
+@pytest.mark.anyio
+async def test_a_shop_whose_stock_a_cycle_holds_is_pushed_once_the_cycle_lets_go(
+    lab: Lab, service: PushService, http: httpx.AsyncClient
+) -> None:
+    """A cycle pushing JD's stock (it holds JD's stock lease) may have planned before the
+    announced order was stored: the targeted push tries JD again until the lease is free,
+    rather than leave JD showing the old figure until that cycle's next run."""
+    assert (await lab.sync()).exit_code == 0
+    lab.clock.advance(3)
+    order = lab.sandboxes["dy"].state.order_code("CUP-500", 3)
+    body, headers = douyin_push(lab, [order_message("m1", order.order_id)])
+    assert (await http.post("/push/dy", content=body, headers=headers)).json()["code"] == 0
+    now = lab.clock.now()
+    assert lab.app.db.run_sync(lambda s: leases.acquire(s, "jd:stock", "a cycle", now, 1.0))
+    result = await service.processor.run_once()  # the lease runs out while the push waits
+    assert result.failed == 0
+    assert lab.shown("CUP-500") == dict.fromkeys(SHOPS, 17)
 
 
 @pytest.mark.anyio

@@ -4,17 +4,19 @@ when another shop has news, and the processor keeps its stock picture between pu
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime
+import itertools
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 import anyio
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from hub.push.app import PushService
 from hub.push.events import EventKind, PushEvent
-from hub.push.process import ProcessResult
+from hub.push.process import ProcessResult, PushProcessor
 from hub.simulator.lab import Lab
 from hub.storage import tables as t
 
@@ -42,6 +44,44 @@ async def announce(world: Lab, client: httpx.AsyncClient, msg_id: str, order_id:
     assert (await client.post("/push/dy", content=body, headers=headers)).json()["code"] == 0
 
 
+@dataclass
+class Held:
+    """A processor instrumented for the overlap tests: its first push waits for ``gate``;
+    ``pushes`` are the SKU sets pushed, ``ingested[n]`` is set once the n-th batch is
+    stored, and ``batches`` hears of every push done (``two`` once there were two)."""
+
+    gate: anyio.Event
+    pushes: list[set[int]]
+    ingested: list[anyio.Event]
+    batches: list[tuple[ProcessResult, datetime, datetime]]
+    two: anyio.Event
+
+    def pushed(self, *batch) -> None:  # type: ignore[no-untyped-def]
+        self.batches.append(batch)
+        if len(self.batches) == 2:
+            self.two.set()
+
+
+def hold_first_push(processor: PushProcessor, ingests: int) -> Held:
+    held = Held(anyio.Event(), [], [anyio.Event() for _ in range(ingests)], [], anyio.Event())
+    real_push, real_ingest = processor.push_skus, processor._ingest
+
+    async def held_push(sku_ids: set[int]):  # type: ignore[no-untyped-def]
+        held.pushes.append(set(sku_ids))
+        if len(held.pushes) == 1:
+            await held.gate.wait()  # the first push is still on its way
+        return await real_push(sku_ids)
+
+    async def ingest(*args):  # type: ignore[no-untyped-def]
+        out = await real_ingest(*args)
+        next(e for e in held.ingested if not e.is_set()).set()
+        return out
+
+    processor.push_skus = held_push  # type: ignore[method-assign]
+    processor._ingest = ingest  # type: ignore[method-assign]
+    return held
+
+
 async def test_the_next_orders_are_read_while_the_last_ones_are_pushed(
     lab: Lab,  # noqa: F811
     service: PushService,  # noqa: F811
@@ -50,52 +90,25 @@ async def test_the_next_orders_are_read_while_the_last_ones_are_pushed(
     await lab.sync()
     lab.clock.advance(3)
     processor = service.processor
-    real_push = processor.push_skus
-    gate = anyio.Event()
-    pushes: list[set[int]] = []
-
-    async def held_push(sku_ids: set[int]):  # type: ignore[no-untyped-def]
-        pushes.append(set(sku_ids))
-        if len(pushes) == 1:
-            await gate.wait()  # the first push is still on its way
-        return await real_push(sku_ids)
-
-    real_ingest = processor._ingest
-    ingested = [anyio.Event(), anyio.Event()]
-
-    async def ingest(*args):  # type: ignore[no-untyped-def]
-        out = await real_ingest(*args)
-        next(e for e in ingested if not e.is_set()).set()
-        return out
-
-    processor.push_skus = held_push  # type: ignore[method-assign]
-    processor._ingest = ingest  # type: ignore[method-assign]
-    batches: list[tuple[ProcessResult, datetime, datetime]] = []
-    both = anyio.Event()
-
-    def pushed(*batch) -> None:  # type: ignore[no-untyped-def]
-        batches.append(batch)
-        if len(batches) == 2:
-            both.set()
-
+    held = hold_first_push(processor, 2)
     first = lab.sandboxes["dy"].state.order_code("CUP-500", 2)
     second = lab.sandboxes["dy"].state.order_code("CUP-750", 1)
     async with anyio.create_task_group() as group:
-        group.start_soon(processor.run_forever, service.news, pushed)
+        group.start_soon(processor.run_forever, service.news, held.pushed)
         with anyio.fail_after(30):
             await announce(lab, http, "m1", first.order_id)
-            await ingested[0].wait()
+            await held.ingested[0].wait()
             await announce(lab, http, "m2", second.order_id)
-            await ingested[1].wait()  # read and stored while the first push is on its way
+            await held.ingested[1].wait()  # read and stored while the first push is on its way
             assert stored_at(lab, second.order_id) is not None
             assert processed(lab) == {first.order_id: False, second.order_id: False}
-            assert len(pushes) == 1, "one push at a time"
-            gate.set()
-            await both.wait()
+            assert len(held.pushes) == 1, "one push at a time"
+            held.gate.set()
+            await held.two.wait()
         group.cancel_scope.cancel()
 
     assert processed(lab) == {first.order_id: True, second.order_id: True}
-    (one, _, finished1), (two, started2, _) = batches
+    (one, _, finished1), (two, started2, _) = held.batches
     assert (one.events, two.events) == (1, 1)
     assert started2 >= finished1  # pushes never overlap
     assert started2 >= stored_at(lab, second.order_id)  # a batch's push begins after its orders are stored
@@ -244,3 +257,141 @@ async def test_listings_are_read_only_once_the_push_in_flight_is_done(
             await read.wait()
         group.cancel_scope.cancel()
     assert read_while_pushing == [False]
+
+
+def test_a_push_supersedes_the_open_stock_entries_of_its_shops_in_one_statement(hub_db_url: str) -> None:
+    """Each push's planning supersedes its shops' open stock writes: one statement that
+    finds them by their state, not one per shop walking that shop's whole stock history
+    (on SQLite the planner takes the state index only for the one statement)."""
+    from sqlalchemy import event, text
+
+    from hub.core import outbox
+    from hub.core.stock.push import supersede_open
+    from hub.storage.db import Database
+
+    db = Database(hub_db_url)
+    now = datetime(2026, 12, 4, 12, tzinfo=UTC)
+
+    def populate(s: Session) -> None:
+        for shop in (1, 2, 3):
+            s.add(
+                t.Shop(id=shop, name=f"s{shop}", platform="fake", app_key="k", app_secret="x", created_at=now)
+            )
+        s.flush()
+        rows = [
+            {
+                "shop_id": shop,
+                "kind": "stock",
+                "target": str(n),
+                "idempotency_key": f"k{shop}-{n}-{state}",
+                "state": state,
+                "payload": {"quantity": 1},
+            }
+            for shop in (1, 2, 3)
+            for n in range(30)
+            for state in ("done", "pending", "retry")
+            if state == "done" or n < 2
+        ]
+        outbox.add_many(s, rows, now)
+
+    db.run_sync(populate)
+    statements: list[str] = []
+    listen = lambda conn, cursor, sql, *_: statements.append(sql) if sql.startswith("UPDATE") else None  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listen)
+    db.run_sync(lambda s: supersede_open(s, {1, 2}, now))
+    event.remove(db.engine, "before_cursor_execute", listen)
+    counts = db.run_sync(
+        lambda s: sorted(
+            s.execute(
+                select(t.OutboxEntry.shop_id, t.OutboxEntry.state, func.count()).group_by(
+                    t.OutboxEntry.shop_id, t.OutboxEntry.state
+                )
+            ).all()
+        )
+    )
+    assert counts == [
+        (1, "done", 30), (1, "superseded", 4),
+        (2, "done", 30), (2, "superseded", 4),
+        (3, "done", 30), (3, "pending", 2), (3, "retry", 2),
+    ]  # fmt: skip
+    assert len(statements) == 1
+    if db.is_sqlite:
+        with db.engine.connect() as conn:
+            sql = statements[0].replace("?", "1")
+            plan = " ".join(str(row) for row in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+        assert "ix_outbox_state_due" in plan
+    db.dispose()
+
+
+async def test_a_shop_without_pushes_is_polled_start_to_start_and_briskly_while_others_have_news(
+    lab: Lab,  # noqa: F811
+    service: PushService,  # noqa: F811
+    http: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    await lab.sync()
+    [jd] = service.polled_shops()
+    service.poll_interval = 0.5
+    starts: list[float] = []
+    three = anyio.Event()
+
+    async def slow_poll(shop, pushed=None):  # type: ignore[no-untyped-def]
+        starts.append(lab.clock.monotonic())
+        lab.clock.advance(0.3)  # the poll and its push take a while
+        if len(starts) == 3:
+            three.set()
+        return 0
+
+    service.processor.poll_orders = slow_poll  # type: ignore[method-assign]
+    async with anyio.create_task_group() as group:
+        group.start_soon(service.poll_forever, jd)
+        with anyio.fail_after(30):
+            await three.wait()
+        group.cancel_scope.cancel()
+    # A poll starts every interval: the time the last one took is not added to the wait.
+    assert [round(b - a, 6) for a, b in itertools.pairwise(starts)] == [0.5, 0.5]
+    service.poll_interval = 60.0
+    assert service.poll_wait(jd) == 60.0  # idle: an idle shop's cost is unchanged
+    order = lab.sandboxes["dy"].state.order_code("CUP-500", 1)
+    await announce(lab, http, "m1", order.order_id)
+    # A sale on a pushing channel: polled at a fifth of JD's 10 calls a second at most.
+    assert jd.ctx.client.limiter.limit.qps == 10
+    assert service.poll_wait(jd) == pytest.approx(0.5)
+    jd.ctx.client.limiter.limit = replace(jd.ctx.client.limiter.limit, qps=1000)
+    assert service.poll_wait(jd) == service.active_poll_interval  # a generous pace: the floor
+    lab.clock.advance(service.active_seconds)
+    assert service.poll_wait(jd) == 60.0
+
+
+async def test_orders_stored_during_a_push_go_out_together_in_the_next_one(
+    lab: Lab,  # noqa: F811
+    service: PushService,  # noqa: F811
+    http: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    """Orders keep being read and stored while a push is on its way (not one batch, then a
+    wait for that push); what was stored meanwhile goes out in one push of all its SKUs."""
+    await lab.sync()
+    lab.clock.advance(3)
+    processor = service.processor
+    held = hold_first_push(processor, 3)
+    orders = [lab.sandboxes["dy"].state.order_code(code, 1) for code in ("CUP-500", "CUP-750", "CUP-500")]
+    async with anyio.create_task_group() as group:
+        group.start_soon(processor.run_forever, service.news, held.pushed)
+        with anyio.fail_after(30):
+            for n, order in enumerate(orders):
+                await announce(lab, http, f"m{n}", order.order_id)
+                await held.ingested[n].wait()  # the second and third: stored while the first is pushed
+            assert all(stored_at(lab, o.order_id) is not None for o in orders)
+            assert len(held.pushes) == 1
+            held.gate.set()
+            await held.two.wait()
+        group.cancel_scope.cancel()
+    assert len(held.pushes) == 2 and len(held.batches) == 2  # not one push per batch
+    assert [b[0].events for b in held.batches] == [1, 2]
+    skus = lab.app.db.run_sync(
+        lambda s: set(s.scalars(select(t.Sku.id).where(t.Sku.code.in_(["CUP-500", "CUP-750"]))))
+    )
+    assert held.pushes[1] == skus
+    assert processed(lab) == dict.fromkeys((o.order_id for o in orders), True)
+    assert held.batches[1][1] >= max(stored_at(lab, o.order_id) for o in orders[1:])  # type: ignore[type-var]
+    assert lab.shown("CUP-500") == dict.fromkeys(SHOPS, 18)
+    assert lab.shown("CUP-750") == dict.fromkeys(SHOPS, 19)

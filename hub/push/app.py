@@ -17,7 +17,7 @@ beside it in the same ``hub serve``.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -61,6 +61,10 @@ class PushService:
     active_seconds: float = 10.0
     pull_quantity: int = 100
     poll_interval: float = 60.0  # orders of shops without pushes (JD) are polled this often
+    #: while any shop had news in the last ``active_seconds``, they are polled this often
+    #: instead (a flash sale on the pushing channels is on the polled one too), and never
+    #: more often than ``active_pull_share`` of the shop's calls per second allow
+    active_poll_interval: float = 0.25
     stored: int = 0  # events stored since start (for tests and logs)
     _wake: anyio.Event = field(default_factory=anyio.Event)
     _news: anyio.Event = field(default_factory=anyio.Event)  # set (and replaced) when news is stored
@@ -157,14 +161,34 @@ class PushService:
             and type(s.ctx.client).consume_pushes is ShopClient.consume_pushes
         ]
 
-    async def poll_forever(self, shop: Shop) -> None:
-        """Poll ``shop``'s orders every ``poll_interval`` and push the SKUs they concern."""
+    async def poll_forever(
+        self, shop: Shop, pushed: Callable[[datetime, datetime], None] | None = None
+    ) -> None:
+        """Poll ``shop``'s orders and push the SKUs they concern, a poll starting every
+        :meth:`poll_wait` seconds (counted from the previous start, so the time a poll and
+        its push take is not added to the wait); ``pushed`` as in
+        :meth:`PushProcessor.poll_orders`."""
+        clock = self.processor.runtime.clock
         while True:
+            started = clock.monotonic()
             try:
-                await self.processor.poll_orders(shop)
+                await self.processor.poll_orders(shop, pushed)
             except HubError as exc:
                 log.warning("polling %s's orders failed: %s", shop.name, redact(str(exc)))
-            await self.processor.runtime.clock.sleep(self.poll_interval)
+            await clock.sleep(max(0.0, started + self.poll_wait(shop) - clock.monotonic()))
+
+    def poll_wait(self, shop: Shop) -> float:
+        """Seconds between the starts of two order polls of ``shop``: the active interval
+        while any shop had news in the last ``active_seconds``, else ``poll_interval``."""
+        if self._active():
+            qps = shop.ctx.client.limiter.limit.qps
+            return min(self.poll_interval, max(self.active_poll_interval, 1 / (qps * self.active_pull_share)))
+        return self.poll_interval
+
+    def _active(self) -> bool:
+        """Whether any shop had news in the last ``active_seconds``."""
+        last = self._last_news
+        return last is not None and self.processor.runtime.clock.monotonic() - last < self.active_seconds
 
     async def pull_forever(self, shop: Shop) -> None:
         clock = self.processor.runtime.clock
@@ -185,8 +209,7 @@ class PushService:
     def pull_wait(self, shop: Shop) -> float:
         """Seconds between empty consumes of ``shop``: the active interval while any shop had
         news in the last ``active_seconds``, else ``pull_interval`` (an idle shop's cost)."""
-        last = self._last_news
-        if last is not None and self.processor.runtime.clock.monotonic() - last < self.active_seconds:
+        if self._active():
             qps = shop.ctx.client.limiter.limit.qps
             return min(self.pull_interval, max(self.active_pull_interval, 1 / (qps * self.active_pull_share)))
         return self.pull_interval

@@ -41,6 +41,13 @@ from hub.storage import tables as t
 
 log = logging.getLogger("hub.push")
 LEASE = "push"  # one processing round at a time across processes
+HELD_RETRY = 0.1  # seconds between tries of a shop whose stock a sync cycle holds
+HELD_PATIENCE = 10.0  # seconds to keep trying (see PushProcessor.push_skus)
+
+
+def _held_shops(report: SyncReport) -> set[str]:
+    """Shops whose stock push was skipped: another process held their stock lease."""
+    return {r.shop for r in report.results if r.stream == "stock" and r.skipped}
 
 
 @dataclass
@@ -56,6 +63,8 @@ class ProcessResult:
     failed: int = 0
     waiting: bool = False  # another process is processing pushes: entries stay pending
     errors: list[str] = field(default_factory=list)
+    #: shops the stock push left to a sync cycle that kept their lease (see push_skus)
+    held: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -66,6 +75,34 @@ class _Entry:
     order_id: str | None
     item_id: str | None
     sku_id: str | None
+
+
+@dataclass
+class _Batch:
+    """Entries read and stored, waiting for the push of their SKUs."""
+
+    entries: list[_Entry]
+    affected: set[int]  # SKU ids to push
+    failed: dict[int, str]  # entry id -> why it failed (left pending)
+    result: ProcessResult
+
+    @property
+    def ids(self) -> set[int]:
+        """The entries in flight: all but the failed ones."""
+        return {e.id for e in self.entries if e.id not in self.failed}
+
+    @classmethod
+    def merge(cls, batches: Sequence[_Batch]) -> _Batch:
+        """One batch for one push of all their SKUs."""
+        result = ProcessResult()
+        for b in batches:
+            for name in ("events", "orders_fetched", "orders_changed", "listings_read"):
+                setattr(result, name, getattr(result, name) + getattr(b.result, name))
+            result.errors += b.result.errors
+        affected: set[int] = set().union(*(b.affected for b in batches))
+        result.skus = len(affected)
+        failed = {k: v for b in batches for k, v in b.failed.items()}
+        return cls([e for b in batches for e in b.entries], affected, failed, result)
 
 
 @dataclass
@@ -128,19 +165,33 @@ class PushProcessor:
         pushed: Callable[[ProcessResult, datetime, datetime], None] | None = None,
         limit: int = 500,
     ) -> None:
-        """Process entries as they come, in two overlapping stages: while the stock of one
-        batch is pushed, the orders of the next are already read and stored (so an order
-        announced during a push waits for that push's end, not for a whole round); a batch
-        with product or stock events, whose listings are read, waits for the push first.
+        """Process entries as they come, reading and storing orders without waiting for the
+        stock push in flight: the batches stored meanwhile wait for it and then go out
+        together, in one push of all their SKUs (so an order announced during a push waits
+        for that push's end, not for a whole round, nor for one push per batch); a batch
+        with product or stock events, whose listings are read, waits for every push first.
         ``news()`` returns when new entries may be pending (or a while has passed).
-        ``pushed(result, started, finished)`` is told of every batch done: its stock push
-        began after its orders were stored. Pushes run one at a time, each batch's entries
+        ``pushed(result, started, finished)`` is told of every push done: it began after the
+        orders of its batches were stored. Pushes run one at a time, each batch's entries
         are marked processed only once its push is done, and the push lease is held while
         anything is in flight, as in :meth:`run_once`."""
         in_flight: set[int] = set()
+        waiting: list[_Batch] = []  # stored, for the push after the one in flight
         pushing = anyio.Event()
         pushing.set()  # no push in flight
         holding = False
+
+        async def push_chain(batch: _Batch, done: anyio.Event) -> None:
+            try:
+                while True:
+                    await self._push_batch(batch, in_flight, pushed)
+                    if not waiting:
+                        return
+                    batch = _Batch.merge(waiting)
+                    waiting.clear()
+            finally:
+                done.set()
+
         async with anyio.create_task_group() as group:
             while True:
                 await news()
@@ -160,35 +211,29 @@ class PushProcessor:
                     await pushing.wait()
                 result = ProcessResult()
                 affected, failed = await self._ingest(entries, result)
-                ids = {e.id for e in entries if e.id not in failed}
-                in_flight |= ids
-                await pushing.wait()  # one push at a time; this batch's orders are stored
-                pushing = anyio.Event()
-                group.start_soon(
-                    self._push_batch, entries, affected, failed, result, in_flight, ids, pushing, pushed
-                )
+                batch = _Batch(entries, affected, failed, result)
+                in_flight |= batch.ids
+                if pushing.is_set():
+                    pushing = anyio.Event()
+                    group.start_soon(push_chain, batch, pushing)
+                else:  # the push in flight hands it on when done
+                    waiting.append(batch)
 
     async def _push_batch(
         self,
-        entries: list[_Entry],
-        affected: set[int],
-        failed: dict[int, str],
-        result: ProcessResult,
+        batch: _Batch,
         in_flight: set[int],
-        ids: set[int],
-        done: anyio.Event,
         pushed: Callable[[ProcessResult, datetime, datetime], None] | None,
     ) -> None:
         started = self.runtime.clock.now()
         try:
-            await self._push_and_finish(entries, affected, failed, result)
+            await self._push_and_finish(batch.entries, batch.affected, batch.failed, batch.result)
             if pushed is not None:
-                pushed(result, started, self.runtime.clock.now())
+                pushed(batch.result, started, self.runtime.clock.now())
         except Exception:  # the entries stay pending and are taken up again
-            log.exception("push processing: pushing the stock of %d SKUs failed", len(affected))
+            log.exception("push processing: pushing the stock of %d SKUs failed", len(batch.affected))
         finally:
-            in_flight -= ids
-            done.set()
+            in_flight -= batch.ids
 
     async def _pending(self, limit: int, exclude: set[int] | None = None) -> list[_Entry]:
         def load(s: Session) -> list[_Entry]:
@@ -235,6 +280,7 @@ class PushProcessor:
         stay pending, with their error)."""
         if affected:
             report = await self.push_skus(affected)
+            result.held = sorted(_held_shops(report))
             for r in report.results:
                 result.pushed += r.pushed
                 result.failed += r.failed
@@ -330,7 +376,7 @@ class PushProcessor:
         """For a shop whose platform does not push (JD): one orders-only sync of that shop,
         then the SKUs of the orders it stored or re-read are pushed on every shop, as an
         announced order's would be. Returns how many SKUs were concerned; ``pushed(started,
-        finished)`` is told of that push."""
+        finished)`` is told of that push if it wrote every shop it had to."""
         clock, db = self.runtime.clock, self.runtime.db
         since = clock.now()
         await SyncEngine(self.runtime, self.settings).run_cycle([shop.name], ["orders"])
@@ -351,8 +397,8 @@ class PushProcessor:
         skus = await db.run(touched)
         if skus:
             started = clock.now()
-            await self.push_skus(skus)
-            if pushed is not None:
+            report = await self.push_skus(skus)
+            if pushed is not None and not _held_shops(report) and report.exit_code == 0:
                 pushed(started, clock.now())
         return len(skus)
 
@@ -368,10 +414,25 @@ class PushProcessor:
     async def push_skus(self, sku_ids: set[int]) -> SyncReport:
         """Plan and push the stock of ``sku_ids`` only, on every open shop, lowering first,
         with a cycle's leases and safety (:meth:`SyncEngine.push_stock_of`). Partitioned
-        SKUs are only lowered here: the next cycle hands units on."""
+        SKUs are only lowered here: the next cycle hands units on.
+
+        A shop whose stock a sync cycle is pushing (it holds the shop's lease) is tried
+        again every :data:`HELD_RETRY` seconds until the cycle lets go, for up to
+        :data:`HELD_PATIENCE` seconds: that cycle may have planned before these orders were
+        stored, and its next one may be minutes away."""
         if self._pushing is None:
             self._pushing = anyio.Lock()
         async with self._pushing:
             if self._engine is None:
                 self._engine = SyncEngine(self.runtime, self.settings, holder=self.holder)
-            return await self._engine.push_stock_of(list(self.shops.values()), sku_ids)
+            clock = self.runtime.clock
+            report = await self._engine.push_stock_of(list(self.shops.values()), sku_ids)
+            give_up = clock.monotonic() + HELD_PATIENCE
+            while (held := _held_shops(report)) and clock.monotonic() < give_up:
+                await clock.sleep(HELD_RETRY)
+                again = await self._engine.push_stock_of(
+                    [x for x in self.shops.values() if x.name in held], sku_ids
+                )
+                report.results = [r for r in report.results if r.shop not in held] + again.results
+                report.finished_at = again.finished_at
+            return report

@@ -16,9 +16,8 @@ import anyio
 import httpx
 
 from hub.core.clock import Clock
-from hub.core.engine import Shop
 from hub.push.app import PushService, create_app
-from hub.push.process import PushProcessor
+from hub.push.process import ProcessResult, PushProcessor
 from hub.report import SyncReport
 from hub.simulator import Buyers, SandboxApp
 from hub.simulator.lab import Lab
@@ -39,9 +38,9 @@ async def race_on_pushes(
     weights: dict[str, float],
 ) -> list[SyncReport]:
     """Buyers race while pushes drive the hub; ``spans`` receives (start, end) of every
-    stock push after announced orders were stored: it carries the orders stored before its
-    start. ``weights``: each shop's share of the buyers. Returns the safety-net cycles'
-    reports."""
+    stock push and safety-net cycle that wrote every shop: it carries the orders stored
+    before its start. ``weights``: each shop's share of the buyers. Returns the safety-net
+    cycles' reports."""
     service = PushService(
         PushProcessor.open(lab.app.runtime(), lab.app.settings),
         pull_interval=options.pull_interval,
@@ -77,17 +76,17 @@ async def race_on_pushes(
         spans.append((started, finished))
 
     async def process() -> None:  # as `hub serve` does, woken by every push stored
-        await service.processor.run_forever(service.news, lambda _, a, b: pushed(a, b))
+        def done_everywhere(result: ProcessResult, started: datetime, finished: datetime) -> None:
+            if not result.held and not result.failed:  # else some channel still shows the old figure
+                pushed(started, finished)
 
-    async def polled(shop: Shop) -> None:
-        while not done.is_set():
-            await service.processor.poll_orders(shop, pushed)
-            with anyio.move_on_after(options.interval):
-                await done.wait()
+        await service.processor.run_forever(service.news, done_everywhere)
 
     async def safety_net() -> None:  # like `hub sync --watch`: a cycle now, then every interval
         while not done.is_set():
             reports.append(await lab.sync())
+            if reports[-1].exit_code == 0:  # it carries every order stored before it began
+                pushed(reports[-1].started_at, reports[-1].finished_at)
             with anyio.move_on_after(options.safety_interval):
                 await done.wait()
 
@@ -101,8 +100,9 @@ async def race_on_pushes(
         group.start_soon(safety_net)
         for shop in service.pulled_shops():
             group.start_soon(service.pull_forever, shop)
-        for shop in service.polled_shops():  # JD: its orders at the demo interval, then its SKUs
-            group.start_soon(polled, shop)
+        # JD: its orders at the demo interval (briskly while others have news), then its SKUs
+        for shop in service.polled_shops():
+            group.start_soon(service.poll_forever, shop, pushed)
         await done.wait()
         group.cancel_scope.cancel()
     await service.processor.aclose()

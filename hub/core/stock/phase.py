@@ -172,8 +172,7 @@ class StockPhase:
         def prepare(s: Session) -> tuple[Picture, list[Push]]:
             push.consistent_snapshot(s)
             now = self.clock.now()
-            for shop_id in ids:
-                push.supersede_open(s, shop_id, now)
+            push.supersede_open(s, ids, now)
             # Writes other processes planned and have not finished: read before the
             # picture, so a write they finish meanwhile is seen in one or the other.
             claimed = push.claims(s)

@@ -9,7 +9,10 @@ last picture and brings it up to date:
   *dirty*: its listings are planned this cycle.
 * **listings** — only rows whose ``changed_at`` (set on every insert and update) is at or
   after the previous load's start, less :data:`CHANGE_MARGIN` (for transactions still
-  open then and for clocks a little apart), are re-read. Their SKUs, old and new, are dirty.
+  open then and for clocks a little apart), are looked at; of those, a row whose change
+  mark is the one the picture already holds (read by an earlier load that began after
+  that mark) is not re-read, so a busy minute of writes is not read again at every load.
+  The SKUs of the rows re-read, old and new, are dirty.
   The models' order adjustments (sales since each anchor) are recomputed in SQL each time;
   a listing whose adjustment moved makes its SKU dirty.
 * **sales and modes** — recent sales are read each time; a SKU whose sales moved is dirty,
@@ -54,6 +57,10 @@ from hub.storage import tables as t
 #: Rows changed this long before the previous load began are read again: a transaction
 #: that stamped a row before that load and committed after it is still seen.
 CHANGE_MARGIN = timedelta(seconds=60)
+#: Changed listings re-read by id, in chunks of this many (under SQLite's parameter limit);
+#: more than :data:`BY_ID_LIMIT` of them are re-read by their change mark instead.
+ID_CHUNK = 500
+BY_ID_LIMIT = 4 * ID_CHUNK
 
 
 def _wall_clock() -> datetime:
@@ -86,8 +93,12 @@ class PictureCache:
         self._pending: set[int] = set()  # dirty SKUs not planned yet
         self._shops: set[tuple[int, datetime]] = set()
         self._unread: set[int] = set()  # SKUs with a listing in doubt
+        #: listing id -> the change mark of the row the picture holds, for rows within the
+        #: margin whose mark is older than the load that read them (see _changed_rows)
+        self._marks: dict[int, datetime] = {}
         self.full_loads = 0  # for tests and benchmarks
         self.incremental_loads = 0
+        self.rows_reread = 0  # listings re-read by incremental loads
 
     def invalidate(self) -> None:
         """Make the next load a full one."""
@@ -99,7 +110,7 @@ class PictureCache:
         started = self.wall_clock()
         picture = None
         if not self._full_due(now):
-            picture = self._incremental(session, now)
+            picture = self._incremental(session, now, started)
         if picture is None:
             picture = self._full(session, now)
         self._since = started - CHANGE_MARGIN
@@ -139,10 +150,11 @@ class PictureCache:
         self._shops = _shops(session)
         self._full_at = now
         self._pending = set()
+        self._marks = {}  # the next load re-reads every row within the margin
         self.full_loads += 1
         return picture
 
-    def _incremental(self, session: Session, now: datetime) -> Picture | None:
+    def _incremental(self, session: Session, now: datetime, started: datetime) -> Picture | None:
         """The previous picture brought up to date, or None when only a full load will do."""
         old = self._picture
         assert old is not None and self._since is not None
@@ -165,16 +177,16 @@ class PictureCache:
         adjustments = model_adjustments(session)
         before = old.adjustments
         moved = {i for i in adjustments.keys() | before.keys() if adjustments.get(i) != before.get(i)}
-        changed = set(session.scalars(select(t.Listing.id).where(t.Listing.changed_at >= self._since)))
+        changed = self._changed_rows(session, started)
         for listing_id in changed:  # take out every changed row; the linked ones come back below
             sku_id = where.pop(listing_id)
             if sku_id is not None:
                 _take(by_sku[sku_id], listing_id)
                 dirty.add(sku_id)
         if changed:
-            for listing in load_listings(session, adjustments, t.Listing.changed_at >= self._since):
+            for listing in self._reread(session, adjustments, changed):
                 sku_id = where.pop(listing.id)
-                if sku_id is not None:  # changed again after the id query: read once more
+                if sku_id is not None:  # not expected (each row is read once): taken out again
                     _take(by_sku[sku_id], listing.id)
                     dirty.add(sku_id)
                 where.put(listing.id, listing.sku_id)
@@ -235,6 +247,34 @@ class PictureCache:
             measured=measured,
             unread_skus=set(self._unread),
         )
+
+    def _changed_rows(self, session: Session, started: datetime) -> set[int]:
+        """Ids of the listings to re-read: changed within the margin, less those whose row the
+        picture already holds. A mark counts as held only if it is older than the start of
+        the load that read it: a row rewritten later, even within the same tick of a coarse
+        clock, then carries another mark (a transaction stamps after it began)."""
+        assert self._since is not None
+        query = select(t.Listing.id, t.Listing.changed_at).where(t.Listing.changed_at >= self._since)
+        marks: dict[int, datetime | None] = {i: mark for i, mark in session.execute(query)}
+        changed = {i for i, mark in marks.items() if mark is None or self._marks.get(i) != mark}
+        self._marks = {i: mark for i, mark in marks.items() if mark is not None and mark < started}
+        self.rows_reread += len(changed)
+        return changed
+
+    def _reread(self, session: Session, adjustments: dict[int, int], ids: set[int]) -> list[ListingInfo]:
+        """The linked listings among ``ids``, ordered by id: by id when they are few, else
+        the rows changed within the margin, less the others."""
+        if len(ids) > BY_ID_LIMIT:
+            rows = load_listings(session, adjustments, t.Listing.changed_at >= self._since)
+            return [x for x in rows if x.id in ids]
+        ordered = sorted(ids)
+        return [
+            listing
+            for start in range(0, len(ordered), ID_CHUNK)
+            for listing in load_listings(
+                session, adjustments, t.Listing.id.in_(ordered[start : start + ID_CHUNK])
+            )
+        ]
 
 
 def _shops(session: Session) -> set[tuple[int, datetime]]:
