@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hub.core import leases
 from hub.push.app import PushService
 from hub.push.events import EventKind, PushEvent
 from hub.push.process import ProcessResult, PushProcessor
@@ -66,11 +67,11 @@ def hold_first_push(processor: PushProcessor, ingests: int) -> Held:
     held = Held(anyio.Event(), [], [anyio.Event() for _ in range(ingests)], [], anyio.Event())
     real_push, real_ingest = processor.push_skus, processor._ingest
 
-    async def held_push(sku_ids: set[int]):  # type: ignore[no-untyped-def]
+    async def held_push(sku_ids: set[int], **options):  # type: ignore[no-untyped-def]
         held.pushes.append(set(sku_ids))
         if len(held.pushes) == 1:
             await held.gate.wait()  # the first push is still on its way
-        return await real_push(sku_ids)
+        return await real_push(sku_ids, **options)
 
     async def ingest(*args):  # type: ignore[no-untyped-def]
         out = await real_ingest(*args)
@@ -126,7 +127,7 @@ async def test_a_failed_push_leaves_its_entries_pending(
     processor = service.processor
     tried = anyio.Event()
 
-    async def broken_push(sku_ids: set[int]):  # type: ignore[no-untyped-def]
+    async def broken_push(sku_ids: set[int], **options):  # type: ignore[no-untyped-def]
         tried.set()
         raise RuntimeError("a bug")
 
@@ -214,11 +215,11 @@ async def test_listings_are_read_only_once_the_push_in_flight_is_done(
     gate, started, read = anyio.Event(), anyio.Event(), anyio.Event()
     read_while_pushing: list[bool] = []
 
-    async def held_push(sku_ids: set[int]):  # type: ignore[no-untyped-def]
+    async def held_push(sku_ids: set[int], **options):  # type: ignore[no-untyped-def]
         started.set()
         if not gate.is_set():
             await gate.wait()
-        return await real_push(sku_ids)
+        return await real_push(sku_ids, **options)
 
     async def reading(*args):  # type: ignore[no-untyped-def]
         read_while_pushing.append(not gate.is_set())
@@ -395,3 +396,45 @@ async def test_orders_stored_during_a_push_go_out_together_in_the_next_one(
     assert held.batches[1][1] >= max(stored_at(lab, o.order_id) for o in orders[1:])  # type: ignore[type-var]
     assert lab.shown("CUP-500") == dict.fromkeys(SHOPS, 18)
     assert lab.shown("CUP-750") == dict.fromkeys(SHOPS, 19)
+
+
+async def test_a_shop_whose_stock_a_cycle_holds_does_not_hold_up_the_other_shops_pushes(
+    lab: Lab,  # noqa: F811
+    service: PushService,  # noqa: F811
+    http: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    """While a sync cycle holds JD's stock, orders keep reaching the other shops at once;
+    JD's share goes with the next push after the cycle lets go (not waited for in line)."""
+    await lab.sync()
+    lab.clock.advance(3)
+    now = lab.clock.now()
+    assert lab.app.db.run_sync(lambda s: leases.acquire(s, "jd:stock", "a cycle", now, 60.0))
+    held: list[list[str]] = []
+    with_orders = [anyio.Event(), anyio.Event()]  # the pushes of the first and second order
+    all_pushed = anyio.Event()
+
+    def pushed(result: ProcessResult, started: datetime, finished: datetime) -> None:
+        held.append(result.held)
+        if result.events:
+            next(e for e in with_orders if not e.is_set()).set()
+        if not result.held:
+            all_pushed.set()
+
+    first = lab.sandboxes["dy"].state.order_code("CUP-500", 2)
+    async with anyio.create_task_group() as group:
+        group.start_soon(service.processor.run_forever, service.news, pushed)
+        with anyio.fail_after(30):
+            await announce(lab, http, "m1", first.order_id)
+            await with_orders[0].wait()
+            lab.clock.advance(3)  # a buyer a few seconds later
+            second = lab.sandboxes["dy"].state.order_code("CUP-500", 1)
+            await announce(lab, http, "m2", second.order_id)
+            await with_orders[1].wait()
+            shown = lab.shown("CUP-500")
+            assert (shown["tb"], shown["jd"]) == (17, 20)  # (WeChat's figure waits for a read)
+            assert (lab.clock.now() - now).total_seconds() < 4  # not after a wait for JD
+            lab.app.db.run_sync(lambda s: leases.release(s, "jd:stock", "a cycle"))
+            await all_pushed.wait()
+        group.cancel_scope.cancel()
+    assert held[0] == ["jd"]
+    assert lab.shown("CUP-500")["jd"] == 17

@@ -172,9 +172,11 @@ class PushProcessor:
         with product or stock events, whose listings are read, waits for every push first.
         ``news()`` returns when new entries may be pending (or a while has passed).
         ``pushed(result, started, finished)`` is told of every push done: it began after the
-        orders of its batches were stored. Pushes run one at a time, each batch's entries
-        are marked processed only once its push is done, and the push lease is held while
-        anything is in flight, as in :meth:`run_once`."""
+        orders of its batches were stored. A shop whose stock a sync cycle holds is left out
+        of that push (``result.held``) and its SKUs go with the next one, which follows
+        within :data:`HELD_RETRY` seconds if nothing else comes. Pushes run one at a time,
+        each batch's entries are marked processed only once its push is done, and the push
+        lease is held while anything is in flight, as in :meth:`run_once`."""
         in_flight: set[int] = set()
         waiting: list[_Batch] = []  # stored, for the push after the one in flight
         pushing = anyio.Event()
@@ -185,6 +187,12 @@ class PushProcessor:
             try:
                 while True:
                     await self._push_batch(batch, in_flight, pushed)
+                    if batch.result.held:
+                        # A sync cycle holds those shops' stock: their SKUs go with the next
+                        # push, shortly, while the other shops' pushes go on meanwhile.
+                        if not waiting:
+                            await self.runtime.clock.sleep(HELD_RETRY)
+                        waiting.append(_Batch([], batch.affected, {}, ProcessResult()))
                     if not waiting:
                         return
                     batch = _Batch.merge(waiting)
@@ -227,7 +235,9 @@ class PushProcessor:
     ) -> None:
         started = self.runtime.clock.now()
         try:
-            await self._push_and_finish(batch.entries, batch.affected, batch.failed, batch.result)
+            await self._push_and_finish(
+                batch.entries, batch.affected, batch.failed, batch.result, patience=0.0
+            )
             if pushed is not None:
                 pushed(batch.result, started, self.runtime.clock.now())
         except Exception:  # the entries stay pending and are taken up again
@@ -274,12 +284,18 @@ class PushProcessor:
         return affected, failed
 
     async def _push_and_finish(
-        self, entries: list[_Entry], affected: set[int], failed: dict[int, str], result: ProcessResult
+        self,
+        entries: list[_Entry],
+        affected: set[int],
+        failed: dict[int, str],
+        result: ProcessResult,
+        *,
+        patience: float = HELD_PATIENCE,
     ) -> None:
         """Push the stock of ``affected``, then mark the entries processed (the failed ones
-        stay pending, with their error)."""
+        stay pending, with their error). ``patience``: as in :meth:`push_skus`."""
         if affected:
-            report = await self.push_skus(affected)
+            report = await self.push_skus(affected, patience=patience)
             result.held = sorted(_held_shops(report))
             for r in report.results:
                 result.pushed += r.pushed
@@ -411,15 +427,16 @@ class PushProcessor:
 
     # --- stock of a few SKUs ------------------------------------------------------------------
 
-    async def push_skus(self, sku_ids: set[int]) -> SyncReport:
+    async def push_skus(self, sku_ids: set[int], *, patience: float = HELD_PATIENCE) -> SyncReport:
         """Plan and push the stock of ``sku_ids`` only, on every open shop, lowering first,
         with a cycle's leases and safety (:meth:`SyncEngine.push_stock_of`). Partitioned
         SKUs are only lowered here: the next cycle hands units on.
 
         A shop whose stock a sync cycle is pushing (it holds the shop's lease) is tried
         again every :data:`HELD_RETRY` seconds until the cycle lets go, for up to
-        :data:`HELD_PATIENCE` seconds: that cycle may have planned before these orders were
-        stored, and its next one may be minutes away."""
+        ``patience`` seconds: that cycle may have planned before these orders were stored,
+        and its next one may be minutes away. Shops still held are reported skipped
+        (:meth:`run_forever` takes them up with its next push instead of waiting here)."""
         if self._pushing is None:
             self._pushing = anyio.Lock()
         async with self._pushing:
@@ -427,7 +444,7 @@ class PushProcessor:
                 self._engine = SyncEngine(self.runtime, self.settings, holder=self.holder)
             clock = self.runtime.clock
             report = await self._engine.push_stock_of(list(self.shops.values()), sku_ids)
-            give_up = clock.monotonic() + HELD_PATIENCE
+            give_up = clock.monotonic() + patience
             while (held := _held_shops(report)) and clock.monotonic() < give_up:
                 await clock.sleep(HELD_RETRY)
                 again = await self._engine.push_stock_of(
