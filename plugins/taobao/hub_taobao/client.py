@@ -627,15 +627,29 @@ class TaobaoClient(ShopClient):
         """Trade rows, last page first. The list is sorted by modified descending; a trade
         modified while we read leaves the window and shifts later rows towards page 1, so
         reading from the last page back to page 1 (as TOP advises) can repeat a row but
-        never skip one."""
+        never skip one.
+
+        A window whose last second is not over yet (a sync reads a little past the
+        platform's clock) also takes in trades sold or changed while we read, at page 1:
+        each pushes the rows behind it one place towards the last page, so a row can cross
+        into a page already read, and the next window starts after it. When such a window
+        spans several pages, they are read once more, forwards (a row pushed back is then
+        read again, never skipped)."""
+        size = self.settings.trade_page_size
+        open_ended = end >= _floor(self.platform_time())
+        pages = 0
         async for page in numbered_pages(
-            lambda n: self._trades_page(start, end, n),
-            size=self.settings.trade_page_size,
-            backwards=True,
-            yield_first_read=False,
+            lambda n: self._trades_page(start, end, n), size=size, backwards=True, yield_first_read=False
         ):
+            pages += 1
             for row in page:
                 yield row
+        number, total = 2, size + 1
+        while open_ended and pages > 1 and (number - 1) * size < total:
+            rows, total = await self._trades_page(start, end, number)
+            for row in rows:
+                yield row
+            number += 1
 
     async def _orders_between(self, start: datetime, end: datetime) -> AsyncIterator[Order]:
         seen: set[str] = set()

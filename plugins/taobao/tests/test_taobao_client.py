@@ -492,8 +492,10 @@ async def test_pages_are_read_from_the_last_back_to_the_first(
     start = clock.now()
     placed = place(sandbox, clock, 7)
     clock.advance(60)
+    end = clock.now()
+    clock.advance(1)  # the window's last second is over: no trade can enter it any more
     shop = shop_factory(trade_page_size=2)
-    orders = [o async for o in shop.client.iter_orders(TimeWindow(start=start, end=clock.now()))]
+    orders = [o async for o in shop.client.iter_orders(TimeWindow(start=start, end=end))]
     await shop.client.aclose()
     assert sorted(o.platform_order_id for o in orders) == sorted(placed)
     assert [p["page_no"] for p in seen] == ["1", "4", "3", "2", "1"]
@@ -521,6 +523,31 @@ async def test_a_trade_leaving_the_window_while_paging_skips_nothing(
     await shop.client.aclose()
     # Every trade still modified in the window is found exactly once (forward paging would skip one).
     assert sorted(got) == sorted(placed[:-1])
+
+
+async def test_a_trade_sold_while_paging_a_window_not_over_yet_skips_nothing(
+    shop_factory: Callable[..., ShopContext], sandbox: TaobaoSandbox, clock: FakeClock, seen: Spy
+) -> None:
+    """A sync's window reaches past the platform's clock, so a trade sold while its pages
+    are read lands on page 1 and pushes every row one place back: read backwards only,
+    the row pushed from page 2 into page 3 (already read) was lost for good."""
+    start = clock.now()
+    placed = place(sandbox, clock, 7)
+    end = clock.now() + timedelta(seconds=2)
+    original = sandbox.handle
+
+    def buyer_acts_midway(request: httpx.Request) -> httpx.Response:
+        if sandbox.read_params(request).get("page_no") == "2" and len(seen) == 3:
+            placed.append(sandbox.state.place_order([(sku(sandbox, "CABLE-1M").sku_id, 1)]).order_id)
+        return original(request)
+
+    sandbox.handle = buyer_acts_midway  # type: ignore[method-assign]
+    shop = shop_factory(trade_page_size=2)
+    got = [o.platform_order_id async for o in shop.client.iter_orders(TimeWindow(start=start, end=end))]
+    await shop.client.aclose()
+    assert sorted(got) == sorted(placed)  # the new trade too: it is inside the window
+    # backwards as TOP advises, then forwards once more to the (now longer) list's end
+    assert [p["page_no"] for p in seen] == ["1", "4", "3", "2", "1", "2", "3", "4"]
 
 
 async def test_windows_round_out_to_whole_seconds(
