@@ -180,15 +180,17 @@ class PushService:
     def poll_wait(self, shop: Shop) -> float:
         """Seconds between the starts of two order polls of ``shop``: the active interval
         while any shop had news in the last ``active_seconds``, else ``poll_interval``."""
-        if self._active():
-            qps = shop.ctx.client.limiter.limit.qps
-            return min(self.poll_interval, max(self.active_poll_interval, 1 / (qps * self.active_pull_share)))
-        return self.poll_interval
+        return self._wait(shop, self.poll_interval, self.active_poll_interval)
 
-    def _active(self) -> bool:
-        """Whether any shop had news in the last ``active_seconds``."""
+    def _wait(self, shop: Shop, idle: float, active: float) -> float:
+        """``idle`` seconds; while any shop had news in the last ``active_seconds``,
+        ``active`` seconds instead, but no less than ``active_pull_share`` of the shop's
+        calls per second allow (and never more than ``idle``)."""
         last = self._last_news
-        return last is not None and self.processor.runtime.clock.monotonic() - last < self.active_seconds
+        if last is None or self.processor.runtime.clock.monotonic() - last >= self.active_seconds:
+            return idle
+        qps = shop.ctx.client.limiter.limit.qps
+        return min(idle, max(active, 1 / (qps * self.active_pull_share)))
 
     async def pull_forever(self, shop: Shop) -> None:
         clock = self.processor.runtime.clock
@@ -209,10 +211,7 @@ class PushService:
     def pull_wait(self, shop: Shop) -> float:
         """Seconds between empty consumes of ``shop``: the active interval while any shop had
         news in the last ``active_seconds``, else ``pull_interval`` (an idle shop's cost)."""
-        if self._active():
-            qps = shop.ctx.client.limiter.limit.qps
-            return min(self.pull_interval, max(self.active_pull_interval, 1 / (qps * self.active_pull_share)))
-        return self.pull_interval
+        return self._wait(shop, self.pull_interval, self.active_pull_interval)
 
     async def pull_pause(self, shop: Shop) -> None:
         """Wait :meth:`pull_wait`, or less: news stored from any shop ends the wait, so the
