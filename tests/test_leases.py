@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from hub.app import App
 from hub.cli import cli
 from hub.core import leases
-from hub.core.engine import SyncEngine
+from hub.core.engine import STOCK_PATIENCE, SyncEngine
 from hub.simulator.lab import Lab
 from hub.storage import tables as t
 from hub.storage.db import Database
@@ -184,3 +184,37 @@ def test_hub_sync_says_which_stream_it_skipped_and_exits_1(lab: Lab) -> None:
     assert result.exit_code == 1, result.output
     assert "1 stream(s) skipped: a stock: another sync holds the lease 'a:stock'" in result.stderr
     assert other.holder in result.stderr
+
+
+def test_a_cycle_waits_for_a_write_round_holding_a_shops_stock_lease(lab: Lab) -> None:
+    # A push holds a shop's stock lease for one write round: the cycle takes it once the
+    # round is over instead of leaving the shop's stock to its next run.
+    pusher = SyncEngine(lab.app.runtime(), lab.app.settings)
+    lab.app.db.run_sync(lambda s: leases.acquire(s, "b:stock", pusher.holder, lab.clock.now(), 60))
+    clock: FakeClock = lab.clock
+    tries: list[float] = []
+    sleep = clock.sleep
+
+    async def round_over(seconds: float) -> None:
+        tries.append(seconds)
+        if len(tries) == 3:  # the round ends while the cycle waits
+            lab.app.db.run_sync(lambda s: leases.release(s, "b:stock", pusher.holder))
+        await sleep(seconds)
+
+    clock.sleep = round_over  # type: ignore[method-assign]
+    report = anyio.run(lab.sync)
+    assert [r for r in report.results if r.skipped] == []
+    assert report.exit_code == 0, report.to_dict()
+    assert lab.shown("CUP") == {"a": 20, "b": 20, "c": 20}
+    assert len(tries) >= 3
+
+
+def test_a_cycle_leaves_a_shops_stock_held_longer_than_its_patience(lab: Lab) -> None:
+    other = SyncEngine(lab.app.runtime(), lab.app.settings)  # another process's cycle, in effect
+    lab.app.db.run_sync(lambda s: leases.acquire(s, "b:stock", other.holder, lab.clock.now(), 60))
+    started = lab.clock.monotonic()
+    report = anyio.run(lab.sync)
+    skipped = [(r.shop, r.stream) for r in report.results if r.skipped]
+    assert skipped == [("b", "stock")]
+    assert other.holder in next(r.skipped for r in report.results if r.skipped)
+    assert lab.clock.monotonic() - started >= STOCK_PATIENCE

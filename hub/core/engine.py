@@ -58,6 +58,9 @@ from hub.storage import tables as t
 
 log = logging.getLogger("hub.sync")
 ORDER_CHUNK = 2000  # orders stored per transaction within a window (bounds memory)
+#: Seconds a cycle waits for its shops' stock leases: a push's write round holds one for
+#: a moment (another process's cycle may hold one longer; its shop is then skipped).
+STOCK_PATIENCE = 1.0
 
 Progress = Callable[[str, str, str, dict[str, Any]], None]
 """progress(event, shop, stream, info): "start", "advance" (info: n) or "done" (info: result)."""
@@ -190,7 +193,9 @@ class SyncEngine:
             )
         stock_shops: list[Shop] = []
         if "stock" in wanted:
-            stock_shops = await self._take(shops, "stock", report, keeper)
+            # A push's write round holds a shop's stock lease for a moment: wait for it
+            # rather than leave the shop's stock to the next cycle.
+            stock_shops = await self._take(shops, "stock", report, keeper, patience=STOCK_PATIENCE)
         read_errors: dict[int, str] = {}
         if stock_shops:
             read_errors = await self.stock.observe(stock_shops)
@@ -206,9 +211,9 @@ class SyncEngine:
         if stock_shops:
             try:
                 await self._stock(stock_shops, report, read_errors, keeper)
-                await self._alerts(report, keeper)
             finally:
                 await keeper.release_many(sorted(f"{shop.name}:stock" for shop in stock_shops))
+            await self._alerts(report, keeper)  # reads only: pushes may write meanwhile
         if "prices" in wanted:
             due = await self._due(shops, ["price"])
             await self._each(
@@ -222,15 +227,22 @@ class SyncEngine:
             await self._promotions(shops, report, keeper)
 
     async def _take(
-        self, shops: Sequence[Shop], stream: str, report: SyncReport, keeper: LeaseKeeper
+        self,
+        shops: Sequence[Shop],
+        stream: str,
+        report: SyncReport,
+        keeper: LeaseKeeper,
+        *,
+        patience: float = 0.0,
     ) -> list[Shop]:
-        """Take the ``<shop>:<stream>`` leases; shops whose lease another live process
-        holds get a skipped result (exit code 1). Returns the shops taken."""
+        """Take the ``<shop>:<stream>`` leases, waiting up to ``patience`` seconds for
+        those another process holds; shops whose lease it still holds get a skipped result
+        (exit code 1). Returns the shops taken."""
         if self.stopping:
             report.results.extend(StreamResult(s.name, stream, skipped=STOPPED, exit_code=1) for s in shops)
             return []
         names = {shop.name: f"{shop.name}:{stream}" for shop in shops}
-        taken = await keeper.acquire_many(list(names.values()))
+        taken = await keeper.acquire_within(list(names.values()), patience, self.clock.sleep)
         held = [s.name for s in shops if names[s.name] not in taken]
         reasons = await self._held_by([names[n] for n in held]) if held else {}
         for name in held:

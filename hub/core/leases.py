@@ -17,7 +17,7 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -208,7 +208,7 @@ def mark_crashed_runs(session: Session, now: datetime) -> int:
 _GRACE = timedelta(minutes=10)
 
 
-LEASE_POLL = 0.05  # seconds between tries for a short critical section's lease
+LEASE_POLL = 0.01  # seconds between tries for a lease held for a short while
 
 
 class LeaseKeeper:
@@ -244,16 +244,27 @@ class LeaseKeeper:
         with anyio.CancelScope(shield=True):
             await self.release_many(sorted(self.held))
 
+    async def acquire_within(
+        self, names: Sequence[str], patience: float, sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+    ) -> set[str]:
+        """Take ``names``, waiting up to ``patience`` seconds (of ``sleep``: real time by
+        default, as the other holder is another process) for those another holder has,
+        keeping each one taken meanwhile; returns those taken."""
+        wanted = set(names)
+        taken = await self.acquire_many(sorted(wanted))
+        waited = 0.0
+        while taken != wanted and waited < patience:
+            await sleep(LEASE_POLL)
+            waited += LEASE_POLL
+            taken |= await self.acquire_many(sorted(wanted - taken))
+        return taken
+
     @asynccontextmanager
     async def holding(self, name: str) -> AsyncIterator[None]:
-        """Hold the lease ``name`` for a short critical section, waiting for it (real time:
-        the other holder is another process) up to the lease time."""
-        waited = 0.0
-        while not await self.acquire(name):
-            if waited >= self.ttl:
-                raise LeaseHeld(f"waited {waited:.0f} s for the lease {name!r}; another sync holds it")
-            await anyio.sleep(LEASE_POLL)
-            waited += LEASE_POLL
+        """Hold the lease ``name`` for a short critical section, waiting for it up to the
+        lease time (see :meth:`acquire_within`)."""
+        if not await self.acquire_within([name], self.ttl):
+            raise LeaseHeld(f"waited {self.ttl:.0f} s for the lease {name!r}; another sync holds it")
         try:
             yield
         finally:

@@ -41,7 +41,7 @@ from hub.storage import tables as t
 
 log = logging.getLogger("hub.push")
 LEASE = "push"  # one processing round at a time across processes
-HELD_RETRY = 0.1  # seconds between tries of a shop whose stock a sync cycle holds
+HELD_RETRY = 0.02  # seconds between tries of a shop whose stock a sync cycle holds
 HELD_PATIENCE = 10.0  # seconds to keep trying (see PushProcessor.push_skus)
 
 
