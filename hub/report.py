@@ -59,6 +59,8 @@ class SyncReport:
     # SKUs with listings in this run's shops that nobody counted: their stock is not pushed
     uncounted: list[str] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)  # stock alerts raised in this cycle (new ones)
+    #: when its stock phase began planning: the writes reflect every order stored before
+    stock_planned_at: datetime | None = None
 
     @property
     def exit_code(self) -> int:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.core import catalog
+from hub.core.engine import SyncEngine
 from hub.models import OrderStatus
 from hub.simulator import Buyers, Seed
 from hub.simulator.lab import Lab
@@ -76,6 +77,30 @@ async def test_a_sale_on_one_channel_lowers_the_others_next_cycle(lab: Lab) -> N
         lambda s: s.scalar(select(func.sum(t.Reservation.quantity)).where(t.Reservation.state == "held"))
     )
     assert reserved == 3
+
+
+async def test_a_cycle_says_when_its_stock_plan_began_so_orders_stored_before_are_in_it(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `hub demo --push` counts a sale as shown everywhere at the end of a cycle whose plan
+    # began after its order was stored, though the cycle itself began before.
+    await lab.sync()
+    buy(lab, "b", "CUP", 2)
+    read_orders = SyncEngine._orders
+
+    async def slow_read(engine: SyncEngine, *args: Any) -> None:
+        engine.clock.advance(1)  # a real read takes a while
+        await read_orders(engine, *args)
+
+    monkeypatch.setattr(SyncEngine, "_orders", slow_read)
+    report = await lab.sync()
+    stored = lab.app.db.run_sync(lambda s: s.scalar(select(func.max(t.Order.stored_at))))
+    assert report.started_at < stored.replace(tzinfo=report.started_at.tzinfo)
+    assert report.stock_planned_at is not None
+    assert stored.replace(tzinfo=report.started_at.tzinfo) <= report.stock_planned_at <= report.finished_at
+    assert lab.shown("CUP") == {"a": 18, "b": 18, "c": 18}
+    orders_only = await lab.engine().run_cycle(streams=["orders"])
+    assert orders_only.stock_planned_at is None
 
 
 async def test_cancelled_orders_release_and_shipments_consume(lab: Lab) -> None:

@@ -38,9 +38,9 @@ async def race_on_pushes(
     weights: dict[str, float],
 ) -> list[SyncReport]:
     """Buyers race while pushes drive the hub; ``spans`` receives (start, end) of every
-    stock push and safety-net cycle that wrote every shop: it carries the orders stored
-    before its start. ``weights``: each shop's share of the buyers. Returns the safety-net
-    cycles' reports."""
+    stock push and safety-net cycle that wrote every shop (a cycle's from its stock plan):
+    it carries the orders stored before its start. ``weights``: each shop's share of the
+    buyers. Returns the safety-net cycles' reports."""
     service = PushService(
         PushProcessor.open(lab.app.runtime(), lab.app.settings),
         pull_interval=options.pull_interval,
@@ -84,9 +84,11 @@ async def race_on_pushes(
 
     async def safety_net() -> None:  # like `hub sync --watch`: a cycle now, then every interval
         while not done.is_set():
-            reports.append(await lab.sync())
-            if reports[-1].exit_code == 0:  # it carries every order stored before it began
-                pushed(reports[-1].started_at, reports[-1].finished_at)
+            report = await lab.sync()
+            reports.append(report)
+            if report.exit_code == 0 and report.finished_at:
+                # its writes carry every order stored before its stock plan began
+                pushed(report.stock_planned_at or report.started_at, report.finished_at)
             with anyio.move_on_after(options.safety_interval):
                 await done.wait()
 

@@ -193,6 +193,7 @@ class StockPhase:
             push.record_planned(s, lowers + raises, now)
             return picture, lowers + raises
 
+        report.stock_planned_at = self.clock.now()  # before the plan's snapshot: it sees what came before
         try:
             async with keeper.holding(push.PLAN_LEASE):
                 picture, pushes = await self.loading(prepare)
