@@ -303,9 +303,15 @@ def _shifted(session: Session, column: Any, seconds: int) -> Any:
     return column + literal(timedelta(seconds=seconds), Interval())
 
 
-def _order_lines_of_listings(session: Session, *conditions: Any) -> Any:
+def _linked_listings() -> Any:
+    """Ids of the listings linked to a SKU and not removed, to join their lines onto."""
+    return select(t.Listing.id).where(t.Listing.sku_id.is_not(None), t.Listing.status != REMOVED)
+
+
+def _order_lines_of_listings(*conditions: Any) -> Any:
+    """Listings joined to the order lines of their shop and platform SKU."""
     return (
-        select(t.Listing.id)
+        _linked_listings()
         .join(t.Order, t.Order.shop_id == t.Listing.shop_id)
         .join(
             t.OrderLine,
@@ -313,7 +319,7 @@ def _order_lines_of_listings(session: Session, *conditions: Any) -> Any:
                 t.OrderLine.order_id == t.Order.id, t.OrderLine.platform_sku_id == t.Listing.platform_sku_id
             ),
         )
-        .where(t.Listing.sku_id.is_not(None), t.Listing.status != REMOVED, *conditions)
+        .where(*conditions)
     )
 
 
@@ -321,7 +327,7 @@ def _refund_lines_of_listings(*conditions: Any) -> Any:
     """Listings with units the hub released for a refund before shipment (after-sale case
     lines) of an order that is still open: a closed order's give-back counts by its status."""
     return (
-        select(t.Listing.id)
+        _linked_listings()
         .join(t.AfterSale, t.AfterSale.shop_id == t.Listing.shop_id)
         .join(
             t.AfterSaleLine,
@@ -331,13 +337,7 @@ def _refund_lines_of_listings(*conditions: Any) -> Any:
             ),
         )
         .join(t.Order, t.Order.id == t.AfterSale.order_id)
-        .where(
-            t.Listing.sku_id.is_not(None),
-            t.Listing.status != REMOVED,
-            t.AfterSaleLine.released > 0,
-            t.Order.status.not_in(CLOSED),
-            *conditions,
-        )
+        .where(t.AfterSaleLine.released > 0, t.Order.status.not_in(CLOSED), *conditions)
     )
 
 
@@ -361,7 +361,7 @@ def model_adjustments(session: Session) -> dict[int, int]:
         else_=0,
     )
     query = (
-        _order_lines_of_listings(session, or_(placed_after, given_back))
+        _order_lines_of_listings(or_(placed_after, given_back))
         .add_columns(func.sum(delta))
         .group_by(t.Listing.id)
     )
@@ -387,6 +387,6 @@ def ambiguous(session: Session, shop_ids: set[int] | None = None) -> set[int]:
     )
     refunded_near = t.AfterSale.modified_at_platform.between(low, high)
     scope = [] if shop_ids is None else [t.Listing.shop_id.in_(sorted(shop_ids))]
-    orders = _order_lines_of_listings(session, near, *scope).distinct()
+    orders = _order_lines_of_listings(near, *scope).distinct()
     refunds = _refund_lines_of_listings(refunded_near, *scope).distinct()
     return set(session.scalars(orders)) | set(session.scalars(refunds))
