@@ -20,7 +20,7 @@ Paging loops live in :mod:`hub.paging`; pacing, retries and token refresh in
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
 import anyio
@@ -160,6 +160,15 @@ class ShopClient(PlatformClient):
     def iter_orders(self, window: TimeWindow) -> AsyncIterator[Order]:
         """Orders modified within ``window`` (half-open; round the end up to whole seconds)."""
         raise CapabilityNotSupported(self.platform, "orders")
+
+    async def iter_new_orders(self, window: TimeWindow, known: Container[str]) -> AsyncIterator[Order]:
+        """Orders modified within ``window`` other than the ``known`` platform order ids:
+        the short read of new orders just before a stock plan. This default filters
+        :meth:`iter_orders`; a platform whose list gives ids and needs a call per order
+        for the rest overrides it to skip the calls for known ones."""
+        async for order in self.iter_orders(window):
+            if order.platform_order_id not in known:
+                yield order
 
     def iter_after_sales(self, window: TimeWindow) -> AsyncIterator[AfterSale]:
         """After-sale cases (refunds, returns, exchanges) modified within ``window``

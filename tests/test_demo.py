@@ -9,6 +9,7 @@ SQLite only: `hub demo` always makes its own SQLite file in ``--folder``.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from sqlalchemy import func, select
 
 from hub.cli import cli
 from hub.cli.demo import NEXT_COMMANDS
+from hub.report import StreamResult, SyncReport
+from hub.simulator.demo_push import wrote_every_shop
 from hub.storage import tables as t
 from hub.storage.db import Database
 
@@ -162,3 +165,23 @@ def test_the_demo_on_pushes_stores_every_sale_and_polls_far_less_when_idle(tmp_p
     # Every pushed shop polls far less when nothing happens (JD has no push: safety net only).
     for shop in ("douyin-live", "wechat-store", "taobao-main"):
         assert pushed["idle_calls_per_hour"][shop] * 5 <= polled["idle_calls_per_hour"][shop]
+
+
+def test_the_push_demo_counts_a_cycle_that_wrote_every_shops_stock() -> None:
+    # Its writes carry every order stored before its plan, whatever its other streams did
+    # (hub serve polling JD's orders makes the cycle skip them); a shop's stock skipped or
+    # failed, or no stock phase at all, means some channel may still show the old figure.
+    start = datetime(2026, 11, 11, tzinfo=UTC)
+
+    def cycle(*results: StreamResult, planned: bool = True) -> SyncReport:
+        report = SyncReport(started_at=start, results=list(results), finished_at=start)
+        report.stock_planned_at = start if planned else None
+        return report
+
+    ok = [StreamResult(shop, "stock") for shop in ("a", "b")]
+    orders_skipped = StreamResult("b", "orders", skipped="another sync holds the lease", exit_code=1)
+    assert wrote_every_shop(cycle(*ok, orders_skipped), 2)
+    assert not wrote_every_shop(cycle(*ok, planned=False), 2)
+    assert not wrote_every_shop(cycle(ok[0]), 2)
+    failed = StreamResult("b", "stock", exit_code=1, error="1 stock writes failed")
+    assert not wrote_every_shop(cycle(ok[0], failed), 2)

@@ -59,7 +59,7 @@ def populate(s: Session, rng: random.Random, now: datetime, skus: int = 30) -> N
                 listing += 1
                 s.add(new_listing(listing, shop, i, rng.randint(0, 60), now))
     for shop in SHOPS:
-        s.add(t.SyncCursor(shop_id=shop, stream="orders", position=now, updated_at=now))
+        s.add(t.SyncCursor(shop_id=shop, stream="new_orders", position=now, updated_at=now))
     s.add(t.AllocationRule(shop_id=2, sku_id=None, share=50))
 
 

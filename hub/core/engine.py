@@ -3,11 +3,15 @@
 Phases of a cycle (shops run concurrently within a phase, each within its rate limit):
 
 1. **listings** — per shop, when due (or asked for): read every listing, link by 商家编码.
-2. **observe** — (stock) read platform quantities of partitioned SKUs that sold
-   recently and of listings whose last write is in doubt. Before the orders phase, so
-   every sale a read reflects is ingested next (see :mod:`hub.core.stock`).
-3. **orders** — per shop: windows from the cursor (less the lookback) to now; each
-   window's orders and the cursor commit in one transaction; then due shipments.
+2. **orders** — per shop: windows from the cursor (less the lookback) to now; each
+   window's orders and the cursor commit in one transaction; then due shipments. Then
+   **aftersales**, the same way. Neither holds a stock lease, so a pushed sale's stock
+   write never waits for them.
+3. **observe** — (stock, under the shops' stock leases) read platform quantities of
+   partitioned SKUs that sold recently and of listings whose last write is in doubt;
+   then **catch up**: read the orders placed since the orders phase (only those the hub
+   does not hold), so every sale a read reflects is ingested before the plan (see
+   :meth:`SyncEngine._catch_up` and :mod:`hub.core.stock`).
 4. **stock** — plan from the fresh picture (each SKU shared or partitioned, see
    :mod:`hub.core.autopartition`), lower, then raise; then stock alerts
    (:mod:`hub.core.alerts`): new ones are reported and broadcast.
@@ -44,9 +48,11 @@ from hub.core import alerts as alerts_mod
 from hub.core.catalog import store_listings
 from hub.core.delivery import deliver_due
 from hub.core.leases import LeaseKeeper
-from hub.core.orders import store_orders
+from hub.core.orders import held_since, store_orders
 from hub.core.shops import ShopRuntime, get_shop
+from hub.core.stock import anchors
 from hub.core.stock.phase import StockPhase
+from hub.core.stock.picture_cache import CHANGE_MARGIN
 from hub.core.windows import get_cursor, plan_windows, set_cursor
 from hub.errors import HubError
 from hub.platform import ShopContext
@@ -58,9 +64,10 @@ from hub.storage import tables as t
 
 log = logging.getLogger("hub.sync")
 ORDER_CHUNK = 2000  # orders stored per transaction within a window (bounds memory)
-#: Seconds a cycle waits for its shops' stock leases: a push's write round holds one for
-#: a moment (another process's cycle may hold one longer; its shop is then skipped).
-STOCK_PATIENCE = 1.0
+#: Seconds a cycle waits for a shop's orders or stock lease: ``hub serve`` holds one for a
+#: moment (a push's write round, a poll of a shop that does not push). Another process's
+#: cycle may hold one longer: that shop's stream is then skipped.
+LEASE_PATIENCE = 1.0
 
 Progress = Callable[[str, str, str, dict[str, Any]], None]
 """progress(event, shop, stream, info): "start", "advance" (info: n) or "done" (info: result)."""
@@ -191,25 +198,33 @@ class SyncEngine:
             await self._each(
                 shops, "listings", report, keeper, lambda s, r: self._listings(s, r, force=explicit)
             )
-        stock_shops: list[Shop] = []
-        if "stock" in wanted:
-            # A push's write round holds a shop's stock lease for a moment: wait for it
-            # rather than leave the shop's stock to the next cycle.
-            stock_shops = await self._take(shops, "stock", report, keeper, patience=STOCK_PATIENCE)
-        read_errors: dict[int, str] = {}
-        if stock_shops:
-            read_errors = await self.stock.observe(stock_shops)
-        # Orders are read up to a signpost strictly after every read of this cycle, so an
-        # order placed at the very instant of a read is ingested too (clocks may not tick).
-        self._signpost_after = self.clock.now() + timedelta(microseconds=1)
+        # Orders and after-sales are read before the stock leases are taken, so a pushed
+        # sale's stock write never waits for them; the stock reads are followed by a short
+        # read of the orders placed since (see _catch_up).
+        orders_began = t.change_clock() - CHANGE_MARGIN  # the clock of listings' change marks
         if "orders" in wanted:
-            await self._each(shops, "orders", report, keeper, self._orders)
+            # With stock to plan, the catch-up read moves the cursor the plan relies on.
+            cursors = ("orders",) if "stock" in wanted else ("orders", "new_orders")
+            await self._each(
+                shops,
+                "orders",
+                report,
+                keeper,
+                lambda s, r: self._orders(s, r, cursors),
+                patience=LEASE_PATIENCE,
+            )
         if "aftersales" in wanted:
             await self._each(
                 shops, "aftersales", report, keeper, lambda s, r: self._aftersales(s, r, force=explicit)
             )
+        stock_shops: list[Shop] = []
+        if "stock" in wanted:
+            stock_shops = await self._take(shops, "stock", report, keeper, patience=LEASE_PATIENCE)
         if stock_shops:
             try:
+                read_errors = await self.stock.observe(stock_shops)
+                if "orders" in wanted:
+                    await self._catch_up(stock_shops, report, orders_began)
                 await self._stock(stock_shops, report, read_errors, keeper)
             finally:
                 await keeper.release_many(sorted(f"{shop.name}:stock" for shop in stock_shops))
@@ -298,8 +313,10 @@ class SyncEngine:
         report: SyncReport,
         keeper: LeaseKeeper,
         work: Callable[[Shop, StreamResult], Awaitable[None]],
+        *,
+        patience: float = 0.0,
     ) -> None:
-        mine = await self._take(shops, stream, report, keeper)
+        mine = await self._take(shops, stream, report, keeper, patience=patience)
 
         async def one(shop: Shop) -> None:
             result = StreamResult(shop.name, stream)
@@ -329,7 +346,7 @@ class SyncEngine:
         except Exception as exc:  # a bug must not stop the other shops
             result.fail(f"internal error: {type(exc).__name__}: {redact(str(exc))}")
             log.exception("%s %s failed", shop, stream)
-        result.seconds = round(self.clock.monotonic() - start, 3)
+        result.seconds = round(result.seconds + self.clock.monotonic() - start, 3)  # a catch-up adds
         self.progress("done", shop, stream, {"result": result})
 
     async def _held_by(self, names: Sequence[str]) -> dict[str, str]:
@@ -370,9 +387,16 @@ class SyncEngine:
 
     # --- orders --------------------------------------------------------------------------------
 
-    async def _orders(self, shop: Shop, result: StreamResult) -> None:
+    async def _orders(self, shop: Shop, result: StreamResult, cursors: tuple[str, ...]) -> None:
+        """Read the shop's orders from its ``orders`` cursor to now and store them, window
+        by window, each window committed with ``cursors`` moved to its end; then send the
+        shop's due shipments. ``("new_orders",)`` alone is the catch-up read (see
+        :meth:`_catch_up`): only orders the hub does not hold, and no shipments."""
+        new_only = "orders" not in cursors
         rule = shop.ctx.info.order_window
-        if self.settings.order_lookback_seconds is not None:
+        if new_only:  # what the orders phase read is not read again: only its margin (below)
+            rule = replace(rule, lookback=timedelta(0))
+        elif self.settings.order_lookback_seconds is not None:
             rule = replace(rule, lookback=timedelta(seconds=self.settings.order_lookback_seconds))
         # The platform's clock is learnt from Date headers: whole seconds, read late, from a
         # web server that may send a cached one. So the estimate may be early, and a window
@@ -385,28 +409,85 @@ class SyncEngine:
         rule = replace(rule, lookback=max(rule.lookback, margin + timedelta(seconds=1)))
         cursor = await self.db.run(lambda s: get_cursor(s, shop.id, "orders"))
         signpost = shop.ctx.client.platform_time(max(self.clock.now(), self._signpost_after)) + margin
-        for number, window in enumerate(plan_windows(cursor, signpost, rule)):
+        windows = plan_windows(cursor, signpost, rule)
+        known: set[str] = set()
+        if new_only and windows:
+            known = await self.db.run(lambda s: held_since(s, shop.id, windows[0].start))
+        for number, window in enumerate(windows):
             if number and self.stopping:  # a window's orders and cursor commit together: stop between two
                 result.fail("stopped before every order window was read (the next run goes on)")
                 return
             batch = []
-            async for order in shop.ctx.client.iter_orders(window):
+            client = shop.ctx.client
+            orders = client.iter_new_orders(window, known) if new_only else client.iter_orders(window)
+            async for order in orders:
                 batch.append(order)
                 if len(batch) >= ORDER_CHUNK:
-                    await self._store_orders(shop, batch, result, None)
+                    await self._store_orders(shop, batch, result)
                     batch = []
-            await self._store_orders(shop, batch, result, window.end)
-        await self._deliver(shop, ["shipment"], result)
+            await self._store_orders(shop, batch, result, cursors, window.end)
+        if not new_only:
+            await self._deliver(shop, ["shipment"], result)
+
+    async def _catch_up(self, shops: Sequence[Shop], report: SyncReport, orders_began: datetime) -> None:
+        """Read the orders placed since the orders phase, after the stock reads and under
+        the stock leases, so the plan counts every sale a read reflects.
+
+        Only orders the hub does not hold are fetched (one call each on some platforms),
+        so the leases are held briefly. Changes to held orders are left to the next
+        orders phase, which reads from the ``orders`` cursor this read does not move:
+        missing one until then is safe (it can only release or consume a reservation).
+        This read moves the ``new_orders`` cursor, which says every order placed before
+        it is stored; a partitioned SKU is raised only past it (see
+        :func:`hub.core.stock.plan._fresh`). A shop none of whose listings moved since
+        ``orders_began`` (change-mark clock) needs no read: every anchor it has is older
+        than its orders phase, whose cursor is moved instead. Shops whose orders phase
+        failed are left out."""
+        # Strictly after every read of this cycle: an order placed at the very instant of a
+        # read is ingested too (clocks may not tick).
+        self._signpost_after = self.clock.now() + timedelta(microseconds=1)
+        read = {
+            x.shop: x for x in report.results if x.stream == "orders" and x.exit_code == 0 and not x.skipped
+        }
+        mine = [shop for shop in shops if shop.name in read]
+        moved = await self.db.run(lambda s: anchors.moved_since(s, [x.id for x in mine], orders_began))
+        quiet = [shop.id for shop in mine if shop.id not in moved]
+        now = self.clock.now()
+
+        def as_read(s: Session) -> None:
+            for shop_id in quiet:
+                position = get_cursor(s, shop_id, "orders")
+                if position is not None:
+                    set_cursor(s, shop_id, "new_orders", position, now)
+
+        await self.db.run(as_read)
+
+        async def one(shop: Shop) -> None:
+            result = read[shop.name]
+            await self._guarded(
+                shop.name, "orders", result, lambda: self._orders(shop, result, ("new_orders",))
+            )
+
+        async with anyio.create_task_group() as group:
+            for shop in mine:
+                if shop.id in moved and not self.stopping:
+                    group.start_soon(one, shop)
 
     async def _store_orders(
-        self, shop: Shop, orders: list[Any], result: StreamResult, cursor_to: Any
+        self,
+        shop: Shop,
+        orders: list[Any],
+        result: StreamResult,
+        cursors: Sequence[str] = (),
+        position: datetime | None = None,
     ) -> None:
+        """Store ``orders``, moving ``cursors`` to ``position`` with them (a window is complete)."""
         now = self.clock.now()
 
         def write(s: Session) -> list[Any]:
             changes = store_orders(s, shop.id, orders, now)
-            if cursor_to is not None:  # the window is complete: commit its cursor with it
-                set_cursor(s, shop.id, "orders", cursor_to, now)
+            for stream in cursors if position is not None else ():
+                set_cursor(s, shop.id, stream, position, now)
             result.unannounced += inbox.unannounced(s, shop.id, [c.order.platform_order_id for c in changes])
             return changes
 

@@ -247,16 +247,21 @@ class LeaseKeeper:
     async def acquire_within(
         self, names: Sequence[str], patience: float, sleep: Callable[[float], Awaitable[None]] = anyio.sleep
     ) -> set[str]:
-        """Take ``names``, waiting up to ``patience`` seconds (of ``sleep``: real time by
-        default, as the other holder is another process) for those another holder has,
-        keeping each one taken meanwhile; returns those taken."""
-        wanted = set(names)
-        taken = await self.acquire_many(sorted(wanted))
+        """Take all of ``names``, waiting up to ``patience`` seconds (of ``sleep``: real
+        time by default, as the other holder is another process) for those another holder
+        has; then as many as are free. Returns those taken.
+
+        None is kept while waiting: holding some would hold up another holder's short
+        rounds on those (a push's writes), which would meanwhile take the others again,
+        so each would wait for the other."""
+        wanted = sorted(set(names))
+        taken = await self.acquire_many(wanted)
         waited = 0.0
-        while taken != wanted and waited < patience:
+        while len(taken) < len(wanted) and waited < patience:
+            await self.release_many(sorted(taken))
             await sleep(LEASE_POLL)
             waited += LEASE_POLL
-            taken |= await self.acquire_many(sorted(wanted - taken))
+            taken = await self.acquire_many(wanted)
         return taken
 
     @asynccontextmanager

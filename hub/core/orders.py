@@ -139,6 +139,18 @@ def store_orders(
     return changes
 
 
+def held_since(session: Session, shop_id: int, since: datetime) -> set[str]:
+    """Platform ids of the shop's orders the hub holds as modified at or after ``since``
+    (platform time): those a read of new orders from ``since`` need not fetch."""
+    return set(
+        session.scalars(
+            select(t.Order.platform_order_id).where(
+                t.Order.shop_id == shop_id, t.Order.modified_at_platform >= since
+            )
+        )
+    )
+
+
 def _insert_new(
     session: Session, shop_id: int, orders: Sequence[Order], resolve: _Resolver, now: datetime
 ) -> None:

@@ -29,6 +29,19 @@ if TYPE_CHECKING:
 TICK = 0.01  # seconds between looks at the sandboxes' feeds and the inbox
 
 
+def wrote_every_shop(report: SyncReport, shops: int) -> bool:
+    """Whether a cycle's stock phase planned and wrote every one of ``shops`` without a
+    failure or a skip: then its writes carry every order stored before its plan began.
+    Another stream skipped (hub serve polling a shop's orders, say) changes nothing."""
+    stock = [r for r in report.results if r.stream == "stock"]
+    return (
+        report.stock_planned_at is not None
+        and report.finished_at is not None
+        and len(stock) == shops
+        and all(r.exit_code == 0 for r in stock)
+    )
+
+
 async def race_on_pushes(
     lab: Lab,
     scarce: list[str],
@@ -86,9 +99,9 @@ async def race_on_pushes(
         while not done.is_set():
             report = await lab.sync()
             reports.append(report)
-            if report.exit_code == 0 and report.finished_at:
+            if wrote_every_shop(report, len(lab.sandboxes)):
                 # its writes carry every order stored before its stock plan began
-                pushed(report.stock_planned_at or report.started_at, report.finished_at)
+                pushed(report.stock_planned_at, report.finished_at)
             with anyio.move_on_after(options.safety_interval):
                 await done.wait()
 

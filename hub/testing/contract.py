@@ -243,6 +243,21 @@ class PlatformContract:
                 (ln.code, ln.quantity, ln.unit_price) for ln in source.lines
             ]
 
+    async def test_new_orders_leave_out_the_known_ones(
+        self, host: PluginHost, shop: ShopContext, sandbox: SandboxApp, clock: FakeClock
+    ) -> None:
+        """``iter_new_orders`` (the catch-up read before a stock plan) yields what
+        ``iter_orders`` does, less the orders the hub says it holds."""
+        start = clock.now()
+        placed = []
+        for code in ("CABLE-1M", "CUP-500", "CABLE-2M"):
+            clock.advance(60)
+            placed.append(sandbox.state.place_order([(self.sku_by_code(sandbox, code).sku_id, 1)]).order_id)
+        clock.advance(60)
+        window = TimeWindow(start=start, end=clock.now())
+        new = [o.platform_order_id async for o in shop.client.iter_new_orders(window, {placed[1]})]
+        assert sorted(new) == sorted([placed[0], placed[2]])
+
     async def test_a_window_includes_its_last_partial_second(
         self, host: PluginHost, shop: ShopContext, sandbox: SandboxApp, clock: FakeClock
     ) -> None:

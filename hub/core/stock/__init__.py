@@ -4,8 +4,9 @@ Every cycle (see :mod:`hub.core.engine` for the order of phases, and
 :class:`hub.core.stock.phase.StockPhase`, the one object the engine calls):
 
 1. **Observe** — listings of partitioned SKUs that sold recently, and listings whose
-   last write is in doubt, are read from the platforms *before* the orders phase, so
-   every sale reflected in a read quantity is also ingested as a reservation.
+   last write is in doubt, are read from the platforms; then the engine reads the
+   orders placed since its orders phase, so every sale reflected in a read quantity is
+   also ingested as a reservation before the plan.
 2. **Plan** — from the picture (:mod:`~hub.core.stock.picture`, kept between cycles by
    :mod:`~hub.core.stock.picture_cache`), pure planning (:mod:`~hub.core.stock.plan`):
    targets per shop, and a write wherever a listing's target differs from its model.

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, or_, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.models import PushResult, StockUpdate
@@ -56,6 +56,18 @@ def anchor_read(row: t.Listing, quantity: int, at: datetime) -> None:
     row.platform_quantity = quantity
     row.quantity_as_of = at
     row.needs_read = False
+
+
+def moved_since(session: Session, shop_ids: Iterable[int], since: datetime) -> set[int]:
+    """The shops in ``shop_ids`` with a listing changed (its anchor, say) at or after
+    ``since``, on the clock of the listings' change marks (``tables.change_clock``)."""
+    return set(
+        session.scalars(
+            select(t.Listing.shop_id)
+            .where(t.Listing.shop_id.in_(sorted(set(shop_ids))), t.Listing.changed_at >= since)
+            .distinct()
+        )
+    )
 
 
 def mark_unread(session: Session, listing_ids: Iterable[int]) -> None:

@@ -1,6 +1,6 @@
 """The stock phase: the one object the sync engine calls for stock.
 
-:meth:`StockPhase.observe` reads what must be read before orders are ingested;
+:meth:`StockPhase.observe` reads what must be read before the last orders read;
 :meth:`StockPhase.run` plans under the global plan lease (recording every planned write
 before letting go) and pushes per shop, lowering before raising. The engine takes the
 per-shop leases and reports the results; everything in between is here.
@@ -99,7 +99,8 @@ class StockPhase:
     # --- observe ---------------------------------------------------------------------------------
 
     async def observe(self, shops: Sequence[StockShop]) -> dict[int, str]:
-        """Read what must be read before orders are ingested; returns shop id -> error."""
+        """Read what must be read before the last orders read of a cycle (the engine's catch-up);
+        returns shop id -> error."""
         ids = [shop.id for shop in shops]
 
         def prepare(s: Session) -> Picture:

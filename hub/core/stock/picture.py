@@ -242,9 +242,11 @@ def load_rules(session: Session) -> dict[tuple[int, int | None], t.AllocationRul
 
 
 def load_cursors(session: Session) -> dict[int, datetime | None]:
+    """Shop id -> how far every order placed is stored, as read after the shop's stock
+    reads (the ``new_orders`` cursor of the sync engine's catch-up read)."""
     return dict(
         session.execute(
-            select(t.SyncCursor.shop_id, t.SyncCursor.position).where(t.SyncCursor.stream == "orders")
+            select(t.SyncCursor.shop_id, t.SyncCursor.position).where(t.SyncCursor.stream == "new_orders")
         ).all()
     )
 

@@ -170,8 +170,9 @@ def _absolute_partitioned(shown: int, target: int) -> int:
 
 def _fresh(picture: Picture, listing: ListingInfo) -> bool:
     """The listing's model is an upper bound of what it shows: not in doubt, and every
-    order placed up to its anchor is ingested (order windows are half-open, so the cursor
-    must be strictly later than the anchor).
+    order placed up to its anchor is ingested (the ``new_orders`` cursor, moved by a read
+    made after the shop's stock reads; order windows are half-open, so the cursor must be
+    strictly later than the anchor).
 
     The model is the anchor less the ingested sales since, so a sale not yet ingested
     makes both the model and the sellable units high by the same amount and the free

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Container, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -440,10 +440,14 @@ class WechatClient(ShopClient):
 
     # --- orders ----------------------------------------------------------------------------------
 
-    async def iter_orders(self, window: TimeWindow) -> AsyncIterator[Order]:
+    def iter_orders(self, window: TimeWindow) -> AsyncIterator[Order]:
         """Orders modified in ``window``: ``order/list/get`` by update time in slices of
         at most 7 days (looping while ``has_more``), then ``order/get`` for each id — a
         page's ids fetched concurrently (the rate limiter paces them), yielded in order."""
+        return self.iter_new_orders(window, ())
+
+    async def iter_new_orders(self, window: TimeWindow, known: Container[str]) -> AsyncIterator[Order]:
+        """As :meth:`iter_orders`, without the ``order/get`` calls for ``known`` ids."""
         for part in mappers.split_window(window, MAX_ORDER_SPAN):
             yielded: set[str] = set()
 
@@ -459,10 +463,12 @@ class WechatClient(ShopClient):
 
             async for page in token_pages(page_at, _next_key, what=f"{self.shop} order/list/get"):
                 ids = [str(x) for x in page.get("order_id_list") or []]
-                details = await self._get_orders([i for i in dict.fromkeys(ids) if i not in yielded])
+                details = await self._get_orders(
+                    [i for i in dict.fromkeys(ids) if i not in yielded and i not in known]
+                )
                 for order_id in ids:
-                    if order_id in yielded:
-                        continue  # moved to a later page while we paged
+                    if order_id in yielded or order_id in known:
+                        continue  # moved to a later page while we paged, or held
                     order = details[order_id]
                     if order is not None and mappers.in_window(order, part):
                         yielded.add(order_id)

@@ -244,6 +244,20 @@ async def test_windows_longer_than_seven_days_are_split(
     assert sandbox.calls["order/list/get"] == 3  # 7 + 7 + 6 days
 
 
+async def test_a_read_of_new_orders_fetches_only_the_orders_not_held(
+    host: PluginHost, shop: Any, sandbox: WechatSandbox, clock: FakeClock
+) -> None:
+    sku = sku_of(sandbox, "CABLE-1M")
+    start = clock.now()
+    placed = [sandbox.state.place_order([(sku.sku_id, 1)]).order_id for _ in range(5)]
+    clock.advance(1)
+    window = TimeWindow(start=start, end=clock.now())
+    new = [o.platform_order_id async for o in shop.client.iter_new_orders(window, set(placed[:3]))]
+    assert new == placed[3:]
+    # One list call, and order/get for the two new orders only (not for the held three).
+    assert sandbox.calls["order/list/get"] == 1 and sandbox.calls["order/get"] == 2
+
+
 async def test_adjacent_windows_share_no_order(
     host: PluginHost, shop: Any, sandbox: WechatSandbox, clock: FakeClock
 ) -> None:
