@@ -355,15 +355,27 @@ class WechatClient(ShopClient):
         return levels
 
     async def push_stock(self, updates: Sequence[StockUpdate]) -> list[PushResult]:
-        """One ``stock/update`` per SKU (the API takes one), one result per update, one
-        after another (two updates of one SKU must not cross). A delta applied twice
+        """One ``stock/update`` per update (the API takes one SKU), one result per update.
+        Different SKUs are written concurrently (the rate limiter paces the calls); one
+        SKU's updates one after another, as two must not cross. A delta applied twice
         counts twice: one whose answer was lost is reported in doubt."""
-        return await self.write_each(
-            updates,
-            self._push_one_stock,
-            concurrently=False,
-            maybe_applied=lambda update: update.delta is not None,
-        )
+        by_sku: dict[tuple[str, str], list[int]] = {}
+        for index, update in enumerate(updates):
+            by_sku.setdefault((update.ref.platform_item_id, update.ref.platform_sku_id), []).append(index)
+
+        async def in_turn(indices: list[int]) -> list[PushResult]:
+            return await self.write_each(
+                [updates[i] for i in indices],
+                self._push_one_stock,
+                concurrently=False,
+                maybe_applied=lambda update: update.delta is not None,
+            )
+
+        done = await gather(lambda indices=indices: in_turn(indices) for indices in by_sku.values())
+        results: dict[int, PushResult] = {}
+        for indices, written in zip(by_sku.values(), done, strict=True):
+            results.update(zip(indices, written, strict=True))
+        return [results[i] for i in range(len(updates))]
 
     async def _push_one_stock(self, update: StockUpdate) -> PushResult:
         key = update.idempotency_key

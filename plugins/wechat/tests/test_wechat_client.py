@@ -25,6 +25,7 @@ from hub.models import (
     TimeWindow,
 )
 from hub.plugins import PluginHost
+from hub.simulator.transport import SandboxTransport
 from hub.testing import FakeClock, make_shop
 from hub_wechat.sandbox import WechatSandbox
 
@@ -110,6 +111,40 @@ async def test_one_bad_update_does_not_fail_the_batch(
     assert not results["ghost"].ok and not results["ghost"].retryable and "10020052" in results["ghost"].error
     assert results["good"].ok and results["good"].quantity_after == 9
     assert sandbox.state.sku(good.sku_id).quantity == 9
+
+
+async def test_stock_of_different_skus_is_written_concurrently_and_of_one_sku_in_turn(
+    host: PluginHost, shop: Any, sandbox: WechatSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox.latency = 0.02  # on the fake clock: a call in flight lets the others go on
+    flight: list[int] = [0]
+    most, order = [0], []
+    answer = SandboxTransport.handle_async_request
+
+    async def counted(transport: SandboxTransport, request: httpx.Request) -> httpx.Response:
+        writes = request.url.path.endswith("product/stock/update")
+        if writes:
+            flight[0] += 1
+            most[0] = max(most[0], flight[0])
+            order.append(json.loads(request.content)["sku_id"])
+        try:
+            return await answer(transport, request)
+        finally:
+            flight[0] -= writes
+
+    monkeypatch.setattr(SandboxTransport, "handle_async_request", counted)
+    one, two, three = (sku_of(sandbox, code) for code in ("CABLE-1M", "CABLE-2M", "CUP-500"))
+    updates = [
+        stock(one, 5, key="1a"),
+        stock(two, 6, key="2"),
+        stock(one, 7, key="1b"),
+        stock(three, 8, key="3"),
+    ]
+    results = await shop.client.push_stock(updates)
+    assert [r.idempotency_key for r in results] == ["1a", "2", "1b", "3"] and all(r.ok for r in results)
+    assert most[0] >= 2  # SKUs at once (paced by the rate limiter), never one SKU twice at once
+    assert [sku for sku in order if sku == one.sku_id] == [one.sku_id] * 2
+    assert sandbox.state.sku(one.sku_id).quantity == 7  # its second update landed last
 
 
 async def test_stock_refused_under_audit(host: PluginHost, shop: Any, sandbox: WechatSandbox) -> None:
