@@ -4,7 +4,7 @@ orders read, and changes to held orders are left to the next orders read."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from hub.core import catalog, leases
 from hub.core.engine import SyncEngine
+from hub.core.shops import get_shop
 from hub.core.stock.phase import StockPhase
 from hub.core.windows import get_cursor
 from hub.errors import ServerError
@@ -35,6 +36,23 @@ def during_stock_reads(monkeypatch: pytest.MonkeyPatch, act: Any) -> None:
         return await observe(phase, shops)
 
     monkeypatch.setattr(StockPhase, "observe", observing)
+
+
+def catch_ups(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, TimeWindow]]:
+    """(shop, window) of every catch-up read from now on."""
+    seen: list[tuple[str, TimeWindow]] = []
+    catch_up = FakeClient.iter_new_orders
+
+    def recording(client: FakeClient, window: TimeWindow, known: Any) -> Any:
+        seen.append((client.shop, window))
+        return catch_up(client, window, known)
+
+    monkeypatch.setattr(FakeClient, "iter_new_orders", recording)
+    return seen
+
+
+def cursor(lab: Lab, shop: str, stream: str) -> datetime | None:
+    return lab.app.db.run_sync(lambda s: get_cursor(s, get_shop(s, shop).id, stream))
 
 
 def reservation(lab: Lab, order_id: str) -> str:
@@ -88,20 +106,13 @@ async def test_the_catch_up_reads_from_where_the_orders_phase_ended_less_the_clo
     # Not the platform's lookback again (minutes of orders the orders phase just read):
     # the margin and a second, for an estimate of the platform clock and whole seconds.
     await lab.sync()
-    windows: list[TimeWindow] = []
-    catch_up = FakeClient.iter_new_orders
-
-    def recording(client: FakeClient, window: TimeWindow, known: Any) -> Any:
-        windows.append(window)
-        return catch_up(client, window, known)
-
-    monkeypatch.setattr(FakeClient, "iter_new_orders", recording)
+    windows = catch_ups(monkeypatch)
     lab.clock.advance(60)
     assert (await lab.sync(["a"])).exit_code == 0
-    shop_id = lab.app.db.run_sync(lambda s: s.scalar(select(t.Shop.id).where(t.Shop.name == "a")))
-    read_to = lab.app.db.run_sync(lambda s: get_cursor(s, shop_id, "orders"))
+    read_to = cursor(lab, "a", "orders")
+    assert read_to is not None
     margin = timedelta(seconds=lab.app.settings.clock_margin_seconds + 1)
-    assert [w.start for w in windows] == [read_to.replace(tzinfo=windows[0].start.tzinfo) - margin]
+    assert [w.start for _, w in windows] == [read_to.replace(tzinfo=windows[0][1].start.tzinfo) - margin]
 
 
 async def test_a_shop_none_of_whose_listings_moved_is_not_read_again(
@@ -112,14 +123,7 @@ async def test_a_shop_none_of_whose_listings_moved_is_not_read_again(
     monkeypatch.setattr(t, "change_clock", lab.clock.now)  # change marks on the test's clock
     await lab.sync()
     lab.clock.advance(120)  # nothing read or written since, beyond any margin
-    caught_up: list[str] = []
-    catch_up = FakeClient.iter_new_orders
-
-    def recording(client: FakeClient, window: TimeWindow, known: Any) -> Any:
-        caught_up.append(client.shop)
-        return catch_up(client, window, known)
-
-    monkeypatch.setattr(FakeClient, "iter_new_orders", recording)
+    caught_up = catch_ups(monkeypatch)
     assert (await lab.sync()).exit_code == 0
     assert caught_up == []
 
@@ -134,7 +138,7 @@ async def test_a_shop_none_of_whose_listings_moved_is_not_read_again(
     assert caught_up == []
     lab.clock.advance(1)
     assert (await lab.sync()).exit_code == 0
-    assert sorted(caught_up) == ["a", "c"]
+    assert sorted(shop for shop, _ in caught_up) == ["a", "c"]
 
 
 async def test_the_catch_up_leaves_a_change_to_a_held_order_to_the_next_orders_read(
@@ -148,8 +152,7 @@ async def test_the_catch_up_leaves_a_change_to_a_held_order_to_the_next_orders_r
     kept = buy(lab, "a", "CUP", 2, paid=False)
     await engine.run_cycle()  # the clock stands still: the next catch-up reads from before it
     assert reservation(lab, kept) == "held"
-    shop_id = lab.app.db.run_sync(lambda s: s.scalar(select(t.Shop.id).where(t.Shop.name == "a")))
-    read_to = lab.app.db.run_sync(lambda s: get_cursor(s, shop_id, "orders"))
+    read_to = cursor(lab, "a", "orders")
 
     def cancel_then_wait() -> None:
         lab.sandboxes["a"].state.set_status(kept, OrderStatus.CANCELLED)
@@ -158,9 +161,9 @@ async def test_the_catch_up_leaves_a_change_to_a_held_order_to_the_next_orders_r
     during_stock_reads(monkeypatch, cancel_then_wait)
     assert (await engine.run_cycle()).exit_code == 0
     assert reservation(lab, kept) == "held"  # the catch-up fetched new orders only
-    assert lab.app.db.run_sync(lambda s: get_cursor(s, shop_id, "orders")) > read_to
-    caught_up = lab.app.db.run_sync(lambda s: get_cursor(s, shop_id, "new_orders"))
-    assert caught_up > lab.app.db.run_sync(lambda s: get_cursor(s, shop_id, "orders"))
+    read_again, caught_up = cursor(lab, "a", "orders"), cursor(lab, "a", "new_orders")
+    assert read_to is not None and read_again is not None and caught_up is not None
+    assert caught_up > read_again > read_to
     monkeypatch.undo()
     lab.clock.advance(5)
     assert (await engine.run_cycle()).exit_code == 0

@@ -450,17 +450,18 @@ class SyncEngine:
             x.shop: x for x in report.results if x.stream == "orders" and x.exit_code == 0 and not x.skipped
         }
         mine = [shop for shop in shops if shop.name in read]
-        moved = await self.db.run(lambda s: anchors.moved_since(s, [x.id for x in mine], orders_began))
-        quiet = [shop.id for shop in mine if shop.id not in moved]
         now = self.clock.now()
 
-        def as_read(s: Session) -> None:
-            for shop_id in quiet:
-                position = get_cursor(s, shop_id, "orders")
+        def moved_or_read(s: Session) -> set[int]:
+            """The shops to read; the others' orders phase counts as their catch-up."""
+            moved = anchors.moved_since(s, [x.id for x in mine], orders_began)
+            for shop in mine:
+                position = None if shop.id in moved else get_cursor(s, shop.id, "orders")
                 if position is not None:
-                    set_cursor(s, shop_id, "new_orders", position, now)
+                    set_cursor(s, shop.id, "new_orders", position, now)
+            return moved
 
-        await self.db.run(as_read)
+        moved = await self.db.run(moved_or_read)
 
         async def one(shop: Shop) -> None:
             result = read[shop.name]
@@ -486,8 +487,9 @@ class SyncEngine:
 
         def write(s: Session) -> list[Any]:
             changes = store_orders(s, shop.id, orders, now)
-            for stream in cursors if position is not None else ():
-                set_cursor(s, shop.id, stream, position, now)
+            if position is not None:  # the window is complete: its cursors commit with it
+                for stream in cursors:
+                    set_cursor(s, shop.id, stream, position, now)
             result.unannounced += inbox.unannounced(s, shop.id, [c.order.platform_order_id for c in changes])
             return changes
 
