@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 import anyio
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from hub.core import leases
+from hub.core import leases, outbox
 from hub.push.app import PushService
 from hub.push.events import EventKind, PushEvent
 from hub.push.process import ProcessResult, PushProcessor
@@ -438,3 +438,108 @@ async def test_a_shop_whose_stock_a_cycle_holds_does_not_hold_up_the_other_shops
         group.cancel_scope.cancel()
     assert held[0] == ["jd"]
     assert lab.shown("CUP-500")["jd"] == 17
+
+
+def sku_id(world: Lab, code: str) -> int:
+    return world.app.db.run_sync(lambda s: s.scalar(select(t.Sku.id).where(t.Sku.code == code)))
+
+
+async def partition(world: Lab, code: str) -> None:
+    """Make ``code`` partitioned and let a cycle give each shop its share."""
+
+    def mark(s: Session) -> None:
+        s.execute(update(t.Sku).where(t.Sku.code == code).values(partitioned=True))
+
+    world.app.db.run_sync(mark)
+    await world.sync()
+    world.clock.advance(3)
+
+
+async def test_a_shop_a_cycle_holds_is_not_waited_for_when_the_sale_changes_nothing_there(
+    lab: Lab,  # noqa: F811
+    service: PushService,  # noqa: F811
+    http: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    """A sale of a partitioned SKU seldom changes another channel's figure: a shop whose
+    stock a cycle holds is not waited for when the push would write nothing there and the
+    cycle planned no write of that SKU there (the cycle plans under the same plan lease,
+    so if it has not planned yet, it sees the sale)."""
+    await lab.sync()
+    await partition(lab, "CUP-500")
+    shown = lab.shown("CUP-500")
+    now = lab.clock.now()
+    assert lab.app.db.run_sync(lambda s: leases.acquire(s, "jd:stock", "a cycle", now, 60.0))
+    order = lab.sandboxes["dy"].state.order_code("CUP-500", 1)
+    await announce(lab, http, "m1", order.order_id)
+    started = lab.clock.monotonic()
+    result = await service.processor.run_once()
+    assert (result.events, result.held) == (1, [])
+    assert lab.clock.monotonic() - started < 1, "not retried until the cycle let go"
+    assert processed(lab) == {order.order_id: True}
+    assert lab.shown("CUP-500")["jd"] == shown["jd"]
+    holder = lab.app.db.run_sync(lambda s: s.scalar(select(t.Lease.holder).where(t.Lease.name == "jd:stock")))
+    assert holder == "a cycle"
+
+
+async def test_a_shop_a_cycle_holds_is_waited_for_when_that_cycle_planned_a_write_of_the_sku(
+    lab: Lab,  # noqa: F811
+    service: PushService,  # noqa: F811
+    http: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    """The holder planned a write of the SKU there before the sale was stored: the push
+    waits for it (its figure may not count the sale)."""
+    await lab.sync()
+    await partition(lab, "CUP-500")
+    now = lab.clock.now()
+    assert lab.app.db.run_sync(lambda s: leases.acquire(s, "jd:stock", "a cycle", now, 60.0))
+
+    def claim(s: Session) -> None:
+        listing = s.scalar(
+            select(t.Listing)
+            .join(t.Shop, t.Shop.id == t.Listing.shop_id)
+            .where(t.Shop.name == "jd", t.Listing.sku_id == sku_id(lab, "CUP-500"))
+        )
+        assert listing is not None
+        row = {"shop_id": listing.shop_id, "kind": "stock", "target": str(listing.id)}
+        outbox.add_many(s, [{**row, "idempotency_key": "a-cycle-1", "payload": {"quantity": 9}}], now)
+
+    lab.app.db.run_sync(claim)
+    order = lab.sandboxes["dy"].state.order_code("CUP-500", 1)
+    await announce(lab, http, "m1", order.order_id)
+    result = await service.processor.run_once()
+    assert result.held == ["jd"]
+
+
+async def test_a_push_waiting_for_a_held_shop_lets_the_other_pushes_through(
+    lab: Lab,  # noqa: F811
+    service: PushService,  # noqa: F811
+) -> None:
+    """A push retrying a shop a cycle holds (JD's polled orders, say, wait up to
+    HELD_PATIENCE) does not keep the pushes of other sales waiting until it gives up."""
+    await lab.sync()
+    lab.clock.advance(3)
+    processor = service.processor
+    now = lab.clock.now()
+    assert lab.app.db.run_sync(lambda s: leases.acquire(s, "jd:stock", "a cycle", now, 60.0))
+    lab.sandboxes["dy"].state.order_code("CUP-500", 1)
+    lab.sandboxes["dy"].state.order_code("CUP-750", 1)
+    await lab.sync(shops=["dy"], streams=["orders"])
+    done: list[str] = []
+
+    async def waiting() -> None:
+        report = await processor.push_skus({sku_id(lab, "CUP-500")}, patience=600.0)
+        assert not [r for r in report.results if r.skipped]
+        done.append("the push that waited")
+
+    slept = lab.clock.slept
+    async with anyio.create_task_group() as group:
+        group.start_soon(waiting)
+        with anyio.fail_after(10):
+            while lab.clock.slept < slept + 1:  # retrying JD
+                await anyio.sleep(0)
+            report = await processor.push_skus({sku_id(lab, "CUP-750")}, patience=0.0)
+            done.append("another push")
+            assert [r.shop for r in report.results if r.skipped] == ["jd"]
+            lab.app.db.run_sync(lambda s: leases.release(s, "jd:stock", "a cycle"))
+    assert done == ["another push", "the push that waited"]
+    assert lab.shown("CUP-500")["jd"] == 19

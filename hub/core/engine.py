@@ -517,9 +517,10 @@ class SyncEngine:
         read_errors: dict[int, str],
         keeper: LeaseKeeper,
         only: set[int] | None = None,
-    ) -> None:
+        held: Sequence[Shop] = (),
+    ) -> set[int]:
         """Plan and push the stock of ``shops`` (see :meth:`StockPhase.run`)."""
-        await self.stock.run(
+        return await self.stock.run(
             shops,
             report,
             read_errors,
@@ -527,19 +528,28 @@ class SyncEngine:
             stopping=lambda: self.stopping,
             progress=self.progress,
             only=only,
+            held=held,
         )
 
     async def push_stock_of(self, shops: Sequence[Shop], sku_ids: set[int]) -> SyncReport:
         """Plan and push the stock of ``sku_ids`` only, on ``shops``: the least work after a
         pushed event. The same leases and safety as a cycle's stock phase (per-shop stock
-        leases, planning under the plan lease, writes recorded as claims); shops whose
-        lease another process holds are reported as skipped and left to it."""
+        leases, planning under the plan lease, writes recorded as claims). A shop whose
+        lease another process holds is reported as skipped and left to it, unless it needs
+        no write of these SKUs and that process has none planned (see
+        :meth:`StockPhase.run`): then it has its result like the others."""
         report = SyncReport(started_at=self.clock.now())
         keeper = self._keeper()
         try:
             taken = await self._take(shops, "stock", report, keeper)
-            if taken:
-                await self._stock(taken, report, {}, keeper, only=sku_ids)
+            held = [shop for shop in shops if shop not in taken]
+            if shops:
+                settled = await self._stock(taken, report, {}, keeper, only=sku_ids, held=held)
+                names = {shop.name for shop in held if shop.id in settled}
+                report.results = [
+                    StreamResult(r.shop, "stock") if r.stream == "stock" and r.shop in names else r
+                    for r in report.results
+                ]
         finally:
             await keeper.release_all()
         report.finished_at = now = self.clock.now()

@@ -436,20 +436,22 @@ class PushProcessor:
         again every :data:`HELD_RETRY` seconds until the cycle lets go, for up to
         ``patience`` seconds: that cycle may have planned before these orders were stored,
         and its next one may be minutes away. Shops still held are reported skipped
-        (:meth:`run_forever` takes them up with its next push instead of waiting here)."""
+        (:meth:`run_forever` takes them up with its next push instead of waiting here).
+        One push at a time plans and writes; other pushes go on between the tries."""
+        clock = self.runtime.clock
+        report = await self._push_once(list(self.shops.values()), sku_ids)
+        give_up = clock.monotonic() + patience
+        while (held := _held_shops(report)) and clock.monotonic() < give_up:
+            await clock.sleep(HELD_RETRY)
+            again = await self._push_once([x for x in self.shops.values() if x.name in held], sku_ids)
+            report.results = [r for r in report.results if r.shop not in held] + again.results
+            report.finished_at = again.finished_at
+        return report
+
+    async def _push_once(self, shops: list[Shop], sku_ids: set[int]) -> SyncReport:
         if self._pushing is None:
             self._pushing = anyio.Lock()
         async with self._pushing:
             if self._engine is None:
                 self._engine = SyncEngine(self.runtime, self.settings, holder=self.holder)
-            clock = self.runtime.clock
-            report = await self._engine.push_stock_of(list(self.shops.values()), sku_ids)
-            give_up = clock.monotonic() + patience
-            while (held := _held_shops(report)) and clock.monotonic() < give_up:
-                await clock.sleep(HELD_RETRY)
-                again = await self._engine.push_stock_of(
-                    [x for x in self.shops.values() if x.name in held], sku_ids
-                )
-                report.results = [r for r in report.results if r.shop not in held] + again.results
-                report.finished_at = again.finished_at
-            return report
+            return await self._engine.push_stock_of(shops, sku_ids)

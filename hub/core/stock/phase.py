@@ -152,12 +152,20 @@ class StockPhase:
         stopping: Callable[[], bool],
         progress: Callable[[str, str, str, dict[str, Any]], None],
         only: set[int] | None = None,
-    ) -> None:
+        held: Sequence[StockShop] = (),
+    ) -> set[int]:
         """Plan and push the stock of ``shops`` (whose leases the caller holds), one stock
         result per shop in ``report`` (``read_errors``: shop id -> why its read failed, from
         :meth:`observe`). ``only``: just these SKU ids, and their partitioned listings only
         lowered (a pushed event, with no stock read behind it). ``progress(event, shop,
-        stream, info)`` hears of each shop's start and end."""
+        stream, info)`` hears of each shop's start and end.
+
+        ``held`` (with ``only``): shops whose lease another process holds. They are
+        planned, never written. Returned are those that need no write of these SKUs and
+        have none planned by that process either: nothing to wait for (a sale of a
+        partitioned SKU seldom changes another channel's figure). The holder plans under
+        the same plan lease, so either its writes are planned already, and seen here, or
+        it plans after this and sees what this saw."""
         results = {shop.id: StreamResult(shop.name, "stock") for shop in shops}
         for shop_id, error in read_errors.items():
             results[shop_id].fail(error)
@@ -165,9 +173,11 @@ class StockPhase:
         if stopping():
             for result in results.values():
                 result.skipped, result.exit_code = STOPPED, 1
-            return
+            return set()
         start = self.clock.monotonic()
         ids = set(results)
+        held_ids = {shop.id for shop in held} if only is not None else set()
+        settled: set[int] = set()
         absolute = await self.db.run(self.absolute_shops)
 
         def prepare(s: Session) -> tuple[Picture, list[Push]]:
@@ -178,13 +188,18 @@ class StockPhase:
             # picture, so a write they finish meanwhile is seen in one or the other.
             claimed = push.claims(s)
             picture = self.picture(s)
-            pushes = plan(picture, shop_ids=ids, absolute_shops=absolute)
+            pushes = plan(picture, shop_ids=ids | held_ids, absolute_shops=absolute)
             self.pictures.planned(picture)
             if only is not None:
                 only_ids = bundles.widen(picture.skus, only)  # a bundle's sale moves its components
                 pushes = [
                     p for p in pushes if p.listing.sku_id in only_ids and (p.lowers or not p.partitioned)
                 ]
+                waited_for = {p.listing.shop_id for p in pushes} | {
+                    x.shop_id for i in only_ids for x in picture.by_sku.get(i, ()) if x.id in claimed
+                }
+                settled.update(held_ids - waited_for)
+                pushes = [p for p in pushes if p.listing.shop_id in ids]
             lowers = [p for p in pushes if p.lowers]
             raises = grant_raises([p for p in pushes if not p.lowers], picture, claimed)
             # The plan is safe for listings whose model is ambiguous (an order close to its
@@ -201,12 +216,12 @@ class StockPhase:
         except HubError as exc:
             for result in results.values():
                 result.fail(f"stock not planned: {redact(str(exc))}", exc.exit_code)
-            return
+            return set()
         except Exception as exc:  # a bug (or a database conflict) must not end the run
             log.exception("stock planning failed")
             for result in results.values():
                 result.fail(f"stock not planned: internal error: {type(exc).__name__}: {redact(str(exc))}")
-            return
+            return set()
         report.uncounted = uncounted(picture, ids)
         by_shop = {shop.id: shop for shop in shops}
         outcomes = {shop_id: push.StockOutcome() for shop_id in ids}
@@ -247,3 +262,4 @@ class StockPhase:
                 result.fail(f"{outcome.unsent} stock writes not sent: the run was asked to stop")
             result.seconds = round(self.clock.monotonic() - start, 3)
             progress("done", result.shop, "stock", {"result": result})
+        return settled
