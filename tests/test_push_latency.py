@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from hub.core import leases, outbox
+from hub.core import catalog, leases, outbox
 from hub.push.app import PushService
 from hub.push.events import EventKind, PushEvent
 from hub.push.process import ProcessResult, PushProcessor
@@ -441,7 +441,7 @@ async def test_a_shop_whose_stock_a_cycle_holds_does_not_hold_up_the_other_shops
 
 
 def sku_id(world: Lab, code: str) -> int:
-    return world.app.db.run_sync(lambda s: s.scalar(select(t.Sku.id).where(t.Sku.code == code)))
+    return world.app.db.run_sync(lambda s: catalog.sku_by_code(s, code).id)
 
 
 async def partition(world: Lab, code: str) -> None:

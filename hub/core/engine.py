@@ -456,8 +456,7 @@ class SyncEngine:
             """The shops to read; the others' orders phase counts as their catch-up."""
             moved = anchors.moved_since(s, [x.id for x in mine], orders_began)
             for shop in mine:
-                position = None if shop.id in moved else get_cursor(s, shop.id, "orders")
-                if position is not None:
+                if shop.id not in moved and (position := get_cursor(s, shop.id, "orders")) is not None:
                     set_cursor(s, shop.id, "new_orders", position, now)
             return moved
 
