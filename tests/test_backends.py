@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -10,8 +11,9 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from hub.core import catalog
-from hub.core.orders import _Consumer
+from hub.core.orders import _Consumer, store_orders
 from hub.errors import StorageError
+from hub.models import Order, OrderLine, OrderStatus
 from hub.storage import migrate
 from hub.storage import tables as t
 from hub.storage.db import Database
@@ -105,6 +107,89 @@ def test_a_warehouse_created_by_another_process_meanwhile_is_kept(
         row = catalog.warehouse(s, "east", create=True)
         assert (row.code, row.name) == ("east", "theirs")
     assert interloper == ["tried", "committed"]
+
+
+def _order(status: OrderStatus, minute: int) -> Order:
+    placed = datetime(2026, 11, 11, 0, 0, tzinfo=UTC)
+    line = OrderLine(
+        line_id="L1",
+        platform_item_id="I1",
+        platform_sku_id="P-CUP",
+        master_code="CUP",
+        quantity=2,
+        unit_price=100,
+    )
+    return Order(
+        platform_order_id="O-1",
+        status=status,
+        platform_status=status.value,
+        created_at=placed,
+        modified_at=placed + timedelta(minutes=minute),
+        total=200,
+        lines=(line,),
+    )
+
+
+def test_an_order_another_process_stores_meanwhile_is_updated_not_refused(
+    hub_db: Database, impatient: Database, stocked: dict[str, int], fake_clock: FakeClock
+) -> None:
+    """A push stores order O-1 (paid) between a sync's read of the stored orders and its
+    insert of O-1 (shipped since). On PostgreSQL the sync's insert skips it (ON CONFLICT DO
+    NOTHING) and applies its newer version as an update: one order, one reservation, the
+    shipped units off the count once. (Without that the unique key refused the whole batch.)
+    On SQLite it cannot happen: the other writer is refused while our transaction writes."""
+    now = fake_clock.now()
+    shop_id = hub_db.run_sync(lambda s: _shop(s, now))
+    interloper: list[str] = []
+
+    def other_process(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("INSERT INTO orders") and not interloper:
+            interloper.append("tried")
+            with impatient.transaction() as other:
+                store_orders(other, shop_id, [_order(OrderStatus.AWAITING_SHIPMENT, 1)], now)
+            interloper.append("committed")
+
+    event.listen(hub_db.engine, "before_cursor_execute", other_process)
+    shipped = _order(OrderStatus.SHIPPED, 5)
+    if hub_db.is_sqlite:
+        with pytest.raises(StorageError, match="locked"), hub_db.transaction() as s:
+            store_orders(s, shop_id, [shipped], now)
+        return
+    with hub_db.transaction() as s:
+        changes = store_orders(s, shop_id, [shipped], now)
+    assert interloper == ["tried", "committed"]
+    assert [(c.order.status, c.previous) for c in changes] == [
+        (OrderStatus.SHIPPED, OrderStatus.AWAITING_SHIPMENT)
+    ]
+    reservations = hub_db.run_sync(
+        lambda s: s.execute(select(t.Reservation.sku_id, t.Reservation.state)).all()
+    )
+    assert reservations == [(stocked["CUP"], "consumed")]
+    assert on_hand(hub_db, stocked["CUP"]) == 18
+
+
+def test_an_order_being_stored_is_locked_until_commit(
+    hub_db: Database, impatient: Database, stocked: dict[str, int], fake_clock: FakeClock
+) -> None:
+    """While one transaction stores an order (here a version it already has, so it writes
+    nothing), a second one storing the same order waits for it: on PostgreSQL the order's
+    row is read FOR UPDATE, else both would apply their change to the row as each read it."""
+    now = fake_clock.now()
+    shop_id = hub_db.run_sync(lambda s: _shop(s, now))
+    paid = _order(OrderStatus.AWAITING_SHIPMENT, 1)
+    hub_db.run_sync(lambda s: store_orders(s, shop_id, [paid], now))
+    with hub_db.transaction() as first:
+        assert store_orders(first, shop_id, [paid], now) == []
+        with pytest.raises(StorageError, match=r"locked|lock timeout"), impatient.transaction() as second:
+            store_orders(second, shop_id, [_order(OrderStatus.SHIPPED, 5)], now)
+    assert on_hand(hub_db, stocked["CUP"]) == 20
+
+
+def _shop(s: Session, now: datetime) -> int:
+    shop = t.Shop(name="tmall", platform="taobao", app_key="k", app_secret="s", options={}, created_at=now)
+    s.add(shop)
+    s.flush()
+    return shop.id
 
 
 # --- the test databases themselves (hub.testing.postgres) --------------------------------------

@@ -26,13 +26,12 @@ from typing import Any
 
 import anyio
 from sqlalchemy import case, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub.core.clock import Clock
 from hub.errors import LeaseHeld
 from hub.storage import tables as t
-from hub.storage.db import Database
+from hub.storage.db import Database, dialect_insert
 
 
 @cache
@@ -107,16 +106,11 @@ def holder_state(host: str | None, pid: int | None, expires_at: datetime, now: d
     return "live"
 
 
-def _upsert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(t.Lease)
-
-
 def acquire(session: Session, name: str, holder: str, now: datetime, ttl: float) -> bool:
     """Take (or renew) the lease ``name`` for ``ttl`` seconds; False if a live holder has it."""
     expires = now + timedelta(seconds=ttl)
     owner = {"holder": holder, "host": this_host(), "pid": os.getpid(), "expires_at": expires}
-    insert = _upsert(session).values(name=name, acquired_at=now, **owner)
+    insert = dialect_insert(session, t.Lease).values(name=name, acquired_at=now, **owner)
     excluded = insert.excluded
     session.execute(
         insert.on_conflict_do_update(

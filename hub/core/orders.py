@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, selectinload
 from hub.core import bundles
 from hub.models import Order, OrderStatus
 from hub.storage import tables as t
+from hub.storage.db import dialect_insert
 
 log = logging.getLogger("hub.orders")
 CHUNK = 400  # rows per IN (...) query, under SQLite's parameter limit
@@ -120,23 +121,38 @@ def store_orders(
         if seen is None or (order.modified_at, order.status.rank) >= (seen.modified_at, seen.status.rank):
             latest[order.platform_order_id] = order
     ids = list(latest)
-    existing: dict[str, t.Order] = {}
-    for start in range(0, len(ids), CHUNK):
-        for row in session.scalars(
-            select(t.Order)
-            .options(selectinload(t.Order.lines))
-            .where(t.Order.shop_id == shop_id, t.Order.platform_order_id.in_(ids[start : start + CHUNK]))
-        ):
-            existing[row.platform_order_id] = row
+    existing = _stored(session, shop_id, ids)
     resolve = _Resolver(session, shop_id, list(latest.values()))
     fresh = [latest[i] for i in ids if i not in existing]
-    changes = [StoredChange(o, None) for o in fresh]
-    _insert_new(session, shop_id, fresh, resolve, now)
+    inserted = _insert_new(session, shop_id, fresh, resolve, now)
+    changes = [StoredChange(o, None) for o in fresh if o.platform_order_id in inserted]
+    # Another process stored the rest since our read (PostgreSQL; on SQLite a writer waits
+    # for our transaction): they are updates now.
+    existing.update(
+        _stored(session, shop_id, [o.platform_order_id for o in fresh if o.platform_order_id not in inserted])
+    )
     for order_id, row in existing.items():
         change = _update(session, row, latest[order_id], resolve, now)
         if change is not None:
             changes.append(change)
     return changes
+
+
+def _stored(session: Session, shop_id: int, ids: Sequence[str]) -> dict[str, t.Order]:
+    """The stored orders among ``ids``, with their lines, locked until commit (on
+    PostgreSQL two processes updating one order would otherwise both read the old row;
+    the ordering makes them lock in the same order, so they wait rather than deadlock)."""
+    rows: dict[str, t.Order] = {}
+    for start in range(0, len(ids), CHUNK):
+        for row in session.scalars(
+            select(t.Order)
+            .options(selectinload(t.Order.lines))
+            .where(t.Order.shop_id == shop_id, t.Order.platform_order_id.in_(ids[start : start + CHUNK]))
+            .order_by(t.Order.platform_order_id)
+            .with_for_update()
+        ):
+            rows[row.platform_order_id] = row
+    return rows
 
 
 def held_since(session: Session, shop_id: int, since: datetime) -> set[str]:
@@ -153,41 +169,42 @@ def held_since(session: Session, shop_id: int, since: datetime) -> set[str]:
 
 def _insert_new(
     session: Session, shop_id: int, orders: Sequence[Order], resolve: _Resolver, now: datetime
-) -> None:
+) -> set[str]:
     """Insert new orders, their lines and reservations with one multi-row statement per
-    table and chunk (Core inserts: the ORM's per-row bookkeeping is not needed here)."""
+    table and chunk (Core inserts: the ORM's per-row bookkeeping is not needed here).
+
+    An order another process inserted since our read is skipped (``ON CONFLICT DO
+    NOTHING``): returns the platform ids of the orders this call inserted."""
     if not orders:
-        return
+        return set()
+    orders = sorted(orders, key=lambda o: o.platform_order_id)  # rows lock in one order
     ids: dict[str, int] = {}
     for start in range(0, len(orders), CHUNK):
         chunk = orders[start : start + CHUNK]
-        session.execute(
-            insert(t.Order.__table__),
-            [
-                {
-                    "shop_id": shop_id,
-                    "platform_order_id": o.platform_order_id,
-                    "status": o.status.value,
-                    "platform_status": o.platform_status[:48],
-                    "created_at_platform": o.created_at,
-                    "modified_at_platform": o.modified_at,
-                    "paid_at": o.paid_at,
-                    "shipped_at": o.modified_at if o.status in _SHIPPING else None,
-                    "total": o.total,
-                    "stored_at": now,
-                    "updated_at": now,
-                }
-                for o in chunk
-            ],
-        )
         ids.update(
             session.execute(
-                select(t.Order.platform_order_id, t.Order.id).where(
-                    t.Order.shop_id == shop_id,
-                    t.Order.platform_order_id.in_([o.platform_order_id for o in chunk]),
-                )
+                dialect_insert(session, t.Order.__table__)
+                .on_conflict_do_nothing(index_elements=["shop_id", "platform_order_id"])
+                .returning(t.Order.platform_order_id, t.Order.id),
+                [
+                    {
+                        "shop_id": shop_id,
+                        "platform_order_id": o.platform_order_id,
+                        "status": o.status.value,
+                        "platform_status": o.platform_status[:48],
+                        "created_at_platform": o.created_at,
+                        "modified_at_platform": o.modified_at,
+                        "paid_at": o.paid_at,
+                        "shipped_at": o.modified_at if o.status in _SHIPPING else None,
+                        "total": o.total,
+                        "stored_at": now,
+                        "updated_at": now,
+                    }
+                    for o in chunk
+                ],
             ).all()
         )
+    orders = [o for o in orders if o.platform_order_id in ids]
     line_rows: list[dict[str, Any]] = []
     meta: list[tuple[Order, str, int | None, bool, bool, int]] = []
     for order in orders:
@@ -251,6 +268,7 @@ def _insert_new(
         )
     for start in range(0, len(reservations), CHUNK):
         session.execute(insert(t.Reservation.__table__), reservations[start : start + CHUNK])
+    return set(ids)
 
 
 def _update(

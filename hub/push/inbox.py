@@ -11,11 +11,11 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub.push.events import PushEvent
 from hub.storage import tables as t
+from hub.storage.db import dialect_insert
 
 
 def store(
@@ -40,8 +40,6 @@ def store(
         }
         for e in {e.message_id: e for e in events}.values()
     ]
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
     known = set(
         session.scalars(
             select(t.PushInboxEntry.message_id).where(
@@ -53,7 +51,9 @@ def store(
     rows = [r for r in rows if r["message_id"] not in known]
     if rows:  # a concurrent receiver may still have stored one since: the conflict is ignored
         session.execute(
-            module.insert(t.PushInboxEntry).on_conflict_do_nothing(index_elements=["shop_id", "message_id"]),
+            dialect_insert(session, t.PushInboxEntry).on_conflict_do_nothing(
+                index_elements=["shop_id", "message_id"]
+            ),
             rows,
         )
     return len(rows)

@@ -129,14 +129,20 @@ def secrets_of(session: Session) -> SecretBox:
     return box
 
 
-def insert_or_ignore(session: Session, table: Table, values: dict[str, Any]) -> None:
-    """``INSERT … ON CONFLICT DO NOTHING``: a row another transaction inserted first (and
-    committed, or commits while this one waits for it) is kept and no error is raised."""
+def dialect_insert(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """An ``INSERT`` into ``table`` (a table or mapped class) in the session's dialect, so
+    it can say ``ON CONFLICT …`` (PostgreSQL and SQLite spell it the same way)."""
     dialects = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
     name = session.get_bind().dialect.name
     if name not in dialects:
         raise ConfigError(f"unsupported database {name!r}: use SQLite or PostgreSQL")
-    session.execute(dialects[name](table).values(**values).on_conflict_do_nothing())
+    return dialects[name](table)
+
+
+def insert_or_ignore(session: Session, table: Table, values: dict[str, Any]) -> None:
+    """``INSERT … ON CONFLICT DO NOTHING``: a row another transaction inserted first (and
+    committed, or commits while this one waits for it) is kept and no error is raised."""
+    session.execute(dialect_insert(session, table).values(**values).on_conflict_do_nothing())
 
 
 def _create_private_file(database: str | None) -> None:
