@@ -10,13 +10,14 @@ import anyio
 import pytest
 from sqlalchemy import func, select
 
-from hub.core import catalog
+from hub.core import catalog, leases
 from hub.core.engine import SyncEngine
 from hub.models import OrderStatus
 from hub.simulator import Buyers, Seed
 from hub.simulator.lab import Lab
 from hub.simulator.seed import SeedProduct, SeedSku
 from hub.storage import tables as t
+from hub.testing.fake import FakeClient
 from hub.testing.shops import lab_fixture
 from tests.conftest import fake_host
 
@@ -203,6 +204,58 @@ async def test_two_engines_never_do_the_same_work(lab: Lab) -> None:
     pushed = sum(r.pushed for rep in reports for r in rep.results if r.stream == "stock")
     assert pushed == 6  # CUP and LID on three shops, once
     assert lab.shown("CUP") == {"a": 20, "b": 20, "c": 20}
+
+
+async def test_a_cycle_lets_go_of_a_shop_once_it_has_nothing_more_to_write_there(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # b sold, so b already shows what the hub will plan: b's lease is free while a and c
+    # are written, and a push of another sale on b need not wait for those writes.
+    await lab.sync()
+    buy(lab, "b", "CUP", 3)
+    held: dict[str, set[str]] = {}
+    write = FakeClient.push_stock
+
+    async def noting_leases(client: FakeClient, updates: Any) -> Any:
+        now = lab.clock.now()
+        held[client.shop] = lab.app.db.run_sync(lambda s: {x.name for x in leases.list_leases(s, now)})
+        return await write(client, updates)
+
+    monkeypatch.setattr(FakeClient, "push_stock", noting_leases)
+    assert (await lab.sync()).exit_code == 0
+    assert lab.shown("CUP") == {"a": 17, "b": 17, "c": 17}
+    assert sorted(held) == ["a", "c"]
+    assert all("b:stock" not in names and f"{shop}:stock" in names for shop, names in held.items()), held
+
+
+async def test_a_cycle_lets_go_of_a_shop_as_soon_as_its_writes_are_done(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a's and c's writes go out side by side; c's waits until a's lease is released,
+    # which happens while c is still writing, not after the last shop's writes.
+    await lab.sync()
+    buy(lab, "b", "CUP", 3)
+    a_released = anyio.Event()
+    c_waited: list[bool] = []
+    write, release_many = FakeClient.push_stock, leases.LeaseKeeper.release_many
+
+    async def c_after_a(client: FakeClient, updates: Any) -> Any:
+        if client.shop == "c":
+            with anyio.move_on_after(5) as waiting:  # only ever waits when a's lease is kept
+                await a_released.wait()
+            c_waited.append(waiting.cancelled_caught)
+        return await write(client, updates)
+
+    async def announcing(keeper: leases.LeaseKeeper, names: Any) -> None:
+        await release_many(keeper, names)
+        if "a:stock" in names:
+            a_released.set()
+
+    monkeypatch.setattr(FakeClient, "push_stock", c_after_a)
+    monkeypatch.setattr(leases.LeaseKeeper, "release_many", announcing)
+    assert (await lab.sync()).exit_code == 0
+    assert lab.shown("CUP") == {"a": 17, "b": 17, "c": 17}
+    assert c_waited == [False]
 
 
 async def test_a_stock_write_in_doubt_is_never_applied_twice(lab: Lab) -> None:

@@ -7,12 +7,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import anyio
 import pytest
 from sqlalchemy import select
 
 from hub.core import catalog, leases
 from hub.core.engine import SyncEngine
 from hub.core.shops import get_shop
+from hub.core.stock import anchors
 from hub.core.stock.phase import StockPhase
 from hub.core.windows import get_cursor
 from hub.errors import ServerError
@@ -31,9 +33,9 @@ def during_stock_reads(monkeypatch: pytest.MonkeyPatch, act: Any) -> None:
     """Run ``act()`` when a cycle's stock reads begin (after its orders phase)."""
     observe = StockPhase.observe
 
-    async def observing(phase: StockPhase, shops: Any) -> dict[int, str]:
+    async def observing(phase: StockPhase, shops: Any, then: Any = None) -> dict[int, str]:
         act()
-        return await observe(phase, shops)
+        return await observe(phase, shops, then)
 
     monkeypatch.setattr(StockPhase, "observe", observing)
 
@@ -201,3 +203,34 @@ async def test_a_partitioned_sku_is_not_raised_when_the_catch_up_fails(
     lab.clock.advance(5)
     assert (await lab.sync()).exit_code == 0
     assert sum(lab.shown("CUP").values()) > sum(shown.values())
+
+
+async def test_a_shops_catch_up_does_not_wait_for_the_other_shops_stock_reads(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A shop's stock reads reflect only its own sales, so its catch-up may follow them at
+    # once: the stock leases are held for the slowest shop's reads and catch-up, not for
+    # the slowest reads and then the slowest catch-up.
+    await lab.sync()
+    every_listing = select(t.Listing.id)
+    lab.app.db.run_sync(lambda s: anchors.mark_unread(s, s.scalars(every_listing)))
+    a_caught_up = anyio.Event()
+    c_waited: list[bool] = []
+    read_stock, catch_up = FakeClient.fetch_stock, FakeClient.iter_new_orders
+
+    async def slow_for_c(client: FakeClient, refs: Any) -> Any:
+        if client.shop == "c":
+            with anyio.move_on_after(5) as waiting:  # only ever waits when a's catch-up waits for c
+                await a_caught_up.wait()
+            c_waited.append(waiting.cancelled_caught)
+        return await read_stock(client, refs)
+
+    def announcing(client: FakeClient, window: TimeWindow, known: Any) -> Any:
+        if client.shop == "a":
+            a_caught_up.set()
+        return catch_up(client, window, known)
+
+    monkeypatch.setattr(FakeClient, "fetch_stock", slow_for_c)
+    monkeypatch.setattr(FakeClient, "iter_new_orders", announcing)
+    assert (await lab.sync()).exit_code == 0
+    assert c_waited and not any(c_waited)  # a's catch-up came while c was still reading

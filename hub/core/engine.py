@@ -9,11 +9,12 @@ Phases of a cycle (shops run concurrently within a phase, each within its rate l
    write never waits for them.
 3. **observe** — (stock, under the shops' stock leases) read platform quantities of
    partitioned SKUs that sold recently and of listings whose last write is in doubt;
-   then **catch up**: read the orders placed since the orders phase (only those the hub
-   does not hold), so every sale a read reflects is ingested before the plan (see
-   :meth:`SyncEngine._catch_up` and :mod:`hub.core.stock`).
+   each shop, once its reads end, **catches up**: reads its orders placed since the
+   orders phase (only those the hub does not hold), so every sale a read reflects is
+   ingested before the plan (see :meth:`SyncEngine._catch_up` and :mod:`hub.core.stock`).
 4. **stock** — plan from the fresh picture (each SKU shared or partitioned, see
-   :mod:`hub.core.autopartition`), lower, then raise; then stock alerts
+   :mod:`hub.core.autopartition`), lower, then raise, letting go of each shop's stock
+   lease once it has nothing more to write there; then stock alerts
    (:mod:`hub.core.alerts`): new ones are reported and broadcast.
 5. **prices**, **promotions** — per shop: due outbox entries (and the promotion schedule).
 
@@ -47,7 +48,7 @@ from hub.core import aftersales_phase, health, leases, outbox, promotions
 from hub.core import alerts as alerts_mod
 from hub.core.catalog import store_listings
 from hub.core.delivery import deliver_due
-from hub.core.leases import LeaseKeeper
+from hub.core.leases import LeaseKeeper, stream_lease
 from hub.core.orders import held_since, store_orders
 from hub.core.shops import ShopRuntime, get_shop
 from hub.core.stock import anchors
@@ -222,12 +223,13 @@ class SyncEngine:
             stock_shops = await self._take(shops, "stock", report, keeper, patience=LEASE_PATIENCE)
         if stock_shops:
             try:
-                read_errors = await self.stock.observe(stock_shops)
-                if "orders" in wanted:
-                    await self._catch_up(stock_shops, report, orders_began)
+                catch_up = (
+                    (lambda shop: self._catch_up(shop, report, orders_began)) if "orders" in wanted else None
+                )
+                read_errors = await self.stock.observe(stock_shops, then=catch_up)
                 await self._stock(stock_shops, report, read_errors, keeper)
             finally:
-                await keeper.release_many(sorted(f"{shop.name}:stock" for shop in stock_shops))
+                await keeper.release_many(sorted(stream_lease(shop.name, "stock") for shop in stock_shops))
             await self._alerts(report, keeper)  # reads only: pushes may write meanwhile
         if "prices" in wanted:
             due = await self._due(shops, ["price"])
@@ -256,7 +258,7 @@ class SyncEngine:
         if self.stopping:
             report.results.extend(StreamResult(s.name, stream, skipped=STOPPED, exit_code=1) for s in shops)
             return []
-        names = {shop.name: f"{shop.name}:{stream}" for shop in shops}
+        names = {shop.name: stream_lease(shop.name, stream) for shop in shops}
         taken = await keeper.acquire_within(list(names.values()), patience, self.clock.sleep)
         held = [s.name for s in shops if names[s.name] not in taken]
         reasons = await self._held_by([names[n] for n in held]) if held else {}
@@ -293,7 +295,7 @@ class SyncEngine:
         shop's leases that send such entries, and the entry has been sending longer than a
         lease lasts (`hub orders ship` sends outside any lease)."""
         now = self.clock.now()
-        names = {f"{shop.name}:{stream}" for stream in ("orders", "prices", "promotions")}
+        names = {stream_lease(shop.name, stream) for stream in ("orders", "prices", "promotions")}
 
         def recover(s: Session) -> int:
             busy = [x for x in leases.list_leases(s, now) if x.name in names and x.holder != self.holder]
@@ -327,7 +329,7 @@ class SyncEngine:
                     return
                 await self._guarded(shop.name, stream, result, lambda: work(shop, result))
             finally:
-                await keeper.release(f"{shop.name}:{stream}")  # at once: another process may go on
+                await keeper.release(stream_lease(shop.name, stream))  # at once: another process may go on
 
         async with anyio.create_task_group() as group:
             for shop in mine:
@@ -429,49 +431,47 @@ class SyncEngine:
         if not new_only:
             await self._deliver(shop, ["shipment"], result)
 
-    async def _catch_up(self, shops: Sequence[Shop], report: SyncReport, orders_began: datetime) -> None:
-        """Read the orders placed since the orders phase, after the stock reads and under
-        the stock leases, so the plan counts every sale a read reflects.
+    async def _catch_up(self, shop: Shop, report: SyncReport, orders_began: datetime) -> None:
+        """Read the shop's orders placed since the orders phase, after its stock reads and
+        under its stock lease, so the plan counts every sale a read reflects.
 
         Only orders the hub does not hold are fetched (one call each on some platforms),
-        so the leases are held briefly. Changes to held orders are left to the next
-        orders phase, which reads from the ``orders`` cursor this read does not move:
-        missing one until then is safe (it can only release or consume a reservation).
-        This read moves the ``new_orders`` cursor, which says every order placed before
-        it is stored; a partitioned SKU is raised only past it (see
-        :func:`hub.core.stock.plan._fresh`). A shop none of whose listings moved since
-        ``orders_began`` (change-mark clock) needs no read: every anchor it has is older
-        than its orders phase, whose cursor is moved instead. Shops whose orders phase
-        failed are left out."""
-        # Strictly after every read of this cycle: an order placed at the very instant of a
-        # read is ingested too (clocks may not tick).
-        self._signpost_after = self.clock.now() + timedelta(microseconds=1)
-        read = {
-            x.shop: x for x in report.results if x.stream == "orders" and x.exit_code == 0 and not x.skipped
-        }
-        mine = [shop for shop in shops if shop.name in read]
+        so the lease is held briefly. Changes to held orders are left to the next orders
+        phase, which reads from the ``orders`` cursor this read does not move: missing one
+        until then is safe (it can only release or consume a reservation). This read moves
+        the ``new_orders`` cursor, which says every order placed before it is stored; a
+        partitioned SKU is raised only past it (see :func:`hub.core.stock.plan._fresh`).
+        A shop none of whose listings moved since ``orders_began`` (change-mark clock)
+        needs no read: every anchor it has is older than its orders phase, whose cursor
+        is moved instead. A shop whose orders phase failed is left out."""
+        result = next(
+            (
+                x
+                for x in report.results
+                if x.shop == shop.name and x.stream == "orders" and x.exit_code == 0 and not x.skipped
+            ),
+            None,
+        )
+        if result is None or self.stopping:
+            return
+        # Strictly after this shop's reads: an order placed at the very instant of a read is
+        # ingested too (clocks may not tick).
+        self._signpost_after = max(self._signpost_after, self.clock.now() + timedelta(microseconds=1))
         now = self.clock.now()
 
-        def moved_or_read(s: Session) -> set[int]:
-            """The shops to read; the others' orders phase counts as their catch-up."""
-            moved = anchors.moved_since(s, [x.id for x in mine], orders_began)
-            for shop in mine:
-                if shop.id not in moved and (position := get_cursor(s, shop.id, "orders")) is not None:
-                    set_cursor(s, shop.id, "new_orders", position, now)
-            return moved
+        def moved(s: Session) -> bool:
+            """Whether the shop needs the read; if not, its orders phase counts as the catch-up."""
+            if anchors.moved_since(s, [shop.id], orders_began):
+                return True
+            if (position := get_cursor(s, shop.id, "orders")) is not None:
+                set_cursor(s, shop.id, "new_orders", position, now)
+            return False
 
-        moved = await self.db.run(moved_or_read)
+        async def work() -> None:
+            if await self.db.run(moved):
+                await self._orders(shop, result, ("new_orders",))
 
-        async def one(shop: Shop) -> None:
-            result = read[shop.name]
-            await self._guarded(
-                shop.name, "orders", result, lambda: self._orders(shop, result, ("new_orders",))
-            )
-
-        async with anyio.create_task_group() as group:
-            for shop in mine:
-                if shop.id in moved and not self.stopping:
-                    group.start_soon(one, shop)
+        await self._guarded(shop.name, "orders", result, work)
 
     async def _store_orders(
         self,

@@ -44,6 +44,11 @@ def this_host() -> str:
     return name
 
 
+def stream_lease(shop: str, stream: str) -> str:
+    """The name of the lease on one shop's stream (``shop1:orders``)."""
+    return f"{shop}:{stream}"
+
+
 def new_holder() -> str:
     """An identity for this process: host, pid and a random suffix."""
     return f"{this_host()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

@@ -8,8 +8,9 @@ per-shop leases and reports the results; everything in between is here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar
@@ -18,7 +19,7 @@ import anyio
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.core import bundles, outbox
+from hub.core import bundles, leases, outbox
 from hub.core.clock import Clock
 from hub.core.leases import LeaseKeeper
 from hub.core.stock import anchors, push
@@ -49,6 +50,9 @@ class StockShop(Protocol):
 
     @property
     def ctx(self) -> ShopContext: ...
+
+
+S = TypeVar("S", bound=StockShop)
 
 
 @dataclass
@@ -98,9 +102,13 @@ class StockPhase:
 
     # --- observe ---------------------------------------------------------------------------------
 
-    async def observe(self, shops: Sequence[StockShop]) -> dict[int, str]:
+    async def observe(
+        self, shops: Sequence[S], then: Callable[[S], Awaitable[None]] | None = None
+    ) -> dict[int, str]:
         """Read what must be read before the last orders read of a cycle (the engine's catch-up);
-        returns shop id -> error."""
+        returns shop id -> error. ``then(shop)`` runs as soon as that shop's reads end (a
+        shop's reads reflect only that shop's sales, so its catch-up need not wait for the
+        others' reads); it must not raise."""
         ids = [shop.id for shop in shops]
 
         def prepare(s: Session) -> Picture:
@@ -123,7 +131,7 @@ class StockPhase:
         chosen.update((x.id, x) for i in partitioned for x in picture.by_sku.get(i, ()))
         candidates = sorted(chosen.values(), key=lambda x: x.id)
 
-        async def one(shop: StockShop) -> None:
+        async def one(shop: S) -> None:
             wanted = [x for x in candidates if x.shop_id == shop.id]
             try:
                 await push.observe(self.host, self.db, shop.ctx, wanted)
@@ -133,6 +141,8 @@ class StockPhase:
             except Exception as exc:  # a bug must not stop the other shops (nor escape as an ExceptionGroup)
                 errors[shop.id] = f"stock read failed: internal error: {type(exc).__name__}"
                 log.exception("%s: stock read failed", shop.name)
+            if then is not None:
+                await then(shop)
 
         errors: dict[int, str] = {}
         async with anyio.create_task_group() as group:
@@ -154,8 +164,9 @@ class StockPhase:
         only: set[int] | None = None,
         held: Sequence[StockShop] = (),
     ) -> set[int]:
-        """Plan and push the stock of ``shops`` (whose leases the caller holds), one stock
-        result per shop in ``report`` (``read_errors``: shop id -> why its read failed, from
+        """Plan and push the stock of ``shops`` (whose leases the caller holds, and which
+        are released here once a shop has nothing more to write), one stock result per
+        shop in ``report`` (``read_errors``: shop id -> why its read failed, from
         :meth:`observe`). ``only``: just these SKU ids, and their partitioned listings only
         lowered (a pushed event, with no stock read behind it). ``progress(event, shop,
         stream, info)`` hears of each shop's start and end.
@@ -226,7 +237,16 @@ class StockPhase:
         by_shop = {shop.id: shop for shop in shops}
         outcomes = {shop_id: push.StockOutcome() for shop_id in ids}
 
-        async def phase(todo: Sequence[Push]) -> None:
+        async def let_go(shop_ids: Iterable[int]) -> None:
+            """Release the leases of shops this run has nothing more to write to: a push
+            waiting for one goes on while the run writes to the others."""
+            names = sorted(leases.stream_lease(by_shop[i].name, "stock") for i in shop_ids)
+            if names:
+                with contextlib.suppress(HubError):  # the caller releases what is left at the end
+                    await keeper.release_many(names)
+
+        async def phase(todo: Sequence[Push], last: set[int]) -> None:
+            """Send ``todo``, shop by shop; ``last``: shops with nothing to write after it."""
             grouped: dict[int, list[Push]] = {}
             for item in todo:
                 grouped.setdefault(item.listing.shop_id, []).append(item)
@@ -243,13 +263,19 @@ class StockPhase:
                 except Exception as exc:  # a bug must not stop the other shops
                     log.exception("%s: stock push failed", shop.name)
                     results[shop_id].fail(f"internal error: {type(exc).__name__}: {redact(str(exc))}")
+                if shop_id in last:
+                    await let_go([shop_id])
 
             async with anyio.create_task_group() as group:
                 for shop_id, items in grouped.items():
                     group.start_soon(one, shop_id, items)
 
-        await phase([p for p in pushes if p.lowers])  # lower first: the next cycle can hand those on
-        await phase([p for p in pushes if not p.lowers])
+        lowering = {p.listing.shop_id for p in pushes if p.lowers}
+        raising = {p.listing.shop_id for p in pushes if not p.lowers}
+        await let_go(ids - lowering - raising)
+        # Lower first: the next cycle can hand those on.
+        await phase([p for p in pushes if p.lowers], last=lowering - raising)
+        await phase([p for p in pushes if not p.lowers], last=raising)
         for shop_id, result in results.items():
             outcome = outcomes[shop_id]
             result.pushed, result.failed = outcome.pushed, outcome.failed
