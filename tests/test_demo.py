@@ -12,6 +12,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import anyio
+import httpx
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
@@ -19,9 +21,10 @@ from sqlalchemy import func, select
 from hub.cli import cli
 from hub.cli.demo import NEXT_COMMANDS
 from hub.report import StreamResult, SyncReport
-from hub.simulator.demo_push import wrote_every_shop
+from hub.simulator.demo_push import deliver, wrote_every_shop
 from hub.storage import tables as t
 from hub.storage.db import Database
+from hub.testing import FakeClock
 
 SHOPS = {"taobao-main", "jd-pop", "douyin-live", "wechat-store"}
 
@@ -185,3 +188,54 @@ def test_the_push_demo_counts_a_cycle_that_wrote_every_shops_stock() -> None:
     assert not wrote_every_shop(cycle(ok[0]), 2)
     failed = StreamResult("b", "stock", exit_code=1, error="1 stock writes failed")
     assert not wrote_every_shop(cycle(ok[0], failed), 2)
+
+
+class _Feed:
+    """One new change, once (an OrderFeed's interface)."""
+
+    def __init__(self, change: str):
+        self.changes = [change]
+
+    def new(self) -> list[str]:
+        out, self.changes = self.changes, []
+        return out
+
+
+class _Box:
+    """A sandbox that pushes a change as a POST to the URL it is given."""
+
+    def push_request(self, change: str, url: str) -> httpx.Request:
+        return httpx.Request("POST", url, content=change.encode())
+
+    def push_accepted(self, response: httpx.Response) -> bool:
+        return response.status_code == 200
+
+
+@pytest.mark.anyio
+async def test_each_platform_delivers_its_pushes_without_waiting_for_anothers_answers() -> None:
+    # The WeChat store's receiver answers only once Douyin's push has arrived: delivered
+    # one platform after the other, the WeChat answer would hold Douyin's push back.
+    douyin_arrived, done = anyio.Event(), anyio.Event()
+    wechat_waited: list[bool] = []
+    received: list[str] = []
+
+    async def receiver(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/push/wechat":
+            with anyio.move_on_after(5) as waiting:  # only ever waits when deliveries queue
+                await douyin_arrived.wait()
+            wechat_waited.append(waiting.cancelled_caught)
+        else:
+            douyin_arrived.set()
+        received.append(request.content.decode())
+        if len(received) == 2:
+            done.set()
+        return httpx.Response(200)
+
+    async with (
+        httpx.AsyncClient(transport=httpx.MockTransport(receiver)) as http,
+        anyio.create_task_group() as group,
+    ):
+        for name in ("wechat", "douyin"):
+            group.start_soon(deliver, http, f"http://hub/push/{name}", _Box(), _Feed(name), done, FakeClock())
+    assert sorted(received) == ["douyin", "wechat"]
+    assert wechat_waited == [False]

@@ -42,6 +42,21 @@ def wrote_every_shop(report: SyncReport, shops: int) -> bool:
     )
 
 
+async def deliver(
+    http: httpx.AsyncClient, url: str, box: SandboxApp, feed: OrderFeed, done: anyio.Event, clock: Clock
+) -> None:
+    """Deliver one sandbox's pushes to ``url`` until ``done``, one after another, as its
+    platform's push service would: one refused is delivered again on the next tick.
+    Each platform runs its own (Douyin's pushes never wait for the WeChat store's answers)."""
+    pending: list[OrderChange] = []
+    while not done.is_set():
+        todo, pending = pending + feed.new(), []
+        for change in todo:
+            if not box.push_accepted(await http.send(box.push_request(change, url))):
+                pending.append(change)
+        await clock.sleep(TICK)
+
+
 async def race_on_pushes(
     lab: Lab,
     scarce: list[str],
@@ -74,17 +89,6 @@ async def race_on_pushes(
         await clock.sleep(0.5)  # the last pushes' rounds
         done.set()
 
-    async def deliver(http: httpx.AsyncClient) -> None:
-        pending: dict[str, list[OrderChange]] = {name: [] for name in pushing}
-        while not done.is_set():
-            for name, (box, feed) in pushing.items():
-                todo, pending[name] = pending[name] + feed.new(), []
-                for change in todo:
-                    answer = await http.send(box.push_request(change, f"http://hub/push/{name}"))
-                    if not box.push_accepted(answer):
-                        pending[name].append(change)  # redelivered next tick
-            await clock.sleep(TICK)
-
     def pushed(started: datetime, finished: datetime) -> None:
         spans.append((started, finished))
 
@@ -110,7 +114,8 @@ async def race_on_pushes(
         anyio.create_task_group() as group,
     ):
         group.start_soon(buy)
-        group.start_soon(deliver, http)
+        for name, (box, feed) in pushing.items():  # each platform's push service on its own
+            group.start_soon(deliver, http, f"http://hub/push/{name}", box, feed, done, clock)
         group.start_soon(process)
         group.start_soon(safety_net)
         for shop in service.pulled_shops():
