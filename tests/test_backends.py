@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -183,6 +184,31 @@ def test_an_order_being_stored_is_locked_until_commit(
         with pytest.raises(StorageError, match=r"locked|lock timeout"), impatient.transaction() as second:
             store_orders(second, shop_id, [_order(OrderStatus.SHIPPED, 5)], now)
     assert on_hand(hub_db, stocked["CUP"]) == 20
+
+
+def test_orders_are_stored_where_sqlite_has_no_returning(
+    hub_db: Database, stocked: dict[str, int], fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite before 3.35 cannot say which rows an insert added (no RETURNING): there the
+    new orders are looked up after the insert, as its one writer cannot have raced us."""
+    if not hub_db.is_sqlite:
+        pytest.skip("PostgreSQL always has RETURNING")
+    for flag in ("insert_returning", "insert_executemany_returning"):  # as the dialect sets them there
+        monkeypatch.setattr(hub_db.engine.dialect, flag, False)
+
+    def old_sqlite(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "RETURNING" in statement:
+            raise sqlite3.OperationalError('near "RETURNING": syntax error')
+
+    event.listen(hub_db.engine, "before_cursor_execute", old_sqlite)
+    now = fake_clock.now()
+    shop_id = hub_db.run_sync(lambda s: _shop(s, now))
+    changes = hub_db.run_sync(lambda s: store_orders(s, shop_id, [_order(OrderStatus.SHIPPED, 5)], now))
+    assert [(c.order.platform_order_id, c.previous) for c in changes] == [("O-1", None)]
+    reservations = hub_db.run_sync(
+        lambda s: s.execute(select(t.Reservation.sku_id, t.Reservation.state)).all()
+    )
+    assert reservations == [(stocked["CUP"], "consumed")]
 
 
 def _shop(s: Session, now: datetime) -> int:

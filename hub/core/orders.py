@@ -178,30 +178,43 @@ def _insert_new(
     if not orders:
         return set()
     orders = sorted(orders, key=lambda o: o.platform_order_id)  # rows lock in one order
+    insert_new = dialect_insert(session, t.Order.__table__).on_conflict_do_nothing(
+        index_elements=["shop_id", "platform_order_id"]
+    )
+    returning = session.get_bind().dialect.insert_executemany_returning
     ids: dict[str, int] = {}
     for start in range(0, len(orders), CHUNK):
         chunk = orders[start : start + CHUNK]
+        rows = [
+            {
+                "shop_id": shop_id,
+                "platform_order_id": o.platform_order_id,
+                "status": o.status.value,
+                "platform_status": o.platform_status[:48],
+                "created_at_platform": o.created_at,
+                "modified_at_platform": o.modified_at,
+                "paid_at": o.paid_at,
+                "shipped_at": o.modified_at if o.status in _SHIPPING else None,
+                "total": o.total,
+                "stored_at": now,
+                "updated_at": now,
+            }
+            for o in chunk
+        ]
+        if returning:
+            ids.update(
+                session.execute(insert_new.returning(t.Order.platform_order_id, t.Order.id), rows).all()
+            )
+            continue
+        # SQLite before 3.35 (no RETURNING) has one writer at a time, and this transaction
+        # holds the write lock since before its read: every row is one it inserted.
+        session.execute(insert_new, rows)
         ids.update(
             session.execute(
-                dialect_insert(session, t.Order.__table__)
-                .on_conflict_do_nothing(index_elements=["shop_id", "platform_order_id"])
-                .returning(t.Order.platform_order_id, t.Order.id),
-                [
-                    {
-                        "shop_id": shop_id,
-                        "platform_order_id": o.platform_order_id,
-                        "status": o.status.value,
-                        "platform_status": o.platform_status[:48],
-                        "created_at_platform": o.created_at,
-                        "modified_at_platform": o.modified_at,
-                        "paid_at": o.paid_at,
-                        "shipped_at": o.modified_at if o.status in _SHIPPING else None,
-                        "total": o.total,
-                        "stored_at": now,
-                        "updated_at": now,
-                    }
-                    for o in chunk
-                ],
+                select(t.Order.platform_order_id, t.Order.id).where(
+                    t.Order.shop_id == shop_id,
+                    t.Order.platform_order_id.in_([o.platform_order_id for o in chunk]),
+                )
             ).all()
         )
     orders = [o for o in orders if o.platform_order_id in ids]
