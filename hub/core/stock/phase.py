@@ -19,9 +19,9 @@ import anyio
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.core import bundles, leases, outbox
+from hub.core import bundles, outbox
 from hub.core.clock import Clock
-from hub.core.leases import LeaseKeeper
+from hub.core.leases import LeaseKeeper, stream_lease
 from hub.core.stock import anchors, push
 from hub.core.stock.picture import Picture, ambiguous
 from hub.core.stock.picture_cache import PictureCache
@@ -240,7 +240,7 @@ class StockPhase:
         async def let_go(shop_ids: Iterable[int]) -> None:
             """Release the leases of shops this run has nothing more to write to: a push
             waiting for one goes on while the run writes to the others."""
-            names = sorted(leases.stream_lease(by_shop[i].name, "stock") for i in shop_ids)
+            names = sorted(stream_lease(by_shop[i].name, "stock") for i in shop_ids)
             if names:
                 with contextlib.suppress(HubError):  # the caller releases what is left at the end
                     await keeper.release_many(names)
@@ -270,12 +270,11 @@ class StockPhase:
                 for shop_id, items in grouped.items():
                     group.start_soon(one, shop_id, items)
 
-        lowering = {p.listing.shop_id for p in pushes if p.lowers}
-        raising = {p.listing.shop_id for p in pushes if not p.lowers}
+        lowers, raises = [p for p in pushes if p.lowers], [p for p in pushes if not p.lowers]
+        lowering, raising = {p.listing.shop_id for p in lowers}, {p.listing.shop_id for p in raises}
         await let_go(ids - lowering - raising)
-        # Lower first: the next cycle can hand those on.
-        await phase([p for p in pushes if p.lowers], last=lowering - raising)
-        await phase([p for p in pushes if not p.lowers], last=raising)
+        await phase(lowers, last=lowering - raising)  # lower first: the next cycle can hand those on
+        await phase(raises, last=raising)
         for shop_id, result in results.items():
             outcome = outcomes[shop_id]
             result.pushed, result.failed = outcome.pushed, outcome.failed
