@@ -61,6 +61,8 @@ class SyncReport:
     alerts: list[Alert] = field(default_factory=list)  # stock alerts raised in this cycle (new ones)
     #: when its stock phase began planning: the writes reflect every order stored before
     stock_planned_at: datetime | None = None
+    #: when its stock phase's last write ended: the channels show the plan from then on
+    stock_written_at: datetime | None = None
 
     @property
     def exit_code(self) -> int:

@@ -178,7 +178,7 @@ def test_the_push_demo_counts_a_cycle_that_wrote_every_shops_stock() -> None:
 
     def cycle(*results: StreamResult, planned: bool = True) -> SyncReport:
         report = SyncReport(started_at=start, results=list(results), finished_at=start)
-        report.stock_planned_at = start if planned else None
+        report.stock_planned_at = report.stock_written_at = start if planned else None
         return report
 
     ok = [StreamResult(shop, "stock") for shop in ("a", "b")]

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import random
+from datetime import timedelta
 from typing import Any
 
 import anyio
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from hub.core import catalog, leases
 from hub.core.engine import SyncEngine
+from hub.core.stock import phase as phase_module
+from hub.core.stock import push
+from hub.errors import StorageError
 from hub.models import OrderStatus
 from hub.simulator import Buyers, Seed
 from hub.simulator.lab import Lab
 from hub.simulator.seed import SeedProduct, SeedSku
 from hub.storage import tables as t
+from hub.storage.db import Database
 from hub.testing.fake import FakeClient
 from hub.testing.shops import lab_fixture
 from tests.conftest import fake_host
@@ -102,6 +107,71 @@ async def test_a_cycle_says_when_its_stock_plan_began_so_orders_stored_before_ar
     assert lab.shown("CUP") == {"a": 18, "b": 18, "c": 18}
     orders_only = await lab.engine().run_cycle(streams=["orders"])
     assert orders_only.stock_planned_at is None
+
+
+async def test_a_cycle_says_when_its_stock_writes_ended(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The channels show the plan from then on; what the cycle does next (alerts, prices,
+    # promotions) does not delay that, so `hub demo --push` counts a sale shown there.
+    await lab.sync()
+    buy(lab, "b", "CUP", 2)
+    alerts = SyncEngine._alerts
+
+    async def slow_alerts(engine: SyncEngine, *args: Any) -> None:
+        engine.clock.advance(1)
+        await alerts(engine, *args)
+
+    monkeypatch.setattr(SyncEngine, "_alerts", slow_alerts)
+    report = await lab.sync()
+    assert lab.shown("CUP") == {"a": 18, "b": 18, "c": 18}
+    assert report.stock_planned_at is not None and report.stock_written_at is not None
+    assert report.finished_at is not None
+    assert report.stock_planned_at <= report.stock_written_at <= report.finished_at - timedelta(seconds=1)
+    orders_only = await lab.engine().run_cycle(streams=["orders"])
+    assert orders_only.stock_written_at is None
+
+
+async def test_stock_is_planned_by_one_process_at_a_time(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    # On SQLite a plan's transaction holds the database's one write lock (every transaction
+    # begins IMMEDIATE), so no other process plans meanwhile and no plan lease is taken:
+    # it cost two more transactions per plan, and a wait polled every 10 ms. On PostgreSQL
+    # the plan lease keeps other planners out.
+    db = lab.app.db
+    other = Database(db.url)
+    if other.is_sqlite:  # another process that does not wait for the write lock
+        event.listen(other.engine, "connect", lambda conn, _: conn.execute("PRAGMA busy_timeout = 0"))
+    taken: list[str] = []
+    acquire_many = leases.LeaseKeeper.acquire_many
+
+    async def spy(keeper: leases.LeaseKeeper, names: Any) -> set[str]:
+        taken.extend(names)
+        return await acquire_many(keeper, names)
+
+    seen: list[str] = []
+    plan = phase_module.plan
+
+    def planning(*args: Any, **kwargs: Any) -> Any:
+        now = lab.clock.now()
+        try:  # another process about to plan
+            free = other.run_sync(lambda s: leases.acquire(s, push.PLAN_LEASE, "another", now, 30))
+            seen.append("free" if free else "leased")
+        except StorageError as exc:
+            seen.append(f"refused: {exc}")
+        return plan(*args, **kwargs)
+
+    monkeypatch.setattr(leases.LeaseKeeper, "acquire_many", spy)
+    monkeypatch.setattr(phase_module, "plan", planning)
+    try:
+        report = await lab.sync()
+    finally:
+        other.dispose()
+    assert report.exit_code == 0, report.to_dict()
+    assert seen
+    if db.is_sqlite:
+        assert push.PLAN_LEASE not in taken
+        assert all(x.startswith("refused") and "locked" in x for x in seen), seen
+    else:
+        assert push.PLAN_LEASE in taken
+        assert set(seen) == {"leased"}
 
 
 async def test_cancelled_orders_release_and_shipments_consume(lab: Lab) -> None:

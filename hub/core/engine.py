@@ -21,9 +21,10 @@ Phases of a cycle (shops run concurrently within a phase, each within its rate l
 Work is guarded by leases (``<shop>:<stream>``), so overlapping runs never do the same
 work twice; a stream whose lease another live process holds is reported as skipped,
 with exit code 1. Stock is *planned globally and written per shop*: each process holds
-the ``<shop>:stock`` leases of its shops, and plans them under the short global
-``stock:plan`` lease, recording every planned write before it lets go, so a process
-planning next sees what this one is about to show (see :func:`hub.core.stock.push.claims`).
+the ``<shop>:stock`` leases of its shops, and plans them one process at a time (under
+the short global ``stock:plan`` lease; on SQLite the plan's transaction holds the one
+write lock), recording every planned write as it plans, so a process planning next sees
+what this one is about to show (see :func:`hub.core.stock.push.claims`).
 
 Stopping: :meth:`SyncEngine.request_stop` (a first Ctrl-C or SIGTERM) starts no new
 work and lets what is in flight finish; :meth:`SyncEngine.abort` (a second one) cancels
@@ -533,7 +534,7 @@ class SyncEngine:
     async def push_stock_of(self, shops: Sequence[Shop], sku_ids: set[int]) -> SyncReport:
         """Plan and push the stock of ``sku_ids`` only, on ``shops``: the least work after a
         pushed event. The same leases and safety as a cycle's stock phase (per-shop stock
-        leases, planning under the plan lease, writes recorded as claims). A shop whose
+        leases, one planner at a time, writes recorded as claims). A shop whose
         lease another process holds is reported as skipped and left to it, unless it needs
         no write of these SKUs and that process has none planned (see
         :meth:`StockPhase.run`): then it has its result like the others."""

@@ -7,7 +7,7 @@ latest version, whatever the order the messages arrived in) and stored through
 :func:`hub.core.orders.store_orders`, which ignores older versions and never moves a
 status back. An entry is marked processed only after its work is done; a failure leaves
 it pending for the next round. The stock step takes the same leases as a sync cycle's
-stock phase (per-shop stock leases, the plan lease), so the two never plan at once.
+stock phase (per-shop stock leases, one planner at a time), so the two never plan at once.
 """
 
 from __future__ import annotations

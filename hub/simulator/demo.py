@@ -180,8 +180,9 @@ async def run_demo(
         say("3/3 settling: last cycles after the sale")
         settle = [await lab.sync() for _ in range(3)]
         # With pushes, a sale has propagated at the end of the first stock push, or of the
-        # first safety-net cycle, that began planning after its order was stored and wrote
-        # every shop (a cycle merely finishing after the store would flatter the figure).
+        # stock writes of the first safety-net cycle, that began planning after its order
+        # was stored and wrote every shop (a cycle merely finishing after the store would
+        # flatter the figure; what the cycle does after its writes does not delay it).
         ends += [r.finished_at for r in (settle if options.push else reports + settle) if r.finished_at]
         reports += settle
         result = _measure(

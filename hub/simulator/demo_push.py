@@ -31,12 +31,13 @@ TICK = 0.01  # seconds between looks at the sandboxes' feeds and the inbox
 
 def wrote_every_shop(report: SyncReport, shops: int) -> bool:
     """Whether a cycle's stock phase planned and wrote every one of ``shops`` without a
-    failure or a skip: then its writes carry every order stored before its plan began.
+    failure or a skip: then its writes, once ended (``stock_written_at``), carry every
+    order stored before its plan began.
     Another stream skipped (hub serve polling a shop's orders, say) changes nothing."""
     stock = [r for r in report.results if r.stream == "stock"]
     return (
         report.stock_planned_at is not None
-        and report.finished_at is not None
+        and report.stock_written_at is not None
         and len(stock) == shops
         and all(r.exit_code == 0 for r in stock)
     )
@@ -66,9 +67,9 @@ async def race_on_pushes(
     weights: dict[str, float],
 ) -> list[SyncReport]:
     """Buyers race while pushes drive the hub; ``spans`` receives (start, end) of every
-    stock push and safety-net cycle that wrote every shop (a cycle's from its stock plan):
-    it carries the orders stored before its start. ``weights``: each shop's share of the
-    buyers. Returns the safety-net cycles' reports."""
+    stock push and safety-net cycle that wrote every shop (a cycle's from its stock plan
+    to its last stock write): it carries the orders stored before its start. ``weights``:
+    each shop's share of the buyers. Returns the safety-net cycles' reports."""
     service = PushService(
         PushProcessor.open(lab.app.runtime(), lab.app.settings),
         pull_interval=options.pull_interval,
@@ -105,7 +106,7 @@ async def race_on_pushes(
             reports.append(report)
             if wrote_every_shop(report, len(lab.sandboxes)):
                 # its writes carry every order stored before its stock plan began
-                pushed(report.stock_planned_at, report.finished_at)
+                pushed(report.stock_planned_at, report.stock_written_at)
             with anyio.move_on_after(options.safety_interval):
                 await done.wait()
 

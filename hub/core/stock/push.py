@@ -3,10 +3,11 @@
 **Reads** (:func:`observe`) anchor the models of listings whose figure is in doubt or
 whose partitioned SKU sold recently. **Writes** go out lowering before raising: delta
 writes carry ``target - model`` so a sale the platform records after our read is never
-overwritten; absolute-only platforms get the target. Planning runs under the short
-global :data:`PLAN_LEASE` and records every planned write (``pending``,
-:func:`record_planned`) before it lets go — those are the :func:`claims` the next
-planner sees; writes then go out under per-shop leases (:func:`push_shop`), so
+overwritten; absolute-only platforms get the target. Planning is one transaction, one
+process at a time (under the short global :data:`PLAN_LEASE`; on SQLite the transaction
+holds the database's one write lock), and records every planned write (``pending``,
+:func:`record_planned`) before it ends — those are the :func:`claims` the next planner
+sees; writes then go out under per-shop leases (:func:`push_shop`), so
 processes of different shops push at the same time. Every push is an outbox entry
 written before the call. A write whose outcome is in doubt is never resent: its listing
 is re-read next cycle and a fresh write computed.
@@ -58,7 +59,8 @@ class StockOutcome:
 # --- planning across processes ----------------------------------------------------------------
 
 #: The short global lease under which a process plans its shops' stock and records the
-#: writes it will make (its claims); the writes themselves go out under per-shop leases.
+#: writes it will make (its claims), on PostgreSQL (see StockPhase._planning); the writes
+#: themselves go out under per-shop leases.
 PLAN_LEASE = "stock:plan"
 
 
@@ -85,8 +87,8 @@ def claims(session: Session) -> dict[int, int]:
 
 
 def record_planned(session: Session, pushes: Sequence[Push], now: datetime) -> None:
-    """Record ``pushes`` as ``pending`` outbox entries (each gets its key): made under
-    :data:`PLAN_LEASE`, they are what :func:`claims` shows the next planner."""
+    """Record ``pushes`` as ``pending`` outbox entries (each gets its key): made in the
+    plan's transaction, they are what :func:`claims` shows the next planner."""
     rows = []
     for push in pushes:
         push.key = outbox.random_key("stock")
