@@ -7,8 +7,10 @@ Per-shop `hub sync --shop X` processes push their shops' stock at the same time.
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import func, select
@@ -33,10 +35,39 @@ def _orders(world: World) -> int:
         db.dispose()
 
 
+@contextmanager
+def _overlapping(world: World) -> Iterator[None]:
+    """Make two runs started together overlap, however late the second one starts (on a
+    busy machine one could finish before the other began): the first platform call, made
+    under its run's lease, is answered only once two runs hold leases."""
+    db = world.database()
+    both = threading.Event()
+    lock = threading.Lock()
+    calls = [0]
+
+    def hook() -> None:
+        with lock:  # served sandboxes answer in threads
+            calls[0] += 1
+            first = calls[0] == 1
+        if first:
+            both.wait(timeout=60)
+        elif not both.is_set() and db.run_sync(lambda s: len(set(s.scalars(select(t.Lease.holder))))) >= 2:
+            both.set()
+
+    for box in world.sandboxes.values():
+        box.on_request = hook
+    try:
+        yield
+    finally:
+        world.clear_hooks()
+        db.dispose()
+
+
 def test_two_concurrent_syncs_do_the_work_once(world: World) -> None:
     before = _orders(world)  # `skus import-from tb --with-stock` read tb's orders already
-    procs = [world.start("sync", "--json") for _ in range(2)]
-    outputs = [proc.communicate(timeout=120) for proc in procs]
+    with _overlapping(world):
+        procs = [world.start("sync", "--json") for _ in range(2)]
+        outputs = [proc.communicate(timeout=120) for proc in procs]
     reports = [json.loads(stdout) for stdout, _ in outputs]
     results = [r for report in reports for r in report["results"]]
 
