@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import anyio
 import httpx
@@ -15,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hub.core import catalog, leases, outbox
+from hub.push import inbox
 from hub.push.app import PushService
 from hub.push.events import EventKind, PushEvent
 from hub.push.process import ProcessResult, PushProcessor
@@ -115,6 +117,42 @@ async def test_the_next_orders_are_read_while_the_last_ones_are_pushed(
     assert started2 >= stored_at(lab, second.order_id)  # a batch's push begins after its orders are stored
     assert lab.shown("CUP-500") == dict.fromkeys(SHOPS, 18)
     assert lab.shown("CUP-750") == dict.fromkeys(SHOPS, 19)
+
+
+async def test_a_push_is_done_when_its_writes_end_not_after_marking_its_entries(
+    lab: Lab,  # noqa: F811
+    service: PushService,  # noqa: F811
+    http: httpx.AsyncClient,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The channels show the sale once the writes are answered: `hub demo --push` counts it
+    # from then, whatever the inbox's bookkeeping after them waits for (the database).
+    await lab.sync()
+    lab.clock.advance(3)
+    mark_done = inbox.mark_done
+
+    def slow_mark_done(*args: Any) -> None:
+        lab.clock.advance(1)
+        mark_done(*args)
+
+    monkeypatch.setattr(inbox, "mark_done", slow_mark_done)
+    done: list[tuple[datetime, datetime]] = []
+    told = anyio.Event()
+
+    def pushed(result: ProcessResult, started: datetime, finished: datetime) -> None:
+        done.append((finished, lab.clock.now()))
+        told.set()
+
+    order = lab.sandboxes["dy"].state.order_code("CUP-500", 2)
+    async with anyio.create_task_group() as group:
+        group.start_soon(service.processor.run_forever, service.news, pushed)
+        with anyio.fail_after(30):
+            await announce(lab, http, "m1", order.order_id)
+            await told.wait()
+        group.cancel_scope.cancel()
+    [(finished, told_at)] = done
+    assert (told_at - finished).total_seconds() >= 1
+    assert lab.shown("CUP-500") == dict.fromkeys(SHOPS, 18)
 
 
 async def test_a_failed_push_leaves_its_entries_pending(

@@ -65,6 +65,8 @@ class ProcessResult:
     errors: list[str] = field(default_factory=list)
     #: shops the stock push left to a sync cycle that kept their lease (see push_skus)
     held: list[str] = field(default_factory=list)
+    #: when the stock push's last write ended: the channels show it from then on
+    written_at: datetime | None = None
 
 
 @dataclass
@@ -171,8 +173,9 @@ class PushProcessor:
         for that push's end, not for a whole round, nor for one push per batch); a batch
         with product or stock events, whose listings are read, waits for every push first.
         ``news()`` returns when new entries may be pending (or a while has passed).
-        ``pushed(result, started, finished)`` is told of every push done: it began after the
-        orders of its batches were stored. A shop whose stock a sync cycle holds is left out
+        ``pushed(result, started, finished)`` is told of every push done (``finished``: when
+        its writes ended, before its entries are marked): it began after the orders of its
+        batches were stored. A shop whose stock a sync cycle holds is left out
         of that push (``result.held``) and its SKUs go with the next one, which follows
         within :data:`HELD_RETRY` seconds if nothing else comes. Pushes run one at a time,
         each batch's entries are marked processed only once its push is done, and the push
@@ -239,7 +242,7 @@ class PushProcessor:
                 batch.entries, batch.affected, batch.failed, batch.result, patience=0.0
             )
             if pushed is not None:
-                pushed(batch.result, started, self.runtime.clock.now())
+                pushed(batch.result, started, batch.result.written_at or self.runtime.clock.now())
         except Exception:  # the entries stay pending and are taken up again
             log.exception("push processing: pushing the stock of %d SKUs failed", len(batch.affected))
         finally:
@@ -296,7 +299,7 @@ class PushProcessor:
         stay pending, with their error). ``patience``: as in :meth:`push_skus`."""
         if affected:
             report = await self.push_skus(affected, patience=patience)
-            result.held = sorted(_held_shops(report))
+            result.held, result.written_at = sorted(_held_shops(report)), report.stock_written_at
             for r in report.results:
                 result.pushed += r.pushed
                 result.failed += r.failed
@@ -392,7 +395,8 @@ class PushProcessor:
         """For a shop whose platform does not push (JD): one orders-only sync of that shop,
         then the SKUs of the orders it stored or re-read are pushed on every shop, as an
         announced order's would be. Returns how many SKUs were concerned; ``pushed(started,
-        finished)`` is told of that push if it wrote every shop it had to."""
+        finished)`` is told of that push (``finished``: when its writes ended) if it wrote
+        every shop it had to."""
         clock, db = self.runtime.clock, self.runtime.db
         since = clock.now()
         await SyncEngine(self.runtime, self.settings).run_cycle([shop.name], ["orders"])
@@ -415,7 +419,7 @@ class PushProcessor:
             started = clock.now()
             report = await self.push_skus(skus)
             if pushed is not None and not _held_shops(report) and report.exit_code == 0:
-                pushed(started, clock.now())
+                pushed(started, report.stock_written_at or clock.now())
         return len(skus)
 
     async def _take_lease(self) -> bool:
@@ -445,7 +449,7 @@ class PushProcessor:
             await clock.sleep(HELD_RETRY)
             again = await self._push_once([x for x in self.shops.values() if x.name in held], sku_ids)
             report.results = [r for r in report.results if r.shop not in held] + again.results
-            report.finished_at = again.finished_at
+            report.finished_at, report.stock_written_at = again.finished_at, again.stock_written_at
         return report
 
     async def _push_once(self, shops: list[Shop], sku_ids: set[int]) -> SyncReport:
