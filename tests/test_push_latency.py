@@ -5,6 +5,8 @@ when another shop has news, and the processor keeps its stock picture between pu
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +47,19 @@ def stored_at(world: Lab, order_id: str) -> datetime | None:
 async def announce(world: Lab, client: httpx.AsyncClient, msg_id: str, order_id: str) -> None:
     body, headers = douyin_push(world, [order_message(msg_id, order_id)])
     assert (await client.post("/push/dy", content=body, headers=headers)).json()["code"] == 0
+
+
+@asynccontextmanager
+async def processing(
+    service: PushService,  # noqa: F811
+    pushed: Callable[[ProcessResult, datetime, datetime], None],
+) -> AsyncIterator[None]:
+    """The service's processor at work (as in `hub serve`) while the body runs (30 s at most)."""
+    async with anyio.create_task_group() as group:
+        group.start_soon(service.processor.run_forever, service.news, pushed)
+        with anyio.fail_after(30):
+            yield
+        group.cancel_scope.cancel()
 
 
 @dataclass
@@ -144,12 +159,9 @@ async def test_a_push_is_done_when_its_writes_end_not_after_marking_its_entries(
         told.set()
 
     order = lab.sandboxes["dy"].state.order_code("CUP-500", 2)
-    async with anyio.create_task_group() as group:
-        group.start_soon(service.processor.run_forever, service.news, pushed)
-        with anyio.fail_after(30):
-            await announce(lab, http, "m1", order.order_id)
-            await told.wait()
-        group.cancel_scope.cancel()
+    async with processing(service, pushed):
+        await announce(lab, http, "m1", order.order_id)
+        await told.wait()
     [(finished, told_at)] = done
     assert (told_at - finished).total_seconds() >= 1
     assert lab.shown("CUP-500") == dict.fromkeys(SHOPS, 18)
@@ -459,21 +471,18 @@ async def test_a_shop_whose_stock_a_cycle_holds_does_not_hold_up_the_other_shops
             all_pushed.set()
 
     first = lab.sandboxes["dy"].state.order_code("CUP-500", 2)
-    async with anyio.create_task_group() as group:
-        group.start_soon(service.processor.run_forever, service.news, pushed)
-        with anyio.fail_after(30):
-            await announce(lab, http, "m1", first.order_id)
-            await with_orders[0].wait()
-            lab.clock.advance(3)  # a buyer a few seconds later
-            second = lab.sandboxes["dy"].state.order_code("CUP-500", 1)
-            await announce(lab, http, "m2", second.order_id)
-            await with_orders[1].wait()
-            shown = lab.shown("CUP-500")
-            assert (shown["tb"], shown["jd"]) == (17, 20)  # (WeChat's figure waits for a read)
-            assert (lab.clock.now() - now).total_seconds() < 4  # not after a wait for JD
-            lab.app.db.run_sync(lambda s: leases.release(s, "jd:stock", "a cycle"))
-            await all_pushed.wait()
-        group.cancel_scope.cancel()
+    async with processing(service, pushed):
+        await announce(lab, http, "m1", first.order_id)
+        await with_orders[0].wait()
+        lab.clock.advance(3)  # a buyer a few seconds later
+        second = lab.sandboxes["dy"].state.order_code("CUP-500", 1)
+        await announce(lab, http, "m2", second.order_id)
+        await with_orders[1].wait()
+        shown = lab.shown("CUP-500")
+        assert (shown["tb"], shown["jd"]) == (17, 20)  # (WeChat's figure waits for a read)
+        assert (lab.clock.now() - now).total_seconds() < 4  # not after a wait for JD
+        lab.app.db.run_sync(lambda s: leases.release(s, "jd:stock", "a cycle"))
+        await all_pushed.wait()
     assert held[0] == ["jd"]
     assert lab.shown("CUP-500")["jd"] == 17
 
