@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from hub.app import App
@@ -67,6 +67,37 @@ def test_a_live_holder_keeps_its_lease_until_its_heartbeat_stops(
     assert hub_db.run_sync(lambda s: leases.acquire(s, "b:orders", "me", later + timedelta(seconds=20), 60))
     row = hub_db.run_sync(lambda s: s.get(t.Lease, "b:orders"))
     assert row.acquired_at == later and row.expires_at == later + timedelta(seconds=80)
+
+
+def test_several_leases_are_taken_in_two_statements_whatever_their_number(
+    hub_db: Database, fake_clock: FakeClock
+) -> None:
+    # A cycle polls for all its shops' stock leases while a push holds some: each try is one
+    # short transaction on the database's one writer (SQLite), not two statements a lease.
+    now = fake_clock.now()
+    acquired_at = now - timedelta(seconds=30)
+    hub_db.run_sync(
+        lambda s: s.add(t.Lease(name="a:stock", holder="me", acquired_at=acquired_at, expires_at=now))
+    )
+    put_lease(hub_db, "b:stock", "other", leases.this_host(), os.getpid(), now + timedelta(seconds=60))
+    put_lease(hub_db, "c:stock", "late", "elsewhere", 1, now - timedelta(seconds=1))  # expired
+    statements: list[str] = []
+    listen = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(hub_db.engine, "before_cursor_execute", listen)
+    try:
+        names = ["e:stock", "d:stock", "c:stock", "b:stock", "a:stock"]
+        taken = hub_db.run_sync(lambda s: leases.acquire_many(s, names, "me", now, 60))
+    finally:
+        event.remove(hub_db.engine, "before_cursor_execute", listen)
+    assert taken == {"a:stock", "c:stock", "d:stock", "e:stock"}
+    assert [x.split()[0].upper() for x in statements if not x.upper().startswith(("BEGIN", "SAVEPOINT"))] == [
+        "INSERT",
+        "SELECT",
+    ]
+    rows = hub_db.run_sync(lambda s: {x.name: (x.holder, x.acquired_at) for x in s.scalars(select(t.Lease))})
+    assert rows["b:stock"][0] == "other"
+    assert rows["a:stock"] == ("me", acquired_at.replace(tzinfo=rows["a:stock"][1].tzinfo))  # renewed
+    assert {rows[n][0] for n in ("c:stock", "d:stock", "e:stock")} == {"me"}
 
 
 def test_many_processes_racing_for_a_missing_lease_get_it_once_without_an_error(

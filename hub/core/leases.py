@@ -113,9 +113,22 @@ def holder_state(host: str | None, pid: int | None, expires_at: datetime, now: d
 
 def acquire(session: Session, name: str, holder: str, now: datetime, ttl: float) -> bool:
     """Take (or renew) the lease ``name`` for ``ttl`` seconds; False if a live holder has it."""
+    return name in acquire_many(session, [name], holder, now, ttl)
+
+
+def acquire_many(session: Session, names: Sequence[str], holder: str, now: datetime, ttl: float) -> set[str]:
+    """Take (or renew) the leases ``names`` for ``ttl`` seconds; returns those taken (a live
+    holder keeps the others). Two statements however many names (a cycle polls for its
+    shops' leases while it waits, and every statement holds SQLite's one writer); rows go
+    in name order, so two processes taking overlapping sets wait for each other rather
+    than deadlock on PostgreSQL."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return set()
     expires = now + timedelta(seconds=ttl)
     owner = {"holder": holder, "host": this_host(), "pid": os.getpid(), "expires_at": expires}
-    insert = dialect_insert(session, t.Lease).values(name=name, acquired_at=now, **owner)
+    rows = [{"name": name, "acquired_at": now, **owner} for name in wanted]
+    insert = dialect_insert(session, t.Lease).values(rows)
     excluded = insert.excluded
     session.execute(
         insert.on_conflict_do_update(
@@ -131,20 +144,25 @@ def acquire(session: Session, name: str, holder: str, now: datetime, ttl: float)
             where=or_(t.Lease.holder == holder, t.Lease.expires_at <= now),
         )
     )
-    row = session.execute(
-        select(t.Lease.holder, t.Lease.host, t.Lease.pid, t.Lease.expires_at).where(t.Lease.name == name)
-    ).one()
-    if row.holder == holder:
-        return True
-    if holder_state(row.host, row.pid, row.expires_at, now) == "live":
-        return False
-    # Its process is gone: take it over, unless someone else did in the meantime.
-    taken = session.execute(
-        update(t.Lease)
-        .where(t.Lease.name == name, t.Lease.holder == row.holder)
-        .values(acquired_at=now, **owner)
+    found = session.execute(
+        select(t.Lease.name, t.Lease.holder, t.Lease.host, t.Lease.pid, t.Lease.expires_at)
+        .where(t.Lease.name.in_(wanted))
+        .order_by(t.Lease.name)
     )
-    return bool(taken.rowcount)
+    taken = set()
+    for row in found:
+        if row.holder == holder:
+            taken.add(row.name)
+        elif holder_state(row.host, row.pid, row.expires_at, now) != "live":
+            # Its process is gone: take it over, unless someone else did in the meantime.
+            over = session.execute(
+                update(t.Lease)
+                .where(t.Lease.name == row.name, t.Lease.holder == row.holder)
+                .values(acquired_at=now, **owner)
+            )
+            if over.rowcount:
+                taken.add(row.name)
+    return taken
 
 
 def _keep_if_same_holder(excluded: Any) -> Any:
@@ -227,7 +245,7 @@ class LeaseKeeper:
         """Take (or renew) several leases in one transaction; returns those taken."""
         holder, now = self.holder, self.clock.now()
 
-        taken = await self.db.run(lambda s: {n for n in names if acquire(s, n, holder, now, self.ttl)})
+        taken = await self.db.run(lambda s: acquire_many(s, names, holder, now, self.ttl))
         self.held |= taken
         return taken
 
