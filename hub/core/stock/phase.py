@@ -188,8 +188,8 @@ class StockPhase:
         planned, never written. Returned are those that need no write of these SKUs and
         have none planned by that process either: nothing to wait for (a sale of a
         partitioned SKU seldom changes another channel's figure). Processes plan one at a
-        time, so either its writes are planned already, and seen here, or
-        it plans after this and sees what this saw."""
+        time, so either the holder's writes are planned already, and seen here, or it
+        plans after this and sees what this saw."""
         results = {shop.id: StreamResult(shop.name, "stock") for shop in shops}
         for shop_id, error in read_errors.items():
             results[shop_id].fail(error)
