@@ -80,13 +80,17 @@ def decrypt(encrypted: str, encoding_aes_key: str, app_id: str) -> str:
         raise PushMalformed("Encrypt is not whole AES blocks")
     decryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).decryptor()
     plain = decryptor.update(data) + decryptor.finalize()
+    # Under a wrong key the plaintext is noise, whose padding and length now and then look
+    # right by chance; any of these checks failing means the key, not the message, is wrong
+    # (msg_signature has already vouched for the ciphertext).
     pad = plain[-1]
+    wrong_key = PushSignatureInvalid("Encrypt does not decrypt with the shop's EncodingAESKey")
     if not 1 <= pad <= BLOCK or plain[-pad:] != bytes([pad]) * pad or len(plain) < 20 + pad:
-        raise PushSignatureInvalid("Encrypt does not decrypt with the shop's EncodingAESKey")
+        raise wrong_key
     content = plain[16:-pad]
     (length,) = struct.unpack(">I", content[:4])
     if length > len(content) - 4:
-        raise PushMalformed("Encrypt holds a truncated message")
+        raise wrong_key
     if content[4 + length :].decode("utf-8", "replace") != app_id:
         raise PushSignatureInvalid("the decrypted message is for another AppID")
     try:
