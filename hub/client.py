@@ -20,7 +20,8 @@ Paging loops live in :mod:`hub.paging`; pacing, retries and token refresh in
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Container, Iterable, Sequence
+from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
 import anyio
@@ -53,6 +54,16 @@ from hub.models import (
 from hub.push.events import ParsedPush, PushAnswer, PushEvent, PushRequest
 
 T = TypeVar("T")
+#: how far back :meth:`ShopClient.recent_orders` lists: pushes announce a change within
+#: seconds; an order announced later than this (a redelivery) is read by its detail
+RECENT_ORDERS = timedelta(seconds=60)
+
+
+def recent_page_size(order_ids: Collection[str], most: int) -> int:
+    """Rows to ask of a list for :meth:`ShopClient.recent_orders`: room for the orders
+    wanted and as many others changed meanwhile, up to the list's ``most``."""
+    return min(most, 2 * len(order_ids) + 10)
+
 
 #: Errors that concern the whole shop rather than one write, so they are raised instead of
 #: being reported on one update. An AuthError (a wrong or expired session) and a
@@ -191,6 +202,27 @@ class ShopClient(PlatformClient):
         """One order by its platform id, from the platform's order detail API (None when
         the platform does not know it). A push announces a change; this reads it."""
         raise CapabilityNotSupported(self.platform, "order detail reads")
+
+    async def fetch_orders(self, order_ids: Sequence[str]) -> list[Order]:
+        """The orders ``order_ids`` announced by pushes, leaving out those the platform does
+        not know. When there are several, one call of :meth:`recent_orders` finds those
+        changed lately (a burst of sales is announced within seconds); the rest are read
+        with :meth:`fetch_order`, side by side."""
+        wanted = list(dict.fromkeys(order_ids))
+        recent = await self.recent_orders(set(wanted)) if len(wanted) > 1 else []
+        found = {o.platform_order_id: o for o in recent}
+        rest = [i for i in wanted if i not in found]
+        fetched = await gather(lambda i=i: self.fetch_order(i) for i in rest)
+        return [*found.values(), *(o for o in fetched if o is not None)]
+
+    async def recent_orders(self, order_ids: Collection[str]) -> list[Order]:
+        """Those of ``order_ids`` found among the orders changed last, as whole orders from
+        one call of the platform's order list (the newest first, a page of about twice
+        their number, changed within :data:`RECENT_ORDERS`), for :meth:`fetch_orders`.
+        This default finds none: override it where the list gives whole orders in their
+        current version (if it lags the detail API, an order is stored a version behind
+        until the next orders phase reads it)."""
+        return []
 
     # --- push messages (see docs/plugin_hooks.md, "Push messages") ----------------------------
 

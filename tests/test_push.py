@@ -99,6 +99,31 @@ async def test_a_douyin_sale_pushed_lowers_every_other_shop_without_a_cycle(
 
 
 @pytest.mark.anyio
+async def test_a_burst_of_announced_orders_is_read_with_one_list_call(
+    lab: Lab, service: PushService, http: httpx.AsyncClient
+) -> None:
+    """Douyin's order list gives whole orders: five sales announced together cost one
+    order.searchList, not five order.orderDetail calls; one announced long after its change
+    (outside the list's recent window) is still read, by its detail."""
+    assert (await lab.sync()).exit_code == 0
+    state = lab.sandboxes["dy"].state
+    old = state.order_code("CUP-750", 1)
+    lab.clock.advance(3600)  # an hour later: a redelivered message names it
+    orders = [state.order_code("CUP-500", 1) for _ in range(5)]
+    messages = [order_message(f"m{i}", o.order_id) for i, o in enumerate([*orders, old])]
+    body, headers = douyin_push(lab, messages)
+    assert (await http.post("/push/dy", content=body, headers=headers)).json()["code"] == 0
+    calls = lab.sandboxes["dy"].calls
+    before = calls.copy()
+    result = await service.processor.run_once()
+    assert (result.events, result.orders_fetched, result.failed) == (6, 6, 0)
+    assert calls["order.searchList"] - before["order.searchList"] == 1
+    assert calls["order.orderDetail"] - before["order.orderDetail"] == 1  # the old one
+    assert lab.shown("CUP-500") == dict.fromkeys(SHOPS, 15)
+    assert lab.shown("CUP-750") == dict.fromkeys(SHOPS, 19)
+
+
+@pytest.mark.anyio
 async def test_a_shop_whose_stock_a_cycle_holds_is_pushed_once_the_cycle_lets_go(
     lab: Lab, service: PushService, http: httpx.AsyncClient
 ) -> None:

@@ -23,7 +23,6 @@ import anyio
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.client import gather
 from hub.core import health, leases
 from hub.core.engine import Shop, SyncEngine
 from hub.core.orders import store_orders
@@ -324,8 +323,7 @@ class PushProcessor:
             affected |= await self._read_listings(shop, items, result)
         order_ids = sorted({e.order_id for e in entries if e.kind.is_order and e.order_id})
         if order_ids:
-            fetched = await gather(lambda i=i: shop.ctx.client.fetch_order(i) for i in order_ids)
-            orders: list[Order] = [o for o in fetched if o is not None]
+            orders: list[Order] = await shop.ctx.client.fetch_orders(order_ids)
             result.orders_fetched += len(orders)
             now = self.runtime.clock.now()
 

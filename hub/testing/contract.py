@@ -258,6 +258,22 @@ class PlatformContract:
         new = [o.platform_order_id async for o in shop.client.iter_new_orders(window, {placed[1]})]
         assert sorted(new) == sorted([placed[0], placed[2]])
 
+    async def test_announced_orders_read_together_are_their_details(
+        self, host: PluginHost, shop: ShopContext, sandbox: SandboxApp, clock: FakeClock
+    ) -> None:
+        """``fetch_orders`` (a push round's read of the orders it announces, from the
+        platform's recent list where ``recent_orders`` gives one) returns each order just
+        as ``fetch_order`` reads it from the detail API."""
+        if type(shop.client).fetch_order is ShopClient.fetch_order:
+            pytest.skip("the platform has no order detail read (its orders are not announced)")
+        placed = []
+        for code in ("CABLE-1M", "CUP-500", "CABLE-2M"):
+            clock.advance(5)
+            placed.append(sandbox.state.place_order([(self.sku_by_code(sandbox, code).sku_id, 1)]).order_id)
+        clock.advance(5)
+        together = {o.platform_order_id: o for o in await shop.client.fetch_orders(placed)}
+        assert together == {i: await shop.client.fetch_order(i) for i in placed}
+
     async def test_a_window_includes_its_last_partial_second(
         self, host: PluginHost, shop: ShopContext, sandbox: SandboxApp, clock: FakeClock
     ) -> None:

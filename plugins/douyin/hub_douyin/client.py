@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import timedelta
 from functools import partial
 from math import gcd
@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from hub.client import ShopClient, gather, keep_newest
+from hub.client import RECENT_ORDERS, ShopClient, gather, keep_newest, recent_page_size
 from hub.errors import (
     AuthError,
     BadPush,
@@ -463,6 +463,25 @@ class DouyinClient(ShopClient):
             return await self.get_order(order_id)
         except NotFound:
             return None
+
+    async def recent_orders(self, order_ids: Collection[str]) -> list[Order]:
+        """One order.searchList page of the orders updated last, newest first (a row
+        carries the whole order, as orderDetail's does)."""
+        end = int(self.platform_time().timestamp()) + 1
+        params = {
+            "update_time_start": end - int(RECENT_ORDERS.total_seconds()),
+            "update_time_end": end,
+            "order_by": "update_time",
+            "order_asc": False,
+            "size": recent_page_size(order_ids, self.settings.page_size),
+            "page": 0,
+        }
+        rows, _ = self._order_page(await self.request("/order/searchList", params))
+        return [
+            self._mapped(mappers.order_from, row)
+            for row in rows
+            if isinstance(row, Mapping) and str(row.get("order_id")).strip() in order_ids
+        ]
 
     def parse_push(self, request: PushRequest) -> ParsedPush:
         """Check ``app-id`` and ``event-sign`` and parse the messages (see :mod:`hub_douyin.push`)."""

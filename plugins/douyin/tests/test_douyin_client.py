@@ -396,6 +396,26 @@ async def test_get_order(shop: ShopContext, sandbox: DouyinSandbox) -> None:
     assert got.lines[0].quantity == 2 and got.total == order.total
 
 
+async def test_announced_orders_are_read_with_one_list_call_when_recent(
+    shop_factory: ShopFactory, sandbox: DouyinSandbox, clock: FakeClock
+) -> None:
+    [old] = place(sandbox, clock, 1, 1)
+    clock.advance(3600)  # announced an hour after its change: outside the recent window
+    recent = place(sandbox, clock, 3, 1)
+    recorder = Recorder(sandbox.transport())
+    shop = shop_factory(transport=recorder)
+    got = await shop.client.fetch_orders([*recent, old, "6900000000000000001"])
+    assert sorted(o.platform_order_id for o in got) == sorted([*recent, old])
+    [search] = recorder.params("order.searchList")
+    assert (search["order_by"], search["order_asc"], search["page"]) == ("update_time", False, 0)
+    assert search["update_time_end"] - search["update_time_start"] == 60 and search["size"] == 20
+    assert search["update_time_end"] > clock.now().timestamp()
+    assert len(recorder.params("order.orderDetail")) == 2  # the old one and the unknown one
+    recorder.requests.clear()
+    assert [o.platform_order_id for o in await shop.client.fetch_orders(recent[:1])] == recent[:1]
+    assert [r.url.params.get("method") for r in recorder.requests] == ["order.orderDetail"]
+
+
 async def test_unmappable_order_data_is_a_clear_non_retryable_error(
     host: PluginHost, shop_factory: ShopFactory, clock: FakeClock
 ) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from hub.client import SHOP_WIDE, ShopClient, gather, keep_newest
+from hub.client import RECENT_ORDERS, SHOP_WIDE, ShopClient, gather, keep_newest, recent_page_size
 from hub.errors import (
     AuthError,
     InvalidRequest,
@@ -602,7 +602,7 @@ class TaobaoClient(ShopClient):
             start = stop
 
     async def _trades_page(
-        self, start: datetime, end: datetime, page: int
+        self, start: datetime, end: datetime, page: int, size: int | None = None
     ) -> tuple[list[dict[str, Any]], int]:
         method = "taobao.trades.sold.increment.get"
         data = await self.request(
@@ -613,7 +613,7 @@ class TaobaoClient(ShopClient):
                 "end_modified": m.top_time(end),
                 "type": self.settings.trade_types,
                 "page_no": page,
-                "page_size": self.settings.trade_page_size,
+                "page_size": size or self.settings.trade_page_size,
                 # has_next paging would drop total_results, which walking backwards needs
                 "use_has_next": False,
             },
@@ -729,6 +729,25 @@ class TaobaoClient(ShopClient):
                 operation="taobao.trade.fullinfo.get",
             )
         return trade
+
+    async def recent_orders(self, order_ids: Collection[str]) -> list[Order]:
+        """One trades.sold.increment.get page of the trades modified last (TOP sorts them
+        newest first): those that came with their sub-orders (none when ``trade_detail``
+        is "always")."""
+        if self.settings.trade_detail == "always":
+            return []
+        method = "taobao.trades.sold.increment.get"
+        end = _ceil(self.platform_time())
+        size = recent_page_size(order_ids, self.settings.trade_page_size)
+        rows, _ = await self._trades_page(end - RECENT_ORDERS, end, 1, size)
+        try:
+            return [
+                m.order_from_trade(trade)
+                for trade in rows
+                if str(trade.get("tid")).strip() in order_ids and m.has_lines(trade)
+            ]
+        except (m.MappingError, ValueError) as exc:
+            raise self._malformed(method, exc) from None
 
     async def fetch_order(self, order_id: str) -> Order | None:
         """The trade ``order_id`` with its sub-orders (trade.fullinfo.get)."""

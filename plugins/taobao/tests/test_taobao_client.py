@@ -620,6 +620,32 @@ async def test_the_list_alone_suffices_when_it_has_sub_orders(
     assert methods(seen).count("taobao.trade.fullinfo.get") == 3
 
 
+async def test_announced_trades_are_read_with_one_list_call_when_recent(
+    shop: ShopContext,
+    sandbox: TaobaoSandbox,
+    clock: FakeClock,
+    seen: Spy,
+    shop_factory: Callable[..., ShopContext],
+) -> None:
+    [old] = place(sandbox, clock, 1)
+    clock.advance(3600)  # announced an hour after its change: outside the recent window
+    recent = place(sandbox, clock, 3, gap=1)
+    got = await shop.client.fetch_orders([*recent, old, "99999999"])
+    assert sorted(o.platform_order_id for o in got) == sorted([*recent, old])
+    assert methods(seen) == ["taobao.trades.sold.increment.get", *["taobao.trade.fullinfo.get"] * 2]
+    assert (seen[0]["page_no"], seen[0]["page_size"]) == ("1", "20")  # room for the 5 and 10 more
+    window = (seen[0]["start_modified"], seen[0]["end_modified"])
+    assert window == ("2026-11-11 09:00:03", "2026-11-11 09:01:03")  # the last minute
+    seen.clear()
+    assert [o.platform_order_id for o in await shop.client.fetch_orders(recent[:1])] == recent[:1]
+    assert methods(seen) == ["taobao.trade.fullinfo.get"]  # one order: its detail, no list
+    seen.clear()
+    always = shop_factory(trade_detail="always")  # the list is not trusted: details only
+    assert len(await always.client.fetch_orders(recent)) == 3
+    await always.client.aclose()
+    assert methods(seen) == ["taobao.trade.fullinfo.get"] * 3
+
+
 async def test_trade_types_are_sent_when_set(
     shop_factory: Callable[..., ShopContext], sandbox: TaobaoSandbox, clock: FakeClock, seen: Spy
 ) -> None:
