@@ -20,6 +20,7 @@ Paging loops live in :mod:`hub.paging`; pacing, retries and token refresh in
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Container, Iterable, Sequence
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar
@@ -52,7 +53,9 @@ from hub.models import (
     TimeWindow,
 )
 from hub.push.events import ParsedPush, PushAnswer, PushEvent, PushRequest
+from hub.secrets import redact
 
+log = logging.getLogger("hub.client")
 T = TypeVar("T")
 #: how far back :meth:`ShopClient.recent_orders` lists: pushes announce a change within
 #: seconds; an order announced later than this (a redelivery) is read by its detail
@@ -206,10 +209,15 @@ class ShopClient(PlatformClient):
     async def fetch_orders(self, order_ids: Sequence[str]) -> list[Order]:
         """The orders ``order_ids`` announced by pushes, leaving out those the platform does
         not know. When there are several, one call of :meth:`recent_orders` finds those
-        changed lately (a burst of sales is announced within seconds); the rest are read
-        with :meth:`fetch_order`, side by side."""
+        changed lately (a burst of sales is announced within seconds); the rest, and all of
+        them if that list fails, are read with :meth:`fetch_order`, side by side."""
         wanted = list(dict.fromkeys(order_ids))
-        recent = await self.recent_orders(set(wanted)) if len(wanted) > 1 else []
+        recent: list[Order] = []
+        if len(wanted) > 1:
+            try:
+                recent = await self.recent_orders(set(wanted))
+            except PlatformError as exc:  # only the saving is lost: the details read them all
+                log.info("%s: recent orders not listed, reading each: %s", self.shop, redact(str(exc)))
         found = {o.platform_order_id: o for o in recent}
         rest = [i for i in wanted if i not in found]
         fetched = await gather(lambda i=i: self.fetch_order(i) for i in rest)

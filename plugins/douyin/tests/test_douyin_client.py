@@ -416,6 +416,23 @@ async def test_announced_orders_are_read_with_one_list_call_when_recent(
     assert [r.url.params.get("method") for r in recorder.requests] == ["order.orderDetail"]
 
 
+async def test_announced_orders_are_read_one_by_one_when_the_list_fails(
+    shop_factory: ShopFactory, sandbox: DouyinSandbox, clock: FakeClock
+) -> None:
+    recent = place(sandbox, clock, 3, 1)
+    inner = sandbox.transport()
+
+    class BrokenList(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.params.get("method") == "order.searchList":
+                return httpx.Response(200, text="<html>gateway</html>")
+            return await inner.handle_async_request(request)
+
+    shop = shop_factory(transport=BrokenList())
+    got = await shop.client.fetch_orders(recent)
+    assert sorted(o.platform_order_id for o in got) == sorted(recent)
+
+
 async def test_unmappable_order_data_is_a_clear_non_retryable_error(
     host: PluginHost, shop_factory: ShopFactory, clock: FakeClock
 ) -> None:
