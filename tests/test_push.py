@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.core import leases
+from hub.core.engine import PUSH_FRESH, PUSH_YIELD
 from hub.errors import StorageError
 from hub.push import inbox
 from hub.push.app import PushService, create_app
@@ -423,3 +425,44 @@ async def test_a_shop_without_pushes_is_polled_and_its_skus_pushed_at_once(
     assert await service.processor.poll_orders(service.polled_shops()[0]) == 1
     assert lab.shown("CUP-500") == dict.fromkeys(SHOPS, 16)
     assert lab.shown("CUP-750") == dict.fromkeys(SHOPS, 20)
+
+
+def _announce_pending(lab: Lab, message_id: str, received_at: datetime, error: str | None = None) -> None:
+    """An inbox entry the push processor has not processed yet."""
+    shop_id = lab.app.db.run_sync(lambda s: s.scalar(select(t.Shop.id).where(t.Shop.name == "dy")))
+    row = t.PushInboxEntry(
+        shop_id=shop_id,
+        message_id=message_id,
+        kind=EventKind.ORDER_CREATED.value,
+        order_id="1",
+        received_at=received_at,
+        error=error,
+    )
+    lab.app.db.run_sync(lambda s: s.add(row))
+
+
+@pytest.mark.anyio
+async def test_a_cycle_lets_announced_orders_go_first_for_a_moment(lab: Lab) -> None:
+    """While the processor has announced orders to push, a cycle waits (up to
+    PUSH_YIELD) before it takes the shops' stock leases and holds them through its reads:
+    the pushes in flight would wait for that hold."""
+    assert (await lab.sync()).exit_code == 0
+    lab.clock.advance(3)
+    _announce_pending(lab, "m1", lab.clock.now())
+    started = lab.clock.monotonic()
+    report = await lab.sync()
+    assert report.exit_code == 0
+    assert report.stock_planned_at is not None
+    waited = lab.clock.monotonic() - started
+    assert PUSH_YIELD <= waited < PUSH_YIELD + 1  # then it goes ahead: never starved
+
+
+@pytest.mark.anyio
+async def test_a_cycle_does_not_wait_for_stale_or_failed_inbox_entries(lab: Lab) -> None:
+    assert (await lab.sync()).exit_code == 0
+    lab.clock.advance(60)
+    _announce_pending(lab, "old", lab.clock.now() - PUSH_FRESH - timedelta(seconds=1))
+    _announce_pending(lab, "failed", lab.clock.now(), error="dy: platform down")
+    started = lab.clock.monotonic()
+    assert (await lab.sync()).exit_code == 0
+    assert lab.clock.monotonic() - started < PUSH_YIELD

@@ -7,7 +7,8 @@ Phases of a cycle (shops run concurrently within a phase, each within its rate l
    window's orders and the cursor commit in one transaction; then due shipments. Then
    **aftersales**, the same way. Neither holds a stock lease, so a pushed sale's stock
    write never waits for them.
-3. **observe** — (stock, under the shops' stock leases) read platform quantities of
+3. **observe** — (stock, under the shops' stock leases, taken once the announced orders
+   pending in the push inbox have gone first, for at most a second) read platform quantities of
    partitioned SKUs that sold recently and of listings whose last write is in doubt;
    each shop, once its reads end, **catches up**: reads its orders placed since the
    orders phase (only those the hub does not hold), so every sale a read reflects is
@@ -49,7 +50,7 @@ from hub.core import aftersales_phase, health, leases, outbox, promotions
 from hub.core import alerts as alerts_mod
 from hub.core.catalog import store_listings
 from hub.core.delivery import deliver_due
-from hub.core.leases import LeaseKeeper, stream_lease
+from hub.core.leases import LEASE_POLL, LeaseKeeper, stream_lease
 from hub.core.orders import held_since, store_orders
 from hub.core.shops import ShopRuntime, get_shop
 from hub.core.stock import anchors
@@ -70,6 +71,10 @@ ORDER_CHUNK = 2000  # orders stored per transaction within a window (bounds memo
 #: moment (a push's write round, a poll of a shop that does not push). Another process's
 #: cycle may hold one longer: that shop's stream is then skipped.
 LEASE_PATIENCE = 1.0
+#: Seconds at most a cycle lets announced orders go first before it takes its stock leases
+#: (see SyncEngine._yield_to_pushes), and how recent an inbox entry must be to count.
+PUSH_YIELD = 1.0
+PUSH_FRESH = timedelta(seconds=5)
 
 Progress = Callable[[str, str, str, dict[str, Any]], None]
 """progress(event, shop, stream, info): "start", "advance" (info: n) or "done" (info: result)."""
@@ -221,6 +226,7 @@ class SyncEngine:
             )
         stock_shops: list[Shop] = []
         if "stock" in wanted:
+            await self._yield_to_pushes()
             stock_shops = await self._take(shops, "stock", report, keeper, patience=LEASE_PATIENCE)
         if stock_shops:
             try:
@@ -243,6 +249,21 @@ class SyncEngine:
             )
         if "promotions" in wanted:
             await self._promotions(shops, report, keeper)
+
+    async def _yield_to_pushes(self) -> None:
+        """Wait while announced orders are pending in the push inbox (received within
+        :data:`PUSH_FRESH`, not failed), for up to :data:`PUSH_YIELD` seconds. A cycle
+        holds its shops' stock leases from its stock reads to its writes (about half a
+        second in a sale), and a push needing one of those shops waits meanwhile: in a
+        burst of sales, taking them between two pushes held up the sales announced just
+        before. A cycle is the safety net, so it goes after the pushes in flight, never
+        more than this late."""
+        give_up = self.clock.monotonic() + PUSH_YIELD
+        while not self.stopping and self.clock.monotonic() < give_up:
+            since = self.clock.now() - PUSH_FRESH
+            if not await self.db.run(lambda s, since=since: inbox.has_fresh_pending(s, since)):
+                return
+            await self.clock.sleep(LEASE_POLL)
 
     async def _take(
         self,

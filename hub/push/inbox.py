@@ -67,6 +67,17 @@ def pending(session: Session, limit: int = 500, exclude: Collection[int] = ()) -
     return list(session.scalars(query.order_by(t.PushInboxEntry.id).limit(limit)))
 
 
+def has_fresh_pending(session: Session, since: datetime) -> bool:
+    """Whether an entry received at ``since`` or later waits for processing (failed ones,
+    which wait for a later round, do not count)."""
+    query = select(t.PushInboxEntry.id).where(
+        t.PushInboxEntry.processed_at.is_(None),
+        t.PushInboxEntry.error.is_(None),
+        t.PushInboxEntry.received_at >= since,
+    )
+    return session.scalar(query.limit(1)) is not None
+
+
 def mark_done(session: Session, ids: Sequence[int], now: datetime) -> None:
     if ids:
         session.execute(
